@@ -1,0 +1,41 @@
+/** `blitz check`: validates the global config and every detector. */
+import type { CliArgs, Command } from "../main.ts";
+import { loadConfig } from "../core/config.ts";
+import { loadRegistry } from "../core/registry.ts";
+import { redact } from "../core/secrets.ts";
+
+const command: Command = {
+  usage: `Usage: blitz check [--config <path>]
+
+Validates the global config, every plugin in plugin_dirs and every detector (schema, CEL conditions,
+enrichment and action names, colors, signing keys). Prints each problem as
+"<file>: <detector>.<path>: <message>" and exits 2, or prints a summary and exits 0.`,
+
+  async run(args: CliArgs): Promise<number> {
+    const config = await loadConfig({
+      path: args.config,
+      registry: (g) => loadRegistry(g.plugin_dirs),
+    });
+    for (const warning of config.warnings) {
+      console.error(redact(`warning: ${warning}`));
+    }
+    const detectors = [...config.detectors.values()];
+    const enrichments = detectors.reduce(
+      (n, d) => n + d.blocks.reduce((m, b) => m + b.entries.length, 0),
+      0,
+    );
+    const buttons = detectors.reduce(
+      (n, d) => n + d.config.actions.reply.length,
+      0,
+    );
+    console.log(
+      `ok: ${config.file}: ${detectors.length} detector(s) (${
+        detectors.map((d) => d.name).join(", ")
+      }), ` +
+        `${enrichments} enrichment(s), ${buttons} reply button(s)`,
+    );
+    return 0;
+  },
+};
+
+export default command;

@@ -1,0 +1,50 @@
+/** `blitz ingest <detector>`: one alert from stdin → enrichments → email → record; one JSON line out. */
+import type { CliArgs, Command } from "../main.ts";
+import { InputError } from "../core/errors.ts";
+import { humanLogger } from "../core/log.ts";
+import { detectorOf, ingestAlert, parseAlert } from "../core/pipeline.ts";
+import { closeRuntime, createRuntime } from "../core/runtime.ts";
+
+/** Reads all of stdin as text. */
+export async function readStdin(): Promise<string> {
+  return await new Response(Deno.stdin.readable).text();
+}
+
+const command: Command = {
+  usage: `Usage: blitz ingest <detector> [--config <path>] < alert.json
+
+Runs the detector's enrichments (concurrently), its send actions, renders the alert email, delivers it
+(SMTP from the config's "smtp", else a file in <data_dir>/outbox) and records the alert.
+
+stdout: one JSON line {"alert_id","detector","sent","subject","to","cc","enrichments","actions","delivery"}
+stderr: short progress lines
+exit:   0 processed (sent, or not sent by config), 1 delivery failed (recorded), 2 bad input or config`,
+
+  async run(args: CliArgs): Promise<number> {
+    const [detectorName, ...extra] = args.positional;
+    if (!detectorName) {
+      throw new InputError(
+        "Missing detector name: blitz ingest <detector> < alert.json",
+      );
+    }
+    if (extra.length) throw new InputError(`Unexpected argument "${extra[0]}"`);
+    const text = await readStdin();
+    const runtime = await createRuntime({
+      configPath: args.config,
+      only: detectorName,
+      log: humanLogger,
+    });
+    try {
+      detectorOf(runtime.config, detectorName);
+      // No preprocess here: processAlert runs the detector's hook (once) and the record keeps the alert as received.
+      const alert = parseAlert(text, runtime.config.global.max_json_depth);
+      const summary = await ingestAlert(runtime, detectorName, alert);
+      console.log(JSON.stringify(summary));
+      return summary.delivery.status === "skipped" || summary.sent ? 0 : 1;
+    } finally {
+      await closeRuntime(runtime);
+    }
+  },
+};
+
+export default command;

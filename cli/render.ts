@@ -1,0 +1,57 @@
+/** `blitz render <detector>`: the alert email's HTML on stdout; no side effects, nothing recorded. */
+import type { CliArgs, Command } from "../main.ts";
+import { InputError } from "../core/errors.ts";
+import { humanLogger } from "../core/log.ts";
+import {
+  compose,
+  detectorOf,
+  newAlertId,
+  parseAlert,
+  preprocess,
+} from "../core/pipeline.ts";
+import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { readStdin } from "./ingest.ts";
+
+const command: Command = {
+  usage: `Usage: blitz render <detector> [--config <path>] [--text] < alert.json
+
+Runs enrichments and side-effect-free send actions (pass_to_mail) and prints the email's HTML
+(or its plain-text part with --text). Sends nothing, records nothing.`,
+
+  async run(args: CliArgs): Promise<number> {
+    const [detectorName] = args.positional;
+    if (!detectorName) {
+      throw new InputError(
+        "Missing detector name: blitz render <detector> < alert.json",
+      );
+    }
+    const text = await readStdin();
+    const runtime = await createRuntime({
+      configPath: args.config,
+      only: detectorName,
+      log: humanLogger,
+      io: false,
+    });
+    try {
+      const detector = detectorOf(runtime.config, detectorName);
+      const alert = await preprocess(
+        detector,
+        parseAlert(text, runtime.config.global.max_json_depth),
+      );
+      const composed = await compose(runtime, {
+        detector,
+        alert,
+        alertId: newAlertId(),
+        receivedAt: new Date().toISOString(),
+      }, { sideEffects: false });
+      console.log(
+        args.flags.text ? composed.message.text : composed.message.html,
+      );
+      return 0;
+    } finally {
+      await closeRuntime(runtime);
+    }
+  },
+};
+
+export default command;

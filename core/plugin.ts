@@ -1,0 +1,151 @@
+/**
+ * The plugin contract shared by enrichments, actions and detector modules.
+ *
+ * Plugins import only this file (and their own libraries). Every `define*` helper returns its input
+ * unchanged, so a plugin may also be a plain default-exported object with no imports at all.
+ *
+ * @module
+ */
+import type { z } from "zod";
+
+/** What the sandbox grants a plugin: nothing beyond this list. */
+export interface Permissions {
+  /** Hosts (`host` or `host:port`) the plugin may reach; `true` for any host. @default false */
+  net?: boolean | string[];
+  /** Files or folders the plugin may read. @default false */
+  read?: boolean | string[];
+  /** Environment variables the plugin may read. @default false */
+  env?: boolean | string[];
+}
+
+/** JSON-compatible data an enrichment or action returns. */
+export type Json = null | boolean | number | string | Json[] | {
+  [key: string]: Json;
+};
+
+/** What a plugin call receives besides its params. */
+export interface PluginContext {
+  /** Aborted when the call's deadline passes: pass it to every fetch, query and lookup. */
+  signal: AbortSignal;
+  /** The alert (after the detector's preprocess hook), read-only. */
+  alert: Readonly<Record<string, unknown>>;
+  /** The detector's name. */
+  detector: string;
+  /** The alert's id. */
+  alertId: string;
+  /** Positional values taken from the alert by `e_key`, in order. */
+  args: unknown[];
+  /** Plugin settings from the global config (`plugins.<name>`), with `${env:}` resolved. */
+  settings: Readonly<Record<string, unknown>>;
+  /** Short progress or warning line for the operator; secrets are redacted before output. */
+  log(message: string): void;
+}
+
+/** An enrichment plugin: looks something up and returns data, never HTML. */
+export interface EnrichmentPlugin<P = Record<string, unknown>> {
+  /** The `e_func` name detectors use. */
+  name: string;
+  /** Other `e_func` names that map to this plugin (the original Blitz names). */
+  aliases?: string[];
+  /** Schema of the named params (`e_args` plus positional values). */
+  params?: z.ZodType<P>;
+  /** Names given, in order, to the values of the comma-separated `e_key`. */
+  positional?: string[];
+  /**
+   * Fill `{key}` placeholders in `e_args` from the alert before the call. Plugins that bind alert
+   * values themselves (SQL `?` parameters) set this to false, so alert data never becomes query text.
+   * @default true
+   */
+  fillArgs?: boolean;
+  /** What the sandbox grants. @default {} */
+  permissions?: Permissions;
+  /** Deadline per call. @default 5000 */
+  timeoutMs?: number;
+  /** Does the work. */
+  run(params: P, ctx: PluginContext): Promise<unknown> | unknown;
+}
+
+/** An action plugin: a send action (before delivery) or a step of a reply button. */
+export interface ActionPlugin<P = Record<string, unknown>> {
+  /** The action name detectors use (`pass_to_mail`, `jira_create`, …). */
+  name: string;
+  /** Other names that map to this plugin. */
+  aliases?: string[];
+  /** Schema of the action's config object after placeholders are filled. */
+  params?: z.ZodType<P>;
+  /** Whether running it changes something outside Blitz (`render` skips these). @default true */
+  sideEffects?: boolean;
+  /** What the sandbox grants. @default {} */
+  permissions?: Permissions;
+  /** Deadline per call. @default 10000 */
+  timeoutMs?: number;
+  /** Does the work; the result is recorded and shown to people. */
+  run(params: P, ctx: PluginContext): Promise<unknown> | unknown;
+}
+
+/** A detector module (`detectors/<name>.ts`): the original's `preprocessFlowFileJson` hook. */
+export interface DetectorModule {
+  /** Detector name, as in the detector config. */
+  name: string;
+  /** Reshapes an incoming alert before anything else sees it; may return a new object. */
+  preprocess?(
+    alert: Record<string, unknown>,
+  ): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
+
+/**
+ * Declares an enrichment plugin. Identity helper: returns its argument.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineEnrichment } from "./plugin.ts";
+ *
+ * export default defineEnrichment({
+ *   name: "shout",
+ *   params: z.object({ text: z.string() }),
+ *   positional: ["text"],
+ *   run: ({ text }) => ({ loud: text.toUpperCase() }),
+ * });
+ * ```
+ */
+export function defineEnrichment<P>(
+  plugin: EnrichmentPlugin<P>,
+): EnrichmentPlugin<P> {
+  return plugin;
+}
+
+/**
+ * Declares an action plugin. Identity helper: returns its argument.
+ *
+ * @example
+ * ```ts
+ * import { defineAction } from "./plugin.ts";
+ *
+ * export default defineAction({
+ *   name: "note",
+ *   sideEffects: false,
+ *   run: (params) => ({ noted: params }),
+ * });
+ * ```
+ */
+export function defineAction<P>(plugin: ActionPlugin<P>): ActionPlugin<P> {
+  return plugin;
+}
+
+/**
+ * Declares a detector module. Identity helper: returns its argument.
+ *
+ * @example
+ * ```ts
+ * import { defineDetector } from "./plugin.ts";
+ *
+ * export default defineDetector({
+ *   name: "device_1",
+ *   preprocess: (alert) => ({ ...alert, ip_src_addr: String(alert.src ?? "") }),
+ * });
+ * ```
+ */
+export function defineDetector(module: DetectorModule): DetectorModule {
+  return module;
+}

@@ -1,0 +1,84 @@
+/** Builds the pipeline's runtime from the config: registry, store, delivery and cache. */
+import { loadConfig, type LoadedConfig } from "./config.ts";
+import { createDelivery } from "./delivery.ts";
+import { EnrichmentCache } from "./enrich.ts";
+import type { Logger } from "./log.ts";
+import type { Runtime } from "./pipeline.ts";
+import { loadRegistry, type PluginRegistry } from "./registry.ts";
+import { openSqliteStore } from "./store_sqlite.ts";
+import { join } from "./paths.ts";
+
+/** Options of `createRuntime`. */
+export interface RuntimeOptions {
+  /** Config path. @default BLITZ_CONFIG, else blitz.yaml */
+  configPath?: string | undefined;
+  /** Load only this detector (one CLI ingest). @default all */
+  only?: string | undefined;
+  log: Logger;
+  /** Open the store and delivery. @default true */
+  io?: boolean;
+  clock?: () => Date;
+}
+
+/** Loads plugins and config (throws ConfigError), then opens the store and delivery. */
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  let registry: PluginRegistry | undefined;
+  const config: LoadedConfig = await loadConfig({
+    path: options.configPath,
+    only: options.only,
+    registry: async (
+      global,
+    ) => (registry = await loadRegistry(global.plugin_dirs)),
+  });
+  for (const warning of config.warnings) {
+    options.log("config_warning", { warning });
+  }
+  const io = options.io ?? true;
+  const store = io
+    ? openSqliteStore(join(config.global.data_dir, "blitz.db"))
+    : nullStore();
+  const delivery = io
+    ? createDelivery({
+      smtp: config.global.smtp,
+      dataDir: config.global.data_dir,
+      timeoutMs: config.global.delivery.timeout,
+    })
+    : {
+      send: () => Promise.reject(new Error("Delivery is disabled")),
+      close: () => Promise.resolve(),
+    };
+  return {
+    config,
+    registry: registry!,
+    store,
+    delivery,
+    cache: new EnrichmentCache(),
+    log: options.log,
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
+}
+
+/** Closes what a runtime opened. */
+export async function closeRuntime(runtime: Runtime): Promise<void> {
+  await runtime.delivery.close();
+  await runtime.store.close();
+}
+
+function nullStore(): Runtime["store"] {
+  const no = () => Promise.reject(new Error("The store is not open"));
+  return {
+    insertAlerts: no,
+    insertAlertsIdempotent: no,
+    getAlert: no,
+    updateAlert: no,
+    listAlerts: no,
+    backlog: no,
+    claimNext: no,
+    requeueStale: no,
+    consumeNonce: no,
+    finishActionRun: no,
+    listActionRuns: no,
+    ping: () => Promise.resolve(false),
+    close: () => Promise.resolve(),
+  };
+}

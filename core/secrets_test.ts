@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import {
+  redact,
+  redactDeep,
+  registerSecret,
+  substituteEnv,
+} from "./secrets.ts";
+
+function collect(env: Record<string, string>) {
+  const missing: [string, string][] = [];
+  const options = {
+    env: (name: string) => env[name],
+    onMissing: (name: string, path: string) => missing.push([name, path]),
+  };
+  return { missing, options };
+}
+
+Deno.test("substituteEnv() replaces ${env:NAME} in every string, however deep", () => {
+  const { missing, options } = collect({
+    SMTP_USER: "relay-user-1",
+    SMTP_PASS: "pa55-w0rd-subst",
+    TOKEN: "tok-abcdef-123",
+  });
+  const out = substituteEnv({
+    smtp: "smtp://${env:SMTP_USER}:${env:SMTP_PASS}@127.0.0.1:2525",
+    plugins: {
+      http_api: { headers: [{ Authorization: "Bearer ${env:TOKEN}" }] },
+    },
+    count: 3,
+    on: true,
+    none: null,
+  }, options);
+  assert.deepEqual(out, {
+    smtp: "smtp://relay-user-1:pa55-w0rd-subst@127.0.0.1:2525",
+    plugins: {
+      http_api: { headers: [{ Authorization: "Bearer tok-abcdef-123" }] },
+    },
+    count: 3,
+    on: true,
+    none: null,
+  });
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("substituteEnv() reports each missing variable with its path and leaves the reference", () => {
+  const { missing, options } = collect({});
+  const out = substituteEnv({
+    a: { b: ["x", "${env:NOT_SET_1}"] },
+    c: "${env:NOT_SET_2}-suffix",
+  }, options);
+  assert.deepEqual(missing, [["NOT_SET_1", "a.b[1]"], ["NOT_SET_2", "c"]]);
+  assert.deepEqual(out, {
+    a: { b: ["x", "${env:NOT_SET_1}"] },
+    c: "${env:NOT_SET_2}-suffix",
+  });
+});
+
+Deno.test("substituteEnv() leaves text that only looks like a reference", () => {
+  const { missing, options } = collect({ A: "value-a" });
+  assert.equal(
+    substituteEnv("$env:A ${A} ${env:} ${env:1BAD} {env:A}", options),
+    "$env:A ${A} ${env:} ${env:1BAD} {env:A}",
+  );
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("substituteEnv() registers substituted values so redact() hides them", () => {
+  const { options } = collect({ DB_PASSWORD: "hunter2-substituted-secret" });
+  substituteEnv({ dsn: "${env:DB_PASSWORD}" }, options);
+  assert.equal(
+    redact("login failed for password hunter2-substituted-secret!"),
+    "login failed for password [redacted]!",
+  );
+});
+
+Deno.test("redact() hides registered secrets, longest first, and URL passwords", () => {
+  registerSecret("abcd-secret");
+  registerSecret("abcd-secret-longer");
+  registerSecret("abc"); // shorter than 4 characters: ignored, it would redact ordinary words
+  assert.equal(
+    redact("x abcd-secret-longer y abcd-secret z"),
+    "x [redacted] y [redacted] z",
+  );
+  assert.equal(redact("abc is fine"), "abc is fine");
+  assert.equal(
+    redact("connect smtp://relay:p%40ss@mail.example.test:587 failed"),
+    "connect smtp://relay:[redacted]@mail.example.test:587 failed",
+  );
+  assert.equal(
+    redact("mysql://root:toor@127.0.0.1/db"),
+    "mysql://root:[redacted]@127.0.0.1/db",
+  );
+  assert.equal(
+    redact("https://example.test/path?q=a:b@c"),
+    "https://example.test/path?q=a:b@c",
+    "no credentials: unchanged",
+  );
+});
+
+Deno.test("redact() treats regex characters in secrets literally", () => {
+  registerSecret("a+b(c)*[d]$");
+  assert.equal(redact("key=a+b(c)*[d]$ end; aab"), "key=[redacted] end; aab");
+});
+
+Deno.test("redactDeep() redacts every string of a JSON-like value", () => {
+  registerSecret("deep-secret-value");
+  assert.deepEqual(
+    redactDeep({
+      a: ["deep-secret-value", 1, { b: "x deep-secret-value" }],
+      n: null,
+      ok: true,
+    }),
+    { a: ["[redacted]", 1, { b: "x [redacted]" }], n: null, ok: true },
+  );
+});

@@ -1,0 +1,118 @@
+/**
+ * Blitz command line: `ingest`, `render`, `check`, `serve`. Each subcommand is imported only when it
+ * runs, so `ingest` starts fast (one process per alert is how the original Blitz ran).
+ *
+ * @module
+ */
+import { ConfigError, InputError } from "./core/errors.ts";
+import { redact } from "./core/secrets.ts";
+
+/** Parsed command-line arguments of a subcommand. */
+export interface CliArgs {
+  positional: string[];
+  config?: string;
+  help: boolean;
+  flags: Record<string, string | boolean>;
+}
+
+/** A subcommand module's shape. */
+export interface Command {
+  usage: string;
+  run(args: CliArgs): Promise<number>;
+}
+
+const commands: Record<string, () => Promise<{ default: Command }>> = {
+  ingest: () => import("./cli/ingest.ts"),
+  render: () => import("./cli/render.ts"),
+  check: () => import("./cli/check.ts"),
+  serve: () => import("./cli/serve.ts"),
+};
+
+const USAGE = `Blitz: incident-response alert automation
+
+Usage: blitz <command> [options]
+
+Commands:
+  ingest <detector> [--config <path>] < alert.json   enrich, email and record one alert
+  render <detector> [--config <path>] < alert.json   print the alert email's HTML, send nothing
+  check [--config <path>]                            validate the config and every detector
+  serve [--config <path>]                            run the HTTP ingest and action service
+
+Run "blitz <command> --help" for details. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
+
+/** Splits argv into positional values and `--flag [value]` options. */
+export function parseArgs(argv: string[]): CliArgs {
+  const args: CliArgs = { positional: [], help: false, flags: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") args.help = true;
+    else if (arg === "--") {
+      args.positional.push(...argv.slice(i + 1)), i = argv.length;
+    } else if (arg.startsWith("--")) {
+      const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [
+        string,
+        string | undefined,
+      ];
+      const value = inline ??
+        (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")
+          ? argv[++i]!
+          : true);
+      if (name === "config") {
+        if (typeof value !== "string") {
+          throw new InputError("--config needs a path");
+        }
+        args.config = value;
+      } else args.flags[name] = value;
+    } else args.positional.push(arg);
+  }
+  return args;
+}
+
+/** Prints `error: …` (every line of a config error) and returns the exit code for it. */
+export function fail(err: unknown): number {
+  if (err instanceof ConfigError) {
+    for (const problem of err.problems) {
+      console.error(redact(`error: ${problem}`));
+    }
+    return 2;
+  }
+  if (err instanceof InputError) {
+    console.error(redact(`error: ${err.message}`));
+    return 2;
+  }
+  console.error(
+    redact(
+      `error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`,
+    ),
+  );
+  return 1;
+}
+
+/** Runs the CLI and returns its exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`error: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const command = (await load()).default;
+    const args = parseArgs(rest);
+    if (args.help) {
+      console.log(command.usage);
+      return 0;
+    }
+    return await command.run(args);
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
+}
