@@ -11,6 +11,7 @@ import type { PluginRegistry } from "./registry.ts";
 import { redact, redactDeep } from "./secrets.ts";
 import type { ActionResult } from "./store.ts";
 import { fillDeep } from "./template.ts";
+import { buildUrl } from "./safe_fetch.ts";
 
 /** What running steps needs. */
 export interface StepRun {
@@ -63,6 +64,11 @@ export async function runSteps(
       }
       const data = { ...run.alert, ...run.values };
       const filled = fillDeep(rest, data);
+      for (const field of plugin.urlParams ?? []) {
+        if (typeof rest[field] === "string") {
+          filled[field] = buildUrl(rest[field], data).href;
+        }
+      }
       let params: unknown = filled;
       if (plugin.params) {
         const parsed = plugin.params.safeParse(filled);

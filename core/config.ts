@@ -6,7 +6,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { compileCondition, type Condition } from "./conditions.ts";
+import type { Condition } from "./conditions.ts";
 import {
   type DetectorConfig,
   DetectorSchema,
@@ -304,12 +304,16 @@ async function loadDetectors(
           !w.includes(".mailers")
         ),
       );
+      // The CEL engine is imported only when a detector has conditions (cold start).
+      const compile = parsed.data.enrichment_conditional
+        ? (await import("./conditions.ts")).compileCondition
+        : undefined;
       const detector = checkDetector(
         config,
         name,
         file,
         parsed.data,
-        options.registry,
+        { registry: options.registry, compile },
         problems,
       );
       if (detector) config.detectors.set(name, detector);
@@ -361,9 +365,13 @@ function checkDetector(
   name: string,
   file: string,
   detector: DetectorConfig,
-  registry: PluginRegistry | undefined,
+  deps: {
+    registry: PluginRegistry | undefined;
+    compile: ((source: string) => Condition) | undefined;
+  },
   problems: string[],
 ): LoadedDetector | undefined {
+  const { registry, compile } = deps;
   const before = problems.length;
   const problem = (path: string, message: string) =>
     problems.push(`${file}: ${name}.${path}: ${message}`);
@@ -378,7 +386,7 @@ function checkDetector(
     } else {
       for (const [source, entries] of Object.entries(enrichments)) {
         try {
-          blocks.push({ condition: compileCondition(source), entries });
+          blocks.push({ condition: compile!(source), entries });
         } catch (err) {
           problem(`enrichments["${source}"]`, (err as Error).message);
         }

@@ -24,7 +24,11 @@ export interface Invoker {
     plugin: AnyEnrichment,
     params: unknown,
     ctx: Omit<PluginContext, "signal" | "log">,
-    options: { timeoutMs: number },
+    options: {
+      timeoutMs: number;
+      /** The detector's enrichment entry this call is for (rate limits and quotas read it). */
+      enrichment?: EnrichmentEntry;
+    },
   ): Promise<unknown>;
 }
 
@@ -197,7 +201,11 @@ async function runOne(
     const { value, cached } = await run.cache.get(
       key,
       ttl,
-      () => invoker.invoke(pluginEntry, plugin, params, ctx, { timeoutMs }),
+      () =>
+        invoker.invoke(pluginEntry, plugin, params, ctx, {
+          timeoutMs,
+          enrichment: entry,
+        }),
     );
     return {
       ...base,

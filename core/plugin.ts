@@ -75,6 +75,11 @@ export interface ActionPlugin<P = Record<string, unknown>> {
   params?: z.ZodType<P>;
   /** Whether running it changes something outside Blitz (`render` skips these). @default true */
   sideEffects?: boolean;
+  /**
+   * Config fields that are URL templates: their `{key}` placeholders are filled URL-encoded, and a
+   * placeholder in the scheme, host or port is an error, so alert data never chooses where a request goes.
+   */
+  urlParams?: string[];
   /** What the sandbox grants. @default {} */
   permissions?: Permissions;
   /** Deadline per call. @default 10000 */

@@ -42,7 +42,7 @@ export function createApp(deps: AppDeps): Hono {
     if (err instanceof HTTPException) return err.getResponse();
     deps.runtime.log("http_error", {
       method: c.req.method,
-      path: c.req.path,
+      path: c.req.path.replace(/^\/actions\/[^/]+/, "/actions/[token]"), // never log an action token
       error: errorMessage(err),
     });
     return c.json({ error: "Internal error" }, 500);

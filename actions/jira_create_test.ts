@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import plugin from "./jira_create.ts";
+import type { PluginContext } from "../core/plugin.ts";
+
+interface JiraRequest {
+  method: string;
+  path: string;
+  authorization: string | null;
+  body: unknown;
+}
+
+/** A loopback Jira: `POST /rest/api/{2,3}/issue` creates SOC-1, SOC-2, …; `fail` answers 400 with field errors. */
+function fakeJira(options: { fail?: boolean } = {}) {
+  const requests: JiraRequest[] = [];
+  let next = 1;
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, async (req) => {
+    const url = new URL(req.url);
+    const body = await req.json().catch(() => null);
+    requests.push({
+      method: req.method,
+      path: url.pathname,
+      authorization: req.headers.get("authorization"),
+      body,
+    });
+    if (
+      req.method !== "POST" || !/^\/rest\/api\/[23]\/issue$/.test(url.pathname)
+    ) {
+      return Response.json({ errorMessages: ["Not found"] }, { status: 404 });
+    }
+    if (options.fail) {
+      return Response.json({
+        errorMessages: [],
+        errors: { summary: "You must specify a summary of the issue." },
+      }, {
+        status: 400,
+      });
+    }
+    const id = String(10_000 + next);
+    const key = `SOC-${next++}`;
+    return Response.json({
+      id,
+      key,
+      self: `${url.origin}${url.pathname}/${id}`,
+    }, { status: 201 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    requests,
+    close: () => server.shutdown(),
+  };
+}
+
+function context(): PluginContext {
+  return {
+    signal: new AbortController().signal,
+    alert: {},
+    detector: "device_1",
+    alertId: "0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
+    args: [],
+    settings: {},
+    log: () => {},
+  };
+}
+
+const fields = {
+  project: { key: "SOC" },
+  issuetype: { name: "Task" },
+  summary: "device1 - 10.0.0.5",
+  customfield_13106: { id: "12309" },
+  customfield_13111: "NA",
+  customfield_13104: "10.0.0.5",
+  description: "EVENT_DESCRIPTION",
+};
+
+function params(
+  connDetails: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
+  const parsed = plugin.params!.safeParse({
+    data: { conn_details: connDetails, fields: { ...fields, ...extra } },
+  });
+  assert.ok(
+    parsed.success,
+    parsed.success ? "" : JSON.stringify(parsed.error.issues),
+  );
+  return parsed.data;
+}
+
+Deno.test("jira_create run() creates an issue on Data Center with basic auth and returns its key", async () => {
+  const jira = fakeJira();
+  try {
+    const key = await plugin.run(
+      params({
+        server: jira.url,
+        username: "svc-blitz",
+        password: "dc-password-1",
+      }),
+      context(),
+    );
+    assert.equal(key, "SOC-1");
+    assert.equal(jira.requests.length, 1);
+    const [request] = jira.requests;
+    assert.equal(request!.method, "POST");
+    assert.equal(request!.path, "/rest/api/2/issue");
+    assert.equal(
+      request!.authorization,
+      `Basic ${btoa("svc-blitz:dc-password-1")}`,
+    );
+    assert.deepEqual((request!.body as { fields: unknown }).fields, fields);
+  } finally {
+    await jira.close();
+  }
+});
+
+Deno.test("jira_create run() sends a Data Center personal access token as Bearer", async () => {
+  const jira = fakeJira();
+  try {
+    const key = await plugin.run(
+      params({ server: `${jira.url}/`, token: "pat-0123456789" }),
+      context(),
+    );
+    assert.equal(key, "SOC-1");
+    assert.equal(jira.requests[0]!.authorization, "Bearer pat-0123456789");
+    assert.equal(jira.requests[0]!.path, "/rest/api/2/issue");
+  } finally {
+    await jira.close();
+  }
+});
+
+Deno.test("jira_create run() uses email and API token for Jira Cloud, and REST v3 with an Atlassian document", async () => {
+  const jira = fakeJira();
+  try {
+    const cloud = {
+      server: jira.url,
+      username: "analyst@example.test",
+      password: "cloud-api-token",
+    };
+    assert.equal(await plugin.run(params(cloud), context()), "SOC-1");
+    assert.equal(
+      jira.requests[0]!.authorization,
+      `Basic ${btoa("analyst@example.test:cloud-api-token")}`,
+    );
+    assert.equal(jira.requests[0]!.path, "/rest/api/2/issue");
+
+    assert.equal(
+      await plugin.run(
+        params({ ...cloud, api_version: 3 }, {
+          description: "Line one\n\nLine two",
+        }),
+        context(),
+      ),
+      "SOC-2",
+    );
+    const v3 = jira.requests[1]!;
+    assert.equal(v3.path, "/rest/api/3/issue");
+    assert.deepEqual(
+      (v3.body as { fields: { description: unknown } }).fields.description,
+      {
+        type: "doc",
+        version: 1,
+        content: [
+          { type: "paragraph", content: [{ type: "text", text: "Line one" }] },
+          { type: "paragraph", content: [{ type: "text", text: "Line two" }] },
+        ],
+      },
+    );
+  } finally {
+    await jira.close();
+  }
+});
+
+Deno.test("jira_create run() reports Jira's field errors without the credentials", async () => {
+  const jira = fakeJira({ fail: true });
+  try {
+    await assert.rejects(
+      () =>
+        Promise.resolve(
+          plugin.run(
+            params({
+              server: jira.url,
+              username: "svc",
+              password: "secret-password-9",
+            }),
+            context(),
+          ),
+        ),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /answered 400: summary: You must specify a summary/,
+        );
+        assert.ok(!err.message.includes("secret-password-9"));
+        assert.ok(!err.message.includes(btoa("svc:secret-password-9")));
+        return true;
+      },
+    );
+  } finally {
+    await jira.close();
+  }
+});
+
+Deno.test("jira_create run() fails when Jira cannot be reached", async () => {
+  const jira = fakeJira();
+  const url = jira.url;
+  await jira.close();
+  await assert.rejects(
+    () =>
+      Promise.resolve(
+        plugin.run(params({ server: url, token: "pat-0123456789" }), context()),
+      ),
+    /Cannot reach Jira at http:\/\/127\.0\.0\.1:\d+/,
+  );
+});
+
+Deno.test("jira_create params need a token or a username and password", () => {
+  const result = plugin.params!.safeParse({
+    data: {
+      conn_details: { server: "https://jira.example.test", username: "x" },
+      fields,
+    },
+  });
+  assert.equal(result.success, false);
+  const scheme = plugin.params!.safeParse({
+    data: {
+      conn_details: { server: "file:///etc/passwd", token: "t" },
+      fields,
+    },
+  });
+  assert.equal(scheme.success, false);
+});

@@ -1,0 +1,333 @@
+/**
+ * Alert pages for analysts: `GET /alerts` (recent alerts, filter by detector and status) and
+ * `GET /alerts/:id` (data, enrichments, the email sent, the action audit trail, Jira keys).
+ *
+ * Protected by `ui_auth`: the trusted header (set by an SSO proxy) when configured, else HTTP basic
+ * credentials from config, compared in constant time. Without `ui_auth` the pages are off. Failed sign-ins
+ * are rate-limited per client address.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import { timingSafeEqual } from "../core/auth.ts";
+import type { LoadedDetector } from "../core/config.ts";
+import type { Runtime } from "../core/pipeline.ts";
+import { RateLimiter } from "../core/rate_limit.ts";
+import type { PluginRegistry } from "../core/registry.ts";
+import { redactDeep } from "../core/secrets.ts";
+import type { AlertStatus } from "../core/store.ts";
+import { stripControl } from "../core/template.ts";
+import {
+  type JiraLink,
+  renderAlertDetailPage,
+  renderAlertListPage,
+} from "../emails/pages/AlertPages.tsx";
+import { renderMessagePage } from "../emails/pages/ActionPages.tsx";
+import { securityHeaders } from "./actions.ts";
+
+/** What the alert routes use of the app's dependencies (`AppDeps` satisfies it). */
+export interface AlertRouteDeps {
+  runtime: Runtime;
+  /** Clock in epoch ms (rate limit of failed sign-ins). @default Date.now */
+  now?: () => number;
+}
+
+const STATUSES: AlertStatus[] = [
+  "queued",
+  "processing",
+  "retry",
+  "delivered",
+  "not_sent",
+  "failed",
+];
+const PAGE_SIZE = 50;
+
+const ListQuery = z.object({
+  detector: z.string().max(200).optional().transform((v) => v || undefined),
+  status: z.enum(STATUSES as [AlertStatus, ...AlertStatus[]]).or(z.literal(""))
+    .optional().transform((v) => v || undefined),
+  before: z.iso.datetime({ offset: true }).optional().or(
+    z.literal("").transform(() => undefined),
+  ),
+});
+
+const encoder = new TextEncoder();
+
+async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(
+    await crypto.subtle.digest("SHA-256", encoder.encode(text)),
+  );
+}
+
+/** The user behind a request, or why there is none. */
+type Auth = { user: string } | { refused: "off" | "missing" | "bad" };
+
+/** Checks `ui_auth`: the trusted header only when configured, else basic credentials (every user compared). */
+async function authenticate(c: Context, runtime: Runtime): Promise<Auth> {
+  const uiAuth = runtime.config.global.ui_auth;
+  if (!uiAuth || (!uiAuth.trusted_header && uiAuth.users.length === 0)) {
+    return { refused: "off" };
+  }
+  if (uiAuth.trusted_header) {
+    const name = stripControl(c.req.header(uiAuth.trusted_header) ?? "").slice(
+      0,
+      200,
+    );
+    if (name) return { user: name };
+  }
+  const header = c.req.header("authorization");
+  const match = header
+    ? /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(header)
+    : null;
+  if (!match) return { refused: "missing" };
+  let decoded: string;
+  try {
+    decoded = new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(atob(match[1]!), (ch) => ch.charCodeAt(0)),
+    );
+  } catch {
+    return { refused: "bad" };
+  }
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return { refused: "bad" };
+  const [name, password] = [
+    await sha256(decoded.slice(0, colon)),
+    await sha256(decoded.slice(colon + 1)),
+  ];
+  let found: string | undefined;
+  for (const user of uiAuth.users) {
+    const nameOk = timingSafeEqual(name, await sha256(user.username));
+    const passwordOk = timingSafeEqual(password, await sha256(user.password));
+    if (nameOk && passwordOk && found === undefined) found = user.username;
+  }
+  return found === undefined ? { refused: "bad" } : { user: found };
+}
+
+/** Where the issues of a detector's jira_create steps live: `conn_details.server` of the first one. */
+function jiraServer(
+  detector: LoadedDetector | undefined,
+  registry: PluginRegistry,
+): string | undefined {
+  for (const button of detector?.config.actions.reply ?? []) {
+    for (const step of button.config.actions) {
+      let name: string;
+      try {
+        name = registry.action(step.name).name;
+      } catch {
+        continue;
+      }
+      const data = step.config.data as
+        | { conn_details?: { server?: unknown } }
+        | undefined;
+      const server = data?.conn_details?.server;
+      if (
+        name === "jira_create" && typeof server === "string" &&
+        !server.includes("{")
+      ) return server.replace(/\/+$/, "");
+    }
+  }
+  return undefined;
+}
+
+/** The email text with its one-click links replaced: the page shows what was sent, not live links. */
+function withoutActionLinks(text: string, base: string): string {
+  const escaped = base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(
+    new RegExp(`${escaped}/actions/[A-Za-z0-9_-]+`, "g"),
+    "[action link]",
+  );
+}
+
+function clientIp(c: Context): string {
+  const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
+  const host = env?.remoteAddr?.hostname;
+  return typeof host === "string" ? host : "unknown";
+}
+
+/** Builds the `/alerts` routes. */
+export function alertRoutes(deps: AlertRouteDeps): Hono {
+  const app = new Hono();
+  /** The signed-in user of each request, set by the guard. */
+  const users = new WeakMap<Request, string>();
+  const { runtime } = deps;
+  const now = deps.now ?? Date.now;
+  const failures = new RateLimiter(runtime.config.global.action_rate_limit, {
+    now,
+  });
+  const base = () => runtime.config.global.public_url.replace(/\/+$/, "");
+
+  app.use("/alerts", guard);
+  app.use("/alerts/*", guard);
+
+  async function guard(c: Context, next: () => Promise<void>) {
+    const headers = securityHeaders(runtime.config.global.public_url);
+    const auth = await authenticate(c, runtime);
+    if ("user" in auth) {
+      users.set(c.req.raw, auth.user);
+      await next();
+      for (const [name, value] of Object.entries(headers)) {
+        c.res.headers.set(name, value);
+      }
+      return;
+    }
+    let response: Response;
+    if (!failures.take(clientIp(c), now()).ok) {
+      response = c.html(
+        renderMessagePage({
+          title: "Too many requests",
+          message: "Too many failed sign-ins: try again shortly.",
+        }),
+        429,
+      );
+    } else if (auth.refused === "off") {
+      response = c.html(
+        renderMessagePage({
+          title: "Alert pages are off",
+          message: "Configure ui_auth to use them.",
+        }),
+        403,
+      );
+    } else {
+      runtime.log("ui_auth_refused", {
+        client_ip: clientIp(c),
+        reason: auth.refused,
+      });
+      response = c.html(
+        renderMessagePage({
+          title: "Sign in",
+          message: "Alert pages need a sign-in.",
+        }),
+        401,
+      );
+      if (runtime.config.global.ui_auth?.users.length) {
+        response.headers.set(
+          "WWW-Authenticate",
+          'Basic realm="Blitz", charset="UTF-8"',
+        );
+      }
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      response.headers.set(name, value);
+    }
+    return response;
+  }
+
+  app.get("/alerts", async (c) => {
+    const parsed = ListQuery.safeParse(c.req.query());
+    if (!parsed.success) {
+      return c.html(
+        renderMessagePage({
+          title: "Bad filter",
+          message: "Use the filter form on the alert list.",
+        }),
+        400,
+      );
+    }
+    const { detector, status, before } = parsed.data;
+    const alerts = await runtime.store.listAlerts({
+      limit: PAGE_SIZE,
+      ...(detector ? { detector } : {}),
+      ...(status ? { status } : {}),
+      ...(before ? { before } : {}),
+    });
+    const listHref = `${base()}/alerts`;
+    const last = alerts[alerts.length - 1];
+    let nextHref: string | undefined;
+    if (alerts.length === PAGE_SIZE && last) {
+      const query = new URLSearchParams({
+        ...(detector ? { detector } : {}),
+        ...(status ? { status } : {}),
+        before: last.received_at,
+      });
+      nextHref = `${listHref}?${query}`;
+    }
+    return c.html(renderAlertListPage({
+      user: users.get(c.req.raw) ?? "",
+      rows: alerts.map((a) => ({
+        id: a.id,
+        href: `${listHref}/${encodeURIComponent(a.id)}`,
+        receivedAt: a.received_at,
+        detector: a.detector,
+        subject: a.subject ?? "",
+        status: a.status,
+        jiraKeys: a.jira_keys ?? [],
+      })),
+      detectors: [...runtime.config.detectors.keys()].sort(),
+      statuses: STATUSES,
+      filter: {
+        ...(detector ? { detector } : {}),
+        ...(status ? { status } : {}),
+      },
+      listHref,
+      ...(nextHref ? { nextHref } : {}),
+    }));
+  });
+
+  app.get("/alerts/:id", async (c) => {
+    const record = await runtime.store.getAlert(c.req.param("id"));
+    if (!record) {
+      return c.html(
+        renderMessagePage({
+          title: "Alert not found",
+          message: "No alert has this id.",
+        }),
+        404,
+      );
+    }
+    const runs = await runtime.store.listActionRuns(record.id);
+    const server = jiraServer(
+      runtime.config.detectors.get(record.detector),
+      runtime.registry,
+    );
+    const jira: JiraLink[] = (record.jira_keys ?? []).map((key) => ({
+      key,
+      ...(server
+        ? { href: `${server}/browse/${encodeURIComponent(key)}` }
+        : {}),
+    }));
+    return c.html(renderAlertDetailPage({
+      user: users.get(c.req.raw) ?? "",
+      listHref: `${base()}/alerts`,
+      id: record.id,
+      detector: record.detector,
+      status: record.status,
+      receivedAt: record.received_at,
+      updatedAt: record.updated_at,
+      ...(record.subject !== undefined ? { subject: record.subject } : {}),
+      to: record.to ?? [],
+      cc: record.cc ?? [],
+      ...(record.message_id !== undefined
+        ? { messageId: record.message_id }
+        : {}),
+      ...(record.delivery ? { delivery: record.delivery } : {}),
+      attempts: record.attempts,
+      ...(record.last_error !== undefined
+        ? { lastError: record.last_error }
+        : {}),
+      ...(record.condition !== undefined
+        ? { condition: record.condition }
+        : {}),
+      alert: redactDeep(record.alert),
+      enrichments: record.enrichments ?? [],
+      sendActions: record.actions ?? [],
+      ...(record.message
+        ? { emailText: withoutActionLinks(record.message.text, base()) }
+        : {}),
+      runs: runs.map((run) => ({
+        button: run.button,
+        actor: run.actor,
+        actorSource: run.actor_source,
+        ...(run.client_ip ? { clientIp: run.client_ip } : {}),
+        ...(run.user_agent ? { userAgent: run.user_agent } : {}),
+        startedAt: run.started_at,
+        ...(run.finished_at ? { finishedAt: run.finished_at } : {}),
+        status: run.status,
+        steps: run.steps,
+      })),
+      jira,
+    }));
+  });
+
+  return app;
+}

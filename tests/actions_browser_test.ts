@@ -1,0 +1,141 @@
+/**
+ * The confirmation page in a real browser (SECURITY.md item 2): headless Chromium with JavaScript on
+ * loads it and sends no POST by itself; filling the name and clicking the button runs the action once.
+ * Skipped when /usr/bin/chromium is missing, unless BLITZ_REQUIRE_BROWSER=1.
+ */
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { createApp } from "../routes/app.ts";
+import { Metrics } from "../core/metrics.ts";
+import { ingestAlert } from "../core/pipeline.ts";
+import { Queue } from "../core/queue.ts";
+import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { writeProject } from "./_config.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+const required = Deno.env.get("BLITZ_REQUIRE_BROWSER") === "1";
+
+Deno.test({
+  name:
+    "actionRoutes() confirmation page sends nothing by itself in Chromium, and its button runs the action once",
+  ignore: !hasChromium && !required,
+  async fn() {
+    // The API the button's only step calls.
+    const calls: string[] = [];
+    const api = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+    }, (req) => {
+      calls.push(`${req.method} ${new URL(req.url).pathname}`);
+      return Response.json({ blocked: true });
+    });
+    // Every request the app receives, by method.
+    const seen: string[] = [];
+    let handler: (
+      req: Request,
+      info: Deno.ServeHandlerInfo,
+    ) => Response | Promise<Response> = () =>
+      new Response("starting", { status: 503 });
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+    }, (req, info) => {
+      seen.push(`${req.method} ${new URL(req.url).pathname.split("/")[1]}`);
+      return handler(req, info);
+    });
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const project = await writeProject({
+      global: { public_url: base },
+      detectors: {
+        device_1: {
+          subject: "Email Alert : {ip_src_addr}",
+          enrichments: [],
+          actions: {
+            reply: [["Block IP", {
+              color: "red",
+              actions: [["http_request", {
+                method: "POST",
+                url: `http://127.0.0.1:${api.addr.port}/block/{ip_src_addr}`,
+                allow_private: true,
+              }]],
+            }]],
+          },
+        },
+      },
+    });
+    for (const [name, value] of Object.entries(project.env)) {
+      Deno.env.set(name, value);
+    }
+    const runtime = await createRuntime({
+      configPath: project.config,
+      log: () => {},
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    try {
+      const app = createApp({
+        runtime,
+        queue: new Queue(runtime),
+        metrics: new Metrics(),
+      });
+      handler = (req, info) => app.fetch(req, info);
+      const { alert_id: id } = await ingestAlert(runtime, "device_1", {
+        ip_src_addr: "10.0.0.5",
+      });
+      // The email went to the outbox; its stored copy has the link.
+      const html = (await runtime.store.getAlert(id))!.message!.html;
+      const link = /href="([^"]+\/actions\/[^"]+)"/.exec(html)?.[1];
+      assert.ok(link?.startsWith(`${base}/actions/`));
+
+      const page = await browser.newPage({ javaScriptEnabled: true });
+      const response = await page.goto(link!);
+      assert.equal(response?.status(), 200);
+      // Give a self-submitting page (script, meta refresh) time to misbehave.
+      await page.waitForTimeout(1500);
+      assert.deepEqual(seen.filter((s) => !s.startsWith("GET ")), []);
+      assert.equal(calls.length, 0);
+      assert.deepEqual(await runtime.store.listActionRuns(id), []);
+
+      await page.fill("#actor", "Bob Browser");
+      await Promise.all([
+        page.waitForURL(link!, { waitUntil: "load" }),
+        page.click("button[type=submit]"),
+      ]);
+      const title = await page.textContent("h1");
+      assert.equal(title, "Done: Block IP");
+      assert.deepEqual(seen.filter((s) => s.startsWith("POST ")), [
+        "POST actions",
+      ]);
+      assert.deepEqual(calls, ["POST /block/10.0.0.5"]);
+      const runs = await runtime.store.listActionRuns(id);
+      assert.equal(runs.length, 1);
+      assert.equal(runs[0]!.actor, "Bob Browser");
+      assert.match(runs[0]!.user_agent ?? "", /Chrome/);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+      await api.shutdown();
+      await closeRuntime(runtime);
+      await project.cleanup();
+      for (const name of Object.keys(project.env)) Deno.env.delete(name);
+    }
+  },
+});
