@@ -114,5 +114,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main(Deno.args);
+  // Exit explicitly: a sandboxed plugin stuck in a loop that never yields keeps its worker thread
+  // alive even after terminate(), and must not keep a finished command running.
+  Deno.exit(await main(Deno.args));
 }

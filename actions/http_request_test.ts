@@ -1,39 +1,19 @@
 import assert from "node:assert/strict";
 import plugin from "./http_request.ts";
 import type { PluginContext } from "../core/plugin.ts";
+import { type Receiver, startReceiver } from "../tests/_http.ts";
 
-interface Received {
-  method: string;
-  path: string;
-  search: string;
-  headers: Headers;
-  body: string;
-}
-
-/** A loopback API: `/block/*` answers JSON, `/fail` 500, `/text` plain text, `/to-metadata` redirects to 169.254.169.254. */
-function receiver() {
-  const requests: Received[] = [];
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-  }, async (req) => {
-    const url = new URL(req.url);
-    requests.push({
-      method: req.method,
-      path: url.pathname,
-      search: url.search,
-      headers: req.headers,
-      body: await req.text(),
-    });
-    if (url.pathname.startsWith("/block/")) {
+/** A loopback API: `/block/*` answers JSON, `/fail` 503, `/text` plain text, `/to-metadata` redirects to 169.254.169.254. */
+function receiver(): Receiver {
+  return startReceiver(({ path }) => {
+    if (path.startsWith("/block/")) {
       return Response.json({ blocked: true, rule: 42 });
     }
-    if (url.pathname === "/fail") {
+    if (path === "/fail") {
       return new Response("firewall is read-only", { status: 503 });
     }
-    if (url.pathname === "/text") return new Response("queued");
-    if (url.pathname === "/to-metadata") {
+    if (path === "/text") return new Response("queued");
+    if (path === "/to-metadata") {
       return new Response(null, {
         status: 302,
         headers: { location: "http://169.254.169.254/latest/meta-data/" },
@@ -41,11 +21,6 @@ function receiver() {
     }
     return new Response("not found", { status: 404 });
   });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    requests,
-    close: () => server.shutdown(),
-  };
 }
 
 function context(): PluginContext {

@@ -1,58 +1,7 @@
 import assert from "node:assert/strict";
 import plugin from "./jira_create.ts";
 import type { PluginContext } from "../core/plugin.ts";
-
-interface JiraRequest {
-  method: string;
-  path: string;
-  authorization: string | null;
-  body: unknown;
-}
-
-/** A loopback Jira: `POST /rest/api/{2,3}/issue` creates SOC-1, SOC-2, …; `fail` answers 400 with field errors. */
-function fakeJira(options: { fail?: boolean } = {}) {
-  const requests: JiraRequest[] = [];
-  let next = 1;
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-  }, async (req) => {
-    const url = new URL(req.url);
-    const body = await req.json().catch(() => null);
-    requests.push({
-      method: req.method,
-      path: url.pathname,
-      authorization: req.headers.get("authorization"),
-      body,
-    });
-    if (
-      req.method !== "POST" || !/^\/rest\/api\/[23]\/issue$/.test(url.pathname)
-    ) {
-      return Response.json({ errorMessages: ["Not found"] }, { status: 404 });
-    }
-    if (options.fail) {
-      return Response.json({
-        errorMessages: [],
-        errors: { summary: "You must specify a summary of the issue." },
-      }, {
-        status: 400,
-      });
-    }
-    const id = String(10_000 + next);
-    const key = `SOC-${next++}`;
-    return Response.json({
-      id,
-      key,
-      self: `${url.origin}${url.pathname}/${id}`,
-    }, { status: 201 });
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    requests,
-    close: () => server.shutdown(),
-  };
-}
+import { fakeJira } from "../tests/_http.ts";
 
 function context(): PluginContext {
   return {
@@ -107,10 +56,13 @@ Deno.test("jira_create run() creates an issue on Data Center with basic auth and
     assert.equal(request!.method, "POST");
     assert.equal(request!.path, "/rest/api/2/issue");
     assert.equal(
-      request!.authorization,
+      request!.headers.get("authorization"),
       `Basic ${btoa("svc-blitz:dc-password-1")}`,
     );
-    assert.deepEqual((request!.body as { fields: unknown }).fields, fields);
+    assert.deepEqual(
+      (JSON.parse(request!.body) as { fields: unknown }).fields,
+      fields,
+    );
   } finally {
     await jira.close();
   }
@@ -124,7 +76,10 @@ Deno.test("jira_create run() sends a Data Center personal access token as Bearer
       context(),
     );
     assert.equal(key, "SOC-1");
-    assert.equal(jira.requests[0]!.authorization, "Bearer pat-0123456789");
+    assert.equal(
+      jira.requests[0]!.headers.get("authorization"),
+      "Bearer pat-0123456789",
+    );
     assert.equal(jira.requests[0]!.path, "/rest/api/2/issue");
   } finally {
     await jira.close();
@@ -132,7 +87,7 @@ Deno.test("jira_create run() sends a Data Center personal access token as Bearer
 });
 
 Deno.test("jira_create run() uses email and API token for Jira Cloud, and REST v3 with an Atlassian document", async () => {
-  const jira = fakeJira();
+  const jira = fakeJira({ cloud: true });
   try {
     const cloud = {
       server: jira.url,
@@ -141,7 +96,7 @@ Deno.test("jira_create run() uses email and API token for Jira Cloud, and REST v
     };
     assert.equal(await plugin.run(params(cloud), context()), "SOC-1");
     assert.equal(
-      jira.requests[0]!.authorization,
+      jira.requests[0]!.headers.get("authorization"),
       `Basic ${btoa("analyst@example.test:cloud-api-token")}`,
     );
     assert.equal(jira.requests[0]!.path, "/rest/api/2/issue");
@@ -158,7 +113,8 @@ Deno.test("jira_create run() uses email and API token for Jira Cloud, and REST v
     const v3 = jira.requests[1]!;
     assert.equal(v3.path, "/rest/api/3/issue");
     assert.deepEqual(
-      (v3.body as { fields: { description: unknown } }).fields.description,
+      (JSON.parse(v3.body) as { fields: { description: unknown } }).fields
+        .description,
       {
         type: "doc",
         version: 1,

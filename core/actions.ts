@@ -8,6 +8,7 @@ import type { ActionStep } from "./config_schema.ts";
 import { callWithDeadline, errorMessage, TimeoutError } from "./call.ts";
 import type { ActionPlugin } from "./plugin.ts";
 import type { PluginRegistry } from "./registry.ts";
+import type { Invoker } from "./enrich.ts";
 import { redact, redactDeep } from "./secrets.ts";
 import type { ActionResult } from "./store.ts";
 import { fillDeep } from "./template.ts";
@@ -26,6 +27,11 @@ export interface StepRun {
   sideEffects?: boolean;
   /** Stop at the first failing step (reply buttons). @default false */
   stopOnError?: boolean;
+  /**
+   * Runs plugins from plugin_dirs (the sandbox). Built-in actions run in this process: they are part of
+   * Blitz and `forward_mail` needs the process's delivery. @default in-process for every action
+   */
+  invoker?: Invoker;
 }
 
 /** Runs steps in order; each result is recorded, a failure never throws. */
@@ -50,9 +56,9 @@ export async function runSteps(
     const started = performance.now();
     const ms = () => Math.round(performance.now() - started);
     try {
+      const entry = run.registry.action(step.name);
       // deno-lint-ignore no-explicit-any
-      const plugin: ActionPlugin<any> = await run.registry.action(step.name)
-        .load();
+      const plugin: ActionPlugin<any> = await entry.load();
       if (run.sideEffects === false && plugin.sideEffects !== false) {
         results.push({
           name: step.name,
@@ -90,12 +96,10 @@ export async function runSteps(
         args: [],
         settings: run.settingsFor(plugin.name),
       };
-      const value = await callWithDeadline(
-        plugin,
-        params,
-        ctx,
-        plugin.timeoutMs ?? 10_000,
-      );
+      const timeoutMs = plugin.timeoutMs ?? 10_000;
+      const value = !entry.builtin && run.invoker
+        ? await run.invoker.invoke(entry, plugin, params, ctx, { timeoutMs })
+        : await callWithDeadline(plugin, params, ctx, timeoutMs);
       const safe = redactDeep(value ?? null);
       if (return_name) run.values[return_name] = safe;
       results.push({

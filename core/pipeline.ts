@@ -26,6 +26,8 @@ import { fill, stripControl } from "./template.ts";
 import { signActionToken } from "./tokens.ts";
 import { renderAlertEmail } from "../emails/render.ts";
 import { uuidv7 } from "./ids.ts";
+import type { SandboxInvoker } from "./sandbox.ts";
+import type { LimitedInvoker } from "./limits.ts";
 
 /** Everything the pipeline works with, built once per process. */
 export interface Runtime {
@@ -35,7 +37,12 @@ export interface Runtime {
   delivery: Delivery;
   cache: EnrichmentCache;
   log: Logger;
+  /** Runs enrichments (and actions from plugin_dirs): the sandbox, wrapped by per-enrichment limits. */
   invoker?: Invoker;
+  /** The plugin sandbox, closed by closeRuntime; its stats feed /metrics. */
+  sandbox?: SandboxInvoker;
+  /** Per-enrichment rate and quota counters for /metrics. */
+  limits?: LimitedInvoker;
   /** @default () => new Date() */
   clock?: () => Date;
   /** Called once per finished enrichment (metrics). */
@@ -268,6 +275,7 @@ export async function compose(
     settingsFor: settings,
     values,
     sideEffects: options.sideEffects ?? true,
+    ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
   const data = { ...alert, ...values };
   const subject = stripControl(fill(detector.config.subject, data)) ||

@@ -16,6 +16,8 @@ export interface Permissions {
   read?: boolean | string[];
   /** Environment variables the plugin may read. @default false */
   env?: boolean | string[];
+  /** System information the plugin may read (e.g. `["osRelease"]`). @default false */
+  sys?: boolean | string[];
 }
 
 /** JSON-compatible data an enrichment or action returns. */

@@ -200,30 +200,35 @@ async function importPlugin(
   kind: "enrichment" | "action",
   problems: string[],
 ) {
-  let mod: Record<string, unknown>;
   const url = toFileUrl(file).href;
+  let plugin: unknown;
   try {
-    mod = await import(url);
+    // Custom plugins are imported inside a sandbox worker, so not even their top-level code runs with
+    // this process's permissions; the registry keeps a stand-in that only the sandbox can call.
+    const { loadSandboxed } = await import("./sandbox.ts");
+    plugin = await loadSandboxed(url);
   } catch (err) {
+    const message = (err as Error).message.split("\n")[0]!;
+    const helper = kind === "enrichment" ? "defineEnrichment" : "defineAction";
     problems.push(
-      `${file}: (plugin): cannot import: ${
-        (err as Error).message.split("\n")[0]
-      }`,
+      /^could not find a default export/.test(message)
+        ? `${file}: (plugin): ${message}; use "export default ${helper}({ name, run })"`
+        : `${file}: (plugin): cannot import: ${message}`,
     );
     return undefined;
   }
-  const problem = pluginProblem(mod.default, kind);
+  const problem = pluginProblem(plugin, kind);
   if (problem) {
     problems.push(`${file}: (plugin): ${problem}`);
     return undefined;
   }
-  const plugin = mod.default as { name: string; aliases?: string[] };
+  const loaded = plugin as { name: string; aliases?: string[] };
   return {
-    name: plugin.name,
-    aliases: plugin.aliases ?? [],
+    name: loaded.name,
+    aliases: loaded.aliases ?? [],
     url,
     builtin: false,
-    load: () => Promise.resolve(plugin),
+    load: () => Promise.resolve(loaded),
   };
 }
 

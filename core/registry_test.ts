@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "./errors.ts";
 import { EnrichmentCache, runEnrichments } from "./enrich.ts";
 import { loadRegistry, pluginProblem, PluginRegistry } from "./registry.ts";
+import { createSandboxInvoker } from "./sandbox.ts";
 import { loadConfig } from "./config.ts";
 import { writeProject } from "../tests/_config.ts";
 
@@ -38,10 +39,34 @@ Deno.test("loadRegistry() adds plugin_dirs modules: top-level files as enrichmen
     entry.url,
     new URL("../tests/fixtures/plugins/good/echo.ts", import.meta.url).href,
   );
-  const action = await registry.action("stamp").load();
-  assert.deepEqual(await action.run({ value: "x" }, undefined as never), {
-    stamped: "x",
-  });
+  // Custom plugins load as stand-ins that only the sandbox can run.
+  const entry2 = registry.action("stamp");
+  const action = await entry2.load();
+  assert.throws(
+    () => action.run({ value: "x" }, undefined as never),
+    /runs only in the sandbox/,
+  );
+  const sandbox = createSandboxInvoker();
+  try {
+    const ctx = {
+      alert: {},
+      alertId: "a1",
+      detector: "det",
+      args: [],
+      settings: {},
+    };
+    assert.deepEqual(
+      // deno-lint-ignore no-explicit-any
+      await sandbox.invoke(entry2 as any, action, { value: "x" }, ctx, {
+        timeoutMs: 10_000,
+      }),
+      {
+        stamped: "x",
+      },
+    );
+  } finally {
+    await sandbox.close();
+  }
 });
 
 Deno.test("loadRegistry() skips helper files that start with _", async () => {
@@ -58,7 +83,8 @@ Deno.test("loadRegistry() rejects a module without a default export, naming the 
   const file = `${PLUGINS}no_default/oops.ts`;
   assert.equal(
     err.problems[0],
-    `${file}: (plugin): could not find a default export; use "export default defineEnrichment({ name, run })"`,
+    `${file}: (plugin): could not find a default export with a run(params, ctx) function; ` +
+      `use "export default defineEnrichment({ name, run })"`,
   );
 });
 
@@ -66,7 +92,7 @@ Deno.test("loadRegistry() rejects a default export without run(), naming the fil
   const err = await configError(loadRegistry([`${PLUGINS}no_run`]));
   assert.equal(
     err.problems[0],
-    `${PLUGINS}no_run/norun.ts: (plugin): default export "norun" needs a run(params, ctx) function; ` +
+    `${PLUGINS}no_run/norun.ts: (plugin): could not find a default export with a run(params, ctx) function; ` +
       `use "export default defineEnrichment({ name, run })"`,
   );
 });
@@ -150,6 +176,7 @@ Deno.test("PluginRegistry.suggest() proposes the closest known name", () => {
 
 Deno.test("runEnrichments() gives a plain-object plugin with no imports ctx.args from e_key and e_args with placeholders filled", async () => {
   const registry = await loadRegistry([`${PLUGINS}good`]);
+  const sandbox = createSandboxInvoker();
   const [result] = await runEnrichments([{
     e_name: "Echo",
     e_func: "echo_alias",
@@ -163,8 +190,9 @@ Deno.test("runEnrichments() gives a plain-object plugin with no imports ctx.args
     registry,
     cache: new EnrichmentCache(),
     settingsFor: (plugin) => (plugin === "echo" ? { region: "eu" } : {}),
-    defaults: { timeoutMs: 1000, ttlMs: 0 },
-  });
+    defaults: { timeoutMs: 10_000, ttlMs: 0 },
+    invoker: sandbox,
+  }).finally(() => sandbox.close());
   assert.equal(result!.status, "ok", String(result!.error));
   assert.deepEqual(result!.data, {
     params: { query: "user=alice", limit: 5 },

@@ -6,6 +6,8 @@ import type { Logger } from "./log.ts";
 import type { Runtime } from "./pipeline.ts";
 import { loadRegistry, type PluginRegistry } from "./registry.ts";
 import { openSqliteStore } from "./store_sqlite.ts";
+import { createSandboxInvoker } from "./sandbox.ts";
+import { withLimits } from "./limits.ts";
 import { join } from "./paths.ts";
 
 /** Options of `createRuntime`. */
@@ -47,6 +49,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       send: () => Promise.reject(new Error("Delivery is disabled")),
       close: () => Promise.resolve(),
     };
+  // Every enrichment, and every action from plugin_dirs, runs in a worker granted only its declared
+  // permissions. In the single-file bundle the built-ins' module files do not exist next to it, so
+  // built-ins run in this process there (custom plugins are still sandboxed).
+  const bundled = !import.meta.url.endsWith("/core/runtime.ts");
+  const sandbox = createSandboxInvoker({
+    poolSize: 2,
+    builtins: bundled ? "in-process" : "sandbox",
+    log: (line) => options.log("sandbox", { message: line }),
+  });
+  const limits = withLimits(sandbox);
   return {
     config,
     registry: registry!,
@@ -54,12 +66,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     delivery,
     cache: new EnrichmentCache(),
     log: options.log,
+    invoker: limits,
+    sandbox,
+    limits,
     ...(options.clock ? { clock: options.clock } : {}),
   };
 }
 
 /** Closes what a runtime opened. */
 export async function closeRuntime(runtime: Runtime): Promise<void> {
+  await runtime.sandbox?.close();
   await runtime.delivery.close();
   await runtime.store.close();
 }

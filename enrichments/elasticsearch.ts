@@ -74,7 +74,7 @@ export default defineEnrichment({
   name: "elasticsearch",
   aliases: ["elastic_logs"],
   params: z.object({}),
-  permissions: { net: true },
+  permissions: { net: true, sys: ["osRelease"] }, // the client reads the OS version when it loads
   timeoutMs: 10_000,
   async run(_params, ctx): Promise<EsQueryResult[]> {
     const settings = Settings.parse(ctx.settings);

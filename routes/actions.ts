@@ -640,6 +640,7 @@ async function runButton(
     settingsFor: settings,
     values: sendValues(target.record),
     stopOnError: true,
+    ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
 }
 

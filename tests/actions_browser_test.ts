@@ -4,55 +4,28 @@
  * Skipped when /usr/bin/chromium is missing, unless BLITZ_REQUIRE_BROWSER=1.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { createApp } from "../routes/app.ts";
 import { Metrics } from "../core/metrics.ts";
 import { ingestAlert } from "../core/pipeline.ts";
 import { Queue } from "../core/queue.ts";
 import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { browserTestIgnored, launchChromium } from "./_browser.ts";
 import { writeProject } from "./_config.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-const required = Deno.env.get("BLITZ_REQUIRE_BROWSER") === "1";
+import { startDeferredServer, startReceiver } from "./_http.ts";
 
 Deno.test({
   name:
     "actionRoutes() confirmation page sends nothing by itself in Chromium, and its button runs the action once",
-  ignore: !hasChromium && !required,
+  ignore: browserTestIgnored(),
   async fn() {
+    const browser = await launchChromium();
     // The API the button's only step calls.
-    const calls: string[] = [];
-    const api = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: () => {},
-    }, (req) => {
-      calls.push(`${req.method} ${new URL(req.url).pathname}`);
-      return Response.json({ blocked: true });
-    });
+    const api = startReceiver(() => Response.json({ blocked: true }));
+    const calls = () => api.requests.map((r) => `${r.method} ${r.path}`);
     // Every request the app receives, by method.
     const seen: string[] = [];
-    let handler: (
-      req: Request,
-      info: Deno.ServeHandlerInfo,
-    ) => Response | Promise<Response> = () =>
-      new Response("starting", { status: 503 });
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: () => {},
-    }, (req, info) => {
-      seen.push(`${req.method} ${new URL(req.url).pathname.split("/")[1]}`);
-      return handler(req, info);
-    });
-    const base = `http://127.0.0.1:${server.addr.port}`;
+    const server = startDeferredServer();
+    const base = server.url;
     const project = await writeProject({
       global: { public_url: base },
       detectors: {
@@ -64,7 +37,7 @@ Deno.test({
               color: "red",
               actions: [["http_request", {
                 method: "POST",
-                url: `http://127.0.0.1:${api.addr.port}/block/{ip_src_addr}`,
+                url: `${api.url}/block/{ip_src_addr}`,
                 allow_private: true,
               }]],
             }]],
@@ -79,24 +52,16 @@ Deno.test({
       configPath: project.config,
       log: () => {},
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
     try {
       const app = createApp({
         runtime,
         queue: new Queue(runtime),
         metrics: new Metrics(),
       });
-      handler = (req, info) => app.fetch(req, info);
+      server.handle((req, info) => {
+        seen.push(`${req.method} ${new URL(req.url).pathname.split("/")[1]}`);
+        return app.fetch(req, info);
+      });
       const { alert_id: id } = await ingestAlert(runtime, "device_1", {
         ip_src_addr: "10.0.0.5",
       });
@@ -111,7 +76,7 @@ Deno.test({
       // Give a self-submitting page (script, meta refresh) time to misbehave.
       await page.waitForTimeout(1500);
       assert.deepEqual(seen.filter((s) => !s.startsWith("GET ")), []);
-      assert.equal(calls.length, 0);
+      assert.deepEqual(calls(), []);
       assert.deepEqual(await runtime.store.listActionRuns(id), []);
 
       await page.fill("#actor", "Bob Browser");
@@ -124,15 +89,15 @@ Deno.test({
       assert.deepEqual(seen.filter((s) => s.startsWith("POST ")), [
         "POST actions",
       ]);
-      assert.deepEqual(calls, ["POST /block/10.0.0.5"]);
+      assert.deepEqual(calls(), ["POST /block/10.0.0.5"]);
       const runs = await runtime.store.listActionRuns(id);
       assert.equal(runs.length, 1);
       assert.equal(runs[0]!.actor, "Bob Browser");
       assert.match(runs[0]!.user_agent ?? "", /Chrome/);
     } finally {
       await browser.close();
-      await server.shutdown();
-      await api.shutdown();
+      await server.close();
+      await api.close();
       await closeRuntime(runtime);
       await project.cleanup();
       for (const name of Object.keys(project.env)) Deno.env.delete(name);

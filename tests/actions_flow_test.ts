@@ -13,6 +13,12 @@ import { closeRuntime, createRuntime } from "../core/runtime.ts";
 import { signActionToken, verifyActionToken } from "../core/tokens.ts";
 import { writeProject } from "./_config.ts";
 import {
+  fakeJira,
+  type Receiver,
+  startDeferredServer,
+  startReceiver,
+} from "./_http.ts";
+import {
   type ReceivedMail,
   startSmtpServer,
   type TestSmtpServer,
@@ -25,74 +31,13 @@ const ALERT = {
 };
 const LABELS = ["Create JIRA", "Forward to IR", "Scan host"] as const;
 
-interface Received {
-  method: string;
-  path: string;
-  search: string;
-  headers: Headers;
-  body: string;
-}
-
-/** A loopback Jira: `POST /rest/api/2/issue` answers `{id, key, self}` with SOC-1, SOC-2, … */
-function fakeJira() {
-  const requests: Received[] = [];
-  let next = 1;
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-  }, async (req) => {
-    const url = new URL(req.url);
-    requests.push({
-      method: req.method,
-      path: url.pathname,
-      search: url.search,
-      headers: req.headers,
-      body: await req.text(),
-    });
-    if (req.method !== "POST" || url.pathname !== "/rest/api/2/issue") {
-      return Response.json({ errorMessages: ["Not found"] }, { status: 404 });
-    }
-    const id = String(10_000 + next);
-    return Response.json({
-      id,
-      key: `SOC-${next++}`,
-      self: `${url.origin}/rest/api/2/issue/${id}`,
-    }, { status: 201 });
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    requests,
-    close: () => server.shutdown(),
-  };
-}
-
 /** A loopback API for http_request steps: `/block/*` answers JSON, anything else 500. */
-function receiver() {
-  const requests: Received[] = [];
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-  }, async (req) => {
-    const url = new URL(req.url);
-    requests.push({
-      method: req.method,
-      path: url.pathname,
-      search: url.search,
-      headers: req.headers,
-      body: await req.text(),
-    });
-    if (url.pathname.startsWith("/block/")) {
-      return Response.json({ blocked: true });
-    }
-    return new Response("scanner is down", { status: 500 });
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    requests,
-    close: () => server.shutdown(),
-  };
+function receiver(): Receiver {
+  return startReceiver(({ path }) =>
+    path.startsWith("/block/")
+      ? Response.json({ blocked: true })
+      : new Response("scanner is down", { status: 500 })
+  );
 }
 
 interface Harness {
@@ -101,8 +46,9 @@ interface Harness {
   runtime: Runtime;
   app: Hono;
   smtp: TestSmtpServer;
-  jira: ReturnType<typeof fakeJira>;
-  api: ReturnType<typeof receiver>;
+  /** A Data Center Jira. */
+  jira: Receiver;
+  api: Receiver;
   /** Every line the runtime logged. */
   logs: string[];
   /** Added to the app's clock. */
@@ -188,17 +134,8 @@ async function setup(
   const smtp = await startSmtpServer();
   const jira = fakeJira();
   const api = receiver();
-  let handler: (
-    req: Request,
-    info: Deno.ServeHandlerInfo,
-  ) => Response | Promise<Response> = () =>
-    new Response("starting", { status: 503 });
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-  }, (req, info) => handler(req, info));
-  const base = `http://127.0.0.1:${server.addr.port}`;
+  const server = startDeferredServer();
+  const base = server.url;
   const project = await writeProject({
     global: {
       public_url: base,
@@ -225,7 +162,7 @@ async function setup(
     });
   } catch (err) {
     await Promise.all([
-      server.shutdown(),
+      server.close(),
       smtp.close(),
       jira.close(),
       api.close(),
@@ -240,7 +177,7 @@ async function setup(
     metrics: new Metrics(),
     now: () => Date.now() + clock.offsetMs,
   });
-  handler = (req, info) => app.fetch(req, info);
+  server.handle((req, info) => app.fetch(req, info));
   return {
     base,
     runtime: rt,
@@ -267,7 +204,7 @@ async function setup(
       return { id, mail, links };
     },
     async close() {
-      await server.shutdown();
+      await server.close();
       await closeRuntime(rt);
       await Promise.all([
         smtp.close(),

@@ -29,27 +29,35 @@ Deno.test("bundle task writes dist/blitz.js that ingests with the ingest task's 
     .tasks as Record<string, string>;
   const out = await Deno.makeTempDir({ prefix: "blitz-bundle-" });
   try {
-    const bundleArgs = tasks.bundle!.replace(/^deno /, "").replace(
-      "dist/blitz.js",
-      `${out}/blitz.js`,
-    ).split(/\s+/);
+    assert.ok(tasks.bundle, "deno.json has a bundle task");
     const bundled = await new Deno.Command(Deno.execPath(), {
-      args: bundleArgs,
+      args: ["task", "bundle"],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
-    })
-      .output();
+    }).output();
     assert.ok(bundled.success, new TextDecoder().decode(bundled.stderr));
+    // The artifact is dist/blitz.js plus the sandbox worker it starts for plugins from plugin_dirs.
+    await Deno.copyFile(`${root}/dist/blitz.js`, `${out}/blitz.js`);
+    await Deno.copyFile(
+      `${root}/dist/sandbox_worker.ts`,
+      `${out}/sandbox_worker.ts`,
+    );
 
     await Deno.mkdir(`${out}/detectors`);
     await Deno.writeTextFile(
       `${out}/blitz.yaml`,
-      'to: ["soc@example.org"]\npublic_url: "https://blitz.example.org"\naction_keys: [{id: k1, secret: "${env:BUNDLE_KEY}"}]\n',
+      'to: ["soc@example.org"]\npublic_url: "https://blitz.example.org"\naction_keys: [{id: k1, secret: "${env:BUNDLE_KEY}"}]\nplugin_dirs: [plugins]\n',
     );
     await Deno.writeTextFile(
       `${out}/detectors/bundled.yaml`,
-      'bundled:\n  subject: "Bundle {ip}"\n  actions:\n    send: [[pass_to_mail, {return_name: ip, data: "{ip}"}]]\n    reply: [["Block", {color: red, actions: [[pass_to_mail, {data: x}]]}]]\n',
+      'bundled:\n  subject: "Bundle {ip}"\n  enrichments: [{e_name: Shout, e_func: shout, e_key: ip}]\n  actions:\n    send: [[pass_to_mail, {return_name: ip, data: "{ip}"}]]\n    reply: [["Block", {color: red, actions: [[pass_to_mail, {data: x}]]}]]\n',
+    );
+    // A plugin from plugin_dirs still runs in the sandbox worker shipped next to the bundle.
+    await Deno.mkdir(`${out}/plugins`);
+    await Deno.writeTextFile(
+      `${out}/plugins/shout.ts`,
+      'export default { name: "shout", positional: ["ip"], run: ({ ip }) => ({ loud: `${ip}!` }) };\n',
     );
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -77,6 +85,15 @@ Deno.test("bundle task writes dist/blitz.js that ingests with the ingest task's 
     assert.equal(summary.subject, "Bundle 192.0.2.7");
     assert.equal(summary.sent, true);
     assert.equal(summary.delivery.status, "outbox");
+    assert.deepEqual(
+      summary.enrichments.map((
+        e: { name: string; status: string },
+      ) => [e.name, e.status]),
+      [[
+        "Shout",
+        "ok",
+      ]],
+    );
     const eml = await Deno.readTextFile(summary.delivery.path);
     assert.match(eml, /^Subject: Bundle 192\.0\.2\.7\r$/m);
   } finally {

@@ -3,18 +3,8 @@
  * Skipped when /usr/bin/chromium is missing, unless BLITZ_REQUIRE_BROWSER=1.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { type EmailModel, renderAlertEmail } from "../emails/mod.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-const required = Deno.env.get("BLITZ_REQUIRE_BROWSER") === "1";
+import { browserTestIgnored, launchChromium } from "./_browser.ts";
 
 const wideRows = Array.from({ length: 6 }, (_, i) => ({
   timestamp: `2025-03-04T05:0${i}:00.000Z`,
@@ -85,25 +75,10 @@ const example: EmailModel = {
 
 Deno.test({
   name: "renderAlertEmail() output fits 600 px and a phone screen in Chromium",
-  ignore: !hasChromium && !required,
+  ignore: browserTestIgnored(),
   async fn() {
-    if (!hasChromium) {
-      assert.fail(
-        `BLITZ_REQUIRE_BROWSER=1 but ${CHROMIUM} does not exist: apt-get install -y chromium`,
-      );
-    }
+    const browser = await launchChromium();
     const dir = await Deno.makeTempDir({ prefix: "blitz_email_" });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
     try {
       const file = `${dir}/email.html`;
       await Deno.writeTextFile(file, renderAlertEmail(example).html);
