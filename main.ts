@@ -6,6 +6,7 @@
  */
 import { ConfigError, InputError } from "./core/errors.ts";
 import { redact } from "./core/secrets.ts";
+import { importLazy } from "./core/lazy.ts";
 
 /** Parsed command-line arguments of a subcommand. */
 export interface CliArgs {
@@ -22,10 +23,10 @@ export interface Command {
 }
 
 const commands: Record<string, () => Promise<{ default: Command }>> = {
-  ingest: () => import("./cli/ingest.ts"),
-  render: () => import("./cli/render.ts"),
-  check: () => import("./cli/check.ts"),
-  serve: () => import("./cli/serve.ts"),
+  ingest: () => importLazy("cli/ingest.ts"),
+  render: () => importLazy("cli/render.ts"),
+  check: () => importLazy("cli/check.ts"),
+  serve: () => importLazy("cli/serve.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation

@@ -7,6 +7,7 @@
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import type { Condition } from "./conditions.ts";
+import { importLazy } from "./lazy.ts";
 import {
   type DetectorConfig,
   DetectorSchema,
@@ -306,7 +307,10 @@ async function loadDetectors(
       );
       // The CEL engine is imported only when a detector has conditions (cold start).
       const compile = parsed.data.enrichment_conditional
-        ? (await import("./conditions.ts")).compileCondition
+        ? (await importLazy<typeof import("./conditions.ts")>(
+          "core/conditions.ts",
+        ))
+          .compileCondition
         : undefined;
       const detector = checkDetector(
         config,

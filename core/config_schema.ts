@@ -68,6 +68,7 @@ export const GlobalConfigSchema = z.strictObject({
     backoff: Duration.default(2_000),
     max_backoff: Duration.default(600_000),
     timeout: Duration.default(30_000),
+    connections: z.number().int().min(1).max(64).default(8),
   }).prefault({}),
   // One-click actions.
   action_keys: z.array(

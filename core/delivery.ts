@@ -11,6 +11,7 @@ import type {
   Transporter,
 } from "nodemailer";
 import { buildMime } from "./mime.ts";
+import { importLazy } from "./lazy.ts";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { checkAddress, headerSafe } from "./headers.ts";
@@ -71,6 +72,8 @@ export function createDelivery(
     dataDir: string;
     /** Connection, greeting and socket timeout. @default 30000 */
     timeoutMs?: number;
+    /** SMTP connections in the pool. @default 4 */
+    connections?: number;
   },
 ): Delivery {
   if (options.smtp === undefined) {
@@ -79,6 +82,7 @@ export function createDelivery(
   return new SmtpDelivery(
     parseSmtpUrl(options.smtp),
     options.timeoutMs ?? 30_000,
+    options.connections ?? 4,
   );
 }
 
@@ -296,18 +300,21 @@ class SmtpDelivery implements Delivery {
   #inFlight = new Set<Promise<unknown>>();
   #closed = false;
 
-  constructor(settings: SmtpSettings, timeoutMs: number) {
+  #connections: number;
+
+  constructor(settings: SmtpSettings, timeoutMs: number, connections: number) {
     this.#settings = settings;
     this.#timeoutMs = timeoutMs;
+    this.#connections = connections;
   }
 
   /** The pooled transport, created on first use (nodemailer is imported only when SMTP is used). */
   #getTransport(): Promise<
     Transporter<SMTPPoolSentMessageInfo, SMTPPoolOptions>
   > {
-    return this.#transport ??= import("nodemailer").then((mod) =>
-      this.#createTransport(mod.default)
-    );
+    return this.#transport ??= importLazy<typeof import("nodemailer")>(
+      "npm:nodemailer",
+    ).then((mod) => this.#createTransport(mod.default));
   }
 
   #createTransport(
@@ -317,7 +324,7 @@ class SmtpDelivery implements Delivery {
     const timeoutMs = this.#timeoutMs;
     const options: SMTPPoolOptions & { pool: true } = {
       pool: true,
-      maxConnections: 4,
+      maxConnections: this.#connections,
       host: settings.host,
       port: settings.port,
       secure: settings.secure,

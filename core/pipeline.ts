@@ -430,7 +430,7 @@ export async function processAlert(
         detector: record.detector,
         reason: "no condition matched",
       });
-      return { ...record, ...patch };
+      return applyPatch(record, patch);
     }
   }
   // One write per attempt: the composition and the delivery outcome are recorded together.
@@ -443,7 +443,14 @@ export async function processAlert(
       ...(outcome.result.path ? { path: outcome.result.path } : {}),
       ...(outcome.result.response ? { response: outcome.result.response } : {}),
     };
-    patch = { ...composedPatch, status: "delivered", attempts, delivery };
+    patch = {
+      ...composedPatch,
+      status: "delivered",
+      attempts,
+      delivery,
+      last_error: undefined,
+      next_attempt_at: undefined,
+    };
     runtime.log("delivered", {
       alert_id: record.id,
       detector: record.detector,
@@ -478,7 +485,17 @@ export async function processAlert(
     });
   }
   await store.updateAlert(record.id, patch);
-  return { ...record, ...patch };
+  return applyPatch(record, patch);
+}
+
+/** The record after a patch, as the store applies it (an `undefined` field is cleared). */
+function applyPatch(record: AlertRecord, patch: AlertPatch): AlertRecord {
+  const out: Record<string, unknown> = { ...record };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) delete out[key];
+    else out[key] = value;
+  }
+  return out as unknown as AlertRecord;
 }
 
 /** New alert id: UUIDv7 (time-ordered). */

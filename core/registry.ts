@@ -10,6 +10,9 @@
 import type { ActionPlugin, EnrichmentPlugin } from "./plugin.ts";
 import { ConfigError } from "./errors.ts";
 import { join, toFileUrl } from "./paths.ts";
+import { loadSandboxed } from "./sandbox.ts";
+import { builtinEnrichments } from "../enrichments/mod.ts";
+import { builtinActions } from "../actions/mod.ts";
 
 /** A plugin the registry knows, loaded on first use. */
 export interface PluginEntry<T> {
@@ -205,7 +208,6 @@ async function importPlugin(
   try {
     // Custom plugins are imported inside a sandbox worker, so not even their top-level code runs with
     // this process's permissions; the registry keeps a stand-in that only the sandbox can call.
-    const { loadSandboxed } = await import("./sandbox.ts");
     plugin = await loadSandboxed(url);
   } catch (err) {
     const message = (err as Error).message.split("\n")[0]!;
@@ -255,8 +257,6 @@ async function pluginFiles(dir: string): Promise<string[]> {
 export async function loadRegistry(
   pluginDirs: string[] = [],
 ): Promise<PluginRegistry> {
-  const { builtinEnrichments } = await import("../enrichments/mod.ts");
-  const { builtinActions } = await import("../actions/mod.ts");
   const registry = new PluginRegistry();
   for (const b of builtinEnrichments) {
     registry.addEnrichment(fromBuiltin<AnyEnrichment>(b));

@@ -44,6 +44,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       smtp: config.global.smtp,
       dataDir: config.global.data_dir,
       timeoutMs: config.global.delivery.timeout,
+      connections: config.global.delivery.connections,
     })
     : {
       send: () => Promise.reject(new Error("Delivery is disabled")),

@@ -77,13 +77,17 @@ export interface AlertRecord {
   jira_keys?: string[];
 }
 
-/** Fields a pipeline step may update. */
-export type AlertPatch = Partial<
-  Omit<
-    AlertRecord,
-    "id" | "detector" | "received_at" | "alert" | "idempotency_key"
-  >
->;
+/** Fields a pipeline step may update; an optional field given as `undefined` is cleared. */
+export type AlertPatch = {
+  [
+    K in keyof Omit<
+      AlertRecord,
+      "id" | "detector" | "received_at" | "alert" | "idempotency_key"
+    >
+  ]?:
+    | AlertRecord[K]
+    | undefined;
+};
 
 /** A new alert to insert. */
 export interface NewAlert {

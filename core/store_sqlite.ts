@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type {
@@ -484,7 +485,7 @@ export class SqliteStore implements Store {
 
   /**
    * Group commit: writes issued while the event loop is busy are applied together in one transaction
-   * (one fsync with synchronous = FULL) on the next timer tick; each write sits in its own savepoint,
+   * (one fsync with synchronous = FULL) once pending I/O has run (setImmediate); each write sits in its own savepoint,
    * so one failing write never undoes the others. Every promise resolves only after the commit.
    */
   #write<T>(fn: () => T): Promise<T> {
@@ -494,7 +495,7 @@ export class SqliteStore implements Store {
         resolve: resolve as (v: unknown) => void,
         reject,
       });
-      if (this.#pending.length === 1) setTimeout(() => this.#flush(), 0);
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
     });
   }
 

@@ -1,0 +1,45 @@
+/**
+ * Entry point of the single-file artifact (`deno task bundle`, `deno task compile`): imports every
+ * lazily loaded module statically so the bundler includes it, registers them for `importLazy`, then
+ * runs the CLI (`main.ts`).
+ *
+ * @module
+ */
+import { preload } from "./core/lazy.ts";
+import * as ingest from "./cli/ingest.ts";
+import * as render from "./cli/render.ts";
+import * as check from "./cli/check.ts";
+import * as serve from "./cli/serve.ts";
+import * as conditions from "./core/conditions.ts";
+import * as reverseDns from "./enrichments/reverse_dns.ts";
+import * as httpApi from "./enrichments/http_api.ts";
+import * as mysql from "./enrichments/mysql.ts";
+import * as elasticsearch from "./enrichments/elasticsearch.ts";
+import * as whois from "./enrichments/whois.ts";
+import * as passToMail from "./actions/pass_to_mail.ts";
+import * as jiraCreate from "./actions/jira_create.ts";
+import * as forwardMail from "./actions/forward_mail.ts";
+import * as httpRequest from "./actions/http_request.ts";
+import * as nodemailer from "nodemailer";
+
+preload({
+  "cli/ingest.ts": ingest,
+  "cli/render.ts": render,
+  "cli/check.ts": check,
+  "cli/serve.ts": serve,
+  "core/conditions.ts": conditions,
+  "enrichments/reverse_dns.ts": reverseDns,
+  "enrichments/http_api.ts": httpApi,
+  "enrichments/mysql.ts": mysql,
+  "enrichments/elasticsearch.ts": elasticsearch,
+  "enrichments/whois.ts": whois,
+  "actions/pass_to_mail.ts": passToMail,
+  "actions/jira_create.ts": jiraCreate,
+  "actions/forward_mail.ts": forwardMail,
+  "actions/http_request.ts": httpRequest,
+  "npm:nodemailer": nodemailer,
+});
+
+// main.ts runs itself only as the entry module; here it is imported, so call it.
+const { main } = await import("./main.ts");
+Deno.exit(await main(Deno.args));

@@ -1,0 +1,219 @@
+/**
+ * `blitz serve`: the HTTP service (ingest, health, metrics, one-click actions) with its worker pool.
+ * Prints one line `Blitz listening on http://host:port` on stdout once it accepts connections; logs
+ * are JSON lines on stderr. SIGTERM/SIGINT stop it gracefully (a second signal exits at once).
+ *
+ * @module
+ */
+import type { CliArgs, Command } from "../main.ts";
+import { createApp } from "../routes/app.ts";
+import { ConfigError, InputError } from "../core/errors.ts";
+import { jsonLogger } from "../core/log.ts";
+import { Metrics } from "../core/metrics.ts";
+import type { Runtime } from "../core/pipeline.ts";
+import { Queue } from "../core/queue.ts";
+import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { join } from "../core/paths.ts";
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
+
+/** Splits `host:port` (`[v6]:port` allowed) into Deno.serve's hostname and port. */
+export function parseListen(
+  value: string,
+  source: string,
+): { hostname: string; port: number } {
+  const match = HOST_PORT.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) {
+    throw new InputError(
+      `Invalid ${source} "${value}": expected host:port, e.g. 127.0.0.1:8080`,
+    );
+  }
+  return { hostname: match[1]!.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/** Start-up checks that would otherwise fail per alert: tokens, and the permissions delivery and the store need. */
+export function preflight(runtime: Runtime): string[] {
+  const { file, global } = runtime.config;
+  const problems: string[] = [];
+  if (global.ingest_tokens.length === 0) {
+    problems.push(
+      `${file}: ingest_tokens: serve needs at least one ingest token, e.g. ingest_tokens: ["\${env:BLITZ_INGEST_TOKEN}"]`,
+    );
+  }
+  if (
+    Deno.permissions.querySync({ name: "write", path: global.data_dir })
+      .state !== "granted"
+  ) {
+    problems.push(
+      `${file}: data_dir: no write permission for "${global.data_dir}": add it to --allow-write`,
+    );
+  }
+  if (global.smtp !== undefined) {
+    const url = new URL(global.smtp);
+    const host = `${url.hostname}:${
+      url.port || (url.protocol === "smtps:" ? 465 : 587)
+    }`;
+    if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+      problems.push(
+        `${file}: smtp: no network permission for "${host}": add it to --allow-net`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Holds `<data_dir>/serve.lock` so two services never share one store (start-up requeues its work). */
+async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const path = join(dataDir, "serve.lock");
+  const file = await Deno.open(path, { read: true, write: true, create: true });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    throw new InputError(
+      `Another "blitz serve" is running on ${dataDir} (${path} is locked)`,
+    );
+  }
+  await file.truncate();
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
+}
+
+/** Waits for `promise`, or `ms` at most (the promise keeps running). */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise<void>((resolve) => (timer = setTimeout(() => resolve(), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const command: Command = {
+  usage: `Usage: blitz serve [--config <path>]
+
+Runs the HTTP service: POST /ingest/<detector> (Bearer token from ingest_tokens), GET /healthz,
+GET /metrics, and the one-click action pages, with a pool of "workers" processing the durable queue.
+
+Listens on the config's "listen" (host:port, default 127.0.0.1:8080); BLITZ_LISTEN overrides it.
+stdout: one line "Blitz listening on http://host:port" once ready
+stderr: one JSON log line per event
+SIGTERM/SIGINT: stop accepting, let alerts in progress finish, exit 0 (a second signal exits at once)
+exit:   0 stopped, 2 bad config, 1 other error`,
+
+  async run(args: CliArgs): Promise<number> {
+    if (args.positional.length) {
+      throw new InputError(`Unexpected argument "${args.positional[0]}"`);
+    }
+    const listenValue = Deno.env.get("BLITZ_LISTEN");
+    const base = await createRuntime({
+      configPath: args.config,
+      log: jsonLogger,
+    });
+    let lock: Deno.FsFile | undefined;
+    try {
+      const problems = preflight(base);
+      if (problems.length) throw new ConfigError(problems);
+      const { hostname, port } = listenValue === undefined
+        ? parseListen(base.config.global.listen, "listen")
+        : parseListen(listenValue, "BLITZ_LISTEN");
+      lock = await lockDataDir(base.config.global.data_dir);
+      return await serve(base, { hostname, port });
+    } finally {
+      await closeRuntime(base).catch(() => {});
+      lock?.close();
+    }
+  },
+};
+
+async function serve(
+  base: Runtime,
+  listen: { hostname: string; port: number },
+): Promise<number> {
+  const metrics = new Metrics();
+  metrics.init(base.config.detectors.keys());
+  const runtime = metrics.instrument(base);
+  const { global } = runtime.config;
+  const queue = new Queue(runtime, { metrics });
+  const { requeued } = await queue.start(global.workers);
+  const app = createApp({ runtime, queue, metrics });
+  let stopping: Promise<number> | undefined;
+  const ready = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
+  }, app.fetch);
+  const addr = await Promise.race([
+    ready.promise,
+    server.finished.then(() => undefined),
+  ]);
+  if (!addr) {
+    throw new Error(`Cannot listen on ${listen.hostname}:${listen.port}`);
+  }
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  runtime.log("listening", {
+    address: `http://${host}:${addr.port}`,
+    workers: global.workers,
+    detectors: runtime.config.detectors.size,
+    backlog: queue.backlog,
+    requeued,
+  });
+  console.log(`Blitz listening on http://${host}:${addr.port}`);
+
+  const done = Promise.withResolvers<number>();
+  const onSignal = (signal: Deno.Signal) => {
+    if (stopping) {
+      runtime.log("stop_forced", { signal });
+      Deno.exit(1);
+    }
+    stopping = stop(signal);
+    stopping.then(done.resolve, done.reject);
+  };
+  const signals: [Deno.Signal, () => void][] = (["SIGTERM", "SIGINT"] as const)
+    .map((s) => [s, () => onSignal(s)]);
+  for (const [signal, handler] of signals) {
+    Deno.addSignalListener(signal, handler);
+  }
+
+  async function stop(signal: string): Promise<number> {
+    // Grace: one enrichment round and one delivery attempt, at most a minute.
+    const graceMs = Math.min(
+      60_000,
+      global.enrichment_timeout + global.delivery.timeout + 5_000,
+    );
+    runtime.log("stopping", {
+      signal,
+      backlog: queue.backlog,
+      busy: queue.busy,
+      grace_ms: graceMs,
+    });
+    // From here ingest answers 503 and workers claim nothing new; the listener closes, requests in
+    // flight finish (their alerts are committed), alerts in progress get the grace period.
+    const [, { unfinished }] = await Promise.all([
+      within(server.shutdown(), 10_000),
+      queue.stop({ graceMs }),
+    ]);
+    runtime.log("stopped", { backlog: queue.backlog, unfinished });
+    if (unfinished > 0) {
+      // Still busy after the grace period: leave those alerts "processing" for the next start.
+      Deno.exit(0);
+    }
+    return 0;
+  }
+
+  try {
+    return await done.promise;
+  } finally {
+    for (const [signal, handler] of signals) {
+      Deno.removeSignalListener(signal, handler);
+    }
+  }
+}
+
+export default command;

@@ -1,0 +1,195 @@
+/**
+ * Ingest authentication: `Authorization: Bearer <token>` against several tokens (rotation), and an
+ * optional request signature `X-Blitz-Signature` = hex HMAC-SHA256 of `timestamp + "." + body` with a
+ * `X-Blitz-Timestamp` (Unix seconds) inside a window. Every comparison of a secret is constant-time:
+ * tokens are compared as SHA-256 digests (equal length whatever was sent), signatures as HMAC bytes,
+ * both with `node:crypto`'s `timingSafeEqual`. Hashing is synchronous (`node:crypto`): on the ingest hot
+ * path a WebCrypto digest costs a thread-pool round trip per request.
+ *
+ * @module
+ */
+import {
+  createHash,
+  createHmac,
+  timingSafeEqual as nodeTimingSafeEqual,
+} from "node:crypto";
+
+const encoder = new TextEncoder();
+
+/** Why a request was refused; `message` is safe to send back (it never contains a secret). */
+export class AuthError extends Error {
+  override name = "AuthError";
+}
+
+/** Constant-time equality of two byte arrays (false at once for different lengths, which are public). */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && nodeTimingSafeEqual(a, b);
+}
+
+function sha256(bytes: Uint8Array | string): Uint8Array {
+  return createHash("sha256").update(bytes).digest();
+}
+
+function hmac(
+  secret: Uint8Array,
+  timestamp: string,
+  body: Uint8Array | string,
+): Uint8Array {
+  return createHmac("sha256", secret).update(`${timestamp}.`).update(body)
+    .digest();
+}
+
+function fromHex(hex: string): Uint8Array | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  }
+  return out;
+}
+
+/** Hex HMAC-SHA256 of `timestamp + "." + body`: what a sender puts in `X-Blitz-Signature`. */
+export function signBody(
+  secret: string,
+  timestamp: string | number,
+  body: Uint8Array | string,
+): string {
+  return Array.from(
+    hmac(encoder.encode(secret), String(timestamp), body),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** The signature headers of a request (either may be missing). */
+export interface SignatureHeaders {
+  timestamp?: string | null | undefined;
+  signature?: string | null | undefined;
+}
+
+/**
+ * Checks ingest credentials. Build it once with {@link IngestAuth.create}; the tokens are kept only as
+ * SHA-256 digests.
+ */
+export class IngestAuth {
+  #digests: Uint8Array[];
+  #hmacKey: Uint8Array | undefined;
+  #windowS: number;
+  #now: () => number;
+
+  private constructor(
+    digests: Uint8Array[],
+    hmacKey: Uint8Array | undefined,
+    windowS: number,
+    now: () => number,
+  ) {
+    this.#digests = digests;
+    this.#hmacKey = hmacKey;
+    this.#windowS = windowS;
+    this.#now = now;
+  }
+
+  /** Digests the tokens and keeps the HMAC secret. */
+  static create(
+    options: {
+      tokens: readonly string[];
+      /** Secret for `X-Blitz-Signature`; without it a signed request is refused. */
+      hmacSecret?: string | undefined;
+      /** Accepted clock skew of `X-Blitz-Timestamp`, in seconds. @default 300 */
+      windowS?: number;
+      /** Clock in ms. @default Date.now */
+      now?: () => number;
+    },
+  ): IngestAuth {
+    const digests = options.tokens.map((token) => sha256(token));
+    const hmacKey = options.hmacSecret === undefined
+      ? undefined
+      : encoder.encode(options.hmacSecret);
+    return new IngestAuth(
+      digests,
+      hmacKey,
+      options.windowS ?? 300,
+      options.now ?? Date.now,
+    );
+  }
+
+  /** True when a signature secret is configured. */
+  get signing(): boolean {
+    return this.#hmacKey !== undefined;
+  }
+
+  /**
+   * Checks an `Authorization` header value and returns the index of the matching token (a label safe to
+   * log and to rate-limit by); throws AuthError otherwise. Every configured token is compared.
+   */
+  bearer(header: string | null | undefined): number {
+    if (!header) {
+      throw new AuthError(
+        'Missing credentials: send "Authorization: Bearer <token>"',
+      );
+    }
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    if (!match) {
+      throw new AuthError(
+        'Malformed Authorization header: expected "Bearer <token>"',
+      );
+    }
+    const digest = sha256(match[1]!);
+    let found = -1;
+    for (let i = 0; i < this.#digests.length; i++) {
+      if (timingSafeEqual(digest, this.#digests[i]!) && found === -1) found = i;
+    }
+    if (found === -1) throw new AuthError("Invalid token");
+    return found;
+  }
+
+  /**
+   * Verifies the optional signature over `timestamp + "." + body`. Returns false when the request carries
+   * no signature headers, true when it carries a valid one; throws AuthError for a bad, stale or
+   * unexpected signature.
+   */
+  verifySignature(
+    headers: SignatureHeaders,
+    body: Uint8Array,
+    now: number = this.#now(),
+  ): boolean {
+    const { timestamp, signature } = headers;
+    if (!timestamp && !signature) return false;
+    if (!timestamp) {
+      throw new AuthError(
+        "X-Blitz-Signature needs an X-Blitz-Timestamp header (Unix seconds)",
+      );
+    }
+    if (!signature) {
+      throw new AuthError(
+        "X-Blitz-Timestamp needs an X-Blitz-Signature header",
+      );
+    }
+    if (!this.#hmacKey) {
+      throw new AuthError(
+        "The request is signed but this server has no ingest_hmac_secret: remove the signature headers",
+      );
+    }
+    if (!/^\d{1,12}$/.test(timestamp)) {
+      throw new AuthError(
+        "X-Blitz-Timestamp must be Unix time in whole seconds",
+      );
+    }
+    if (Math.abs(now / 1000 - Number(timestamp)) > this.#windowS) {
+      throw new AuthError(
+        `X-Blitz-Timestamp is more than ${this.#windowS} s away from the server's clock`,
+      );
+    }
+    const mac = fromHex(signature.replace(/^sha256=/i, ""));
+    if (!mac || mac.length !== 32) {
+      throw new AuthError(
+        "X-Blitz-Signature must be 64 hex digits (HMAC-SHA256)",
+      );
+    }
+    if (!timingSafeEqual(mac, hmac(this.#hmacKey, timestamp, body))) {
+      throw new AuthError(
+        'Invalid X-Blitz-Signature: sign timestamp + "." + the exact body bytes',
+      );
+    }
+    return true;
+  }
+}

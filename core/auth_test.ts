@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { AuthError, IngestAuth, signBody, timingSafeEqual } from "./auth.ts";
+
+const TOKENS = ["token-old-0123456789abcdef", "token-new-0123456789abcdef"];
+const SECRET = "hmac-secret-0123456789";
+
+Deno.test("IngestAuth.bearer() accepts every configured token and returns its index", () => {
+  const auth = IngestAuth.create({ tokens: TOKENS });
+  assert.equal(auth.bearer(`Bearer ${TOKENS[0]}`), 0);
+  assert.equal(auth.bearer(`bearer  ${TOKENS[1]} `), 1);
+});
+
+Deno.test("IngestAuth.bearer() refuses missing, malformed and wrong credentials", () => {
+  const auth = IngestAuth.create({ tokens: TOKENS });
+  for (
+    const header of [
+      null,
+      undefined,
+      "",
+      "Basic dXNlcjpwYXNz",
+      "Bearer",
+      `Bearer ${TOKENS[0]}x`,
+      `Bearer ${TOKENS[0]!.slice(1)}`,
+      `${TOKENS[0]}`,
+    ]
+  ) {
+    assert.throws(() => auth.bearer(header), AuthError, String(header));
+  }
+});
+
+Deno.test("IngestAuth.bearer() error messages never contain the presented token", () => {
+  const auth = IngestAuth.create({ tokens: TOKENS });
+  const wrong = "wrong-token-that-must-not-echo";
+  assert.throws(
+    () => auth.bearer(`Bearer ${wrong}`),
+    (err: Error) => !err.message.includes(wrong),
+  );
+});
+
+Deno.test("IngestAuth with no tokens refuses everyone", () => {
+  const auth = IngestAuth.create({ tokens: [] });
+  assert.throws(() => auth.bearer("Bearer anything-at-all-here"), AuthError);
+});
+
+Deno.test("IngestAuth.verifySignature() accepts a fresh signature over timestamp.body", () => {
+  const now = 1_800_000_000_000;
+  const auth = IngestAuth.create({
+    tokens: TOKENS,
+    hmacSecret: SECRET,
+    now: () => now,
+  });
+  const body = new TextEncoder().encode('{"a":1}');
+  const ts = String(now / 1000 - 299);
+  const signature = signBody(SECRET, ts, body);
+  assert.equal(auth.verifySignature({ timestamp: ts, signature }, body), true);
+  assert.equal(
+    auth.verifySignature({
+      timestamp: ts,
+      signature: `sha256=${signature.toUpperCase()}`,
+    }, body),
+    true,
+  );
+  assert.equal(
+    auth.verifySignature({}, body),
+    false,
+    "unsigned requests pass through to the bearer check",
+  );
+});
+
+Deno.test("IngestAuth.verifySignature() refuses stale, future, changed and malformed signatures", () => {
+  const now = 1_800_000_000_000;
+  const auth = IngestAuth.create({
+    tokens: TOKENS,
+    hmacSecret: SECRET,
+    now: () => now,
+  });
+  const body = new TextEncoder().encode('{"a":1}');
+  const sign = (ts: number, b: Uint8Array | string = body) => ({
+    timestamp: String(ts),
+    signature: signBody(SECRET, ts, b),
+  });
+  const t = now / 1000;
+  assert.throws(
+    () => auth.verifySignature(sign(t - 301), body),
+    /more than 300 s/,
+  );
+  assert.throws(
+    () => auth.verifySignature(sign(t + 301), body),
+    /more than 300 s/,
+  );
+  assert.throws(
+    () => auth.verifySignature(sign(t), new TextEncoder().encode('{"a":2}')),
+    /Invalid X-Blitz-Signature/,
+  );
+  const good = sign(t);
+  assert.throws(
+    () => auth.verifySignature({ ...good, timestamp: String(t - 1) }, body),
+    /Invalid X-Blitz-Signature/,
+  );
+  assert.throws(
+    () =>
+      auth.verifySignature({
+        timestamp: good.timestamp,
+        signature: good.signature.slice(2),
+      }, body),
+    /64 hex/,
+  );
+  assert.throws(
+    () =>
+      auth.verifySignature(
+        { timestamp: "soon", signature: good.signature },
+        body,
+      ),
+    /whole seconds/,
+  );
+  assert.throws(
+    () => auth.verifySignature({ signature: good.signature }, body),
+    /needs an X-Blitz-Timestamp/,
+  );
+  assert.throws(
+    () => auth.verifySignature({ timestamp: good.timestamp }, body),
+    /needs an X-Blitz-Signature/,
+  );
+  const other = {
+    timestamp: String(t),
+    signature: signBody("another-secret-0123456", t, body),
+  };
+  assert.throws(
+    () => auth.verifySignature(other, body),
+    /Invalid X-Blitz-Signature/,
+  );
+});
+
+Deno.test("IngestAuth.verifySignature() refuses a signed request when no secret is configured", () => {
+  const auth = IngestAuth.create({ tokens: TOKENS });
+  const body = new TextEncoder().encode("{}");
+  const ts = Math.floor(Date.now() / 1000);
+  assert.throws(
+    () =>
+      auth.verifySignature({
+        timestamp: String(ts),
+        signature: signBody(SECRET, ts, body),
+      }, body),
+    /no ingest_hmac_secret/,
+  );
+});
+
+Deno.test("timingSafeEqual() compares bytes", () => {
+  assert.equal(
+    timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])),
+    true,
+  );
+  assert.equal(
+    timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])),
+    false,
+  );
+  assert.equal(
+    timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 3])),
+    false,
+  );
+});

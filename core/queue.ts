@@ -1,0 +1,282 @@
+/**
+ * The durable work queue of the service. The store is the queue: `enqueue` writes alerts and resolves
+ * only once they are on disk; a fixed pool of workers claims due alerts and runs the pipeline's `processAlert`, which records
+ * delivery retries with backoff and final failures. On start, alerts a previous process left in
+ * "processing" are queued again (crash recovery).
+ *
+ * One `serve` process per store: start-up requeues every "processing" alert.
+ *
+ * @module
+ */
+import { errorMessage } from "./call.ts";
+import { InputError } from "./errors.ts";
+import type { Metrics } from "./metrics.ts";
+import { backoffMs, processAlert, type Runtime } from "./pipeline.ts";
+import type { AlertRecord, NewAlert } from "./store.ts";
+
+/** What `enqueue` returns for each alert: its id, and whether it was already recorded (a retry). */
+export interface EnqueueResult {
+  id: string;
+  duplicate: boolean;
+}
+
+/** Options of {@link Queue}. */
+export interface QueueOptions {
+  metrics?: Metrics;
+  /** How long a claimed alert is leased to a worker. @default 600000 */
+  leaseMs?: number;
+  /** How often idle workers look for due retries even without a wake-up. @default 1000 */
+  pollMs?: number;
+  /** How often the cached backlog is re-read from the store. @default 5000 */
+  refreshMs?: number;
+}
+
+const FINAL = new Set(["delivered", "not_sent", "failed"]);
+
+/**
+ * The worker pool and its durable queue.
+ *
+ * @example
+ * ```ts
+ * const queue = new Queue(runtime, { metrics });
+ * await queue.start(4);
+ * const [{ id }] = await queue.enqueue([{ id: newAlertId(), detector: "device_1", alert }]);
+ * await queue.stop({ graceMs: 30_000 });
+ * ```
+ */
+export class Queue {
+  #runtime: Runtime;
+  #metrics: Metrics | undefined;
+  #leaseMs: number;
+  #pollMs: number;
+  #refreshMs: number;
+  #backlog = 0;
+  #busy = 0;
+  #loops: Promise<void>[] = [];
+  #idle = new Set<() => void>();
+  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #wakeAt = Infinity;
+  #state: "new" | "running" | "stopping" | "stopped" = "new";
+
+  constructor(runtime: Runtime, options: QueueOptions = {}) {
+    this.#runtime = runtime;
+    this.#metrics = options.metrics;
+    this.#leaseMs = options.leaseMs ?? 600_000;
+    this.#pollMs = options.pollMs ?? 1_000;
+    this.#refreshMs = options.refreshMs ?? 5_000;
+  }
+
+  /** Alerts queued, processing or waiting for a retry (cached; exact after each refresh). */
+  get backlog(): number {
+    return this.#backlog;
+  }
+
+  /** Workers processing an alert right now. */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  /** Workers started. */
+  get workers(): number {
+    return this.#loops.length;
+  }
+
+  /** True between `start` and `stop`. */
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /**
+   * Requeues what a previous process left in "processing", reads the backlog, and starts `workers`
+   * workers. Returns how many alerts were requeued.
+   */
+  async start(
+    workers: number = this.#runtime.config.global.workers,
+  ): Promise<{ requeued: number }> {
+    if (this.#state !== "new") throw new Error("Cannot start the queue twice");
+    const requeued = await this.#runtime.store.requeueStale({ all: true });
+    if (requeued > 0) {
+      this.#runtime.log("requeued", {
+        count: requeued,
+        reason: "unfinished when the last process stopped",
+      });
+    }
+    this.#backlog = await this.#runtime.store.backlog();
+    this.#state = "running";
+    this.#refreshTimer = setInterval(() => this.#refresh(), this.#refreshMs);
+    for (let i = 0; i < workers; i++) this.#loops.push(this.#work());
+    return { requeued };
+  }
+
+  /**
+   * Durably records new alerts (status "queued") and wakes workers. Alerts with an `idempotency_key`
+   * already recorded for their detector are not inserted again: their result carries the original id
+   * and `duplicate: true`. All alerts of one call are written atomically (the store groups concurrent
+   * writes into one commit). Resolves after the write is committed.
+   */
+  async enqueue(alerts: NewAlert[]): Promise<EnqueueResult[]> {
+    // Allowed while stopping and after: requests in flight during shutdown still get their alerts stored
+    // (the next start processes them). Only a closed store refuses.
+    if (alerts.length === 0) return [];
+    const results = await this.#runtime.store.insertAlertsIdempotent(alerts);
+    this.#accepted(results);
+    return results;
+  }
+
+  /** Wakes up to `count` idle workers (after an insert made by someone else). */
+  notify(count = Infinity): void {
+    for (const wake of this.#idle) {
+      if (count-- <= 0) break;
+      wake();
+    }
+  }
+
+  /**
+   * Stops: workers take no new alert, those in progress get `graceMs` to finish. Alerts still in
+   * progress after that stay "processing" and are requeued by the next start. Returns how many were
+   * still in progress.
+   */
+  async stop(
+    options: { graceMs?: number } = {},
+  ): Promise<{ unfinished: number }> {
+    if (this.#state === "new") this.#state = "stopped";
+    if (this.#state === "stopped") return { unfinished: 0 };
+    this.#state = "stopping";
+    clearInterval(this.#refreshTimer);
+    clearTimeout(this.#wakeTimer);
+    this.notify();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((
+      resolve,
+    ) => (timer = setTimeout(resolve, options.graceMs ?? 30_000)));
+    await Promise.race([Promise.all(this.#loops), grace]);
+    clearTimeout(timer);
+    this.#state = "stopped";
+    return { unfinished: this.#busy };
+  }
+
+  #accepted(results: EnqueueResult[]): void {
+    const fresh = results.filter((r) => !r.duplicate).length;
+    if (fresh === 0) return;
+    this.#backlog += fresh;
+    this.notify(fresh);
+  }
+
+  async #refresh(): Promise<void> {
+    try {
+      this.#backlog = await this.#runtime.store.backlog();
+    } catch (err) {
+      this.#runtime.log("queue_error", {
+        error: errorMessage(err),
+        during: "backlog refresh",
+      });
+    }
+  }
+
+  async #work(): Promise<void> {
+    while (this.#state === "running") {
+      let record: AlertRecord | undefined;
+      try {
+        record = await this.#runtime.store.claimNext({
+          leaseMs: this.#leaseMs,
+        });
+      } catch (err) {
+        this.#runtime.log("queue_error", {
+          error: errorMessage(err),
+          during: "claim",
+        });
+        await this.#sleep();
+        continue;
+      }
+      if (!record) {
+        await this.#sleep();
+        continue;
+      }
+      this.#busy++;
+      try {
+        await this.#process(record);
+      } finally {
+        this.#busy--;
+      }
+    }
+  }
+
+  async #process(record: AlertRecord): Promise<void> {
+    const { runtime } = { runtime: this.#runtime };
+    let status: AlertRecord["status"];
+    let nextAttemptAt: string | undefined;
+    try {
+      const done = await processAlert(runtime, record);
+      status = done.status;
+      nextAttemptAt = done.next_attempt_at;
+    } catch (err) {
+      // A bug or a store error, not a delivery failure: record it and retry like a delivery, so the
+      // alert is never stuck and never dropped. An unknown detector (config changed) fails at once.
+      const attempts = record.attempts + 1;
+      const final = err instanceof InputError ||
+        attempts >= runtime.config.global.delivery.max_attempts;
+      const error = errorMessage(err);
+      nextAttemptAt = final
+        ? undefined
+        : new Date(Date.now() + backoffMs(runtime.config, attempts))
+          .toISOString();
+      status = final ? "failed" : "retry";
+      try {
+        await runtime.store.updateAlert(
+          record.id,
+          nextAttemptAt === undefined
+            ? { status, attempts, last_error: error }
+            : {
+              status,
+              attempts,
+              last_error: error,
+              next_attempt_at: nextAttemptAt,
+            },
+        );
+      } catch (again) {
+        runtime.log("queue_error", {
+          alert_id: record.id,
+          detector: record.detector,
+          error: errorMessage(again),
+        });
+        return; // left "processing": the next start requeues it
+      }
+      runtime.log(final ? "failed" : "process_retry", {
+        alert_id: record.id,
+        detector: record.detector,
+        attempts,
+        error,
+      });
+    }
+    this.#metrics?.processed(record.detector, status);
+    if (FINAL.has(status)) this.#backlog = Math.max(0, this.#backlog - 1);
+    else if (status === "retry" && nextAttemptAt !== undefined) {
+      this.#wakeAtTime(Date.parse(nextAttemptAt));
+    }
+  }
+
+  /** Arms one timer for the earliest known retry, so a retry runs on time rather than at the next poll. */
+  #wakeAtTime(at: number): void {
+    if (!(at < this.#wakeAt) || this.#state !== "running") return;
+    clearTimeout(this.#wakeTimer);
+    this.#wakeAt = at;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeAt = Infinity;
+      this.notify(1);
+    }, Math.max(0, at - Date.now()));
+  }
+
+  #sleep(): Promise<void> {
+    if (this.#state !== "running") return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#idle.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, this.#pollMs);
+      this.#idle.add(wake);
+    });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `GET /healthz` (store writable, backlog, workers; 503 when the store cannot be written or the service
+ * is stopping) and `GET /metrics` (Prometheus text format).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { AppDeps } from "./app.ts";
+import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
+
+/** The health and metrics routes; also registers the queue's gauges with the metrics. */
+export function healthRoutes(deps: AppDeps): Hono {
+  const { runtime, queue, metrics } = deps;
+  const maxBacklog = runtime.config.global.max_backlog;
+  metrics.gauge(
+    "blitz_backlog",
+    "Alerts queued, processing or waiting for a delivery retry",
+    () => queue.backlog,
+  );
+  metrics.gauge(
+    "blitz_max_backlog",
+    "Backlog above which ingest answers 503",
+    () => maxBacklog,
+  );
+  metrics.gauge("blitz_workers", "Workers started", () => queue.workers);
+  metrics.gauge(
+    "blitz_workers_busy",
+    "Workers processing an alert",
+    () => queue.busy,
+  );
+  const app = new Hono();
+
+  app.get("/healthz", async (c) => {
+    let writable = false;
+    try {
+      writable = await runtime.store.ping();
+    } catch {
+      writable = false;
+    }
+    const running = queue.running;
+    const body = {
+      status: writable && running ? "ok" : running ? "unavailable" : "stopping",
+      store: writable ? "writable" : "unwritable",
+      backlog: queue.backlog,
+      max_backlog: maxBacklog,
+      accepting: running && writable && queue.backlog < maxBacklog,
+      workers: queue.workers,
+      busy: queue.busy,
+    };
+    return c.json(body, writable && running ? 200 : 503);
+  });
+
+  app.get(
+    "/metrics",
+    (c) =>
+      c.body(metrics.render(), 200, { "Content-Type": METRICS_CONTENT_TYPE }),
+  );
+
+  return app;
+}

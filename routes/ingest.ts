@@ -1,0 +1,191 @@
+/**
+ * `POST /ingest/:detector`: authenticated, rate-limited, bounded ingest. Answers 202 with the alert ids
+ * only after the alerts are durably in the store; a retry under the same `Idempotency-Key` (or the same
+ * value of the detector's `id_field`) returns the original ids and creates nothing.
+ *
+ * Checks run cheapest first: token (401), rate limit per token (429), shutdown and backlog (503),
+ * detector (404), media type (415), body size (413), signature (401), JSON (400).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppDeps } from "./app.ts";
+import { AuthError, IngestAuth } from "../core/auth.ts";
+import { bodyKind, jsonError, parseAlerts, readBody } from "../core/body.ts";
+import { newAlertId } from "../core/pipeline.ts";
+import { RateLimiter } from "../core/rate_limit.ts";
+import type { NewAlert } from "../core/store.ts";
+import { lookup } from "../core/template.ts";
+
+/** Seconds a sender should wait when the backlog is full or the service is stopping. */
+export const BUSY_RETRY_AFTER_S = 10;
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** The ingest route. */
+export function ingestRoutes(deps: AppDeps): Hono {
+  const { runtime, queue, metrics } = deps;
+  const global = runtime.config.global;
+  const now = deps.now ?? Date.now;
+  const auth = IngestAuth.create({
+    tokens: global.ingest_tokens,
+    hmacSecret: global.ingest_hmac_secret,
+    now,
+  });
+  const limiter = new RateLimiter(global.rate_limit, { now });
+  const app = new Hono();
+
+  app.post("/ingest/:detector", async (c) => {
+    try {
+      const response = await ingest(c.req.raw, c.req.param("detector"));
+      metrics.request("/ingest", 202);
+      return response;
+    } catch (err) {
+      metrics.request(
+        "/ingest",
+        err instanceof HTTPException ? err.status : 500,
+      );
+      throw err;
+    }
+  });
+  app.all(
+    "/ingest/:detector",
+    (c) =>
+      c.json({ error: "Method not allowed: use POST" }, 405, { Allow: "POST" }),
+  );
+
+  async function ingest(request: Request, name: string): Promise<Response> {
+    let token: number;
+    try {
+      token = auth.bearer(request.headers.get("authorization"));
+    } catch (err) {
+      if (err instanceof AuthError) {
+        throw jsonError(401, err.message, {
+          "WWW-Authenticate": 'Bearer realm="blitz"',
+        });
+      }
+      throw err;
+    }
+    const rate = limiter.take(`token:${token}`, now());
+    if (!rate.ok) {
+      throw jsonError(
+        429,
+        `Rate limit of this token exceeded: retry after ${rate.retryAfterS} s`,
+        {
+          "Retry-After": String(rate.retryAfterS),
+        },
+      );
+    }
+    if (!queue.running) {
+      throw jsonError(503, "Blitz is shutting down: retry shortly", {
+        "Retry-After": String(BUSY_RETRY_AFTER_S),
+      });
+    }
+    if (queue.backlog >= global.max_backlog) {
+      throw jsonError(
+        503,
+        `Backlog full (${queue.backlog} alerts waiting): retry later`,
+        {
+          "Retry-After": String(BUSY_RETRY_AFTER_S),
+        },
+      );
+    }
+    const detector = runtime.config.detectors.get(name);
+    if (!detector) {
+      throw jsonError(
+        404,
+        `Unknown detector "${
+          name.slice(0, 100)
+        }": check the detector name in the URL /ingest/<detector>`,
+      );
+    }
+    const kind = bodyKind(request.headers.get("content-type"));
+    const key = request.headers.get("idempotency-key");
+    if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
+      throw jsonError(
+        400,
+        "Idempotency-Key must be 1 to 200 visible ASCII characters",
+      );
+    }
+    const bytes = await readBody(request, { maxBytes: global.max_body_bytes });
+    let signed: boolean;
+    try {
+      signed = auth.verifySignature(
+        {
+          timestamp: request.headers.get("x-blitz-timestamp"),
+          signature: request.headers.get("x-blitz-signature"),
+        },
+        bytes,
+        now(),
+      );
+    } catch (err) {
+      if (err instanceof AuthError) throw jsonError(401, err.message);
+      throw err;
+    }
+    const { alerts, batch } = parseAlerts(bytes, {
+      kind,
+      maxDepth: global.max_json_depth,
+    });
+    const receivedAt = new Date(now()).toISOString();
+    const idField = detector.config.id_field;
+    let missingId = 0;
+    const rows = alerts.map((alert, i): NewAlert => {
+      const row: NewAlert = {
+        id: newAlertId(),
+        detector: name,
+        alert,
+        received_at: receivedAt,
+      };
+      const own = idField === undefined ? undefined : lookup(alert, idField);
+      if ((typeof own === "string" && own !== "") || typeof own === "number") {
+        row.idempotency_key = `id:${own}`;
+      } else if (key !== null) {
+        row.idempotency_key = batch ? `key:${key}:${i}` : `key:${key}`;
+      }
+      if (
+        idField !== undefined && row.idempotency_key?.startsWith("id:") !== true
+      ) missingId++;
+      return row;
+    });
+    if (missingId > 0) {
+      runtime.log("idempotency_missing", {
+        detector: name,
+        id_field: idField,
+        alerts: missingId,
+        note: "accepted without deduplication by id_field",
+      });
+    }
+    const results = await queue.enqueue(rows);
+    let duplicates = 0;
+    for (const result of results) {
+      if (result.duplicate) duplicates++;
+      else {runtime.log("accepted", {
+          alert_id: result.id,
+          detector: name,
+          token_index: token,
+          ...(signed ? { signed } : {}),
+        });}
+    }
+    if (duplicates > 0) {
+      runtime.log("duplicate", {
+        detector: name,
+        alerts: duplicates,
+        ids: results.filter((r) => r.duplicate).map((r) => r.id),
+      });
+      metrics.duplicates(name, duplicates);
+    }
+    metrics.ingested(name, results.length - duplicates);
+    const body = {
+      accepted: results.length,
+      ids: results.map((r) => r.id),
+      duplicates,
+    };
+    return new Response(JSON.stringify(body), {
+      status: 202,
+      headers: { "Content-Type": "application/json; charset=utf-8" },
+    });
+  }
+
+  return app;
+}

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { ingestRoutes } from "./ingest.ts";
+import { Metrics } from "../core/metrics.ts";
+import { Queue } from "../core/queue.ts";
+import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { writeProject } from "../tests/_config.ts";
+
+const TOKEN = "route-test-token-0123456789";
+
+async function setup() {
+  const project = await writeProject({
+    global: {
+      action_keys: undefined,
+      ingest_tokens: [TOKEN],
+      rate_limit: "1/m burst 50",
+    },
+    detectors: { d1: { subject: "x", enrichments: [], id_field: "event.id" } },
+  });
+  const logs: Record<string, unknown>[] = [];
+  const runtime = await createRuntime({
+    configPath: project.config,
+    log: (event, fields) => logs.push({ event, ...fields }),
+  });
+  const metrics = new Metrics();
+  const queue = new Queue(runtime, { metrics });
+  await queue.start(0); // no workers: accepted alerts stay queued
+  const app = ingestRoutes({ runtime, queue, metrics });
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    app.request("/ingest/d1", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        "content-type": "application/json",
+        ...headers,
+      },
+      body,
+    });
+  return {
+    runtime,
+    queue,
+    metrics,
+    logs,
+    post,
+    async [Symbol.asyncDispose]() {
+      await queue.stop();
+      await closeRuntime(runtime);
+      await project.cleanup();
+    },
+  };
+}
+
+Deno.test("ingestRoutes() answers 202 only once the alert is in the store", async () => {
+  await using s = await setup();
+  const res = await s.post('{"event":{"id":"e1"},"n":1}');
+  assert.equal(res.status, 202);
+  const body = await res.json();
+  assert.deepEqual(Object.keys(body), ["accepted", "ids", "duplicates"]);
+  const record = await s.runtime.store.getAlert(body.ids[0]);
+  assert.equal(record?.status, "queued");
+  assert.equal(record?.idempotency_key, "id:e1");
+  assert.deepEqual(record?.alert, { event: { id: "e1" }, n: 1 });
+  assert.equal(s.queue.backlog, 1);
+});
+
+Deno.test("ingestRoutes() dedups by a nested id_field before the Idempotency-Key", async () => {
+  await using s = await setup();
+  const a =
+    await (await s.post('{"event":{"id":"e9"}}', { "idempotency-key": "k1" }))
+      .json();
+  const b = await (await s.post('{"event":{"id":"e9"},"retry":true}', {
+    "idempotency-key": "k2",
+  })).json();
+  assert.deepEqual(b.ids, a.ids);
+  assert.equal(b.duplicates, 1);
+  assert.match(
+    s.metrics.render(),
+    /blitz_alerts_duplicate_total\{detector="d1"\} 1\n/,
+  );
+  assert.match(
+    s.metrics.render(),
+    /blitz_alerts_ingested_total\{detector="d1"\} 1\n/,
+  );
+});
+
+Deno.test("ingestRoutes() accepts an alert without its id_field and says so in the log", async () => {
+  await using s = await setup();
+  const first =
+    await (await s.post('{"n":1}', { "idempotency-key": "fallback-1" })).json();
+  const again =
+    await (await s.post('{"n":1}', { "idempotency-key": "fallback-1" })).json();
+  assert.deepEqual(again.ids, first.ids, "falls back to the Idempotency-Key");
+  assert.ok(
+    s.logs.some((l) =>
+      l.event === "idempotency_missing" && l.id_field === "event.id"
+    ),
+  );
+});
+
+Deno.test("ingestRoutes() refuses a malformed Idempotency-Key", async () => {
+  await using s = await setup();
+  const res = await s.post("{}", { "idempotency-key": "has space" });
+  assert.equal(res.status, 400);
+  assert.match((await res.json()).error, /Idempotency-Key/);
+});
+
+Deno.test("ingestRoutes() answers 503 while the queue is stopping", async () => {
+  await using s = await setup();
+  await s.queue.stop();
+  const res = await s.post("{}");
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "10");
+  assert.match((await res.json()).error, /shutting down/);
+});
+
+Deno.test("ingestRoutes() rate-limits per token before reading the body", async () => {
+  await using s = await setup();
+  for (let i = 0; i < 50; i++) await (await s.post("not json")).body?.cancel();
+  const res = await s.post("{}");
+  assert.equal(res.status, 429);
+  assert.equal(res.headers.get("retry-after"), "60");
+  assert.match(
+    s.metrics.render(),
+    /blitz_http_responses_total\{route="\/ingest",code="400"\} 50\n/,
+  );
+  assert.match(
+    s.metrics.render(),
+    /blitz_http_responses_total\{route="\/ingest",code="429"\} 1\n/,
+  );
+});
