@@ -78,6 +78,26 @@ const SECRET_PATHS = [
   /^ui_auth\.users\[\d+\]\.password$/,
 ];
 
+/**
+ * Reads an environment variable; one the process may not read (its `--allow-env` list) is a config
+ * error naming the flag, not a crash.
+ */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch (err) {
+    if (
+      err instanceof Deno.errors.NotCapable ||
+      err instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new ConfigError([
+        `Cannot read environment variable ${name}: add it to --allow-env`,
+      ]);
+    }
+    throw err;
+  }
+}
+
 /** Finds the config path from the option, `BLITZ_CONFIG`, or `blitz.yaml`. */
 export function configPath(
   path: string | undefined,
@@ -170,7 +190,7 @@ function literalSecrets(raw: unknown, file: string, path = ""): string[] {
 export async function loadConfig(
   options: LoadConfigOptions = {},
 ): Promise<LoadedConfig> {
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const env = options.env ?? readEnv;
   const file = configPath(options.path, env);
   let raw: unknown;
   try {

@@ -39,6 +39,10 @@ function taskOf(name: "ingest" | "render" | "check"): Task {
     !flags.includes("-A") && !flags.includes("--allow-all"),
     `task ${name} must not use -A`,
   );
+  // The child runs in a temp project while Blitz's modules stay in the repository: add the repository to
+  // --allow-read (a deployment runs from the repository root, where "." covers both).
+  const read = flags.findIndex((f) => f.startsWith("--allow-read="));
+  if (read !== -1) flags[read] = `${flags[read]},${ROOT}`;
   return { flags, rest: words.slice(main + 1) };
 }
 
