@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { AppDeps } from "./app.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
+import { renderPluginMetrics } from "../core/plugin_metrics.ts";
 
 /** The health and metrics routes; also registers the queue's gauges with the metrics. */
 export function healthRoutes(deps: AppDeps): Hono {
@@ -53,7 +54,15 @@ export function healthRoutes(deps: AppDeps): Hono {
   app.get(
     "/metrics",
     (c) =>
-      c.body(metrics.render(), 200, { "Content-Type": METRICS_CONTENT_TYPE }),
+      c.body(
+        metrics.render() +
+          renderPluginMetrics(
+            runtime.sandbox?.stats(),
+            runtime.limits?.stats(),
+          ),
+        200,
+        { "Content-Type": METRICS_CONTENT_TYPE },
+      ),
   );
 
   return app;

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { healthRoutes } from "./health.ts";
+import { Metrics } from "../core/metrics.ts";
+import { Queue } from "../core/queue.ts";
+import { ingestAlert } from "../core/pipeline.ts";
+import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { silentLogger } from "../core/log.ts";
+import { writeProject } from "../tests/_config.ts";
+
+Deno.test("healthRoutes() /metrics exposes sandbox calls per plugin and rate limits per enrichment", async () => {
+  const project = await writeProject({
+    global: { action_keys: undefined, plugin_dirs: ["plugins"] },
+    detectors: {
+      d1: {
+        subject: "x",
+        enrichments: [{
+          e_name: "Owner",
+          e_func: "owner",
+          e_key: "ip",
+          ttl: 0,
+          rate: "1/h burst 1",
+        }],
+      },
+    },
+    files: {
+      "plugins/owner.ts":
+        'export default { name: "owner", positional: ["ip"], run: ({ ip }) => ({ ip }) };\n',
+    },
+  });
+  const runtime = await createRuntime({
+    configPath: project.config,
+    log: silentLogger,
+  });
+  const metrics = new Metrics();
+  const queue = new Queue(runtime, { metrics });
+  try {
+    const first = await ingestAlert(runtime, "d1", { ip: "192.0.2.1" });
+    const second = await ingestAlert(runtime, "d1", { ip: "192.0.2.2" });
+    assert.equal(first.enrichments[0]?.status, "ok");
+    assert.equal(
+      second.enrichments[0]?.status,
+      "error",
+      "the second call is over the 1/h rate",
+    );
+    const res = await healthRoutes({ runtime, queue, metrics }).request(
+      "/metrics",
+    );
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, /^blitz_sandbox_calls_total\{plugin="owner"\} 1$/m);
+    assert.match(
+      text,
+      /^blitz_enrichment_limit_calls_total\{enrichment="Owner",func="owner"\} 1$/m,
+    );
+    assert.match(
+      text,
+      /^blitz_enrichment_limit_limited_total\{enrichment="Owner",func="owner"\} 1$/m,
+    );
+  } finally {
+    await queue.stop();
+    await closeRuntime(runtime);
+    await project.cleanup();
+  }
+});
