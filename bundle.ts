@@ -21,6 +21,7 @@ import * as jiraCreate from "./actions/jira_create.ts";
 import * as forwardMail from "./actions/forward_mail.ts";
 import * as httpRequest from "./actions/http_request.ts";
 import * as nodemailer from "nodemailer";
+import * as yaml from "yaml";
 
 preload({
   "cli/ingest.ts": ingest,
@@ -38,6 +39,7 @@ preload({
   "actions/forward_mail.ts": forwardMail,
   "actions/http_request.ts": httpRequest,
   "npm:nodemailer": nodemailer,
+  "npm:yaml": yaml,
 });
 
 // main.ts runs itself only as the entry module; here it is imported, so call it.

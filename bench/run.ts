@@ -291,8 +291,12 @@ async function time(
   await Deno.writeTextFile(empty, "");
   const task = JSON.parse(await Deno.readTextFile(`${root}/deno.json`)).tasks
     .ingest as string;
+  // The task's flags; the child runs in a temp project, so the repository joins --allow-read (a
+  // deployment runs from the repository root, where "." covers both).
   const flags = task.replace(/^deno run /, "").replace(/ main\.ts ingest$/, "")
-    .split(/\s+/);
+    .split(/\s+/).map((f) =>
+      f.startsWith("--allow-read=") ? `${f},${root}` : f
+    );
   const median = (xs: number[]) =>
     xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const base: number[] = [];

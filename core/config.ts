@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import type { Condition } from "./conditions.ts";
 import { importLazy } from "./lazy.ts";
+import { yamlParser } from "./yaml.ts";
 import {
   type DetectorConfig,
   DetectorSchema,
@@ -157,8 +157,9 @@ async function readStructured(file: string): Promise<unknown> {
       ]);
     }
   }
+  const parse = await yamlParser();
   try {
-    return parseYaml(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
+    return parse(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
   } catch (err) {
     throw new ConfigError([
       `${file}: (root): invalid YAML: ${(err as Error).message.split("\n")[0]}`,
