@@ -8,6 +8,8 @@
  */
 import type { z } from "zod";
 
+export { lookup } from "./template.ts";
+
 /** What the sandbox grants a plugin: nothing beyond this list. */
 export interface Permissions {
   /** Hosts (`host` or `host:port`) the plugin may reach; `true` for any host. @default false */

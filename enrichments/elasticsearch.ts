@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Client } from "@elastic/elasticsearch";
-import { defineEnrichment, type Json } from "../core/plugin.ts";
+import { defineEnrichment, type Json, lookup } from "../core/plugin.ts";
 
 const Query = z.looseObject({
   method: z.string().default("POST"),
@@ -151,23 +151,6 @@ function encodeUrlValue(value: unknown): string {
     throw new TypeError(`Alert value "${text}" cannot be a URL path segment`);
   }
   return encodeURIComponent(text);
-}
-
-/** Reads a top-level key or a dotted path (`source.ip`) from the alert. */
-function lookup(
-  data: Readonly<Record<string, unknown>>,
-  path: string,
-): unknown {
-  if (Object.hasOwn(data, path)) return data[path];
-  let current: unknown = data;
-  for (const part of path.split(".")) {
-    if (
-      current === null || typeof current !== "object" ||
-      !Object.hasOwn(current, part)
-    ) return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
 }
 
 /** The name shown for a request: its `name`, or method and path of its URL template. */

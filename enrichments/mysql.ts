@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import mysql from "mysql2/promise";
-import { defineEnrichment, type Json } from "../core/plugin.ts";
+import { defineEnrichment, type Json, lookup } from "../core/plugin.ts";
 
 const Params = z.object({
   database: z.string().min(1).optional(),
@@ -114,23 +114,6 @@ function soleDatabase(databases: Record<string, string>): string {
   throw new TypeError(
     "mysql needs e_args.database when several or no databases are configured",
   );
-}
-
-/** Reads a top-level key or a dotted path (`source.ip`) from the alert. */
-function lookup(
-  data: Readonly<Record<string, unknown>>,
-  path: string,
-): unknown {
-  if (Object.hasOwn(data, path)) return data[path];
-  let current: unknown = data;
-  for (const part of path.split(".")) {
-    if (
-      current === null || typeof current !== "object" ||
-      !Object.hasOwn(current, part)
-    ) return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
 }
 
 type Bindable = string | number | boolean | null;
