@@ -85,6 +85,13 @@ function peakRss(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number | "self"): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!
+    .split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function hasWrk(): Promise<boolean> {
   try {
     return (await Deno.stat("/usr/bin/wrk")).isFile;
@@ -338,6 +345,10 @@ async function main(): Promise<void> {
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
       })();
+      const cpuBefore = {
+        service: cpuSeconds(server.child.pid),
+        bench: cpuSeconds("self"),
+      };
       const started = performance.now();
       await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
         while (next < ALERTS) {
@@ -365,6 +376,10 @@ async function main(): Promise<void> {
       while (sink.arrivals.size < warm + ALERTS && Date.now() < end) {
         await new Promise((r) => setTimeout(r, 20));
       }
+      const cpu = {
+        service: cpuSeconds(server.child.pid) - cpuBefore.service,
+        bench: cpuSeconds("self") - cpuBefore.bench,
+      };
       sampling = false;
       await sampler;
       const latencies: number[] = [];
@@ -404,6 +419,12 @@ async function main(): Promise<void> {
         } ms`,
       );
       line("  enrichment cache hits", String(hits));
+      line(
+        "  CPU per alert: service / this process",
+        `${(cpu.service * 1000 / ALERTS).toFixed(2)} ms / ${
+          (cpu.bench * 1000 / ALERTS).toFixed(2)
+        } ms (this process: the load and the SMTP sink, on the same cores)`,
+      );
       line(
         "peak RSS during the burst (target < 200 MB)",
         `${(peakRss(server.child.pid) / 1048576).toFixed(0)} MB (before: ${

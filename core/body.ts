@@ -61,13 +61,17 @@ export function bodyKind(contentType: string | null | undefined): BodyKind {
 }
 
 // Body deadlines: one sweep timer for all bodies being read (a timer per request costs a third of the
-// ingest throughput); a reader past its deadline is cancelled, which ends its pending read.
+// ingest throughput); a reader past its deadline is cancelled, which ends its pending read. When the
+// last body is read the timer is only unref'd (so it keeps no process alive), and the first sweep that
+// finds nothing to watch stops it: under load bodies come one after another, and starting a timer for
+// each would cost a few percent of the throughput again.
 interface Deadline {
   at: number;
   expired: boolean;
 }
 const reading = new Map<ReadableStreamDefaultReader<Uint8Array>, Deadline>();
 let sweeper: ReturnType<typeof setInterval> | undefined;
+let sweeperRef = false;
 
 function watch(
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -75,19 +79,30 @@ function watch(
 ): Deadline {
   const deadline = { at, expired: false };
   reading.set(reader, deadline);
-  sweeper ??= setInterval(sweep, 250);
+  if (sweeper === undefined) {
+    sweeper = setInterval(sweep, 250);
+    sweeperRef = true;
+  } else if (!sweeperRef) {
+    Deno.refTimer(sweeper);
+    sweeperRef = true;
+  }
   return deadline;
 }
 
 function unwatch(reader: ReadableStreamDefaultReader<Uint8Array>): void {
   reading.delete(reader);
-  if (reading.size === 0 && sweeper !== undefined) {
-    clearInterval(sweeper);
-    sweeper = undefined;
+  if (reading.size === 0 && sweeper !== undefined && sweeperRef) {
+    Deno.unrefTimer(sweeper);
+    sweeperRef = false;
   }
 }
 
 function sweep(): void {
+  if (reading.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+    return;
+  }
   const now = Date.now();
   for (const [reader, deadline] of reading) {
     if (now < deadline.at) continue;

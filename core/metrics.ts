@@ -39,19 +39,24 @@ interface Family {
   >;
 }
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 /** Escapes a label value: backslash, double quote and line feed. */
 function escapeLabel(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value; // the usual case: counted on every request
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(
     /\n/g,
     "\\n",
   );
 }
 
+/** `{k="v",…}`, or "" without labels; also the key of a series in its family. */
 function labelText(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) =>
-    `${k}="${escapeLabel(v)}"`
-  );
-  return parts.length ? `{${parts.join(",")}}` : "";
+  let text = "";
+  for (const k in labels) {
+    text += `${text ? "," : "{"}${k}="${escapeLabel(labels[k]!)}"`;
+  }
+  return text ? `${text}}` : "";
 }
 
 function number(value: number): string {

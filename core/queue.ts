@@ -4,6 +4,9 @@
  * delivery retries with backoff and final failures. On start, alerts a previous process left in
  * "processing" are queued again (crash recovery).
  *
+ * Idle workers claim together: one store call claims a due alert for each worker waiting at that moment
+ * (`claimBatch`), never more, so nothing is held "processing" without a worker on it.
+ *
  * One `serve` process per store: start-up requeues every "processing" alert.
  *
  * @module
@@ -54,6 +57,11 @@ export class Queue {
   #busy = 0;
   #loops: Promise<void>[] = [];
   #idle = new Set<() => void>();
+  /** Workers waiting for the claim in progress (or the next one) to hand them an alert. */
+  #waiting: ((record: AlertRecord | undefined, wakes: number) => void)[] = [];
+  #claiming = false;
+  /** Counts wake-ups, so a worker sent to sleep by a claim that missed one claims again at once. */
+  #wakes = 0;
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
   #wakeTimer: ReturnType<typeof setTimeout> | undefined;
   #wakeAt = Infinity;
@@ -126,6 +134,7 @@ export class Queue {
 
   /** Wakes up to `count` idle workers (after an insert made by someone else). */
   notify(count = Infinity): void {
+    this.#wakes++;
     for (const wake of this.#idle) {
       if (count-- <= 0) break;
       wake();
@@ -176,21 +185,9 @@ export class Queue {
 
   async #work(): Promise<void> {
     while (this.#state === "running") {
-      let record: AlertRecord | undefined;
-      try {
-        record = await this.#runtime.store.claimNext({
-          leaseMs: this.#leaseMs,
-        });
-      } catch (err) {
-        this.#runtime.log("queue_error", {
-          error: errorMessage(err),
-          during: "claim",
-        });
-        await this.#sleep();
-        continue;
-      }
+      const { record, wakes } = await this.#claim();
       if (!record) {
-        await this.#sleep();
+        await this.#sleep(wakes);
         continue;
       }
       this.#busy++;
@@ -200,6 +197,57 @@ export class Queue {
         this.#busy--;
       }
     }
+  }
+
+  /**
+   * A due alert for this worker, or none (with the wake-up count its claim started from). Workers that
+   * ask in the same turn share one `claimBatch` call.
+   */
+  #claim(): Promise<{ record: AlertRecord | undefined; wakes: number }> {
+    return new Promise((resolve) => {
+      this.#waiting.push((record, wakes) => resolve({ record, wakes }));
+      if (this.#waiting.length === 1 && !this.#claiming) {
+        queueMicrotask(() => this.#pump());
+      }
+    });
+  }
+
+  /** Claims for the waiting workers until they all have an alert or nothing more is due. */
+  async #pump(): Promise<void> {
+    if (this.#claiming) return;
+    this.#claiming = true;
+    try {
+      while (this.#waiting.length > 0 && this.#state === "running") {
+        const limit = this.#waiting.length;
+        const wakes = this.#wakes;
+        let records: AlertRecord[] = [];
+        try {
+          records = await this.#runtime.store.claimBatch({
+            leaseMs: this.#leaseMs,
+            limit,
+          });
+        } catch (err) {
+          this.#runtime.log("queue_error", {
+            error: errorMessage(err),
+            during: "claim",
+          });
+          this.#release(this.#wakes); // the workers sleep, then try again
+          break;
+        }
+        for (const record of records) this.#waiting.shift()!(record, wakes);
+        // Fewer than asked: nothing else was due. The rest sleep, and claim again at once if a wake-up
+        // came while the claim ran.
+        if (records.length < limit) this.#release(wakes);
+      }
+    } finally {
+      this.#claiming = false;
+    }
+    if (this.#state !== "running") this.#release(this.#wakes);
+  }
+
+  /** Sends every waiting worker to sleep (or, when stopping, out of its loop). */
+  #release(wakes: number): void {
+    for (const resolve of this.#waiting.splice(0)) resolve(undefined, wakes);
   }
 
   async #process(record: AlertRecord): Promise<void> {
@@ -267,8 +315,11 @@ export class Queue {
     }, Math.max(0, at - Date.now()));
   }
 
-  #sleep(): Promise<void> {
-    if (this.#state !== "running") return Promise.resolve();
+  /** Waits for a wake-up or the poll interval; returns at once if a wake-up came after `wakes`. */
+  #sleep(wakes: number): Promise<void> {
+    if (this.#state !== "running" || wakes !== this.#wakes) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);

@@ -108,6 +108,41 @@ Deno.test("Queue workers deliver a burst exactly once and the backlog returns to
   );
 });
 
+Deno.test("Queue workers hold at most one alert each in processing while deliveries are slow", async () => {
+  await using s = await setup();
+  const gate = Promise.withResolvers<void>();
+  const runtime: Runtime = {
+    ...s.runtime,
+    delivery: {
+      send: async (message) => {
+        await gate.promise;
+        return await s.runtime.delivery.send(message);
+      },
+      close: () => s.runtime.delivery.close(),
+    },
+  };
+  const queue = new Queue(runtime);
+  const ids =
+    (await queue.enqueue(Array.from({ length: 10 }, (_, i) => alert(i))))
+      .map((r) => r.id);
+  await queue.start(3);
+  while (queue.busy < 3) await new Promise((r) => setTimeout(r, 5));
+  const processing = await s.runtime.store.listAlerts({ status: "processing" });
+  assert.equal(processing.length, 3, "one claimed alert per worker, no more");
+  assert.equal(
+    (await s.runtime.store.listAlerts({ status: "queued" })).length,
+    7,
+  );
+  gate.resolve();
+  const mails = await s.smtp.waitFor(10, 15_000);
+  await queue.stop();
+  assert.deepEqual(
+    new Set(mails.map((m) => m.parsed.messageId?.slice(1).split("@")[0])),
+    new Set(ids),
+  );
+  assert.equal(await s.runtime.store.backlog(), 0);
+});
+
 Deno.test("Queue.start() requeues alerts a crashed process left in processing", async () => {
   await using s = await setup();
   const left = alert(7);

@@ -91,6 +91,7 @@ function nullStore(): Runtime["store"] {
     listAlerts: no,
     backlog: no,
     claimNext: no,
+    claimBatch: no,
     requeueStale: no,
     consumeNonce: no,
     finishActionRun: no,

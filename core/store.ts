@@ -145,6 +145,13 @@ export interface Store {
   claimNext(
     options: { now?: Date; leaseMs: number },
   ): Promise<AlertRecord | undefined>;
+  /**
+   * Claims up to `limit` due alerts at once, oldest first, exactly as `limit` calls of `claimNext` would
+   * (one statement instead of `limit`); an empty array when none is due.
+   */
+  claimBatch(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<AlertRecord[]>;
   /** Crash recovery: alerts left in "processing" (expired lease, or all when `all`) go back to "queued". */
   requeueStale(options?: { now?: Date; all?: boolean }): Promise<number>;
   /**

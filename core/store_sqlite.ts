@@ -117,6 +117,8 @@ export class SqliteStore implements Store {
   #statements = new Map<string, StatementSync>();
   #pending: {
     fn: () => unknown;
+    /** The write changes the database with at most one statement (see #write). */
+    single: boolean;
     resolve: (value: unknown) => void;
     reject: (err: unknown) => void;
   }[] = [];
@@ -151,27 +153,28 @@ export class SqliteStore implements Store {
       else if (alerts.length > 1) {
         this.#transaction(() => alerts.forEach((alert) => this.#insert(alert)));
       }
-    });
+    }, { single: alerts.length <= 1 });
   }
 
   insertAlertsIdempotent(
     alerts: NewAlert[],
   ): Promise<{ id: string; duplicate: boolean }[]> {
-    return this.#write(() =>
-      this.#transaction(() =>
-        alerts.map((alert) => {
-          if (alert.idempotency_key !== undefined) {
-            const found = this.#sql(
-              "SELECT id FROM alerts WHERE detector = ? AND idempotency_key = ?",
-            )
-              .get(alert.detector, alert.idempotency_key);
-            if (found) return { id: String(found.id), duplicate: true };
-          }
-          this.#insert(alert);
-          return { id: alert.id, duplicate: false };
-        })
-      )
-    );
+    const insertNew = (alert: NewAlert) => {
+      if (alert.idempotency_key !== undefined) {
+        const found = this.#sql(
+          "SELECT id FROM alerts WHERE detector = ? AND idempotency_key = ?",
+        )
+          .get(alert.detector, alert.idempotency_key);
+        if (found) return { id: String(found.id), duplicate: true };
+      }
+      this.#insert(alert);
+      return { id: alert.id, duplicate: false };
+    };
+    // One alert: a lookup and at most one INSERT, atomic without a savepoint of its own.
+    if (alerts.length === 1) {
+      return this.#write(() => [insertNew(alerts[0]!)], { single: true });
+    }
+    return this.#write(() => this.#transaction(() => alerts.map(insertNew)));
   }
 
   getAlert(id: string): Promise<AlertRecord | undefined> {
@@ -233,7 +236,7 @@ export class SqliteStore implements Store {
       if (Number(changes) === 0) {
         throw new Error(`Cannot update alert "${id}": no such alert`);
       }
-    });
+    }, { single: true });
   }
 
   listAlerts(query: AlertQuery = {}): Promise<AlertRecord[]> {
@@ -298,6 +301,43 @@ export class SqliteStore implements Store {
     });
   }
 
+  claimBatch(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<AlertRecord[]> {
+    return this.#write(() => {
+      const { limit } = options;
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new RangeError(`Invalid limit: ${limit}`);
+      }
+      const now = options.now ?? this.#clock();
+      const rows = this.#sql(
+        `UPDATE alerts SET status = 'processing', lease_until = :lease_until, updated_at = :now
+        WHERE id IN (
+          SELECT id FROM (
+            SELECT * FROM (SELECT id, received_at, rowid AS seq FROM alerts WHERE status = 'queued'
+              ORDER BY received_at, rowid LIMIT :limit)
+            UNION ALL
+            SELECT * FROM (SELECT id, received_at, rowid AS seq FROM alerts WHERE status = 'retry'
+              AND (next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY received_at, rowid LIMIT :limit)
+          ) ORDER BY received_at, seq LIMIT :limit
+        ) RETURNING *, rowid AS seq`,
+      ).all({
+        now: now.toISOString(),
+        lease_until: new Date(now.getTime() + options.leaseMs).toISOString(),
+        limit,
+      });
+      // RETURNING has no order: oldest first, as claimNext would hand them out.
+      rows.sort((a, b) =>
+        a.received_at === b.received_at
+          ? Number(a.seq) - Number(b.seq)
+          : (a.received_at as string) < (b.received_at as string)
+          ? -1
+          : 1
+      );
+      return rows.map(toAlert);
+    });
+  }
+
   requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
     return this.#write(() => {
       const now = (options.now ?? this.#clock()).toISOString();
@@ -308,7 +348,7 @@ export class SqliteStore implements Store {
         `UPDATE alerts SET status = 'queued', lease_until = NULL, updated_at = :now
         WHERE status = 'processing' ${stale}`;
       return Number(this.#sql(sql).run({ now }).changes);
-    });
+    }, { single: true });
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
@@ -380,7 +420,7 @@ export class SqliteStore implements Store {
       if (Number(this.#sql(sql).run(params).changes) === 0) {
         throw new Error(`Cannot finish action run "${nonce}": no such run`);
       }
-    });
+    }, { single: true });
   }
 
   listActionRuns(alertId: string): Promise<ActionRun[]> {
@@ -487,11 +527,16 @@ export class SqliteStore implements Store {
    * Group commit: writes issued while the event loop is busy are applied together in one transaction
    * (one fsync with synchronous = FULL) once pending I/O has run (setImmediate); each write sits in its own savepoint,
    * so one failing write never undoes the others. Every promise resolves only after the commit.
+   *
+   * `single`: the write changes the database with at most one statement, and throws only before that
+   * statement or when it changed nothing. SQLite undoes a failing statement by itself without ending
+   * the transaction, so such a write needs no savepoint (two statements fewer per write).
    */
-  #write<T>(fn: () => T): Promise<T> {
+  #write<T>(fn: () => T, options?: { single?: boolean }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({
         fn,
+        single: options?.single ?? false,
         resolve: resolve as (v: unknown) => void,
         reject,
       });
@@ -512,8 +557,14 @@ export class SqliteStore implements Store {
       this.#sql("BEGIN IMMEDIATE").run();
       for (const w of batch) {
         try {
-          outcomes.push({ ok: true, value: this.#transaction(w.fn) });
+          outcomes.push({
+            ok: true,
+            value: w.single ? w.fn() : this.#transaction(w.fn),
+          });
         } catch (err) {
+          // Disk full or an I/O error makes SQLite roll back the whole transaction: then nothing of
+          // this batch is committed, and every write of it fails.
+          if (!this.#db.isTransaction) throw err;
           outcomes.push({ ok: false, value: err });
         }
       }

@@ -309,6 +309,116 @@ Deno.test("claimNext() takes the oldest due alert and leases it", async () => {
   });
 });
 
+Deno.test("claimBatch() claims the oldest due alerts up to the limit, as claimNext() would", async () => {
+  await withStore(async (store, { time }) => {
+    await store.insertAlerts([
+      alert("new", { received_at: "2030-01-01T00:00:03.000Z" }),
+      alert("old", { received_at: "2030-01-01T00:00:01.000Z" }),
+      alert("retry_later", { received_at: "2030-01-01T00:00:00.000Z" }),
+      alert("retry_due", { received_at: "2030-01-01T00:00:02.000Z" }),
+      alert("same_time_1", { received_at: "2030-01-01T00:00:04.000Z" }),
+      alert("same_time_2", { received_at: "2030-01-01T00:00:04.000Z" }),
+      alert("done", {
+        received_at: "2029-01-01T00:00:00.000Z",
+        status: "delivered",
+      }),
+    ]);
+    await store.updateAlert("retry_later", {
+      status: "retry",
+      next_attempt_at: "2030-01-01T00:01:00.000Z",
+    });
+    await store.updateAlert("retry_due", {
+      status: "retry",
+      next_attempt_at: "2030-01-01T00:00:30.000Z",
+    });
+    const now = new Date("2030-01-01T00:00:30.000Z");
+    const hour = 3_600_000;
+    const first = await store.claimBatch({ now, leaseMs: hour, limit: 2 });
+    assert.deepEqual(first.map((a) => a.id), ["old", "retry_due"]);
+    for (const record of first) {
+      assert.equal(record.status, "processing");
+      assert.equal(record.updated_at, now.toISOString());
+    }
+    assert.deepEqual(first[0]?.alert, { src_ip: "203.0.113.7", n: 1 });
+    assert.deepEqual(
+      (await store.claimBatch({ now, leaseMs: hour, limit: 10 })).map((a) =>
+        a.id
+      ),
+      ["new", "same_time_1", "same_time_2"],
+    );
+    assert.deepEqual(
+      await store.claimBatch({ now, leaseMs: hour, limit: 10 }),
+      [],
+    );
+    time.set("2030-01-01T00:01:00.000Z");
+    assert.deepEqual(
+      (await store.claimBatch({ leaseMs: 60_000, limit: 10 })).map((a) => a.id),
+      ["retry_later"],
+    );
+    // The lease is the one claimNext would set: not stale before it ends, stale after.
+    assert.equal(
+      await store.requeueStale({ now: new Date("2030-01-01T00:01:59.000Z") }),
+      0,
+    );
+    assert.equal(
+      await store.requeueStale({ now: new Date("2030-01-01T00:02:01.000Z") }),
+      1,
+    );
+    assert.equal((await store.getAlert("retry_later"))?.status, "queued");
+    assert.equal((await store.getAlert("done"))?.status, "delivered");
+  });
+});
+
+Deno.test("claimBatch() refuses a limit that is not a positive integer", async () => {
+  await withStore(async (store) => {
+    await store.insertAlerts([alert("a1")]);
+    for (const limit of [0, -1, 1.5, Number.NaN]) {
+      await assert.rejects(
+        store.claimBatch({ leaseMs: 1_000, limit }),
+        RangeError,
+      );
+    }
+    assert.equal((await store.getAlert("a1"))?.status, "queued");
+  });
+});
+
+Deno.test("writes in one group commit fail alone: the others are committed", async () => {
+  await withStore(async (store) => {
+    await store.insertAlerts([alert("a1"), alert("a2")]);
+    // Issued in one turn, so they share one transaction (one commit).
+    const results = await Promise.allSettled([
+      store.updateAlert("a1", { status: "delivered", attempts: 1 }),
+      store.insertAlerts([alert("a1")]), // duplicate id: its INSERT fails
+      store.updateAlert("missing", { status: "delivered" }), // no such alert
+      store.insertAlertsIdempotent([alert("a3", { idempotency_key: "k" })]),
+      store.insertAlerts([alert("a4"), alert("a2")]), // fails as a whole
+      store.updateAlert("a2", { status: "failed", last_error: "x" }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [
+      "fulfilled",
+      "rejected",
+      "rejected",
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+    ]);
+    assert.match(
+      String((results[1] as PromiseRejectedResult).reason),
+      /UNIQUE/,
+    );
+    assert.match(
+      String((results[2] as PromiseRejectedResult).reason),
+      /no such alert/,
+    );
+    assert.equal((await store.getAlert("a1"))?.status, "delivered");
+    assert.equal((await store.getAlert("a1"))?.attempts, 1);
+    assert.equal((await store.getAlert("a2"))?.status, "failed");
+    assert.equal((await store.getAlert("a3"))?.idempotency_key, "k");
+    assert.equal(await store.getAlert("a4"), undefined);
+    assert.equal((await store.listAlerts()).length, 3);
+  });
+});
+
 Deno.test("requeueStale() requeues expired leases, or all processing alerts", async () => {
   await withStore(async (store) => {
     await store.insertAlerts([

@@ -15,6 +15,12 @@ import { healthRoutes } from "./health.ts";
 import { actionRoutes } from "./actions.ts";
 import { alertRoutes } from "./alerts.ts";
 
+const SECURITY_HEADERS: [string, string][] = [
+  ["X-Content-Type-Options", "nosniff"],
+  ["Referrer-Policy", "no-referrer"],
+  ["Cache-Control", "no-store"],
+];
+
 /** What the routes share. */
 export interface AppDeps {
   runtime: Runtime;
@@ -29,9 +35,14 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.use("*", async (c, next) => {
     await next();
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "no-referrer");
-    c.header("Cache-Control", "no-store");
+    // Set on the response directly: c.header() after next() makes Hono copy the Response.
+    for (const [name, value] of SECURITY_HEADERS) {
+      try {
+        c.res.headers.set(name, value);
+      } catch {
+        c.header(name, value); // immutable headers (e.g. a fetched Response): let Hono copy it
+      }
+    }
   });
   app.route("/", healthRoutes(deps));
   app.route("/", ingestRoutes(deps));
