@@ -12,8 +12,7 @@ import type {
 } from "nodemailer";
 import { buildMime } from "./mime.ts";
 import { importLazy } from "./lazy.ts";
-import { Buffer } from "node:buffer";
-import { join } from "node:path";
+import { join } from "./paths.ts";
 import { checkAddress, headerSafe } from "./headers.ts";
 
 /** A fully rendered email, ready to send. */
@@ -355,7 +354,7 @@ class SmtpDelivery implements Delivery {
     const sending = this.#getTransport().then((t) =>
       t.sendMail({
         envelope,
-        raw: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
+        raw: new TextDecoder().decode(raw), // pure ASCII: headers are encoded, bodies base64
         disableFileAccess: true,
         disableUrlAccess: true,
       })

@@ -6,7 +6,17 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+const encoder = new TextEncoder();
+
+/** Base64 of the UTF-8 bytes of a string (no node:buffer: it costs start-up time). */
+function base64(value: string): string {
+  const bytes = encoder.encode(value);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
 
 /** What goes into a message; every header value already validated. */
 export interface MimeMessage {
@@ -30,16 +40,14 @@ function encodedWords(value: string): string {
   const words: string[] = [];
   let chunk = "";
   for (const char of value) {
-    if (Buffer.byteLength(chunk + char) > 42) {
+    if (encoder.encode(chunk + char).length > 42) {
       words.push(chunk);
       chunk = "";
     }
     chunk += char;
   }
   if (chunk) words.push(chunk);
-  return words.map((w) =>
-    `=?UTF-8?B?${Buffer.from(w, "utf8").toString("base64")}?=`
-  ).join("\r\n ");
+  return words.map((w) => `=?UTF-8?B?${base64(w)}?=`).join("\r\n ");
 }
 
 /** An unstructured header value (Subject, X-…): plain when short ASCII, else encoded words. */
@@ -80,7 +88,7 @@ export function formatAddress(address: string): string {
 }
 
 function base64Body(value: string): string {
-  const b64 = Buffer.from(value, "utf8").toString("base64");
+  const b64 = base64(value);
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
   return lines.join("\r\n");
@@ -124,5 +132,5 @@ export function buildMime(message: MimeMessage): Uint8Array {
   const text = `${headers.join("\r\n")}\r\n\r\n${
     part("text/plain", message.text)
   }${part("text/html", message.html)}--${boundary}--\r\n`;
-  return new TextEncoder().encode(text);
+  return encoder.encode(text);
 }

@@ -9,9 +9,8 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { dirname } from "node:path";
+import { dirname } from "./paths.ts";
 import type {
   ActionRun,
   AlertPatch,
