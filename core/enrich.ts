@@ -113,6 +113,18 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
+const configHashes = new Map<string, Promise<string>>();
+
+/** SHA-256 of a config's canonical JSON, memoised (configs are few; calls are many). */
+function hashOnce(text: string): Promise<string> {
+  let hash = configHashes.get(text);
+  if (!hash) {
+    if (configHashes.size >= 1_000) configHashes.clear();
+    configHashes.set(text, hash = sha256(text));
+  }
+  return hash;
+}
+
 /** Hex SHA-256 (WebCrypto: node:crypto would add ~25 ms to every CLI start). */
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest(
@@ -194,10 +206,14 @@ async function runOne(
       args,
       settings,
     };
-    const hash = await sha256(
-      canonicalJson({ params, args, e_args: entry.e_args, settings }),
+    // The call's own values stay verbatim in the key (no collision an alert could craft); the
+    // entry's config and the plugin settings enter as a SHA-256, computed once per distinct config.
+    const configHash = await hashOnce(
+      canonicalJson({ e_args: entry.e_args, settings }),
     );
-    const key = `${plugin.name}:${hash}`;
+    const key = `${plugin.name}:${configHash}:${
+      canonicalJson({ params, args })
+    }`;
     const ttl = entry.ttl ?? run.defaults.ttlMs;
     const invoker = run.invoker ?? inProcessInvoker;
     const { value, cached } = await run.cache.get(

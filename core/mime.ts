@@ -8,14 +8,10 @@
  */
 const encoder = new TextEncoder();
 
-/** Base64 of the UTF-8 bytes of a string (no node:buffer: it costs start-up time). */
+/** Base64 of the UTF-8 bytes of a string (Uint8Array.prototype.toBase64: fast, and no node:buffer). */
 function base64(value: string): string {
-  const bytes = encoder.encode(value);
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
+  return (encoder.encode(value) as Uint8Array & { toBase64(): string })
+    .toBase64();
 }
 
 /** What goes into a message; every header value already validated. */
