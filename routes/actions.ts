@@ -443,7 +443,9 @@ async function csrfValid(
   token: string,
   key: ActionKey,
 ): Promise<boolean> {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(value)) return false;
+  // Canonical base64url of 32 bytes only: the last character carries 4 bits and 2 zero padding bits,
+  // so a value that differs only in those padding bits is refused rather than decoded to the same MAC.
+  if (!/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/.test(value)) return false;
   const mac = Uint8Array.from(
     atob(value.replaceAll("-", "+").replaceAll("_", "/")),
     (ch) => ch.charCodeAt(0),
