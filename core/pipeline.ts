@@ -7,7 +7,11 @@
  */
 import { colorOf, type LoadedConfig, type LoadedDetector } from "./config.ts";
 import { runSteps } from "./actions.ts";
-import { EnrichmentCache, type Invoker, runEnrichments } from "./enrich.ts";
+import {
+  type EnrichmentCache,
+  type Invoker,
+  runEnrichments,
+} from "./enrich.ts";
 import { errorMessage } from "./call.ts";
 import type { Delivery } from "./delivery.ts";
 import { InputError } from "./errors.ts";
@@ -22,7 +26,8 @@ import type {
   Store,
   StoredMessage,
 } from "./store.ts";
-import { fill, stripControl } from "./template.ts";
+import { fill } from "./template.ts";
+import { headerSafe } from "./headers.ts";
 import { signActionToken } from "./tokens.ts";
 import { renderAlertEmail } from "../emails/render.ts";
 import { uuidv7 } from "./ids.ts";
@@ -181,7 +186,7 @@ export function recipients(
     : [...config.global.cc, ...mailers.cc];
   const seen = new Set<string>();
   const unique = (list: string[]) =>
-    list.map(stripControl).filter((a) => {
+    list.map(headerSafe).filter((a) => {
       const key = a.toLowerCase();
       if (!a || seen.has(key)) return false;
       seen.add(key);
@@ -278,7 +283,7 @@ export async function compose(
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
   const data = { ...alert, ...values };
-  const subject = stripControl(fill(detector.config.subject, data)) ||
+  const subject = headerSafe(fill(detector.config.subject, data)) ||
     `Blitz alert from ${detector.name}`;
   const title = fill(
     detector.config.mail_title || detector.config.subject,
@@ -335,7 +340,7 @@ export async function compose(
     enrichments,
     actions,
     message: {
-      from: stripControl(config.global.from_email),
+      from: headerSafe(config.global.from_email),
       to,
       cc,
       subject,
@@ -561,9 +566,4 @@ export function summarize(record: AlertRecord): IngestSummary {
       ...(delivery.error ? { error: delivery.error } : {}),
     },
   };
-}
-
-/** Builds the runtime's shared cache (one per process). */
-export function newCache(): EnrichmentCache {
-  return new EnrichmentCache();
 }

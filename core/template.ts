@@ -56,10 +56,3 @@ export function fillDeep<T>(
   }
   return value;
 }
-
-/** Strips control characters (CR, LF, C0, DEL, C1, line separators) and collapses whitespace: for headers. */
-export function stripControl(value: string): string {
-  // deno-lint-ignore no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ")
-    .replace(/\s{2,}/g, " ").trim();
-}

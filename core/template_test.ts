@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { fill, fillDeep, lookup, stripControl } from "./template.ts";
+import { fill, fillDeep, lookup } from "./template.ts";
+import { headerSafe } from "./headers.ts";
 
 const alert = {
   ip_src_addr: "192.0.2.10",
@@ -93,16 +94,16 @@ Deno.test("lookup() returns undefined for absent paths and the value otherwise",
   assert.equal(lookup(alert, "count.toFixed"), undefined);
 });
 
-Deno.test("stripControl() removes CR, LF and other control characters so a header stays one line", () => {
+Deno.test("headerSafe() removes CR, LF and other control characters so a header stays one line", () => {
   // SECURITY.md 17
-  assert.equal(stripControl("a\r\nBcc: x@evil.test"), "a Bcc: x@evil.test");
+  assert.equal(headerSafe("a\r\nBcc: x@evil.test"), "a Bcc: x@evil.test");
   assert.equal(
-    stripControl("x\u0000y\u007fz\u0085w\u2028v\u2029u\tt"),
+    headerSafe("x\u0000y\u007fz\u0085w\u2028v\u2029u\tt"),
     "x y z w v u t",
   );
-  assert.equal(stripControl("  lots \r\n\r\n  of   space  "), "lots of space");
+  assert.equal(headerSafe("  lots \r\n\r\n  of   space  "), "lots of space");
   assert.doesNotMatch(
-    stripControl(fill("Alert {s}", { s: "ok\r\nBcc: evil@evil.test\r\n" })),
+    headerSafe(fill("Alert {s}", { s: "ok\r\nBcc: evil@evil.test\r\n" })),
     /[\r\n]/,
   );
 });

@@ -33,7 +33,8 @@ import { RateLimiter } from "../core/rate_limit.ts";
 import { buildUrl } from "../core/safe_fetch.ts";
 import { redact, redactDeep } from "../core/secrets.ts";
 import type { ActionResult, ActionRun, AlertRecord } from "../core/store.ts";
-import { fillDeep, stripControl } from "../core/template.ts";
+import { fillDeep } from "../core/template.ts";
+import { headerSafe } from "../core/headers.ts";
 import {
   type ActionKey,
   ActionTokenError,
@@ -192,7 +193,7 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
         actor: who,
         actor_source: actor.source,
         ...(ip ? { client_ip: ip } : {}),
-        ...(agent ? { user_agent: stripControl(agent).slice(0, 300) } : {}),
+        ...(agent ? { user_agent: headerSafe(agent).slice(0, 300) } : {}),
         started_at: new Date(now()).toISOString(),
         status: "running",
         steps: [],
@@ -326,7 +327,7 @@ function actorOf(
 ): ActorModel {
   const header = deps.runtime.config.global.trusted_user_header;
   if (header) {
-    const name = stripControl(c.req.header(header) ?? "").slice(0, 200);
+    const name = headerSafe(c.req.header(header) ?? "").slice(0, 200);
     if (!name) {
       throw new PageError(
         403,
@@ -337,7 +338,7 @@ function actorOf(
     }
     return { source: "trusted_header", name };
   }
-  const value = stripControl(claimed ?? "").slice(0, MAX_NAME_CHARS);
+  const value = headerSafe(claimed ?? "").slice(0, MAX_NAME_CHARS);
   return value ? { source: "claimed", value } : { source: "claimed" };
 }
 
@@ -698,10 +699,10 @@ async function sendFollowUp(
       ...(s.error !== undefined ? { error: s.error } : {}),
     })),
   });
-  const subject = stripControl(record.subject ?? detector.name);
+  const subject = headerSafe(record.subject ?? detector.name);
   try {
     await runtime.delivery.send({
-      from: record.message?.from ?? stripControl(config.global.from_email),
+      from: record.message?.from ?? headerSafe(config.global.from_email),
       to,
       cc,
       subject: /^re:/i.test(subject) ? subject : `Re: ${subject}`,

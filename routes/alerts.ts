@@ -17,7 +17,7 @@ import { RateLimiter } from "../core/rate_limit.ts";
 import type { PluginRegistry } from "../core/registry.ts";
 import { redactDeep } from "../core/secrets.ts";
 import type { AlertStatus } from "../core/store.ts";
-import { stripControl } from "../core/template.ts";
+import { headerSafe } from "../core/headers.ts";
 import {
   type JiraLink,
   renderAlertDetailPage,
@@ -70,7 +70,7 @@ async function authenticate(c: Context, runtime: Runtime): Promise<Auth> {
     return { refused: "off" };
   }
   if (uiAuth.trusted_header) {
-    const name = stripControl(c.req.header(uiAuth.trusted_header) ?? "").slice(
+    const name = headerSafe(c.req.header(uiAuth.trusted_header) ?? "").slice(
       0,
       200,
     );
