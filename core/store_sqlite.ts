@@ -1,8 +1,21 @@
 /**
- * The alert store on `node:sqlite`: one file in WAL mode with `synchronous = FULL`, so a write is on disk
- * when its promise resolves. node:sqlite is synchronous; methods still return promises to honour the
- * {@link Store} contract, and each runs to completion before the next starts, so calls never interleave
- * inside a transaction. Other connections (another process, a CLI) are serialised by SQLite's locks.
+ * The alert store on `node:sqlite`: one file in WAL mode, written with group commit. Writes that promise
+ * something to someone outside (a new alert behind a 202, a consumed action nonce, an action run, a Jira
+ * key) are durable: their promise resolves only once the WAL is fsynced, power loss included.
+ * Bookkeeping writes (a claim, a status or delivery outcome) resolve at commit: they survive a crash of
+ * the process (the WAL is in the OS page cache) and reach the disk with the next fsync; a power loss can
+ * undo the last of them, which at worst mails an alert again with the same Message-ID.
+ *
+ * The fsync never blocks the event loop: the connection runs with `synchronous = NORMAL`, and after a
+ * commit holding durable writes the store fsyncs the WAL file itself, asynchronously (`syncData`, on
+ * Deno's blocking-I/O threads), resolving those writes when it completes. Up to four fsyncs run at once;
+ * commits made while all four run share the next one (pipelined group commit). If the WAL file cannot be opened,
+ * durable batches fall back to `synchronous = FULL`. A failed fsync fails its writes and every later
+ * write: after a failed fsync the page cache cannot be trusted.
+ *
+ * node:sqlite is synchronous; methods still return promises to honour the {@link Store} contract, and
+ * each runs to completion before the next starts, so calls never interleave inside a transaction. Other
+ * connections (another process, a CLI) are serialised by SQLite's locks.
  *
  * Timestamps are stored as `Date#toISOString()` strings so they sort as text: `received_at`,
  * `next_attempt_at` and action-run times given in another ISO 8601 form are normalised on the way in.
@@ -70,6 +83,11 @@ const MIGRATIONS: readonly string[] = [
 export const SQLITE_SCHEMA_VERSION: number = MIGRATIONS.length;
 
 const DEFAULT_LIMIT = 50;
+/**
+ * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit never waits for
+ * an fsync that started before it plus its own: it starts one at once (the file system merges them).
+ */
+const MAX_SYNCS = 4;
 const MAX_LIMIT = 500;
 const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
 
@@ -104,9 +122,23 @@ const JSON_FIELDS = new Set([
 /** Opens (creating and migrating) the SQLite store at `path` (`:memory:` allowed). */
 export function openSqliteStore(
   path: string,
-  options?: { clock?: () => Date },
+  options?: SqliteStoreOptions,
 ): SqliteStore {
   return new SqliteStore(path, options);
+}
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  clock?: () => Date;
+  /** Makes the WAL durable; tests inject a slow or failing one. @default file.syncData() */
+  syncWal?: (file: Deno.FsFile) => Promise<void>;
+}
+
+/** A committed durable write waiting for the fsync that makes it durable. */
+interface Waiter {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  value: unknown;
 }
 
 /** {@link Store} on a SQLite file; create it with {@link openSqliteStore}. */
@@ -114,17 +146,34 @@ export class SqliteStore implements Store {
   #db: DatabaseSync;
   #clock: () => Date;
   #statements = new Map<string, StatementSync>();
+  /** The connection's current `synchronous` setting: true for FULL, false for NORMAL. */
+  #syncFull = true;
+  #commits = { full: 0, normal: 0 };
+  #path: string;
+  /** The WAL file, for fsync; null when it cannot be opened (then durable commits use FULL). */
+  #wal: Deno.FsFile | null | undefined;
+  #syncWal: (file: Deno.FsFile) => Promise<void>;
+  /** Durable writes committed and waiting for the next fsync of the WAL. */
+  #unsynced: Waiter[] = [];
+  /** WAL fsyncs in flight (at most MAX_SYNCS). */
+  #syncs = new Set<Promise<void>>();
+  /** Set by a failed fsync: every later write fails with it. */
+  #broken: Error | undefined;
   #pending: {
     fn: () => unknown;
     /** The write changes the database with at most one statement (see #write). */
     single: boolean;
+    /** The commit must be on disk before the promise resolves (see #write). */
+    durable: boolean;
     resolve: (value: unknown) => void;
     reject: (err: unknown) => void;
   }[] = [];
 
   /** Opens, configures and migrates the database; prefer {@link openSqliteStore}. */
-  constructor(path: string, options?: { clock?: () => Date }) {
+  constructor(path: string, options?: SqliteStoreOptions) {
     this.#clock = options?.clock ?? (() => new Date());
+    this.#path = path;
+    this.#syncWal = options?.syncWal ?? ((file) => file.syncData());
     if (path !== ":memory:" && path !== "") {
       Deno.mkdirSync(dirname(path), { recursive: true });
     }
@@ -140,6 +189,8 @@ export class SqliteStore implements Store {
       }
       this.#db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
       this.#migrate(path);
+      this.#db.exec("PRAGMA synchronous = NORMAL");
+      this.#syncFull = false;
     } catch (err) {
       this.#db.close();
       throw err;
@@ -235,7 +286,7 @@ export class SqliteStore implements Store {
       if (Number(changes) === 0) {
         throw new Error(`Cannot update alert "${id}": no such alert`);
       }
-    }, { single: true });
+    }, { single: true, durable: "jira_keys" in patch });
   }
 
   listAlerts(query: AlertQuery = {}): Promise<AlertRecord[]> {
@@ -297,7 +348,7 @@ export class SqliteStore implements Store {
         lease_until: new Date(now.getTime() + options.leaseMs).toISOString(),
       });
       return row ? toAlert(row) : undefined;
-    });
+    }, { durable: false });
   }
 
   claimBatch(
@@ -334,7 +385,7 @@ export class SqliteStore implements Store {
           : 1
       );
       return rows.map(toAlert);
-    });
+    }, { durable: false });
   }
 
   requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
@@ -347,7 +398,7 @@ export class SqliteStore implements Store {
         `UPDATE alerts SET status = 'queued', lease_until = NULL, updated_at = :now
         WHERE status = 'processing' ${stale}`;
       return Number(this.#sql(sql).run({ now }).changes);
-    }, { single: true });
+    }, { single: true, durable: false });
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
@@ -431,7 +482,13 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */
+  get commits(): { full: number; normal: number } {
+    return { ...this.#commits };
+  }
+
   ping(): Promise<boolean> {
+    if (this.#broken) return Promise.resolve(false);
     try {
       // A real (rolled back) write: takes the write lock and fails on a read-only or closed database.
       this.#db.exec(`SAVEPOINT ping;
@@ -444,12 +501,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  close(): Promise<void> {
-    return settle(() => {
-      this.#flush(); // writes already accepted are committed before closing
-      if (this.#db.isOpen) this.#db.close();
-      this.#statements.clear();
-    });
+  async close(): Promise<void> {
+    this.#flush(); // writes already accepted are committed (and fsynced) before closing
+    while (this.#syncs.size > 0) await Promise.all(this.#syncs);
+    this.#wal?.close();
+    this.#wal = null;
+    if (this.#db.isOpen) this.#db.close();
+    this.#statements.clear();
   }
 
   #migrate(path: string): void {
@@ -530,12 +588,20 @@ export class SqliteStore implements Store {
    * `single`: the write changes the database with at most one statement, and throws only before that
    * statement or when it changed nothing. SQLite undoes a failing statement by itself without ending
    * the transaction, so such a write needs no savepoint (two statements fewer per write).
+   *
+   * `durable` (default true): the batch holding this write commits with `synchronous = FULL` (an fsync
+   * of the WAL, which also makes every earlier commit durable); a batch of only non-durable writes
+   * commits with `NORMAL` (no fsync).
    */
-  #write<T>(fn: () => T, options?: { single?: boolean }): Promise<T> {
+  #write<T>(
+    fn: () => T,
+    options?: { single?: boolean; durable?: boolean },
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({
         fn,
         single: options?.single ?? false,
+        durable: options?.durable ?? true,
         resolve: resolve as (v: unknown) => void,
         reject,
       });
@@ -547,12 +613,21 @@ export class SqliteStore implements Store {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    if (!this.#db.isOpen) {
-      for (const w of batch) w.reject(new Error("The store is closed"));
+    if (!this.#db.isOpen || this.#broken) {
+      const err = this.#broken ?? new Error("The store is closed");
+      for (const w of batch) w.reject(err);
       return;
     }
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    const durable = batch.some((w) => w.durable);
+    const wal = durable ? this.#walFile() : null;
     try {
+      // Without the WAL file to fsync, a durable batch makes SQLite fsync inside COMMIT.
+      const full = durable && wal === null;
+      if (full !== this.#syncFull) {
+        this.#db.exec(`PRAGMA synchronous = ${full ? "FULL" : "NORMAL"}`);
+        this.#syncFull = full;
+      }
       this.#sql("BEGIN IMMEDIATE").run();
       for (const w of batch) {
         try {
@@ -568,6 +643,7 @@ export class SqliteStore implements Store {
         }
       }
       this.#sql("COMMIT").run();
+      this.#commits[durable ? "full" : "normal"]++;
     } catch (err) {
       if (this.#db.isTransaction) this.#sql("ROLLBACK").run();
       for (const w of batch) w.reject(err);
@@ -575,9 +651,58 @@ export class SqliteStore implements Store {
     }
     batch.forEach((w, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) w.resolve(outcome.value);
-      else w.reject(outcome.value);
+      if (!outcome.ok) w.reject(outcome.value);
+      else if (w.durable && wal) {
+        this.#unsynced.push({
+          resolve: w.resolve,
+          reject: w.reject,
+          value: outcome.value,
+        });
+      } else w.resolve(outcome.value);
     });
+    this.#startSyncs();
+  }
+
+  /** Starts fsyncs of the WAL for the committed durable writes waiting, up to MAX_SYNCS at once. */
+  #startSyncs(): void {
+    while (
+      this.#unsynced.length > 0 && this.#syncs.size < MAX_SYNCS && this.#wal
+    ) {
+      const waiting = this.#unsynced;
+      this.#unsynced = [];
+      const sync: Promise<void> = this.#syncWal(this.#wal).then(
+        () => {
+          for (const w of waiting) w.resolve(w.value);
+        },
+        (err) => {
+          this.#broken ??= new Error(
+            `Cannot make writes durable: fsync of ${this.#path}-wal failed (${
+              err instanceof Error ? err.message : String(err)
+            }); restart Blitz once the disk is fixed`,
+            { cause: err },
+          );
+          for (const w of [...waiting, ...this.#unsynced.splice(0)]) {
+            w.reject(this.#broken);
+          }
+        },
+      ).finally(() => {
+        this.#syncs.delete(sync);
+        if (!this.#broken) this.#startSyncs();
+      });
+      this.#syncs.add(sync);
+    }
+  }
+
+  /** The WAL file (`<path>-wal`), opened once; null for a memory database or when it cannot be opened. */
+  #walFile(): Deno.FsFile | null {
+    if (this.#wal !== undefined) return this.#wal;
+    if (this.#path === ":memory:" || this.#path === "") return this.#wal = null;
+    try {
+      this.#wal = Deno.openSync(`${this.#path}-wal`, { read: true });
+    } catch {
+      this.#wal = null;
+    }
+    return this.#wal;
   }
 
   /** The prepared statement for `sql`, prepared on first use and reused. */

@@ -675,3 +675,148 @@ Deno.test("ping() reports false instead of throwing once the store is closed", a
   await store.close();
   assert.equal(await store.ping(), false);
 });
+
+Deno.test("only promises to others fsync: inserts commit FULL, claims and outcomes NORMAL", async () => {
+  await withStore(async (store) => {
+    await store.insertAlerts([alert("a1")]);
+    assert.deepEqual(store.commits, { full: 1, normal: 0 });
+    const [claimed] = await store.claimBatch({ leaseMs: 60_000, limit: 1 });
+    assert.equal(claimed?.id, "a1");
+    await store.updateAlert("a1", { status: "delivered", attempts: 1 });
+    assert.deepEqual(store.commits, { full: 1, normal: 2 });
+    // A Jira key is a promise to the analyst who clicked: durable again.
+    await store.updateAlert("a1", { jira_keys: ["SOC-1"] });
+    assert.deepEqual(store.commits, { full: 2, normal: 2 });
+    // A batch mixing both kinds commits once, FULL.
+    await Promise.all([
+      store.insertAlerts([alert("a2")]),
+      store.updateAlert("a1", { last_error: "x" }),
+    ]);
+    assert.deepEqual(store.commits, { full: 3, normal: 2 });
+  });
+});
+
+Deno.test("a NORMAL commit survives kill -9 of the process that made it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_store_kill_" });
+  const path = `${dir}/blitz.db`;
+  const script = `${dir}/writer.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { openSqliteStore } from ${
+      JSON.stringify(new URL("./store_sqlite.ts", import.meta.url).href)
+    };
+const store = openSqliteStore(${JSON.stringify(path)});
+await store.insertAlerts([{ id: "k1", detector: "d", alert: { a: 1 } }]);
+await store.claimBatch({ leaseMs: 60000, limit: 1 });
+await store.updateAlert("k1", { status: "delivered", attempts: 1, message_id: "<k1@x>" });
+console.log(JSON.stringify(store.commits));
+setInterval(() => {}, 1000); // stays up until killed, the store never closed
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    const { value } = await reader.read();
+    assert.deepEqual(JSON.parse(value!), { full: 1, normal: 2 });
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    const store = openSqliteStore(path);
+    try {
+      const record = await store.getAlert("k1");
+      assert.equal(record?.status, "delivered");
+      assert.equal(record?.message_id, "<k1@x>");
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a durable write resolves after the WAL fsync, off the event loop; bookkeeping does not wait", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_store_sync_" });
+  const gates: PromiseWithResolvers<void>[] = [];
+  const synced: string[] = [];
+  const store = openSqliteStore(`${dir}/blitz.db`, {
+    syncWal: (file) => {
+      synced.push(file.statSync().isFile ? "wal" : "?");
+      const gate = Promise.withResolvers<void>();
+      gates.push(gate);
+      return gate.promise;
+    },
+  });
+  try {
+    let first = false;
+    const inserted = store.insertAlerts([alert("s1")]).then(() => first = true);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(gates.length, 1, "one fsync started");
+    assert.equal(first, false, "not resolved before the fsync completes");
+    // Committed already: a claim sees it and resolves without any fsync.
+    const claimed = await store.claimBatch({ leaseMs: 60_000, limit: 1 });
+    assert.equal(claimed[0]?.id, "s1");
+    // A commit made while the first fsync runs starts its own at once, and does not wait for the first.
+    const second = store.insertAlerts([alert("s2")]);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(gates.length, 2);
+    gates[1]!.resolve();
+    await second;
+    assert.equal(first, false, "the first still waits for its own fsync");
+    gates[0]!.resolve();
+    await inserted;
+    // With four fsyncs in flight, commits made meanwhile share the next one.
+    const four: Promise<void>[] = [];
+    for (const n of [3, 4, 5, 6]) {
+      four.push(store.insertAlerts([alert(`s${n}`)])); // one commit each
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(gates.length, 6);
+    let later = 0;
+    const more = [
+      store.insertAlerts([alert("s7")]).then(() => later++),
+      store.insertAlerts([alert("s8")]).then(() => later++),
+    ];
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(gates.length, 6, "no fifth fsync while four run");
+    gates[2]!.resolve();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(gates.length, 7, "one fsync for both waiting commits");
+    assert.equal(later, 0);
+    gates[6]!.resolve();
+    await Promise.all(more);
+    assert.equal(later, 2);
+    for (const gate of gates) gate.resolve();
+    await Promise.all(four);
+    assert.deepEqual(synced, Array(7).fill("wal"));
+  } finally {
+    for (const gate of gates) gate.resolve();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a failed fsync fails its writes and every later write; ping() says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_store_eio_" });
+  const store = openSqliteStore(`${dir}/blitz.db`, {
+    syncWal: () => Promise.reject(new Error("EIO: input/output error")),
+  });
+  try {
+    await assert.rejects(
+      store.insertAlerts([alert("e1")]),
+      /fsync of .*blitz\.db-wal failed \(EIO: input\/output error\)/,
+    );
+    await assert.rejects(
+      store.updateAlert("e1", { status: "delivered" }),
+      /fsync .* failed/,
+    );
+    assert.equal(await store.ping(), false);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
