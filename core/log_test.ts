@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+
+const LOG_MODULE = new URL("./log.ts", import.meta.url).href;
+const SECRETS_MODULE = new URL("./secrets.ts", import.meta.url).href;
+
+/** Runs a script that uses the JSON logger; returns its stderr lines. */
+async function run(body: string): Promise<string[]> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      `import { flushLogs, jsonLogger } from ${JSON.stringify(LOG_MODULE)};
+import { registerSecret } from ${JSON.stringify(SECRETS_MODULE)};
+${body}`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(out.stderr).split("\n").filter(Boolean);
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+Deno.test("jsonLogger writes every line of a batch, redacted, even when the process exits at once", async () => {
+  const lines = await run(`registerSecret("hunter2-secret");
+for (let i = 0; i < 3; i++) jsonLogger("delivered", { n: i, note: "pw hunter2-secret" });
+Deno.exit(0);`);
+  assert.equal(lines.length, 3);
+  const events = lines.map((line) => JSON.parse(line));
+  assert.deepEqual(events.map((e) => e.n), [0, 1, 2]);
+  assert.ok(events.every((e) => e.event === "delivered" && e.level === "info"));
+  assert.ok(lines.every((line) => !line.includes("hunter2-secret")));
+});
+
+Deno.test("jsonLogger flushes on its own after the turn, and at 64 KiB without waiting", async () => {
+  const lines = await run(`jsonLogger("delivery_failed", { alert_id: "a" });
+await new Promise((r) => setTimeout(r, 50));
+Deno.stderr.writeSync(new TextEncoder().encode("MARK\\n"));
+const big = "x".repeat(1000);
+for (let i = 0; i < 70; i++) jsonLogger("accepted", { i, big });
+Deno.stderr.writeSync(new TextEncoder().encode("MARK2\\n"));
+flushLogs();
+setInterval(() => {}, 1000); // never exits by itself
+setTimeout(() => Deno.exit(0), 100);`);
+  assert.equal(JSON.parse(lines[0]!).level, "error");
+  assert.equal(lines[1], "MARK");
+  // The 64 KiB threshold wrote the first ~64 lines before MARK2; the rest came after it.
+  const mark2 = lines.indexOf("MARK2");
+  assert.ok(mark2 > 40 && mark2 < 71, `MARK2 at ${mark2}`);
+  assert.equal(lines.length, 1 + 1 + 70 + 1);
+});
