@@ -20,7 +20,7 @@ import * as passToMail from "./actions/pass_to_mail.ts";
 import * as jiraCreate from "./actions/jira_create.ts";
 import * as forwardMail from "./actions/forward_mail.ts";
 import * as httpRequest from "./actions/http_request.ts";
-import * as nodemailer from "nodemailer";
+import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
 preload({
@@ -38,7 +38,7 @@ preload({
   "actions/jira_create.ts": jiraCreate,
   "actions/forward_mail.ts": forwardMail,
   "actions/http_request.ts": httpRequest,
-  "npm:nodemailer": nodemailer,
+  "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });
 

@@ -1,16 +1,12 @@
 /**
- * Email delivery: SMTP through a pooled nodemailer transport, or a file outbox when no SMTP
- * server is configured. Every header value is checked here before nodemailer sees it
+ * Email delivery: SMTP over pooled nodemailer connections (`core/smtp_pool.ts`, which sends the
+ * message bytes built by `core/mime.ts`), or a file outbox when no SMTP server is configured. Every header value is checked here before nodemailer sees it
  * (SECURITY.md 17), and SMTP credentials never reach an error message (SECURITY.md 18).
  *
  * @module
  */
-import type {
-  SMTPPoolOptions,
-  SMTPPoolSentMessageInfo,
-  Transporter,
-} from "nodemailer";
 import { buildMime } from "./mime.ts";
+import { type SmtpConnectionClass, SmtpPool } from "./smtp_pool.ts";
 import { importLazy } from "./lazy.ts";
 import { join } from "./paths.ts";
 import { checkAddress, headerSafe } from "./headers.ts";
@@ -62,7 +58,7 @@ export interface Delivery {
   close(): Promise<void>;
 }
 
-/** SMTP (pooled nodemailer transport) when `smtp` is set, else a file outbox in `<dataDir>/outbox`. */
+/** SMTP (pooled nodemailer connections) when `smtp` is set, else a file outbox in `<dataDir>/outbox`. */
 export function createDelivery(
   options: {
     /** `smtp://user:pass@host:port` or `smtps://…`; `?ignore_tls=1` turns STARTTLS off. */
@@ -206,6 +202,23 @@ function bareAddress(address: string): string {
   return (named?.[1] ?? address).trim();
 }
 
+/**
+ * The SMTP envelope form of a checked address: the bare address with its domain lower-cased and, when
+ * internationalised, in its ASCII (punycode) form, as nodemailer's mailer did. The local part is kept.
+ */
+function envelopeAddress(address: string): string {
+  const bare = bareAddress(address);
+  const at = bare.lastIndexOf("@");
+  const domain = bare.slice(at + 1);
+  let ascii = domain.toLowerCase();
+  try {
+    ascii = new URL(`http://${domain}/`).hostname;
+  } catch {
+    // not a host name URL accepts (an address literal, say): send it as given, lower-cased
+  }
+  return `${bare.slice(0, at)}@${ascii}`;
+}
+
 /** The bare address lower-cased, for comparison. */
 function addressKey(address: string): string {
   return bareAddress(address).toLowerCase();
@@ -295,7 +308,7 @@ const TRANSIENT_CODES = new Set([
 class SmtpDelivery implements Delivery {
   #settings: SmtpSettings;
   #timeoutMs: number;
-  #transport?: Promise<Transporter<SMTPPoolSentMessageInfo, SMTPPoolOptions>>;
+  #pool?: Promise<SmtpPool>;
   #inFlight = new Set<Promise<unknown>>();
   #closed = false;
 
@@ -307,36 +320,22 @@ class SmtpDelivery implements Delivery {
     this.#connections = connections;
   }
 
-  /** The pooled transport, created on first use (nodemailer is imported only when SMTP is used). */
-  #getTransport(): Promise<
-    Transporter<SMTPPoolSentMessageInfo, SMTPPoolOptions>
-  > {
-    return this.#transport ??= importLazy<typeof import("nodemailer")>(
-      "npm:nodemailer",
-    ).then((mod) => this.#createTransport(mod.default));
-  }
-
-  #createTransport(
-    nodemailer: typeof import("nodemailer").default,
-  ): Transporter<SMTPPoolSentMessageInfo, SMTPPoolOptions> {
-    const settings = this.#settings;
-    const timeoutMs = this.#timeoutMs;
-    const options: SMTPPoolOptions & { pool: true } = {
-      pool: true,
-      maxConnections: this.#connections,
-      host: settings.host,
-      port: settings.port,
-      secure: settings.secure,
-      ignoreTLS: settings.ignoreTLS,
-      connectionTimeout: timeoutMs,
-      greetingTimeout: timeoutMs,
-      socketTimeout: timeoutMs,
-      disableFileAccess: true,
-      disableUrlAccess: true,
-      logger: false,
-    };
-    if (settings.auth) options.auth = settings.auth;
-    return nodemailer.createTransport(options);
+  /** The connection pool, created on first use (nodemailer is imported only when SMTP is used). */
+  #getPool(): Promise<SmtpPool> {
+    return this.#pool ??= importLazy<{ default: SmtpConnectionClass }>(
+      "npm:nodemailer/lib/smtp-connection",
+    ).then((mod) => {
+      const settings = this.#settings;
+      return new SmtpPool(mod.default, {
+        host: settings.host,
+        port: settings.port,
+        secure: settings.secure,
+        ignoreTLS: settings.ignoreTLS,
+        timeoutMs: this.#timeoutMs,
+        connections: this.#connections,
+        ...(settings.auth ? { auth: settings.auth } : {}),
+      });
+    });
   }
 
   async send(message: OutgoingMessage): Promise<DeliveryResult> {
@@ -348,17 +347,10 @@ class SmtpDelivery implements Delivery {
     const prepared = prepareOrFail(message);
     const raw = composeRaw(prepared);
     const envelope = {
-      from: bareAddress(prepared.from),
-      to: [...prepared.to, ...prepared.cc].map(bareAddress),
+      from: envelopeAddress(prepared.from),
+      to: [...prepared.to, ...prepared.cc].map(envelopeAddress),
     };
-    const sending = this.#getTransport().then((t) =>
-      t.sendMail({
-        envelope,
-        raw: new TextDecoder().decode(raw), // pure ASCII: headers are encoded, bodies base64
-        disableFileAccess: true,
-        disableUrlAccess: true,
-      })
-    );
+    const sending = this.#getPool().then((pool) => pool.send(envelope, raw));
     this.#inFlight.add(sending);
     try {
       const info = await sending;
@@ -366,8 +358,11 @@ class SmtpDelivery implements Delivery {
         status: "sent",
         messageId: prepared.messageId,
       };
-      if (typeof info.response === "string") {
-        result.response = this.#redact(info.response);
+      const refused = info.rejected.length > 0
+        ? ` (refused: ${info.rejected.join(", ")})`
+        : "";
+      if (info.response !== "" || refused !== "") {
+        result.response = this.#redact(info.response + refused);
       }
       return result;
     } catch (err) {
@@ -382,7 +377,7 @@ class SmtpDelivery implements Delivery {
     this.#closed = true;
     // Idle connections close at once; busy ones finish their message first.
     await Promise.allSettled([...this.#inFlight]);
-    if (this.#transport) (await this.#transport).close();
+    if (this.#pool) await (await this.#pool).close();
   }
 
   #redact(text: string): string {

@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import type { Buffer } from "node:buffer";
+import SMTPConnection from "nodemailer/lib/smtp-connection";
+import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { SmtpPool } from "./smtp_pool.ts";
+
+/** A loopback smtp-server that counts sessions (open now, and at most at once) and keeps messages. */
+async function server(options: Partial<SMTPServerOptions> = {}) {
+  const stats = { sessions: 0, open: 0, maxOpen: 0, resets: 0 };
+  const messages: { to: string[]; raw: string }[] = [];
+  let refuse = 0;
+  const sockets = new Set<{ destroy(): void }>();
+  const smtp = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disableReverseLookup: true,
+    disabledCommands: ["STARTTLS"],
+    onConnect(_session, callback) {
+      stats.sessions++;
+      stats.open++;
+      stats.maxOpen = Math.max(stats.maxOpen, stats.open);
+      callback();
+    },
+    onClose() {
+      stats.open--;
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        if (refuse > 0) {
+          refuse--;
+          return callback(
+            Object.assign(new Error("Mailbox busy"), { responseCode: 450 }),
+          );
+        }
+        messages.push({
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: chunks.map((c) => c.toString("latin1")).join(""),
+        });
+        callback();
+      });
+    },
+    ...options,
+  });
+  smtp.on("error", () => {});
+  smtp.server.on(
+    "connection",
+    (socket: { destroy(): void; on(e: string, f: () => void): void }) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    },
+  );
+  const port = await new Promise<number>((resolve) =>
+    smtp.listen(
+      0,
+      "127.0.0.1",
+      () => resolve((smtp.server.address() as { port: number }).port),
+    )
+  );
+  return {
+    port,
+    stats,
+    messages,
+    refuseNext(n: number) {
+      refuse = n;
+    },
+    /** Drops every client connection, as a server timing out idle sessions does. */
+    dropAll() {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () => new Promise<void>((resolve) => smtp.close(() => resolve())),
+  };
+}
+
+function pool(port: number, connections = 2) {
+  return new SmtpPool(SMTPConnection, {
+    host: "127.0.0.1",
+    port,
+    secure: false,
+    ignoreTLS: true,
+    timeoutMs: 5000,
+    connections,
+  });
+}
+
+const raw = (id: string) =>
+  new TextEncoder().encode(
+    `Message-ID: <${id}@t>\r\nSubject: t\r\n\r\n.leading dot\r\nbody ${id}\r\n`,
+  );
+const envelope = { from: "blitz@example.test", to: ["soc@example.test"] };
+
+Deno.test("SmtpPool reuses one connection for messages sent one after another, dot-stuffed", async () => {
+  const s = await server();
+  const p = pool(s.port);
+  try {
+    for (let i = 0; i < 5; i++) {
+      const result = await p.send(envelope, raw(`m${i}`));
+      assert.match(result.response, /^250/);
+    }
+    assert.equal(s.messages.length, 5);
+    assert.equal(s.stats.sessions, 1);
+    // The server un-stuffs the dot it received: the bytes arrive as built.
+    assert.match(s.messages[0]!.raw, /\r\n\.leading dot\r\nbody m0/);
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});
+
+Deno.test("SmtpPool opens at most `connections` sessions for concurrent sends", async () => {
+  const s = await server();
+  const p = pool(s.port, 3);
+  try {
+    const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    await Promise.all(ids.map((id) => p.send(envelope, raw(id))));
+    assert.equal(s.messages.length, 20);
+    assert.ok(s.stats.maxOpen <= 3, `max open ${s.stats.maxOpen}`);
+    assert.ok(s.stats.sessions <= 3);
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});
+
+Deno.test("SmtpPool keeps a connection after a refused message, and replaces one the server dropped", async () => {
+  const s = await server();
+  const p = pool(s.port, 1);
+  try {
+    s.refuseNext(1);
+    await assert.rejects(
+      p.send(envelope, raw("refused")),
+      (err: { responseCode?: number }) => err.responseCode === 450,
+    );
+    await p.send(envelope, raw("after-refusal"));
+    assert.equal(s.stats.sessions, 1, "RSET and reuse, no new session");
+    s.dropAll();
+    await new Promise((r) => setTimeout(r, 50));
+    await p.send(envelope, raw("after-drop"));
+    assert.equal(
+      s.stats.sessions,
+      2,
+      "the dropped idle connection was replaced",
+    );
+    assert.deepEqual(
+      s.messages.map((m) => /body (\S+)/.exec(m.raw)?.[1]),
+      ["after-refusal", "after-drop"],
+    );
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});
+
+Deno.test("SmtpPool verifies the server's certificate on STARTTLS: a self-signed one fails, nothing is sent", async () => {
+  // smtp-server offers STARTTLS with its built-in self-signed certificate.
+  const s = await server({ disabledCommands: [] });
+  const p = new SmtpPool(SMTPConnection, {
+    host: "127.0.0.1",
+    port: s.port,
+    secure: false,
+    ignoreTLS: false,
+    timeoutMs: 5000,
+    connections: 1,
+  });
+  try {
+    await assert.rejects(
+      p.send(envelope, raw("tls")),
+      (err: Error & { code?: string }) =>
+        err.code === "ETLS" ||
+        /certificate|self[- ]signed|UnknownIssuer/i.test(err.message),
+    );
+    assert.equal(s.messages.length, 0);
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});
+
+Deno.test("SmtpPool fails sends waiting for a connection when closed, and refuses new ones", async () => {
+  const s = await server();
+  const p = pool(s.port, 1);
+  await p.send(envelope, raw("before"));
+  await p.close();
+  await assert.rejects(p.send(envelope, raw("after")), /pool closed/);
+  await s.close();
+  assert.equal(s.messages.length, 1);
+});
