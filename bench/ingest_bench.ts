@@ -14,8 +14,7 @@
  *
  * @module
  */
-import { SMTPServer } from "smtp-server";
-import type { Buffer } from "node:buffer";
+import { startSink } from "./_sink.ts";
 import { writeProject } from "../tests/_config.ts";
 import { ROOT, type ServeProcess, startServe } from "../tests/_serve.ts";
 
@@ -38,46 +37,6 @@ const ALERT = JSON.stringify({
   event_count: 312,
   sensor: "ids-dmz-01",
 });
-
-/** A loopback SMTP sink that only counts messages and notes when each Message-ID arrived. */
-async function startSink(): Promise<
-  { port: number; arrivals: Map<string, number>; close(): Promise<void> }
-> {
-  const arrivals = new Map<string, number>();
-  const server = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    disableReverseLookup: true,
-    disabledCommands: ["STARTTLS"],
-    closeTimeout: 500,
-    onData(stream, _session, callback) {
-      let head = "";
-      stream.on("data", (chunk: Buffer) => {
-        if (head.length < 4096) head += chunk.toString("latin1");
-      });
-      stream.on("end", () => {
-        const id = /^Message-ID:\s*(<[^>]+>)/im.exec(head)?.[1];
-        if (id !== undefined && !arrivals.has(id)) {
-          arrivals.set(id, performance.now());
-        }
-        callback();
-      });
-    },
-  });
-  const port = await new Promise<number>((resolve) =>
-    server.listen(
-      0,
-      "127.0.0.1",
-      () => resolve((server.server.address() as { port: number }).port),
-    )
-  );
-  server.on("error", () => {});
-  return {
-    port,
-    arrivals,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** Peak resident memory (VmHWM) of a process, in bytes. */
 function peakRss(pid: number): number {
