@@ -820,3 +820,31 @@ Deno.test("a failed fsync fails its writes and every later write; ping() says so
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a new store file uses 8 KiB pages; an existing file keeps its page size", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_store_page_" });
+  try {
+    const fresh = openSqliteStore(`${dir}/new.db`);
+    await fresh.close();
+    const read = (path: string) => {
+      const db = new DatabaseSync(path);
+      try {
+        return Number(db.prepare("PRAGMA page_size").get()?.page_size);
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(read(`${dir}/new.db`), 8192);
+    const old = new DatabaseSync(`${dir}/old.db`);
+    old.exec(
+      "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x)",
+    );
+    old.close();
+    const reopened = openSqliteStore(`${dir}/old.db`);
+    await reopened.insertAlerts([alert("p1")]);
+    await reopened.close();
+    assert.equal(read(`${dir}/old.db`), 4096);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
