@@ -9,11 +9,15 @@
  *    Target >= 2,000/s on 2 cores.
  * 3. Peak RSS of the service during that 10,000-alert burst (VmHWM of the process). Target < 200 MB.
  *
+ * The end-to-end burst is posted with the lean keep-alive client of bench/_load.ts (not `fetch`), to keep
+ * the load generator's CPU off the cores the service runs on.
+ *
  * Run: `deno run -A bench/ingest_bench.ts [--seconds 5] [--alerts 10000]`. The services run as child
  * processes with the serve task's permission flags (see tests/_serve.ts).
  *
  * @module
  */
+import { postMany } from "./_load.ts";
 import { startSink } from "./_sink.ts";
 import { writeProject } from "../tests/_config.ts";
 import { ROOT, type ServeProcess, startServe } from "../tests/_serve.ts";
@@ -287,7 +291,6 @@ async function main(): Promise<void> {
       const warm = sink.arrivals.size;
       const rssBefore = peakRss(server.child.pid);
       const sent = new Map<string, number>();
-      let next = 0;
       const peaks = { heap: 0, external: 0, backlog: 0 };
       let sampling = true;
       const sampler = (async () => {
@@ -309,27 +312,24 @@ async function main(): Promise<void> {
         bench: cpuSeconds("self"),
       };
       const started = performance.now();
-      await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-        while (next < ALERTS) {
-          next++;
-          const at = performance.now();
-          const res = await fetch(`${server.url}/ingest/bench`, {
-            method: "POST",
-            headers: {
-              "content-type": "application/json",
-              authorization: `Bearer ${TOKEN}`,
-            },
-            body: ALERT,
-          });
-          const body = await res.json();
-          if (res.status !== 202) {
-            throw new Error(
-              `Ingest answered ${res.status}: ${JSON.stringify(body)}`,
-            );
+      await postMany({
+        url: server.url,
+        path: "/ingest/bench",
+        headers: {
+          "Content-Type": "application/json",
+          Authorization: `Bearer ${TOKEN}`,
+        },
+        body: ALERT,
+        total: ALERTS,
+        connections: CONNECTIONS,
+        onResponse(status, text, sentAt) {
+          if (status !== 202) {
+            throw new Error(`Ingest answered ${status}: ${text}`);
           }
-          sent.set(`<${body.ids[0]}@blitz.bench.test>`, at);
-        }
-      }));
+          const body = JSON.parse(text) as { ids: string[] };
+          sent.set(`<${body.ids[0]}@blitz.bench.test>`, sentAt);
+        },
+      });
       const accepted = performance.now();
       const end = Date.now() + 600_000;
       while (sink.arrivals.size < warm + ALERTS && Date.now() < end) {
