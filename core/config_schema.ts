@@ -103,7 +103,7 @@ export const GlobalConfigSchema = z.strictObject({
   max_json_depth: z.number().int().min(2).max(512).default(64),
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
-  workers: z.number().int().min(1).max(256).default(4),
+  workers: z.number().int().min(1).max(256).default(8),
   // Store backend.
   store: z.strictObject({
     backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),
