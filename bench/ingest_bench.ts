@@ -174,8 +174,7 @@ async function project(smtpPort: number) {
       rate_limit: "1000000/s burst 1000000",
       max_backlog: 1_000_000,
       enrichment_ttl: "1h",
-      workers: 32,
-      delivery: { connections: 16 },
+      // workers and delivery.connections: the defaults (8 and 8), as an operator runs it
     },
     detectors: {
       bench: {
