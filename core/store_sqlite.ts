@@ -6,12 +6,8 @@
  * the process (the WAL is in the OS page cache) and reach the disk with the next fsync; a power loss can
  * undo the last of them, which at worst mails an alert again with the same Message-ID.
  *
- * The fsync never blocks the event loop: the connection runs with `synchronous = NORMAL`, and after a
- * commit holding durable writes the store fsyncs the WAL file itself, asynchronously (`syncData`, on
- * Deno's blocking-I/O threads), resolving those writes when it completes. Up to four fsyncs run at once;
- * commits made while all four run share the next one (pipelined group commit). If the WAL file cannot be opened,
- * durable batches fall back to `synchronous = FULL`. A failed fsync fails its writes and every later
- * write: after a failed fsync the page cache cannot be trusted.
+ * The group commit and its fsync of the WAL, off the event loop, are in `_sqlite_commit.ts`; the
+ * schema and the mapping from rows to records in `_sqlite_schema.ts`.
  *
  * node:sqlite is synchronous; methods still return promises to honour the {@link Store} contract, and
  * each runs to completion before the next starts, so calls never interleave inside a transaction. Other
@@ -23,101 +19,30 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { GroupCommit } from "./_sqlite_commit.ts";
+import {
+  JSON_FIELDS,
+  MIGRATIONS,
+  PATCH_FIELDS,
+  toActionRun,
+  toAlert,
+  toIso,
+} from "./_sqlite_schema.ts";
 import { dirname } from "./paths.ts";
 import type {
   ActionRun,
   AlertPatch,
   AlertQuery,
   AlertRecord,
-  AlertStatus,
   NewAlert,
   Store,
 } from "./store.ts";
 
-/** Schema migrations, in order: version N is `MIGRATIONS[N - 1]`. Append, never edit. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE alerts (
-    id TEXT PRIMARY KEY,
-    detector TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    alert_json TEXT NOT NULL,
-    idempotency_key TEXT,
-    subject TEXT,
-    recipients TEXT, -- JSON {"to": [...], "cc": [...]}
-    condition TEXT, -- JSON: a string, or null when no condition matched; SQL NULL when unknown
-    enrichments TEXT,
-    actions TEXT,
-    message TEXT,
-    message_id TEXT,
-    delivery TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
-    lease_until TEXT,
-    last_error TEXT,
-    jira_keys TEXT,
-    UNIQUE (detector, idempotency_key)
-  ) STRICT;
-  CREATE INDEX alerts_status_next_attempt ON alerts (status, next_attempt_at);
-  CREATE INDEX alerts_status_received ON alerts (status, received_at);
-  CREATE INDEX alerts_detector_received ON alerts (detector, received_at);
-  CREATE INDEX alerts_received ON alerts (received_at);
-  CREATE TABLE action_runs (
-    nonce TEXT PRIMARY KEY,
-    alert_id TEXT NOT NULL REFERENCES alerts (id),
-    button TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    actor_source TEXT NOT NULL,
-    client_ip TEXT,
-    user_agent TEXT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    status TEXT NOT NULL,
-    steps TEXT NOT NULL
-  ) STRICT;
-  CREATE INDEX action_runs_alert ON action_runs (alert_id, started_at);`,
-];
-
-/** The schema version this code creates and understands. */
-export const SQLITE_SCHEMA_VERSION: number = MIGRATIONS.length;
+export { SQLITE_SCHEMA_VERSION } from "./_sqlite_schema.ts";
 
 const DEFAULT_LIMIT = 50;
-/**
- * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit never waits for
- * an fsync that started before it plus its own: it starts one at once (the file system merges them).
- */
-const MAX_SYNCS = 4;
 const MAX_LIMIT = 500;
 const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
-
-/** Fields `updateAlert` accepts, in the fixed order that keeps its statement cache small. */
-const PATCH_FIELDS: readonly string[] = [
-  "status",
-  "updated_at",
-  "attempts",
-  "subject",
-  "to",
-  "cc",
-  "condition",
-  "enrichments",
-  "actions",
-  "message",
-  "message_id",
-  "delivery",
-  "next_attempt_at",
-  "last_error",
-  "jira_keys",
-] satisfies (keyof AlertPatch)[];
-/** Patchable alert fields stored as JSON text in a column of the same name. */
-const JSON_FIELDS = new Set([
-  "enrichments",
-  "actions",
-  "message",
-  "delivery",
-  "jira_keys",
-  "condition",
-]);
 
 /** Opens (creating and migrating) the SQLite store at `path` (`:memory:` allowed). */
 export function openSqliteStore(
@@ -134,50 +59,26 @@ export interface SqliteStoreOptions {
   syncWal?: (file: Deno.FsFile) => Promise<void>;
 }
 
-/** A committed durable write waiting for the fsync that makes it durable. */
-interface Waiter {
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-  value: unknown;
-}
-
 /** {@link Store} on a SQLite file; create it with {@link openSqliteStore}. */
 export class SqliteStore implements Store {
   #db: DatabaseSync;
   #clock: () => Date;
   #statements = new Map<string, StatementSync>();
-  /** The connection's current `synchronous` setting: true for FULL, false for NORMAL. */
-  #syncFull = true;
-  #commits = { full: 0, normal: 0 };
-  #path: string;
-  /** The WAL file, for fsync; null when it cannot be opened (then durable commits use FULL). */
-  #wal: Deno.FsFile | null | undefined;
-  #syncWal: (file: Deno.FsFile) => Promise<void>;
-  /** Durable writes committed and waiting for the next fsync of the WAL. */
-  #unsynced: Waiter[] = [];
-  /** WAL fsyncs in flight (at most MAX_SYNCS). */
-  #syncs = new Set<Promise<void>>();
-  /** Set by a failed fsync: every later write fails with it. */
-  #broken: Error | undefined;
-  #pending: {
-    fn: () => unknown;
-    /** The write changes the database with at most one statement (see #write). */
-    single: boolean;
-    /** The commit must be on disk before the promise resolves (see #write). */
-    durable: boolean;
-    resolve: (value: unknown) => void;
-    reject: (err: unknown) => void;
-  }[] = [];
+  /** Batches the writes into group commits and makes the durable ones durable. */
+  #commit: GroupCommit;
 
   /** Opens, configures and migrates the database; prefer {@link openSqliteStore}. */
   constructor(path: string, options?: SqliteStoreOptions) {
     this.#clock = options?.clock ?? (() => new Date());
-    this.#path = path;
-    this.#syncWal = options?.syncWal ?? ((file) => file.syncData());
     if (path !== ":memory:" && path !== "") {
       Deno.mkdirSync(dirname(path), { recursive: true });
     }
     this.#db = new DatabaseSync(path);
+    this.#commit = new GroupCommit(this.#db, {
+      path,
+      syncWal: options?.syncWal ?? ((file) => file.syncData()),
+      sql: (sql) => this.#sql(sql),
+    });
     try {
       // 8 KiB pages for a new file (an existing one keeps its size): a delivered alert's row holds its
       // email (~15 KB), and larger pages halve its overflow chain (measured 63 vs 81 µs per update).
@@ -191,8 +92,7 @@ export class SqliteStore implements Store {
       }
       this.#db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
       this.#migrate(path);
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-      this.#syncFull = false;
+      this.#commit.setSynchronous(false);
     } catch (err) {
       this.#db.close();
       throw err;
@@ -200,10 +100,12 @@ export class SqliteStore implements Store {
   }
 
   insertAlerts(alerts: NewAlert[]): Promise<void> {
-    return this.#write(() => {
+    return this.#commit.write(() => {
       if (alerts.length === 1) this.#insert(alerts[0]!); // one statement is already atomic
       else if (alerts.length > 1) {
-        this.#transaction(() => alerts.forEach((alert) => this.#insert(alert)));
+        this.#commit.transaction(() =>
+          alerts.forEach((alert) => this.#insert(alert))
+        );
       }
     }, { single: alerts.length <= 1 });
   }
@@ -224,9 +126,13 @@ export class SqliteStore implements Store {
     };
     // One alert: a lookup and at most one INSERT, atomic without a savepoint of its own.
     if (alerts.length === 1) {
-      return this.#write(() => [insertNew(alerts[0]!)], { single: true });
+      return this.#commit.write(() => [insertNew(alerts[0]!)], {
+        single: true,
+      });
     }
-    return this.#write(() => this.#transaction(() => alerts.map(insertNew)));
+    return this.#commit.write(() =>
+      this.#commit.transaction(() => alerts.map(insertNew))
+    );
   }
 
   getAlert(id: string): Promise<AlertRecord | undefined> {
@@ -237,7 +143,7 @@ export class SqliteStore implements Store {
   }
 
   updateAlert(id: string, patch: AlertPatch): Promise<void> {
-    return this.#write(() => {
+    return this.#commit.write(() => {
       const given = patch as Record<string, unknown>;
       const unknown = Object.keys(given).find((field) =>
         !PATCH_FIELDS.includes(field)
@@ -332,7 +238,7 @@ export class SqliteStore implements Store {
   claimNext(
     options: { now?: Date; leaseMs: number },
   ): Promise<AlertRecord | undefined> {
-    return this.#write(() => {
+    return this.#commit.write(() => {
       const now = options.now ?? this.#clock();
       const row = this.#sql(
         `UPDATE alerts SET status = 'processing', lease_until = :lease_until, updated_at = :now
@@ -356,7 +262,7 @@ export class SqliteStore implements Store {
   claimBatch(
     options: { now?: Date; leaseMs: number; limit: number },
   ): Promise<AlertRecord[]> {
-    return this.#write(() => {
+    return this.#commit.write(() => {
       const { limit } = options;
       if (!Number.isInteger(limit) || limit < 1) {
         throw new RangeError(`Invalid limit: ${limit}`);
@@ -391,7 +297,7 @@ export class SqliteStore implements Store {
   }
 
   requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
-    return this.#write(() => {
+    return this.#commit.write(() => {
       const now = (options.now ?? this.#clock()).toISOString();
       const stale = options.all
         ? ""
@@ -404,8 +310,8 @@ export class SqliteStore implements Store {
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
-    return this.#write(() =>
-      this.#transaction(() => {
+    return this.#commit.write(() =>
+      this.#commit.transaction(() => {
         let changes: number | bigint;
         try {
           ({ changes } = this.#sql(
@@ -449,7 +355,7 @@ export class SqliteStore implements Store {
     nonce: string,
     patch: Partial<Pick<ActionRun, "finished_at" | "status" | "steps">>,
   ): Promise<void> {
-    return this.#write(() => {
+    return this.#commit.write(() => {
       const sets: string[] = [];
       const params: Record<string, string | null> = { nonce };
       if ("finished_at" in patch) {
@@ -486,11 +392,11 @@ export class SqliteStore implements Store {
 
   /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */
   get commits(): { full: number; normal: number } {
-    return { ...this.#commits };
+    return this.#commit.commits;
   }
 
   ping(): Promise<boolean> {
-    if (this.#broken) return Promise.resolve(false);
+    if (this.#commit.broken) return Promise.resolve(false);
     try {
       // A real (rolled back) write: takes the write lock and fails on a read-only or closed database.
       this.#db.exec(`SAVEPOINT ping;
@@ -504,16 +410,13 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.#flush(); // writes already accepted are committed (and fsynced) before closing
-    while (this.#syncs.size > 0) await Promise.all(this.#syncs);
-    this.#wal?.close();
-    this.#wal = null;
+    await this.#commit.close(); // writes already accepted are committed (and fsynced) before closing
     if (this.#db.isOpen) this.#db.close();
     this.#statements.clear();
   }
 
   #migrate(path: string): void {
-    this.#transaction(() => {
+    this.#commit.transaction(() => {
       this.#db.exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)",
       );
@@ -554,159 +457,6 @@ export class SqliteStore implements Store {
     );
   }
 
-  /**
-   * Runs `fn` atomically: in a write transaction taken up front (BEGIN IMMEDIATE, so it never fails to
-   * upgrade), or in a savepoint when a group commit's transaction is already open.
-   */
-  #transaction<T>(fn: () => T): T {
-    if (this.#db.isTransaction) {
-      this.#sql("SAVEPOINT tx").run();
-      try {
-        const result = fn();
-        this.#sql("RELEASE tx").run();
-        return result;
-      } catch (err) {
-        this.#sql("ROLLBACK TO tx").run();
-        this.#sql("RELEASE tx").run();
-        throw err;
-      }
-    }
-    this.#sql("BEGIN IMMEDIATE").run();
-    try {
-      const result = fn();
-      this.#sql("COMMIT").run();
-      return result;
-    } catch (err) {
-      if (this.#db.isTransaction) this.#sql("ROLLBACK").run();
-      throw err;
-    }
-  }
-
-  /**
-   * Group commit: writes issued while the event loop is busy are applied together in one transaction
-   * (one fsync with synchronous = FULL) once pending I/O has run (setImmediate); each write sits in its own savepoint,
-   * so one failing write never undoes the others. Every promise resolves only after the commit.
-   *
-   * `single`: the write changes the database with at most one statement, and throws only before that
-   * statement or when it changed nothing. SQLite undoes a failing statement by itself without ending
-   * the transaction, so such a write needs no savepoint (two statements fewer per write).
-   *
-   * `durable` (default true): the batch holding this write commits with `synchronous = FULL` (an fsync
-   * of the WAL, which also makes every earlier commit durable); a batch of only non-durable writes
-   * commits with `NORMAL` (no fsync).
-   */
-  #write<T>(
-    fn: () => T,
-    options?: { single?: boolean; durable?: boolean },
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.push({
-        fn,
-        single: options?.single ?? false,
-        durable: options?.durable ?? true,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-      });
-      if (this.#pending.length === 1) setImmediate(() => this.#flush());
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
-    if (!this.#db.isOpen || this.#broken) {
-      const err = this.#broken ?? new Error("The store is closed");
-      for (const w of batch) w.reject(err);
-      return;
-    }
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    const durable = batch.some((w) => w.durable);
-    const wal = durable ? this.#walFile() : null;
-    try {
-      // Without the WAL file to fsync, a durable batch makes SQLite fsync inside COMMIT.
-      const full = durable && wal === null;
-      if (full !== this.#syncFull) {
-        this.#db.exec(`PRAGMA synchronous = ${full ? "FULL" : "NORMAL"}`);
-        this.#syncFull = full;
-      }
-      this.#sql("BEGIN IMMEDIATE").run();
-      for (const w of batch) {
-        try {
-          outcomes.push({
-            ok: true,
-            value: w.single ? w.fn() : this.#transaction(w.fn),
-          });
-        } catch (err) {
-          // Disk full or an I/O error makes SQLite roll back the whole transaction: then nothing of
-          // this batch is committed, and every write of it fails.
-          if (!this.#db.isTransaction) throw err;
-          outcomes.push({ ok: false, value: err });
-        }
-      }
-      this.#sql("COMMIT").run();
-      this.#commits[durable ? "full" : "normal"]++;
-    } catch (err) {
-      if (this.#db.isTransaction) this.#sql("ROLLBACK").run();
-      for (const w of batch) w.reject(err);
-      return;
-    }
-    batch.forEach((w, i) => {
-      const outcome = outcomes[i]!;
-      if (!outcome.ok) w.reject(outcome.value);
-      else if (w.durable && wal) {
-        this.#unsynced.push({
-          resolve: w.resolve,
-          reject: w.reject,
-          value: outcome.value,
-        });
-      } else w.resolve(outcome.value);
-    });
-    this.#startSyncs();
-  }
-
-  /** Starts fsyncs of the WAL for the committed durable writes waiting, up to MAX_SYNCS at once. */
-  #startSyncs(): void {
-    while (
-      this.#unsynced.length > 0 && this.#syncs.size < MAX_SYNCS && this.#wal
-    ) {
-      const waiting = this.#unsynced;
-      this.#unsynced = [];
-      const sync: Promise<void> = this.#syncWal(this.#wal).then(
-        () => {
-          for (const w of waiting) w.resolve(w.value);
-        },
-        (err) => {
-          this.#broken ??= new Error(
-            `Cannot make writes durable: fsync of ${this.#path}-wal failed (${
-              err instanceof Error ? err.message : String(err)
-            }); restart Blitz once the disk is fixed`,
-            { cause: err },
-          );
-          for (const w of [...waiting, ...this.#unsynced.splice(0)]) {
-            w.reject(this.#broken);
-          }
-        },
-      ).finally(() => {
-        this.#syncs.delete(sync);
-        if (!this.#broken) this.#startSyncs();
-      });
-      this.#syncs.add(sync);
-    }
-  }
-
-  /** The WAL file (`<path>-wal`), opened once; null for a memory database or when it cannot be opened. */
-  #walFile(): Deno.FsFile | null {
-    if (this.#wal !== undefined) return this.#wal;
-    if (this.#path === ":memory:" || this.#path === "") return this.#wal = null;
-    try {
-      this.#wal = Deno.openSync(`${this.#path}-wal`, { read: true });
-    } catch {
-      this.#wal = null;
-    }
-    return this.#wal;
-  }
-
   /** The prepared statement for `sql`, prepared on first use and reused. */
   #sql(sql: string): StatementSync {
     let statement = this.#statements.get(sql);
@@ -724,78 +474,4 @@ export class SqliteStore implements Store {
 /** Runs synchronous work as a promise, so a throw becomes a rejection. */
 function settle<T>(fn: () => T): Promise<T> {
   return new Promise((resolve) => resolve(fn()));
-}
-
-/** Normalises an ISO 8601 time to `toISOString()` form, which sorts as text. */
-function toIso(value: string, field: string): string {
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) {
-    throw new RangeError(
-      `Invalid ${field}: "${value}" is not an ISO 8601 time`,
-    );
-  }
-  return time.toISOString();
-}
-
-type Row = Record<string, unknown>;
-
-function toAlert(row: Row): AlertRecord {
-  const record: AlertRecord = {
-    id: row.id as string,
-    detector: row.detector as string,
-    received_at: row.received_at as string,
-    updated_at: row.updated_at as string,
-    status: row.status as AlertStatus,
-    alert: JSON.parse(row.alert_json as string),
-    attempts: Number(row.attempts),
-  };
-  if (row.idempotency_key !== null) {
-    record.idempotency_key = row.idempotency_key as string;
-  }
-  if (row.subject !== null) record.subject = row.subject as string;
-  if (row.recipients !== null) {
-    const { to, cc } = JSON.parse(row.recipients as string) as {
-      to?: string[];
-      cc?: string[];
-    };
-    if (to !== undefined) record.to = to;
-    if (cc !== undefined) record.cc = cc;
-  }
-  if (row.condition !== null) {
-    record.condition = JSON.parse(row.condition as string);
-  }
-  if (row.enrichments !== null) {
-    record.enrichments = JSON.parse(row.enrichments as string);
-  }
-  if (row.actions !== null) record.actions = JSON.parse(row.actions as string);
-  if (row.message !== null) record.message = JSON.parse(row.message as string);
-  if (row.message_id !== null) record.message_id = row.message_id as string;
-  if (row.delivery !== null) {
-    record.delivery = JSON.parse(row.delivery as string);
-  }
-  if (row.next_attempt_at !== null) {
-    record.next_attempt_at = row.next_attempt_at as string;
-  }
-  if (row.last_error !== null) record.last_error = row.last_error as string;
-  if (row.jira_keys !== null) {
-    record.jira_keys = JSON.parse(row.jira_keys as string);
-  }
-  return record;
-}
-
-function toActionRun(row: Row): ActionRun {
-  const run: ActionRun = {
-    nonce: row.nonce as string,
-    alert_id: row.alert_id as string,
-    button: row.button as string,
-    actor: row.actor as string,
-    actor_source: row.actor_source as ActionRun["actor_source"],
-    started_at: row.started_at as string,
-    status: row.status as ActionRun["status"],
-    steps: JSON.parse(row.steps as string),
-  };
-  if (row.client_ip !== null) run.client_ip = row.client_ip as string;
-  if (row.user_agent !== null) run.user_agent = row.user_agent as string;
-  if (row.finished_at !== null) run.finished_at = row.finished_at as string;
-  return run;
 }

@@ -1,0 +1,250 @@
+/**
+ * Group commit for the SQLite store: writes issued while the event loop is busy share one transaction,
+ * and durable ones resolve only once the WAL is fsynced (see `store_sqlite.ts` for which writes are
+ * durable and what that promises).
+ *
+ * The fsync never blocks the event loop: the connection runs with `synchronous = NORMAL`, and after a
+ * commit holding durable writes the store fsyncs the WAL file itself, asynchronously (`syncData`, on
+ * Deno's blocking-I/O threads), resolving those writes when it completes. Up to four fsyncs run at once;
+ * commits made while all four run share the next one (pipelined group commit). If the WAL file cannot be opened,
+ * durable batches fall back to `synchronous = FULL`. A failed fsync fails its writes and every later
+ * write: after a failed fsync the page cache cannot be trusted.
+ *
+ * @module
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+
+/**
+ * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit never waits for
+ * an fsync that started before it plus its own: it starts one at once (the file system merges them).
+ */
+const MAX_SYNCS = 4;
+
+/** A committed durable write waiting for the fsync that makes it durable. */
+interface Waiter {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  value: unknown;
+}
+
+/** Options of {@link GroupCommit}. */
+export interface GroupCommitOptions {
+  /** The database file: its WAL is `<path>-wal`; `:memory:` or `""` has none. */
+  path: string;
+  /** Makes the WAL durable. */
+  syncWal: (file: Deno.FsFile) => Promise<void>;
+  /** The prepared statement for `sql`, from the store's statement cache. */
+  sql: (sql: string) => StatementSync;
+}
+
+/** The group-commit engine of a SQLite connection; the store owns one and sends it every write. */
+export class GroupCommit {
+  #db: DatabaseSync;
+  #sql: (sql: string) => StatementSync;
+  /** The connection's current `synchronous` setting: true for FULL, false for NORMAL. */
+  #syncFull = true;
+  #commits = { full: 0, normal: 0 };
+  #path: string;
+  /** The WAL file, for fsync; null when it cannot be opened (then durable commits use FULL). */
+  #wal: Deno.FsFile | null | undefined;
+  #syncWal: (file: Deno.FsFile) => Promise<void>;
+  /** Durable writes committed and waiting for the next fsync of the WAL. */
+  #unsynced: Waiter[] = [];
+  /** WAL fsyncs in flight (at most MAX_SYNCS). */
+  #syncs = new Set<Promise<void>>();
+  /** Set by a failed fsync: every later write fails with it. */
+  #broken: Error | undefined;
+  #pending: {
+    fn: () => unknown;
+    /** The write changes the database with at most one statement (see write). */
+    single: boolean;
+    /** The commit must be on disk before the promise resolves (see write). */
+    durable: boolean;
+    resolve: (value: unknown) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
+
+  /** Takes over `db`, which the store opened with `synchronous = FULL`; touches nothing yet. */
+  constructor(db: DatabaseSync, options: GroupCommitOptions) {
+    this.#db = db;
+    this.#sql = options.sql;
+    this.#path = options.path;
+    this.#syncWal = options.syncWal;
+  }
+
+  /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */
+  get commits(): { full: number; normal: number } {
+    return { ...this.#commits };
+  }
+
+  /** The error of a failed fsync, which fails every later write; undefined while the store is sound. */
+  get broken(): Error | undefined {
+    return this.#broken;
+  }
+
+  /** Sets the connection's `synchronous` to FULL (true) or NORMAL (false), unless it already is. */
+  setSynchronous(full: boolean): void {
+    if (full !== this.#syncFull) {
+      this.#db.exec(`PRAGMA synchronous = ${full ? "FULL" : "NORMAL"}`);
+      this.#syncFull = full;
+    }
+  }
+
+  /**
+   * Runs `fn` atomically: in a write transaction taken up front (BEGIN IMMEDIATE, so it never fails to
+   * upgrade), or in a savepoint when a group commit's transaction is already open.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#db.isTransaction) {
+      this.#sql("SAVEPOINT tx").run();
+      try {
+        const result = fn();
+        this.#sql("RELEASE tx").run();
+        return result;
+      } catch (err) {
+        this.#sql("ROLLBACK TO tx").run();
+        this.#sql("RELEASE tx").run();
+        throw err;
+      }
+    }
+    this.#sql("BEGIN IMMEDIATE").run();
+    try {
+      const result = fn();
+      this.#sql("COMMIT").run();
+      return result;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#sql("ROLLBACK").run();
+      throw err;
+    }
+  }
+
+  /**
+   * Group commit: writes issued while the event loop is busy are applied together in one transaction
+   * once pending I/O has run (setImmediate); each write sits in its own savepoint, so one failing write
+   * never undoes the others. Every promise resolves only after the commit (and a durable one only after
+   * the fsync that follows it).
+   *
+   * `single`: the write changes the database with at most one statement, and throws only before that
+   * statement or when it changed nothing. SQLite undoes a failing statement by itself without ending
+   * the transaction, so such a write needs no savepoint (two statements fewer per write).
+   *
+   * `durable` (default true): the write resolves once the WAL is fsynced after its commit (which also
+   * makes every earlier commit durable); without the WAL file to fsync, its batch commits with
+   * `synchronous = FULL` instead. A batch of only non-durable writes commits with no fsync at all.
+   */
+  write<T>(
+    fn: () => T,
+    options?: { single?: boolean; durable?: boolean },
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({
+        fn,
+        single: options?.single ?? false,
+        durable: options?.durable ?? true,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  /** Commits the writes already accepted, awaits every fsync in flight, and closes the WAL file. */
+  async close(): Promise<void> {
+    this.#flush(); // writes already accepted are committed (and fsynced) before closing
+    while (this.#syncs.size > 0) await Promise.all(this.#syncs);
+    this.#wal?.close();
+    this.#wal = null;
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    if (!this.#db.isOpen || this.#broken) {
+      const err = this.#broken ?? new Error("The store is closed");
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    const durable = batch.some((w) => w.durable);
+    const wal = durable ? this.#walFile() : null;
+    try {
+      // Without the WAL file to fsync, a durable batch makes SQLite fsync inside COMMIT.
+      this.setSynchronous(durable && wal === null);
+      this.#sql("BEGIN IMMEDIATE").run();
+      for (const w of batch) {
+        try {
+          outcomes.push({
+            ok: true,
+            value: w.single ? w.fn() : this.transaction(w.fn),
+          });
+        } catch (err) {
+          // Disk full or an I/O error makes SQLite roll back the whole transaction: then nothing of
+          // this batch is committed, and every write of it fails.
+          if (!this.#db.isTransaction) throw err;
+          outcomes.push({ ok: false, value: err });
+        }
+      }
+      this.#sql("COMMIT").run();
+      this.#commits[durable ? "full" : "normal"]++;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#sql("ROLLBACK").run();
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const outcome = outcomes[i]!;
+      if (!outcome.ok) w.reject(outcome.value);
+      else if (w.durable && wal) {
+        this.#unsynced.push({
+          resolve: w.resolve,
+          reject: w.reject,
+          value: outcome.value,
+        });
+      } else w.resolve(outcome.value);
+    });
+    this.#startSyncs();
+  }
+
+  /** Starts fsyncs of the WAL for the committed durable writes waiting, up to MAX_SYNCS at once. */
+  #startSyncs(): void {
+    while (
+      this.#unsynced.length > 0 && this.#syncs.size < MAX_SYNCS && this.#wal
+    ) {
+      const waiting = this.#unsynced;
+      this.#unsynced = [];
+      const sync: Promise<void> = this.#syncWal(this.#wal).then(
+        () => {
+          for (const w of waiting) w.resolve(w.value);
+        },
+        (err) => {
+          this.#broken ??= new Error(
+            `Cannot make writes durable: fsync of ${this.#path}-wal failed (${
+              err instanceof Error ? err.message : String(err)
+            }); restart Blitz once the disk is fixed`,
+            { cause: err },
+          );
+          for (const w of [...waiting, ...this.#unsynced.splice(0)]) {
+            w.reject(this.#broken);
+          }
+        },
+      ).finally(() => {
+        this.#syncs.delete(sync);
+        if (!this.#broken) this.#startSyncs();
+      });
+      this.#syncs.add(sync);
+    }
+  }
+
+  /** The WAL file (`<path>-wal`), opened once; null for a memory database or when it cannot be opened. */
+  #walFile(): Deno.FsFile | null {
+    if (this.#wal !== undefined) return this.#wal;
+    if (this.#path === ":memory:" || this.#path === "") return this.#wal = null;
+    try {
+      this.#wal = Deno.openSync(`${this.#path}-wal`, { read: true });
+    } catch {
+      this.#wal = null;
+    }
+    return this.#wal;
+  }
+}
