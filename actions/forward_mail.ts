@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { defineAction } from "../core/plugin.ts";
+import { defineAction, type OutgoingMessage } from "../core/plugin.ts";
 
 const Address = z.string().min(3).refine(
   (s) => !/[\r\n]/.test(s),
@@ -38,23 +38,10 @@ const StoredMessage = z.object({
 /** What the route puts in `ctx.settings`. */
 const Settings = z.object({
   message: StoredMessage,
-  send: z.custom<(message: Outgoing) => Promise<{ messageId: string }>>((v) =>
-    typeof v === "function"
-  ),
+  send: z.custom<(message: OutgoingMessage) => Promise<{ messageId: string }>>((
+    v,
+  ) => typeof v === "function"),
 });
-
-/** The message handed to `settings.send` (the shape of core/delivery.ts OutgoingMessage). */
-interface Outgoing {
-  from: string;
-  to: string[];
-  cc: string[];
-  subject: string;
-  html: string;
-  text: string;
-  messageId: string;
-  references: string[];
-  headers: Record<string, string>;
-}
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -96,7 +83,7 @@ export default defineAction({
       `To: ${message.to.join(", ")}`,
       ...(message.cc.length ? [`Cc: ${message.cc.join(", ")}`] : []),
     ].join("\n");
-    const outgoing: Outgoing = {
+    const outgoing: OutgoingMessage = {
       from: message.from,
       to,
       cc,

@@ -10,8 +10,7 @@
  * @module
  */
 import { z } from "zod";
-import { defineAction } from "../core/plugin.ts";
-import { safeFetch } from "../core/safe_fetch.ts";
+import { defineAction, safeFetch } from "../core/plugin.ts";
 
 /** Response bodies longer than this are cut (the result is recorded and emailed). */
 const MAX_BODY_BYTES = 256 * 1024;

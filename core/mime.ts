@@ -6,6 +6,8 @@
  *
  * @module
  */
+import type { PreparedMessage } from "./_message.ts";
+
 const encoder = new TextEncoder();
 
 /** Base64 of the UTF-8 bytes of a string (Uint8Array.prototype.toBase64: fast, and no node:buffer). */
@@ -14,18 +16,9 @@ function base64(value: string): string {
     .toBase64();
 }
 
-/** What goes into a message; every header value already validated. */
-export interface MimeMessage {
-  from: string;
-  to: string[];
-  cc: string[];
-  subject: string;
-  html: string;
-  text: string;
-  messageId: string;
-  inReplyTo?: string;
-  references?: string[];
-  headers: Record<string, string>;
+/** What goes into a message: a prepared message (every header value already validated), and its date. */
+export interface MimeMessage extends PreparedMessage {
+  /** @default now */
   date?: Date;
 }
 

@@ -9,6 +9,14 @@
 import type { z } from "zod";
 
 export { lookup } from "./template.ts";
+export type { OutgoingMessage } from "./delivery.ts";
+// SSRF-safe HTTP for plugins that call out (no imports at all, so it costs a worker nothing to load).
+export {
+  BlockedRequestError,
+  isPrivateAddress,
+  safeFetch,
+  type SafeFetchPolicy,
+} from "./safe_fetch.ts";
 
 /** What the sandbox grants a plugin: nothing beyond this list. */
 export interface Permissions {

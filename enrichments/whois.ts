@@ -11,8 +11,11 @@
  * @module
  */
 import { z } from "zod";
-import { defineEnrichment } from "../core/plugin.ts";
-import { isPrivateAddress, safeFetch } from "../core/safe_fetch.ts";
+import {
+  defineEnrichment,
+  isPrivateAddress,
+  safeFetch,
+} from "../core/plugin.ts";
 import bootstrapData from "./rdap_bootstrap.json" with { type: "json" };
 
 /** RDAP bootstrap data for IPs, in the IANA file structure: `services` of `[[cidr, …], [base URL, …]]`. */
