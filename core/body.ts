@@ -8,7 +8,7 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { InputError } from "./errors.ts";
-import { checkAlert } from "./pipeline.ts";
+import { checkAlert } from "./_input.ts";
 
 /** An HTTPException whose response is JSON `{"error": message}` with the given status and headers. */
 export function jsonError(
