@@ -51,7 +51,6 @@ export function composedPatch(composed: Composition): AlertPatch {
  */
 export function attemptPatch(
   runtime: Runtime,
-  record: AlertRecord,
   attempt: { outcome: DeliveryOutcome; attempts: number },
 ): AlertPatch {
   const { config } = runtime;

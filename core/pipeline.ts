@@ -129,7 +129,7 @@ export async function processAlert(
   const outcome = await deliver(runtime, message);
   const patch: AlertPatch = {
     ...composed,
-    ...attemptPatch(runtime, record, { outcome, attempts }),
+    ...attemptPatch(runtime, { outcome, attempts }),
   };
   await store.updateAlert(record.id, patch);
   logAttempt(runtime, record, patch);
