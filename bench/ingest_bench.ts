@@ -116,19 +116,56 @@ wrk.headers["Authorization"] = "Bearer ${TOKEN}"
   };
 }
 
-/** A child process serving a bare Hono app that parses the JSON and answers 202. */
-async function startBare(): Promise<
-  { url: string; child: Deno.ChildProcess; stop(): Promise<void> }
-> {
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(
-    file,
-    `import { Hono } from "hono";
+const BARE_PARSE = `import { Hono } from "hono";
 const app = new Hono();
 app.post("/ingest/:detector", async (c) => c.json({ accepted: 1, n: Object.keys(await c.req.json()).length }, 202));
 Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log("port " + port) }, app.fetch);
-`,
-  );
+`;
+
+/**
+ * The least a durable 202 can cost here: parse, insert into SQLite (WAL, group commit per turn), and
+ * answer once an fsync of the WAL (off the event loop) covers the commit. No auth, limits, ids, logs,
+ * metrics or processing: a reference for how much of the gap to the bare handler is the disk's.
+ */
+const BARE_DURABLE = `import { Hono } from "hono";
+import { DatabaseSync } from "node:sqlite";
+import { setImmediate } from "node:timers";
+const dir = Deno.args[0];
+const db = new DatabaseSync(dir + "/ref.db");
+db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE alerts (id TEXT PRIMARY KEY, body TEXT NOT NULL)");
+const insert = db.prepare("INSERT INTO alerts (id, body) VALUES (?, ?)");
+const wal = Deno.openSync(dir + "/ref.db-wal", { read: true });
+let pending = [], committed = [], syncing = false;
+function flush() {
+  const batch = pending; pending = [];
+  db.exec("BEGIN"); for (const w of batch) insert.run(w.id, w.body); db.exec("COMMIT");
+  committed.push(...batch); sync();
+}
+async function sync() {
+  if (syncing) return; syncing = true;
+  while (committed.length) { const done = committed; committed = []; await wal.syncData(); for (const w of done) w.resolve(); }
+  syncing = false;
+}
+const app = new Hono();
+app.post("/ingest/:detector", async (c) => {
+  const body = JSON.stringify(await c.req.json());
+  const id = crypto.randomUUID();
+  await new Promise((resolve) => { pending.push({ id, body, resolve }); if (pending.length === 1) setImmediate(flush); });
+  return c.json({ accepted: 1, ids: [id] }, 202);
+});
+Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log("port " + port) }, app.fetch);
+`;
+
+/**
+ * A child process serving a reference Hono app: "parse" only parses the JSON and answers 202 (the
+ * issue's baseline); "durable" also stores it with an fsync first (see BARE_DURABLE).
+ */
+async function startBare(kind: "parse" | "durable"): Promise<
+  { url: string; child: Deno.ChildProcess; stop(): Promise<void> }
+> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  const dir = await Deno.makeTempDir({ prefix: "blitz_bench_ref_" });
+  await Deno.writeTextFile(file, kind === "parse" ? BARE_PARSE : BARE_DURABLE);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -136,7 +173,10 @@ Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log
       "--config",
       `${ROOT}/deno.json`,
       "--allow-net=127.0.0.1",
+      `--allow-read=${dir}`,
+      `--allow-write=${dir}`,
       file,
+      dir,
     ],
     cwd: ROOT,
     stdout: "piped",
@@ -158,6 +198,7 @@ Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log
       await child.status;
       await reader.cancel().catch(() => {});
       await Deno.remove(file);
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }
@@ -220,7 +261,7 @@ async function waitDrained(
 async function main(): Promise<void> {
   const sink = await startSink();
   const line = (label: string, value: string) =>
-    console.log(`${label.padEnd(44)} ${value}`);
+    console.log(`${label.padEnd(46)} ${value}`);
   console.log(
     `Blitz ingest benchmark (${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno})\n`,
   );
@@ -229,10 +270,14 @@ async function main(): Promise<void> {
   const p1 = await project(sink.port);
   const env = { ...p1.env, BLITZ_INGEST_TOKEN: TOKEN };
   try {
-    const bare = await startBare();
+    const bare = await startBare("parse");
     await load(`${bare.url}/ingest/bench`, 1); // warm up
     const baseline = await load(`${bare.url}/ingest/bench`, SECONDS);
     await bare.stop();
+    const ref = await startBare("durable");
+    await load(`${ref.url}/ingest/bench`, 1);
+    const reference = await load(`${ref.url}/ingest/bench`, SECONDS);
+    await ref.stop();
     const server = await startServe({
       config: p1.config,
       env,
@@ -246,6 +291,12 @@ async function main(): Promise<void> {
         .match(/blitz_alerts_ingested_total\{detector="bench"\} (\d+)/)?.[1];
       line("load generator", baseline.tool);
       line("bare Hono JSON handler", `${baseline.rps.toFixed(0)} req/s`);
+      line(
+        "reference: parse + SQLite insert + fsync only",
+        `${reference.rps.toFixed(0)} req/s (${
+          ((reference.rps / baseline.rps) * 100).toFixed(1)
+        }% of bare: the durability floor here)`,
+      );
       line(
         "blitz serve, durable 202",
         `${
