@@ -1,7 +1,7 @@
 /**
- * The sandbox's worker entry (started only by `core/sandbox.ts`). It imports one plugin module with
- * the worker's own permissions, then runs the calls its parent posts, each with its own AbortSignal,
- * and posts back JSON results, or errors as `{ name, message }`.
+ * The sandbox's worker entry (started only by `core/_sandbox_worker_start.ts`, for `core/sandbox.ts`).
+ * It imports one plugin module with the worker's own permissions, then runs the calls its parent posts,
+ * each with its own AbortSignal, and posts back JSON results, or errors as `{ name, message }`.
  *
  * The plugin is imported with a computed specifier on purpose: Deno checks the whole graph of such an
  * import (the plugin, its local imports, and the files its own `import()`s name) against the worker's
