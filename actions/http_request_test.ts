@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import plugin from "./http_request.ts";
-import type { PluginContext } from "../core/plugin.ts";
 import { type Receiver, startReceiver } from "../tests/_http.ts";
+import { parseParams, pluginContext } from "../tests/_plugin.ts";
 
 /** A loopback API: `/block/*` answers JSON, `/fail` 503, `/text` plain text, `/to-metadata` redirects to 169.254.169.254. */
 function receiver(): Receiver {
@@ -23,40 +23,23 @@ function receiver(): Receiver {
   });
 }
 
-function context(): PluginContext {
-  return {
-    signal: new AbortController().signal,
-    alert: {},
-    detector: "device_1",
-    alertId: "0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
-    args: [],
-    settings: {},
-    log: () => {},
-  };
-}
-
-function params(input: Record<string, unknown>) {
-  const parsed = plugin.params!.safeParse(input);
-  assert.ok(
-    parsed.success,
-    parsed.success ? "" : JSON.stringify(parsed.error.issues),
+/** Runs the plugin with `input` as its params. */
+function run(input: Record<string, unknown>): Promise<unknown> {
+  return Promise.resolve(
+    plugin.run(parseParams(plugin, input), pluginContext()),
   );
-  return parsed.data;
 }
 
 Deno.test("http_request run() sends method, headers and a JSON body and returns status and parsed body", async () => {
   const api = receiver();
   try {
-    const result = await plugin.run(
-      params({
-        method: "post",
-        url: `${api.url}/block/10.0.0.5?ticket=SOC-1`,
-        headers: { "X-Api-Key": "fw-key-123" },
-        body: { ip: "10.0.0.5", ticket: "SOC-1" },
-        allow_private: true,
-      }),
-      context(),
-    );
+    const result = await run({
+      method: "post",
+      url: `${api.url}/block/10.0.0.5?ticket=SOC-1`,
+      headers: { "X-Api-Key": "fw-key-123" },
+      body: { ip: "10.0.0.5", ticket: "SOC-1" },
+      allow_private: true,
+    });
     assert.deepEqual(result, {
       status: 200,
       body: { blocked: true, rule: 42 },
@@ -80,15 +63,12 @@ Deno.test("http_request run() sends method, headers and a JSON body and returns 
 Deno.test("http_request run() sends a string body as text and returns a text answer as a string", async () => {
   const api = receiver();
   try {
-    const result = await plugin.run(
-      params({
-        method: "PUT",
-        url: `${api.url}/text`,
-        body: "scan 10.0.0.5",
-        allow_private: true,
-      }),
-      context(),
-    );
+    const result = await run({
+      method: "PUT",
+      url: `${api.url}/text`,
+      body: "scan 10.0.0.5",
+      allow_private: true,
+    });
     assert.deepEqual(result, { status: 200, body: "queued" });
     assert.equal(api.requests[0]!.body, "scan 10.0.0.5");
     assert.match(
@@ -105,16 +85,7 @@ Deno.test("http_request run() fails the step on a non-2xx answer", async () => {
   try {
     await assert.rejects(
       () =>
-        Promise.resolve(
-          plugin.run(
-            params({
-              method: "POST",
-              url: `${api.url}/fail`,
-              allow_private: true,
-            }),
-            context(),
-          ),
-        ),
+        run({ method: "POST", url: `${api.url}/fail`, allow_private: true }),
       /POST 127\.0\.0\.1:\d+\/fail answered 503: firewall is read-only/,
     );
   } finally {
@@ -126,35 +97,21 @@ Deno.test("http_request run() refuses loopback without allow_private, other host
   const api = receiver();
   try {
     await assert.rejects(
-      () =>
-        Promise.resolve(
-          plugin.run(params({ url: `${api.url}/block/1` }), context()),
-        ),
+      () => run({ url: `${api.url}/block/1` }),
       /Blocked request to 127\.0\.0\.1: 127\.0\.0\.1 is a loopback address/,
     );
     await assert.rejects(
       () =>
-        Promise.resolve(
-          plugin.run(
-            params({
-              url: `${api.url}/block/1`,
-              allow_private: true,
-              allow_hosts: ["fw.example.test"],
-            }),
-            context(),
-          ),
-        ),
+        run({
+          url: `${api.url}/block/1`,
+          allow_private: true,
+          allow_hosts: ["fw.example.test"],
+        }),
       /host is not in the allowlist/,
     );
     assert.equal(api.requests.length, 0);
     await assert.rejects(
-      () =>
-        Promise.resolve(
-          plugin.run(
-            params({ url: `${api.url}/to-metadata`, allow_private: true }),
-            context(),
-          ),
-        ),
+      () => run({ url: `${api.url}/to-metadata`, allow_private: true }),
       /169\.254\.169\.254 is a cloud metadata address/,
     );
     assert.equal(api.requests.length, 1);
@@ -176,13 +133,7 @@ Deno.test("http_request params refuse non-http schemes, header line breaks and a
     false,
   );
   await assert.rejects(
-    () =>
-      Promise.resolve(
-        plugin.run(
-          params({ url: "http://fw.example.test/", body: { a: 1 } }),
-          context(),
-        ),
-      ),
+    () => run({ url: "http://fw.example.test/", body: { a: 1 } }),
     /A GET request cannot have a body/,
   );
 });

@@ -1,19 +1,7 @@
 import assert from "node:assert/strict";
 import plugin from "./jira_create.ts";
-import type { PluginContext } from "../core/plugin.ts";
 import { fakeJira } from "../tests/_http.ts";
-
-function context(): PluginContext {
-  return {
-    signal: new AbortController().signal,
-    alert: {},
-    detector: "device_1",
-    alertId: "0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
-    args: [],
-    settings: {},
-    log: () => {},
-  };
-}
+import { parseParams, pluginContext } from "../tests/_plugin.ts";
 
 const fields = {
   project: { key: "SOC" },
@@ -25,31 +13,25 @@ const fields = {
   description: "EVENT_DESCRIPTION",
 };
 
-function params(
+/** Creates an issue with `fields` (and `extra` fields) on the Jira that `connDetails` names. */
+function run(
   connDetails: Record<string, unknown>,
   extra: Record<string, unknown> = {},
-) {
-  const parsed = plugin.params!.safeParse({
+): Promise<unknown> {
+  const params = parseParams(plugin, {
     data: { conn_details: connDetails, fields: { ...fields, ...extra } },
   });
-  assert.ok(
-    parsed.success,
-    parsed.success ? "" : JSON.stringify(parsed.error.issues),
-  );
-  return parsed.data;
+  return Promise.resolve(plugin.run(params, pluginContext()));
 }
 
 Deno.test("jira_create run() creates an issue on Data Center with basic auth and returns its key", async () => {
   const jira = fakeJira();
   try {
-    const key = await plugin.run(
-      params({
-        server: jira.url,
-        username: "svc-blitz",
-        password: "dc-password-1",
-      }),
-      context(),
-    );
+    const key = await run({
+      server: jira.url,
+      username: "svc-blitz",
+      password: "dc-password-1",
+    });
     assert.equal(key, "SOC-1");
     assert.equal(jira.requests.length, 1);
     const [request] = jira.requests;
@@ -71,10 +53,10 @@ Deno.test("jira_create run() creates an issue on Data Center with basic auth and
 Deno.test("jira_create run() sends a Data Center personal access token as Bearer", async () => {
   const jira = fakeJira();
   try {
-    const key = await plugin.run(
-      params({ server: `${jira.url}/`, token: "pat-0123456789" }),
-      context(),
-    );
+    const key = await run({
+      server: `${jira.url}/`,
+      token: "pat-0123456789",
+    });
     assert.equal(key, "SOC-1");
     assert.equal(
       jira.requests[0]!.headers.get("authorization"),
@@ -94,7 +76,7 @@ Deno.test("jira_create run() uses email and API token for Jira Cloud, and REST v
       username: "analyst@example.test",
       password: "cloud-api-token",
     };
-    assert.equal(await plugin.run(params(cloud), context()), "SOC-1");
+    assert.equal(await run(cloud), "SOC-1");
     assert.equal(
       jira.requests[0]!.headers.get("authorization"),
       `Basic ${btoa("analyst@example.test:cloud-api-token")}`,
@@ -102,12 +84,9 @@ Deno.test("jira_create run() uses email and API token for Jira Cloud, and REST v
     assert.equal(jira.requests[0]!.path, "/rest/api/2/issue");
 
     assert.equal(
-      await plugin.run(
-        params({ ...cloud, api_version: 3 }, {
-          description: "Line one\n\nLine two",
-        }),
-        context(),
-      ),
+      await run({ ...cloud, api_version: 3 }, {
+        description: "Line one\n\nLine two",
+      }),
       "SOC-2",
     );
     const v3 = jira.requests[1]!;
@@ -134,16 +113,11 @@ Deno.test("jira_create run() reports Jira's field errors without the credentials
   try {
     await assert.rejects(
       () =>
-        Promise.resolve(
-          plugin.run(
-            params({
-              server: jira.url,
-              username: "svc",
-              password: "secret-password-9",
-            }),
-            context(),
-          ),
-        ),
+        run({
+          server: jira.url,
+          username: "svc",
+          password: "secret-password-9",
+        }),
       (err: Error) => {
         assert.match(
           err.message,
@@ -164,10 +138,7 @@ Deno.test("jira_create run() fails when Jira cannot be reached", async () => {
   const url = jira.url;
   await jira.close();
   await assert.rejects(
-    () =>
-      Promise.resolve(
-        plugin.run(params({ server: url, token: "pat-0123456789" }), context()),
-      ),
+    () => run({ server: url, token: "pat-0123456789" }),
     /Cannot reach Jira at http:\/\/127\.0\.0\.1:\d+/,
   );
 });

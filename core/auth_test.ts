@@ -4,6 +4,17 @@ import { AuthError, IngestAuth, signBody, timingSafeEqual } from "./auth.ts";
 const TOKENS = ["token-old-0123456789abcdef", "token-new-0123456789abcdef"];
 const SECRET = "hmac-secret-0123456789";
 
+/** An IngestAuth that checks signatures made with SECRET on a clock stopped at `now`, and a body to sign. */
+function signing() {
+  const now = 1_800_000_000_000;
+  const auth = IngestAuth.create({
+    tokens: TOKENS,
+    hmacSecret: SECRET,
+    now: () => now,
+  });
+  return { auth, now, body: new TextEncoder().encode('{"a":1}') };
+}
+
 Deno.test("IngestAuth.bearer() accepts every configured token and returns its index", () => {
   const auth = IngestAuth.create({ tokens: TOKENS });
   assert.equal(auth.bearer(`Bearer ${TOKENS[0]}`), 0);
@@ -43,13 +54,7 @@ Deno.test("IngestAuth with no tokens refuses everyone", () => {
 });
 
 Deno.test("IngestAuth.verifySignature() accepts a fresh signature over timestamp.body", () => {
-  const now = 1_800_000_000_000;
-  const auth = IngestAuth.create({
-    tokens: TOKENS,
-    hmacSecret: SECRET,
-    now: () => now,
-  });
-  const body = new TextEncoder().encode('{"a":1}');
+  const { auth, now, body } = signing();
   const ts = String(now / 1000 - 299);
   const signature = signBody(SECRET, ts, body);
   assert.equal(auth.verifySignature({ timestamp: ts, signature }, body), true);
@@ -68,13 +73,7 @@ Deno.test("IngestAuth.verifySignature() accepts a fresh signature over timestamp
 });
 
 Deno.test("IngestAuth.verifySignature() refuses stale, future, changed and malformed signatures", () => {
-  const now = 1_800_000_000_000;
-  const auth = IngestAuth.create({
-    tokens: TOKENS,
-    hmacSecret: SECRET,
-    now: () => now,
-  });
-  const body = new TextEncoder().encode('{"a":1}');
+  const { auth, now, body } = signing();
   const sign = (ts: number, b: Uint8Array | string = body) => ({
     timestamp: String(ts),
     signature: signBody(SECRET, ts, b),

@@ -7,11 +7,12 @@ import type { AddressObject, ParsedMail } from "mailparser";
 import {
   buildRawMessage,
   createDelivery,
+  type Delivery,
   DeliveryError,
   type OutgoingMessage,
 } from "./delivery.ts";
 import { checkAddress, headerSafe } from "./headers.ts";
-import { startSmtpServer } from "../tests/_smtp.ts";
+import { startSmtpServer, type TestSmtpServer } from "../tests/_smtp.ts";
 
 function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
   return {
@@ -62,6 +63,21 @@ async function deliveryError(
   assert.fail("expected the send to fail");
 }
 
+/** Runs `fn` with a delivery to a fresh loopback SMTP server, then closes both. */
+async function withSmtp(
+  fn: (delivery: Delivery, server: TestSmtpServer) => Promise<void>,
+  options: Parameters<typeof startSmtpServer>[0] = {},
+): Promise<void> {
+  const server = await startSmtpServer(options);
+  const delivery = createDelivery({ smtp: server.url, dataDir: "unused" });
+  try {
+    await fn(delivery, server);
+  } finally {
+    await delivery.close();
+    await server.close();
+  }
+}
+
 function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr;
@@ -107,9 +123,7 @@ Deno.test("checkAddress() accepts one address and rejects injection", () => {
 });
 
 Deno.test("createDelivery() delivers html and text over SMTP with the given headers", async () => {
-  const server = await startSmtpServer();
-  const delivery = createDelivery({ smtp: server.url, dataDir: "unused" });
-  try {
+  await withSmtp(async (delivery, server) => {
     const result = await delivery.send(message({
       to: ["soc@example.test", "Lead <Lead@Example.test>"],
       cc: [
@@ -154,16 +168,11 @@ Deno.test("createDelivery() delivers html and text over SMTP with the given head
       headerBlock(mail.raw),
       /^Content-Type: multipart\/alternative/m,
     );
-  } finally {
-    await delivery.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("createDelivery() keeps header injection out of the SMTP message", async () => {
-  const server = await startSmtpServer();
-  const delivery = createDelivery({ smtp: server.url, dataDir: "unused" });
-  try {
+  await withSmtp(async (delivery, server) => {
     await delivery.send(message({
       subject: "a\r\nBcc: x@evil.test",
       headers: {
@@ -183,16 +192,11 @@ Deno.test("createDelivery() keeps header injection out of the SMTP message", asy
       "d Bcc: y@evil.test Cc: z@evil.test",
     );
     assert.equal(mail.parsed.bcc, undefined);
-  } finally {
-    await delivery.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("createDelivery() rejects bad recipients before sending anything", async () => {
-  const server = await startSmtpServer();
-  const delivery = createDelivery({ smtp: server.url, dataDir: "unused" });
-  try {
+  await withSmtp(async (delivery, server) => {
     const bad: Partial<OutgoingMessage>[] = [
       { to: ["soc@example.test\r\nBcc: x@evil.test"] },
       { cc: ["audit@example.test\nRCPT TO:<x@evil.test>"] },
@@ -221,16 +225,11 @@ Deno.test("createDelivery() rejects bad recipients before sending anything", asy
     assert.equal(server.messages.length, 1);
     assert.equal(server.messages[0]?.parsed.messageId, "<good@blitz.test>");
     assert.deepEqual(server.messages[0]?.envelope.to, ["soc@example.test"]);
-  } finally {
-    await delivery.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("createDelivery() threads follow-ups with In-Reply-To and References", async () => {
-  const server = await startSmtpServer();
-  const delivery = createDelivery({ smtp: server.url, dataDir: "unused" });
-  try {
+  await withSmtp(async (delivery, server) => {
     await delivery.send(message({
       messageId: "<alert-1.followup-1@blitz.test>",
       subject: "Re: Brute force on host-7",
@@ -245,10 +244,7 @@ Deno.test("createDelivery() threads follow-ups with In-Reply-To and References",
       "<alert-0@blitz.test>",
       "<alert-1@blitz.test>",
     ]);
-  } finally {
-    await delivery.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("createDelivery() reports an unreachable server as transient without the password", async () => {
@@ -325,9 +321,7 @@ Deno.test("createDelivery() rejects a bad SMTP URL without printing the password
 });
 
 Deno.test("createDelivery() reports a 451 as transient and delivers on the next try", async () => {
-  const server = await startSmtpServer({ failFirst: 1 });
-  const delivery = createDelivery({ smtp: server.url, dataDir: "unused" });
-  try {
+  await withSmtp(async (delivery, server) => {
     const err = await deliveryError(delivery.send(message()));
     assert.equal(err.transient, true);
     assert.match(err.message, /451/);
@@ -337,10 +331,7 @@ Deno.test("createDelivery() reports a 451 as transient and delivers on the next 
     assert.equal(result.status, "sent");
     const [mail] = await server.waitFor(1);
     assert.equal(mail?.parsed.messageId, "<alert-1@blitz.test>");
-  } finally {
-    await delivery.close();
-    await server.close();
-  }
+  }, { failFirst: 1 });
 });
 
 Deno.test("createDelivery() authenticates with URL-decoded credentials", async () => {

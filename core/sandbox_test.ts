@@ -129,16 +129,49 @@ async function until(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), `never happened: ${what}`);
 }
 
+/** Why each worker was terminated, in order. */
+function terminations(events: SandboxEvent[]): string[] {
+  return events.flatMap((e) => e.type === "terminate" ? [e.reason] : []);
+}
+
+/** The helper plugin of one test, the server it may reach, and a way to call it. */
+interface Helper {
+  url: string;
+  port: number;
+  srv: ReturnType<typeof server>;
+  entry: PluginEntry<AnyPlugin>;
+  /** Invokes the helper (imported on first use) in the sandbox with `ctx`. */
+  call(
+    params: Record<string, unknown>,
+    options?: {
+      /** The call's deadline. @default 30_000 */
+      timeoutMs?: number;
+    },
+  ): Promise<unknown>;
+}
+
+/** Runs `fn` with a freshly written helper plugin for `sandbox`, then stops its server and removes it. */
 async function withHelper(
-  fn: (
-    h: { url: string; port: number; srv: ReturnType<typeof server> },
-  ) => Promise<void>,
+  sandbox: ReturnType<typeof createSandboxInvoker>,
+  fn: (h: Helper) => Promise<void>,
   options: { hold?: boolean } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "blitz-sandbox-" });
   const srv = server(options);
   try {
-    await fn({ url: await helperPlugin(dir, srv.port), port: srv.port, srv });
+    const url = await helperPlugin(dir, srv.port);
+    const entry = entryOf(url, "helper");
+    let loaded: AnyPlugin | undefined;
+    await fn({
+      url,
+      port: srv.port,
+      srv,
+      entry,
+      async call(params, { timeoutMs = 30_000 } = {}) {
+        loaded ??= (await import(url)).default as AnyPlugin;
+        return await sandbox.invoke(entry, loaded, params, ctx, { timeoutMs });
+      },
+    });
   } finally {
     await srv.close();
     await Deno.remove(dir, { recursive: true });
@@ -220,25 +253,14 @@ test("createSandboxInvoker() lets a plugin reach exactly its declared host:port"
   const other = server();
   const sandbox = createSandboxInvoker();
   try {
-    await withHelper(async ({ url, port }) => {
-      const entry = entryOf(url, "helper");
-      const { default: p } = await import(url);
-      const ok = await sandbox.invoke(
-        entry,
-        p,
-        { mode: "fetch", url: `http://127.0.0.1:${port}/` },
-        ctx,
-        { timeoutMs: 30_000 },
-      );
+    await withHelper(sandbox, async ({ call, port }) => {
+      const ok = await call({
+        mode: "fetch",
+        url: `http://127.0.0.1:${port}/`,
+      });
       assert.deepEqual(ok, { body: `hello from ${port}` });
       await assert.rejects(
-        sandbox.invoke(
-          entry,
-          p,
-          { mode: "fetch", url: `http://127.0.0.1:${other.port}/` },
-          ctx,
-          { timeoutMs: 30_000 },
-        ),
+        call({ mode: "fetch", url: `http://127.0.0.1:${other.port}/` }),
         {
           message: `permission denied: net access to "127.0.0.1:${other.port}"`,
         },
@@ -254,23 +276,14 @@ test("createSandboxInvoker() lets a plugin reach exactly its declared host:port"
 test("createSandboxInvoker() passes params and context and returns JSON", async () => {
   const sandbox = createSandboxInvoker();
   try {
-    await withHelper(async ({ url }) => {
-      const { default: p } = await import(url);
-      const entry = entryOf(url, "helper");
+    await withHelper(sandbox, async ({ call }) => {
       assert.deepEqual(
-        await sandbox.invoke(entry, p, { mode: "echo" }, ctx, {
-          timeoutMs: 30_000,
-        }),
+        await call({ mode: "echo" }),
         { params: { mode: "echo" }, ...ctx },
       );
-      assert.deepEqual(
-        await sandbox.invoke(entry, p, { mode: "bigint" }, ctx, {
-          timeoutMs: 30_000,
-        }),
-        { big: "12" },
-      );
+      assert.deepEqual(await call({ mode: "bigint" }), { big: "12" });
       await assert.rejects(
-        sandbox.invoke(entry, p, { mode: "throw" }, ctx, { timeoutMs: 30_000 }),
+        call({ mode: "throw" }),
         { name: "RangeError", message: "bad range" },
       );
     });
@@ -283,19 +296,15 @@ test("createSandboxInvoker() shows a plugin only its declared environment variab
   Deno.env.set(ENV_VAR, "declared-value");
   const sandbox = createSandboxInvoker();
   try {
-    await withHelper(async ({ url }) => {
-      const { default: p } = await import(url);
-      const entry = entryOf(url, "helper");
-      const env = await sandbox.invoke(entry, p, { mode: "env" }, ctx, {
-        timeoutMs: 30_000,
-      });
+    await withHelper(sandbox, async ({ call }) => {
+      const env = await call({ mode: "env" });
       assert.deepEqual(env, {
         deno: "declared-value",
         process: "declared-value",
         keys: [ENV_VAR],
       });
       await assert.rejects(
-        sandbox.invoke(entry, p, { mode: "home" }, ctx, { timeoutMs: 30_000 }),
+        call({ mode: "home" }),
         { message: 'permission denied: env access to "HOME"' },
       );
     });
@@ -311,15 +320,8 @@ test("createSandboxInvoker() redacts secrets from plugin logs and console output
   const lines: string[] = [];
   const sandbox = createSandboxInvoker({ log: (line) => lines.push(line) });
   try {
-    await withHelper(async ({ url }) => {
-      const { default: p } = await import(url);
-      await sandbox.invoke(
-        entryOf(url, "helper"),
-        p,
-        { mode: "log", secret },
-        ctx,
-        { timeoutMs: 30_000 },
-      );
+    await withHelper(sandbox, async ({ call }) => {
+      await call({ mode: "log", secret });
     });
     assert.deepEqual(lines, [
       "[helper] token [redacted]",
@@ -334,11 +336,9 @@ test("createSandboxInvoker() rejects an overrun call at its deadline and replace
   const events: SandboxEvent[] = [];
   const sandbox = createSandboxInvoker({ onMetrics: (e) => events.push(e) });
   try {
-    await withHelper(async ({ url }) => {
-      const { default: p } = await import(url);
-      const entry = entryOf(url, "helper");
+    await withHelper(sandbox, async ({ call }) => {
       await assert.rejects(
-        sandbox.invoke(entry, p, { mode: "hang" }, ctx, { timeoutMs: 200 }),
+        call({ mode: "hang" }, { timeoutMs: 200 }),
         (err: Error) => {
           assert.ok(err instanceof TimeoutError);
           assert.equal(err.message, "timed out after 200 ms");
@@ -355,12 +355,7 @@ test("createSandboxInvoker() rejects an overrun call at its deadline and replace
         plugin: "helper",
         reason: "timeout",
       }]);
-      assert.deepEqual(
-        await sandbox.invoke(entry, p, { mode: "bigint" }, ctx, {
-          timeoutMs: 30_000,
-        }),
-        { big: "12" },
-      );
+      assert.deepEqual(await call({ mode: "bigint" }), { big: "12" });
       assert.deepEqual(sandbox.stats().helper, {
         workers: 1,
         spawned: 2,
@@ -385,32 +380,21 @@ test("createSandboxInvoker() counts a worker blocked past the deadline as stuck 
     onMetrics: (e) => events.push(e),
   });
   try {
-    await withHelper(async ({ url }) => {
-      const { default: p } = await import(url);
-      const entry = entryOf(url, "helper");
+    await withHelper(sandbox, async ({ call }) => {
       // Warm the worker first, so the short deadline below is spent blocking, not starting up.
-      await sandbox.invoke(entry, p, { mode: "echo" }, ctx, {
-        timeoutMs: 30_000,
-      });
+      await call({ mode: "echo" });
       // Busy for 1.5 s without yielding: Deno cannot interrupt it, so keep it short-lived in tests.
       await assert.rejects(
-        sandbox.invoke(entry, p, { mode: "busy", ms: 1_500 }, ctx, {
-          timeoutMs: 200,
-        }),
+        call({ mode: "busy", ms: 1_500 }, { timeoutMs: 200 }),
         TimeoutError,
       );
       await until(
         () => sandbox.stats().helper?.disabled === 1,
         "the plugin was disabled",
       );
-      assert.deepEqual(
-        events.filter((e) => e.type === "terminate").map((e) =>
-          e.type === "terminate" && e.reason
-        ),
-        ["blocked"],
-      );
+      assert.deepEqual(terminations(events), ["blocked"]);
       await assert.rejects(
-        sandbox.invoke(entry, p, { mode: "echo" }, ctx, { timeoutMs: 30_000 }),
+        call({ mode: "echo" }),
         {
           message:
             'Plugin "helper" is disabled: 1 calls blocked its sandbox worker past their deadline; restart Blitz to re-enable it',
@@ -432,39 +416,22 @@ test("createSandboxInvoker() stops a shared worker whose overrun call blocks it"
     onMetrics: (e) => events.push(e),
   });
   try {
-    await withHelper(async ({ url, srv }) => {
-      const { default: p } = await import(url);
-      const entry = entryOf(url, "helper");
-      const waiting = sandbox.invoke(
-        entry,
-        p,
-        { mode: "echo", wait: true },
-        ctx,
-        { timeoutMs: 30_000 },
-      );
+    await withHelper(sandbox, async ({ call, srv }) => {
+      const waiting = call({ mode: "echo", wait: true });
       const waitingFailed = assert.rejects(waiting, {
         message:
           'Sandbox worker of "helper" stopped: a call that overran its deadline blocked it',
       });
       await until(() => srv.waiting > 0, "the call reached the server");
       await assert.rejects(
-        sandbox.invoke(entry, p, { mode: "busy", ms: 2_000 }, ctx, {
-          timeoutMs: 200,
-        }),
+        call({ mode: "busy", ms: 2_000 }, { timeoutMs: 200 }),
         TimeoutError,
       );
       await waitingFailed;
       assert.equal(sandbox.stats().helper?.stuck, 1);
+      assert.deepEqual(terminations(events), ["blocked"]);
       assert.deepEqual(
-        events.filter((e) => e.type === "terminate").map((e) =>
-          e.type === "terminate" && e.reason
-        ),
-        ["blocked"],
-      );
-      assert.deepEqual(
-        await sandbox.invoke(entry, p, { mode: "echo" }, ctx, {
-          timeoutMs: 30_000,
-        }),
+        await call({ mode: "echo" }),
         { params: { mode: "echo" }, ...ctx },
       );
     }, { hold: true });
@@ -481,40 +448,22 @@ test("createSandboxInvoker() retires a shared worker after an overrun and lets i
     onMetrics: (e) => events.push(e),
   });
   try {
-    await withHelper(async ({ url, srv }) => {
-      const { default: p } = await import(url);
-      const entry = entryOf(url, "helper");
-      const waiting = sandbox.invoke(
-        entry,
-        p,
-        { mode: "echo", wait: true },
-        ctx,
-        { timeoutMs: 30_000 },
-      );
+    await withHelper(sandbox, async ({ call, srv }) => {
+      const waiting = call({ mode: "echo", wait: true });
       await until(() => srv.waiting > 0, "the call reached the server");
       await assert.rejects(
-        sandbox.invoke(entry, p, { mode: "hang" }, ctx, { timeoutMs: 200 }),
+        call({ mode: "hang" }, { timeoutMs: 200 }),
         TimeoutError,
       );
       // The retired worker takes no new call: this one starts a second worker although poolSize is 1.
-      assert.deepEqual(
-        await sandbox.invoke(entry, p, { mode: "bigint" }, ctx, {
-          timeoutMs: 30_000,
-        }),
-        { big: "12" },
-      );
-      assert.equal(events.filter((e) => e.type === "terminate").length, 0);
+      assert.deepEqual(await call({ mode: "bigint" }), { big: "12" });
+      assert.equal(terminations(events).length, 0);
       srv.release();
       assert.deepEqual(await waiting, {
         params: { mode: "echo", wait: true },
         ...ctx,
       });
-      assert.deepEqual(
-        events.filter((e) => e.type === "terminate").map((e) =>
-          e.type === "terminate" && e.reason
-        ),
-        ["timeout"],
-      );
+      assert.deepEqual(terminations(events), ["timeout"]);
       assert.equal(sandbox.stats().helper?.spawned, 2);
     }, { hold: true });
   } finally {
@@ -525,20 +474,11 @@ test("createSandboxInvoker() retires a shared worker after an overrun and lets i
 test("createSandboxInvoker() runs concurrent calls on at most poolSize workers", async () => {
   const sandbox = createSandboxInvoker({ poolSize: 2 });
   try {
-    await withHelper(async ({ url, srv }) => {
-      const { default: p } = await import(url);
-      const entry = entryOf(url, "helper");
+    await withHelper(sandbox, async ({ call, srv }) => {
       const n = 20;
       const calls = Array.from(
         { length: n },
-        (_, i) =>
-          sandbox.invoke(
-            entry,
-            p,
-            { mode: "echo", wait: true, url: String(i) },
-            ctx,
-            { timeoutMs: 30_000 },
-          ),
+        (_, i) => call({ mode: "echo", wait: true, url: String(i) }),
       );
       // All 20 are in flight at once (the server holds every answer), so none waits for another.
       await until(() => srv.waiting === n, "all calls in flight at once");
@@ -559,24 +499,14 @@ test("createSandboxInvoker() runs concurrent calls on at most poolSize workers",
 
 test("createSandboxInvoker() close() terminates every worker and rejects calls in flight and after", async () => {
   const sandbox = createSandboxInvoker();
-  await withHelper(async ({ url, srv }) => {
-    const { default: p } = await import(url);
-    const entry = entryOf(url, "helper");
-    await sandbox.invoke(entry, p, { mode: "echo" }, ctx, {
-      timeoutMs: 30_000,
-    });
-    const inflight = sandbox.invoke(
-      entry,
-      p,
-      { mode: "echo", wait: true },
-      ctx,
-      { timeoutMs: 30_000 },
-    );
+  await withHelper(sandbox, async ({ call, srv }) => {
+    await call({ mode: "echo" });
+    const inflight = call({ mode: "echo", wait: true });
     await until(() => srv.waiting > 0, "the call reached the server");
     await sandbox.close();
     await assert.rejects(inflight, { message: "The sandbox is closed" });
     await assert.rejects(
-      sandbox.invoke(entry, p, { mode: "echo" }, ctx, { timeoutMs: 30_000 }),
+      call({ mode: "echo" }),
       { message: "The sandbox is closed" },
     );
     assert.equal(sandbox.stats().helper?.workers, 0);
@@ -616,7 +546,7 @@ test("loadSandboxed() keeps a plugin's top-level code out of this process", asyn
   );
   const sandbox = createSandboxInvoker();
   try {
-    await withHelper(async ({ url, port }) => {
+    await withHelper(sandbox, async ({ url, port, entry }) => {
       const standIn = await loadSandboxed(url);
       assert.equal(standIn.name, "helper");
       assert.deepEqual(standIn.permissions, {
@@ -626,7 +556,6 @@ test("loadSandboxed() keeps a plugin's top-level code out of this process", asyn
       assert.throws(() => standIn.run(), {
         message: 'Plugin "helper" runs only in the sandbox',
       });
-      const entry = entryOf(url, "helper");
       // Params are validated by the plugin's own schema, inside the worker.
       await assert.rejects(
         sandbox.invoke(

@@ -60,6 +60,36 @@ function run(nonce: string, extra: Partial<ActionRun> = {}): ActionRun {
   };
 }
 
+/**
+ * Inserts a queue as the claims see it at 00:00:30: "old" (received 00:00:01) and "new" (00:00:03)
+ * queued, "retry_due" (00:00:02) due at 00:00:30, "retry_later" (00:00:00) due at 00:01:00, and
+ * "done" delivered; `extra` alerts are inserted before "done".
+ */
+async function insertQueue(
+  store: SqliteStore,
+  extra: NewAlert[] = [],
+): Promise<void> {
+  await store.insertAlerts([
+    alert("new", { received_at: "2030-01-01T00:00:03.000Z" }),
+    alert("old", { received_at: "2030-01-01T00:00:01.000Z" }),
+    alert("retry_later", { received_at: "2030-01-01T00:00:00.000Z" }),
+    alert("retry_due", { received_at: "2030-01-01T00:00:02.000Z" }),
+    ...extra,
+    alert("done", {
+      received_at: "2029-01-01T00:00:00.000Z",
+      status: "delivered",
+    }),
+  ]);
+  await store.updateAlert("retry_later", {
+    status: "retry",
+    next_attempt_at: "2030-01-01T00:01:00.000Z",
+  });
+  await store.updateAlert("retry_due", {
+    status: "retry",
+    next_attempt_at: "2030-01-01T00:00:30.000Z",
+  });
+}
+
 Deno.test("openSqliteStore() creates the folder and migrates a fresh database", async () => {
   await withStore(async (store, { path }) => {
     assert.equal(await store.ping(), true);
@@ -271,24 +301,7 @@ Deno.test("insertAlertsIdempotent() returns the original id for a known key", as
 
 Deno.test("claimNext() takes the oldest due alert and leases it", async () => {
   await withStore(async (store, { time }) => {
-    await store.insertAlerts([
-      alert("new", { received_at: "2030-01-01T00:00:03.000Z" }),
-      alert("old", { received_at: "2030-01-01T00:00:01.000Z" }),
-      alert("retry_later", { received_at: "2030-01-01T00:00:00.000Z" }),
-      alert("retry_due", { received_at: "2030-01-01T00:00:02.000Z" }),
-      alert("done", {
-        received_at: "2029-01-01T00:00:00.000Z",
-        status: "delivered",
-      }),
-    ]);
-    await store.updateAlert("retry_later", {
-      status: "retry",
-      next_attempt_at: "2030-01-01T00:01:00.000Z",
-    });
-    await store.updateAlert("retry_due", {
-      status: "retry",
-      next_attempt_at: "2030-01-01T00:00:30.000Z",
-    });
+    await insertQueue(store);
     const now = new Date("2030-01-01T00:00:30.000Z");
     const first = await store.claimNext({ now, leaseMs: 60_000 });
     assert.equal(first?.id, "old");
@@ -311,26 +324,10 @@ Deno.test("claimNext() takes the oldest due alert and leases it", async () => {
 
 Deno.test("claimBatch() claims the oldest due alerts up to the limit, as claimNext() would", async () => {
   await withStore(async (store, { time }) => {
-    await store.insertAlerts([
-      alert("new", { received_at: "2030-01-01T00:00:03.000Z" }),
-      alert("old", { received_at: "2030-01-01T00:00:01.000Z" }),
-      alert("retry_later", { received_at: "2030-01-01T00:00:00.000Z" }),
-      alert("retry_due", { received_at: "2030-01-01T00:00:02.000Z" }),
+    await insertQueue(store, [
       alert("same_time_1", { received_at: "2030-01-01T00:00:04.000Z" }),
       alert("same_time_2", { received_at: "2030-01-01T00:00:04.000Z" }),
-      alert("done", {
-        received_at: "2029-01-01T00:00:00.000Z",
-        status: "delivered",
-      }),
     ]);
-    await store.updateAlert("retry_later", {
-      status: "retry",
-      next_attempt_at: "2030-01-01T00:01:00.000Z",
-    });
-    await store.updateAlert("retry_due", {
-      status: "retry",
-      next_attempt_at: "2030-01-01T00:00:30.000Z",
-    });
     const now = new Date("2030-01-01T00:00:30.000Z");
     const hour = 3_600_000;
     const first = await store.claimBatch({ now, leaseMs: hour, limit: 2 });

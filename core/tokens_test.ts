@@ -7,6 +7,7 @@ import {
   type TokenClaims,
   verifyActionToken,
 } from "./tokens.ts";
+import { decodeToken, encodeToken } from "../tests/_tokens.ts";
 
 const oldKey: ActionKey = { id: "old", secret: "old-secret-0123456789abcdef" };
 const newKey: ActionKey = { id: "new", secret: "new-secret-0123456789abcdef" };
@@ -42,20 +43,6 @@ async function rejection(
     return err;
   }
   assert.fail("token was accepted");
-}
-
-function decode(token: string): Uint8Array {
-  return Uint8Array.from(
-    atob(token.replaceAll("-", "+").replaceAll("_", "/")),
-    (c) => c.charCodeAt(0),
-  );
-}
-
-function encode(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll(
-    "/",
-    "_",
-  ).replace(/=+$/, "");
 }
 
 Deno.test("signActionToken() round-trips through verifyActionToken()", async () => {
@@ -121,14 +108,14 @@ Deno.test("signActionToken() rejects out-of-range input", async () => {
 
 Deno.test("verifyActionToken() rejects a token with any single byte flipped", async () => {
   const token = await sign();
-  const bytes = decode(token);
-  assert.equal(encode(bytes), token);
+  const bytes = decodeToken(token);
+  assert.equal(encodeToken(bytes), token);
   for (let i = 0; i < bytes.length; i++) {
     for (const mask of [0x01, 0x80, 0xff]) {
       const tampered = bytes.slice();
       tampered[i]! ^= mask;
       const err = await rejection(
-        verifyActionToken(encode(tampered), [newKey, oldKey], { now }),
+        verifyActionToken(encodeToken(tampered), [newKey, oldKey], { now }),
       );
       assert.ok(
         ["malformed", "bad_signature", "unknown_key", "expired"].includes(
@@ -167,14 +154,16 @@ Deno.test("verifyActionToken() binds the alert id and the button", async () => {
   assert.equal(await buttonTagMatches(b1, "Block IP"), false);
 
   // Splicing the payload of X with the MAC of Y must fail.
-  const x = decode(await sign({ alertId: alertX }));
-  const y = decode(await sign({ alertId: alertY }));
+  const x = decodeToken(await sign({ alertId: alertX }));
+  const y = decodeToken(await sign({ alertId: alertY }));
   const spliced = new Uint8Array([
     ...y.subarray(0, y.length - 32),
     ...x.subarray(x.length - 32),
   ]);
   assert.equal(
-    (await rejection(verifyActionToken(encode(spliced), [newKey], { now })))
+    (await rejection(
+      verifyActionToken(encodeToken(spliced), [newKey], { now }),
+    ))
       .code,
     "bad_signature",
   );
@@ -235,7 +224,7 @@ Deno.test("verifyActionToken() rejects an unknown key id and a wrong secret", as
 
 Deno.test("verifyActionToken() reports malformed input as malformed", async () => {
   const token = await sign();
-  const bytes = decode(token);
+  const bytes = decodeToken(token);
   const cases = [
     "",
     "!!!!",
@@ -244,8 +233,8 @@ Deno.test("verifyActionToken() reports malformed input as malformed", async () =
     `${token}A`,
     token.slice(0, -1),
     token.slice(0, 20),
-    encode(new Uint8Array([...bytes, 0])),
-    encode(new Uint8Array([2, ...bytes.subarray(1)])),
+    encodeToken(new Uint8Array([...bytes, 0])),
+    encodeToken(new Uint8Array([2, ...bytes.subarray(1)])),
     "x".repeat(10_000),
     undefined as unknown as string,
   ];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { PluginContext } from "../core/plugin.ts";
 import { BlockedRequestError } from "../core/safe_fetch.ts";
+import { pluginContext } from "../tests/_plugin.ts";
 import httpApi from "./http_api.ts";
 
 interface SeenRequest {
@@ -45,16 +45,7 @@ function call(
   options: { alert?: Record<string, unknown>; signal?: AbortSignal } = {},
 ): Promise<unknown> {
   const params = httpApi.params!.parse(args);
-  const ctx: PluginContext = {
-    signal: options.signal ?? new AbortController().signal,
-    alert: options.alert ?? {},
-    detector: "test",
-    alertId: "a1",
-    args: [],
-    settings: {},
-    log() {},
-  };
-  return Promise.resolve(httpApi.run(params, ctx));
+  return Promise.resolve(httpApi.run(params, pluginContext(options)));
 }
 
 const json = (data: unknown, status = 200) =>

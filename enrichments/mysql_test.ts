@@ -2,29 +2,13 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import type { PluginContext } from "../core/plugin.ts";
 import { hasMariaDb, startMariaDb } from "../tests/_mariadb.ts";
+import { pluginContext } from "../tests/_plugin.ts";
 import plugin, {
   closeMysqlPools,
   type MysqlParams,
   mysqlPoolCount,
   type MysqlResult,
 } from "./mysql.ts";
-
-function context(options: {
-  alert?: Record<string, unknown>;
-  settings?: Record<string, unknown>;
-  signal?: AbortSignal;
-  args?: unknown[];
-}): PluginContext {
-  return {
-    signal: options.signal ?? new AbortController().signal,
-    alert: options.alert ?? {},
-    detector: "test",
-    alertId: "a1",
-    args: options.args ?? [],
-    settings: options.settings ?? {},
-    log() {},
-  };
-}
 
 async function run(
   eArgs: Record<string, unknown>,
@@ -38,7 +22,7 @@ Deno.test("mysql run() needs e_args.query", async () => {
   await assert.rejects(
     run(
       { database: "app" },
-      context({
+      pluginContext({
         settings: { databases: { app: "mysql://root@127.0.0.1:1/x" } },
       }),
     ),
@@ -50,7 +34,7 @@ Deno.test("mysql run() names the configured databases for an unknown one", async
   await assert.rejects(
     run(
       { database: "nope", query: "SELECT 1" },
-      context({
+      pluginContext({
         settings: { databases: { app: "mysql://root:hunter22@127.0.0.1:1/x" } },
       }),
     ),
@@ -87,7 +71,7 @@ Deno.test({
                 "SELECT owner, seen FROM hosts WHERE ip = ? AND seen >= ? ORDER BY owner",
               params: ["ip_src_addr", "source.min_seen"],
             },
-            context({
+            pluginContext({
               alert: { ip_src_addr: "10.0.0.5", source: { min_seen: 1 } },
               settings,
             }),
@@ -105,7 +89,7 @@ Deno.test({
         async () => {
           const result = await run(
             { query: "SELECT owner FROM hosts WHERE ip = ? ORDER BY owner" },
-            context({ args: ["10.0.0.6"], settings }),
+            pluginContext({ args: ["10.0.0.6"], settings }),
           );
           assert.deepEqual(result.rows, [{ owner: "carol" }]);
         },
@@ -119,7 +103,7 @@ Deno.test({
         };
         const injected = await run(
           query,
-          context({ alert: { ip: "1' OR '1'='1" }, settings }),
+          pluginContext({ alert: { ip: "1' OR '1'='1" }, settings }),
         );
         assert.deepEqual(injected, {
           rows: [],
@@ -128,7 +112,7 @@ Deno.test({
         });
         const literal = await run(
           query,
-          context({ alert: { ip: "x' OR '1'='1" }, settings }),
+          pluginContext({ alert: { ip: "x' OR '1'='1" }, settings }),
         );
         assert.deepEqual(literal.rows, [{ owner: "literal" }]);
       });
@@ -140,7 +124,7 @@ Deno.test({
             query: "SELECT owner FROM hosts ORDER BY owner",
             max_rows: 2,
           },
-          context({ settings }),
+          pluginContext({ settings }),
         );
         assert.deepEqual(result, {
           rows: [{ owner: "alice" }, { owner: "bob" }],
@@ -155,13 +139,13 @@ Deno.test({
             database: "app",
             query: "DELETE FROM hosts WHERE ip = ?",
             params: ["ip"],
-          }, context({ alert: { ip: "10.0.0.6" }, settings })),
+          }, pluginContext({ alert: { ip: "10.0.0.6" }, settings })),
           { message: /^Cannot query database "app": .*READ ONLY/ },
         );
         const count = await run({
           database: "app",
           query: "SELECT COUNT(*) AS n FROM hosts",
-        }, context({ settings }));
+        }, pluginContext({ settings }));
         assert.deepEqual(count.rows, [{ n: 4 }]);
       });
 
@@ -171,7 +155,7 @@ Deno.test({
           await assert.rejects(
             run(
               { database: "app", query: "SELECT ?", params: ["missing.key"] },
-              context({ alert: {}, settings }),
+              pluginContext({ alert: {}, settings }),
             ),
             { message: 'Alert has no value for "missing.key" (param 1)' },
           );
@@ -186,8 +170,8 @@ Deno.test({
             database: "app",
             query: "SELECT CONNECTION_ID() AS id",
           };
-          const first = await run(query, context({ settings }));
-          const second = await run(query, context({ settings }));
+          const first = await run(query, pluginContext({ settings }));
+          const second = await run(query, pluginContext({ settings }));
           assert.equal(mysqlPoolCount(), 1);
           assert.equal(typeof first.rows[0]?.id, "number");
           assert.deepEqual(second.rows, first.rows);
@@ -200,7 +184,7 @@ Deno.test({
             database: "app",
             query: "SELECT SLEEP(5) AS s",
             timeout_ms: 300,
-          }, context({ settings })),
+          }, pluginContext({ settings })),
           {
             message:
               'Cannot query database "app": query timed out after 300 ms',
@@ -208,7 +192,7 @@ Deno.test({
         );
         const after = await run(
           { database: "app", query: "SELECT 1 AS one" },
-          context({ settings }),
+          pluginContext({ settings }),
         );
         assert.deepEqual(after.rows, [{ one: 1 }]);
       });
@@ -222,7 +206,7 @@ Deno.test({
             query: "SELECT SLEEP(20) AS marker_abort_test",
             timeout_ms: 60_000,
           },
-          context({ settings, signal: controller.signal }),
+          pluginContext({ settings, signal: controller.signal }),
         );
         let settled = false;
         pending.then(() => settled = true, () => settled = true);
@@ -251,7 +235,7 @@ Deno.test({
           };
           const error = await run(
             { database: "app", query: "SELECT 1" },
-            context({ settings: wrong }),
+            pluginContext({ settings: wrong }),
           ).then(
             () => assert.fail("login with a wrong password succeeded"),
             (err: Error) => err,
@@ -270,7 +254,7 @@ Deno.test({
           const ok = await run({
             database: "app",
             query: "SELECT COUNT(*) AS n FROM hosts",
-          }, context({ settings: right }));
+          }, pluginContext({ settings: right }));
           assert.deepEqual(ok.rows, [{ n: 4 }]);
         },
       );

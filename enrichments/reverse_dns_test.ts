@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { PluginContext } from "../core/plugin.ts";
 import { startDnsServer } from "../tests/_dns.ts";
+import { pluginContext } from "../tests/_plugin.ts";
 import reverseDns, { toPtrName } from "./reverse_dns.ts";
 
 const RECORDS = {
@@ -16,28 +16,13 @@ const RECORDS = {
   ],
 };
 
-function context(
-  settings: Record<string, unknown>,
-  signal = new AbortController().signal,
-): PluginContext {
-  return {
-    signal,
-    alert: {},
-    detector: "test",
-    alertId: "a1",
-    args: [],
-    settings,
-    log() {},
-  };
-}
-
 async function lookup(
   ip: string,
   settings: Record<string, unknown>,
   signal?: AbortSignal,
 ) {
   const params = reverseDns.params!.parse({ ip });
-  return await reverseDns.run(params, context(settings, signal));
+  return await reverseDns.run(params, pluginContext({ settings, signal }));
 }
 
 Deno.test("reverse_dns.run() finds the PTR names of an IPv4 address", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { PluginContext } from "../core/plugin.ts";
+import { pluginContext } from "../tests/_plugin.ts";
 import plugin, {
   rangeToCidrs,
   rdapBaseFor,
@@ -13,22 +13,13 @@ const APNIC = "https://rdap.apnic.net/";
 const LACNIC = "https://rdap.lacnic.net/rdap/";
 const AFRINIC = "https://rdap.afrinic.net/rdap/";
 
-function context(
+/** Looks `ip` up with these plugin settings. */
+async function run(
+  ip: string,
   settings: Record<string, unknown>,
-  signal = new AbortController().signal,
-): PluginContext {
-  return {
-    signal,
-    alert: {},
-    detector: "test",
-    alertId: "a1",
-    args: [],
-    settings,
-    log() {},
-  };
-}
-
-async function run(ip: string, ctx: PluginContext): Promise<WhoisResult> {
+  signal?: AbortSignal,
+): Promise<WhoisResult> {
+  const ctx = pluginContext({ settings, signal });
   return await plugin.run(plugin.params!.parse({ ip }), ctx) as WhoisResult;
 }
 
@@ -261,7 +252,7 @@ Deno.test("whois run() reads network, contacts and dates from an RDAP server", a
   });
   try {
     const settings = { rdap_base_url: `${fake.url}/rdap`, allow_private: true };
-    assert.deepEqual(await run("8.8.8.8", context(settings)), {
+    assert.deepEqual(await run("8.8.8.8", settings), {
       ip: "8.8.8.8",
       source: "127.0.0.1",
       handle: "NET-8-8-8-0-2",
@@ -289,7 +280,7 @@ Deno.test("whois run() reads network, contacts and dates from an RDAP server", a
       registered: "2023-12-28T17:24:33-05:00",
       last_changed: "2023-12-28T17:24:56-05:00",
     });
-    assert.deepEqual(await run("2001:67c:2e8::1", context(settings)), {
+    assert.deepEqual(await run("2001:67c:2e8::1", settings), {
       ip: "2001:67c:2e8::1",
       source: "127.0.0.1",
       handle: "2001:67c:2e8::/48",
@@ -334,10 +325,10 @@ Deno.test("whois run() reports a missing record and a server error", async () =>
   );
   try {
     const settings = { rdap_base_url: fake.url, allow_private: true };
-    await assert.rejects(run("8.8.4.4", context(settings)), {
+    await assert.rejects(run("8.8.4.4", settings), {
       message: "No RDAP record for 8.8.4.4 at 127.0.0.1 (HTTP 404)",
     });
-    await assert.rejects(run("9.9.9.9", context(settings)), {
+    await assert.rejects(run("9.9.9.9", settings), {
       message:
         "RDAP lookup for 9.9.9.9 failed: HTTP 503 from 127.0.0.1: Service temporarily unavailable",
     });
@@ -363,7 +354,7 @@ Deno.test("whois run() follows a registry redirect", async () => {
   try {
     const result = await run(
       "8.8.8.8",
-      context({ rdap_base_url: `${fake.url}/arin/`, allow_private: true }),
+      { rdap_base_url: `${fake.url}/arin/`, allow_private: true },
     );
     assert.equal(result.handle, "REDIRECTED");
     assert.deepEqual(fake.requests.map((r) => r.path), [
@@ -379,16 +370,13 @@ Deno.test("whois run() answers reserved addresses without a lookup and refuses a
   const fake = await startRdapFake(() => rdapJson(ARIN_NETWORK));
   try {
     assert.deepEqual(
-      await run(
-        "10.0.0.5",
-        context({ rdap_base_url: fake.url, allow_private: true }),
-      ),
+      await run("10.0.0.5", { rdap_base_url: fake.url, allow_private: true }),
       {
         ip: "10.0.0.5",
         reserved: true,
       },
     );
-    await assert.rejects(run("8.8.8.8", context({ rdap_base_url: fake.url })), {
+    await assert.rejects(run("8.8.8.8", { rdap_base_url: fake.url }), {
       name: "BlockedRequestError",
     });
     assert.equal(fake.requests.length, 0);
@@ -410,10 +398,8 @@ Deno.test("whois run() aborts an in-flight lookup when the signal aborts", async
     const reason = new Error("deadline passed");
     const pending = run(
       "8.8.8.8",
-      context(
-        { rdap_base_url: fake.url, allow_private: true },
-        controller.signal,
-      ),
+      { rdap_base_url: fake.url, allow_private: true },
+      controller.signal,
     );
     await arrived.promise;
     controller.abort(reason);

@@ -4,6 +4,7 @@ import { Metrics } from "../core/metrics.ts";
 import { Queue } from "../core/queue.ts";
 import { closeRuntime, createRuntime } from "../core/runtime.ts";
 import { writeProject } from "../tests/_config.ts";
+import { ingestRequest } from "../tests/_ingest.ts";
 
 const TOKEN = "route-test-token-0123456789";
 
@@ -26,15 +27,7 @@ async function setup() {
   await queue.start(0); // no workers: accepted alerts stay queued
   const app = ingestRoutes({ runtime, queue, metrics });
   const post = (body: string, headers: Record<string, string> = {}) =>
-    app.request("/ingest/d1", {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        "content-type": "application/json",
-        ...headers,
-      },
-      body,
-    });
+    app.request("/ingest/d1", ingestRequest(TOKEN, body, headers));
   return {
     runtime,
     queue,

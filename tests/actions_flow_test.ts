@@ -12,6 +12,7 @@ import { Queue } from "../core/queue.ts";
 import { closeRuntime, createRuntime } from "../core/runtime.ts";
 import { signActionToken, verifyActionToken } from "../core/tokens.ts";
 import { writeProject } from "./_config.ts";
+import { decodeToken, encodeToken } from "./_tokens.ts";
 import {
   fakeJira,
   type Receiver,
@@ -58,7 +59,8 @@ interface Harness {
   ingest(
     alert?: Record<string, unknown>,
   ): Promise<{ id: string; mail: ReceivedMail; links: string[] }>;
-  close(): Promise<void>;
+  /** Stops the app and the servers, removes the project and unsets its env. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 function detectorConfig(
@@ -203,7 +205,7 @@ async function setup(
         .map((m) => m[1]!);
       return { id, mail, links };
     },
-    async close() {
+    async [Symbol.asyncDispose]() {
       await server.close();
       await closeRuntime(rt);
       await Promise.all([
@@ -258,23 +260,21 @@ function post(
   });
 }
 
+/** Asserts the response's status, discarding its body. */
+async function expectStatus(
+  response: Promise<Response>,
+  status: number,
+  message?: string,
+): Promise<void> {
+  const res = await response;
+  await res.body?.cancel();
+  if (message === undefined) assert.equal(res.status, status);
+  else assert.equal(res.status, status, message);
+}
+
 function references(mail: ReceivedMail): string[] {
   const refs = mail.parsed.references;
   return refs === undefined ? [] : Array.isArray(refs) ? refs : [refs];
-}
-
-function decodeToken(token: string): Uint8Array {
-  return Uint8Array.from(
-    atob(token.replaceAll("-", "+").replaceAll("_", "/")),
-    (c) => c.charCodeAt(0),
-  );
-}
-
-function encodeToken(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll(
-    "/",
-    "_",
-  ).replace(/=+$/, "");
 }
 
 /** The token with the lowest bit of byte `index` flipped. */
@@ -288,604 +288,523 @@ function flipBit(token: string, index: number): string {
 }
 
 Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing, the form's POST acts, a replay gets 409", async () => {
-  const h = await setup();
-  try {
-    const { id, mail, links } = await h.ingest();
-    assert.equal(links.length, 3);
-    const link = links[0]!;
+  await using h = await setup();
+  const { id, mail, links } = await h.ingest();
+  assert.equal(links.length, 3);
+  const link = links[0]!;
 
-    // Scanner simulation: HEAD and three GETs change nothing and leave the token usable.
-    const head = await fetch(link, { method: "HEAD" });
-    await head.body?.cancel();
-    assert.equal(head.status, 200);
-    for (let i = 0; i < 3; i++) {
-      const response = await fetch(link, {
-        headers: { "user-agent": "Mimecast-Scanner" },
-      });
-      const html = await response.text();
-      assert.equal(response.status, 200);
-      assert.equal(response.headers.get("referrer-policy"), "no-referrer");
-      assert.match(
-        response.headers.get("content-security-policy") ?? "",
-        /default-src 'none'/,
-      );
-      assert.match(html, /Run “Create JIRA”/);
-    }
-    assert.equal(h.jira.requests.length, 0);
-    assert.equal(h.api.requests.length, 0);
-    assert.deepEqual(await h.runtime.store.listActionRuns(id), []);
-
-    // The page never submits itself and loads nothing.
-    const { csrf, action, html } = await confirmation(link);
-    assert.equal(action, link);
-    assert.doesNotMatch(html, /<script|http-equiv|onload=|\bsrc=|<link\b/i);
-    assert.match(
-      html,
-      /device1 - 10\.0\.0\.5/,
-      "steps are shown with placeholders filled",
-    );
-    assert.ok(
-      html.includes(`${h.api.url}/block/10.0.0.5?ticket={jira_id}`),
-      "a later step's value stays a placeholder",
-    );
-    assert.ok(
-      !html.includes(h.env.JIRA_TOKEN!),
-      "the Jira password is not shown",
-    );
-
-    // One POST from the form: exactly one Jira issue and one API call, chained.
-    const response = await post(action, { csrf, actor: "Alice Analyst" });
-    const result = await response.text();
-    assert.equal(response.status, 200, result);
-    assert.equal(response.headers.get("referrer-policy"), "no-referrer");
-    assert.match(result, /Done: Create JIRA/);
-    assert.match(result, /SOC-1/);
-    assert.equal(h.jira.requests.length, 1);
-    const created = JSON.parse(h.jira.requests[0]!.body) as {
-      fields: Record<string, unknown>;
-    };
-    assert.equal(created.fields.summary, "device1 - 10.0.0.5");
-    assert.equal(created.fields.customfield_13104, "10.0.0.5");
-    assert.deepEqual(created.fields.customfield_13106, { id: "12309" });
-    assert.equal(
-      h.jira.requests[0]!.headers.get("authorization"),
-      `Basic ${btoa(`${h.env.JIRA_USER}:${h.env.JIRA_TOKEN}`)}`,
-    );
-    assert.equal(h.api.requests.length, 1);
-    assert.equal(h.api.requests[0]!.method, "POST");
-    assert.equal(h.api.requests[0]!.path, "/block/10.0.0.5");
-    assert.equal(h.api.requests[0]!.search, "?ticket=SOC-1");
-    assert.deepEqual(JSON.parse(h.api.requests[0]!.body), {
-      ip: "10.0.0.5",
-      ticket: "SOC-1",
+  // Scanner simulation: HEAD and three GETs change nothing and leave the token usable.
+  await expectStatus(fetch(link, { method: "HEAD" }), 200);
+  for (let i = 0; i < 3; i++) {
+    const response = await fetch(link, {
+      headers: { "user-agent": "Mimecast-Scanner" },
     });
-
-    // The audit entry and the Jira key on the alert.
-    const runs = await h.runtime.store.listActionRuns(id);
-    assert.equal(runs.length, 1);
-    const run = runs[0]!;
-    assert.equal(run.button, "Create JIRA");
-    assert.equal(run.actor, "Alice Analyst");
-    assert.equal(run.actor_source, "claimed");
-    assert.equal(run.client_ip, "127.0.0.1");
-    assert.equal(run.user_agent, "blitz-test/1.0");
-    assert.equal(run.status, "ok");
-    assert.ok(run.finished_at);
-    assert.deepEqual(
-      run.steps.map((s) => [s.name, s.status, s.return_name, s.value]),
-      [
-        ["jira_create", "ok", "jira_id", "SOC-1"],
-        ["http_request", "ok", "block", {
-          status: 200,
-          body: { blocked: true },
-        }],
-      ],
-    );
-    assert.deepEqual((await h.runtime.store.getAlert(id))!.jira_keys, [
-      "SOC-1",
-    ]);
-
-    // The follow-up email threads under the alert's Message-ID and goes to its recipients.
-    const followUp = await mailWhere(
-      h.smtp,
-      (m) => m.parsed.inReplyTo !== undefined,
-    );
-    assert.equal(followUp.parsed.inReplyTo, mail.parsed.messageId);
-    assert.deepEqual(references(followUp), [mail.parsed.messageId]);
-    assert.equal(followUp.parsed.subject, `Re: ${mail.parsed.subject}`);
-    assert.deepEqual(followUp.envelope.to.sort(), [
-      "lead@example.test",
-      "soc@example.test",
-    ]);
-    assert.match(followUp.parsed.text ?? "", /Alice Analyst \(claimed\)/);
-    assert.match(followUp.parsed.text ?? "", /SOC-1/);
-
-    // Replay: 409 with who and when, nothing run again.
-    const replay = await post(action, { csrf, actor: "Mallory" });
-    const replayHtml = await replay.text();
-    assert.equal(replay.status, 409);
+    const html = await response.text();
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("referrer-policy"), "no-referrer");
     assert.match(
-      replayHtml,
-      /already done by Alice Analyst at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
+      response.headers.get("content-security-policy") ?? "",
+      /default-src 'none'/,
     );
-    assert.match(replayHtml, /SOC-1/);
-    const again = await fetch(link);
-    assert.equal(again.status, 409);
-    await again.body?.cancel();
-    assert.equal(h.jira.requests.length, 1);
-    assert.equal(h.api.requests.length, 1);
-    assert.equal((await h.runtime.store.listActionRuns(id)).length, 1);
-    assert.equal(
-      h.smtp.messages.length,
-      2,
-      "one alert email and one follow-up",
-    );
+    assert.match(html, /Run “Create JIRA”/);
+  }
+  assert.equal(h.jira.requests.length, 0);
+  assert.equal(h.api.requests.length, 0);
+  assert.deepEqual(await h.runtime.store.listActionRuns(id), []);
 
-    // No token, CSRF value or secret in the logs.
-    const logText = h.logs.join("\n");
-    assert.match(logText, /"event":"action_run"/);
-    for (
-      const secret of [
-        ...links.map(tokenOf),
-        csrf,
-        h.env.BLITZ_ACTION_KEY!,
-        h.env.JIRA_TOKEN!,
-      ]
-    ) {
-      assert.ok(!logText.includes(secret), "a token or secret was logged");
-    }
-  } finally {
-    await h.close();
+  // The page never submits itself and loads nothing.
+  const { csrf, action, html } = await confirmation(link);
+  assert.equal(action, link);
+  assert.doesNotMatch(html, /<script|http-equiv|onload=|\bsrc=|<link\b/i);
+  assert.match(
+    html,
+    /device1 - 10\.0\.0\.5/,
+    "steps are shown with placeholders filled",
+  );
+  assert.ok(
+    html.includes(`${h.api.url}/block/10.0.0.5?ticket={jira_id}`),
+    "a later step's value stays a placeholder",
+  );
+  assert.ok(
+    !html.includes(h.env.JIRA_TOKEN!),
+    "the Jira password is not shown",
+  );
+
+  // One POST from the form: exactly one Jira issue and one API call, chained.
+  const response = await post(action, { csrf, actor: "Alice Analyst" });
+  const result = await response.text();
+  assert.equal(response.status, 200, result);
+  assert.equal(response.headers.get("referrer-policy"), "no-referrer");
+  assert.match(result, /Done: Create JIRA/);
+  assert.match(result, /SOC-1/);
+  assert.equal(h.jira.requests.length, 1);
+  const created = JSON.parse(h.jira.requests[0]!.body) as {
+    fields: Record<string, unknown>;
+  };
+  assert.equal(created.fields.summary, "device1 - 10.0.0.5");
+  assert.equal(created.fields.customfield_13104, "10.0.0.5");
+  assert.deepEqual(created.fields.customfield_13106, { id: "12309" });
+  assert.equal(
+    h.jira.requests[0]!.headers.get("authorization"),
+    `Basic ${btoa(`${h.env.JIRA_USER}:${h.env.JIRA_TOKEN}`)}`,
+  );
+  assert.equal(h.api.requests.length, 1);
+  assert.equal(h.api.requests[0]!.method, "POST");
+  assert.equal(h.api.requests[0]!.path, "/block/10.0.0.5");
+  assert.equal(h.api.requests[0]!.search, "?ticket=SOC-1");
+  assert.deepEqual(JSON.parse(h.api.requests[0]!.body), {
+    ip: "10.0.0.5",
+    ticket: "SOC-1",
+  });
+
+  // The audit entry and the Jira key on the alert.
+  const runs = await h.runtime.store.listActionRuns(id);
+  assert.equal(runs.length, 1);
+  const run = runs[0]!;
+  assert.equal(run.button, "Create JIRA");
+  assert.equal(run.actor, "Alice Analyst");
+  assert.equal(run.actor_source, "claimed");
+  assert.equal(run.client_ip, "127.0.0.1");
+  assert.equal(run.user_agent, "blitz-test/1.0");
+  assert.equal(run.status, "ok");
+  assert.ok(run.finished_at);
+  assert.deepEqual(
+    run.steps.map((s) => [s.name, s.status, s.return_name, s.value]),
+    [
+      ["jira_create", "ok", "jira_id", "SOC-1"],
+      ["http_request", "ok", "block", {
+        status: 200,
+        body: { blocked: true },
+      }],
+    ],
+  );
+  assert.deepEqual((await h.runtime.store.getAlert(id))!.jira_keys, [
+    "SOC-1",
+  ]);
+
+  // The follow-up email threads under the alert's Message-ID and goes to its recipients.
+  const followUp = await mailWhere(
+    h.smtp,
+    (m) => m.parsed.inReplyTo !== undefined,
+  );
+  assert.equal(followUp.parsed.inReplyTo, mail.parsed.messageId);
+  assert.deepEqual(references(followUp), [mail.parsed.messageId]);
+  assert.equal(followUp.parsed.subject, `Re: ${mail.parsed.subject}`);
+  assert.deepEqual(followUp.envelope.to.sort(), [
+    "lead@example.test",
+    "soc@example.test",
+  ]);
+  assert.match(followUp.parsed.text ?? "", /Alice Analyst \(claimed\)/);
+  assert.match(followUp.parsed.text ?? "", /SOC-1/);
+
+  // Replay: 409 with who and when, nothing run again.
+  const replay = await post(action, { csrf, actor: "Mallory" });
+  const replayHtml = await replay.text();
+  assert.equal(replay.status, 409);
+  assert.match(
+    replayHtml,
+    /already done by Alice Analyst at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
+  );
+  assert.match(replayHtml, /SOC-1/);
+  await expectStatus(fetch(link), 409);
+  assert.equal(h.jira.requests.length, 1);
+  assert.equal(h.api.requests.length, 1);
+  assert.equal((await h.runtime.store.listActionRuns(id)).length, 1);
+  assert.equal(
+    h.smtp.messages.length,
+    2,
+    "one alert email and one follow-up",
+  );
+
+  // No token, CSRF value or secret in the logs.
+  const logText = h.logs.join("\n");
+  assert.match(logText, /"event":"action_run"/);
+  for (
+    const secret of [
+      ...links.map(tokenOf),
+      csrf,
+      h.env.BLITZ_ACTION_KEY!,
+      h.env.JIRA_TOKEN!,
+    ]
+  ) {
+    assert.ok(!logText.includes(secret), "a token or secret was logged");
   }
 });
 
 Deno.test("actionRoutes() refuses flipped bytes, other alerts' and buttons' tokens and unknown keys with 403", async () => {
-  const h = await setup();
-  try {
-    const x = await h.ingest();
-    const y = await h.ingest({ ...ALERT, ip_src_addr: "10.0.0.6" });
-    const token = tokenOf(x.links[0]!);
-    const length = decodeToken(token).length;
-    const statuses = new Map<number, number>();
-    for (let i = 0; i < length; i++) {
-      const response = await fetch(`${h.base}/actions/${flipBit(token, i)}`);
-      await response.body?.cancel();
-      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-    }
-    // A flipped expiry byte may make the link expired, which is checked first (410); everything else is 403.
-    assert.deepEqual(
-      [...statuses.keys()].filter((s) => s !== 403 && s !== 410),
-      [],
-    );
-    assert.ok((statuses.get(410) ?? 0) <= 4);
+  await using h = await setup();
+  const x = await h.ingest();
+  const y = await h.ingest({ ...ALERT, ip_src_addr: "10.0.0.6" });
+  const token = tokenOf(x.links[0]!);
+  const length = decodeToken(token).length;
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < length; i++) {
+    const response = await fetch(`${h.base}/actions/${flipBit(token, i)}`);
+    await response.body?.cancel();
+    statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+  }
+  // A flipped expiry byte may make the link expired, which is checked first (410); everything else is 403.
+  assert.deepEqual(
+    [...statuses.keys()].filter((s) => s !== 403 && s !== 410),
+    [],
+  );
+  assert.ok((statuses.get(410) ?? 0) <= 4);
 
-    const { csrf } = await confirmation(x.links[0]!);
-    const flipped = await post(
-      `${h.base}/actions/${flipBit(token, length - 1)}`,
-      { csrf, actor: "Eve" },
-    );
-    assert.equal(flipped.status, 403);
-    assert.match(await flipped.text(), /not valid/);
+  const { csrf } = await confirmation(x.links[0]!);
+  const flipped = await post(
+    `${h.base}/actions/${flipBit(token, length - 1)}`,
+    { csrf, actor: "Eve" },
+  );
+  assert.equal(flipped.status, 403);
+  assert.match(await flipped.text(), /not valid/);
 
-    // X's token with Y's alert id spliced in (both UUIDs at the same place): the MAC no longer matches.
-    const spliced = decodeToken(token);
-    const yBytes = decodeToken(tokenOf(y.links[0]!));
-    const kidEnd = 2 + spliced[1]!;
-    spliced.set(yBytes.subarray(kidEnd, kidEnd + 17), kidEnd);
-    const splicedResponse = await post(
+  // X's token with Y's alert id spliced in (both UUIDs at the same place): the MAC no longer matches.
+  const spliced = decodeToken(token);
+  const yBytes = decodeToken(tokenOf(y.links[0]!));
+  const kidEnd = 2 + spliced[1]!;
+  spliced.set(yBytes.subarray(kidEnd, kidEnd + 17), kidEnd);
+  await expectStatus(
+    post(
       `${h.base}/actions/${encodeToken(spliced)}`,
       { csrf, actor: "Eve" },
-    );
-    assert.equal(splicedResponse.status, 403);
-    await splicedResponse.body?.cancel();
-    // Y's link with X's CSRF field: the field is bound to its own token.
-    const crossCsrf = await post(y.links[0]!, { csrf, actor: "Eve" });
-    assert.equal(crossCsrf.status, 403);
-    await crossCsrf.body?.cancel();
+    ),
+    403,
+  );
+  // Y's link with X's CSRF field: the field is bound to its own token.
+  await expectStatus(post(y.links[0]!, { csrf, actor: "Eve" }), 403);
 
-    // Button 0's token pointed at button 1, and a correctly signed token whose label does not match its button.
-    const otherButton = decodeToken(token);
-    otherButton[kidEnd + 17] = 1;
-    const moved = await fetch(`${h.base}/actions/${encodeToken(otherButton)}`);
-    assert.equal(moved.status, 403);
-    await moved.body?.cancel();
-    const key = { id: "k1", secret: h.env.BLITZ_ACTION_KEY! };
-    const expiresAt = Date.now() + 3_600_000;
-    const wrongLabel = await signActionToken({
-      alertId: x.id,
-      button: 1,
-      buttonLabel: LABELS[0],
-      expiresAt,
-    }, key);
-    const mismatch = await fetch(`${h.base}/actions/${wrongLabel}`);
-    assert.equal(mismatch.status, 403);
-    assert.match(await mismatch.text(), /does not match/);
-    const noButton = await signActionToken({
-      alertId: x.id,
-      button: 7,
-      buttonLabel: LABELS[0],
-      expiresAt,
-    }, key);
-    assert.equal(
-      (await fetch(`${h.base}/actions/${noButton}`).then(async (
-        r,
-      ) => (await r.body?.cancel(), r))).status,
+  // Button 0's token pointed at button 1, and a correctly signed token whose label does not match its button.
+  const otherButton = decodeToken(token);
+  otherButton[kidEnd + 17] = 1;
+  await expectStatus(
+    fetch(`${h.base}/actions/${encodeToken(otherButton)}`),
+    403,
+  );
+  const key = { id: "k1", secret: h.env.BLITZ_ACTION_KEY! };
+  const expiresAt = Date.now() + 3_600_000;
+  const wrongLabel = await signActionToken({
+    alertId: x.id,
+    button: 1,
+    buttonLabel: LABELS[0],
+    expiresAt,
+  }, key);
+  const mismatch = await fetch(`${h.base}/actions/${wrongLabel}`);
+  assert.equal(mismatch.status, 403);
+  assert.match(await mismatch.text(), /does not match/);
+  const noButton = await signActionToken({
+    alertId: x.id,
+    button: 7,
+    buttonLabel: LABELS[0],
+    expiresAt,
+  }, key);
+  await expectStatus(fetch(`${h.base}/actions/${noButton}`), 403);
+
+  // A token signed under a key id the server does not know, and garbage.
+  const unknownKey = await signActionToken({
+    alertId: x.id,
+    button: 0,
+    buttonLabel: LABELS[0],
+    expiresAt,
+  }, {
+    id: "zz",
+    secret: h.env.BLITZ_ACTION_KEY!,
+  });
+  for (const bad of [unknownKey, "abc", "A".repeat(5000), "%00"]) {
+    await expectStatus(
+      fetch(`${h.base}/actions/${bad}`),
       403,
+      bad.slice(0, 20),
     );
-
-    // A token signed under a key id the server does not know, and garbage.
-    const unknownKey = await signActionToken({
-      alertId: x.id,
-      button: 0,
-      buttonLabel: LABELS[0],
-      expiresAt,
-    }, {
-      id: "zz",
-      secret: h.env.BLITZ_ACTION_KEY!,
-    });
-    for (const bad of [unknownKey, "abc", "A".repeat(5000), "%00"]) {
-      const response = await fetch(`${h.base}/actions/${bad}`);
-      await response.body?.cancel();
-      assert.equal(response.status, 403, bad.slice(0, 20));
-    }
-
-    // Nothing ran, nothing was consumed: the real links still work.
-    assert.equal(h.jira.requests.length, 0);
-    assert.equal(h.api.requests.length, 0);
-    assert.deepEqual(await h.runtime.store.listActionRuns(x.id), []);
-    const ok = await post(x.links[0]!, { csrf, actor: "Alice" });
-    assert.equal(ok.status, 200);
-    await ok.body?.cancel();
-    assert.equal(h.jira.requests.length, 1);
-  } finally {
-    await h.close();
   }
+
+  // Nothing ran, nothing was consumed: the real links still work.
+  assert.equal(h.jira.requests.length, 0);
+  assert.equal(h.api.requests.length, 0);
+  assert.deepEqual(await h.runtime.store.listActionRuns(x.id), []);
+  await expectStatus(post(x.links[0]!, { csrf, actor: "Alice" }), 200);
+  assert.equal(h.jira.requests.length, 1);
 });
 
 Deno.test("actionRoutes() refuses a POST without the CSRF field or a name, and consumes nothing", async () => {
-  const h = await setup();
-  try {
-    const { id, links } = await h.ingest();
-    const { csrf } = await confirmation(links[0]!);
-    for (
-      const fields of [{ actor: "Alice" }, {
-        csrf: csrf.slice(0, -1) + (csrf.endsWith("A") ? "B" : "A"),
-        actor: "Alice",
-      }]
-    ) {
-      const response = await post(links[0]!, fields);
-      assert.equal(response.status, 403);
-      await response.body?.cancel();
-    }
-    const json = await fetch(links[0]!, {
+  await using h = await setup();
+  const { id, links } = await h.ingest();
+  const { csrf } = await confirmation(links[0]!);
+  for (
+    const fields of [{ actor: "Alice" }, {
+      csrf: csrf.slice(0, -1) + (csrf.endsWith("A") ? "B" : "A"),
+      actor: "Alice",
+    }]
+  ) {
+    await expectStatus(post(links[0]!, fields), 403);
+  }
+  await expectStatus(
+    fetch(links[0]!, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: "{}",
-    });
-    assert.equal(json.status, 415);
-    await json.body?.cancel();
-    const noName = await post(links[0]!, { csrf, actor: "  \r\n " });
-    assert.equal(noName.status, 400);
-    assert.match(await noName.text(), /Enter your name/);
-    assert.deepEqual(await h.runtime.store.listActionRuns(id), []);
-    assert.equal(h.jira.requests.length, 0);
-    const ok = await post(links[0]!, { csrf, actor: "Alice" });
-    assert.equal(ok.status, 200);
-    await ok.body?.cancel();
-  } finally {
-    await h.close();
-  }
+    }),
+    415,
+  );
+  const noName = await post(links[0]!, { csrf, actor: "  \r\n " });
+  assert.equal(noName.status, 400);
+  assert.match(await noName.text(), /Enter your name/);
+  assert.deepEqual(await h.runtime.store.listActionRuns(id), []);
+  assert.equal(h.jira.requests.length, 0);
+  await expectStatus(post(links[0]!, { csrf, actor: "Alice" }), 200);
 });
 
 Deno.test("actionRoutes() answers 410 once the link has expired (injected clock), expiry checked before anything else", async () => {
-  const h = await setup();
-  try {
-    const { id, links } = await h.ingest();
-    const link = links[0]!;
-    const { csrf } = await confirmation(link);
-    const claims = await verifyActionToken(
-      tokenOf(link),
-      h.runtime.config.global.action_keys,
-    );
+  await using h = await setup();
+  const { id, links } = await h.ingest();
+  const link = links[0]!;
+  const { csrf } = await confirmation(link);
+  const claims = await verifyActionToken(
+    tokenOf(link),
+    h.runtime.config.global.action_keys,
+  );
 
-    h.clock.offsetMs = claims.expiresAt - 1000 - Date.now();
-    const before = await fetch(link);
-    assert.equal(before.status, 200);
-    await before.body?.cancel();
+  h.clock.offsetMs = claims.expiresAt - 1000 - Date.now();
+  await expectStatus(fetch(link), 200);
 
-    h.clock.offsetMs = claims.expiresAt + 1000 - Date.now();
-    const page = await fetch(link);
-    assert.equal(page.status, 410);
-    assert.equal(page.headers.get("referrer-policy"), "no-referrer");
-    assert.match(await page.text(), /expired/);
-    const submit = await post(link, { csrf, actor: "Alice" });
-    assert.equal(submit.status, 410);
-    await submit.body?.cancel();
-    // Even a forged token says "expired" when its expiry has passed: expiry is checked first.
-    const forged = await fetch(
+  h.clock.offsetMs = claims.expiresAt + 1000 - Date.now();
+  const page = await fetch(link);
+  assert.equal(page.status, 410);
+  assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+  assert.match(await page.text(), /expired/);
+  await expectStatus(post(link, { csrf, actor: "Alice" }), 410);
+  // Even a forged token says "expired" when its expiry has passed: expiry is checked first.
+  await expectStatus(
+    fetch(
       `${h.base}/actions/${
         flipBit(tokenOf(link), decodeToken(tokenOf(link)).length - 1)
       }`,
-    );
-    assert.equal(forged.status, 410);
-    await forged.body?.cancel();
+    ),
+    410,
+  );
 
-    assert.equal(h.jira.requests.length, 0);
-    assert.deepEqual(await h.runtime.store.listActionRuns(id), []);
-  } finally {
-    await h.close();
-  }
+  assert.equal(h.jira.requests.length, 0);
+  assert.deepEqual(await h.runtime.store.listActionRuns(id), []);
 });
 
 Deno.test("actionRoutes() accepts the previous key during rotation and refuses it once retired", async () => {
-  const h = await setup({
+  await using h = await setup({
     global: {
       action_keys: [{ id: "k0", secret: "${env:BLITZ_OLD_ACTION_KEY}" }],
     },
   });
-  try {
-    const old = await h.ingest();
-    assert.equal(
-      (await verifyActionToken(
-        tokenOf(old.links[0]!),
-        h.runtime.config.global.action_keys,
-      )).kid,
-      "k0",
-    );
+  const old = await h.ingest();
+  assert.equal(
+    (await verifyActionToken(
+      tokenOf(old.links[0]!),
+      h.runtime.config.global.action_keys,
+    )).kid,
+    "k0",
+  );
 
-    // Overlap: k1 signs, k0 still verifies.
-    const global = h.runtime.config.global;
-    global.action_keys = [{ id: "k1", secret: h.env.BLITZ_ACTION_KEY! }, {
-      id: "k0",
-      secret: h.env.BLITZ_OLD_ACTION_KEY!,
-    }];
-    const fresh = await h.ingest({ ...ALERT, ip_src_addr: "10.0.0.7" });
-    assert.equal(
-      (await verifyActionToken(tokenOf(fresh.links[0]!), global.action_keys))
-        .kid,
-      "k1",
-    );
-    const { csrf } = await confirmation(old.links[0]!);
-    const overlap = await post(old.links[0]!, { csrf, actor: "Alice" });
-    assert.equal(overlap.status, 200);
-    await overlap.body?.cancel();
-    assert.equal(h.jira.requests.length, 1);
+  // Overlap: k1 signs, k0 still verifies.
+  const global = h.runtime.config.global;
+  global.action_keys = [{ id: "k1", secret: h.env.BLITZ_ACTION_KEY! }, {
+    id: "k0",
+    secret: h.env.BLITZ_OLD_ACTION_KEY!,
+  }];
+  const fresh = await h.ingest({ ...ALERT, ip_src_addr: "10.0.0.7" });
+  assert.equal(
+    (await verifyActionToken(tokenOf(fresh.links[0]!), global.action_keys))
+      .kid,
+    "k1",
+  );
+  const { csrf } = await confirmation(old.links[0]!);
+  await expectStatus(post(old.links[0]!, { csrf, actor: "Alice" }), 200);
+  assert.equal(h.jira.requests.length, 1);
 
-    // Retired: k0 is gone, its links are refused; k1's still work.
-    global.action_keys = [{ id: "k1", secret: h.env.BLITZ_ACTION_KEY! }];
-    const retired = await fetch(old.links[1]!);
-    assert.equal(retired.status, 403);
-    await retired.body?.cancel();
-    const current = await fetch(fresh.links[0]!);
-    assert.equal(current.status, 200);
-    await current.body?.cancel();
-  } finally {
-    await h.close();
-  }
+  // Retired: k0 is gone, its links are refused; k1's still work.
+  global.action_keys = [{ id: "k1", secret: h.env.BLITZ_ACTION_KEY! }];
+  await expectStatus(fetch(old.links[1]!), 403);
+  await expectStatus(fetch(fresh.links[0]!), 200);
 });
 
 Deno.test("actionRoutes() runs a button once when two POSTs race", async () => {
-  const h = await setup();
-  try {
-    const { id, links } = await h.ingest();
-    const { csrf } = await confirmation(links[0]!);
-    const responses = await Promise.all([
-      post(links[0]!, { csrf, actor: "Alice" }),
-      post(links[0]!, { csrf, actor: "Bob" }),
-    ]);
-    await Promise.all(responses.map((r) => r.body?.cancel()));
-    assert.deepEqual(responses.map((r) => r.status).sort(), [200, 409]);
-    assert.equal(h.jira.requests.length, 1);
-    assert.equal(h.api.requests.length, 1);
-    assert.equal((await h.runtime.store.listActionRuns(id)).length, 1);
-    assert.deepEqual((await h.runtime.store.getAlert(id))!.jira_keys, [
-      "SOC-1",
-    ]);
-  } finally {
-    await h.close();
-  }
+  await using h = await setup();
+  const { id, links } = await h.ingest();
+  const { csrf } = await confirmation(links[0]!);
+  const responses = await Promise.all([
+    post(links[0]!, { csrf, actor: "Alice" }),
+    post(links[0]!, { csrf, actor: "Bob" }),
+  ]);
+  await Promise.all(responses.map((r) => r.body?.cancel()));
+  assert.deepEqual(responses.map((r) => r.status).sort(), [200, 409]);
+  assert.equal(h.jira.requests.length, 1);
+  assert.equal(h.api.requests.length, 1);
+  assert.equal((await h.runtime.store.listActionRuns(id)).length, 1);
+  assert.deepEqual((await h.runtime.store.getAlert(id))!.jira_keys, [
+    "SOC-1",
+  ]);
 });
 
 Deno.test("actionRoutes() builds links and forms from public_url, never from the Host header", async () => {
-  const h = await setup();
-  try {
-    const { links } = await h.ingest();
-    const token = tokenOf(links[0]!);
-    // What Deno.serve hands the app when a client sends "Host: evil.example".
-    const response = await h.app.request(
-      `http://evil.example/actions/${token}`,
-      {
-        headers: {
-          host: "evil.example",
-          "x-forwarded-host": "evil.example",
-          "x-forwarded-proto": "https",
-        },
+  await using h = await setup();
+  const { links } = await h.ingest();
+  const token = tokenOf(links[0]!);
+  // What Deno.serve hands the app when a client sends "Host: evil.example".
+  const response = await h.app.request(
+    `http://evil.example/actions/${token}`,
+    {
+      headers: {
+        host: "evil.example",
+        "x-forwarded-host": "evil.example",
+        "x-forwarded-proto": "https",
       },
-    );
-    const html = await response.text();
-    assert.equal(response.status, 200);
-    assert.ok(html.includes(`action="${h.base}/actions/${token}"`));
-    assert.ok(!html.includes("evil.example"));
-    assert.match(
-      response.headers.get("content-security-policy") ?? "",
-      new RegExp(`form-action ${h.base}`),
-    );
-  } finally {
-    await h.close();
-  }
+    },
+  );
+  const html = await response.text();
+  assert.equal(response.status, 200);
+  assert.ok(html.includes(`action="${h.base}/actions/${token}"`));
+  assert.ok(!html.includes("evil.example"));
+  assert.match(
+    response.headers.get("content-security-policy") ?? "",
+    new RegExp(`form-action ${h.base}`),
+  );
 });
 
 Deno.test("actionRoutes() rate-limits per client address with 429 and Retry-After", async () => {
-  const h = await setup({ global: { action_rate_limit: "1/m burst 3" } });
-  try {
-    const { links } = await h.ingest();
-    for (let i = 0; i < 3; i++) {
-      const response = await fetch(links[0]!);
-      assert.equal(response.status, 200);
-      await response.body?.cancel();
-    }
-    const limited = await fetch(links[0]!);
-    assert.equal(limited.status, 429);
-    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
-    assert.equal(limited.headers.get("referrer-policy"), "no-referrer");
-    await limited.body?.cancel();
-    const posted = await post(links[0]!, { csrf: "x", actor: "Alice" });
-    assert.equal(posted.status, 429);
-    await posted.body?.cancel();
-    assert.equal(h.jira.requests.length, 0);
-  } finally {
-    await h.close();
+  await using h = await setup({ global: { action_rate_limit: "1/m burst 3" } });
+  const { links } = await h.ingest();
+  for (let i = 0; i < 3; i++) {
+    await expectStatus(fetch(links[0]!), 200);
   }
+  const limited = await fetch(links[0]!);
+  assert.equal(limited.status, 429);
+  assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+  assert.equal(limited.headers.get("referrer-policy"), "no-referrer");
+  await limited.body?.cancel();
+  await expectStatus(post(links[0]!, { csrf: "x", actor: "Alice" }), 429);
+  assert.equal(h.jira.requests.length, 0);
 });
 
 Deno.test("actionRoutes() records the trusted header's user only when trusted_user_header is configured", async () => {
-  const trusted = await setup({
-    global: { trusted_user_header: "X-Forwarded-User" },
-  });
-  try {
+  {
+    await using trusted = await setup({
+      global: { trusted_user_header: "X-Forwarded-User" },
+    });
     const { id, links } = await trusted.ingest();
-    const anonymous = await fetch(links[0]!);
-    assert.equal(anonymous.status, 403);
-    await anonymous.body?.cancel();
+    await expectStatus(fetch(links[0]!), 403);
     const { csrf, html } = await confirmation(links[0]!, {
       "x-forwarded-user": "alice@example.test",
     });
     assert.match(html, /Signed in as <strong>alice@example\.test<\/strong>/);
     assert.doesNotMatch(html, /name="actor"/);
-    const withoutHeader = await post(links[0]!, { csrf, actor: "mallory" });
-    assert.equal(withoutHeader.status, 403);
-    await withoutHeader.body?.cancel();
+    await expectStatus(post(links[0]!, { csrf, actor: "mallory" }), 403);
     assert.deepEqual(await trusted.runtime.store.listActionRuns(id), []);
-    const ok = await post(links[0]!, { csrf, actor: "mallory" }, {
-      "x-forwarded-user": "alice@example.test",
-    });
-    assert.equal(ok.status, 200);
-    await ok.body?.cancel();
+    await expectStatus(
+      post(links[0]!, { csrf, actor: "mallory" }, {
+        "x-forwarded-user": "alice@example.test",
+      }),
+      200,
+    );
     const [run] = await trusted.runtime.store.listActionRuns(id);
     assert.equal(run!.actor, "alice@example.test");
     assert.equal(run!.actor_source, "trusted_header");
-  } finally {
-    await trusted.close();
   }
 
-  const plain = await setup();
-  try {
-    const { id, links } = await plain.ingest();
-    const { csrf } = await confirmation(links[0]!, {
+  await using plain = await setup();
+  const { id, links } = await plain.ingest();
+  const { csrf } = await confirmation(links[0]!, {
+    "x-forwarded-user": "boss@example.test",
+  });
+  await expectStatus(
+    post(links[0]!, { csrf, actor: "Alice" }, {
       "x-forwarded-user": "boss@example.test",
-    });
-    const response = await post(links[0]!, { csrf, actor: "Alice" }, {
-      "x-forwarded-user": "boss@example.test",
-    });
-    assert.equal(response.status, 200);
-    await response.body?.cancel();
-    const [run] = await plain.runtime.store.listActionRuns(id);
-    assert.equal(run!.actor, "Alice");
-    assert.equal(run!.actor_source, "claimed");
-  } finally {
-    await plain.close();
-  }
+    }),
+    200,
+  );
+  const [run] = await plain.runtime.store.listActionRuns(id);
+  assert.equal(run!.actor, "Alice");
+  assert.equal(run!.actor_source, "claimed");
 });
 
 Deno.test("actionRoutes() forwards the original email with forward_mail", async () => {
-  const h = await setup();
-  try {
-    const { id, mail, links } = await h.ingest();
-    const { csrf } = await confirmation(links[1]!);
-    const response = await post(links[1]!, { csrf, actor: "Alice" });
-    assert.equal(response.status, 200, await response.text());
-    const forwarded = await mailWhere(
-      h.smtp,
-      (m) => m.envelope.to.includes("ir@example.test"),
-    );
-    assert.deepEqual(forwarded.envelope.to, ["ir@example.test"]);
-    assert.equal(forwarded.parsed.subject, "FYI 10.0.0.5");
-    assert.deepEqual(references(forwarded), [mail.parsed.messageId]);
-    assert.match(forwarded.parsed.text ?? "", /Forwarded message/);
-    assert.ok(
-      (forwarded.parsed.text ?? "").includes(
-        mail.parsed.text!.trim().split("\n")[0]!,
-      ),
-    );
-    assert.ok(
-      (forwarded.parsed.html || "").includes("500 failed logins on device 1"),
-    );
-    const [run] = await h.runtime.store.listActionRuns(id);
-    assert.equal(run!.status, "ok");
-    assert.deepEqual((run!.steps[0]!.value as { to: string[] }).to, [
-      "ir@example.test",
-    ]);
-  } finally {
-    await h.close();
-  }
+  await using h = await setup();
+  const { id, mail, links } = await h.ingest();
+  const { csrf } = await confirmation(links[1]!);
+  const response = await post(links[1]!, { csrf, actor: "Alice" });
+  assert.equal(response.status, 200, await response.text());
+  const forwarded = await mailWhere(
+    h.smtp,
+    (m) => m.envelope.to.includes("ir@example.test"),
+  );
+  assert.deepEqual(forwarded.envelope.to, ["ir@example.test"]);
+  assert.equal(forwarded.parsed.subject, "FYI 10.0.0.5");
+  assert.deepEqual(references(forwarded), [mail.parsed.messageId]);
+  assert.match(forwarded.parsed.text ?? "", /Forwarded message/);
+  assert.ok(
+    (forwarded.parsed.text ?? "").includes(
+      mail.parsed.text!.trim().split("\n")[0]!,
+    ),
+  );
+  assert.ok(
+    (forwarded.parsed.html || "").includes("500 failed logins on device 1"),
+  );
+  const [run] = await h.runtime.store.listActionRuns(id);
+  assert.equal(run!.status, "ok");
+  assert.deepEqual((run!.steps[0]!.value as { to: string[] }).to, [
+    "ir@example.test",
+  ]);
 });
 
 Deno.test("actionRoutes() stops at a failing step, records the error and still sends the follow-up", async () => {
-  const h = await setup();
-  try {
-    const { id, mail, links } = await h.ingest();
-    const { csrf } = await confirmation(links[2]!);
-    const response = await post(links[2]!, { csrf, actor: "Alice" });
-    const html = await response.text();
-    assert.equal(response.status, 200);
-    assert.match(html, /Failed: Scan host/);
-    assert.match(html, /answered 500: scanner is down/);
-    const [run] = await h.runtime.store.listActionRuns(id);
-    assert.equal(run!.status, "error");
-    assert.deepEqual(run!.steps.map((s) => [s.name, s.status]), [[
-      "http_request",
-      "error",
-    ], ["pass_to_mail", "skipped"]]);
-    const followUp = await mailWhere(
-      h.smtp,
-      (m) => m.parsed.inReplyTo === mail.parsed.messageId,
-    );
-    assert.match(followUp.parsed.text ?? "", /scanner is down/);
-  } finally {
-    await h.close();
-  }
+  await using h = await setup();
+  const { id, mail, links } = await h.ingest();
+  const { csrf } = await confirmation(links[2]!);
+  const response = await post(links[2]!, { csrf, actor: "Alice" });
+  const html = await response.text();
+  assert.equal(response.status, 200);
+  assert.match(html, /Failed: Scan host/);
+  assert.match(html, /answered 500: scanner is down/);
+  const [run] = await h.runtime.store.listActionRuns(id);
+  assert.equal(run!.status, "error");
+  assert.deepEqual(run!.steps.map((s) => [s.name, s.status]), [[
+    "http_request",
+    "error",
+  ], ["pass_to_mail", "skipped"]]);
+  const followUp = await mailWhere(
+    h.smtp,
+    (m) => m.parsed.inReplyTo === mail.parsed.messageId,
+  );
+  assert.match(followUp.parsed.text ?? "", /scanner is down/);
 });
 
 Deno.test("actionRoutes() encodes alert values into step URLs and escapes them on the page", async () => {
-  const h = await setup();
-  try {
-    const hostile = {
-      ...ALERT,
-      ip_src_addr: "../../admin?drop=1#x",
-      param2: `"><img src=x onerror=alert(1)>`,
-    };
-    const { links } = await h.ingest(hostile);
-    const { csrf, html } = await confirmation(links[0]!);
-    assert.ok(!html.includes("<img src=x"));
-    assert.ok(
-      html.includes("&lt;img src=x onerror=alert(1)>") ||
-        html.includes("&lt;img src=x onerror=alert(1)&gt;"),
-    );
-    const response = await post(links[0]!, { csrf, actor: "Alice" });
-    assert.equal(response.status, 200);
-    await response.body?.cancel();
-    assert.equal(h.api.requests.length, 1);
-    assert.equal(
-      h.api.requests[0]!.path,
-      "/block/..%2F..%2Fadmin%3Fdrop%3D1%23x",
-    );
-    assert.equal(h.api.requests[0]!.search, "?ticket=SOC-1");
-  } finally {
-    await h.close();
-  }
+  await using h = await setup();
+  const hostile = {
+    ...ALERT,
+    ip_src_addr: "../../admin?drop=1#x",
+    param2: `"><img src=x onerror=alert(1)>`,
+  };
+  const { links } = await h.ingest(hostile);
+  const { csrf, html } = await confirmation(links[0]!);
+  assert.ok(!html.includes("<img src=x"));
+  assert.ok(
+    html.includes("&lt;img src=x onerror=alert(1)>") ||
+      html.includes("&lt;img src=x onerror=alert(1)&gt;"),
+  );
+  await expectStatus(post(links[0]!, { csrf, actor: "Alice" }), 200);
+  assert.equal(h.api.requests.length, 1);
+  assert.equal(
+    h.api.requests[0]!.path,
+    "/block/..%2F..%2Fadmin%3Fdrop%3D1%23x",
+  );
+  assert.equal(h.api.requests[0]!.search, "?ticket=SOC-1");
 });
 
 Deno.test("alertRoutes() lists alerts and shows the audit trail and Jira links behind ui_auth", async () => {
   const password = "correct horse battery";
-  const h = await setup({
-    global: { ui_auth: { users: [{ username: "analyst", password }] } },
-  });
-  try {
+  {
+    await using h = await setup({
+      global: { ui_auth: { users: [{ username: "analyst", password }] } },
+    });
     const { id, links } = await h.ingest();
     const { csrf } = await confirmation(links[0]!);
-    const done = await post(links[0]!, { csrf, actor: "Alice Analyst" });
-    assert.equal(done.status, 200);
-    await done.body?.cancel();
+    await expectStatus(post(links[0]!, { csrf, actor: "Alice Analyst" }), 200);
 
     const anonymous = await fetch(`${h.base}/alerts`);
     assert.equal(anonymous.status, 401);
@@ -894,20 +813,17 @@ Deno.test("alertRoutes() lists alerts and shows the audit trail and Jira links b
       /^Basic realm="Blitz"/,
     );
     await anonymous.body?.cancel();
-    const wrong = await fetch(`${h.base}/alerts`, {
-      headers: { authorization: `Basic ${btoa("analyst:wrong password")}` },
-    });
-    assert.equal(wrong.status, 401);
-    await wrong.body?.cancel();
-    const header = await fetch(`${h.base}/alerts`, {
-      headers: { "x-forwarded-user": "analyst" },
-    });
-    assert.equal(
-      header.status,
+    await expectStatus(
+      fetch(`${h.base}/alerts`, {
+        headers: { authorization: `Basic ${btoa("analyst:wrong password")}` },
+      }),
+      401,
+    );
+    await expectStatus(
+      fetch(`${h.base}/alerts`, { headers: { "x-forwarded-user": "analyst" } }),
       401,
       "a trusted header is ignored unless configured",
     );
-    await header.body?.cancel();
 
     const auth = { authorization: `Basic ${btoa(`analyst:${password}`)}` };
     const list = await fetch(
@@ -923,9 +839,10 @@ Deno.test("alertRoutes() lists alerts and shows the audit trail and Jira links b
       headers: auth,
     });
     assert.doesNotMatch(await none.text(), new RegExp(id));
-    const bad = await fetch(`${h.base}/alerts?status=bogus`, { headers: auth });
-    assert.equal(bad.status, 400);
-    await bad.body?.cancel();
+    await expectStatus(
+      fetch(`${h.base}/alerts?status=bogus`, { headers: auth }),
+      400,
+    );
 
     const detail = await fetch(`${h.base}/alerts/${id}`, { headers: auth });
     const detailHtml = await detail.text();
@@ -941,29 +858,20 @@ Deno.test("alertRoutes() lists alerts and shows the audit trail and Jira links b
       !detailHtml.includes("/actions/"),
       "the page shows no live action links",
     );
-    const missing = await fetch(`${h.base}/alerts/no-such-alert`, {
-      headers: auth,
-    });
-    assert.equal(missing.status, 404);
-    await missing.body?.cancel();
-  } finally {
-    await h.close();
+    await expectStatus(
+      fetch(`${h.base}/alerts/no-such-alert`, { headers: auth }),
+      404,
+    );
   }
 
-  const sso = await setup({
+  await using sso = await setup({
     global: { ui_auth: { trusted_header: "X-Forwarded-User" } },
   });
-  try {
-    await sso.ingest();
-    const response = await fetch(`${sso.base}/alerts`, {
-      headers: { "x-forwarded-user": "carol@example.test" },
-    });
-    assert.equal(response.status, 200);
-    assert.match(await response.text(), /carol@example\.test/);
-    const anonymous = await fetch(`${sso.base}/alerts`);
-    assert.equal(anonymous.status, 401);
-    await anonymous.body?.cancel();
-  } finally {
-    await sso.close();
-  }
+  await sso.ingest();
+  const response = await fetch(`${sso.base}/alerts`, {
+    headers: { "x-forwarded-user": "carol@example.test" },
+  });
+  assert.equal(response.status, 200);
+  assert.match(await response.text(), /carol@example\.test/);
+  await expectStatus(fetch(`${sso.base}/alerts`), 401);
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { stringify } from "yaml";
-import { writeProject } from "./_config.ts";
+import { type TestProject, writeProject } from "./_config.ts";
 import { startDnsServer } from "./_dns.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -76,6 +76,20 @@ async function cli(
     stdout: DECODER.decode(stdout),
     stderr: DECODER.decode(stderr),
   };
+}
+
+/** Runs `deno task <task> <args> --config <project's config>` from the project, with its env. */
+function cliIn(
+  project: TestProject,
+  task: "ingest" | "render" | "check",
+  args: string[],
+  stdin = "",
+): Promise<Run> {
+  return cli(task, [...args, "--config", project.config], {
+    cwd: project.dir,
+    env: project.env,
+    stdin,
+  });
 }
 
 function show(run: Run): string {
@@ -181,11 +195,7 @@ function basicProject(
 Deno.test("ingest prints one JSON summary line, writes the outbox and records the alert (exit 0)", async () => {
   const project = await basicProject();
   try {
-    const run = await cli("ingest", ["det", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: ALERT,
-    });
+    const run = await cliIn(project, "ingest", ["det"], ALERT);
     assert.equal(run.code, 0, show(run));
     const summary = summaryOf(run);
     assert.equal(summary.detector, "det");
@@ -288,11 +298,7 @@ Deno.test("ingest exits 2 with one clear message for bad input and records nothi
       ["missing detector", [], ALERT, /^error: Missing detector name/],
     ];
     for (const [what, args, stdin, message] of cases) {
-      const run = await cli("ingest", [...args, "--config", project.config], {
-        cwd: project.dir,
-        env: project.env,
-        stdin,
-      });
+      const run = await cliIn(project, "ingest", args, stdin);
       assert.equal(run.code, 2, `${what}\n${show(run)}`);
       assert.equal(run.stdout, "", what);
       assert.match(oneError(run), message, what);
@@ -310,11 +316,7 @@ Deno.test("ingest exits 2 with one clear message for bad input and records nothi
 Deno.test("ingest exits 2 for an invalid config, naming the file and the path", async () => {
   const project = await basicProject({ form_email: "typo@example.test" });
   try {
-    const run = await cli("ingest", ["det", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: ALERT,
-    });
+    const run = await cliIn(project, "ingest", ["det"], ALERT);
     assert.equal(run.code, 2, show(run));
     assert.equal(
       oneError(run),
@@ -330,11 +332,7 @@ Deno.test("ingest exits 2 for an invalid config, naming the file and the path", 
         action_keys: [{ id: "k1", secret: "${env:BLITZ_ACTION_KEY}" }],
       }),
     );
-    const detector = await cli("ingest", ["det", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: ALERT,
-    });
+    const detector = await cliIn(project, "ingest", ["det"], ALERT);
     assert.equal(detector.code, 2, show(detector));
     assert.equal(
       oneError(detector),
@@ -362,11 +360,7 @@ Deno.test("ingest exits 1 when delivery fails and keeps the alert recorded with 
     smtp: `smtp://127.0.0.1:${closedPort}`,
   });
   try {
-    const run = await cli("ingest", ["det", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: ALERT,
-    });
+    const run = await cliIn(project, "ingest", ["det"], ALERT);
     assert.equal(run.code, 1, show(run));
     const summary = summaryOf(run);
     assert.equal(summary.sent, false);
@@ -402,11 +396,7 @@ Deno.test("ingest exits 0 with sent false when no condition matches and send_mai
     },
   });
   try {
-    const run = await cli("ingest", ["cond", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: ALERT,
-    });
+    const run = await cliIn(project, "ingest", ["cond"], ALERT);
     assert.equal(run.code, 0, show(run));
     const summary = summaryOf(run);
     assert.equal(summary.sent, false);
@@ -431,11 +421,12 @@ export default defineDetector({
     },
   });
   try {
-    const run = await cli("ingest", ["pre", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: '{"src": "203.0.113.9"}',
-    });
+    const run = await cliIn(
+      project,
+      "ingest",
+      ["pre"],
+      '{"src": "203.0.113.9"}',
+    );
     assert.equal(run.code, 0, show(run));
     assert.equal(summaryOf(run).subject, "203.0.113.9 hops=1");
   } finally {
@@ -446,11 +437,7 @@ export default defineDetector({
 Deno.test("render prints the email's HTML, runs no side-effect action and writes nothing", async () => {
   const project = await basicProject();
   try {
-    const run = await cli("render", ["det", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: ALERT,
-    });
+    const run = await cliIn(project, "render", ["det"], ALERT);
     assert.equal(run.code, 0, show(run));
     assert.ok(
       run.stdout.startsWith("<!DOCTYPE html>"),
@@ -469,20 +456,11 @@ Deno.test("render prints the email's HTML, runs no side-effect action and writes
       "the side-effect action did not run",
     );
     assert.deepEqual(list(project.dataDir), [], "no outbox, no store");
-    const text = await cli("render", [
-      "det",
-      "--text",
-      "--config",
-      project.config,
-    ], { cwd: project.dir, env: project.env, stdin: ALERT });
+    const text = await cliIn(project, "render", ["det", "--text"], ALERT);
     assert.equal(text.code, 0, show(text));
     assert.doesNotMatch(text.stdout, /<html/);
     assert.match(text.stdout, /web-1/);
-    const bad = await cli("render", ["det", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: "[]",
-    });
+    const bad = await cliIn(project, "render", ["det"], "[]");
     assert.equal(bad.code, 2, show(bad));
     oneError(bad);
     assert.deepEqual(list(project.dataDir), []);
@@ -503,10 +481,7 @@ Deno.test("check prints a summary and exits 0 for a valid config", async () => {
     b: { actions: { reply: [["Block", { actions: [["pass_to_mail", {}]] }]] } },
   });
   try {
-    const run = await cli("check", ["--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-    });
+    const run = await cliIn(project, "check", []);
     assert.equal(run.code, 0, show(run));
     assert.equal(
       run.stdout,
@@ -531,10 +506,7 @@ Deno.test("check prints every problem as <file>: <detector>.<path>: <message> an
     },
   });
   try {
-    const run = await cli("check", ["--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-    });
+    const run = await cliIn(project, "check", []);
     assert.equal(run.code, 2, show(run));
     assert.equal(run.stdout, "");
     const lines = run.stderr.split("\n").filter(Boolean);
@@ -598,11 +570,7 @@ Deno.test("ingest device_1 < tests/fixtures/device_1_alert.json works on the rep
     const alert = await Deno.readTextFile(
       `${ROOT}/tests/fixtures/device_1_alert.json`,
     );
-    const run = await cli("ingest", ["device_1", "--config", project.config], {
-      cwd: project.dir,
-      env: project.env,
-      stdin: alert,
-    });
+    const run = await cliIn(project, "ingest", ["device_1"], alert);
     assert.equal(run.code, 0, show(run));
     const summary = summaryOf(run);
     assert.equal(summary.sent, true);

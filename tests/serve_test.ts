@@ -7,6 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { signBody } from "../core/auth.ts";
 import { startSmtpServer, type TestSmtpServer } from "./_smtp.ts";
 import { type TestProject, writeProject } from "./_config.ts";
+import { ingestRequest } from "./_ingest.ts";
 import { rawRequest, type ServeProcess, startServe } from "./_serve.ts";
 
 const hex = (n: number) =>
@@ -90,15 +91,10 @@ function post(
   body: BodyInit,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  return fetch(`${server.url}/ingest/${detector}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      "content-type": "application/json",
-      ...headers,
-    },
-    body,
-  });
+  return fetch(
+    `${server.url}/ingest/${detector}`,
+    ingestRequest(TOKEN, body, headers),
+  );
 }
 
 /** Status, JSON body and headers of a response (body consumed). */
