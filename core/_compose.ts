@@ -20,22 +20,22 @@ import { headerSafe } from "./headers.ts";
 import { signActionToken } from "./tokens.ts";
 import { renderAlertEmail } from "../emails/render.ts";
 import type { Runtime } from "./_pipeline_types.ts";
+import type { ConfigReads } from "./plugin.ts";
 
-/** Plugin settings: `plugins.<name>` plus the global blocks a built-in needs. */
+/** A plugin's `ctx.settings`: the shareable config its `reads` names, then `plugins.<name>` over it. */
 export function settingsFor(
   config: LoadedConfig,
   detector: LoadedDetector,
-  plugin: string,
+  plugin: { name: string; reads?: ConfigReads | undefined },
 ): Record<string, unknown> {
-  const own = config.global.plugins[plugin] ?? {};
-  if (plugin === "mysql") return { databases: config.global.databases, ...own };
-  if (plugin === "elasticsearch") {
-    return {
-      custom_enrichment_data: detector.config.custom_enrichment_data,
-      ...own,
-    };
+  const shared: Record<string, unknown> = {};
+  for (const key of plugin.reads?.global ?? []) {
+    shared[key] = config.global[key];
   }
-  return own;
+  for (const key of plugin.reads?.detector ?? []) {
+    shared[key] = detector.config[key];
+  }
+  return { ...shared, ...config.global.plugins[plugin.name] };
 }
 
 /** Global recipients plus the detector's `mailers` (or only those with `override`), deduplicated. */

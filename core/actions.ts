@@ -6,7 +6,7 @@
  */
 import type { ActionStep } from "./config_schema.ts";
 import { callWithDeadline, errorMessage, TimeoutError } from "./call.ts";
-import type { ActionPlugin } from "./plugin.ts";
+import type { ActionPlugin, ConfigReads } from "./plugin.ts";
 import type { PluginRegistry } from "./registry.ts";
 import type { Invoker } from "./enrich.ts";
 import { redact, redactDeep } from "./secrets.ts";
@@ -20,7 +20,10 @@ export interface StepRun {
   alertId: string;
   detector: string;
   registry: PluginRegistry;
-  settingsFor(plugin: string): Record<string, unknown>;
+  /** Settings handed to a plugin: `plugins.<name>` and the config its `reads` declares. */
+  settingsFor(
+    plugin: { name: string; reads?: ConfigReads | undefined },
+  ): Record<string, unknown>;
   /** Values from earlier steps by return_name (mutated as steps finish). */
   values: Record<string, unknown>;
   /** When false, steps whose plugin has side effects are skipped (the `render` command). @default true */
@@ -94,7 +97,7 @@ export async function runSteps(
         alertId: run.alertId,
         detector: run.detector,
         args: [],
-        settings: run.settingsFor(plugin.name),
+        settings: run.settingsFor(plugin),
       };
       const timeoutMs = plugin.timeoutMs ?? 10_000;
       const value = !entry.builtin && run.invoker

@@ -8,7 +8,7 @@
 import type { EnrichmentEntry } from "./config_schema.ts";
 import { callWithDeadline, errorMessage, TimeoutError } from "./call.ts";
 import { formatDuration } from "./duration.ts";
-import type { EnrichmentPlugin, PluginContext } from "./plugin.ts";
+import type { ConfigReads, EnrichmentPlugin, PluginContext } from "./plugin.ts";
 import type { PluginEntry, PluginRegistry } from "./registry.ts";
 import { redact } from "./secrets.ts";
 import type { EnrichmentResult } from "./store.ts";
@@ -144,8 +144,10 @@ export interface EnrichmentRun {
   detector: string;
   registry: PluginRegistry;
   cache: EnrichmentCache;
-  /** Settings handed to a plugin (`plugins.<name>` and friends). */
-  settingsFor(plugin: string): Record<string, unknown>;
+  /** Settings handed to a plugin: `plugins.<name>` and the config its `reads` declares. */
+  settingsFor(
+    plugin: { name: string; reads?: ConfigReads | undefined },
+  ): Record<string, unknown>;
   defaults: { timeoutMs: number; ttlMs: number };
   invoker?: Invoker;
   /** Called once per finished enrichment (metrics). */
@@ -198,7 +200,7 @@ async function runOne(
       }
       params = parsed.data;
     }
-    const settings = run.settingsFor(plugin.name);
+    const settings = run.settingsFor(plugin);
     const ctx = {
       alert: run.alert,
       alertId: run.alertId,

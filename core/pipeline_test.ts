@@ -11,6 +11,7 @@ import {
   preprocess,
   recipients,
   type Runtime,
+  settingsFor,
 } from "./pipeline.ts";
 import { closeRuntime, createRuntime } from "./runtime.ts";
 import { verifyActionToken } from "./tokens.ts";
@@ -444,4 +445,81 @@ Deno.test("parseAlert() accepts one JSON object and rejects anything else with I
   assert.deepEqual(parseAlert('{"a": {"b": {"c": 1}}}', 3), {
     a: { b: { c: 1 } },
   });
+});
+
+Deno.test("compose() hands a plugin the shareable config its reads declares, and nothing else", async () => {
+  const echo = (reads: string) =>
+    `export default { name: "${
+      reads ? "reader" : "plain"
+    }", ${reads} run: (_params, ctx) => ctx.settings };\n`;
+  const p = await project(
+    {
+      det: {
+        enrichments: [
+          { e_name: "Reader", e_func: "reader" },
+          { e_name: "Plain", e_func: "plain" },
+        ],
+      },
+    },
+    {
+      plugin_dirs: ["plugins"],
+      databases: { siem: "mysql://blitz@127.0.0.1:3306/siem" },
+      plugins: { reader: { region: "eu" } },
+    },
+    {
+      "plugins/reader.ts": echo(`reads: { global: ["databases"] },`),
+      "plugins/plain.ts": echo(""),
+    },
+  );
+  try {
+    await withRuntime(p, async (runtime) => {
+      const summary = await ingestAlert(runtime, "det", ALERT);
+      const record = (await runtime.store.getAlert(summary.alert_id))!;
+      const data = (name: string) =>
+        record.enrichments!.find((e) => e.name === name)!.data;
+      assert.deepEqual(data("Reader"), {
+        databases: { siem: "mysql://blitz@127.0.0.1:3306/siem" },
+        region: "eu",
+      });
+      assert.deepEqual(data("Plain"), {}, "no reads, no shared config");
+    });
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("settingsFor() gives the detector's custom_enrichment_data to a plugin that reads it; plugins.<name> wins", async () => {
+  const queries = [{
+    index: "logs-*",
+    es_host: "http://127.0.0.1:9200",
+    query_data: [{ url: "/||list_indexes||/_search", query: "{}" }],
+  }];
+  const p = await project({
+    det: { custom_enrichment_data: queries },
+  }, { plugins: { es_like: { databases: "mine" } } });
+  try {
+    await withRuntime(p, (runtime) => {
+      const detector = detectorOf(runtime.config, "det");
+      const reads = {
+        detector: ["custom_enrichment_data" as const],
+        global: ["databases" as const],
+      };
+      const settings = settingsFor(runtime.config, detector, {
+        name: "es_like",
+        reads,
+      });
+      assert.deepEqual(
+        (settings.custom_enrichment_data as { index: string }[])[0]!.index,
+        "logs-*",
+      );
+      assert.equal(settings.databases, "mine", "plugins.<name> wins a clash");
+      assert.deepEqual(
+        settingsFor(runtime.config, detector, { name: "other" }),
+        {},
+      );
+      return Promise.resolve();
+    }, { io: false });
+  } finally {
+    await p.cleanup();
+  }
 });

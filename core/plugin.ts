@@ -47,10 +47,29 @@ export interface PluginContext {
   alertId: string;
   /** Positional values taken from the alert by `e_key`, in order. */
   args: unknown[];
-  /** Plugin settings from the global config (`plugins.<name>`), with `${env:}` resolved. */
+  /** Plugin settings from the global config (`plugins.<name>`), plus what `reads` declares, with `${env:}` resolved. */
   settings: Readonly<Record<string, unknown>>;
   /** Short progress or warning line for the operator; secrets are redacted before output. */
   log(message: string): void;
+}
+
+/**
+ * Config outside `plugins.<name>` that a plugin may ask for, by where it lives: the global `databases`
+ * (named connection URLs) and the detector's `custom_enrichment_data` (the original Blitz's
+ * Elasticsearch queries). Nothing else is shared: tokens, keys and SMTP credentials never reach a plugin.
+ */
+export const SHAREABLE_CONFIG = {
+  global: ["databases"],
+  detector: ["custom_enrichment_data"],
+} as const;
+
+/**
+ * Config a plugin reads besides `plugins.<name>`. Each key arrives in `ctx.settings` under its own name
+ * (`plugins.<name>` wins on a clash). Declared, so an operator sees what a plugin reads.
+ */
+export interface ConfigReads {
+  global?: (typeof SHAREABLE_CONFIG.global)[number][];
+  detector?: (typeof SHAREABLE_CONFIG.detector)[number][];
 }
 
 /** An enrichment plugin: looks something up and returns data, never HTML. */
@@ -71,6 +90,8 @@ export interface EnrichmentPlugin<P = Record<string, unknown>> {
   fillArgs?: boolean;
   /** What the sandbox grants. @default {} */
   permissions?: Permissions;
+  /** Config it reads besides `plugins.<name>`, e.g. `{ global: ["databases"] }`. @default {} */
+  reads?: ConfigReads;
   /** Deadline per call. @default 5000 */
   timeoutMs?: number;
   /** Does the work. */
@@ -94,6 +115,8 @@ export interface ActionPlugin<P = Record<string, unknown>> {
   urlParams?: string[];
   /** What the sandbox grants. @default {} */
   permissions?: Permissions;
+  /** Config it reads besides `plugins.<name>`, e.g. `{ global: ["databases"] }`. @default {} */
+  reads?: ConfigReads;
   /** Deadline per call. @default 10000 */
   timeoutMs?: number;
   /** Does the work; the result is recorded and shown to people. */

@@ -7,7 +7,11 @@
  *
  * @module
  */
-import type { ActionPlugin, EnrichmentPlugin } from "./plugin.ts";
+import {
+  type ActionPlugin,
+  type EnrichmentPlugin,
+  SHAREABLE_CONFIG,
+} from "./plugin.ts";
 import { ConfigError } from "./errors.ts";
 import { join, toFileUrl } from "./paths.ts";
 import { loadSandboxed } from "./sandbox.ts";
@@ -194,6 +198,32 @@ export function pluginProblem(
     (typeof plugin.permissions !== "object" || plugin.permissions === null)
   ) {
     return `"${plugin.name}".permissions must be an object like { net: ["api.example.com"] }`;
+  }
+  return readsProblem(plugin.name, plugin.reads);
+}
+
+/** What is wrong with a plugin's `reads`, if anything: only the shareable config may be named. */
+function readsProblem(name: string, reads: unknown): string | undefined {
+  if (reads === undefined) return undefined;
+  const example = `{ global: ["databases"] }`;
+  if (typeof reads !== "object" || reads === null || Array.isArray(reads)) {
+    return `"${name}".reads must be an object like ${example}`;
+  }
+  for (const [where, keys] of Object.entries(reads)) {
+    const allowed: readonly string[] | undefined =
+      SHAREABLE_CONFIG[where as keyof typeof SHAREABLE_CONFIG];
+    if (!allowed) {
+      return `"${name}".reads.${where}: unknown section; use "global" or "detector"`;
+    }
+    if (!Array.isArray(keys)) {
+      return `"${name}".reads.${where} must be a list like ${example}`;
+    }
+    const bad = keys.find((key) => !allowed.includes(key));
+    if (bad !== undefined) {
+      return `"${name}".reads.${where}: ${
+        JSON.stringify(bad)
+      } cannot be shared with plugins; allowed: ${allowed.join(", ")}`;
+    }
   }
   return undefined;
 }

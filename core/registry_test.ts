@@ -152,6 +152,41 @@ Deno.test("pluginProblem() explains each malformed default export", () => {
   );
 });
 
+Deno.test("pluginProblem() lets a plugin read only the shareable config", () => {
+  const plugin = (reads: unknown) => ({ name: "p", run() {}, reads });
+  assert.equal(
+    pluginProblem(plugin({ global: ["databases"] }), "action"),
+    undefined,
+  );
+  assert.equal(
+    pluginProblem(
+      plugin({ detector: ["custom_enrichment_data"] }),
+      "enrichment",
+    ),
+    undefined,
+  );
+  assert.match(
+    pluginProblem(plugin({ global: ["action_keys"] }), "enrichment")!,
+    /"action_keys" cannot be shared with plugins; allowed: databases/,
+  );
+  assert.match(
+    pluginProblem(plugin({ global: ["smtp"] }), "action")!,
+    /"smtp" cannot be shared/,
+  );
+  assert.match(
+    pluginProblem(plugin({ secrets: ["x"] }), "enrichment")!,
+    /reads\.secrets: unknown section; use "global" or "detector"/,
+  );
+  assert.match(
+    pluginProblem(plugin(["databases"]), "enrichment")!,
+    /reads must be an object/,
+  );
+  assert.match(
+    pluginProblem(plugin({ global: "databases" }), "enrichment")!,
+    /reads\.global must be a list/,
+  );
+});
+
 Deno.test("PluginRegistry.suggest() proposes the closest known name", () => {
   const registry = new PluginRegistry();
   for (const name of ["reverse_dns", "whois"]) {
@@ -189,7 +224,7 @@ Deno.test("runEnrichments() gives a plain-object plugin with no imports ctx.args
     detector: "det",
     registry,
     cache: new EnrichmentCache(),
-    settingsFor: (plugin) => (plugin === "echo" ? { region: "eu" } : {}),
+    settingsFor: (plugin) => (plugin.name === "echo" ? { region: "eu" } : {}),
     defaults: { timeoutMs: 10_000, ttlMs: 0 },
     invoker: sandbox,
   }).finally(() => sandbox.close());

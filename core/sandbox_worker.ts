@@ -10,7 +10,7 @@
  * @module
  */
 import process from "node:process";
-import type { Json, Permissions } from "./plugin.ts";
+import type { ConfigReads, Json, Permissions } from "./plugin.ts";
 
 /** An error as it crosses the worker boundary. */
 export interface WireError {
@@ -28,6 +28,7 @@ export interface PluginDescription {
   sideEffects?: boolean;
   fillArgs?: boolean;
   urlParams?: string[];
+  reads?: ConfigReads;
   /** Whether the plugin has a params schema (validated in the worker for stand-ins). */
   hasParams: boolean;
 }
@@ -187,6 +188,7 @@ function describe(value: unknown): PluginDescription {
       "sideEffects",
       "fillArgs",
       "urlParams",
+      "reads",
     ] as const
   ) {
     if (plugin[key] !== undefined) {

@@ -61,6 +61,7 @@ export default defineEnrichment({
   aliases: ["elastic_logs"],
   params: z.object({}),
   permissions: { net: true, sys: ["osRelease"] }, // the client reads the OS version when it loads
+  reads: { detector: ["custom_enrichment_data"] }, // the queries, from the detector config
   timeoutMs: 10_000,
   async run(_params, ctx): Promise<EsQueryResult[]> {
     const settings = Settings.parse(ctx.settings);

@@ -60,6 +60,7 @@ export default defineEnrichment<MysqlParams>({
   // The query is SQL text from config: never fill {key} placeholders into it; values bind to `?`.
   fillArgs: false,
   permissions: { net: true },
+  reads: { global: ["databases"] }, // named connection URLs: `db` picks one
   timeoutMs: 5_000,
   async run(params, ctx) {
     if (!params.query) throw new TypeError("mysql needs e_args.query");

@@ -8,6 +8,7 @@
 import { runSteps } from "../core/actions.ts";
 import { errorMessage } from "../core/call.ts";
 import type { OutgoingMessage } from "../core/delivery.ts";
+import type { ConfigReads } from "../core/plugin.ts";
 import { uuidv7 } from "../core/ids.ts";
 import {
   messageIdOf,
@@ -85,9 +86,12 @@ async function runButton(
   target: Target,
 ): Promise<ActionResult[]> {
   const message = target.record.message;
-  const settings = (plugin: string): Record<string, unknown> => {
+  const settings = (
+    plugin: { name: string; reads?: ConfigReads | undefined },
+  ): Record<string, unknown> => {
     const own = settingsFor(runtime.config, target.detector, plugin);
-    if (plugin !== "forward_mail" || !message) return own;
+    // forward_mail (built in, in-process) sends through Blitz's own delivery.
+    if (plugin.name !== "forward_mail" || !message) return own;
     return {
       ...own,
       message,
