@@ -428,6 +428,18 @@ async function main(): Promise<void> {
         } ms`,
       );
       line("  enrichment cache hits", String(hits));
+      const commits = (kind: string) =>
+        Number(
+          new RegExp(`^blitz_store_${kind}_commits_total (\\d+)$`, "m").exec(
+            metrics,
+          )?.[1] ?? NaN,
+        );
+      line(
+        "  store commits per alert: fsynced / not",
+        `${(commits("durable") / ALERTS).toFixed(2)} / ${
+          (commits("bookkeeping") / ALERTS).toFixed(2)
+        }`,
+      );
       line(
         "  CPU per alert: service / this process",
         `${(cpu.service * 1000 / ALERTS).toFixed(2)} ms / ${

@@ -78,7 +78,10 @@ function number(value: number): string {
  */
 export class Metrics {
   #families = new Map<string, Family>();
-  #gauges = new Map<string, { help: string; read: () => number }>();
+  #gauges = new Map<
+    string,
+    { help: string; read: () => number; type: "gauge" | "counter" }
+  >();
   #buckets: readonly number[];
   #memory: () => {
     rss: number;
@@ -228,9 +231,14 @@ export class Metrics {
     );
   }
 
-  /** Registers a gauge read at render time (e.g. the backlog). */
-  gauge(name: string, help: string, read: () => number): void {
-    this.#gauges.set(name, { help, read });
+  /** Registers a gauge read at render time (e.g. the backlog); `type: "counter"` for a running total. */
+  gauge(
+    name: string,
+    help: string,
+    read: () => number,
+    type: "gauge" | "counter" = "gauge",
+  ): void {
+    this.#gauges.set(name, { help, read, type });
   }
 
   /**
@@ -300,7 +308,7 @@ export class Metrics {
     for (const [name, gauge] of this.#gauges) {
       lines.push(
         `# HELP ${name} ${gauge.help}`,
-        `# TYPE ${name} gauge`,
+        `# TYPE ${name} ${gauge.type}`,
         `${name} ${number(gauge.read())}`,
       );
     }

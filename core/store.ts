@@ -168,5 +168,7 @@ export interface Store {
   listActionRuns(alertId: string): Promise<ActionRun[]>;
   /** True when the store can be written (health check). */
   ping(): Promise<boolean>;
+  /** Commits so far: `full` waited for an fsync (durable writes), `normal` did not (bookkeeping). */
+  readonly commits?: { full: number; normal: number };
   close(): Promise<void>;
 }

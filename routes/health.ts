@@ -24,6 +24,21 @@ export function healthRoutes(deps: AppDeps): Hono {
     () => maxBacklog,
   );
   metrics.gauge("blitz_workers", "Workers started", () => queue.workers);
+  if (runtime.store.commits) {
+    const store = runtime.store;
+    metrics.gauge(
+      "blitz_store_durable_commits_total",
+      "Store commits that waited for an fsync (new alerts, action runs)",
+      () => store.commits?.full ?? 0,
+      "counter",
+    );
+    metrics.gauge(
+      "blitz_store_bookkeeping_commits_total",
+      "Store commits without an fsync (claims, delivery outcomes)",
+      () => store.commits?.normal ?? 0,
+      "counter",
+    );
+  }
   metrics.gauge(
     "blitz_workers_busy",
     "Workers processing an alert",

@@ -7,7 +7,7 @@ import { closeRuntime, createRuntime } from "../core/runtime.ts";
 import { silentLogger } from "../core/log.ts";
 import { writeProject } from "../tests/_config.ts";
 
-Deno.test("healthRoutes() /metrics exposes sandbox calls per plugin and rate limits per enrichment", async () => {
+Deno.test("healthRoutes() /metrics exposes sandbox calls per plugin, rate limits per enrichment and store commits", async () => {
   const project = await writeProject({
     global: { action_keys: undefined, plugin_dirs: ["plugins"] },
     detectors: {
@@ -56,6 +56,12 @@ Deno.test("healthRoutes() /metrics exposes sandbox calls per plugin and rate lim
       text,
       /^blitz_enrichment_limit_limited_total\{enrichment="Owner",func="owner"\} 1$/m,
     );
+    // Two alerts recorded: each insert waited for an fsync; outcomes did not.
+    assert.match(text, /^# TYPE blitz_store_durable_commits_total counter$/m);
+    const count = (name: string) =>
+      Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
+    assert.ok(count("blitz_store_durable_commits_total") >= 2);
+    assert.ok(count("blitz_store_bookkeeping_commits_total") >= 1);
   } finally {
     await queue.stop();
     await closeRuntime(runtime);
