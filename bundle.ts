@@ -20,6 +20,7 @@ import * as passToMail from "./actions/pass_to_mail.ts";
 import * as jiraCreate from "./actions/jira_create.ts";
 import * as forwardMail from "./actions/forward_mail.ts";
 import * as httpRequest from "./actions/http_request.ts";
+import * as smtpPool from "./core/smtp_pool.ts";
 import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
@@ -38,6 +39,7 @@ preload({
   "actions/jira_create.ts": jiraCreate,
   "actions/forward_mail.ts": forwardMail,
   "actions/http_request.ts": httpRequest,
+  "core/smtp_pool.ts": smtpPool,
   "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { buildMime } from "./mime.ts";
-import { type SmtpConnectionClass, SmtpPool } from "./smtp_pool.ts";
+import type { SmtpConnectionClass, SmtpPool } from "./smtp_pool.ts";
 import { importLazy } from "./lazy.ts";
 import {
   bareAddress,
@@ -62,13 +62,19 @@ export class SmtpDelivery implements Delivery {
     this.#connections = connections;
   }
 
-  /** The connection pool, created on first use (nodemailer is imported only when SMTP is used). */
+  /**
+   * The connection pool, created on first use: the pool and nodemailer (and the node:buffer polyfill
+   * they bring) load only when SMTP is used, never on a CLI run that writes the outbox.
+   */
   #getPool(): Promise<SmtpPool> {
-    return this.#pool ??= importLazy<{ default: SmtpConnectionClass }>(
-      "npm:nodemailer/lib/smtp-connection",
-    ).then((mod) => {
+    return this.#pool ??= Promise.all([
+      importLazy<typeof import("./smtp_pool.ts")>("core/smtp_pool.ts"),
+      importLazy<{ default: SmtpConnectionClass }>(
+        "npm:nodemailer/lib/smtp-connection",
+      ),
+    ]).then(([{ SmtpPool }, smtp]) => {
       const settings = this.#settings;
-      return new SmtpPool(mod.default, {
+      return new SmtpPool(smtp.default, {
         host: settings.host,
         port: settings.port,
         secure: settings.secure,

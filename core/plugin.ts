@@ -7,8 +7,10 @@
  * @module
  */
 import type { z } from "zod";
+import type { SHAREABLE_CONFIG } from "./shareable_config.ts";
 
 export { lookup } from "./template.ts";
+export { SHAREABLE_CONFIG } from "./shareable_config.ts";
 export type { OutgoingMessage } from "./delivery.ts";
 // SSRF-safe HTTP for plugins that call out (no imports at all, so it costs a worker nothing to load).
 export {
@@ -52,16 +54,6 @@ export interface PluginContext {
   /** Short progress or warning line for the operator; secrets are redacted before output. */
   log(message: string): void;
 }
-
-/**
- * Config outside `plugins.<name>` that a plugin may ask for, by where it lives: the global `databases`
- * (named connection URLs) and the detector's `custom_enrichment_data` (the original Blitz's
- * Elasticsearch queries). Nothing else is shared: tokens, keys and SMTP credentials never reach a plugin.
- */
-export const SHAREABLE_CONFIG = {
-  global: ["databases"],
-  detector: ["custom_enrichment_data"],
-} as const;
 
 /**
  * Config a plugin reads besides `plugins.<name>`. Each key arrives in `ctx.settings` under its own name

@@ -7,11 +7,8 @@
  *
  * @module
  */
-import {
-  type ActionPlugin,
-  type EnrichmentPlugin,
-  SHAREABLE_CONFIG,
-} from "./plugin.ts";
+import type { ActionPlugin, EnrichmentPlugin } from "./plugin.ts";
+import { SHAREABLE_CONFIG } from "./shareable_config.ts";
 import { ConfigError } from "./errors.ts";
 import { join, toFileUrl } from "./paths.ts";
 import { loadSandboxed } from "./sandbox.ts";
