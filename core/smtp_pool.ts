@@ -117,7 +117,11 @@ export class SmtpPool {
         reject(err);
       };
       connection.onEnd = (err) => done(err);
-      connection.smtp.send(envelope, message, done);
+      try {
+        connection.smtp.send(envelope, message, done);
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 
@@ -161,14 +165,19 @@ export class SmtpPool {
       connection.messages >= this.#maxMessages
     ) {
       this.#end(connection);
-      // Its slot is free: open a new connection for the next waiting send.
-      const waiter = this.#waiting.shift();
-      if (waiter) this.#connect().then(waiter.resolve, waiter.reject);
+      this.#serveWaiter();
       return;
     }
     const waiter = this.#waiting.shift();
     if (waiter) waiter.resolve(connection);
     else this.#idle.push(connection);
+  }
+
+  /** A slot came free: open a connection for the next waiting send, if any. */
+  #serveWaiter(): void {
+    if (this.#closed || this.#open >= this.#options.connections) return;
+    const waiter = this.#waiting.shift();
+    if (waiter) this.#connect().then(waiter.resolve, waiter.reject);
   }
 
   /** Opens, greets (STARTTLS when offered and allowed) and logs in; counts against `connections`. */
@@ -196,6 +205,8 @@ export class SmtpPool {
         failed = true;
         this.#end(connection);
         reject(err);
+        // The slot is free again: a send waiting for one tries its own connection (and fails on its own).
+        queueMicrotask(() => this.#serveWaiter());
       };
       smtp.on("error", (err: Error) => {
         if (!ready) return fail(err);
@@ -203,7 +214,11 @@ export class SmtpPool {
         connection.onEnd?.(err);
       });
       smtp.once("end", () => {
-        if (!connection.ended) this.#forget(connection);
+        if (!connection.ended) {
+          this.#forget(connection);
+          // Closed by the server outside a send (idle, or during a reset): its slot may serve a waiter.
+          if (!connection.onEnd) queueMicrotask(() => this.#serveWaiter());
+        }
         const err = Object.assign(
           new Error("Connection closed by the SMTP server"),
           { code: "ECONNECTION" },

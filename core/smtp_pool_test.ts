@@ -186,3 +186,37 @@ Deno.test("SmtpPool fails sends waiting for a connection when closed, and refuse
   await s.close();
   assert.equal(s.messages.length, 1);
 });
+
+Deno.test("SmtpPool fails every waiting send when the server is down, none hangs", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close(); // nothing listens there now
+  const p = pool(port, 1);
+  try {
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => p.send(envelope, raw(`down${i}`))),
+    );
+    assert.deepEqual(results.map((r) => r.status), Array(5).fill("rejected"));
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("SmtpPool serves a waiting send when a busy connection's server hangs up", async () => {
+  const s = await server();
+  const p = pool(s.port, 1);
+  try {
+    await p.send(envelope, raw("first"));
+    // Two sends for one connection; the server drops it while idle between them.
+    const a = p.send(envelope, raw("a"));
+    const b = p.send(envelope, raw("b"));
+    await a;
+    s.dropAll();
+    await b.catch(() => {}); // b may have gone out before the drop, or fail with it
+    await p.send(envelope, raw("after"));
+    assert.ok(s.messages.some((m) => /body after/.test(m.raw)));
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});
