@@ -490,7 +490,15 @@ Deno.test("actionRoutes() refuses flipped bytes, other alerts' and buttons' toke
   }, key);
   const mismatch = await fetch(`${h.base}/actions/${wrongLabel}`);
   assert.equal(mismatch.status, 403);
-  assert.match(await mismatch.text(), /does not match/);
+  const mismatchPage = await mismatch.text();
+  // Seen once (not reproduced since): "not valid" here. The refusal's reason is in the log.
+  if (!/does not match/.test(mismatchPage)) {
+    assert.fail(
+      `expected "does not match"; refusals logged: ${
+        h.logs.filter((l) => l.includes("action_refused")).slice(-3).join(" ")
+      }; token ${wrongLabel.length} chars`,
+    );
+  }
   const noButton = await signActionToken({
     alertId: x.id,
     button: 7,
