@@ -19,7 +19,7 @@ import { fill } from "./template.ts";
 import { headerSafe } from "./headers.ts";
 import { signActionToken } from "./tokens.ts";
 import { renderAlertEmail } from "../emails/render.ts";
-import type { Runtime } from "./_pipeline_types.ts";
+import type { ComposeInput, Runtime } from "./_pipeline_types.ts";
 import type { ConfigReads } from "./plugin.ts";
 
 /** A plugin's `ctx.settings`: the shareable config its `reads` names, then `plugins.<name>` over it. */
@@ -134,11 +134,7 @@ export async function enrich(
 /** Renders the alert's email from the enriched alert and the values send actions passed to mail. */
 export async function renderMessage(
   runtime: Runtime,
-  input: {
-    detector: LoadedDetector;
-    alert: Record<string, unknown>;
-    alertId: string;
-    receivedAt: string;
+  input: ComposeInput & {
     matched: boolean;
     enrichments: EnrichmentResult[];
     actions: ActionResult[];

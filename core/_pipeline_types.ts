@@ -1,5 +1,5 @@
 /** The shapes the pipeline's steps pass between them: the runtime, a composition, a delivery outcome. */
-import type { LoadedConfig } from "./config.ts";
+import type { LoadedConfig, LoadedDetector } from "./config.ts";
 import type { EnrichmentCache, Invoker } from "./enrich.ts";
 import type { Delivery, DeliveryResult } from "./delivery.ts";
 import type { Logger } from "./log.ts";
@@ -31,6 +31,14 @@ export interface Runtime {
   clock?: () => Date;
   /** Called once per finished enrichment (metrics). */
   onEnrichment?: (detector: string, result: EnrichmentResult) => void;
+}
+
+/** What composing an alert starts from. */
+export interface ComposeInput {
+  detector: LoadedDetector;
+  alert: Record<string, unknown>;
+  alertId: string;
+  receivedAt: string;
 }
 
 /** What composing an alert produced (no side effects yet beyond send actions). */

@@ -15,8 +15,9 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 /**
- * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit never waits for
- * an fsync that started before it plus its own: it starts one at once (the file system merges them).
+ * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit need not wait
+ * for an fsync already running before starting its own. (On the development machine 1 and 4 measured
+ * the same within the noise; 4 keeps a slow fsync from holding up the commits behind it.)
  */
 const MAX_SYNCS = 4;
 

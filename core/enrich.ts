@@ -8,6 +8,7 @@
 import type { EnrichmentEntry } from "./config_schema.ts";
 import { callWithDeadline, errorMessage, TimeoutError } from "./call.ts";
 import { formatDuration } from "./duration.ts";
+import { toJson } from "./json.ts";
 import type { ConfigReads, EnrichmentPlugin, PluginContext } from "./plugin.ts";
 import type { PluginEntry, PluginRegistry } from "./registry.ts";
 import { redact } from "./secrets.ts";
@@ -251,19 +252,5 @@ async function runOne(
       ms: ms(),
       error: redact(errorMessage(err)),
     };
-  }
-}
-
-function toJson(value: unknown): unknown {
-  if (value === undefined) return null;
-  try {
-    return JSON.parse(
-      JSON.stringify(
-        value,
-        (_k, v) => (typeof v === "bigint" ? v.toString() : v),
-      ),
-    );
-  } catch {
-    return String(value);
   }
 }

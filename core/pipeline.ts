@@ -10,12 +10,12 @@
  *
  * @module
  */
-import type { LoadedDetector } from "./config.ts";
 import { runSteps } from "./actions.ts";
 import { errorMessage } from "./call.ts";
 import type { AlertPatch, AlertRecord, StoredMessage } from "./store.ts";
 import { uuidv7 } from "./ids.ts";
 import type {
+  ComposeInput,
   Composition,
   DeliveryOutcome,
   Runtime,
@@ -142,12 +142,7 @@ export async function processAlert(
  */
 export async function compose(
   runtime: Runtime,
-  input: {
-    detector: LoadedDetector;
-    alert: Record<string, unknown>;
-    alertId: string;
-    receivedAt: string;
-  },
+  input: ComposeInput,
   options: { sideEffects?: boolean } = {},
 ): Promise<Composition> {
   const { detector, alert, alertId } = input;

@@ -10,7 +10,7 @@ import type { z } from "zod";
 import type { SHAREABLE_CONFIG } from "./shareable_config.ts";
 
 export { lookup } from "./template.ts";
-export { SHAREABLE_CONFIG } from "./shareable_config.ts";
+export { toJson } from "./json.ts";
 export type { OutgoingMessage } from "./delivery.ts";
 // SSRF-safe HTTP for plugins that call out (no imports at all, so it costs a worker nothing to load).
 export {

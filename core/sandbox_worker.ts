@@ -114,8 +114,11 @@ export function wireError(err: unknown): WireError {
   return { name: "Error", message: String(err) };
 }
 
-/** JSON-compatible copy of a plugin's result (bigints as strings; what cannot be serialised as text). */
-export function toJson(value: unknown): Json {
+/**
+ * JSON-compatible copy of a plugin's result, as `core/json.ts` makes it. A copy, not an import: this file
+ * is copied alone next to the single-file bundle, so it imports nothing local at run time.
+ */
+function toJson(value: unknown): Json {
   if (value === undefined) return null;
   try {
     return JSON.parse(

@@ -71,7 +71,6 @@ export class SmtpPool {
     resolve: (c: Connection) => void;
     reject: (e: unknown) => void;
   }[] = [];
-  #all = new Set<Connection>();
   #closed = false;
 
   constructor(Smtp: SmtpConnectionClass, options: SmtpPoolOptions) {
@@ -133,13 +132,10 @@ export class SmtpPool {
         Object.assign(new Error("SMTP pool closed"), { code: "ECONNECTION" }),
       );
     }
-    const ends: Promise<void>[] = [];
-    for (const connection of this.#all) {
-      if (!this.#idle.includes(connection)) continue;
-      ends.push(this.#end(connection));
-    }
-    this.#idle = [];
-    return Promise.all(ends).then(() => {});
+    const idle = this.#idle.splice(0);
+    return Promise.all(idle.map((connection) => this.#end(connection))).then(
+      () => {},
+    );
   }
 
   /** An idle live connection, a new one, or the next one released. */
@@ -196,7 +192,6 @@ export class SmtpPool {
       debug: false,
     });
     const connection: Connection = { smtp, messages: 0, ended: false };
-    this.#all.add(connection);
     return new Promise<Connection>((resolve, reject) => {
       let ready = false;
       let failed = false;
@@ -267,7 +262,8 @@ export class SmtpPool {
   }
 
   #forget(connection: Connection): void {
+    if (connection.ended) return;
     connection.ended = true;
-    if (this.#all.delete(connection)) this.#open--;
+    this.#open--;
   }
 }

@@ -202,21 +202,81 @@ Deno.test("SmtpPool fails every waiting send when the server is down, none hangs
   }
 });
 
-Deno.test("SmtpPool serves a waiting send when a busy connection's server hangs up", async () => {
-  const s = await server();
-  const p = pool(s.port, 1);
+Deno.test("SmtpPool serves a waiting send when the server hangs up during the reset after a refusal", async () => {
+  // A scripted relay: the first session refuses its message and hangs up on RSET; later ones accept.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  let sessions = 0;
+  const accepted: string[] = [];
+  const serve = (async () => {
+    for await (const conn of listener) {
+      const first = ++sessions === 1;
+      (async () => {
+        const say = (line: string) =>
+          conn.write(new TextEncoder().encode(line + "\r\n"));
+        await say("220 relay ESMTP");
+        const decoder = new TextDecoder();
+        const buffer = new Uint8Array(65536);
+        let text = "";
+        let data = false;
+        while (true) {
+          const n = await conn.read(buffer).catch(() => null);
+          if (n === null) break;
+          text += decoder.decode(buffer.subarray(0, n));
+          let at: number;
+          while ((at = text.indexOf(data ? "\r\n.\r\n" : "\r\n")) >= 0) {
+            const line = text.slice(0, at);
+            text = text.slice(at + (data ? 5 : 2));
+            if (data) {
+              data = false;
+              if (first) await say("450 4.2.1 Mailbox busy");
+              else {
+                accepted.push(/body (\S+)/.exec(line)?.[1] ?? "?");
+                await say("250 2.0.0 Ok");
+              }
+            } else if (/^EHLO/i.test(line)) await say("250 relay");
+            else if (/^DATA/i.test(line)) {
+              data = true;
+              await say("354 go on");
+            } else if (/^RSET/i.test(line) && first) {
+              conn.close(); // hangs up instead of answering
+              return;
+            } else if (/^QUIT/i.test(line)) {
+              await say("221 bye");
+              conn.close();
+              return;
+            } else await say("250 Ok");
+          }
+        }
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      })();
+    }
+  })();
+  const p = pool(port, 1);
   try {
-    await p.send(envelope, raw("first"));
-    // Two sends for one connection; the server drops it while idle between them.
+    // One slot: b waits while a is refused and its connection is reset, and the relay hangs up there.
     const a = p.send(envelope, raw("a"));
     const b = p.send(envelope, raw("b"));
-    await a;
-    s.dropAll();
-    await b.catch(() => {}); // b may have gone out before the drop, or fail with it
-    await p.send(envelope, raw("after"));
-    assert.ok(s.messages.some((m) => /body after/.test(m.raw)));
+    await assert.rejects(
+      a,
+      (err: { responseCode?: number }) => err.responseCode === 450,
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      b,
+      new Promise((_, reject) =>
+        timer = setTimeout(() => reject(new Error("b was never sent")), 5000)
+      ),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(accepted, ["b"]);
+    assert.equal(sessions, 2);
   } finally {
     await p.close();
-    await s.close();
+    listener.close();
+    await serve.catch(() => {});
   }
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Json } from "../core/plugin.ts";
+import { type Json, toJson } from "../core/plugin.ts";
 
 /** One shaped search result (one per request, or one per `_msearch` response). */
 export interface EsQueryResult {
@@ -168,18 +168,4 @@ function bucketRow(key: string | undefined, bucket: unknown): Json {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function toJson(value: unknown): Json {
-  if (value === undefined) return null;
-  try {
-    return JSON.parse(
-      JSON.stringify(
-        value,
-        (_k, v) => (typeof v === "bigint" ? v.toString() : v),
-      ),
-    ) ?? null;
-  } catch {
-    return String(value);
-  }
 }

@@ -1,0 +1,20 @@
+/** JSON-compatible copies of plugin results. @module */
+import type { Json } from "./plugin.ts";
+
+/**
+ * JSON-compatible copy of a plugin's result: bigints become strings, `undefined` and functions become
+ * null, and a value that cannot be serialised at all (a cycle) becomes its text.
+ */
+export function toJson(value: unknown): Json {
+  if (value === undefined) return null;
+  try {
+    return JSON.parse(
+      JSON.stringify(
+        value,
+        (_k, v) => (typeof v === "bigint" ? v.toString() : v),
+      ) ?? "null",
+    );
+  } catch {
+    return String(value);
+  }
+}
