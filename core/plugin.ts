@@ -12,7 +12,8 @@ import type { SHAREABLE_CONFIG } from "./shareable_config.ts";
 export { lookup } from "./template.ts";
 export { toJson } from "./json.ts";
 export type { OutgoingMessage } from "./delivery.ts";
-// SSRF-safe HTTP for plugins that call out (no imports at all, so it costs a worker nothing to load).
+// SSRF-safe HTTP for plugins that call out (imports only its own two helper files, so it costs a worker
+// little to load).
 export {
   BlockedRequestError,
   isPrivateAddress,

@@ -1,0 +1,109 @@
+/**
+ * The build step of `safeFetch`: URLs and text from config templates. {@linkcode buildUrl} fills
+ * `{key}` placeholders with encoded alert values and refuses placeholders in the host, so alert data can
+ * never choose where a request goes; {@linkcode fillText} fills plain text. Re-exported by `safe_fetch.ts`.
+ *
+ * @module
+ */
+
+const PLACEHOLDER = /\{([A-Za-z0-9_.@-]+)\}/g;
+
+/**
+ * Builds a URL from a config template, filling `{key}` placeholders with `encodeURIComponent`ed values.
+ * A key is looked up as is, then as a dotted path (`{source.ip}`). Throws TypeError when a placeholder sits
+ * in the scheme, host or port, when a key is missing or not a string/number/boolean, or when a value would
+ * form a `.`/`..` path segment, so alert data can never choose the host or climb the path.
+ */
+export function buildUrl(
+  template: string,
+  values: Record<string, unknown>,
+): URL {
+  const slashes = template.indexOf("//");
+  if (slashes === -1) {
+    throw new TypeError(`URL template must be absolute: ${template}`);
+  }
+  const authorityEnd = findAuthorityEnd(template, slashes + 2);
+  const head = template.slice(0, authorityEnd);
+  const firstPlaceholder = template.search(/\{[A-Za-z0-9_.@-]+\}/);
+  if (firstPlaceholder !== -1 && firstPlaceholder < authorityEnd) {
+    throw new TypeError(
+      `URL template must not have placeholders in the scheme, host or port: ${head}`,
+    );
+  }
+
+  const rest = template.slice(authorityEnd);
+  const pathEnd = rest.search(/[?#]/);
+  const path = pathEnd === -1 ? rest : rest.slice(0, pathEnd);
+  const tail = pathEnd === -1 ? "" : rest.slice(pathEnd);
+  const filledPath = path.split("/").map((segment) => {
+    const filled = fill(segment, values);
+    if (filled !== segment && /^(\.|%2e){1,2}$/i.test(filled)) {
+      throw new TypeError(
+        `URL placeholder value must not form a "." or ".." path segment: ${segment}`,
+      );
+    }
+    return filled;
+  }).join("/");
+
+  const result = new URL(head + filledPath + fill(tail, values));
+  const expected = new URL(head);
+  if (result.protocol !== expected.protocol || result.host !== expected.host) {
+    throw new TypeError(
+      `URL template host changed after filling placeholders: ${head}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * Fills `{key}` placeholders in plain text with values as strings, in one pass (a value containing
+ * `{other}` stays literal). Keys are looked up as is, then as dotted paths; TypeError when missing.
+ */
+export function fillText(
+  template: string,
+  values: Record<string, unknown>,
+): string {
+  return template.replace(
+    PLACEHOLDER,
+    (_match, key: string) => lookupScalar(values, key),
+  );
+}
+
+function fill(text: string, values: Record<string, unknown>): string {
+  return text.replace(
+    PLACEHOLDER,
+    (_match, key: string) => encodeURIComponent(lookupScalar(values, key)),
+  );
+}
+
+function lookupScalar(values: Record<string, unknown>, key: string): string {
+  let value: unknown = Object.hasOwn(values, key) ? values[key] : undefined;
+  if (value === undefined && key.includes(".")) {
+    value = values;
+    for (const part of key.split(".")) {
+      value = value !== null && typeof value === "object" &&
+          Object.hasOwn(value, part)
+        ? (value as Record<string, unknown>)[part]
+        : undefined;
+    }
+  }
+  if (value === undefined || value === null) {
+    throw new TypeError(`Missing value for placeholder {${key}}`);
+  }
+  if (typeof value === "string") return value;
+  if (
+    typeof value === "number" || typeof value === "boolean" ||
+    typeof value === "bigint"
+  ) return String(value);
+  throw new TypeError(
+    `Placeholder {${key}} must be a string, number or boolean, got ${typeof value}`,
+  );
+}
+
+function findAuthorityEnd(template: string, from: number): number {
+  for (let i = from; i < template.length; i++) {
+    const char = template[i];
+    if (char === "/" || char === "?" || char === "#" || char === "\\") return i;
+  }
+  return template.length;
+}
