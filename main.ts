@@ -69,6 +69,10 @@ export function parseArgs(argv: string[]): CliArgs {
   return args;
 }
 
+/** Deno's error for an npm package missing from node_modules (tasks run with --node-modules-dir=manual). */
+const NOT_INSTALLED =
+  /Could not find a matching package for 'npm:[^']+' in the node_modules directory/;
+
 /** Prints `error: …` (every line of a config error) and returns the exit code for it. */
 export function fail(err: unknown): number {
   if (err instanceof ConfigError) {
@@ -79,6 +83,14 @@ export function fail(err: unknown): number {
   }
   if (err instanceof InputError) {
     console.error(redact(`error: ${err.message}`));
+    return 2;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (NOT_INSTALLED.test(message)) {
+    // The runtime tasks run with --node-modules-dir=manual: they never install or fetch packages.
+    console.error(
+      "error: the npm dependencies are not installed in this checkout: run `deno install --frozen` here (once, and after every upgrade)",
+    );
     return 2;
   }
   console.error(

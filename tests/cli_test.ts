@@ -239,6 +239,55 @@ Deno.test("ingest prints one JSON summary line, writes the outbox and records th
   }
 });
 
+Deno.test("ingest reads an alert of several stdin chunks, with a leading byte order mark, byte for byte", async () => {
+  const project = await basicProject();
+  try {
+    // ~300 KB: several reads of the 64 KiB buffer; non-ASCII characters split across chunk edges.
+    const alert = {
+      ip_src_addr: "192.0.2.10",
+      host: "web-1",
+      log: Array.from({ length: 40_000 }, (_, i) => `zürich-${i}-ß`).join(" "),
+    };
+    const run = await cliIn(
+      project,
+      "ingest",
+      ["det"],
+      "\ufeff" + JSON.stringify(alert),
+    );
+    assert.equal(run.code, 0, show(run));
+    const [row] = rows(project.dataDir);
+    assert.deepEqual(JSON.parse(row!.alert_json as string), alert);
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("main reports npm packages missing from node_modules as an install step, exit 2", async () => {
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    // The error Deno raises when a --node-modules-dir=manual process imports a package not installed.
+    await Deno.writeTextFile(
+      script,
+      `import { fail } from ${
+        JSON.stringify(new URL("../main.ts", import.meta.url).href)
+      };
+Deno.exit(fail(new TypeError("Could not find a matching package for 'npm:zod@4.6.7' in the node_modules directory. Ensure you have all your JSR and npm dependencies listed in your deno.json or package.json, then run \`deno install\`.")));`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.equal(
+      DECODER.decode(out.stderr),
+      "error: the npm dependencies are not installed in this checkout: run `deno install --frozen` here (once, and after every upgrade)\n",
+    );
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
 Deno.test("ingest finds ./blitz.yaml in the working directory, or the file named by BLITZ_CONFIG", async () => {
   const project = await basicProject();
   try {
