@@ -170,5 +170,7 @@ export interface Store {
   ping(): Promise<boolean>;
   /** Commits so far: `full` waited for an fsync (durable writes), `normal` did not (bookkeeping). */
   readonly commits?: { full: number; normal: number };
+  /** Checkpoints of the WAL into the database file made by the store itself (SQLite store). */
+  readonly checkpoints?: number;
   close(): Promise<void>;
 }

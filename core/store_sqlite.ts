@@ -6,8 +6,8 @@
  * the process (the WAL is in the OS page cache) and reach the disk with the next fsync; a power loss can
  * undo the last of them, which at worst mails an alert again with the same Message-ID.
  *
- * The group commit and its fsync of the WAL, off the event loop, are in `_sqlite_commit.ts`; the
- * schema and the mapping from rows to records in `_sqlite_schema.ts`.
+ * The group commit, its fsync of the WAL and the checkpoints, all off the event loop, are in
+ * `_sqlite_commit.ts`; the schema and the mapping from rows to records in `_sqlite_schema.ts`.
  *
  * node:sqlite is synchronous; methods still return promises to honour the {@link Store} contract, and
  * each runs to completion before the next starts, so calls never interleave inside a transaction. Other
@@ -57,6 +57,12 @@ export interface SqliteStoreOptions {
   clock?: () => Date;
   /** Makes the WAL durable; tests inject a slow or failing one. @default file.syncData() */
   syncWal?: (file: Deno.FsFile) => Promise<void>;
+  /** Makes the database file durable after a checkpoint; tests inject one. @default file.syncData() */
+  syncDb?: (file: Deno.FsFile) => Promise<void>;
+  /** Group commits before a checkpoint is due. @default 64 */
+  checkpointEvery?: number;
+  /** Milliseconds between checkpoints under a steady load. @default 1000 */
+  checkpointMs?: number;
 }
 
 /** {@link Store} on a SQLite file; create it with {@link openSqliteStore}. */
@@ -77,6 +83,13 @@ export class SqliteStore implements Store {
     this.#commit = new GroupCommit(this.#db, {
       path,
       syncWal: options?.syncWal ?? ((file) => file.syncData()),
+      syncDb: options?.syncDb ?? ((file) => file.syncData()),
+      ...(options?.checkpointEvery
+        ? { checkpointEvery: options.checkpointEvery }
+        : {}),
+      ...(options?.checkpointMs !== undefined
+        ? { checkpointMs: options.checkpointMs }
+        : {}),
       sql: (sql) => this.#sql(sql),
     });
     try {
@@ -92,7 +105,7 @@ export class SqliteStore implements Store {
       }
       this.#db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
       this.#migrate(path);
-      this.#commit.setSynchronous(false);
+      this.#commit.open();
     } catch (err) {
       this.#db.close();
       throw err;
@@ -355,8 +368,15 @@ export class SqliteStore implements Store {
     return this.#commit.commits;
   }
 
+  /** Checkpoints the store made (see `_sqlite_commit.ts`). */
+  get checkpoints(): number {
+    return this.#commit.checkpoints;
+  }
+
   ping(): Promise<boolean> {
     if (this.#commit.broken) return Promise.resolve(false);
+    // A checkpoint holds the write lock until the database file is fsynced: writes wait, nothing fails.
+    if (this.#commit.checkpointing) return Promise.resolve(true);
     try {
       // A real (rolled back) write: takes the write lock and fails on a read-only or closed database.
       this.#db.exec(`SAVEPOINT ping;

@@ -38,6 +38,12 @@ export function healthRoutes(deps: AppDeps): Hono {
       () => store.commits?.normal ?? 0,
       "counter",
     );
+    metrics.gauge(
+      "blitz_store_checkpoints_total",
+      "WAL checkpoints into the database file, fsynced off the event loop",
+      () => store.checkpoints ?? 0,
+      "counter",
+    );
   }
   metrics.gauge(
     "blitz_workers_busy",

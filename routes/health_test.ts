@@ -62,6 +62,9 @@ Deno.test("healthRoutes() /metrics exposes sandbox calls per plugin, rate limits
       Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
     assert.ok(count("blitz_store_durable_commits_total") >= 2);
     assert.ok(count("blitz_store_bookkeeping_commits_total") >= 1);
+    // Too few commits for a checkpoint yet: the counter is there, at 0.
+    assert.match(text, /^# TYPE blitz_store_checkpoints_total counter$/m);
+    assert.equal(count("blitz_store_checkpoints_total"), 0);
   } finally {
     await queue.stop();
     await closeRuntime(runtime);
