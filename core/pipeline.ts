@@ -78,13 +78,25 @@ export function newAlertId(): string {
   return uuidv7();
 }
 
+/** Options of {@link processAlert}. */
+export interface ProcessOptions {
+  /**
+   * Takes the write of the outcome instead of waiting for it: a worker moves on to its next alert while
+   * the write commits with the next group commit (fewer, larger commits in a burst). The outcome's log
+   * line still follows the write; the promise rejects if the write fails.
+   */
+  recording?: (written: Promise<void>) => void;
+}
+
 /**
  * Processes one recorded alert: composes it (once; retries reuse the stored message), delivers it,
  * and records the outcome. Delivery failures become "retry" until `delivery.max_attempts`, then "failed".
+ * Returns the record as the outcome's write leaves it.
  */
 export async function processAlert(
   runtime: Runtime,
   record: AlertRecord,
+  options: ProcessOptions = {},
 ): Promise<AlertRecord> {
   const { store } = runtime;
   const detector = detectorOf(runtime.config, record.detector);
@@ -115,12 +127,16 @@ export async function processAlert(
         status: "not_sent",
         delivery: { status: "skipped" },
       };
-      await store.updateAlert(record.id, patch);
-      runtime.log("not_sent", {
-        alert_id: record.id,
-        detector: record.detector,
-        reason: "no condition matched",
-      });
+      await recorded(
+        options,
+        store.updateAlert(record.id, patch).then(() =>
+          runtime.log("not_sent", {
+            alert_id: record.id,
+            detector: record.detector,
+            reason: "no condition matched",
+          })
+        ),
+      );
       return applyPatch(record, patch);
     }
   }
@@ -131,9 +147,22 @@ export async function processAlert(
     ...composed,
     ...attemptPatch(runtime, { outcome, attempts }),
   };
-  await store.updateAlert(record.id, patch);
-  logAttempt(runtime, record, patch);
+  await recorded(
+    options,
+    store.updateAlert(record.id, patch).then(() =>
+      logAttempt(runtime, record, patch)
+    ),
+  );
   return applyPatch(record, patch);
+}
+
+/** Hands the outcome's write to `options.recording`, or waits for it. */
+async function recorded(
+  options: ProcessOptions,
+  written: Promise<void>,
+): Promise<void> {
+  if (options.recording) options.recording(written);
+  else await written;
 }
 
 /**

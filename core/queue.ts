@@ -56,6 +56,8 @@ export class Queue {
   #backlog = 0;
   #busy = 0;
   #loops: Promise<void>[] = [];
+  /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
+  #writes = new Set<Promise<void>>();
   #idle = new Set<() => void>();
   /** Workers waiting for the claim in progress (or the next one) to hand them an alert. */
   #waiting: ((record: AlertRecord | undefined, wakes: number) => void)[] = [];
@@ -161,6 +163,7 @@ export class Queue {
     ) => (timer = setTimeout(resolve, options.graceMs ?? 30_000)));
     await Promise.race([Promise.all(this.#loops), grace]);
     clearTimeout(timer);
+    await Promise.all(this.#writes); // commit with the next group commit: no grace needed
     this.#state = "stopped";
     return { unfinished: this.#busy };
   }
@@ -250,12 +253,20 @@ export class Queue {
     for (const resolve of this.#waiting.splice(0)) resolve(undefined, wakes);
   }
 
+  /**
+   * Runs the pipeline on one claimed alert. The worker is free again once the alert is delivered (or
+   * not): the outcome's write joins the next group commit without the worker waiting for it, and the
+   * metrics and backlog follow that write, so they never count what the store does not have yet.
+   */
   async #process(record: AlertRecord): Promise<void> {
     const { runtime } = { runtime: this.#runtime };
     let status: AlertRecord["status"];
     let nextAttemptAt: string | undefined;
+    let written: Promise<void> | undefined;
     try {
-      const done = await processAlert(runtime, record);
+      const done = await processAlert(runtime, record, {
+        recording: (write) => written = write,
+      });
       status = done.status;
       nextAttemptAt = done.next_attempt_at;
     } catch (err) {
@@ -297,6 +308,29 @@ export class Queue {
         error,
       });
     }
+    if (written === undefined) this.#done(record, status, nextAttemptAt);
+    else {
+      const settled: Promise<void> = written.then(
+        () => this.#done(record, status, nextAttemptAt),
+        (err) =>
+          runtime.log("queue_error", {
+            alert_id: record.id,
+            detector: record.detector,
+            error: errorMessage(err),
+            note:
+              "outcome not recorded: the alert stays processing until the next start requeues it",
+          }),
+      ).finally(() => this.#writes.delete(settled));
+      this.#writes.add(settled);
+    }
+  }
+
+  /** Counts a processed alert once its outcome is in the store. */
+  #done(
+    record: AlertRecord,
+    status: AlertRecord["status"],
+    nextAttemptAt: string | undefined,
+  ): void {
     this.#metrics?.processed(record.detector, status);
     if (FINAL.has(status)) this.#backlog = Math.max(0, this.#backlog - 1);
     else if (status === "retry" && nextAttemptAt !== undefined) {

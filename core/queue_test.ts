@@ -233,3 +233,51 @@ Deno.test("Queue.stop() lets the alert in progress finish; alerts enqueued later
   assert.equal(queue.workers, 2);
   assert.equal(queue.busy, 0);
 });
+
+Deno.test("Queue: a worker takes its next alert before the last outcome is written; counts and logs follow the write, stop() waits for it", async () => {
+  await using s = await setup();
+  // The store's outcome writes wait at a gate: a slow disk, as the worker sees it.
+  const gate = Promise.withResolvers<void>();
+  const store = s.runtime.store;
+  const updateAlert: typeof store.updateAlert = async (id, patch) => {
+    await gate.promise;
+    return store.updateAlert(id, patch);
+  };
+  const gated = new Proxy(store, {
+    get: (target, key) => {
+      if (key === "updateAlert") return updateAlert;
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const metrics = new Metrics();
+  const queue = new Queue(
+    metrics.instrument({ ...s.runtime, store: gated }),
+    { metrics },
+  );
+  await queue.start(1);
+  const ids = (await Promise.all([
+    queue.enqueue([alert(1)]),
+    queue.enqueue([alert(2)]),
+  ])).flat().map((r) => r.id);
+  // One worker mailed both: it did not wait for the first outcome's write.
+  await s.smtp.waitFor(2, 10_000);
+  const processed = () =>
+    /blitz_alerts_processed_total\{detector="t1",outcome="delivered"\} (\d+)/
+      .exec(metrics.render())?.[1] ?? "0";
+  assert.equal(processed(), "0", "nothing counted before its write");
+  assert.equal(queue.backlog, 2);
+  assert.equal(s.events.filter((e) => e.event === "delivered").length, 0);
+  for (const id of ids) {
+    assert.equal((await store.getAlert(id))?.status, "processing");
+  }
+  const stopped = queue.stop();
+  gate.resolve();
+  await stopped;
+  assert.equal(processed(), "2");
+  assert.equal(queue.backlog, 0);
+  assert.equal(s.events.filter((e) => e.event === "delivered").length, 2);
+  for (const id of ids) {
+    assert.equal((await store.getAlert(id))?.status, "delivered");
+  }
+});
