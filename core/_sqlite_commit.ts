@@ -9,14 +9,9 @@
  * Up to four fsyncs run at once; commits made while all four run share the next one (pipelined group
  * commit).
  *
- * Checkpoints (copying the WAL into the database file) are the store's too, when one is due (see
- * CHECKPOINT_EVERY), in the order SQLite's own `synchronous = NORMAL` checkpoint keeps, with the waits
- * off the event loop: take the write lock (no writer, in this process or another, until the end), fsync the
- * WAL, copy it into the database file (a second connection, `PRAGMA wal_checkpoint(PASSIVE)`), fsync
- * the database file, release the lock. Only then may a writer start the WAL over. Writes issued
- * meanwhile wait and commit together afterwards; reads, HTTP and mail go on. SQLite's automatic
- * checkpoint did both fsyncs inside a COMMIT, freezing the whole process for two disk flushes every
- * ~1,000 pages.
+ * Checkpoints (copying the WAL into the database file) are the store's too: after each commit the group
+ * commit asks its `Checkpointer` (`_sqlite_checkpoint.ts`, which has the when, the how and the why)
+ * whether one is due, and starts it; writes issued while it runs wait and commit together afterwards.
  *
  * Without the WAL or the database file to fsync (a memory database, a file that cannot be opened), the
  * connection keeps SQLite's own scheme: `synchronous = NORMAL` with its automatic checkpoint, and FULL
@@ -25,7 +20,8 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { Checkpointer } from "./_sqlite_checkpoint.ts";
 
 /**
  * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit need not wait
@@ -33,19 +29,6 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
  * the same within the noise; 4 keeps a slow fsync from holding up the commits behind it.)
  */
 const MAX_SYNCS = 4;
-
-/**
- * When a checkpoint is due: after at least CHECKPOINT_EVERY group commits, once CHECKPOINT_MS have
- * passed since the last one ended, or after 16 × CHECKPOINT_EVERY commits whatever the time. Writes wait
- * during a checkpoint (two fsyncs), so under a burst they come at most about once a second: with a
- * simulated 10 ms fsync, checkpointing every 64 commits stalled the workers a third of the time. The
- * development workload wrote ~8 pages (8 KiB) per commit: the WAL stays under ~64 MB.
- */
-const CHECKPOINT_EVERY = 64;
-const CHECKPOINT_MS = 1_000;
-
-/** Where the WAL file is truncated to when it starts over, after it grew during a long burst. */
-const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 /** A committed durable write waiting for the fsync that makes it durable. */
 interface Waiter {
@@ -62,7 +45,7 @@ export interface GroupCommitOptions {
   syncWal: (file: Deno.FsFile) => Promise<void>;
   /** Makes the database file durable after a checkpoint. @default syncWal */
   syncDb?: (file: Deno.FsFile) => Promise<void>;
-  /** Group commits before a checkpoint is due (see CHECKPOINT_EVERY). @default 64 */
+  /** Group commits before a checkpoint is due (see CHECKPOINT_EVERY in `_sqlite_checkpoint.ts`). @default 64 */
   checkpointEvery?: number;
   /** Milliseconds from one checkpoint to the next under a steady load (see CHECKPOINT_MS). @default 1000 */
   checkpointMs?: number;
@@ -79,21 +62,13 @@ export class GroupCommit {
   /** True once `open` found both files to fsync: Blitz syncs and checkpoints, SQLite does neither. */
   #managed = false;
   #commits = { full: 0, normal: 0 };
-  #checkpoints = 0;
   #path: string;
   /** The WAL file, for fsync; null when it cannot be opened (then durable commits use FULL). */
   #wal: Deno.FsFile | null | undefined;
   /** The database file, for the fsync that ends a checkpoint (managed mode only). */
   #file: Deno.FsFile | null = null;
-  /** The second connection that runs checkpoints while this one holds the write lock. */
-  #checkpointer: DatabaseSync | undefined;
   #syncWal: (file: Deno.FsFile) => Promise<void>;
-  #syncDb: (file: Deno.FsFile) => Promise<void>;
-  #checkpointEvery: number;
-  #checkpointMs: number;
-  #sinceCheckpoint = 0;
-  /** When the last checkpoint ended (performance.now()); none yet: -Infinity. */
-  #checkpointedAt = -Infinity;
+  #checkpointer: Checkpointer;
   /** The checkpoint in progress: writes wait for it. */
   #checkpointing: Promise<void> | undefined;
   #closing = false;
@@ -119,9 +94,7 @@ export class GroupCommit {
     this.#sql = options.sql;
     this.#path = options.path;
     this.#syncWal = options.syncWal;
-    this.#syncDb = options.syncDb ?? options.syncWal;
-    this.#checkpointEvery = options.checkpointEvery ?? CHECKPOINT_EVERY;
-    this.#checkpointMs = options.checkpointMs ?? CHECKPOINT_MS;
+    this.#checkpointer = new Checkpointer(db, options);
   }
 
   /**
@@ -135,9 +108,7 @@ export class GroupCommit {
     if (wal && file) {
       this.#file = file;
       this.#managed = true;
-      this.#db.exec(
-        `PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`,
-      );
+      this.#checkpointer.takeOver(wal, file);
     }
     this.#setLevel(this.#baseLevel());
   }
@@ -149,7 +120,7 @@ export class GroupCommit {
 
   /** Checkpoints completed by the store (0 when SQLite checkpoints by itself). */
   get checkpoints(): number {
-    return this.#checkpoints;
+    return this.#checkpointer.count;
   }
 
   /** True while a checkpoint holds the write lock (writes wait; the database is sound). */
@@ -243,8 +214,7 @@ export class GroupCommit {
     while (this.#checkpointing) await this.#checkpointing;
     this.#flush(); // writes already accepted are committed (and fsynced) before closing
     while (this.#syncs.size > 0) await Promise.all(this.#syncs);
-    this.#checkpointer?.close();
-    this.#checkpointer = undefined;
+    this.#checkpointer.close();
     if (this.#db.isOpen) this.#setLevel("FULL");
     this.#wal?.close();
     this.#wal = null;
@@ -284,7 +254,7 @@ export class GroupCommit {
       }
       this.#sql("COMMIT").run();
       this.#commits[durable ? "full" : "normal"]++;
-      this.#sinceCheckpoint++;
+      this.#checkpointer.committed();
     } catch (err) {
       if (this.#db.isTransaction) this.#sql("ROLLBACK").run();
       for (const w of batch) w.reject(err);
@@ -302,64 +272,33 @@ export class GroupCommit {
       } else w.resolve(outcome.value);
     });
     this.#startSyncs();
-    if (this.#checkpointDue()) this.#checkpointing = this.#checkpoint();
-  }
-
-  /** See CHECKPOINT_EVERY. */
-  #checkpointDue(): boolean {
-    if (!this.#managed || this.#closing) return false;
-    const commits = this.#sinceCheckpoint;
-    return commits >= this.#checkpointEvery &&
-      (commits >= this.#checkpointEvery * 16 ||
-        performance.now() - this.#checkpointedAt >= this.#checkpointMs);
+    this.#checkpointIfDue();
   }
 
   /**
-   * One checkpoint (see the module doc for the order and why). Runs while `#checkpointing` is set, so
-   * no flush starts; the writes that waited are flushed when it ends.
+   * Starts the checkpoint `#checkpointer` finds due (see `_sqlite_checkpoint.ts`). While it runs
+   * `#checkpointing` is set, so no flush starts; the writes that waited are flushed when it ends.
    */
-  async #checkpoint(): Promise<void> {
-    this.#sinceCheckpoint = 0;
-    try {
-      this.#sql("BEGIN IMMEDIATE").run();
-    } catch {
-      // Another process holds the write lock past busy_timeout: try again after the next commits.
-      this.#checkpointing = undefined;
-      return;
-    }
-    try {
-      await this.#syncWal(this.#wal!); // every frame to be copied is on disk first
-      this.#checkpointConnection().prepare("PRAGMA wal_checkpoint(PASSIVE)")
-        .get();
-      await this.#syncDb(this.#file!); // before any writer may start the WAL over
-      this.#checkpoints++;
-    } catch (err) {
-      this.#fail(err, this.#path);
-    } finally {
-      if (this.#db.isOpen && this.#db.isTransaction) {
-        this.#sql("ROLLBACK").run();
-      }
-      this.#checkpointedAt = performance.now();
-      this.#checkpointing = undefined;
-      if (this.#pending.length > 0) this.#flush();
-    }
-  }
-
-  /** The second connection, opened on first use; it never syncs (the checkpoint's fsyncs are ours). */
-  #checkpointConnection(): DatabaseSync {
-    if (!this.#checkpointer) {
-      this.#checkpointer = new DatabaseSync(this.#path);
-      this.#checkpointer.exec(
-        "PRAGMA busy_timeout = 5000; PRAGMA synchronous = OFF",
-      );
-    }
-    return this.#checkpointer;
+  #checkpointIfDue(): void {
+    if (!this.#managed || this.#closing || !this.#checkpointer.due()) return;
+    if (!this.#checkpointer.lock()) return; // another process writes: after the next commits
+    // Set before the run starts, so that an end reached at once still clears it.
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#checkpointing = promise;
+    this.#checkpointer.run({
+      failed: (err, what) => this.#fail(err, what),
+      ended: () => {
+        this.#checkpointing = undefined;
+        resolve();
+        if (this.#pending.length > 0) this.#flush();
+      },
+    });
   }
 
   /** Marks the store broken by a failed fsync (or checkpoint) and fails every write waiting. */
-  #fail(err: unknown, file: string): void {
+  #fail(err: unknown, what: string): void {
     this.#broken ??= new Error(
-      `Cannot make writes durable: fsync of ${file} failed (${
+      `Cannot make writes durable: ${what} failed (${
         err instanceof Error ? err.message : String(err)
       }); restart Blitz once the disk is fixed`,
       { cause: err },
@@ -380,7 +319,7 @@ export class GroupCommit {
           for (const w of waiting) w.resolve(w.value);
         },
         (err) => {
-          this.#fail(err, `${this.#path}-wal`);
+          this.#fail(err, `fsync of ${this.#path}-wal`);
           for (const w of waiting) w.reject(this.#broken);
         },
       ).finally(() => {

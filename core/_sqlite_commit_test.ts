@@ -181,3 +181,45 @@ Deno.test("under a steady load checkpoints wait for checkpointMs, unless 16 × c
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a checkpoint due while another connection holds the write lock is skipped at once, and writes go on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_ckpt_busy_" });
+  const path = `${dir}/blitz.db`;
+  const other = { db: undefined as DatabaseSync | undefined, grab: false };
+  const store = openSqliteStore(path, {
+    checkpointEvery: 2,
+    checkpointMs: 0,
+    // Runs right after the commit and before the checkpoint's lock attempt: another writer gets in.
+    syncWal: (file) => {
+      if (other.grab) {
+        other.grab = false;
+        other.db!.exec("BEGIN IMMEDIATE");
+      }
+      return file.syncData();
+    },
+  });
+  other.db = new DatabaseSync(path);
+  try {
+    await store.insertAlerts([alert("b1")]);
+    other.grab = true;
+    const started = performance.now();
+    await store.insertAlerts([alert("b2")]); // the checkpoint is due here; the lock is taken
+    assert.ok(
+      performance.now() - started < 1_000,
+      "the lock attempt did not wait for busy_timeout",
+    );
+    assert.equal(store.checkpoints, 0, "skipped");
+    other.db.exec("ROLLBACK");
+    await store.insertAlerts([alert("b3")]);
+    await store.insertAlerts([alert("b4")]); // due again: runs
+    await settle();
+    assert.equal(store.checkpoints, 1);
+    await store.updateAlert("b1", { last_error: "after" });
+    assert.equal((await store.getAlert("b1"))?.last_error, "after");
+  } finally {
+    if (other.db.isTransaction) other.db.exec("ROLLBACK");
+    other.db.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

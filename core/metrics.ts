@@ -8,6 +8,15 @@
 import type { Delivery, OutgoingMessage } from "./delivery.ts";
 import type { Runtime } from "./pipeline.ts";
 import type { AlertStatus, EnrichmentResult } from "./store.ts";
+import {
+  type Family,
+  familyText,
+  type Gauge,
+  gaugeText,
+  type Labels,
+  labelText,
+  processText,
+} from "./_metrics_text.ts";
 
 /** The `Content-Type` of {@link Metrics.render}'s output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -28,44 +37,6 @@ export const LATENCY_BUCKETS: readonly number[] = [
   30,
 ];
 
-type Labels = Record<string, string>;
-
-interface Family {
-  type: "counter" | "gauge" | "histogram";
-  help: string;
-  series: Map<
-    string,
-    { labels: Labels; value: number; buckets?: number[]; sum?: number }
-  >;
-}
-
-const NEEDS_ESCAPE = /[\\"\n]/;
-
-/** Escapes a label value: backslash, double quote and line feed. */
-function escapeLabel(value: string): string {
-  if (!NEEDS_ESCAPE.test(value)) return value; // the usual case: counted on every request
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(
-    /\n/g,
-    "\\n",
-  );
-}
-
-/** `{k="v",…}`, or "" without labels; also the key of a series in its family. */
-function labelText(labels: Labels): string {
-  let text = "";
-  for (const k in labels) {
-    text += `${text ? "," : "{"}${k}="${escapeLabel(labels[k]!)}"`;
-  }
-  return text ? `${text}}` : "";
-}
-
-function number(value: number): string {
-  if (Number.isNaN(value)) return "NaN";
-  if (value === Infinity) return "+Inf";
-  if (value === -Infinity) return "-Inf";
-  return String(value);
-}
-
 /**
  * Counters, gauges and histograms of the service, rendered on demand.
  *
@@ -78,10 +49,7 @@ function number(value: number): string {
  */
 export class Metrics {
   #families = new Map<string, Family>();
-  #gauges = new Map<
-    string,
-    { help: string; read: () => number; type: "gauge" | "counter" }
-  >();
+  #gauges = new Map<string, Gauge>();
   #buckets: readonly number[];
   #memory: () => {
     rss: number;
@@ -274,60 +242,13 @@ export class Metrics {
 
   /** The exposition text: every family with HELP and TYPE lines, then process metrics. */
   render(): string {
-    const lines: string[] = [];
-    for (const [name, family] of this.#families) {
-      lines.push(
-        `# HELP ${name} ${family.help}`,
-        `# TYPE ${name} ${family.type}`,
-      );
-      for (const series of family.series.values()) {
-        if (family.type !== "histogram") {
-          lines.push(
-            `${name}${labelText(series.labels)} ${number(series.value)}`,
-          );
-          continue;
-        }
-        this.#buckets.forEach((le, i) => {
-          lines.push(
-            `${name}_bucket${labelText({ ...series.labels, le: String(le) })} ${
-              series.buckets![i]
-            }`,
-          );
-        });
-        lines.push(
-          `${name}_bucket${
-            labelText({ ...series.labels, le: "+Inf" })
-          } ${series.value}`,
-        );
-        lines.push(
-          `${name}_sum${labelText(series.labels)} ${number(series.sum!)}`,
-        );
-        lines.push(`${name}_count${labelText(series.labels)} ${series.value}`);
-      }
+    const blocks: string[] = [];
+    for (const entry of this.#families) {
+      blocks.push(familyText(entry, this.#buckets));
     }
-    for (const [name, gauge] of this.#gauges) {
-      lines.push(
-        `# HELP ${name} ${gauge.help}`,
-        `# TYPE ${name} ${gauge.type}`,
-        `${name} ${number(gauge.read())}`,
-      );
-    }
-    const memory = this.#memory();
-    lines.push(
-      "# HELP process_resident_memory_bytes Resident memory size in bytes",
-      "# TYPE process_resident_memory_bytes gauge",
-      `process_resident_memory_bytes ${memory.rss}`,
-      "# HELP process_heap_bytes V8 heap in use, in bytes",
-      "# TYPE process_heap_bytes gauge",
-      `process_heap_bytes ${memory.heapUsed}`,
-      "# HELP process_external_memory_bytes Memory of objects outside the V8 heap (buffers), in bytes",
-      "# TYPE process_external_memory_bytes gauge",
-      `process_external_memory_bytes ${memory.external}`,
-      "# HELP process_start_time_seconds Start time of the process since the Unix epoch in seconds",
-      "# TYPE process_start_time_seconds gauge",
-      `process_start_time_seconds ${this.#started}`,
-    );
-    return lines.join("\n") + "\n";
+    for (const entry of this.#gauges) blocks.push(gaugeText(entry));
+    blocks.push(processText(this.#memory(), this.#started));
+    return blocks.join("\n") + "\n";
   }
 
   #family(name: string, type: Family["type"], help: string): Family {

@@ -1,13 +1,7 @@
 /** Prometheus text for the plugin sandbox and the per-enrichment rate/quota limits. */
 import type { LimitStats } from "./limits.ts";
 import type { SandboxStats } from "./sandbox.ts";
-
-function label(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(
-    /\n/g,
-    "\\n",
-  );
-}
+import { escapeLabel as label } from "./_metrics_text.ts";
 
 const SANDBOX: [keyof SandboxStats, "gauge" | "counter", string][] = [
   ["workers", "gauge", "Sandbox workers alive per plugin"],

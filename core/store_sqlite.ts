@@ -6,8 +6,11 @@
  * the process (the WAL is in the OS page cache) and reach the disk with the next fsync; a power loss can
  * undo the last of them, which at worst mails an alert again with the same Message-ID.
  *
- * The group commit, its fsync of the WAL and the checkpoints, all off the event loop, are in
- * `_sqlite_commit.ts`; the schema and the mapping from rows to records in `_sqlite_schema.ts`.
+ * The group commit and its fsync of the WAL are in `_sqlite_commit.ts`, the checkpoints in
+ * `_sqlite_checkpoint.ts` (all their waits off the event loop); the schema and the mapping from rows
+ * to records in `_sqlite_schema.ts`. The steps' SQL is in one private file each: `_sqlite_migrate.ts` (opening), `_sqlite_insert.ts`,
+ * `_sqlite_update.ts` (`updateAlert`), `_sqlite_list.ts` (`listAlerts`), `_sqlite_lease.ts` (claims and
+ * requeues) and `_sqlite_action_runs.ts` (nonces and action runs); this class runs them in its writes.
  *
  * node:sqlite is synchronous; methods still return promises to honour the {@link Store} contract, and
  * each runs to completion before the next starts, so calls never interleave inside a transaction. Other
@@ -19,15 +22,18 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { GroupCommit } from "./_sqlite_commit.ts";
 import {
-  JSON_FIELDS,
-  MIGRATIONS,
-  PATCH_FIELDS,
-  toActionRun,
-  toAlert,
-  toIso,
-} from "./_sqlite_schema.ts";
+  insertActionRun,
+  selectActionRuns,
+  updateActionRun,
+} from "./_sqlite_action_runs.ts";
+import { GroupCommit } from "./_sqlite_commit.ts";
+import { findDuplicate, insertAlert } from "./_sqlite_insert.ts";
+import { alertSelect } from "./_sqlite_list.ts";
+import { claimDue, requeueLapsed } from "./_sqlite_lease.ts";
+import { migrate } from "./_sqlite_migrate.ts";
+import { toAlert } from "./_sqlite_schema.ts";
+import { alertUpdate } from "./_sqlite_update.ts";
 import { dirname } from "./paths.ts";
 import type {
   ActionRun,
@@ -39,10 +45,6 @@ import type {
 } from "./store.ts";
 
 export { SQLITE_SCHEMA_VERSION } from "./_sqlite_schema.ts";
-
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 500;
-const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
 
 /** Opens (creating and migrating) the SQLite store at `path` (`:memory:` allowed). */
 export function openSqliteStore(
@@ -104,7 +106,9 @@ export class SqliteStore implements Store {
         );
       }
       this.#db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
-      this.#migrate(path);
+      this.#commit.transaction(() =>
+        migrate(this.#db, { path, now: () => this.#now() })
+      );
       this.#commit.open();
     } catch (err) {
       this.#db.close();
@@ -127,13 +131,8 @@ export class SqliteStore implements Store {
     alerts: NewAlert[],
   ): Promise<{ id: string; duplicate: boolean }[]> {
     const insertNew = (alert: NewAlert) => {
-      if (alert.idempotency_key !== undefined) {
-        const found = this.#sql(
-          "SELECT id FROM alerts WHERE detector = ? AND idempotency_key = ?",
-        )
-          .get(alert.detector, alert.idempotency_key);
-        if (found) return { id: String(found.id), duplicate: true };
-      }
+      const found = findDuplicate(this.#sql, alert);
+      if (found !== undefined) return { id: found, duplicate: true };
       this.#insert(alert);
       return { id: alert.id, duplicate: false };
     };
@@ -157,53 +156,8 @@ export class SqliteStore implements Store {
 
   updateAlert(id: string, patch: AlertPatch): Promise<void> {
     return this.#commit.write(() => {
-      const given = patch as Record<string, unknown>;
-      const unknown = Object.keys(given).find((field) =>
-        !PATCH_FIELDS.includes(field)
-      );
-      if (unknown !== undefined) {
-        throw new TypeError(
-          `Cannot update alert "${id}": field "${unknown}" cannot be patched`,
-        );
-      }
-      const sets = ["updated_at = :updated_at"];
-      const params: Record<string, string | number | null> = {
-        id,
-        updated_at: this.#now(),
-      };
-      let recipients = "";
-      for (const field of PATCH_FIELDS) {
-        if (!(field in given) || field === "updated_at") continue;
-        const value = given[field];
-        if (field === "to" || field === "cc") {
-          recipients = value === undefined
-            ? `json_remove(${
-              recipients || "COALESCE(recipients, '{}')"
-            }, '$.${field}')`
-            : `json_set(${
-              recipients || "COALESCE(recipients, '{}')"
-            }, '$.${field}', json(:${field}))`;
-          if (value !== undefined) params[field] = JSON.stringify(value);
-          continue;
-        }
-        if (
-          value === undefined && (field === "status" || field === "attempts")
-        ) continue; // required: cannot clear
-        if (value === undefined) params[field] = null; // an optional field given as undefined is cleared
-        else if (field === "next_attempt_at") {
-          params[field] = toIso(value as string, field);
-        } else if (JSON_FIELDS.has(field)) {
-          params[field] = JSON.stringify(value);
-        } else params[field] = value as string | number;
-        sets.push(`${field} = :${field}`);
-        if (field === "status" && value !== "processing") {
-          sets.push("lease_until = NULL");
-        }
-      }
-      if (recipients) sets.push(`recipients = NULLIF(${recipients}, '{}')`);
-      const { changes } = this.#sql(
-        `UPDATE alerts SET ${sets.join(", ")} WHERE id = :id`,
-      ).run(params);
+      const { sql, params } = alertUpdate(id, patch, { now: this.#now() });
+      const { changes } = this.#sql(sql).run(params);
       if (Number(changes) === 0) {
         throw new Error(`Cannot update alert "${id}": no such alert`);
       }
@@ -212,29 +166,8 @@ export class SqliteStore implements Store {
 
   listAlerts(query: AlertQuery = {}): Promise<AlertRecord[]> {
     return settle(() => {
-      const limit = Math.min(query.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new RangeError(`Invalid limit: ${query.limit}`);
-      }
-      const where: string[] = [];
-      const params: Record<string, string | number> = { limit };
-      if (query.detector !== undefined) {
-        where.push("detector = :detector");
-        params.detector = query.detector;
-      }
-      if (query.status !== undefined) {
-        where.push("status = :status");
-        params.status = query.status;
-      }
-      if (query.before !== undefined) {
-        where.push("received_at < :before");
-        params.before = toIso(query.before, "before");
-      }
-      const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-      return this.#sql(
-        `SELECT * FROM alerts ${filter} ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
-      )
-        .all(params).map(toAlert);
+      const { sql, params } = alertSelect(query);
+      return this.#sql(sql).all(params).map(toAlert);
     });
   }
 
@@ -252,7 +185,12 @@ export class SqliteStore implements Store {
     options: { now?: Date; leaseMs: number },
   ): Promise<AlertRecord | undefined> {
     return this.#commit.write(
-      () => this.#claim(options.now ?? this.#clock(), options.leaseMs, 1)[0],
+      () =>
+        claimDue(this.#sql, {
+          now: options.now ?? this.#clock(),
+          leaseMs: options.leaseMs,
+          limit: 1,
+        })[0],
       { durable: false },
     );
   }
@@ -265,62 +203,28 @@ export class SqliteStore implements Store {
       if (!Number.isInteger(limit) || limit < 1) {
         throw new RangeError(`Invalid limit: ${limit}`);
       }
-      return this.#claim(options.now ?? this.#clock(), options.leaseMs, limit);
+      return claimDue(this.#sql, {
+        now: options.now ?? this.#clock(),
+        leaseMs: options.leaseMs,
+        limit,
+      });
     }, { durable: false });
   }
 
   requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
-    return this.#commit.write(() => {
-      const now = (options.now ?? this.#clock()).toISOString();
-      const stale = options.all
-        ? ""
-        : "AND (lease_until IS NULL OR lease_until < :now)";
-      const sql =
-        `UPDATE alerts SET status = 'queued', lease_until = NULL, updated_at = :now
-        WHERE status = 'processing' ${stale}`;
-      return Number(this.#sql(sql).run({ now }).changes);
-    }, { single: true, durable: false });
+    return this.#commit.write(
+      () =>
+        requeueLapsed(this.#sql, {
+          now: options.now ?? this.#clock(),
+          all: options.all,
+        }),
+      { single: true, durable: false },
+    );
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
     return this.#commit.write(() =>
-      this.#commit.transaction(() => {
-        let changes: number | bigint;
-        try {
-          ({ changes } = this.#sql(
-            `INSERT INTO action_runs (nonce, alert_id, button, actor, actor_source, client_ip, user_agent,
-              started_at, finished_at, status, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (nonce) DO NOTHING`,
-          ).run(
-            run.nonce,
-            run.alert_id,
-            run.button,
-            run.actor,
-            run.actor_source,
-            run.client_ip ?? null,
-            run.user_agent ?? null,
-            toIso(run.started_at, "started_at"),
-            run.finished_at === undefined
-              ? null
-              : toIso(run.finished_at, "finished_at"),
-            run.status,
-            JSON.stringify(run.steps),
-          ));
-        } catch (err) {
-          if (
-            (err as { errcode?: unknown }).errcode !==
-              SQLITE_CONSTRAINT_FOREIGNKEY
-          ) throw err;
-          throw new Error(
-            `Cannot consume nonce for alert "${run.alert_id}": no such alert`,
-            { cause: err },
-          );
-        }
-        const row = this.#sql("SELECT * FROM action_runs WHERE nonce = ?").get(
-          run.nonce,
-        );
-        return { run: toActionRun(row!), created: Number(changes) === 1 };
-      })
+      this.#commit.transaction(() => insertActionRun(this.#sql, run))
     );
   }
 
@@ -328,39 +232,14 @@ export class SqliteStore implements Store {
     nonce: string,
     patch: Partial<Pick<ActionRun, "finished_at" | "status" | "steps">>,
   ): Promise<void> {
-    return this.#commit.write(() => {
-      const sets: string[] = [];
-      const params: Record<string, string | null> = { nonce };
-      if ("finished_at" in patch) {
-        sets.push("finished_at = :finished_at");
-        params.finished_at = patch.finished_at === undefined
-          ? null
-          : toIso(patch.finished_at, "finished_at");
-      }
-      if (patch.status !== undefined) {
-        sets.push("status = :status");
-        params.status = patch.status;
-      }
-      if (patch.steps !== undefined) {
-        sets.push("steps = :steps");
-        params.steps = JSON.stringify(patch.steps);
-      }
-      const sql = sets.length > 0
-        ? `UPDATE action_runs SET ${sets.join(", ")} WHERE nonce = :nonce`
-        : "UPDATE action_runs SET nonce = nonce WHERE nonce = :nonce";
-      if (Number(this.#sql(sql).run(params).changes) === 0) {
-        throw new Error(`Cannot finish action run "${nonce}": no such run`);
-      }
-    }, { single: true });
+    return this.#commit.write(
+      () => updateActionRun(this.#sql, nonce, patch),
+      { single: true },
+    );
   }
 
   listActionRuns(alertId: string): Promise<ActionRun[]> {
-    return settle(() =>
-      this.#sql(
-        "SELECT * FROM action_runs WHERE alert_id = ? ORDER BY started_at, rowid",
-      ).all(alertId)
-        .map(toActionRun)
-    );
+    return settle(() => selectActionRuns(this.#sql, alertId));
   }
 
   /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */
@@ -395,88 +274,18 @@ export class SqliteStore implements Store {
     this.#statements.clear();
   }
 
-  /**
-   * Leases up to `limit` due alerts, oldest first (queued, and retries whose time has come), inside the
-   * caller's write transaction. Two index searches merged here, then one update by rowid each: a single
-   * compound UPDATE … WHERE id IN (UNION …) did the same at ~8× the cost per claim with a large backlog.
-   */
-  #claim(now: Date, leaseMs: number, limit: number): AlertRecord[] {
-    const at = now.toISOString();
-    const queued = this.#sql(
-      `SELECT rowid AS seq, received_at FROM alerts WHERE status = 'queued'
-      ORDER BY received_at, rowid LIMIT ?`,
-    ).all(limit);
-    const due = this.#sql(
-      `SELECT rowid AS seq, received_at FROM alerts WHERE status = 'retry'
-      AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY received_at, rowid LIMIT ?`,
-    ).all(at, limit);
-    const picked = due.length === 0
-      ? queued
-      : [...queued, ...due].sort((a, b) =>
-        a.received_at === b.received_at
-          ? Number(a.seq) - Number(b.seq)
-          : (a.received_at as string) < (b.received_at as string)
-          ? -1
-          : 1
-      ).slice(0, limit);
-    const lease = new Date(now.getTime() + leaseMs).toISOString();
-    const claim = this.#sql(
-      `UPDATE alerts SET status = 'processing', lease_until = ?, updated_at = ?
-      WHERE rowid = ? RETURNING *`,
-    );
-    return picked.map((row) => toAlert(claim.get(lease, at, row.seq!)!));
-  }
-
-  #migrate(path: string): void {
-    this.#commit.transaction(() => {
-      this.#db.exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)",
-      );
-      const current = Number(
-        this.#db.prepare("SELECT max(version) AS v FROM schema_migrations")
-          .get()?.v ?? 0,
-      );
-      if (current > MIGRATIONS.length) {
-        throw new Error(
-          `Cannot open store "${path}": its schema version ${current} is newer than this Blitz supports (${MIGRATIONS.length}); upgrade Blitz`,
-        );
-      }
-      const record = this.#db.prepare(
-        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-      );
-      for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-        this.#db.exec(MIGRATIONS[version - 1]!);
-        record.run(version, this.#now());
-      }
-    });
-  }
-
   #insert(alert: NewAlert): void {
-    const now = this.#now();
-    this.#sql(
-      `INSERT INTO alerts (id, detector, received_at, updated_at, status, alert_json, idempotency_key)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      alert.id,
-      alert.detector,
-      alert.received_at === undefined
-        ? now
-        : toIso(alert.received_at, "received_at"),
-      now,
-      alert.status ?? "queued",
-      JSON.stringify(alert.alert),
-      alert.idempotency_key ?? null,
-    );
+    insertAlert(this.#sql, alert, { now: this.#now() });
   }
 
-  /** The prepared statement for `sql`, prepared on first use and reused. */
-  #sql(sql: string): StatementSync {
+  /** The prepared statement for `sql`, prepared once and reused; an arrow, so helpers take it as is. */
+  #sql = (sql: string): StatementSync => {
     let statement = this.#statements.get(sql);
     if (!statement) {
       this.#statements.set(sql, statement = this.#db.prepare(sql));
     }
     return statement;
-  }
+  };
 
   #now(): string {
     return this.#clock().toISOString();

@@ -5,9 +5,17 @@
  * @module
  */
 import type { JSX } from "preact";
-import { formatTime, safeHref } from "../AlertEmail.tsx";
+import { formatTime } from "../AlertEmail.tsx";
 import { DataView } from "../DataView.tsx";
 import type { StepOutcome } from "./ActionPages.tsx";
+import {
+  AuditTrail,
+  EmailSummary,
+  EnrichmentTable,
+  JiraKeys,
+  SendActionTable,
+} from "./_AlertDetail.tsx";
+import { AlertFilter, AlertTable } from "./_AlertTable.tsx";
 import { Badge, Card, Facts, Page, renderPage } from "./Page.tsx";
 
 /** One row of the alert list. */
@@ -96,24 +104,6 @@ export interface AlertDetailModel {
   jira: JiraLink[];
 }
 
-function JiraKeys({ keys }: { keys: JiraLink[] }): JSX.Element {
-  return (
-    <span>
-      {keys.map((k, i) => {
-        const href = k.href ? safeHref(k.href) : undefined;
-        return (
-          <span key={i}>
-            {i > 0 ? ", " : ""}
-            {href
-              ? <a href={href} rel="noreferrer noopener">{k.key}</a>
-              : k.key}
-          </span>
-        );
-      })}
-    </span>
-  );
-}
-
 /** The alert list with detector and status filters. */
 export function AlertListPage(
   { model }: { model: AlertListModel },
@@ -121,71 +111,10 @@ export function AlertListPage(
   return (
     <Page title="Recent alerts" kicker={`Blitz · ${model.user}`}>
       <Card>
-        <form
-          method="get"
-          action={model.listHref}
-          style="display:flex;gap:12px;align-items:flex-end;flex-wrap:wrap;"
-        >
-          <div>
-            <label for="detector">Detector</label>
-            <select id="detector" name="detector">
-              <option value="">All</option>
-              {model.detectors.map((d) => (
-                <option
-                  key={d}
-                  value={d}
-                  selected={d === model.filter.detector}
-                >
-                  {d}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div>
-            <label for="status">Status</label>
-            <select id="status" name="status">
-              <option value="">All</option>
-              {model.statuses.map((s) => (
-                <option key={s} value={s} selected={s === model.filter.status}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </div>
-          <button type="submit" style="background:#2b6cb0;color:#fff;">
-            Filter
-          </button>
-        </form>
+        <AlertFilter model={model} />
       </Card>
       <Card>
-        {model.rows.length === 0
-          ? <p class="muted" style="margin:0;">No alerts match.</p>
-          : (
-            <table>
-              <tr>
-                <th>Received</th>
-                <th>Detector</th>
-                <th>Subject</th>
-                <th>Status</th>
-                <th>Jira</th>
-              </tr>
-              {model.rows.map((row) => (
-                <tr key={row.id}>
-                  <td style="white-space:nowrap;">
-                    {formatTime(row.receivedAt)}
-                  </td>
-                  <td>{row.detector}</td>
-                  <td>
-                    <a href={row.href}>{row.subject || row.id}</a>
-                  </td>
-                  <td>
-                    <Badge status={row.status} />
-                  </td>
-                  <td>{row.jiraKeys.join(", ")}</td>
-                </tr>
-              ))}
-            </table>
-          )}
+        <AlertTable rows={model.rows} />
         {model.nextHref
           ? (
             <p style="margin-bottom:0;">
@@ -230,122 +159,20 @@ export function AlertDetailPage(
         <DataView value={model.alert} />
       </Card>
       <Card heading="Enrichments">
-        {model.enrichments.length === 0
-          ? <p class="muted" style="margin:0;">None.</p>
-          : (
-            <table>
-              {model.enrichments.map((e, i) => (
-                <tr key={i}>
-                  <td class="k">
-                    {e.name} <span class="muted">({e.func}, {e.ms} ms)</span>
-                    <div>
-                      <Badge status={e.status} />
-                    </div>
-                  </td>
-                  <td>
-                    {e.error !== undefined
-                      ? e.error
-                      : <DataView value={e.data ?? null} depth={1} />}
-                  </td>
-                </tr>
-              ))}
-            </table>
-          )}
+        <EnrichmentTable enrichments={model.enrichments} />
       </Card>
       {model.sendActions.length > 0
         ? (
           <Card heading="Send actions">
-            <table>
-              {model.sendActions.map((a, i) => (
-                <tr key={i}>
-                  <td class="k">
-                    {a.return_name ?? a.name} <Badge status={a.status} />
-                  </td>
-                  <td>
-                    {a.error !== undefined
-                      ? a.error
-                      : <DataView value={a.value ?? null} depth={1} />}
-                  </td>
-                </tr>
-              ))}
-            </table>
+            <SendActionTable actions={model.sendActions} />
           </Card>
         )
         : null}
       <Card heading="Email">
-        <Facts
-          rows={[
-            ["Subject", model.subject ?? "—"],
-            ["To", model.to.join(", ") || "—"],
-            ["Cc", model.cc.join(", ") || "—"],
-            ["Message-ID", model.messageId ?? "—"],
-            [
-              "Delivery",
-              model.delivery
-                ? `${model.delivery.status}${
-                  model.delivery.error ? `: ${model.delivery.error}` : ""
-                }`
-                : "—",
-            ],
-          ]}
-        />
-        {model.emailText
-          ? <pre style="margin-top:12px;">{model.emailText}</pre>
-          : null}
+        <EmailSummary model={model} />
       </Card>
       <Card heading="Action audit trail">
-        {model.runs.length === 0
-          ? <p class="muted" style="margin:0;">No button has been pressed.</p>
-          : (
-            <table>
-              <tr>
-                <th>When</th>
-                <th>Button</th>
-                <th>Who</th>
-                <th>From</th>
-                <th>Steps</th>
-              </tr>
-              {model.runs.map((run, i) => (
-                <tr key={i}>
-                  <td style="white-space:nowrap;">
-                    {formatTime(run.startedAt)}
-                    <div>
-                      <Badge status={run.status} />
-                    </div>
-                  </td>
-                  <td>{run.button}</td>
-                  <td>
-                    {run.actor}{" "}
-                    <span class="muted">
-                      ({run.actorSource === "claimed"
-                        ? "claimed"
-                        : run.actorSource})
-                    </span>
-                  </td>
-                  <td>
-                    {run.clientIp ?? "—"}
-                    {run.userAgent
-                      ? (
-                        <div class="muted" style="font-size:12px;">
-                          {run.userAgent}
-                        </div>
-                      )
-                      : null}
-                  </td>
-                  <td>
-                    {run.steps.map((s, j) => (
-                      <div key={j}>
-                        {s.name} <Badge status={s.status} />{" "}
-                        {s.error !== undefined
-                          ? s.error
-                          : <DataView value={s.value ?? null} depth={2} />}
-                      </div>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </table>
-          )}
+        <AuditTrail runs={model.runs} />
       </Card>
     </Page>
   );
