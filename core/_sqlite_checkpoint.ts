@@ -9,7 +9,8 @@
  * the database file, release the lock. Only then may a writer start the WAL over. Writes issued
  * meanwhile wait and commit together afterwards; reads, HTTP and mail go on. SQLite's automatic
  * checkpoint did both fsyncs inside a COMMIT, freezing the whole process for two disk flushes every
- * ~1,000 pages. A failed step breaks the store, as a failed fsync of the WAL does.
+ * ~1,000 pages. A failed fsync breaks the store, as a failed fsync of the WAL does; a failed copy is
+ * retried by the next checkpoint.
  *
  * @module
  */
@@ -73,6 +74,7 @@ export class Checkpointer {
   /** The second connection that runs checkpoints while `#db` holds the write lock. */
   #connection: DatabaseSync | undefined;
   #count = 0;
+  #failures = 0;
   #sinceCheckpoint = 0;
   /** When the last checkpoint ended (performance.now()); none yet: -Infinity. */
   #checkpointedAt = -Infinity;
@@ -100,6 +102,11 @@ export class Checkpointer {
   /** Checkpoints completed. */
   get count(): number {
     return this.#count;
+  }
+
+  /** Checkpoints whose copy failed (retried by the next; an fsync failure breaks the store instead). */
+  get failures(): number {
+    return this.#failures;
   }
 
   /** Counts a group commit towards the next checkpoint. */
@@ -137,23 +144,37 @@ export class Checkpointer {
    * The caller starts no commit until `hooks.ended`, and flushes the writes that waited then.
    */
   async run(hooks: CheckpointHooks): Promise<void> {
-    let step = `fsync of ${this.#path}-wal`;
     try {
-      await this.#syncWal(this.#wal!); // every frame to be copied is on disk first
-      step = `checkpoint of ${this.#path}`;
-      this.#checkpointConnection().prepare("PRAGMA wal_checkpoint(PASSIVE)")
-        .get();
-      step = `fsync of ${this.#path}`;
-      await this.#syncDb(this.#file!); // before any writer may start the WAL over
-      this.#count++;
-    } catch (err) {
-      hooks.failed(err, step);
-    } finally {
-      if (this.#db.isOpen && this.#db.isTransaction) {
-        this.#sql("ROLLBACK").run();
+      try {
+        await this.#syncWal(this.#wal!); // every frame to be copied is on disk first
+      } catch (err) {
+        return hooks.failed(err, `fsync of ${this.#path}-wal`);
       }
-      this.#checkpointedAt = performance.now();
-      hooks.ended();
+      try {
+        this.#checkpointConnection().prepare("PRAGMA wal_checkpoint(PASSIVE)")
+          .get();
+      } catch {
+        // Not opening the second connection (out of file descriptors) or an I/O error while copying:
+        // the WAL is whole and does not start over after an incomplete copy, so nothing is lost.
+        // The next checkpoint copies again; `failures` counts these.
+        this.#failures++;
+        return;
+      }
+      try {
+        await this.#syncDb(this.#file!); // before any writer may start the WAL over
+      } catch (err) {
+        return hooks.failed(err, `fsync of ${this.#path}`);
+      }
+      this.#count++;
+    } finally {
+      try {
+        if (this.#db.isOpen && this.#db.isTransaction) {
+          this.#sql("ROLLBACK").run();
+        }
+      } finally {
+        this.#checkpointedAt = performance.now();
+        hooks.ended();
+      }
     }
   }
 

@@ -3,11 +3,14 @@
  * and durable ones resolve only once the WAL is fsynced (see `store_sqlite.ts` for which writes are
  * durable and what that promises).
  *
- * No fsync ever blocks the event loop. The connection runs with `synchronous = OFF`, so SQLite itself
- * never syncs; after a commit holding durable writes the store fsyncs the WAL file itself,
+ * The connection runs with `synchronous = NORMAL` and no automatic checkpoint, so SQLite never fsyncs
+ * at a commit; after a commit holding durable writes the store fsyncs the WAL file itself,
  * asynchronously (`syncData`, on Deno's blocking-I/O threads), resolving those writes when it completes.
  * Up to four fsyncs run at once; commits made while all four run share the next one (pipelined group
- * commit).
+ * commit). SQLite still makes two small fsyncs of its own, on purpose: the WAL's new header each time
+ * the WAL starts over after a checkpoint (before any frame follows it: without that, a power loss could
+ * replay old frames over newer pages), and the folder when it creates the WAL file. NORMAL also makes
+ * the checkpoint SQLite runs when the store closes sync both files before it deletes the WAL.
  *
  * Checkpoints (copying the WAL into the database file) are the store's too: after each commit the group
  * commit asks its `Checkpointer` (`_sqlite_checkpoint.ts`, which has the when, the how and the why)
@@ -58,7 +61,7 @@ export class GroupCommit {
   #db: DatabaseSync;
   #sql: (sql: string) => StatementSync;
   /** The connection's current `synchronous` setting (the store opens it with FULL). */
-  #level: "FULL" | "NORMAL" | "OFF" = "FULL";
+  #level: "FULL" | "NORMAL" = "FULL";
   /** True once `open` found both files to fsync: Blitz syncs and checkpoints, SQLite does neither. */
   #managed = false;
   #commits = { full: 0, normal: 0 };
@@ -99,8 +102,8 @@ export class GroupCommit {
 
   /**
    * Called once the store has configured and migrated the connection: with both the WAL and the
-   * database file open for fsync, turns SQLite's syncs and automatic checkpoints off (Blitz does both,
-   * off the event loop); otherwise leaves SQLite's own scheme (NORMAL, automatic checkpoints).
+   * database file open for fsync, turns SQLite's automatic checkpoints off (Blitz runs them, their
+   * fsyncs off the event loop); otherwise leaves SQLite's own scheme. NORMAL either way.
    */
   open(): void {
     const wal = this.#walFile();
@@ -110,7 +113,7 @@ export class GroupCommit {
       this.#managed = true;
       this.#checkpointer.takeOver(wal, file);
     }
-    this.#setLevel(this.#baseLevel());
+    this.#setLevel("NORMAL");
   }
 
   /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */
@@ -121,6 +124,11 @@ export class GroupCommit {
   /** Checkpoints completed by the store (0 when SQLite checkpoints by itself). */
   get checkpoints(): number {
     return this.#checkpointer.count;
+  }
+
+  /** Checkpoints whose copy failed and that the next one retried. */
+  get checkpointFailures(): number {
+    return this.#checkpointer.failures;
   }
 
   /** True while a checkpoint holds the write lock (writes wait; the database is sound). */
@@ -134,16 +142,11 @@ export class GroupCommit {
   }
 
   /** Sets the connection's `synchronous`, unless it already is. */
-  #setLevel(level: "FULL" | "NORMAL" | "OFF"): void {
+  #setLevel(level: "FULL" | "NORMAL"): void {
     if (level !== this.#level) {
       this.#db.exec(`PRAGMA synchronous = ${level}`);
       this.#level = level;
     }
-  }
-
-  /** OFF when Blitz syncs and checkpoints itself, else NORMAL (SQLite syncs its checkpoints). */
-  #baseLevel(): "NORMAL" | "OFF" {
-    return this.#managed ? "OFF" : "NORMAL";
   }
 
   /**
@@ -206,8 +209,7 @@ export class GroupCommit {
 
   /**
    * Commits the writes already accepted, awaits every fsync and checkpoint in flight, and closes the
-   * files. Leaves the connection with `synchronous = FULL`, so the checkpoint SQLite makes when the
-   * store closes it syncs both files before the WAL is deleted.
+   * files (not the connection: the store does, unless `broken`).
    */
   async close(): Promise<void> {
     this.#closing = true;
@@ -215,7 +217,6 @@ export class GroupCommit {
     this.#flush(); // writes already accepted are committed (and fsynced) before closing
     while (this.#syncs.size > 0) await Promise.all(this.#syncs);
     this.#checkpointer.close();
-    if (this.#db.isOpen) this.#setLevel("FULL");
     this.#wal?.close();
     this.#wal = null;
     this.#file?.close();
@@ -237,7 +238,7 @@ export class GroupCommit {
     const wal = durable ? this.#walFile() : null;
     try {
       // Without the WAL file to fsync, a durable batch makes SQLite fsync inside COMMIT.
-      this.#setLevel(durable && wal === null ? "FULL" : this.#baseLevel());
+      this.#setLevel(durable && wal === null ? "FULL" : "NORMAL");
       this.#sql("BEGIN IMMEDIATE").run();
       for (const w of batch) {
         try {
@@ -292,7 +293,7 @@ export class GroupCommit {
         resolve();
         if (this.#pending.length > 0) this.#flush();
       },
-    });
+    }).catch((err) => this.#fail(err, `checkpoint of ${this.#path}`)); // never expected: run catches
   }
 
   /** Marks the store broken by a failed fsync (or checkpoint) and fails every write waiting. */

@@ -98,7 +98,6 @@ export async function processAlert(
   record: AlertRecord,
   options: ProcessOptions = {},
 ): Promise<AlertRecord> {
-  const { store } = runtime;
   const detector = detectorOf(runtime.config, record.detector);
   let composed: AlertPatch = {};
   let message = record.message;
@@ -127,15 +126,17 @@ export async function processAlert(
         status: "not_sent",
         delivery: { status: "skipped" },
       };
-      await recorded(
+      await recordOutcome(
+        runtime,
+        record,
+        patch,
         options,
-        store.updateAlert(record.id, patch).then(() =>
+        () =>
           runtime.log("not_sent", {
             alert_id: record.id,
             detector: record.detector,
             reason: "no condition matched",
-          })
-        ),
+          }),
       );
       return applyPatch(record, patch);
     }
@@ -147,22 +148,41 @@ export async function processAlert(
     ...composed,
     ...attemptPatch(runtime, { outcome, attempts }),
   };
-  await recorded(
+  await recordOutcome(
+    runtime,
+    record,
+    patch,
     options,
-    store.updateAlert(record.id, patch).then(() =>
-      logAttempt(runtime, record, patch)
-    ),
+    () => logAttempt(runtime, record, patch),
   );
   return applyPatch(record, patch);
 }
 
-/** Hands the outcome's write to `options.recording`, or waits for it. */
-async function recorded(
+/**
+ * Writes an outcome (once more if the first write fails: a busy lock held by another process past
+ * busy_timeout would otherwise leave a mailed alert "processing", mailed again at the next start), then
+ * logs it. The write goes to `options.recording`, or is waited for. A logger that throws cannot make a
+ * recorded outcome look unrecorded: the log line hangs off the write, not the other way round.
+ */
+async function recordOutcome(
+  runtime: Runtime,
+  record: AlertRecord,
+  patch: AlertPatch,
   options: ProcessOptions,
-  written: Promise<void>,
+  log: () => void,
 ): Promise<void> {
-  if (options.recording) options.recording(written);
-  else await written;
+  const write = runtime.store.updateAlert(record.id, patch).catch(() =>
+    runtime.store.updateAlert(record.id, patch)
+  );
+  write.then(() => {
+    try {
+      log();
+    } catch {
+      // the outcome is recorded; a failing logger has nowhere to report to
+    }
+  }, () => {}); // the caller (or `recording`) handles a failed write
+  if (options.recording) options.recording(write);
+  else await write;
 }
 
 /**

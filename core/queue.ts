@@ -162,8 +162,10 @@ export class Queue {
       resolve,
     ) => (timer = setTimeout(resolve, options.graceMs ?? 30_000)));
     await Promise.race([Promise.all(this.#loops), grace]);
+    // Outcome writes the workers left behind commit with the next group commit, unless the disk hangs:
+    // the same grace bounds them (an alert whose outcome is not written is requeued by the next start).
+    await Promise.race([Promise.all(this.#writes), grace]);
     clearTimeout(timer);
-    await Promise.all(this.#writes); // commit with the next group commit: no grace needed
     this.#state = "stopped";
     return { unfinished: this.#busy };
   }
@@ -311,7 +313,7 @@ export class Queue {
     if (written === undefined) this.#done(record, status, nextAttemptAt);
     else {
       const settled: Promise<void> = written.then(
-        () => this.#done(record, status, nextAttemptAt),
+        () => this.#doneSafely(record, status, nextAttemptAt),
         (err) =>
           runtime.log("queue_error", {
             alert_id: record.id,
@@ -322,6 +324,24 @@ export class Queue {
           }),
       ).finally(() => this.#writes.delete(settled));
       this.#writes.add(settled);
+    }
+  }
+
+  /** {@link #done} after a write the worker did not wait for: a throw here has no one to catch it. */
+  #doneSafely(
+    record: AlertRecord,
+    status: AlertRecord["status"],
+    nextAttemptAt: string | undefined,
+  ): void {
+    try {
+      this.#done(record, status, nextAttemptAt);
+    } catch (err) {
+      this.#runtime.log("queue_error", {
+        alert_id: record.id,
+        detector: record.detector,
+        error: errorMessage(err),
+        during: "counting a recorded outcome",
+      });
     }
   }
 

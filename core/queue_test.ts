@@ -281,3 +281,47 @@ Deno.test("Queue: a worker takes its next alert before the last outcome is writt
     assert.equal((await store.getAlert(id))?.status, "delivered");
   }
 });
+
+Deno.test("Queue: an outcome write that fails once is written again; one that never ends does not hold stop() past its grace", async () => {
+  await using s = await setup();
+  const store = s.runtime.store;
+  let failures = 1;
+  const hang = Promise.withResolvers<void>();
+  let hanging = false;
+  const updateAlert: typeof store.updateAlert = async (id, patch) => {
+    if (hanging) return await hang.promise;
+    if (failures-- > 0) throw new Error("database is locked");
+    return store.updateAlert(id, patch);
+  };
+  const proxied = new Proxy(store, {
+    get: (target, key) => {
+      if (key === "updateAlert") return updateAlert;
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const queue = new Queue({ ...s.runtime, store: proxied });
+  await queue.start(1);
+  const id = (await queue.enqueue([alert(1)]))[0]!.id;
+  await s.smtp.waitFor(1, 10_000);
+  for (
+    let i = 0;
+    i < 100 && (await store.getAlert(id))?.status !== "delivered";
+    i++
+  ) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(
+    (await store.getAlert(id))?.status,
+    "delivered",
+    "the second write",
+  );
+  assert.equal(s.smtp.messages.length, 1);
+  hanging = true; // the disk hangs from now on
+  await queue.enqueue([alert(2)]);
+  await s.smtp.waitFor(2, 10_000);
+  const started = performance.now();
+  await queue.stop({ graceMs: 200 });
+  assert.ok(performance.now() - started < 5_000, "stop() kept its grace");
+  hang.resolve();
+});

@@ -172,5 +172,7 @@ export interface Store {
   readonly commits?: { full: number; normal: number };
   /** Checkpoints of the WAL into the database file made by the store itself (SQLite store). */
   readonly checkpoints?: number;
+  /** Checkpoints whose copy failed and were retried (SQLite store). */
+  readonly checkpointFailures?: number;
   close(): Promise<void>;
 }

@@ -247,9 +247,14 @@ export class SqliteStore implements Store {
     return this.#commit.commits;
   }
 
-  /** Checkpoints the store made (see `_sqlite_commit.ts`). */
+  /** Checkpoints the store made (see `_sqlite_checkpoint.ts`). */
   get checkpoints(): number {
     return this.#commit.checkpoints;
+  }
+
+  /** Checkpoints whose copy failed (retried by the next one). */
+  get checkpointFailures(): number {
+    return this.#commit.checkpointFailures;
   }
 
   ping(): Promise<boolean> {
@@ -268,9 +273,15 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Commits what was accepted and closes; SQLite then checkpoints (syncing both files) and deletes
+   * the WAL. A broken store (a failed fsync) keeps its connection open instead: the checkpoint at close
+   * could fsync "successfully" pages the kernel already dropped and then delete the only good copy, the
+   * WAL. The process exits like after a crash and the next start recovers from the WAL.
+   */
   async close(): Promise<void> {
     await this.#commit.close(); // writes already accepted are committed (and fsynced) before closing
-    if (this.#db.isOpen) this.#db.close();
+    if (this.#db.isOpen && !this.#commit.broken) this.#db.close();
     this.#statements.clear();
   }
 

@@ -44,6 +44,12 @@ export function healthRoutes(deps: AppDeps): Hono {
       () => store.checkpoints ?? 0,
       "counter",
     );
+    metrics.gauge(
+      "blitz_store_checkpoint_failures_total",
+      "WAL checkpoints whose copy failed (retried; a failed fsync breaks the store instead)",
+      () => store.checkpointFailures ?? 0,
+      "counter",
+    );
   }
   metrics.gauge(
     "blitz_workers_busy",
