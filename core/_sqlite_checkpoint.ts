@@ -144,10 +144,14 @@ export class Checkpointer {
    * The caller starts no commit until `hooks.ended`, and flushes the writes that waited then.
    */
   async run(hooks: CheckpointHooks): Promise<void> {
+    // After a failed fsync the write lock stays held until the process exits: another process must not
+    // start the WAL over (its only good copy) while the database file may have lost pages.
+    let keepLock = false;
     try {
       try {
         await this.#syncWal(this.#wal!); // every frame to be copied is on disk first
       } catch (err) {
+        keepLock = true;
         return hooks.failed(err, `fsync of ${this.#path}-wal`);
       }
       try {
@@ -163,12 +167,13 @@ export class Checkpointer {
       try {
         await this.#syncDb(this.#file!); // before any writer may start the WAL over
       } catch (err) {
+        keepLock = true;
         return hooks.failed(err, `fsync of ${this.#path}`);
       }
       this.#count++;
     } finally {
       try {
-        if (this.#db.isOpen && this.#db.isTransaction) {
+        if (!keepLock && this.#db.isOpen && this.#db.isTransaction) {
           this.#sql("ROLLBACK").run();
         }
       } finally {

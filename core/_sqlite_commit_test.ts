@@ -118,6 +118,17 @@ Deno.test("a failed database fsync in a checkpoint fails the writes waiting and 
     await assert.rejects(store.insertAlerts([alert("e2")]), /fsync .* failed/);
     assert.equal(await store.ping(), false);
     assert.equal(store.checkpoints, 0);
+    // The write lock stays held: no other process may start the WAL over while it is the only copy.
+    const other = new DatabaseSync(path);
+    try {
+      other.exec("PRAGMA busy_timeout = 0");
+      assert.throws(
+        () => other.exec("UPDATE alerts SET last_error = 'x'"),
+        /database is locked/,
+      );
+    } finally {
+      other.close();
+    }
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
