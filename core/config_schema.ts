@@ -7,6 +7,11 @@
 import { z } from "zod";
 import { parseDuration, parseRate } from "./duration.ts";
 
+// No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
+// a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
+// a cold start), and which the no-eval rule of this project would rather not have at all.
+z.config({ jitless: true });
+
 /** A duration such as `5s` or `72h`, parsed to milliseconds. */
 export const Duration = z.union([z.string(), z.number()]).transform(
   (value, ctx) => {
