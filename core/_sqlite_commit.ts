@@ -5,11 +5,11 @@
  *
  * The connection runs with `synchronous = NORMAL` and no automatic checkpoint, so SQLite never fsyncs
  * at a commit; after a commit holding durable writes the store fsyncs the WAL file itself,
- * asynchronously (`syncData`, on Deno's blocking-I/O threads), resolving those writes when it completes.
- * Up to four fsyncs run at once; commits made while all four run share the next one (pipelined group
- * commit). SQLite still makes two small fsyncs of its own, on purpose: the WAL's new header each time
- * the WAL starts over after a checkpoint (before any frame follows it: without that, a power loss could
- * replay old frames over newer pages), and the folder when it creates the WAL file. NORMAL also makes
+ * asynchronously, resolving those writes when it completes: up to four fsyncs at once, commits made
+ * while all four run sharing the next one (the pipeline is `WalSync`, in `_sqlite_wal_sync.ts`).
+ * SQLite still makes two small fsyncs of its own, on purpose: the WAL's new header each time the WAL
+ * starts over after a checkpoint (before any frame follows it: without that, a power loss could replay
+ * old frames over newer pages), and the folder when it creates the WAL file. NORMAL also makes
  * the checkpoint SQLite runs when the store closes sync both files before it deletes the WAL.
  *
  * Checkpoints (copying the WAL into the database file) are the store's too: after each commit the group
@@ -25,20 +25,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Checkpointer } from "./_sqlite_checkpoint.ts";
-
-/**
- * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit need not wait
- * for an fsync already running before starting its own. (On the development machine 1 and 4 measured
- * the same within the noise; 4 keeps a slow fsync from holding up the commits behind it.)
- */
-const MAX_SYNCS = 4;
-
-/** A committed durable write waiting for the fsync that makes it durable. */
-interface Waiter {
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-  value: unknown;
-}
+import { openForSync, type Waiter, WalSync } from "./_sqlite_wal_sync.ts";
 
 /** Options of {@link GroupCommit}. */
 export interface GroupCommitOptions {
@@ -48,7 +35,7 @@ export interface GroupCommitOptions {
   syncWal: (file: Deno.FsFile) => Promise<void>;
   /** Makes the database file durable after a checkpoint. @default syncWal */
   syncDb?: (file: Deno.FsFile) => Promise<void>;
-  /** Group commits before a checkpoint is due (see CHECKPOINT_EVERY in `_sqlite_checkpoint.ts`). @default 64 */
+  /** Group commits before a checkpoint is due (see `_sqlite_checkpoint.ts`). @default 64 */
   checkpointEvery?: number;
   /** Milliseconds from one checkpoint to the next under a steady load (see CHECKPOINT_MS). @default 1000 */
   checkpointMs?: number;
@@ -66,19 +53,14 @@ export class GroupCommit {
   #managed = false;
   #commits = { full: 0, normal: 0 };
   #path: string;
-  /** The WAL file, for fsync; null when it cannot be opened (then durable commits use FULL). */
-  #wal: Deno.FsFile | null | undefined;
+  /** The WAL file and its fsyncs: durable writes wait there once committed. */
+  #walSync: WalSync;
   /** The database file, for the fsync that ends a checkpoint (managed mode only). */
   #file: Deno.FsFile | null = null;
-  #syncWal: (file: Deno.FsFile) => Promise<void>;
   #checkpointer: Checkpointer;
   /** The checkpoint in progress: writes wait for it. */
   #checkpointing: Promise<void> | undefined;
   #closing = false;
-  /** Durable writes committed and waiting for the next fsync of the WAL. */
-  #unsynced: Waiter[] = [];
-  /** WAL fsyncs in flight (at most MAX_SYNCS). */
-  #syncs = new Set<Promise<void>>();
   /** Set by a failed fsync: every later write fails with it. */
   #broken: Error | undefined;
   #pending: {
@@ -96,7 +78,11 @@ export class GroupCommit {
     this.#db = db;
     this.#sql = options.sql;
     this.#path = options.path;
-    this.#syncWal = options.syncWal;
+    this.#walSync = new WalSync({
+      path: options.path,
+      syncWal: options.syncWal,
+      failed: (err, what) => this.#fail(err, what),
+    });
     this.#checkpointer = new Checkpointer(db, options);
   }
 
@@ -106,7 +92,7 @@ export class GroupCommit {
    * fsyncs off the event loop); otherwise leaves SQLite's own scheme. NORMAL either way.
    */
   open(): void {
-    const wal = this.#walFile();
+    const wal = this.#walSync.file();
     const file = wal ? openForSync(this.#path) : null;
     if (wal && file) {
       this.#file = file;
@@ -215,10 +201,10 @@ export class GroupCommit {
     this.#closing = true;
     while (this.#checkpointing) await this.#checkpointing;
     this.#flush(); // writes already accepted are committed (and fsynced) before closing
-    while (this.#syncs.size > 0) await Promise.all(this.#syncs);
+    const syncs = this.#walSync.inFlight;
+    while (syncs.size > 0) await Promise.all(syncs);
     this.#checkpointer.close();
-    this.#wal?.close();
-    this.#wal = null;
+    this.#walSync.close();
     this.#file?.close();
     this.#file = null;
   }
@@ -235,7 +221,7 @@ export class GroupCommit {
     }
     const outcomes: { ok: boolean; value: unknown }[] = [];
     const durable = batch.some((w) => w.durable);
-    const wal = durable ? this.#walFile() : null;
+    const wal = durable ? this.#walSync.file() : null;
     try {
       // Without the WAL file to fsync, a durable batch makes SQLite fsync inside COMMIT.
       this.#setLevel(durable && wal === null ? "FULL" : "NORMAL");
@@ -261,18 +247,19 @@ export class GroupCommit {
       for (const w of batch) w.reject(err);
       return;
     }
+    const unsynced: Waiter[] = [];
     batch.forEach((w, i) => {
       const outcome = outcomes[i]!;
       if (!outcome.ok) w.reject(outcome.value);
       else if (w.durable && wal) {
-        this.#unsynced.push({
+        unsynced.push({
           resolve: w.resolve,
           reject: w.reject,
           value: outcome.value,
         });
       } else w.resolve(outcome.value);
     });
-    this.#startSyncs();
+    this.#walSync.queue(unsynced);
     this.#checkpointIfDue();
   }
 
@@ -296,54 +283,19 @@ export class GroupCommit {
     }).catch((err) => this.#fail(err, `checkpoint of ${this.#path}`)); // never expected: run catches
   }
 
-  /** Marks the store broken by a failed fsync (or checkpoint) and fails every write waiting. */
-  #fail(err: unknown, what: string): void {
+  /**
+   * Marks the store broken by a failed fsync (or checkpoint) and fails every write waiting; returns the
+   * error every later write fails with.
+   */
+  #fail(err: unknown, what: string): Error {
     this.#broken ??= new Error(
       `Cannot make writes durable: ${what} failed (${
         err instanceof Error ? err.message : String(err)
       }); restart Blitz once the disk is fixed`,
       { cause: err },
     );
-    for (const w of this.#unsynced.splice(0)) w.reject(this.#broken);
+    this.#walSync.fail(this.#broken);
     for (const w of this.#pending.splice(0)) w.reject(this.#broken);
-  }
-
-  /** Starts fsyncs of the WAL for the committed durable writes waiting, up to MAX_SYNCS at once. */
-  #startSyncs(): void {
-    while (
-      this.#unsynced.length > 0 && this.#syncs.size < MAX_SYNCS && this.#wal
-    ) {
-      const waiting = this.#unsynced;
-      this.#unsynced = [];
-      const sync: Promise<void> = this.#syncWal(this.#wal).then(
-        () => {
-          for (const w of waiting) w.resolve(w.value);
-        },
-        (err) => {
-          this.#fail(err, `fsync of ${this.#path}-wal`);
-          for (const w of waiting) w.reject(this.#broken);
-        },
-      ).finally(() => {
-        this.#syncs.delete(sync);
-        if (!this.#broken) this.#startSyncs();
-      });
-      this.#syncs.add(sync);
-    }
-  }
-
-  /** The WAL file (`<path>-wal`), opened once; null for a memory database or when it cannot be opened. */
-  #walFile(): Deno.FsFile | null {
-    if (this.#wal !== undefined) return this.#wal;
-    if (this.#path === ":memory:" || this.#path === "") return this.#wal = null;
-    return this.#wal = openForSync(`${this.#path}-wal`);
-  }
-}
-
-/** A file opened read-only for fsync, or null when it cannot be opened. */
-function openForSync(path: string): Deno.FsFile | null {
-  try {
-    return Deno.openSync(path, { read: true });
-  } catch {
-    return null;
+    return this.#broken;
   }
 }

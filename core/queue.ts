@@ -5,12 +5,14 @@
  * "processing" are queued again (crash recovery).
  *
  * Idle workers claim together: one store call claims a due alert for each worker waiting at that moment
- * (`claimBatch`), never more, so nothing is held "processing" without a worker on it.
+ * (`claimBatch`), never more, so nothing is held "processing" without a worker on it. Claiming and
+ * sleeping until a wake-up live in `_queue_claim.ts`.
  *
  * One `serve` process per store: start-up requeues every "processing" alert.
  *
  * @module
  */
+import { Claimer } from "./_queue_claim.ts";
 import { errorMessage } from "./call.ts";
 import { InputError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
@@ -50,31 +52,25 @@ const FINAL = new Set(["delivered", "not_sent", "failed"]);
 export class Queue {
   #runtime: Runtime;
   #metrics: Metrics | undefined;
-  #leaseMs: number;
-  #pollMs: number;
   #refreshMs: number;
+  #claimer: Claimer;
   #backlog = 0;
   #busy = 0;
   #loops: Promise<void>[] = [];
   /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
   #writes = new Set<Promise<void>>();
-  #idle = new Set<() => void>();
-  /** Workers waiting for the claim in progress (or the next one) to hand them an alert. */
-  #waiting: ((record: AlertRecord | undefined, wakes: number) => void)[] = [];
-  #claiming = false;
-  /** Counts wake-ups, so a worker sent to sleep by a claim that missed one claims again at once. */
-  #wakes = 0;
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
-  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
-  #wakeAt = Infinity;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
 
   constructor(runtime: Runtime, options: QueueOptions = {}) {
     this.#runtime = runtime;
     this.#metrics = options.metrics;
-    this.#leaseMs = options.leaseMs ?? 600_000;
-    this.#pollMs = options.pollMs ?? 1_000;
     this.#refreshMs = options.refreshMs ?? 5_000;
+    this.#claimer = new Claimer(runtime, {
+      leaseMs: options.leaseMs ?? 600_000,
+      pollMs: options.pollMs ?? 1_000,
+      running: () => this.#state === "running",
+    });
   }
 
   /** Alerts queued, processing or waiting for a retry (cached; exact after each refresh). */
@@ -136,11 +132,7 @@ export class Queue {
 
   /** Wakes up to `count` idle workers (after an insert made by someone else). */
   notify(count = Infinity): void {
-    this.#wakes++;
-    for (const wake of this.#idle) {
-      if (count-- <= 0) break;
-      wake();
-    }
+    this.#claimer.notify(count);
   }
 
   /**
@@ -155,8 +147,7 @@ export class Queue {
     if (this.#state === "stopped") return { unfinished: 0 };
     this.#state = "stopping";
     clearInterval(this.#refreshTimer);
-    clearTimeout(this.#wakeTimer);
-    this.notify();
+    this.#claimer.stop(); // cancels the retry timer, wakes every idle worker
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((
       resolve,
@@ -190,9 +181,9 @@ export class Queue {
 
   async #work(): Promise<void> {
     while (this.#state === "running") {
-      const { record, wakes } = await this.#claim();
+      const { record, wakes } = await this.#claimer.claim();
       if (!record) {
-        await this.#sleep(wakes);
+        await this.#claimer.sleep(wakes);
         continue;
       }
       this.#busy++;
@@ -205,63 +196,12 @@ export class Queue {
   }
 
   /**
-   * A due alert for this worker, or none (with the wake-up count its claim started from). Workers that
-   * ask in the same turn share one `claimBatch` call.
-   */
-  #claim(): Promise<{ record: AlertRecord | undefined; wakes: number }> {
-    return new Promise((resolve) => {
-      this.#waiting.push((record, wakes) => resolve({ record, wakes }));
-      if (this.#waiting.length === 1 && !this.#claiming) {
-        queueMicrotask(() => this.#pump());
-      }
-    });
-  }
-
-  /** Claims for the waiting workers until they all have an alert or nothing more is due. */
-  async #pump(): Promise<void> {
-    if (this.#claiming) return;
-    this.#claiming = true;
-    try {
-      while (this.#waiting.length > 0 && this.#state === "running") {
-        const limit = this.#waiting.length;
-        const wakes = this.#wakes;
-        let records: AlertRecord[] = [];
-        try {
-          records = await this.#runtime.store.claimBatch({
-            leaseMs: this.#leaseMs,
-            limit,
-          });
-        } catch (err) {
-          this.#runtime.log("queue_error", {
-            error: errorMessage(err),
-            during: "claim",
-          });
-          this.#release(this.#wakes); // the workers sleep, then try again
-          break;
-        }
-        for (const record of records) this.#waiting.shift()!(record, wakes);
-        // Fewer than asked: nothing else was due. The rest sleep, and claim again at once if a wake-up
-        // came while the claim ran.
-        if (records.length < limit) this.#release(wakes);
-      }
-    } finally {
-      this.#claiming = false;
-    }
-    if (this.#state !== "running") this.#release(this.#wakes);
-  }
-
-  /** Sends every waiting worker to sleep (or, when stopping, out of its loop). */
-  #release(wakes: number): void {
-    for (const resolve of this.#waiting.splice(0)) resolve(undefined, wakes);
-  }
-
-  /**
    * Runs the pipeline on one claimed alert. The worker is free again once the alert is delivered (or
    * not): the outcome's write joins the next group commit without the worker waiting for it, and the
    * metrics and backlog follow that write, so they never count what the store does not have yet.
    */
   async #process(record: AlertRecord): Promise<void> {
-    const { runtime } = { runtime: this.#runtime };
+    const runtime = this.#runtime;
     let status: AlertRecord["status"];
     let nextAttemptAt: string | undefined;
     let written: Promise<void> | undefined;
@@ -354,34 +294,7 @@ export class Queue {
     this.#metrics?.processed(record.detector, status);
     if (FINAL.has(status)) this.#backlog = Math.max(0, this.#backlog - 1);
     else if (status === "retry" && nextAttemptAt !== undefined) {
-      this.#wakeAtTime(Date.parse(nextAttemptAt));
+      this.#claimer.wakeAtTime(Date.parse(nextAttemptAt));
     }
-  }
-
-  /** Arms one timer for the earliest known retry, so a retry runs on time rather than at the next poll. */
-  #wakeAtTime(at: number): void {
-    if (!(at < this.#wakeAt) || this.#state !== "running") return;
-    clearTimeout(this.#wakeTimer);
-    this.#wakeAt = at;
-    this.#wakeTimer = setTimeout(() => {
-      this.#wakeAt = Infinity;
-      this.notify(1);
-    }, Math.max(0, at - Date.now()));
-  }
-
-  /** Waits for a wake-up or the poll interval; returns at once if a wake-up came after `wakes`. */
-  #sleep(wakes: number): Promise<void> {
-    if (this.#state !== "running" || wakes !== this.#wakes) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#idle.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, this.#pollMs);
-      this.#idle.add(wake);
-    });
   }
 }

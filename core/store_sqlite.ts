@@ -6,9 +6,10 @@
  * the process (the WAL is in the OS page cache) and reach the disk with the next fsync; a power loss can
  * undo the last of them, which at worst mails an alert again with the same Message-ID.
  *
- * The group commit and its fsync of the WAL are in `_sqlite_commit.ts`, the checkpoints in
- * `_sqlite_checkpoint.ts` (all their waits off the event loop); the schema and the mapping from rows
- * to records in `_sqlite_schema.ts`. The steps' SQL is in one private file each: `_sqlite_migrate.ts` (opening), `_sqlite_insert.ts`,
+ * The group commit is in `_sqlite_commit.ts`, its fsync of the WAL in `_sqlite_wal_sync.ts` and the
+ * checkpoints in `_sqlite_checkpoint.ts` (all their waits off the event loop); the schema and the
+ * mapping from rows to records in `_sqlite_schema.ts`. The steps' SQL is in one private file each:
+ * `_sqlite_migrate.ts` (opening), `_sqlite_insert.ts`,
  * `_sqlite_update.ts` (`updateAlert`), `_sqlite_list.ts` (`listAlerts`), `_sqlite_lease.ts` (claims and
  * requeues) and `_sqlite_action_runs.ts` (nonces and action runs); this class runs them in its writes.
  *
