@@ -32,9 +32,9 @@ const BUSY_TIMEOUT_MS = 5_000;
 /** Where the WAL file is truncated to when it starts over, after it grew during a long burst. */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
-/** Options of {@link Checkpointer}: those of the same name in `GroupCommitOptions`. */
+/** Options of {@link Checkpointer}; `GroupCommit` takes the same. */
 export interface CheckpointerOptions {
-  /** The database file. */
+  /** The database file: its WAL is `<path>-wal`. */
   path: string;
   /** Makes the WAL durable. */
   syncWal: (file: Deno.FsFile) => Promise<void>;

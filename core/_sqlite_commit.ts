@@ -24,24 +24,18 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { Checkpointer } from "./_sqlite_checkpoint.ts";
+import {
+  Checkpointer,
+  type CheckpointerOptions,
+} from "./_sqlite_checkpoint.ts";
 import { openForSync, type Waiter, WalSync } from "./_sqlite_wal_sync.ts";
 
-/** Options of {@link GroupCommit}. */
-export interface GroupCommitOptions {
-  /** The database file: its WAL is `<path>-wal`; `:memory:` or `""` has none. */
-  path: string;
-  /** Makes the WAL durable. */
-  syncWal: (file: Deno.FsFile) => Promise<void>;
-  /** Makes the database file durable after a checkpoint. @default syncWal */
-  syncDb?: (file: Deno.FsFile) => Promise<void>;
-  /** Group commits before a checkpoint is due (see `_sqlite_checkpoint.ts`). @default 64 */
-  checkpointEvery?: number;
-  /** Milliseconds from one checkpoint to the next under a steady load (see CHECKPOINT_MS). @default 1000 */
-  checkpointMs?: number;
-  /** The prepared statement for `sql`, from the store's statement cache. */
-  sql: (sql: string) => StatementSync;
-}
+/**
+ * Options of {@link GroupCommit}: the same as its checkpointer's (the database `path`, `syncWal`,
+ * `syncDb`, `checkpointEvery`, `checkpointMs`, and `sql`, the store's statement cache); `path` may be
+ * `:memory:` or `""`, which have no WAL.
+ */
+export type GroupCommitOptions = CheckpointerOptions;
 
 /** The group-commit engine of a SQLite connection; the store owns one and sends it every write. */
 export class GroupCommit {
