@@ -301,7 +301,8 @@ async function time(
     xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const base: number[] = [];
   const cold: number[] = [];
-  for (let i = 0; i < 8; i++) {
+  // 16 interleaved pairs: the empty run alone varies between 16 and 23 ms on the development machine.
+  for (let i = 0; i < 16; i++) {
     base.push(await time(dir, ["run", "--quiet", empty]));
     cold.push(
       await time(dir, [

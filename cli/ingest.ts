@@ -60,7 +60,7 @@ exit:   0 processed (sent, or not sent by config), 1 delivery failed (recorded),
       console.log(JSON.stringify(summary));
       return summary.delivery.status === "skipped" || summary.sent ? 0 : 1;
     } finally {
-      await closeRuntime(runtime);
+      await closeRuntime(runtime, { exiting: true }); // main() exits right after
     }
   },
 };

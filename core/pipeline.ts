@@ -70,7 +70,7 @@ export async function ingestAlert(
     status: "processing",
     attempts: 0,
   };
-  return summarize(await processAlert(runtime, record));
+  return summarize(await processAlert(runtime, record, { durable: true }));
 }
 
 /** New alert id: UUIDv7 (time-ordered). */
@@ -86,6 +86,11 @@ export interface ProcessOptions {
    * line still follows the write; the promise rejects if the write fails.
    */
   recording?: (written: Promise<void>) => void;
+  /**
+   * The outcome's write resolves only once it is on disk (the CLI: its exit code says the alert is
+   * recorded, and it leaves the WAL to the next process rather than checkpointing it at exit).
+   */
+  durable?: boolean;
 }
 
 /**
@@ -171,8 +176,9 @@ async function recordOutcome(
   options: ProcessOptions,
   log: () => void,
 ): Promise<void> {
-  const write = runtime.store.updateAlert(record.id, patch).catch(() =>
-    runtime.store.updateAlert(record.id, patch)
+  const durable = { durable: options.durable ?? false };
+  const write = runtime.store.updateAlert(record.id, patch, durable).catch(() =>
+    runtime.store.updateAlert(record.id, patch, durable)
   );
   write.then(() => {
     try {

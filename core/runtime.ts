@@ -74,11 +74,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 }
 
-/** Closes what a runtime opened. */
-export async function closeRuntime(runtime: Runtime): Promise<void> {
+/** Closes what a runtime opened (`exiting`: the process ends right after; see `Store.close`). */
+export async function closeRuntime(
+  runtime: Runtime,
+  options?: { exiting?: boolean },
+): Promise<void> {
   await runtime.sandbox?.close();
   await runtime.delivery.close();
-  await runtime.store.close();
+  await runtime.store.close(options);
 }
 
 function nullStore(): Runtime["store"] {

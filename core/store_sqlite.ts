@@ -75,9 +75,11 @@ export class SqliteStore implements Store {
   #statements = new Map<string, StatementSync>();
   /** Batches the writes into group commits and makes the durable ones durable. */
   #commit: GroupCommit;
+  #path: string;
 
   /** Opens, configures and migrates the database; prefer {@link openSqliteStore}. */
   constructor(path: string, options?: SqliteStoreOptions) {
+    this.#path = path;
     this.#clock = options?.clock ?? (() => new Date());
     if (path !== ":memory:" && path !== "") {
       Deno.mkdirSync(dirname(path), { recursive: true });
@@ -155,14 +157,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  updateAlert(id: string, patch: AlertPatch): Promise<void> {
+  updateAlert(
+    id: string,
+    patch: AlertPatch,
+    options?: { durable?: boolean },
+  ): Promise<void> {
     return this.#commit.write(() => {
       const { sql, params } = alertUpdate(id, patch, { now: this.#now() });
       const { changes } = this.#sql(sql).run(params);
       if (Number(changes) === 0) {
         throw new Error(`Cannot update alert "${id}": no such alert`);
       }
-    }, { single: true, durable: "jira_keys" in patch });
+    }, { single: true, durable: options?.durable ?? "jira_keys" in patch });
   }
 
   listAlerts(query: AlertQuery = {}): Promise<AlertRecord[]> {
@@ -276,13 +282,24 @@ export class SqliteStore implements Store {
 
   /**
    * Commits what was accepted and closes; SQLite then checkpoints (syncing both files) and deletes
-   * the WAL. A broken store (a failed fsync) keeps its connection open instead: the checkpoint at close
-   * could fsync "successfully" pages the kernel already dropped and then delete the only good copy, the
-   * WAL. The process exits like after a crash and the next start recovers from the WAL.
+   * the WAL when this is the last connection.
+   *
+   * `exiting` (the process ends right after, one CLI `ingest` per alert): while the WAL is small the
+   * connection is left to the exit instead, so the WAL stays for the next process, sparing the
+   * checkpoint's two fsyncs and the WAL's delete and re-create (two more). The next process to open
+   * the file alone rebuilds its index by reading the WAL, which is why it must stay small: past
+   * LEAVE_WAL_BELOW this close checkpoints as usual. What was committed is as durable as the writes
+   * made it (the CLI's outcome is fsynced).
+   *
+   * A broken store (a failed fsync) is never closed: the checkpoint at close could fsync
+   * "successfully" pages the kernel already dropped and then delete the only good copy, the WAL. The
+   * process exits like after a crash and the next start recovers from the WAL.
    */
-  async close(): Promise<void> {
+  async close(options?: { exiting?: boolean }): Promise<void> {
     await this.#commit.close(); // writes already accepted are committed (and fsynced) before closing
-    if (this.#db.isOpen && !this.#commit.broken) this.#db.close();
+    const leave = this.#commit.broken !== undefined ||
+      (options?.exiting === true && walSize(this.#path) < LEAVE_WAL_BELOW);
+    if (this.#db.isOpen && !leave) this.#db.close();
     this.#statements.clear();
   }
 
@@ -301,6 +318,18 @@ export class SqliteStore implements Store {
 
   #now(): string {
     return this.#clock().toISOString();
+  }
+}
+
+/** The WAL size up to which an exiting process leaves it for the next (see `close`): ~100 pages. */
+const LEAVE_WAL_BELOW = 1024 * 1024;
+
+/** Bytes in the WAL file of the database at `path`; 0 without one. */
+function walSize(path: string): number {
+  try {
+    return Deno.statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
   }
 }
 

@@ -56,12 +56,17 @@ Deno.test("healthRoutes() /metrics exposes sandbox calls per plugin, rate limits
       text,
       /^blitz_enrichment_limit_limited_total\{enrichment="Owner",func="owner"\} 1$/m,
     );
-    // Two alerts recorded: each insert waited for an fsync; outcomes did not.
+    // Two alerts through the CLI's path: each insert and each outcome waited for an fsync.
     assert.match(text, /^# TYPE blitz_store_durable_commits_total counter$/m);
     const count = (name: string) =>
       Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
-    assert.ok(count("blitz_store_durable_commits_total") >= 2);
-    assert.ok(count("blitz_store_bookkeeping_commits_total") >= 1);
+    assert.ok(count("blitz_store_durable_commits_total") >= 4);
+    assert.equal(count("blitz_store_bookkeeping_commits_total"), 0);
+    // A status change on its own is bookkeeping: no fsync.
+    await runtime.store.updateAlert(first.alert_id, { last_error: "x" });
+    const again = await (await healthRoutes({ runtime, queue, metrics })
+      .request("/metrics")).text();
+    assert.match(again, /^blitz_store_bookkeeping_commits_total 1$/m);
     // Too few commits for a checkpoint yet: the counter is there, at 0.
     assert.match(text, /^# TYPE blitz_store_checkpoints_total counter$/m);
     assert.equal(count("blitz_store_checkpoints_total"), 0);
