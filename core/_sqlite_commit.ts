@@ -55,6 +55,8 @@ export class GroupCommit {
   /** The checkpoint in progress: writes wait for it. */
   #checkpointing: Promise<void> | undefined;
   #closing = false;
+  /** Set by `close`: every later write fails, the connection is open or not. */
+  #closed = false;
   /** Set by a failed fsync: every later write fails with it. */
   #broken: Error | undefined;
   #pending: {
@@ -189,14 +191,23 @@ export class GroupCommit {
 
   /**
    * Commits the writes already accepted, awaits every fsync and checkpoint in flight, and closes the
-   * files (not the connection: the store does, unless `broken`).
+   * files (not the connection: the store does, unless `broken`). Writes after this fail. `sync`: one
+   * last fsync of the WAL, for a connection left open at exit (no checkpoint at close will sync it).
    */
-  async close(): Promise<void> {
+  async close(options?: { sync?: boolean }): Promise<void> {
     this.#closing = true;
     while (this.#checkpointing) await this.#checkpointing;
     this.#flush(); // writes already accepted are committed (and fsynced) before closing
     const syncs = this.#walSync.inFlight;
     while (syncs.size > 0) await Promise.all(syncs);
+    this.#closed = true;
+    if (options?.sync && !this.#broken) {
+      try {
+        await this.#walSync.syncNow();
+      } catch (err) {
+        this.#fail(err, `fsync of ${this.#path}-wal`);
+      }
+    }
     this.#checkpointer.close();
     this.#walSync.close();
     this.#file?.close();
@@ -208,7 +219,7 @@ export class GroupCommit {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    if (!this.#db.isOpen || this.#broken) {
+    if (!this.#db.isOpen || this.#closed || this.#broken) {
       const err = this.#broken ?? new Error("The store is closed");
       for (const w of batch) w.reject(err);
       return;

@@ -311,3 +311,29 @@ Deno.test("updateAlert(…, { durable: true }) resolves only after the WAL fsync
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("after an exiting close the store refuses writes and ping() is false, its WAL fsynced whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_exiting_closed_" });
+  const synced: string[] = [];
+  const store = openSqliteStore(`${dir}/blitz.db`, {
+    syncWal: (file) => {
+      synced.push("wal");
+      return file.syncData();
+    },
+  });
+  try {
+    await store.insertAlerts([alert("c1")]); // durable: one fsync
+    await store.updateAlert("c1", { last_error: "bookkeeping" }); // none
+    assert.deepEqual(synced, ["wal"]);
+    await store.close({ exiting: true });
+    assert.deepEqual(synced, ["wal", "wal"], "the WAL left behind is fsynced");
+    await assert.rejects(store.insertAlerts([alert("c2")]), /store is closed/);
+    assert.equal(await store.ping(), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const memory = openSqliteStore(":memory:");
+  await memory.insertAlerts([alert("m1")]);
+  await memory.close({ exiting: true }); // nothing to leave: closed as usual
+  await assert.rejects(memory.getAlert("m1"));
+});

@@ -81,6 +81,12 @@ export class WalSync {
     for (const w of this.#unsynced.splice(0)) w.reject(broken);
   }
 
+  /** One fsync of the WAL now, outside the pipeline (no waiter): for a close that leaves the WAL. */
+  syncNow(): Promise<void> {
+    const wal = this.file();
+    return wal ? this.#syncWal(wal) : Promise.resolve();
+  }
+
   /** Closes the WAL file, once no fsync is in flight. */
   close(): void {
     this.#wal?.close();

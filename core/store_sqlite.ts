@@ -76,6 +76,8 @@ export class SqliteStore implements Store {
   /** Batches the writes into group commits and makes the durable ones durable. */
   #commit: GroupCommit;
   #path: string;
+  /** Set by `close`, which may leave the connection open for the process's exit. */
+  #closed = false;
 
   /** Opens, configures and migrates the database; prefer {@link openSqliteStore}. */
   constructor(path: string, options?: SqliteStoreOptions) {
@@ -265,7 +267,7 @@ export class SqliteStore implements Store {
   }
 
   ping(): Promise<boolean> {
-    if (this.#commit.broken) return Promise.resolve(false);
+    if (this.#commit.broken || this.#closed) return Promise.resolve(false);
     // A checkpoint holds the write lock until the database file is fsynced: writes wait, nothing fails.
     if (this.#commit.checkpointing) return Promise.resolve(true);
     try {
@@ -296,9 +298,13 @@ export class SqliteStore implements Store {
    * process exits like after a crash and the next start recovers from the WAL.
    */
   async close(options?: { exiting?: boolean }): Promise<void> {
-    await this.#commit.close(); // writes already accepted are committed (and fsynced) before closing
-    const leave = this.#commit.broken !== undefined ||
-      (options?.exiting === true && walSize(this.#path) < LEAVE_WAL_BELOW);
+    const size = options?.exiting ? walSize(this.#path) : undefined;
+    const leaveWal = size !== undefined && size < LEAVE_WAL_BELOW;
+    // Writes already accepted are committed (and fsynced) first; a WAL left behind is fsynced whole,
+    // bookkeeping commits included, since no checkpoint at close will do it.
+    await this.#commit.close({ sync: leaveWal });
+    this.#closed = true;
+    const leave = this.#commit.broken !== undefined || leaveWal;
     if (this.#db.isOpen && !leave) this.#db.close();
     this.#statements.clear();
   }
@@ -321,15 +327,16 @@ export class SqliteStore implements Store {
   }
 }
 
-/** The WAL size up to which an exiting process leaves it for the next (see `close`): ~100 pages. */
+/** The WAL size up to which an exiting process leaves it for the next (see `close`): 128 pages of 8 KiB. */
 const LEAVE_WAL_BELOW = 1024 * 1024;
 
-/** Bytes in the WAL file of the database at `path`; 0 without one. */
-function walSize(path: string): number {
+/** Bytes in the WAL file of the database at `path`; undefined without one (`:memory:` too). */
+function walSize(path: string): number | undefined {
+  if (path === ":memory:" || path === "") return undefined;
   try {
     return Deno.statSync(`${path}-wal`).size;
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
