@@ -13,6 +13,17 @@ const alert = (id: string, size = 10): NewAlert => ({
 /** Lets pending I/O callbacks and immediates run (group commits flush on setImmediate). */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+/** Waits (up to 10 s) until `store` has made `count` checkpoints: their fsyncs are real. */
+async function checkpointed(
+  store: { checkpoints: number },
+  count: number,
+): Promise<number> {
+  for (let i = 0; i < 1_000 && store.checkpoints < count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return store.checkpoints;
+}
+
 Deno.test("a checkpoint runs off the event loop in order: write lock, WAL fsync, copy, database fsync, unlock", async () => {
   const dir = await Deno.makeTempDir({ prefix: "blitz_ckpt_" });
   const path = `${dir}/blitz.db`;
@@ -179,14 +190,16 @@ Deno.test("under a steady load checkpoints wait for checkpointMs, unless 16 × c
     // The first checkpoint is due at once (none yet); the next only after 32 more commits.
     await store.insertAlerts([alert("t0")]);
     await store.insertAlerts([alert("t1")]);
-    await settle();
-    assert.equal(store.checkpoints, 1);
+    assert.equal(await checkpointed(store, 1), 1);
     for (let i = 2; i < 33; i++) await store.insertAlerts([alert(`t${i}`)]);
     await settle();
     assert.equal(store.checkpoints, 1, "31 commits within the minute: not yet");
     await store.insertAlerts([alert("t33")]);
-    await settle();
-    assert.equal(store.checkpoints, 2, "32 commits: due whatever the time");
+    assert.equal(
+      await checkpointed(store, 2),
+      2,
+      "32 commits: due whatever the time",
+    );
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
@@ -223,8 +236,7 @@ Deno.test("a checkpoint due while another connection holds the write lock is ski
     other.db.exec("ROLLBACK");
     await store.insertAlerts([alert("b3")]);
     await store.insertAlerts([alert("b4")]); // due again: runs
-    await settle();
-    assert.equal(store.checkpoints, 1);
+    assert.equal(await checkpointed(store, 1), 1);
     await store.updateAlert("b1", { last_error: "after" });
     assert.equal((await store.getAlert("b1"))?.last_error, "after");
   } finally {
