@@ -6,6 +6,7 @@
  * @module
  */
 import { checkAddress, headerSafe } from "./headers.ts";
+import { buildMime } from "./mime.ts";
 
 /** A fully rendered email, ready to send. */
 export interface OutgoingMessage {
@@ -134,10 +135,22 @@ export function prepareMessage(message: OutgoingMessage): PreparedMessage {
   return prepared;
 }
 
-/** prepareMessage(), with a bad message reported as a permanent DeliveryError. */
-export function prepareOrFail(message: OutgoingMessage): PreparedMessage {
+/**
+ * The start of every `send`: refuses a closed delivery, checks the message (a bad one is a permanent
+ * DeliveryError) and builds its MIME bytes once.
+ */
+export function prepareToSend(
+  message: OutgoingMessage,
+  closed: boolean,
+): { prepared: PreparedMessage; raw: Uint8Array } {
+  if (closed) {
+    throw new DeliveryError("Cannot send: delivery is closed", {
+      transient: false,
+    });
+  }
+  let prepared: PreparedMessage;
   try {
-    return prepareMessage(message);
+    prepared = prepareMessage(message);
   } catch (err) {
     if (err instanceof DeliveryError) throw err;
     throw new DeliveryError(`Cannot send message: ${errorMessage(err)}`, {
@@ -145,6 +158,7 @@ export function prepareOrFail(message: OutgoingMessage): PreparedMessage {
       cause: err,
     });
   }
+  return { prepared, raw: buildMime(prepared) };
 }
 
 function checkMessageId(value: string, field: string): string {

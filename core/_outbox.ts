@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { buildMime } from "./mime.ts";
 import { join } from "./paths.ts";
 import {
   type Delivery,
@@ -12,7 +11,7 @@ import {
   type DeliveryResult,
   errorMessage,
   type OutgoingMessage,
-  prepareOrFail,
+  prepareToSend,
 } from "./_message.ts";
 
 /** Writes each message to `<dir>/<message-id local part>.eml`, mode 0600. */
@@ -25,13 +24,7 @@ export class OutboxDelivery implements Delivery {
   }
 
   async send(message: OutgoingMessage): Promise<DeliveryResult> {
-    if (this.#closed) {
-      throw new DeliveryError("Cannot send: delivery is closed", {
-        transient: false,
-      });
-    }
-    const prepared = prepareOrFail(message);
-    const raw = buildMime(prepared);
+    const { prepared, raw } = prepareToSend(message, this.#closed);
     const path = join(this.#dir, `${outboxName(prepared.messageId)}.eml`);
     const tmp = `${path}.${crypto.randomUUID()}.tmp`;
     try {

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { buildMime } from "./mime.ts";
 import type { SmtpConnectionClass, SmtpPool } from "./smtp_pool.ts";
 import { importLazy } from "./lazy.ts";
 import {
@@ -15,7 +14,7 @@ import {
   type DeliveryResult,
   errorMessage,
   type OutgoingMessage,
-  prepareOrFail,
+  prepareToSend,
 } from "./_message.ts";
 
 /** Connection settings parsed from an SMTP URL. */
@@ -87,13 +86,7 @@ export class SmtpDelivery implements Delivery {
   }
 
   async send(message: OutgoingMessage): Promise<DeliveryResult> {
-    if (this.#closed) {
-      throw new DeliveryError("Cannot send: delivery is closed", {
-        transient: false,
-      });
-    }
-    const prepared = prepareOrFail(message);
-    const raw = buildMime(prepared);
+    const { prepared, raw } = prepareToSend(message, this.#closed);
     const envelope = {
       from: envelopeAddress(prepared.from),
       to: [...prepared.to, ...prepared.cc].map(envelopeAddress),

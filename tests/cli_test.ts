@@ -262,7 +262,7 @@ Deno.test("ingest reads an alert of several stdin chunks, with a leading byte or
   }
 });
 
-Deno.test("main reports npm packages missing from node_modules as an install step, exit 2", async () => {
+Deno.test("fail() turns Deno's missing-package error (runtime tasks use --node-modules-dir=manual) into an install hint, exit 2", async () => {
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     // The error Deno raises when a --node-modules-dir=manual process imports a package not installed.
