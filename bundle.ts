@@ -10,7 +10,7 @@ import * as ingest from "./cli/ingest.ts";
 import * as render from "./cli/render.ts";
 import * as check from "./cli/check.ts";
 import * as serve from "./cli/serve.ts";
-import * as conditions from "./core/conditions.ts";
+import * as conditions from "./core/config/conditions.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
 import * as mysql from "./enrichments/mysql.ts";
@@ -20,7 +20,7 @@ import * as passToMail from "./actions/pass_to_mail.ts";
 import * as jiraCreate from "./actions/jira_create.ts";
 import * as forwardMail from "./actions/forward_mail.ts";
 import * as httpRequest from "./actions/http_request.ts";
-import * as smtpPool from "./core/smtp_pool.ts";
+import * as smtpPool from "./core/delivery/smtp_pool.ts";
 import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
@@ -29,7 +29,7 @@ preload({
   "cli/render.ts": render,
   "cli/check.ts": check,
   "cli/serve.ts": serve,
-  "core/conditions.ts": conditions,
+  "core/config/conditions.ts": conditions,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,
   "enrichments/mysql.ts": mysql,
@@ -39,7 +39,7 @@ preload({
   "actions/jira_create.ts": jiraCreate,
   "actions/forward_mail.ts": forwardMail,
   "actions/http_request.ts": httpRequest,
-  "core/smtp_pool.ts": smtpPool,
+  "core/delivery/smtp_pool.ts": smtpPool,
   "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });

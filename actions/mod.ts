@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { BuiltinPlugin } from "../core/registry.ts";
+import type { BuiltinPlugin } from "../core/plugins/registry.ts";
 import { importLazy } from "../core/lazy.ts";
 import type { ActionPlugin } from "../core/plugin.ts";
 

@@ -11,8 +11,8 @@
  * @module
  */
 import { renderAlertEmail } from "../emails/render.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
-import { compose, detectorOf, ingestAlert } from "../core/pipeline.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
+import { compose, detectorOf, ingestAlert } from "../core/pipeline/pipeline.ts";
 import { silentLogger } from "../core/log.ts";
 import { stringify as toYaml } from "yaml";
 

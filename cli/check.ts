@@ -1,7 +1,7 @@
 /** `blitz check`: validates the global config and every detector. */
 import type { CliArgs, Command } from "../main.ts";
-import { loadConfig } from "../core/config.ts";
-import { loadRegistry } from "../core/registry.ts";
+import { loadConfig } from "../core/config/config.ts";
+import { loadRegistry } from "../core/plugins/registry.ts";
 import { redact } from "../core/secrets.ts";
 
 const command: Command = {

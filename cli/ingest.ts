@@ -2,8 +2,8 @@
 import type { CliArgs, Command } from "../main.ts";
 import { InputError } from "../core/errors.ts";
 import { humanLogger } from "../core/log.ts";
-import { detectorOf, ingestAlert, parseAlert } from "../core/pipeline.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { detectorOf, ingestAlert, parseAlert } from "../core/pipeline/pipeline.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 
 /**
  * Reads all of stdin as UTF-8 text (a leading BOM dropped). Plain `read` calls: a `Response` over

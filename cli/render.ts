@@ -8,8 +8,8 @@ import {
   newAlertId,
   parseAlert,
   preprocess,
-} from "../core/pipeline.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
+} from "../core/pipeline/pipeline.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { readStdin } from "./ingest.ts";
 
 const command: Command = {

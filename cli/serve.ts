@@ -9,10 +9,10 @@ import type { CliArgs, Command } from "../main.ts";
 import { createApp } from "../routes/app.ts";
 import { ConfigError, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
-import { Metrics } from "../core/metrics.ts";
-import type { Runtime } from "../core/pipeline.ts";
-import { Queue } from "../core/queue.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { Metrics } from "../core/service/metrics.ts";
+import type { Runtime } from "../core/pipeline/pipeline.ts";
+import { Queue } from "../core/service/queue.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { join } from "../core/paths.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;

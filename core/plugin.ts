@@ -7,11 +7,11 @@
  * @module
  */
 import type { z } from "zod";
-import type { SHAREABLE_CONFIG } from "./shareable_config.ts";
+import type { SHAREABLE_CONFIG } from "./plugins/shareable_config.ts";
 
 export { lookup } from "./template.ts";
 export { toJson } from "./json.ts";
-export type { OutgoingMessage } from "./delivery.ts";
+export type { OutgoingMessage } from "./delivery/delivery.ts";
 // SSRF-safe HTTP for plugins that call out (imports only its own two helper files, so it costs a worker
 // little to load).
 export {
@@ -19,7 +19,7 @@ export {
   isPrivateAddress,
   safeFetch,
   type SafeFetchPolicy,
-} from "./safe_fetch.ts";
+} from "./safe_fetch/safe_fetch.ts";
 
 /** What the sandbox grants a plugin: nothing beyond this list. */
 export interface Permissions {

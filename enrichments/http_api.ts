@@ -25,7 +25,7 @@ import {
   fillText,
   safeFetch,
   type SafeFetchPolicy,
-} from "../core/safe_fetch.ts";
+} from "../core/safe_fetch/safe_fetch.ts";
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BlockedRequestError } from "../core/safe_fetch.ts";
+import { BlockedRequestError } from "../core/safe_fetch/safe_fetch.ts";
 import { pluginContext } from "../tests/_plugin.ts";
 import httpApi from "./http_api.ts";
 

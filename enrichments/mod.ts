@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BuiltinPlugin } from "../core/registry.ts";
+import type { BuiltinPlugin } from "../core/plugins/registry.ts";
 import { importLazy } from "../core/lazy.ts";
 import type { EnrichmentPlugin } from "../core/plugin.ts";
 

@@ -5,19 +5,19 @@
  *
  * @module
  */
-import { colorOf } from "../core/config.ts";
-import { actionLink, type Runtime } from "../core/pipeline.ts";
-import { buildUrl } from "../core/safe_fetch.ts";
+import { colorOf } from "../core/config/config.ts";
+import { actionLink, type Runtime } from "../core/pipeline/pipeline.ts";
+import { buildUrl } from "../core/safe_fetch/safe_fetch.ts";
 import { redactDeep } from "../core/secrets.ts";
-import type { ActionRun } from "../core/store.ts";
+import type { ActionRun } from "../core/store/store.ts";
 import { fillDeep } from "../core/template.ts";
 import {
   type ActorModel,
   renderConfirmPage,
   type RunModel,
   type StepPreview,
-} from "../emails/pages/ActionPages.tsx";
-import { csrfFor } from "./_action_csrf.ts";
+} from "./pages/ActionPages.tsx";
+import { csrfFor } from "../core/auth/csrf.ts";
 import { alertOf, sendValues, type Target } from "./_action_target.ts";
 
 /** Alert fields shown on the confirmation page, at most. */

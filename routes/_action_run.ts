@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { runSteps } from "../core/actions.ts";
-import { errorMessage } from "../core/call.ts";
-import type { OutgoingMessage } from "../core/delivery.ts";
+import { runSteps } from "../core/pipeline/actions.ts";
+import { errorMessage } from "../core/plugins/call.ts";
+import type { OutgoingMessage } from "../core/delivery/delivery.ts";
 import type { ConfigReads } from "../core/plugin.ts";
 import { uuidv7 } from "../core/ids.ts";
 import {
@@ -15,12 +15,12 @@ import {
   recipients,
   type Runtime,
   settingsFor,
-} from "../core/pipeline.ts";
+} from "../core/pipeline/pipeline.ts";
 import { redact } from "../core/secrets.ts";
-import type { ActionResult, ActionRun } from "../core/store.ts";
+import type { ActionResult, ActionRun } from "../core/store/store.ts";
 import { headerSafe } from "../core/headers.ts";
 import { renderFollowUpEmail } from "../emails/render.ts";
-import type { RunModel } from "../emails/pages/ActionPages.tsx";
+import type { RunModel } from "./pages/ActionPages.tsx";
 import { runModel } from "./_action_pages.ts";
 import { alertOf, sendValues, type Target } from "./_action_target.ts";
 

@@ -6,17 +6,17 @@
  * @module
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { LoadedDetector } from "../core/config.ts";
-import type { ReplyButton } from "../core/config_schema.ts";
-import { preprocess, type Runtime } from "../core/pipeline.ts";
-import type { AlertRecord } from "../core/store.ts";
+import type { LoadedDetector } from "../core/config/config.ts";
+import type { ReplyButton } from "../core/config/schema.ts";
+import { preprocess, type Runtime } from "../core/pipeline/pipeline.ts";
+import type { AlertRecord } from "../core/store/store.ts";
 import {
   type ActionKey,
   ActionTokenError,
   buttonTagMatches,
   type TokenClaims,
   verifyActionToken,
-} from "../core/tokens.ts";
+} from "../core/auth/tokens.ts";
 
 /** A page response that is not the happy path. */
 export class PageError extends Error {

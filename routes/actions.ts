@@ -18,9 +18,9 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { errorMessage } from "../core/call.ts";
-import type { Runtime } from "../core/pipeline.ts";
-import { RateLimiter } from "../core/rate_limit.ts";
+import { errorMessage } from "../core/plugins/call.ts";
+import type { Runtime } from "../core/pipeline/pipeline.ts";
+import { RateLimiter } from "./http/rate_limit.ts";
 import { redact } from "../core/secrets.ts";
 import { headerSafe } from "../core/headers.ts";
 import {
@@ -28,8 +28,8 @@ import {
   renderAlreadyDonePage,
   renderMessagePage,
   renderResultPage,
-} from "../emails/pages/ActionPages.tsx";
-import { csrfValid } from "./_action_csrf.ts";
+} from "./pages/ActionPages.tsx";
+import { csrfValid } from "../core/auth/csrf.ts";
 import { confirmPage, runModel } from "./_action_pages.ts";
 import { execute, findRun } from "./_action_run.ts";
 import { PageError, resolveTarget } from "./_action_target.ts";

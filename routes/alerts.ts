@@ -10,20 +10,20 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { timingSafeEqual } from "../core/auth.ts";
-import type { LoadedDetector } from "../core/config.ts";
-import type { Runtime } from "../core/pipeline.ts";
-import { RateLimiter } from "../core/rate_limit.ts";
-import type { PluginRegistry } from "../core/registry.ts";
+import { timingSafeEqual } from "../core/auth/auth.ts";
+import type { LoadedDetector } from "../core/config/config.ts";
+import type { Runtime } from "../core/pipeline/pipeline.ts";
+import { RateLimiter } from "./http/rate_limit.ts";
+import type { PluginRegistry } from "../core/plugins/registry.ts";
 import { redactDeep } from "../core/secrets.ts";
-import type { AlertStatus } from "../core/store.ts";
+import type { AlertStatus } from "../core/store/store.ts";
 import { headerSafe } from "../core/headers.ts";
 import {
   type JiraLink,
   renderAlertDetailPage,
   renderAlertListPage,
-} from "../emails/pages/AlertPages.tsx";
-import { renderMessagePage } from "../emails/pages/ActionPages.tsx";
+} from "./pages/AlertPages.tsx";
+import { renderMessagePage } from "./pages/ActionPages.tsx";
 import { securityHeaders } from "./actions.ts";
 
 /** What the alert routes use of the app's dependencies (`AppDeps` satisfies it). */

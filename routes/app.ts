@@ -6,10 +6,10 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { Runtime } from "../core/pipeline.ts";
-import { errorMessage } from "../core/call.ts";
-import type { Metrics } from "../core/metrics.ts";
-import type { Queue } from "../core/queue.ts";
+import type { Runtime } from "../core/pipeline/pipeline.ts";
+import { errorMessage } from "../core/plugins/call.ts";
+import type { Metrics } from "../core/service/metrics.ts";
+import type { Queue } from "../core/service/queue.ts";
 import { ingestRoutes } from "./ingest.ts";
 import { healthRoutes } from "./health.ts";
 import { actionRoutes } from "./actions.ts";

@@ -6,8 +6,8 @@
  */
 import { Hono } from "hono";
 import type { AppDeps } from "./app.ts";
-import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
-import { renderPluginMetrics } from "../core/plugin_metrics.ts";
+import { METRICS_CONTENT_TYPE } from "../core/service/metrics.ts";
+import { renderPluginMetrics } from "../core/service/plugin_metrics.ts";
 
 /** The health and metrics routes; also registers the queue's gauges with the metrics. */
 export function healthRoutes(deps: AppDeps): Hono {

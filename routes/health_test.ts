@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { healthRoutes } from "./health.ts";
-import { Metrics } from "../core/metrics.ts";
-import { Queue } from "../core/queue.ts";
-import { ingestAlert } from "../core/pipeline.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { Metrics } from "../core/service/metrics.ts";
+import { Queue } from "../core/service/queue.ts";
+import { ingestAlert } from "../core/pipeline/pipeline.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { silentLogger } from "../core/log.ts";
 import { writeProject } from "../tests/_config.ts";
 

@@ -11,11 +11,11 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppDeps } from "./app.ts";
-import { AuthError, IngestAuth } from "../core/auth.ts";
-import { bodyKind, jsonError, parseAlerts, readBody } from "../core/body.ts";
-import { newAlertId } from "../core/pipeline.ts";
-import { RateLimiter } from "../core/rate_limit.ts";
-import type { NewAlert } from "../core/store.ts";
+import { AuthError, IngestAuth } from "../core/auth/auth.ts";
+import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
+import { newAlertId } from "../core/pipeline/pipeline.ts";
+import { RateLimiter } from "./http/rate_limit.ts";
+import type { NewAlert } from "../core/store/store.ts";
 import { lookup } from "../core/template.ts";
 
 /** Seconds a sender should wait when the backlog is full or the service is stopping. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { ingestRoutes } from "./ingest.ts";
-import { Metrics } from "../core/metrics.ts";
-import { Queue } from "../core/queue.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { Metrics } from "../core/service/metrics.ts";
+import { Queue } from "../core/service/queue.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { writeProject } from "../tests/_config.ts";
 import { ingestRequest } from "../tests/_ingest.ts";
 

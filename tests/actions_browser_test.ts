@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createApp } from "../routes/app.ts";
-import { Metrics } from "../core/metrics.ts";
-import { ingestAlert } from "../core/pipeline.ts";
-import { Queue } from "../core/queue.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
+import { Metrics } from "../core/service/metrics.ts";
+import { ingestAlert } from "../core/pipeline/pipeline.ts";
+import { Queue } from "../core/service/queue.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { browserTestIgnored, launchChromium } from "./_browser.ts";
 import { writeProject } from "./_config.ts";
 import { startDeferredServer, startReceiver } from "./_http.ts";

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { createApp } from "../routes/app.ts";
-import { Metrics } from "../core/metrics.ts";
-import { ingestAlert, type Runtime } from "../core/pipeline.ts";
-import { Queue } from "../core/queue.ts";
-import { closeRuntime, createRuntime } from "../core/runtime.ts";
-import { signActionToken, verifyActionToken } from "../core/tokens.ts";
+import { Metrics } from "../core/service/metrics.ts";
+import { ingestAlert, type Runtime } from "../core/pipeline/pipeline.ts";
+import { Queue } from "../core/service/queue.ts";
+import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
+import { signActionToken, verifyActionToken } from "../core/auth/tokens.ts";
 import { writeProject } from "./_config.ts";
 import { decodeToken, encodeToken } from "./_tokens.ts";
 import {

@@ -17,9 +17,9 @@ const EVIL = new URL("./fixtures/evil_plugins", import.meta.url).pathname;
 /** Builds the runtime with the sandbox as its invoker, ingests one alert, prints the outcome, exits. */
 function driver(): string {
   const at = (path: string) => JSON.stringify(new URL(path, ROOT).href);
-  return `import { ingestAlert } from ${at("core/pipeline.ts")};
-import { closeRuntime, createRuntime } from ${at("core/runtime.ts")};
-import { createSandboxInvoker } from ${at("core/sandbox.ts")};
+  return `import { ingestAlert } from ${at("core/pipeline/pipeline.ts")};
+import { closeRuntime, createRuntime } from ${at("core/service/runtime.ts")};
+import { createSandboxInvoker } from ${at("core/plugins/sandbox.ts")};
 
 const [configPath, alert] = Deno.args;
 const runtime = await createRuntime({ configPath, log: () => {} });

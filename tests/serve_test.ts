@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { signBody } from "../core/auth.ts";
+import { signBody } from "../core/auth/auth.ts";
 import { startSmtpServer, type TestSmtpServer } from "./_smtp.ts";
 import { type TestProject, writeProject } from "./_config.ts";
 import { ingestRequest } from "./_ingest.ts";

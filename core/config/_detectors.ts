@@ -1,0 +1,278 @@
+/**
+ * Loading detectors: each detector file's entries through env substitution and the schema, then the
+ * checks that need more than one field: CEL conditions compiled into enrichment blocks, the original
+ * mail_conf's `custom_enrichment_data`, plugin and action names against the registry, button colors,
+ * and action keys for reply links. Detector modules (`.ts`) attach to the config of the same name.
+ *
+ * @module
+ */
+import type { Condition } from "./conditions.ts";
+import {
+  type DetectorConfig,
+  DetectorSchema,
+  type EnrichmentEntry,
+  type GlobalConfig,
+} from "./schema.ts";
+import { ConfigError } from "../errors.ts";
+import { importLazy } from "../lazy.ts";
+import type { DetectorModule } from "../plugin.ts";
+import type { PluginRegistry } from "../plugins/registry.ts";
+import { substituteEnv } from "../secrets.ts";
+import {
+  listDetectorFiles,
+  loadDetectorModule,
+  readStructured,
+} from "./_files.ts";
+import { literalSecrets, zodProblems } from "./_problems.ts";
+
+/** A block of enrichments and the condition that selects it (null: unconditional). */
+export interface EnrichmentBlock {
+  condition: Condition | null;
+  entries: EnrichmentEntry[];
+}
+
+/** A detector ready to use. */
+export interface LoadedDetector {
+  name: string;
+  file: string;
+  config: DetectorConfig;
+  blocks: EnrichmentBlock[];
+  module?: DetectorModule;
+}
+
+/** The part of the loaded config that detectors are checked against and added to. */
+export interface DetectorTarget {
+  global: GlobalConfig;
+  detectors: Map<string, LoadedDetector>;
+  warnings: string[];
+}
+
+/** Built-in color names for reply buttons, overridable through `mail_colors`. */
+export const DEFAULT_COLORS: Record<string, string> = {
+  orange: "#d9822b",
+  red: "#c23030",
+  green: "#0f9960",
+  blue: "#2b6cb0",
+  grey: "#5c7080",
+  gray: "#5c7080",
+  purple: "#7157d9",
+};
+
+/** Loads every detector (or only `options.only`) into `config`, pushing what is wrong to `problems`. */
+export async function loadDetectors(
+  config: DetectorTarget,
+  env: (name: string) => string | undefined,
+  options: { only?: string | undefined; registry: PluginRegistry | undefined },
+  problems: string[],
+): Promise<void> {
+  const modules = new Map<string, { file: string; module: DetectorModule }>();
+  for (const file of await listDetectorFiles(config.global.detectors_dir)) {
+    if (file.endsWith(".ts")) {
+      const name = file.slice(file.lastIndexOf("/") + 1, -3);
+      if (options.only !== undefined && name !== options.only) continue;
+      const loaded = await loadDetectorModule(file, problems);
+      if (loaded) modules.set(loaded.name, { file, module: loaded });
+      continue;
+    }
+    let raw: unknown;
+    try {
+      raw = await readStructured(file);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        problems.push(...err.problems);
+        continue;
+      }
+      throw err;
+    }
+    if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+      problems.push(
+        `${file}: (root): must be a map of detector name to detector config`,
+      );
+      continue;
+    }
+    for (const [name, value] of Object.entries(raw)) {
+      if (options.only !== undefined && name !== options.only) continue;
+      const existing = config.detectors.get(name);
+      if (existing) {
+        problems.push(
+          `${file}: ${name}: detector already defined in ${existing.file}`,
+        );
+        continue;
+      }
+      const before = problems.length;
+      const substituted = substituteEnv(value, {
+        env,
+        onMissing: (v, path) =>
+          problems.push(
+            `${file}: ${name}.${path}: environment variable ${v} is not set`,
+          ),
+      });
+      const parsed = DetectorSchema.safeParse(substituted);
+      if (!parsed.success) {
+        problems.push(...zodProblems(file, name, parsed.error));
+        continue;
+      }
+      if (problems.length > before) continue;
+      config.warnings.push(
+        ...literalSecrets(value, file, name).filter((w) =>
+          !w.includes(".mailers")
+        ),
+      );
+      // The CEL engine is imported only when a detector has conditions (cold start).
+      const compile = parsed.data.enrichment_conditional
+        ? (await importLazy<typeof import("./conditions.ts")>(
+          "core/config/conditions.ts",
+        ))
+          .compileCondition
+        : undefined;
+      const detector = checkDetector(
+        config,
+        name,
+        file,
+        parsed.data,
+        { registry: options.registry, compile },
+        problems,
+      );
+      if (detector) config.detectors.set(name, detector);
+    }
+  }
+  for (const [name, { file, module }] of modules) {
+    const detector = config.detectors.get(name);
+    if (!detector) {
+      problems.push(
+        `${file}: ${name}: detector module has no detector config of that name`,
+      );
+    } else detector.module = module;
+  }
+}
+
+function checkDetector(
+  config: DetectorTarget,
+  name: string,
+  file: string,
+  detector: DetectorConfig,
+  deps: {
+    registry: PluginRegistry | undefined;
+    compile: ((source: string) => Condition) | undefined;
+  },
+  problems: string[],
+): LoadedDetector | undefined {
+  const { registry, compile } = deps;
+  const before = problems.length;
+  const problem = (path: string, message: string) =>
+    problems.push(`${file}: ${name}.${path}: ${message}`);
+  const blocks: EnrichmentBlock[] = [];
+  const { enrichments } = detector;
+  if (detector.enrichment_conditional) {
+    if (Array.isArray(enrichments)) {
+      problem(
+        "enrichments",
+        "must be a map of CEL condition to list when enrichment_conditional is true",
+      );
+    } else {
+      for (const [source, entries] of Object.entries(enrichments)) {
+        try {
+          blocks.push({ condition: compile!(source), entries });
+        } catch (err) {
+          problem(`enrichments["${source}"]`, (err as Error).message);
+        }
+      }
+    }
+  } else if (!Array.isArray(enrichments)) {
+    problem(
+      "enrichments",
+      "is a map of conditions: set enrichment_conditional: true, or make it a list",
+    );
+  } else {
+    blocks.push({ condition: null, entries: enrichments });
+  }
+  if (!detector.enrichment) blocks.length = 0;
+  // The original ran custom_enrichment_data (Elasticsearch queries) whenever it was present.
+  if (detector.custom_enrichment_data.length > 0) {
+    const hasEs = blocks.some((b) =>
+      b.entries.some((e) =>
+        ["elasticsearch", "elastic_logs"].includes(e.e_func)
+      )
+    );
+    if (!hasEs) {
+      const entry: EnrichmentEntry = {
+        e_name: "Elasticsearch",
+        e_func: "elasticsearch",
+        e_key: "",
+        enabled: true,
+        e_args: {},
+      };
+      if (blocks.length === 0) {
+        blocks.push({ condition: null, entries: [entry] });
+      } else {
+        for (const block of blocks) {
+          block.entries = [...block.entries, entry];
+        }
+      }
+    }
+  }
+  if (registry) {
+    const seen = new Set<EnrichmentEntry>();
+    blocks.forEach((block) =>
+      block.entries.forEach((entry, i) => {
+        if (seen.has(entry)) return;
+        seen.add(entry);
+        if (!registry.hasEnrichment(entry.e_func)) {
+          const where = block.condition
+            ? `enrichments["${block.condition.source}"][${i}]`
+            : `enrichments[${i}]`;
+          problem(
+            `${where}.e_func`,
+            `unknown enrichment "${entry.e_func}"${
+              registry.suggest("enrichment", entry.e_func)
+            }`,
+          );
+        }
+      })
+    );
+    detector.actions.send.forEach((step, i) => {
+      if (!registry.hasAction(step.name)) {
+        problem(
+          `actions.send[${i}]`,
+          `unknown action "${step.name}"${
+            registry.suggest("action", step.name)
+          }`,
+        );
+      }
+    });
+    detector.actions.reply.forEach((button, i) =>
+      button.config.actions.forEach((step, j) => {
+        if (!registry.hasAction(step.name)) {
+          problem(
+            `actions.reply[${i}].actions[${j}]`,
+            `unknown action "${step.name}"${
+              registry.suggest("action", step.name)
+            }`,
+          );
+        }
+      })
+    );
+  }
+  detector.actions.reply.forEach((button, i) => {
+    const color = button.config.color;
+    if (
+      !color.startsWith("#") && !(color in config.global.mail_colors) &&
+      !(color in DEFAULT_COLORS)
+    ) {
+      problem(
+        `actions.reply[${i}].color`,
+        `unknown color "${color}": use a hex value or a name from mail_colors`,
+      );
+    }
+  });
+  if (
+    detector.actions.reply.length > 0 && config.global.action_keys.length === 0
+  ) {
+    problem(
+      "actions.reply",
+      "reply actions need action_keys in the global config to sign their links",
+    );
+  }
+  if (problems.length > before) return undefined;
+  return { name, file, config: detector, blocks };
+}

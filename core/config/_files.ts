@@ -1,0 +1,85 @@
+/**
+ * Reading config files: a YAML or JSON file (a parse error is a problem naming the file), the
+ * detector files in `detectors_dir`, and a detector module (`.ts`) with its default export checked.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { DetectorModule } from "../plugin.ts";
+import { join, toFileUrl } from "../paths.ts";
+import { yamlParser } from "./yaml.ts";
+
+/** Parses a `.json` file as JSON and any other as YAML; throws ConfigError on a parse error. */
+export async function readStructured(file: string): Promise<unknown> {
+  const text = await Deno.readTextFile(file);
+  if (file.endsWith(".json")) {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError([
+        `${file}: (root): invalid JSON: ${(err as Error).message}`,
+      ]);
+    }
+  }
+  const parse = await yamlParser();
+  try {
+    return parse(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
+  } catch (err) {
+    throw new ConfigError([
+      `${file}: (root): invalid YAML: ${(err as Error).message.split("\n")[0]}`,
+    ]);
+  }
+}
+
+/** The detector files (`.yaml`, `.yml`, `.json`, `.ts` but not `_test.ts`) in `dir`, sorted. */
+export async function listDetectorFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (
+        entry.isFile && /\.(ya?ml|json|ts)$/.test(entry.name) &&
+        !/_test\.ts$/.test(entry.name)
+      ) {
+        files.push(join(dir, entry.name));
+      }
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new ConfigError([`${dir}: (root): detectors_dir does not exist`]);
+    }
+    throw err;
+  }
+  return files.sort();
+}
+
+/** Imports a detector module; a problem is pushed to `problems` and `undefined` returned if it is unusable. */
+export async function loadDetectorModule(
+  file: string,
+  problems: string[],
+): Promise<DetectorModule | undefined> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(toFileUrl(file).href);
+  } catch (err) {
+    problems.push(
+      `${file}: (module): cannot import: ${
+        (err as Error).message.split("\n")[0]
+      }`,
+    );
+    return undefined;
+  }
+  const value = mod.default as DetectorModule | undefined;
+  if (!value || typeof value !== "object" || typeof value.name !== "string") {
+    problems.push(
+      `${file}: (module): could not find a default export with a name; use "export default defineDetector({ name, preprocess })"`,
+    );
+    return undefined;
+  }
+  if (
+    value.preprocess !== undefined && typeof value.preprocess !== "function"
+  ) {
+    problems.push(`${file}: ${value.name}.preprocess: must be a function`);
+    return undefined;
+  }
+  return value;
+}

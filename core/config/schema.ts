@@ -1,0 +1,205 @@
+/**
+ * Schemas of the global config (`blitz.yaml`) and of detector files (the original `mail_conf` keys,
+ * verbatim). Unknown keys are rejected so a typo is an error, not a silently ignored setting.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { parseDuration, parseRate } from "../duration.ts";
+
+// No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
+// a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
+// a cold start), and which the no-eval rule of this project would rather not have at all.
+z.config({ jitless: true });
+
+/** A duration such as `5s` or `72h`, parsed to milliseconds. */
+export const Duration = z.union([z.string(), z.number()]).transform(
+  (value, ctx) => {
+    try {
+      return parseDuration(value);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  },
+);
+
+/** A rate such as `10/s` or `600/m burst 20`. */
+export const RateSpec = z.string().transform((value, ctx) => {
+  try {
+    return parseRate(value);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const Address = z.string().min(3).refine(
+  (s) => !/[\r\n]/.test(s),
+  "must not contain line breaks",
+);
+const AddressList = z.union([Address, z.array(Address)]).transform((
+  v,
+) => (Array.isArray(v) ? v : [v]));
+
+const HostPort = z.string().regex(
+  /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/,
+  "must be host:port",
+);
+
+/** The global config file. */
+export const GlobalConfigSchema = z.strictObject({
+  // The original mail_conf globals.
+  from_email: Address.default("blitz@localhost"),
+  to: AddressList.default([]),
+  cc: AddressList.default([]),
+  mail_colors: z.record(
+    z.string(),
+    z.string().regex(/^#[0-9a-fA-F]{3,8}$/, "must be a hex color like #f0ad4e"),
+  )
+    .default({}),
+  // Where things are.
+  public_url: z.url({ protocol: /^https?$/ }).default("http://127.0.0.1:8080"),
+  detectors_dir: z.string().default("detectors"),
+  plugin_dirs: z.array(z.string()).default([]),
+  data_dir: z.string().default("data"),
+  // Delivery.
+  smtp: z.string().regex(
+    /^smtps?:\/\//,
+    "must be smtp://user:pass@host:port or smtps://…",
+  ).optional(),
+  delivery: z.strictObject({
+    max_attempts: z.number().int().min(1).max(100).default(8),
+    backoff: Duration.default(2_000),
+    max_backoff: Duration.default(600_000),
+    timeout: Duration.default(30_000),
+    connections: z.number().int().min(1).max(64).default(8),
+  }).prefault({}),
+  // One-click actions.
+  action_keys: z.array(
+    z.strictObject({
+      id: z.string().regex(/^[\w-]{1,16}$/, "must be 1-16 of [A-Za-z0-9_-]"),
+      secret: z.string().min(16, "must be at least 16 characters"),
+    }),
+  ).default([]),
+  action_link_ttl: Duration.default(72 * 3_600_000),
+  trusted_user_header: z.string().optional(),
+  ui_auth: z.strictObject({
+    trusted_header: z.string().optional(),
+    users: z.array(
+      z.strictObject({
+        username: z.string().min(1),
+        password: z.string().min(8),
+      }),
+    ).default([]),
+  }).optional(),
+  action_rate_limit: RateSpec.prefault("30/m burst 10"),
+  // Enrichment defaults and plugin settings.
+  enrichment_timeout: Duration.default(5_000),
+  enrichment_ttl: Duration.default(300_000),
+  plugins: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  databases: z.record(z.string(), z.string()).default({}),
+  // HTTP ingest service.
+  listen: HostPort.default("127.0.0.1:8080"),
+  ingest_tokens: z.array(z.string().min(16, "must be at least 16 characters"))
+    .default([]),
+  ingest_hmac_secret: z.string().min(16).optional(),
+  max_body_bytes: z.number().int().positive().default(1_048_576),
+  max_json_depth: z.number().int().min(2).max(512).default(64),
+  rate_limit: RateSpec.prefault("200/s burst 400"),
+  max_backlog: z.number().int().positive().default(10_000),
+  workers: z.number().int().min(1).max(256).default(8),
+  // Store backend.
+  store: z.strictObject({
+    backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),
+    url: z.string().optional(),
+    index_prefix: z.string().default("blitz"),
+  }).prefault({}),
+});
+
+/** The parsed global config. */
+export type GlobalConfig = z.output<typeof GlobalConfigSchema>;
+
+const Enabled = z.boolean().default(true);
+
+/** One entry of `enrichments`, keys as in the original plus optional additions. */
+export const EnrichmentEntrySchema = z.strictObject({
+  e_name: z.string().min(1),
+  e_func: z.string().min(1),
+  e_key: z.string().default(""),
+  enabled: Enabled,
+  e_args: z.record(z.string(), z.unknown()).default({}),
+  timeout: Duration.optional(),
+  ttl: Duration.optional(),
+  rate: RateSpec.optional(),
+  quota: z.strictObject({ max: z.number().int().positive(), per: Duration })
+    .optional(),
+});
+export type EnrichmentEntry = z.output<typeof EnrichmentEntrySchema>;
+
+/** `("name", {…})` as a 2-element list, or `{name: {…}}`, normalised to `{name, config}`. */
+function tuple<T extends z.ZodType>(config: T) {
+  const pair = z.tuple([z.string().min(1), config]).transform((
+    [name, value],
+  ) => ({ name, config: value }));
+  const single = z.record(z.string(), config).refine(
+    (r) => Object.keys(r).length === 1,
+    "must have exactly one key",
+  )
+    .transform((r) => {
+      const [name, value] = Object.entries(r)[0]!;
+      return { name, config: value as z.output<T> };
+    });
+  return z.union([pair, single]);
+}
+
+/** Config of one action: `enabled` and `return_name` are Blitz's; the rest goes to the plugin. */
+export const ActionConfigSchema = z.looseObject({
+  enabled: Enabled,
+  return_name: z.string().optional(),
+});
+export type ActionConfig = z.output<typeof ActionConfigSchema>;
+
+export const ActionStepSchema = tuple(ActionConfigSchema);
+export type ActionStep = z.output<typeof ActionStepSchema>;
+
+export const ReplyButtonSchema = tuple(z.strictObject({
+  color: z.string().default("blue"),
+  actions: z.array(ActionStepSchema).min(1),
+}));
+export type ReplyButton = z.output<typeof ReplyButtonSchema>;
+
+/** One detector (a device of the original `mail_conf`). */
+export const DetectorSchema = z.strictObject({
+  subject: z.string().default("Blitz alert"),
+  mail_title: z.string().default(""),
+  enrichment: z.boolean().default(true),
+  enrichment_conditional: z.boolean().default(false),
+  enrichments: z.union([
+    z.array(EnrichmentEntrySchema),
+    z.record(z.string(), z.array(EnrichmentEntrySchema)),
+  ]).default([]),
+  custom_enrichment_data: z.array(z.looseObject({
+    index: z.union([z.string(), z.array(z.string())]),
+    es_host: z.string(),
+    query_data: z.array(z.strictObject({
+      method: z.string().default("POST"),
+      url: z.string(),
+      query: z.string().default(""),
+      name: z.string().optional(),
+    })),
+  })).default([]),
+  send_mail_no_condition_match: z.boolean().default(true),
+  mailers: z.strictObject({
+    override: z.boolean().default(false),
+    to: AddressList.default([]),
+    cc: AddressList.default([]),
+  }).prefault({}),
+  include_json: z.boolean().default(false),
+  actions: z.strictObject({
+    send: z.array(ActionStepSchema).default([]),
+    reply: z.array(ReplyButtonSchema).default([]),
+  }).prefault({}),
+  id_field: z.string().optional(),
+});
+export type DetectorConfig = z.output<typeof DetectorSchema>;

@@ -1,0 +1,58 @@
+/**
+ * Email delivery: SMTP over pooled nodemailer connections (`_smtp_delivery.ts`), or a file outbox
+ * (`_outbox.ts`) when no SMTP server is configured; both send the message bytes built by `mime.ts`.
+ * Every header value is checked before it is used (`_message.ts`, SECURITY.md 17), and SMTP
+ * credentials never reach an error message (SECURITY.md 18).
+ *
+ * @module
+ */
+import { buildMime } from "./mime.ts";
+import { join } from "../paths.ts";
+import {
+  type Delivery,
+  type OutgoingMessage,
+  prepareMessage,
+} from "./_message.ts";
+import { OutboxDelivery } from "./_outbox.ts";
+import { parseSmtpUrl, SmtpDelivery } from "./_smtp.ts";
+
+export {
+  type Delivery,
+  DeliveryError,
+  type DeliveryResult,
+  type OutgoingMessage,
+} from "./_message.ts";
+
+/** SMTP (pooled nodemailer connections) when `smtp` is set, else a file outbox in `<dataDir>/outbox`. */
+export function createDelivery(
+  options: {
+    /** `smtp://user:pass@host:port` or `smtps://…`; `?ignore_tls=1` turns STARTTLS off. */
+    smtp?: string | undefined;
+    /** The outbox goes to `<dataDir>/outbox`. */
+    dataDir: string;
+    /** Connection, greeting and socket timeout. @default 30000 */
+    timeoutMs?: number;
+    /** SMTP connections in the pool. @default 4 */
+    connections?: number;
+  },
+): Delivery {
+  if (options.smtp === undefined) {
+    return new OutboxDelivery(join(options.dataDir, "outbox"));
+  }
+  return new SmtpDelivery(
+    parseSmtpUrl(options.smtp),
+    options.timeoutMs ?? 30_000,
+    options.connections ?? 4,
+  );
+}
+
+/** Builds the RFC 5322 message bytes — used by the outbox, by SMTP and by forward_mail. */
+export function buildRawMessage(
+  message: OutgoingMessage,
+): Promise<Uint8Array> {
+  try {
+    return Promise.resolve(buildMime(prepareMessage(message)));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

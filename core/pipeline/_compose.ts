@@ -1,0 +1,220 @@
+/**
+ * The details of composing an alert: which condition block applies, the settings each plugin sees,
+ * running the block's enrichments, and the email (recipients, reply buttons with signed action links,
+ * the Message-ID) rendered from the enriched alert.
+ *
+ * @module
+ */
+import {
+  colorOf,
+  type EnrichmentBlock,
+  type LoadedConfig,
+  type LoadedDetector,
+} from "../config/config.ts";
+import { runEnrichments } from "./enrich.ts";
+import { errorMessage } from "../plugins/call.ts";
+import { redactDeep } from "../secrets.ts";
+import type { ActionResult, EnrichmentResult, StoredMessage } from "../store/store.ts";
+import { fill } from "../template.ts";
+import { headerSafe } from "../headers.ts";
+import { signActionToken } from "../auth/tokens.ts";
+import { renderAlertEmail } from "../../emails/render.ts";
+import type { ComposeInput, Runtime } from "./_types.ts";
+import type { ConfigReads } from "../plugin.ts";
+
+/** A plugin's `ctx.settings`: the shareable config its `reads` names, then `plugins.<name>` over it. */
+export function settingsFor(
+  config: LoadedConfig,
+  detector: LoadedDetector,
+  plugin: { name: string; reads?: ConfigReads | undefined },
+): Record<string, unknown> {
+  const shared: Record<string, unknown> = {};
+  for (const key of plugin.reads?.global ?? []) {
+    shared[key] = config.global[key];
+  }
+  for (const key of plugin.reads?.detector ?? []) {
+    shared[key] = detector.config[key];
+  }
+  return { ...shared, ...config.global.plugins[plugin.name] };
+}
+
+/** Global recipients plus the detector's `mailers` (or only those with `override`), deduplicated. */
+export function recipients(
+  config: LoadedConfig,
+  detector: LoadedDetector,
+): { to: string[]; cc: string[] } {
+  const { mailers } = detector.config;
+  const to = mailers.override
+    ? mailers.to
+    : [...config.global.to, ...mailers.to];
+  const cc = mailers.override
+    ? mailers.cc
+    : [...config.global.cc, ...mailers.cc];
+  const seen = new Set<string>();
+  const unique = (list: string[]) =>
+    list.map(headerSafe).filter((a) => {
+      const key = a.toLowerCase();
+      if (!a || seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  const uniqueTo = unique(to);
+  return { to: uniqueTo, cc: unique(cc) };
+}
+
+/** `{public_url}/actions/<token>`: the one place action links are made (never from a Host header). */
+export function actionLink(config: LoadedConfig, token: string): string {
+  return `${config.global.public_url.replace(/\/+$/, "")}/actions/${token}`;
+}
+
+/** The Message-ID of an alert's email: `<alert_id@host of public_url>`. */
+export function messageIdOf(config: LoadedConfig, alertId: string): string {
+  return `<${alertId}@${new URL(config.global.public_url).hostname}>`;
+}
+
+/** The first condition block the alert matches (the first block when enrichment is unconditional). */
+export function selectBlock(
+  runtime: Runtime,
+  detector: LoadedDetector,
+  alert: Record<string, unknown>,
+  alertId: string,
+): { block: EnrichmentBlock | undefined; matched: boolean } {
+  // With enrichment off there are no conditions to match: the alert is sent as it is.
+  if (!detector.config.enrichment_conditional || !detector.config.enrichment) {
+    return { block: detector.blocks[0], matched: true };
+  }
+  for (const block of detector.blocks) {
+    try {
+      if (block.condition?.matches(alert)) return { block, matched: true };
+    } catch (err) {
+      runtime.log("condition_error", {
+        alert_id: alertId,
+        detector: detector.name,
+        condition: block.condition?.source,
+        error: errorMessage(err),
+      });
+    }
+  }
+  return { block: undefined, matched: false };
+}
+
+/** Runs a block's enrichments concurrently, redacts their results and logs the outcome. */
+export async function enrich(
+  runtime: Runtime,
+  detector: LoadedDetector,
+  block: EnrichmentBlock | undefined,
+  input: { alert: Record<string, unknown>; alertId: string },
+): Promise<EnrichmentResult[]> {
+  const { alert, alertId } = input;
+  const { config } = runtime;
+  const enrichments = redactDeep(
+    await runEnrichments(block?.entries ?? [], {
+      alert,
+      alertId,
+      detector: detector.name,
+      registry: runtime.registry,
+      cache: runtime.cache,
+      settingsFor: (plugin) => settingsFor(config, detector, plugin),
+      defaults: {
+        timeoutMs: config.global.enrichment_timeout,
+        ttlMs: config.global.enrichment_ttl,
+      },
+      ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
+      onResult: (r) => runtime.onEnrichment?.(detector.name, r),
+    }),
+  );
+  runtime.log("enriched", {
+    alert_id: alertId,
+    detector: detector.name,
+    enrichments: enrichments.map((e) => `${e.name}:${e.status}`).join(","),
+  });
+  return enrichments;
+}
+
+/** Renders the alert's email from the enriched alert and the values send actions passed to mail. */
+export async function renderMessage(
+  runtime: Runtime,
+  input: ComposeInput & {
+    matched: boolean;
+    enrichments: EnrichmentResult[];
+    actions: ActionResult[];
+    values: Record<string, unknown>;
+  },
+): Promise<StoredMessage> {
+  const { detector, alert, alertId, enrichments, actions } = input;
+  const { config } = runtime;
+  const data = { ...alert, ...input.values };
+  const subject = headerSafe(fill(detector.config.subject, data)) ||
+    `Blitz alert from ${detector.name}`;
+  const title = fill(
+    detector.config.mail_title || detector.config.subject,
+    data,
+  );
+  const { to, cc } = recipients(config, detector);
+  const buttons = await replyButtons(runtime, detector, alertId);
+  const { html, text } = renderAlertEmail({
+    title,
+    subject,
+    detector: detector.name,
+    alertId,
+    receivedAt: input.receivedAt,
+    ...(input.matched
+      ? {}
+      : { conditionNote: "No enrichment condition matched this alert" }),
+    enrichments: enrichments.map((e) => ({
+      name: e.name,
+      status: e.status,
+      ms: e.ms,
+      ...(e.data !== undefined ? { data: e.data } : {}),
+      ...(e.error !== undefined ? { error: e.error } : {}),
+    })),
+    sendResults: actions.filter((a) => a.status === "ok").map((a) => ({
+      name: a.return_name ?? a.name,
+      value: a.value,
+    })),
+    ...(detector.config.include_json ? { alertJson: redactDeep(alert) } : {}),
+    buttons,
+  });
+  return {
+    from: headerSafe(config.global.from_email),
+    to,
+    cc,
+    subject,
+    html,
+    text,
+    message_id: messageIdOf(config, alertId),
+    headers: {
+      "X-Blitz-Alert-Id": alertId,
+      "X-Blitz-Detector": detector.name,
+    },
+  };
+}
+
+/** The detector's reply buttons, each linking to a signed action token (no link without a key). */
+function replyButtons(
+  runtime: Runtime,
+  detector: LoadedDetector,
+  alertId: string,
+): Promise<{ label: string; color: string; href: string }[]> {
+  const { config } = runtime;
+  const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
+    config.global.action_link_ttl;
+  const key = config.global.action_keys[0];
+  return Promise.all(
+    detector.config.actions.reply.map(async (button, i) => ({
+      label: button.name,
+      color: colorOf(config.global, button.config.color),
+      href: key
+        ? actionLink(
+          config,
+          await signActionToken({
+            alertId,
+            button: i,
+            buttonLabel: button.name,
+            expiresAt,
+          }, key),
+        )
+        : "",
+    })),
+  );
+}

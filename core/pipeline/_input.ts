@@ -1,0 +1,81 @@
+/**
+ * The pipeline's first step: alert text becomes a checked JSON object for a known detector, run
+ * through the detector's preprocess hook.
+ *
+ * @module
+ */
+import type { LoadedConfig, LoadedDetector } from "../config/config.ts";
+import { InputError } from "../errors.ts";
+
+const MAX_DEPTH = 64;
+
+/** Parses alert text: one JSON object, nesting at most `maxDepth`; InputError otherwise. */
+export function parseAlert(
+  text: string,
+  maxDepth = MAX_DEPTH,
+): Record<string, unknown> {
+  if (text.trim() === "") {
+    throw new InputError("Empty input: expected one JSON object on stdin");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`Invalid JSON: ${(err as Error).message}`);
+  }
+  return checkAlert(value, maxDepth);
+}
+
+/** Checks that a parsed value is a JSON object within the depth limit. */
+export function checkAlert(
+  value: unknown,
+  maxDepth = MAX_DEPTH,
+  where = "Alert",
+): Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const kind = value === null
+      ? "null"
+      : Array.isArray(value)
+      ? "an array"
+      : typeof value;
+    throw new InputError(`${where} must be a JSON object, not ${kind}`);
+  }
+  if (depth(value, maxDepth) > maxDepth) {
+    throw new InputError(`${where} is nested deeper than ${maxDepth} levels`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function depth(value: unknown, limit: number, level = 1): number {
+  if (level > limit || value === null || typeof value !== "object") {
+    return level;
+  }
+  let max = level;
+  for (const v of Object.values(value)) {
+    if (v !== null && typeof v === "object") {
+      max = Math.max(max, depth(v, limit, level + 1));
+    }
+    if (max > limit) break;
+  }
+  return max;
+}
+
+/** The detector config, or InputError naming the known ones. */
+export function detectorOf(config: LoadedConfig, name: string): LoadedDetector {
+  const detector = config.detectors.get(name);
+  if (!detector) {
+    const known = [...config.detectors.keys()].sort().join(", ") || "none";
+    throw new InputError(`Unknown detector "${name}" (known: ${known})`);
+  }
+  return detector;
+}
+
+/** Runs the detector's preprocess hook, if any, and re-checks the result. */
+export async function preprocess(
+  detector: LoadedDetector,
+  alert: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  if (!detector.module?.preprocess) return alert;
+  const out = await detector.module.preprocess(structuredClone(alert));
+  return checkAlert(out, MAX_DEPTH, `Preprocessed alert of ${detector.name}`);
+}

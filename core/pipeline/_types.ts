@@ -1,0 +1,57 @@
+/** The shapes the pipeline's steps pass between them: the runtime, a composition, a delivery outcome. */
+import type { LoadedConfig, LoadedDetector } from "../config/config.ts";
+import type { EnrichmentCache, Invoker } from "./enrich.ts";
+import type { Delivery, DeliveryResult } from "../delivery/delivery.ts";
+import type { Logger } from "../log.ts";
+import type { PluginRegistry } from "../plugins/registry.ts";
+import type {
+  ActionResult,
+  EnrichmentResult,
+  Store,
+  StoredMessage,
+} from "../store/store.ts";
+import type { SandboxInvoker } from "../plugins/sandbox.ts";
+import type { LimitedInvoker } from "./limits.ts";
+
+/** Everything the pipeline works with, built once per process. */
+export interface Runtime {
+  config: LoadedConfig;
+  registry: PluginRegistry;
+  store: Store;
+  delivery: Delivery;
+  cache: EnrichmentCache;
+  log: Logger;
+  /** Runs enrichments (and actions from plugin_dirs): the sandbox, wrapped by per-enrichment limits. */
+  invoker?: Invoker;
+  /** The plugin sandbox, closed by closeRuntime; its stats feed /metrics. */
+  sandbox?: SandboxInvoker;
+  /** Per-enrichment rate and quota counters for /metrics. */
+  limits?: LimitedInvoker;
+  /** @default () => new Date() */
+  clock?: () => Date;
+  /** Called once per finished enrichment (metrics). */
+  onEnrichment?: (detector: string, result: EnrichmentResult) => void;
+}
+
+/** What composing an alert starts from. */
+export interface ComposeInput {
+  detector: LoadedDetector;
+  alert: Record<string, unknown>;
+  alertId: string;
+  receivedAt: string;
+}
+
+/** What composing an alert produced (no side effects yet beyond send actions). */
+export interface Composition {
+  condition: string | null;
+  conditionMatched: boolean;
+  sendMail: boolean;
+  enrichments: EnrichmentResult[];
+  actions: ActionResult[];
+  message: StoredMessage;
+}
+
+/** What one delivery attempt came to: the transport's result, or its error and whether to retry. */
+export type DeliveryOutcome =
+  | { ok: true; result: DeliveryResult }
+  | { ok: false; error: string; transient: boolean };

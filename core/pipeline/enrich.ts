@@ -1,0 +1,256 @@
+/**
+ * The enrichment runner: every enabled enrichment of an alert runs concurrently under its own deadline;
+ * an error or timeout becomes that enrichment's result and never aborts the alert. Results are cached
+ * per (enrichment, params, config) with a TTL, and identical concurrent calls share one in-flight call.
+ *
+ * @module
+ */
+import type { EnrichmentEntry } from "../config/schema.ts";
+import { callWithDeadline, errorMessage, TimeoutError } from "../plugins/call.ts";
+import { formatDuration } from "../duration.ts";
+import { toJson } from "../json.ts";
+import type { ConfigReads, EnrichmentPlugin, PluginContext } from "../plugin.ts";
+import type { PluginEntry, PluginRegistry } from "../plugins/registry.ts";
+import { redact } from "../secrets.ts";
+import type { EnrichmentResult } from "../store/store.ts";
+import { fillDeep, lookup } from "../template.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyEnrichment = EnrichmentPlugin<any>;
+
+/** Runs one plugin call; the default runs in-process, the sandbox runs it in a Worker. */
+export interface Invoker {
+  invoke(
+    entry: PluginEntry<AnyEnrichment>,
+    plugin: AnyEnrichment,
+    params: unknown,
+    ctx: Omit<PluginContext, "signal" | "log">,
+    options: {
+      timeoutMs: number;
+      /** The detector's enrichment entry this call is for (rate limits and quotas read it). */
+      enrichment?: EnrichmentEntry;
+    },
+  ): Promise<unknown>;
+}
+
+/** Calls the plugin in this process under a deadline. */
+export const inProcessInvoker: Invoker = {
+  invoke: (_entry, plugin, params, ctx, { timeoutMs }) =>
+    callWithDeadline(plugin, params, ctx, timeoutMs),
+};
+
+interface CacheEntry {
+  expires: number;
+  value: unknown;
+}
+
+/** Results cache with TTL and in-flight sharing; bounded (oldest entries evicted first). */
+export class EnrichmentCache {
+  #entries = new Map<string, CacheEntry>();
+  #inflight = new Map<string, Promise<unknown>>();
+  #max: number;
+  #now: () => number;
+  /** Backend calls made (cache misses that ran the plugin), for metrics and benchmarks. */
+  calls = 0;
+  hits = 0;
+
+  constructor(options: { max?: number; now?: () => number } = {}) {
+    this.#max = options.max ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Returns a cached value, joins an in-flight call, or runs `fn` (caching its success for ttlMs). */
+  async get(
+    key: string,
+    ttlMs: number,
+    fn: () => Promise<unknown>,
+  ): Promise<{ value: unknown; cached: boolean }> {
+    const hit = this.#entries.get(key);
+    if (hit && hit.expires > this.#now()) {
+      this.hits++;
+      return { value: hit.value, cached: true };
+    }
+    if (hit) this.#entries.delete(key);
+    const pending = this.#inflight.get(key);
+    if (pending) {
+      this.hits++;
+      return { value: await pending, cached: true };
+    }
+    this.calls++;
+    const promise = fn();
+    this.#inflight.set(key, promise);
+    try {
+      const value = await promise;
+      if (ttlMs > 0) {
+        if (this.#entries.size >= this.#max) {
+          this.#entries.delete(this.#entries.keys().next().value!);
+        }
+        this.#entries.set(key, { expires: this.#now() + ttlMs, value });
+      }
+      return { value, cached: false };
+    } finally {
+      this.#inflight.delete(key);
+    }
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/** Stable JSON: object keys sorted, so equal params give equal cache keys. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${
+      keys.map((k) =>
+        `${JSON.stringify(k)}:${
+          canonicalJson((value as Record<string, unknown>)[k])
+        }`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+const configHashes = new Map<string, Promise<string>>();
+
+/** SHA-256 of a config's canonical JSON, memoised (configs are few; calls are many). */
+function hashOnce(text: string): Promise<string> {
+  let hash = configHashes.get(text);
+  if (!hash) {
+    if (configHashes.size >= 1_000) configHashes.clear();
+    configHashes.set(text, hash = sha256(text));
+  }
+  return hash;
+}
+
+/** Hex SHA-256 (WebCrypto: node:crypto would add ~25 ms to every CLI start). */
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** What the runner needs besides the entries. */
+export interface EnrichmentRun {
+  alert: Record<string, unknown>;
+  alertId: string;
+  detector: string;
+  registry: PluginRegistry;
+  cache: EnrichmentCache;
+  /** Settings handed to a plugin: `plugins.<name>` and the config its `reads` declares. */
+  settingsFor(
+    plugin: { name: string; reads?: ConfigReads | undefined },
+  ): Record<string, unknown>;
+  defaults: { timeoutMs: number; ttlMs: number };
+  invoker?: Invoker;
+  /** Called once per finished enrichment (metrics). */
+  onResult?(result: EnrichmentResult): void;
+}
+
+/** Runs the entries concurrently; the results keep the entries' order. */
+export function runEnrichments(
+  entries: EnrichmentEntry[],
+  run: EnrichmentRun,
+): Promise<EnrichmentResult[]> {
+  return Promise.all(entries.map(async (entry) => {
+    const result = await runOne(entry, run);
+    run.onResult?.(result);
+    return result;
+  }));
+}
+
+async function runOne(
+  entry: EnrichmentEntry,
+  run: EnrichmentRun,
+): Promise<EnrichmentResult> {
+  const base = { name: entry.e_name, func: entry.e_func };
+  if (!entry.enabled) return { ...base, status: "skipped", ms: 0 };
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  let timeoutMs = entry.timeout ?? run.defaults.timeoutMs;
+  try {
+    const pluginEntry = run.registry.enrichment(entry.e_func);
+    const plugin = await pluginEntry.load();
+    timeoutMs = entry.timeout ?? plugin.timeoutMs ?? run.defaults.timeoutMs;
+    const args = entry.e_key.split(",").map((k) => k.trim()).filter(Boolean)
+      .map((k) => lookup(run.alert, k));
+    const named: Record<string, unknown> = {};
+    (plugin.positional ?? []).forEach((name, i) => {
+      if (args[i] !== undefined) named[name] = args[i];
+    });
+    const eArgs = plugin.fillArgs === false
+      ? entry.e_args
+      : fillDeep(entry.e_args, run.alert);
+    const rawParams = { ...named, ...eArgs };
+    let params: unknown = rawParams;
+    if (plugin.params) {
+      const parsed = plugin.params.safeParse(rawParams);
+      if (!parsed.success) {
+        const detail = parsed.error.issues.map((i) =>
+          `${i.path.join(".") || "params"}: ${i.message}`
+        ).join("; ");
+        throw new TypeError(`invalid params: ${detail}`);
+      }
+      params = parsed.data;
+    }
+    const settings = run.settingsFor(plugin);
+    const ctx = {
+      alert: run.alert,
+      alertId: run.alertId,
+      detector: run.detector,
+      args,
+      settings,
+    };
+    // The call's own values stay verbatim in the key (no collision an alert could craft); the
+    // entry's config and the plugin settings enter as a SHA-256, computed once per distinct config.
+    const configHash = await hashOnce(
+      canonicalJson({ e_args: entry.e_args, settings }),
+    );
+    const key = `${plugin.name}:${configHash}:${
+      canonicalJson({ params, args })
+    }`;
+    const ttl = entry.ttl ?? run.defaults.ttlMs;
+    const invoker = run.invoker ?? inProcessInvoker;
+    const { value, cached } = await run.cache.get(
+      key,
+      ttl,
+      () =>
+        invoker.invoke(pluginEntry, plugin, params, ctx, {
+          timeoutMs,
+          enrichment: entry,
+        }),
+    );
+    return {
+      ...base,
+      status: "ok",
+      ms: ms(),
+      data: toJson(value),
+      ...(cached ? { cached } : {}),
+    };
+  } catch (err) {
+    if (
+      err instanceof TimeoutError || (err as Error)?.name === "TimeoutError"
+    ) {
+      return {
+        ...base,
+        status: "timeout",
+        ms: ms(),
+        error: `timed out after ${formatDuration(timeoutMs)}`,
+      };
+    }
+    return {
+      ...base,
+      status: "error",
+      ms: ms(),
+      error: redact(errorMessage(err)),
+    };
+  }
+}

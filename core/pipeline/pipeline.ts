@@ -1,0 +1,258 @@
+/**
+ * The pipeline: an alert becomes an enriched, actionable email and a record. Both doors (the CLI and
+ * the HTTP service) call it; the service splits it into accept (`acceptAlerts`) and a worker step
+ * (`processAlert`), the CLI runs both in one go (`ingestAlert`).
+ *
+ * Read top to bottom: `ingestAlert` records an alert and hands it to `processAlert`, which has it
+ * composed (`compose`: enrichments, send actions, the email), delivered (`deliver`) and recorded.
+ * The details of each step live beside it: `_input.ts` (parse, detector, preprocess), `_compose.ts`
+ * (condition block, enrichments, email) and `_record.ts` (patches, backoff, summary line).
+ *
+ * @module
+ */
+import { runSteps } from "./actions.ts";
+import { errorMessage } from "../plugins/call.ts";
+import type { AlertPatch, AlertRecord, StoredMessage } from "../store/store.ts";
+import { uuidv7 } from "../ids.ts";
+import type {
+  ComposeInput,
+  Composition,
+  DeliveryOutcome,
+  Runtime,
+} from "./_types.ts";
+import { detectorOf, preprocess } from "./_input.ts";
+import { enrich, renderMessage, selectBlock, settingsFor } from "./_compose.ts";
+import {
+  applyPatch,
+  attemptPatch,
+  composedPatch,
+  type IngestSummary,
+  logAttempt,
+  summarize,
+} from "./_record.ts";
+
+export type { Composition, Runtime } from "./_types.ts";
+export { checkAlert, detectorOf, parseAlert, preprocess } from "./_input.ts";
+export {
+  actionLink,
+  messageIdOf,
+  recipients,
+  settingsFor,
+} from "./_compose.ts";
+export { backoffMs, type IngestSummary, summarize } from "./_record.ts";
+
+/**
+ * The CLI path: records the alert, processes it once (no retry loop: a failed delivery stays recorded
+ * as "retry" for `serve` to pick up) and returns the summary line.
+ */
+export async function ingestAlert(
+  runtime: Runtime,
+  detectorName: string,
+  alert: Record<string, unknown>,
+): Promise<IngestSummary> {
+  detectorOf(runtime.config, detectorName);
+  const id = newAlertId();
+  const receivedAt = (runtime.clock?.() ?? new Date()).toISOString();
+  await runtime.store.insertAlerts([{
+    id,
+    detector: detectorName,
+    alert,
+    received_at: receivedAt,
+    status: "processing",
+  }]);
+  runtime.log("accepted", { alert_id: id, detector: detectorName });
+  const record: AlertRecord = {
+    id,
+    detector: detectorName,
+    alert,
+    received_at: receivedAt,
+    updated_at: receivedAt,
+    status: "processing",
+    attempts: 0,
+  };
+  return summarize(await processAlert(runtime, record, { durable: true }));
+}
+
+/** New alert id: UUIDv7 (time-ordered). */
+export function newAlertId(): string {
+  return uuidv7();
+}
+
+/** Options of {@link processAlert}. */
+export interface ProcessOptions {
+  /**
+   * Takes the write of the outcome instead of waiting for it: a worker moves on to its next alert while
+   * the write commits with the next group commit (fewer, larger commits in a burst). The outcome's log
+   * line still follows the write; the promise rejects if the write fails.
+   */
+  recording?: (written: Promise<void>) => void;
+  /**
+   * The outcome's write resolves only once it is on disk (the CLI: its exit code says the alert is
+   * recorded, and it leaves the WAL to the next process rather than checkpointing it at exit).
+   */
+  durable?: boolean;
+}
+
+/**
+ * Processes one recorded alert: composes it (once; retries reuse the stored message), delivers it,
+ * and records the outcome. Delivery failures become "retry" until `delivery.max_attempts`, then "failed".
+ * Returns the record as the outcome's write leaves it.
+ */
+export async function processAlert(
+  runtime: Runtime,
+  record: AlertRecord,
+  options: ProcessOptions = {},
+): Promise<AlertRecord> {
+  const detector = detectorOf(runtime.config, record.detector);
+  let composed: AlertPatch = {};
+  let message = record.message;
+  if (!message) {
+    let alert = record.alert;
+    try {
+      alert = await preprocess(detector, record.alert);
+    } catch (err) {
+      runtime.log("preprocess_failed", {
+        alert_id: record.id,
+        detector: record.detector,
+        error: errorMessage(err),
+      });
+    }
+    const composition = await compose(runtime, {
+      detector,
+      alert,
+      alertId: record.id,
+      receivedAt: record.received_at,
+    });
+    message = composition.message;
+    composed = composedPatch(composition);
+    if (!composition.sendMail) {
+      const patch: AlertPatch = {
+        ...composed,
+        status: "not_sent",
+        delivery: { status: "skipped" },
+      };
+      await recordOutcome(
+        runtime,
+        record,
+        patch,
+        options,
+        () =>
+          runtime.log("not_sent", {
+            alert_id: record.id,
+            detector: record.detector,
+            reason: "no condition matched",
+          }),
+      );
+      return applyPatch(record, patch);
+    }
+  }
+  // One write per attempt: the composition and the delivery outcome are recorded together.
+  const attempts = record.attempts + 1;
+  const outcome = await deliver(runtime, message);
+  const patch: AlertPatch = {
+    ...composed,
+    ...attemptPatch(runtime, { outcome, attempts }),
+  };
+  await recordOutcome(
+    runtime,
+    record,
+    patch,
+    options,
+    () => logAttempt(runtime, record, patch),
+  );
+  return applyPatch(record, patch);
+}
+
+/**
+ * Writes an outcome (once more if the first write fails: a busy lock held by another process past
+ * busy_timeout would otherwise leave a mailed alert "processing", mailed again at the next start), then
+ * logs it. The write goes to `options.recording`, or is waited for. A logger that throws cannot make a
+ * recorded outcome look unrecorded: the log line hangs off the write, not the other way round.
+ */
+async function recordOutcome(
+  runtime: Runtime,
+  record: AlertRecord,
+  patch: AlertPatch,
+  options: ProcessOptions,
+  log: () => void,
+): Promise<void> {
+  const durable = { durable: options.durable ?? false };
+  const write = runtime.store.updateAlert(record.id, patch, durable).catch(() =>
+    runtime.store.updateAlert(record.id, patch, durable)
+  );
+  write.then(() => {
+    try {
+      log();
+    } catch {
+      // the outcome is recorded; a failing logger has nowhere to report to
+    }
+  }, () => {}); // the caller (or `recording`) handles a failed write
+  if (options.recording) options.recording(write);
+  else await write;
+}
+
+/**
+ * Runs enrichments (concurrently) and send actions (in order), then renders the email. With
+ * `sideEffects: false` (the `render` command) send actions with side effects are skipped.
+ */
+export async function compose(
+  runtime: Runtime,
+  input: ComposeInput,
+  options: { sideEffects?: boolean } = {},
+): Promise<Composition> {
+  const { detector, alert, alertId } = input;
+  const { block, matched } = selectBlock(runtime, detector, alert, alertId);
+  const enrichments = await enrich(runtime, detector, block, {
+    alert,
+    alertId,
+  });
+  const values: Record<string, unknown> = {};
+  const actions = await runSteps(detector.config.actions.send, {
+    alert,
+    alertId,
+    detector: detector.name,
+    registry: runtime.registry,
+    settingsFor: (plugin) => settingsFor(runtime.config, detector, plugin),
+    values,
+    sideEffects: options.sideEffects ?? true,
+    ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
+  });
+  const message = await renderMessage(runtime, {
+    ...input,
+    matched,
+    enrichments,
+    actions,
+    values,
+  });
+  return {
+    condition: block?.condition?.source ?? null,
+    conditionMatched: matched,
+    sendMail: matched || detector.config.send_mail_no_condition_match,
+    enrichments,
+    actions,
+    message,
+  };
+}
+
+/** Delivers a stored message; returns the delivery outcome without throwing. */
+export async function deliver(
+  runtime: Runtime,
+  message: StoredMessage,
+): Promise<DeliveryOutcome> {
+  try {
+    const result = await runtime.delivery.send({
+      from: message.from,
+      to: message.to,
+      cc: message.cc,
+      subject: message.subject,
+      html: message.html,
+      text: message.text,
+      messageId: message.message_id,
+      ...(message.headers ? { headers: message.headers } : {}),
+    });
+    return { ok: true as const, result };
+  } catch (err) {
+    const transient = (err as { transient?: unknown }).transient !== false;
+    return { ok: false as const, error: errorMessage(err), transient };
+  }
+}

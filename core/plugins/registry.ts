@@ -1,0 +1,311 @@
+/**
+ * The plugin registry: built-in enrichments and actions (declared in `enrichments/mod.ts` and
+ * `actions/mod.ts`, imported only when used) plus modules from `plugin_dirs`, imported and validated at
+ * start-up. A bad plugin fails loading with its file name and a hint, never per alert.
+ *
+ * In a plugin dir, top-level files are enrichments and files in its `actions/` subfolder are actions.
+ *
+ * @module
+ */
+import type { ActionPlugin, EnrichmentPlugin } from "../plugin.ts";
+import { SHAREABLE_CONFIG } from "./shareable_config.ts";
+import { ConfigError } from "../errors.ts";
+import { join, toFileUrl } from "../paths.ts";
+import { loadSandboxed } from "./sandbox.ts";
+import { builtinEnrichments } from "../../enrichments/mod.ts";
+import { builtinActions } from "../../actions/mod.ts";
+
+/** A plugin the registry knows, loaded on first use. */
+export interface PluginEntry<T> {
+  name: string;
+  aliases: string[];
+  /** Module URL (the sandbox loads it in a worker). */
+  url: string;
+  builtin: boolean;
+  load(): Promise<T>;
+}
+
+/** A built-in plugin descriptor. */
+export interface BuiltinPlugin<T> {
+  name: string;
+  aliases?: string[];
+  url: string;
+  load(): Promise<{ default: T }>;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyEnrichment = EnrichmentPlugin<any>;
+// deno-lint-ignore no-explicit-any
+type AnyAction = ActionPlugin<any>;
+
+/** Lookup of enrichments and actions by name or alias. */
+export class PluginRegistry {
+  #enrichments = new Map<string, PluginEntry<AnyEnrichment>>();
+  #actions = new Map<string, PluginEntry<AnyAction>>();
+
+  /** Adds an enrichment under its name and aliases; a later entry with the same name wins. */
+  addEnrichment(entry: PluginEntry<AnyEnrichment>): void {
+    for (const name of [entry.name, ...entry.aliases]) {
+      this.#enrichments.set(name, entry);
+    }
+  }
+
+  /** Adds an action under its name and aliases. */
+  addAction(entry: PluginEntry<AnyAction>): void {
+    for (const name of [entry.name, ...entry.aliases]) {
+      this.#actions.set(name, entry);
+    }
+  }
+
+  hasEnrichment(name: string): boolean {
+    return this.#enrichments.has(name);
+  }
+
+  hasAction(name: string): boolean {
+    return this.#actions.has(name);
+  }
+
+  /** The enrichment entry for a name or alias. */
+  enrichment(name: string): PluginEntry<AnyEnrichment> {
+    const entry = this.#enrichments.get(name);
+    if (!entry) throw new RangeError(`Unknown enrichment "${name}"`);
+    return entry;
+  }
+
+  /** The action entry for a name or alias. */
+  action(name: string): PluginEntry<AnyAction> {
+    const entry = this.#actions.get(name);
+    if (!entry) throw new RangeError(`Unknown action "${name}"`);
+    return entry;
+  }
+
+  /** Names of all enrichments and actions (with aliases). */
+  names(kind: "enrichment" | "action"): string[] {
+    return [
+      ...(kind === "enrichment" ? this.#enrichments : this.#actions).keys(),
+    ].sort();
+  }
+
+  /** A "; did you mean …?" hint for a misspelt name, or "". */
+  suggest(kind: "enrichment" | "action", name: string): string {
+    const candidates = this.names(kind);
+    let best = "";
+    let bestScore = Infinity;
+    for (const candidate of candidates) {
+      const score = distance(name.toLowerCase(), candidate.toLowerCase());
+      if (score < bestScore) [best, bestScore] = [candidate, score];
+    }
+    const known = `known: ${candidates.join(", ")}`;
+    return bestScore <= Math.max(2, name.length / 3)
+      ? `; did you mean "${best}"? (${known})`
+      : ` (${known})`;
+  }
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(
+        row[j]! + 1,
+        row[j - 1]! + 1,
+        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function memo<T>(fn: () => Promise<T>): () => Promise<T> {
+  let promise: Promise<T> | undefined;
+  return () => (promise ??= fn());
+}
+
+function fromBuiltin<T extends { name: string }>(
+  builtin: BuiltinPlugin<T>,
+): PluginEntry<T> {
+  return {
+    name: builtin.name,
+    aliases: builtin.aliases ?? [],
+    url: builtin.url,
+    builtin: true,
+    load: memo(async () => {
+      const plugin = (await builtin.load()).default;
+      if (plugin.name !== builtin.name) {
+        throw new TypeError(
+          `Built-in plugin ${builtin.url} is named "${plugin.name}", expected "${builtin.name}"`,
+        );
+      }
+      return plugin;
+    }),
+  };
+}
+
+/** Checks that a module's default export looks like a plugin; returns a problem message or undefined. */
+export function pluginProblem(
+  value: unknown,
+  kind: "enrichment" | "action",
+): string | undefined {
+  const helper = kind === "enrichment" ? "defineEnrichment" : "defineAction";
+  const hint = `; use "export default ${helper}({ name, run })"`;
+  if (!value || typeof value !== "object") {
+    return `could not find a default export${hint}`;
+  }
+  const plugin = value as Record<string, unknown>;
+  if (
+    typeof plugin.name !== "string" || !/^[A-Za-z_][\w-]*$/.test(plugin.name)
+  ) {
+    return `default export needs a name made of letters, digits, _ and -${hint}`;
+  }
+  if (typeof plugin.run !== "function") {
+    return `default export "${plugin.name}" needs a run(params, ctx) function${hint}`;
+  }
+  if (
+    plugin.aliases !== undefined &&
+    !(Array.isArray(plugin.aliases) &&
+      plugin.aliases.every((a) => typeof a === "string"))
+  ) {
+    return `"${plugin.name}".aliases must be a list of strings`;
+  }
+  if (
+    plugin.params !== undefined &&
+    typeof (plugin.params as { safeParse?: unknown }).safeParse !== "function"
+  ) {
+    return `"${plugin.name}".params must be a zod schema`;
+  }
+  if (
+    plugin.positional !== undefined &&
+    !(Array.isArray(plugin.positional) &&
+      plugin.positional.every((a) => typeof a === "string"))
+  ) {
+    return `"${plugin.name}".positional must be a list of strings`;
+  }
+  if (
+    plugin.timeoutMs !== undefined &&
+    !(typeof plugin.timeoutMs === "number" && plugin.timeoutMs > 0)
+  ) {
+    return `"${plugin.name}".timeoutMs must be a positive number`;
+  }
+  if (
+    plugin.permissions !== undefined &&
+    (typeof plugin.permissions !== "object" || plugin.permissions === null)
+  ) {
+    return `"${plugin.name}".permissions must be an object like { net: ["api.example.com"] }`;
+  }
+  return readsProblem(plugin.name, plugin.reads);
+}
+
+/** What is wrong with a plugin's `reads`, if anything: only the shareable config may be named. */
+function readsProblem(name: string, reads: unknown): string | undefined {
+  if (reads === undefined) return undefined;
+  const example = `{ global: ["databases"] }`;
+  if (typeof reads !== "object" || reads === null || Array.isArray(reads)) {
+    return `"${name}".reads must be an object like ${example}`;
+  }
+  for (const [where, keys] of Object.entries(reads)) {
+    const allowed: readonly string[] | undefined =
+      SHAREABLE_CONFIG[where as keyof typeof SHAREABLE_CONFIG];
+    if (!allowed) {
+      return `"${name}".reads.${where}: unknown section; use "global" or "detector"`;
+    }
+    if (!Array.isArray(keys)) {
+      return `"${name}".reads.${where} must be a list like ${example}`;
+    }
+    const bad = keys.find((key) => !allowed.includes(key));
+    if (bad !== undefined) {
+      return `"${name}".reads.${where}: ${
+        JSON.stringify(bad)
+      } cannot be shared with plugins; allowed: ${allowed.join(", ")}`;
+    }
+  }
+  return undefined;
+}
+
+async function importPlugin(
+  file: string,
+  kind: "enrichment" | "action",
+  problems: string[],
+) {
+  const url = toFileUrl(file).href;
+  let plugin: unknown;
+  try {
+    // Custom plugins are imported inside a sandbox worker, so not even their top-level code runs with
+    // this process's permissions; the registry keeps a stand-in that only the sandbox can call.
+    plugin = await loadSandboxed(url);
+  } catch (err) {
+    const message = (err as Error).message.split("\n")[0]!;
+    const helper = kind === "enrichment" ? "defineEnrichment" : "defineAction";
+    problems.push(
+      /^could not find a default export/.test(message)
+        ? `${file}: (plugin): ${message}; use "export default ${helper}({ name, run })"`
+        : `${file}: (plugin): cannot import: ${message}`,
+    );
+    return undefined;
+  }
+  const problem = pluginProblem(plugin, kind);
+  if (problem) {
+    problems.push(`${file}: (plugin): ${problem}`);
+    return undefined;
+  }
+  const loaded = plugin as { name: string; aliases?: string[] };
+  return {
+    name: loaded.name,
+    aliases: loaded.aliases ?? [],
+    url,
+    builtin: false,
+    load: () => Promise.resolve(loaded),
+  };
+}
+
+async function pluginFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (
+        entry.isFile && /\.(ts|js|mjs)$/.test(entry.name) &&
+        !/(_test|\.d)\.(ts|js|mjs)$/.test(entry.name) &&
+        !entry.name.startsWith("_")
+      ) {
+        files.push(join(dir, entry.name));
+      }
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  return files.sort();
+}
+
+/** Builds the registry: built-ins, then every module of each plugin dir (which may override a built-in). */
+export async function loadRegistry(
+  pluginDirs: string[] = [],
+): Promise<PluginRegistry> {
+  const registry = new PluginRegistry();
+  for (const b of builtinEnrichments) {
+    registry.addEnrichment(fromBuiltin<AnyEnrichment>(b));
+  }
+  for (const b of builtinActions) registry.addAction(fromBuiltin<AnyAction>(b));
+  const problems: string[] = [];
+  for (const dir of pluginDirs) {
+    try {
+      await Deno.stat(dir);
+    } catch {
+      problems.push(`${dir}: (plugin_dirs): folder does not exist`);
+      continue;
+    }
+    for (const file of await pluginFiles(dir)) {
+      const entry = await importPlugin(file, "enrichment", problems);
+      if (entry) registry.addEnrichment(entry as PluginEntry<AnyEnrichment>);
+    }
+    for (const file of await pluginFiles(join(dir, "actions"))) {
+      const entry = await importPlugin(file, "action", problems);
+      if (entry) registry.addAction(entry as PluginEntry<AnyAction>);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return registry;
+}

@@ -1,0 +1,137 @@
+/**
+ * Outbound HTTP for plugins without server-side request forgery (SECURITY.md item 14).
+ *
+ * URLs come from config templates ({@linkcode buildUrl} fills `{key}` placeholders with encoded alert
+ * values and refuses placeholders in the host), and {@linkcode safeFetch} checks the scheme, an optional
+ * host allowlist and every address the host resolves to before each hop, redirects included.
+ *
+ * DNS rebinding caveat: `safeFetch` resolves the host, checks the addresses, then lets `fetch()` resolve
+ * and connect again (time of check to time of use). A hostile DNS server can answer the check with a
+ * public address and the connection with a private one. `allowHosts` is the mitigation: list the hosts a
+ * plugin talks to, so alert data and redirects cannot pick a name whose DNS an attacker controls.
+ * The check uses `Deno.resolveDns` (DNS only); `fetch()` also reads /etc/hosts, which the operator owns.
+ * `Deno.resolveDns` needs net permission for the system nameserver (`host:53`), so a plugin with a
+ * narrow `net` list must include it.
+ *
+ * @module
+ */
+import { BlockedRequestError, checkUrl } from "./_check.ts";
+
+export { buildUrl, fillText } from "./_build.ts";
+export {
+  BlockedRequestError,
+  isMetadataAddress,
+  isPrivateAddress,
+} from "./_check.ts";
+
+/** What {@linkcode safeFetch} lets through. */
+export interface SafeFetchPolicy {
+  /** If non-empty, only these hostnames: exact (`api.example.com`) or subdomains (`*.example.com`). */
+  allowHosts?: string[];
+  /**
+   * Allow loopback, private (RFC 1918, CGNAT 100.64/10, ULA fc00::/7), link-local, unspecified,
+   * multicast and reserved addresses. Cloud metadata addresses stay denied. @default false
+   */
+  allowPrivate?: boolean;
+  /** Allow cloud metadata addresses (169.254.169.254, fd00:ec2::254, …), even with allowPrivate. @default false */
+  allowMetadata?: boolean;
+  /** Redirects followed before giving up; each hop is checked again. @default 3 */
+  maxRedirects?: number;
+  /** Resolves a hostname to IP addresses for the check. @default Deno.resolveDns A + AAAA */
+  resolve?: (host: string) => Promise<string[]> | string[];
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Headers kept when a redirect crosses origins; everything else (API keys, Authorization) is dropped. */
+const CROSS_ORIGIN_SAFE_HEADERS = new Set([
+  "accept",
+  "accept-language",
+  "content-language",
+  "content-type",
+  "user-agent",
+]);
+
+/**
+ * `fetch()` that checks the scheme (http/https only), the host allowlist and every resolved address of the
+ * host before connecting, follows redirects itself re-checking each hop, and passes `init.signal` along.
+ * Throws {@linkcode BlockedRequestError} when the policy refuses a hop.
+ *
+ * @example
+ * ```ts
+ * const response = await safeFetch(buildUrl("https://api.example.com/v1/ip/{ip}", { ip: "1.1.1.1" }), {
+ *   signal: AbortSignal.timeout(5000),
+ * }, { allowHosts: ["api.example.com"] });
+ * ```
+ */
+export async function safeFetch(
+  url: string | URL,
+  init: RequestInit & { signal?: AbortSignal },
+  policy: SafeFetchPolicy,
+): Promise<Response> {
+  const maxRedirects = policy.maxRedirects ?? 3;
+  const visited: URL[] = [];
+  let current = new URL(url);
+  let method = (init.method ?? "GET").toUpperCase();
+  let body = init.body ?? null;
+  let headers = new Headers(init.headers);
+
+  for (let hop = 0;; hop++) {
+    await checkUrl(current, policy, init.signal);
+    visited.push(current);
+    let response: Response;
+    try {
+      response = await fetch(current, {
+        ...init,
+        method,
+        headers,
+        body,
+        redirect: "manual",
+      });
+    } catch (err) {
+      throw redactNetworkError(err, visited);
+    }
+    const location = response.headers.get("location");
+    if (!REDIRECT_STATUSES.has(response.status) || location === null) {
+      return response;
+    }
+    await response.body?.cancel();
+    if (hop >= maxRedirects) {
+      throw new BlockedRequestError(
+        `Blocked request to ${current.hostname}: more than ${maxRedirects} redirects`,
+      );
+    }
+
+    const next = new URL(location, current);
+    const status = response.status;
+    if (
+      ((status === 301 || status === 302) && method === "POST") ||
+      (status === 303 && method !== "HEAD")
+    ) {
+      method = "GET";
+      body = null;
+      headers.delete("content-type");
+      headers.delete("content-length");
+    } else if (body instanceof ReadableStream) {
+      throw new TypeError(
+        `Cannot follow redirect from ${current.hostname}: a streamed body cannot be sent again`,
+      );
+    }
+    if (next.origin !== current.origin) {
+      headers = new Headers(
+        [...headers].filter(([name]) => CROSS_ORIGIN_SAFE_HEADERS.has(name)),
+      );
+    }
+    current = next;
+  }
+}
+
+/** Rethrows fetch's network error without the URLs (their query strings may carry API keys). */
+function redactNetworkError(err: unknown, visited: URL[]): unknown {
+  if (!(err instanceof TypeError)) return err;
+  let detail = err.cause instanceof Error ? err.cause.message : err.message;
+  for (const url of visited) detail = detail.replaceAll(url.href, url.origin);
+  const last = visited[visited.length - 1];
+  return new TypeError(
+    `Request to ${last?.hostname ?? "host"} failed: ${detail}`,
+  );
+}

@@ -1,0 +1,300 @@
+/**
+ * The durable work queue of the service. The store is the queue: `enqueue` writes alerts and resolves
+ * only once they are on disk; a fixed pool of workers claims due alerts and runs the pipeline's `processAlert`, which records
+ * delivery retries with backoff and final failures. On start, alerts a previous process left in
+ * "processing" are queued again (crash recovery).
+ *
+ * Idle workers claim together: one store call claims a due alert for each worker waiting at that moment
+ * (`claimBatch`), never more, so nothing is held "processing" without a worker on it. Claiming and
+ * sleeping until a wake-up live in `_queue_claim.ts`.
+ *
+ * One `serve` process per store: start-up requeues every "processing" alert.
+ *
+ * @module
+ */
+import { Claimer } from "./_claim.ts";
+import { errorMessage } from "../plugins/call.ts";
+import { InputError } from "../errors.ts";
+import type { Metrics } from "./metrics.ts";
+import { backoffMs, processAlert, type Runtime } from "../pipeline/pipeline.ts";
+import type { AlertRecord, NewAlert } from "../store/store.ts";
+
+/** What `enqueue` returns for each alert: its id, and whether it was already recorded (a retry). */
+export interface EnqueueResult {
+  id: string;
+  duplicate: boolean;
+}
+
+/** Options of {@link Queue}. */
+export interface QueueOptions {
+  metrics?: Metrics;
+  /** How long a claimed alert is leased to a worker. @default 600000 */
+  leaseMs?: number;
+  /** How often idle workers look for due retries even without a wake-up. @default 1000 */
+  pollMs?: number;
+  /** How often the cached backlog is re-read from the store. @default 5000 */
+  refreshMs?: number;
+}
+
+const FINAL = new Set(["delivered", "not_sent", "failed"]);
+
+/**
+ * The worker pool and its durable queue.
+ *
+ * @example
+ * ```ts
+ * const queue = new Queue(runtime, { metrics });
+ * await queue.start(4);
+ * const [{ id }] = await queue.enqueue([{ id: newAlertId(), detector: "device_1", alert }]);
+ * await queue.stop({ graceMs: 30_000 });
+ * ```
+ */
+export class Queue {
+  #runtime: Runtime;
+  #metrics: Metrics | undefined;
+  #refreshMs: number;
+  #claimer: Claimer;
+  #backlog = 0;
+  #busy = 0;
+  #loops: Promise<void>[] = [];
+  /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
+  #writes = new Set<Promise<void>>();
+  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #state: "new" | "running" | "stopping" | "stopped" = "new";
+
+  constructor(runtime: Runtime, options: QueueOptions = {}) {
+    this.#runtime = runtime;
+    this.#metrics = options.metrics;
+    this.#refreshMs = options.refreshMs ?? 5_000;
+    this.#claimer = new Claimer(runtime, {
+      leaseMs: options.leaseMs ?? 600_000,
+      pollMs: options.pollMs ?? 1_000,
+      running: () => this.#state === "running",
+    });
+  }
+
+  /** Alerts queued, processing or waiting for a retry (cached; exact after each refresh). */
+  get backlog(): number {
+    return this.#backlog;
+  }
+
+  /** Workers processing an alert right now. */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  /** Workers started. */
+  get workers(): number {
+    return this.#loops.length;
+  }
+
+  /** True between `start` and `stop`. */
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /**
+   * Requeues what a previous process left in "processing", reads the backlog, and starts `workers`
+   * workers. Returns how many alerts were requeued.
+   */
+  async start(
+    workers: number = this.#runtime.config.global.workers,
+  ): Promise<{ requeued: number }> {
+    if (this.#state !== "new") throw new Error("Cannot start the queue twice");
+    const requeued = await this.#runtime.store.requeueStale({ all: true });
+    if (requeued > 0) {
+      this.#runtime.log("requeued", {
+        count: requeued,
+        reason: "unfinished when the last process stopped",
+      });
+    }
+    this.#backlog = await this.#runtime.store.backlog();
+    this.#state = "running";
+    this.#refreshTimer = setInterval(() => this.#refresh(), this.#refreshMs);
+    for (let i = 0; i < workers; i++) this.#loops.push(this.#work());
+    return { requeued };
+  }
+
+  /**
+   * Durably records new alerts (status "queued") and wakes workers. Alerts with an `idempotency_key`
+   * already recorded for their detector are not inserted again: their result carries the original id
+   * and `duplicate: true`. All alerts of one call are written atomically (the store groups concurrent
+   * writes into one commit). Resolves after the write is committed.
+   */
+  async enqueue(alerts: NewAlert[]): Promise<EnqueueResult[]> {
+    // Allowed while stopping and after: requests in flight during shutdown still get their alerts stored
+    // (the next start processes them). Only a closed store refuses.
+    if (alerts.length === 0) return [];
+    const results = await this.#runtime.store.insertAlertsIdempotent(alerts);
+    this.#accepted(results);
+    return results;
+  }
+
+  /** Wakes up to `count` idle workers (after an insert made by someone else). */
+  notify(count = Infinity): void {
+    this.#claimer.notify(count);
+  }
+
+  /**
+   * Stops: workers take no new alert, those in progress get `graceMs` to finish. Alerts still in
+   * progress after that stay "processing" and are requeued by the next start. Returns how many were
+   * still in progress.
+   */
+  async stop(
+    options: { graceMs?: number } = {},
+  ): Promise<{ unfinished: number }> {
+    if (this.#state === "new") this.#state = "stopped";
+    if (this.#state === "stopped") return { unfinished: 0 };
+    this.#state = "stopping";
+    clearInterval(this.#refreshTimer);
+    this.#claimer.stop(); // cancels the retry timer, wakes every idle worker
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((
+      resolve,
+    ) => (timer = setTimeout(resolve, options.graceMs ?? 30_000)));
+    await Promise.race([Promise.all(this.#loops), grace]);
+    // Outcome writes the workers left behind commit with the next group commit, unless the disk hangs:
+    // the same grace bounds them (an alert whose outcome is not written is requeued by the next start).
+    await Promise.race([Promise.all(this.#writes), grace]);
+    clearTimeout(timer);
+    this.#state = "stopped";
+    return { unfinished: this.#busy };
+  }
+
+  #accepted(results: EnqueueResult[]): void {
+    const fresh = results.filter((r) => !r.duplicate).length;
+    if (fresh === 0) return;
+    this.#backlog += fresh;
+    this.notify(fresh);
+  }
+
+  async #refresh(): Promise<void> {
+    try {
+      this.#backlog = await this.#runtime.store.backlog();
+    } catch (err) {
+      this.#runtime.log("queue_error", {
+        error: errorMessage(err),
+        during: "backlog refresh",
+      });
+    }
+  }
+
+  async #work(): Promise<void> {
+    while (this.#state === "running") {
+      const { record, wakes } = await this.#claimer.claim();
+      if (!record) {
+        await this.#claimer.sleep(wakes);
+        continue;
+      }
+      this.#busy++;
+      try {
+        await this.#process(record);
+      } finally {
+        this.#busy--;
+      }
+    }
+  }
+
+  /**
+   * Runs the pipeline on one claimed alert. The worker is free again once the alert is delivered (or
+   * not): the outcome's write joins the next group commit without the worker waiting for it, and the
+   * metrics and backlog follow that write, so they never count what the store does not have yet.
+   */
+  async #process(record: AlertRecord): Promise<void> {
+    const runtime = this.#runtime;
+    let status: AlertRecord["status"];
+    let nextAttemptAt: string | undefined;
+    let written: Promise<void> | undefined;
+    try {
+      const done = await processAlert(runtime, record, {
+        recording: (write) => written = write,
+      });
+      status = done.status;
+      nextAttemptAt = done.next_attempt_at;
+    } catch (err) {
+      // A bug or a store error, not a delivery failure: record it and retry like a delivery, so the
+      // alert is never stuck and never dropped. An unknown detector (config changed) fails at once.
+      const attempts = record.attempts + 1;
+      const final = err instanceof InputError ||
+        attempts >= runtime.config.global.delivery.max_attempts;
+      const error = errorMessage(err);
+      nextAttemptAt = final
+        ? undefined
+        : new Date(Date.now() + backoffMs(runtime.config, attempts))
+          .toISOString();
+      status = final ? "failed" : "retry";
+      try {
+        await runtime.store.updateAlert(
+          record.id,
+          nextAttemptAt === undefined
+            ? { status, attempts, last_error: error }
+            : {
+              status,
+              attempts,
+              last_error: error,
+              next_attempt_at: nextAttemptAt,
+            },
+        );
+      } catch (again) {
+        runtime.log("queue_error", {
+          alert_id: record.id,
+          detector: record.detector,
+          error: errorMessage(again),
+        });
+        return; // left "processing": the next start requeues it
+      }
+      runtime.log(final ? "failed" : "process_retry", {
+        alert_id: record.id,
+        detector: record.detector,
+        attempts,
+        error,
+      });
+    }
+    if (written === undefined) this.#done(record, status, nextAttemptAt);
+    else {
+      const settled: Promise<void> = written.then(
+        () => this.#doneSafely(record, status, nextAttemptAt),
+        (err) =>
+          runtime.log("queue_error", {
+            alert_id: record.id,
+            detector: record.detector,
+            error: errorMessage(err),
+            note:
+              "outcome not recorded: the alert stays processing until the next start requeues it",
+          }),
+      ).finally(() => this.#writes.delete(settled));
+      this.#writes.add(settled);
+    }
+  }
+
+  /** {@link #done} after a write the worker did not wait for: a throw here has no one to catch it. */
+  #doneSafely(
+    record: AlertRecord,
+    status: AlertRecord["status"],
+    nextAttemptAt: string | undefined,
+  ): void {
+    try {
+      this.#done(record, status, nextAttemptAt);
+    } catch (err) {
+      this.#runtime.log("queue_error", {
+        alert_id: record.id,
+        detector: record.detector,
+        error: errorMessage(err),
+        during: "counting a recorded outcome",
+      });
+    }
+  }
+
+  /** Counts a processed alert once its outcome is in the store. */
+  #done(
+    record: AlertRecord,
+    status: AlertRecord["status"],
+    nextAttemptAt: string | undefined,
+  ): void {
+    this.#metrics?.processed(record.detector, status);
+    if (FINAL.has(status)) this.#backlog = Math.max(0, this.#backlog - 1);
+    else if (status === "retry" && nextAttemptAt !== undefined) {
+      this.#claimer.wakeAtTime(Date.parse(nextAttemptAt));
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/** Builds the pipeline's runtime from the config: registry, store, delivery and cache. */
+import { loadConfig, type LoadedConfig } from "../config/config.ts";
+import { createDelivery } from "../delivery/delivery.ts";
+import { EnrichmentCache } from "../pipeline/enrich.ts";
+import type { Logger } from "../log.ts";
+import type { Runtime } from "../pipeline/pipeline.ts";
+import { loadRegistry, type PluginRegistry } from "../plugins/registry.ts";
+import { openSqliteStore } from "../store/sqlite/sqlite.ts";
+import { createSandboxInvoker } from "../plugins/sandbox.ts";
+import { withLimits } from "../pipeline/limits.ts";
+import { join } from "../paths.ts";
+
+/** Options of `createRuntime`. */
+export interface RuntimeOptions {
+  /** Config path. @default BLITZ_CONFIG, else blitz.yaml */
+  configPath?: string | undefined;
+  /** Load only this detector (one CLI ingest). @default all */
+  only?: string | undefined;
+  log: Logger;
+  /** Open the store and delivery. @default true */
+  io?: boolean;
+  clock?: () => Date;
+}
+
+/** Loads plugins and config (throws ConfigError), then opens the store and delivery. */
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  let registry: PluginRegistry | undefined;
+  const config: LoadedConfig = await loadConfig({
+    path: options.configPath,
+    only: options.only,
+    registry: async (
+      global,
+    ) => (registry = await loadRegistry(global.plugin_dirs)),
+  });
+  for (const warning of config.warnings) {
+    options.log("config_warning", { warning });
+  }
+  const io = options.io ?? true;
+  const store = io
+    ? openSqliteStore(join(config.global.data_dir, "blitz.db"))
+    : nullStore();
+  const delivery = io
+    ? createDelivery({
+      smtp: config.global.smtp,
+      dataDir: config.global.data_dir,
+      timeoutMs: config.global.delivery.timeout,
+      connections: config.global.delivery.connections,
+    })
+    : {
+      send: () => Promise.reject(new Error("Delivery is disabled")),
+      close: () => Promise.resolve(),
+    };
+  // Every enrichment, and every action from plugin_dirs, runs in a worker granted only its declared
+  // permissions. In the single-file bundle the built-ins' module files do not exist next to it, so
+  // built-ins run in this process there (custom plugins are still sandboxed).
+  const bundled = !import.meta.url.endsWith("/core/service/runtime.ts");
+  const sandbox = createSandboxInvoker({
+    poolSize: 2,
+    builtins: bundled ? "in-process" : "sandbox",
+    log: (line) => options.log("sandbox", { message: line }),
+  });
+  const limits = withLimits(sandbox);
+  return {
+    config,
+    registry: registry!,
+    store,
+    delivery,
+    cache: new EnrichmentCache(),
+    log: options.log,
+    invoker: limits,
+    sandbox,
+    limits,
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
+}
+
+/** Closes what a runtime opened (`exiting`: the process ends right after; see `Store.close`). */
+export async function closeRuntime(
+  runtime: Runtime,
+  options?: { exiting?: boolean },
+): Promise<void> {
+  await runtime.sandbox?.close();
+  await runtime.delivery.close();
+  await runtime.store.close(options);
+}
+
+function nullStore(): Runtime["store"] {
+  const no = () => Promise.reject(new Error("The store is not open"));
+  return {
+    insertAlerts: no,
+    insertAlertsIdempotent: no,
+    getAlert: no,
+    updateAlert: no,
+    listAlerts: no,
+    backlog: no,
+    claimNext: no,
+    claimBatch: no,
+    requeueStale: no,
+    consumeNonce: no,
+    finishActionRun: no,
+    listActionRuns: no,
+    ping: () => Promise.resolve(false),
+    close: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The lease steps of the SQLite store: claiming due alerts for processing, and requeueing those whose
+ * lease has lapsed. Both run inside the caller's write; `sql` returns the store's cached statement.
+ *
+ * @module
+ */
+import type { StatementSync } from "node:sqlite";
+import { toAlert } from "./_schema.ts";
+import type { AlertRecord } from "../store.ts";
+
+/**
+ * Leases up to `limit` due alerts, oldest first (queued, and retries whose time has come), inside the
+ * caller's write transaction. Two index searches merged here, then one update by rowid each: a single
+ * compound UPDATE … WHERE id IN (UNION …) did the same at ~8× the cost per claim with a large backlog.
+ */
+export function claimDue(
+  sql: (sql: string) => StatementSync,
+  options: { now: Date; leaseMs: number; limit: number },
+): AlertRecord[] {
+  const { now, leaseMs, limit } = options;
+  const at = now.toISOString();
+  const queued = sql(
+    `SELECT rowid AS seq, received_at FROM alerts WHERE status = 'queued'
+    ORDER BY received_at, rowid LIMIT ?`,
+  ).all(limit);
+  const due = sql(
+    `SELECT rowid AS seq, received_at FROM alerts WHERE status = 'retry'
+    AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY received_at, rowid LIMIT ?`,
+  ).all(at, limit);
+  const picked = due.length === 0
+    ? queued
+    : [...queued, ...due].sort((a, b) =>
+      a.received_at === b.received_at
+        ? Number(a.seq) - Number(b.seq)
+        : (a.received_at as string) < (b.received_at as string)
+        ? -1
+        : 1
+    ).slice(0, limit);
+  const lease = new Date(now.getTime() + leaseMs).toISOString();
+  const claim = sql(
+    `UPDATE alerts SET status = 'processing', lease_until = ?, updated_at = ?
+    WHERE rowid = ? RETURNING *`,
+  );
+  return picked.map((row) => toAlert(claim.get(lease, at, row.seq!)!));
+}
+
+/** Requeues processing alerts whose lease lapsed before `now` (every one with `all`); returns how many. */
+export function requeueLapsed(
+  sql: (sql: string) => StatementSync,
+  options: { now: Date; all?: boolean | undefined },
+): number {
+  const now = options.now.toISOString();
+  const stale = options.all
+    ? ""
+    : "AND (lease_until IS NULL OR lease_until < :now)";
+  const update =
+    `UPDATE alerts SET status = 'queued', lease_until = NULL, updated_at = :now
+    WHERE status = 'processing' ${stale}`;
+  return Number(sql(update).run({ now }).changes);
+}

@@ -1,0 +1,64 @@
+/**
+ * The `updateAlert` step of the SQLite store: turns an {@link AlertPatch} into one UPDATE statement
+ * and its named parameters. Pure: it touches no database.
+ *
+ * @module
+ */
+import { JSON_FIELDS, PATCH_FIELDS, toIso } from "./_schema.ts";
+import type { AlertPatch } from "../store.ts";
+
+/** The UPDATE that applies `patch` to alert `id` at time `now` (an ISO string), with its parameters. */
+export function alertUpdate(
+  id: string,
+  patch: AlertPatch,
+  options: { now: string },
+): { sql: string; params: Record<string, string | number | null> } {
+  const given = patch as Record<string, unknown>;
+  const unknown = Object.keys(given).find((field) =>
+    !PATCH_FIELDS.includes(field)
+  );
+  if (unknown !== undefined) {
+    throw new TypeError(
+      `Cannot update alert "${id}": field "${unknown}" cannot be patched`,
+    );
+  }
+  const sets = ["updated_at = :updated_at"];
+  const params: Record<string, string | number | null> = {
+    id,
+    updated_at: options.now,
+  };
+  let recipients = "";
+  for (const field of PATCH_FIELDS) {
+    if (!(field in given) || field === "updated_at") continue;
+    const value = given[field];
+    if (field === "to" || field === "cc") {
+      recipients = value === undefined
+        ? `json_remove(${
+          recipients || "COALESCE(recipients, '{}')"
+        }, '$.${field}')`
+        : `json_set(${
+          recipients || "COALESCE(recipients, '{}')"
+        }, '$.${field}', json(:${field}))`;
+      if (value !== undefined) params[field] = JSON.stringify(value);
+      continue;
+    }
+    if (
+      value === undefined && (field === "status" || field === "attempts")
+    ) continue; // required: cannot clear
+    if (value === undefined) params[field] = null; // an optional field given as undefined is cleared
+    else if (field === "next_attempt_at") {
+      params[field] = toIso(value as string, field);
+    } else if (JSON_FIELDS.has(field)) {
+      params[field] = JSON.stringify(value);
+    } else params[field] = value as string | number;
+    sets.push(`${field} = :${field}`);
+    if (field === "status" && value !== "processing") {
+      sets.push("lease_until = NULL");
+    }
+  }
+  if (recipients) sets.push(`recipients = NULLIF(${recipients}, '{}')`);
+  return {
+    sql: `UPDATE alerts SET ${sets.join(", ")} WHERE id = :id`,
+    params,
+  };
+}

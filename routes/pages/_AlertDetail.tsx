@@ -1,0 +1,162 @@
+/**
+ * Pieces of one alert's page: Jira keys, the enrichment and step-outcome tables, the email summary
+ * and the action audit trail.
+ *
+ * @module
+ */
+import type { JSX } from "preact";
+import { formatTime, safeHref } from "../../emails/AlertEmail.tsx";
+import { DataView } from "../../emails/DataView.tsx";
+import type { StepOutcome } from "./ActionPages.tsx";
+import type { AlertDetailModel, AuditRow, JiraLink } from "./AlertPages.tsx";
+import { Badge, Facts } from "./Page.tsx";
+
+/** Jira keys separated by commas, each linked when its link is safe. */
+export function JiraKeys({ keys }: { keys: JiraLink[] }): JSX.Element {
+  return (
+    <span>
+      {keys.map((k, i) => {
+        const href = k.href ? safeHref(k.href) : undefined;
+        return (
+          <span key={i}>
+            {i > 0 ? ", " : ""}
+            {href
+              ? <a href={href} rel="noreferrer noopener">{k.key}</a>
+              : k.key}
+          </span>
+        );
+      })}
+    </span>
+  );
+}
+
+/** Each enrichment with its function, timing and status, then its data or error. */
+export function EnrichmentTable(
+  { enrichments }: { enrichments: AlertDetailModel["enrichments"] },
+): JSX.Element {
+  return enrichments.length === 0
+    ? <p class="muted" style="margin:0;">None.</p>
+    : (
+      <table>
+        {enrichments.map((e, i) => (
+          <tr key={i}>
+            <td class="k">
+              {e.name} <span class="muted">({e.func}, {e.ms} ms)</span>
+              <div>
+                <Badge status={e.status} />
+              </div>
+            </td>
+            <td>
+              {e.error !== undefined
+                ? e.error
+                : <DataView value={e.data ?? null} depth={1} />}
+            </td>
+          </tr>
+        ))}
+      </table>
+    );
+}
+
+/** The send actions' outcomes: name and status, then value or error. */
+export function SendActionTable(
+  { actions }: { actions: StepOutcome[] },
+): JSX.Element {
+  return (
+    <table>
+      {actions.map((a, i) => (
+        <tr key={i}>
+          <td class="k">
+            {a.return_name ?? a.name} <Badge status={a.status} />
+          </td>
+          <td>
+            {a.error !== undefined
+              ? a.error
+              : <DataView value={a.value ?? null} depth={1} />}
+          </td>
+        </tr>
+      ))}
+    </table>
+  );
+}
+
+/** The email's headers and delivery result, then its plain-text part when kept. */
+export function EmailSummary(
+  { model }: { model: AlertDetailModel },
+): JSX.Element {
+  return (
+    <>
+      <Facts
+        rows={[
+          ["Subject", model.subject ?? "—"],
+          ["To", model.to.join(", ") || "—"],
+          ["Cc", model.cc.join(", ") || "—"],
+          ["Message-ID", model.messageId ?? "—"],
+          [
+            "Delivery",
+            model.delivery
+              ? `${model.delivery.status}${
+                model.delivery.error ? `: ${model.delivery.error}` : ""
+              }`
+              : "—",
+          ],
+        ]}
+      />
+      {model.emailText
+        ? <pre style="margin-top:12px;">{model.emailText}</pre>
+        : null}
+    </>
+  );
+}
+
+/** Every button run: when, which button, who, from where, and each step's outcome. */
+export function AuditTrail({ runs }: { runs: AuditRow[] }): JSX.Element {
+  return runs.length === 0
+    ? <p class="muted" style="margin:0;">No button has been pressed.</p>
+    : (
+      <table>
+        <tr>
+          <th>When</th>
+          <th>Button</th>
+          <th>Who</th>
+          <th>From</th>
+          <th>Steps</th>
+        </tr>
+        {runs.map((run, i) => (
+          <tr key={i}>
+            <td style="white-space:nowrap;">
+              {formatTime(run.startedAt)}
+              <div>
+                <Badge status={run.status} />
+              </div>
+            </td>
+            <td>{run.button}</td>
+            <td>
+              {run.actor}{" "}
+              <span class="muted">
+                ({run.actorSource})
+              </span>
+            </td>
+            <td>
+              {run.clientIp ?? "—"}
+              {run.userAgent
+                ? (
+                  <div class="muted" style="font-size:12px;">
+                    {run.userAgent}
+                  </div>
+                )
+                : null}
+            </td>
+            <td>
+              {run.steps.map((s, j) => (
+                <div key={j}>
+                  {s.name} <Badge status={s.status} /> {s.error !== undefined
+                    ? s.error
+                    : <DataView value={s.value ?? null} depth={2} />}
+                </div>
+              ))}
+            </td>
+          </tr>
+        ))}
+      </table>
+    );
+}

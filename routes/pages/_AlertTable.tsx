@@ -1,0 +1,84 @@
+/**
+ * Pieces of the alert list page: the detector and status filter form, and the table of alerts.
+ *
+ * @module
+ */
+import type { JSX } from "preact";
+import { formatTime } from "../../emails/AlertEmail.tsx";
+import type { AlertListModel, AlertRow } from "./AlertPages.tsx";
+import { Badge } from "./Page.tsx";
+
+/** The GET form that filters the list by detector and status. */
+export function AlertFilter(
+  { model }: { model: AlertListModel },
+): JSX.Element {
+  return (
+    <form
+      method="get"
+      action={model.listHref}
+      style="display:flex;gap:12px;align-items:flex-end;flex-wrap:wrap;"
+    >
+      <div>
+        <label for="detector">Detector</label>
+        <select id="detector" name="detector">
+          <option value="">All</option>
+          {model.detectors.map((d) => (
+            <option
+              key={d}
+              value={d}
+              selected={d === model.filter.detector}
+            >
+              {d}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div>
+        <label for="status">Status</label>
+        <select id="status" name="status">
+          <option value="">All</option>
+          {model.statuses.map((s) => (
+            <option key={s} value={s} selected={s === model.filter.status}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </div>
+      <button type="submit" style="background:#2b6cb0;color:#fff;">
+        Filter
+      </button>
+    </form>
+  );
+}
+
+/** The alerts as a table, or a note when none match. */
+export function AlertTable({ rows }: { rows: AlertRow[] }): JSX.Element {
+  return rows.length === 0
+    ? <p class="muted" style="margin:0;">No alerts match.</p>
+    : (
+      <table>
+        <tr>
+          <th>Received</th>
+          <th>Detector</th>
+          <th>Subject</th>
+          <th>Status</th>
+          <th>Jira</th>
+        </tr>
+        {rows.map((row) => (
+          <tr key={row.id}>
+            <td style="white-space:nowrap;">
+              {formatTime(row.receivedAt)}
+            </td>
+            <td>{row.detector}</td>
+            <td>
+              <a href={row.href}>{row.subject || row.id}</a>
+            </td>
+            <td>
+              <Badge status={row.status} />
+            </td>
+            <td>{row.jiraKeys.join(", ")}</td>
+          </tr>
+        ))}
+      </table>
+    );
+}
