@@ -10,6 +10,7 @@ import * as ingest from "./cli/ingest.ts";
 import * as render from "./cli/render.ts";
 import * as check from "./cli/check.ts";
 import * as serve from "./cli/serve.ts";
+import * as migrate from "./cli/migrate.ts";
 import * as conditions from "./core/config/conditions.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
@@ -29,6 +30,7 @@ preload({
   "cli/render.ts": render,
   "cli/check.ts": check,
   "cli/serve.ts": serve,
+  "cli/migrate.ts": migrate,
   "core/config/conditions.ts": conditions,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,

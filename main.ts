@@ -27,6 +27,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   render: () => importLazy("cli/render.ts"),
   check: () => importLazy("cli/check.ts"),
   serve: () => importLazy("cli/serve.ts"),
+  migrate: () => importLazy("cli/migrate.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -38,6 +39,7 @@ Commands:
   render <detector> [--config <path>] < alert.json   print the alert email's HTML, send nothing
   check [--config <path>]                            validate the config and every detector
   serve [--config <path>]                            run the HTTP ingest and action service
+  migrate <mail_conf.py> [--out <dir>] [--dry-run]   convert the original Blitz's config
 
 Run "blitz <command> --help" for details. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 

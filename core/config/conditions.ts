@@ -19,8 +19,21 @@ export interface Condition {
   matches(alert: Record<string, unknown>): boolean;
 }
 
+/**
+ * Marks a condition `migrate` could not translate from the original's Python: the original text
+ * follows it, and it never compiles, so `check` names it until a person rewrites it in CEL.
+ */
+export const TODO_CONDITION = "TODO(migrate): ";
+
 /** Compiles a CEL expression; throws SyntaxError with the parser's message when it is invalid. */
 export function compileCondition(source: string): Condition {
+  if (source.startsWith(TODO_CONDITION)) {
+    throw new SyntaxError(
+      `Condition kept from mail_conf.py as Python, not CEL: rewrite ${
+        JSON.stringify(source.slice(TODO_CONDITION.length))
+      } in CEL over alert, e.g. alert.severity == "high" (README: "Migrating from the original Blitz")`,
+    );
+  }
   let program: (ctx: Record<string, unknown>) => unknown;
   try {
     const parsed = env.parse(source);

@@ -37,6 +37,9 @@ export const RateSpec = z.string().transform((value, ctx) => {
 const Address = z.string().min(3).refine(
   (s) => !/[\r\n]/.test(s),
   "must not contain line breaks",
+).refine(
+  (s) => s.includes("@"),
+  'must be an email address such as "soc@example.org" (delivery refuses anything else)',
 );
 const AddressList = z.union([Address, z.array(Address)]).transform((
   v,
