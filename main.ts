@@ -7,6 +7,7 @@
 import { ConfigError, InputError } from "./core/errors.ts";
 import { redact } from "./core/secrets.ts";
 import { importLazy } from "./core/lazy.ts";
+import { permissionHint } from "./core/permissions.ts";
 
 /** Parsed command-line arguments of a subcommand. */
 export interface CliArgs {
@@ -85,6 +86,12 @@ export function fail(err: unknown): number {
   }
   if (err instanceof InputError) {
     console.error(redact(`error: ${err.message}`));
+    return 2;
+  }
+  const denied = permissionHint(err);
+  if (denied) {
+    // A path outside the process's --allow-* lists is a config problem, not a crash.
+    console.error(redact(`error: ${denied}`));
     return 2;
   }
   const message = err instanceof Error ? err.message : String(err);

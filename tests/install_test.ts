@@ -126,6 +126,28 @@ Deno.test("install.sh --prefix installs a tree whose launcher checks and ingests
       ),
     );
 
+    // A config outside the layout is named with the flag and the layout that grants it.
+    await Deno.copyFile(
+      `${dir}/etc/blitz/blitz.yaml`,
+      `${elsewhere}/blitz.yaml`,
+    );
+    const outside = await run(`${dir}/opt/blitz/blitz`, [
+      "check",
+      "--config",
+      `${elsewhere}/blitz.yaml`,
+    ], {
+      cwd: elsewhere,
+      env,
+    });
+    await Deno.remove(`${elsewhere}/blitz.yaml`);
+    assert.equal(outside.code, 2, shown(outside));
+    assert.ok(
+      outside.stderr.includes(
+        `Blitz may not read "${elsewhere}/blitz.yaml" (--allow-read): the launcher and the service read only ${dir}/etc/blitz, ${dir}/opt/blitz and ${dir}/var/lib/blitz;`,
+      ),
+      shown(outside),
+    );
+
     const ingest = await run(`${dir}/opt/blitz/blitz`, ["ingest", "device_1"], {
       cwd: elsewhere,
       env,

@@ -16,6 +16,7 @@ import {
 } from "./_detectors.ts";
 import { readStructured } from "./_files.ts";
 import { literalSecrets, zodProblems } from "./_problems.ts";
+import { permissionHint } from "../permissions.ts";
 
 export {
   DEFAULT_COLORS,
@@ -93,7 +94,9 @@ export async function loadConfig(
       ]);
     }
     throw new ConfigError([
-      `${file}: (root): cannot read: ${(err as Error).message}`,
+      `${file}: (root): cannot read: ${
+        permissionHint(err) ?? (err as Error).message
+      }`,
     ]);
   }
   const problems: string[] = [];

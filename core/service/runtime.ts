@@ -9,6 +9,8 @@ import { openSqliteStore } from "../store/sqlite/sqlite.ts";
 import { createSandboxInvoker } from "../plugins/sandbox.ts";
 import { withLimits } from "../pipeline/limits.ts";
 import { join } from "../paths.ts";
+import { ConfigError } from "../errors.ts";
+import { permissionHint } from "../permissions.ts";
 
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {
@@ -36,9 +38,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     options.log("config_warning", { warning });
   }
   const io = options.io ?? true;
-  const store = io
-    ? openSqliteStore(join(config.global.data_dir, "blitz.db"))
-    : nullStore();
+  const store = io ? openStore(config) : nullStore();
   const delivery = io
     ? createDelivery({
       smtp: config.global.smtp,
@@ -82,6 +82,17 @@ export async function closeRuntime(
   await runtime.sandbox?.close();
   await runtime.delivery.close();
   await runtime.store.close(options);
+}
+
+/** Opens the store in data_dir; a data_dir the process may not write is a config error naming it. */
+function openStore(config: LoadedConfig): Runtime["store"] {
+  try {
+    return openSqliteStore(join(config.global.data_dir, "blitz.db"));
+  } catch (err) {
+    const hint = permissionHint(err);
+    if (hint) throw new ConfigError([`${config.file}: data_dir: ${hint}`]);
+    throw err;
+  }
 }
 
 function nullStore(): Runtime["store"] {
