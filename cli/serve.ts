@@ -13,6 +13,7 @@ import { Metrics } from "../core/service/metrics.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { Queue } from "../core/service/queue.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
+import { reloadConfig } from "../core/service/reload.ts";
 import { join } from "../core/paths.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
@@ -102,6 +103,7 @@ Listens on the config's "listen" (host:port, default 127.0.0.1:8080); BLITZ_LIST
 stdout: one line "Blitz listening on http://host:port" once ready
 stderr: one JSON log line per event
 SIGTERM/SIGINT: stop accepting, let alerts in progress finish, exit 0 (a second signal exits at once)
+SIGHUP: reload the config (validated first; on a problem the running config stays, logged)
 exit:   0 stopped, 2 bad config, 1 other error`,
 
   async run(args: CliArgs): Promise<number> {
@@ -179,6 +181,35 @@ async function serve(
     .map((s) => [s, () => onSignal(s)]);
   for (const [signal, handler] of signals) {
     Deno.addSignalListener(signal, handler);
+  }
+  // SIGHUP (systemctl reload): validate the changed config, then use it for new alerts; on a problem
+  // keep the running one and log why. Reloads run one at a time.
+  let reloading = Promise.resolve();
+  const onHangup = () => {
+    reloading = reloading.then(() => reload());
+  };
+  signals.push(["SIGHUP", onHangup]);
+  Deno.addSignalListener("SIGHUP", onHangup);
+
+  async function reload(): Promise<void> {
+    const file = runtime.config.file;
+    const result = await reloadConfig(runtime, {
+      check: (config) => preflight({ ...runtime, config }),
+    });
+    if (!result.ok) {
+      runtime.log("config_reload_failed", {
+        file,
+        problems: result.problems,
+        kept: "the running config",
+      });
+      return;
+    }
+    metrics.init(result.config.detectors.keys());
+    runtime.log("config_reloaded", {
+      file,
+      detectors: result.config.detectors.size,
+      restart_needed: result.restartNeeded,
+    });
   }
 
   async function stop(signal: string): Promise<number> {
