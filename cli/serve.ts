@@ -14,6 +14,7 @@ import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { Queue } from "../core/service/queue.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { reloadConfig } from "../core/service/reload.ts";
+import { RetentionJob } from "../core/service/retention.ts";
 import { join } from "../core/paths.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
@@ -141,6 +142,8 @@ async function serve(
   const { global } = runtime.config;
   const queue = new Queue(runtime, { metrics });
   const { requeued } = await queue.start(global.workers);
+  const retention = new RetentionJob(runtime, { metrics });
+  retention.start();
   const app = createApp({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
@@ -229,6 +232,7 @@ async function serve(
     const [, { unfinished }] = await Promise.all([
       within(server.shutdown(), 10_000),
       queue.stop({ graceMs }),
+      retention.stop(),
     ]);
     runtime.log("stopped", { backlog: queue.backlog, unfinished });
     if (unfinished > 0) {

@@ -112,6 +112,11 @@ export const GlobalConfigSchema = z.strictObject({
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
   workers: z.number().int().min(1).max(256).default(8),
+  // Retention: bodies of finished alerts and their rendered emails are cleared past these ages.
+  retention: z.strictObject({
+    alerts: Duration.default(90 * 86_400_000),
+    emails: Duration.default(30 * 86_400_000),
+  }).prefault({}),
   // Store backend.
   store: z.strictObject({
     backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),

@@ -213,6 +213,30 @@ export class Metrics {
    * A copy of the runtime whose delivery and enrichment hook feed these metrics (attempts, failures,
    * latency); everything else is shared with the original.
    */
+  /** One retention run: bodies and emails cleared, and the bytes of data they held. */
+  purged(counts: { alerts: number; emails: number; bytes: number }): void {
+    const help =
+      "Finished alerts whose body or rendered email retention cleared";
+    this.#add(
+      "blitz_retention_purged_total",
+      help,
+      { kind: "alerts" },
+      counts.alerts,
+    );
+    this.#add(
+      "blitz_retention_purged_total",
+      help,
+      { kind: "emails" },
+      counts.emails,
+    );
+    this.#add(
+      "blitz_retention_freed_bytes_total",
+      "Bytes of alert data and emails retention cleared from the store",
+      {},
+      counts.bytes,
+    );
+  }
+
   instrument(runtime: Runtime): Runtime {
     const delivery: Delivery = {
       send: async (message: OutgoingMessage) => {

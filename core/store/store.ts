@@ -122,6 +122,13 @@ export interface AlertQuery {
   before?: string; // received_at cursor
 }
 
+/** What one retention batch cleared: alert bodies, rendered emails, and the bytes of data they held. */
+export interface PurgeCounts {
+  alerts: number;
+  emails: number;
+  bytes: number;
+}
+
 /** The store interface every backend implements. All methods are safe to call concurrently. */
 export interface Store {
   /** Inserts alerts atomically (all or none), durable when the promise resolves. */
@@ -174,6 +181,14 @@ export interface Store {
   ): Promise<void>;
   /** Action runs of one alert, oldest first (the audit trail). */
   listActionRuns(alertId: string): Promise<ActionRun[]>;
+  /**
+   * Retention, one batch: clears the body (alert JSON, enrichment results, email) of finished alerts
+   * received before `alertsBefore` and the rendered email of those before `emailsBefore`, at most
+   * `limit` of each, oldest first. Rows and action runs stay (the audit trail).
+   */
+  purge?(
+    options: { alertsBefore: Date; emailsBefore: Date; limit: number },
+  ): Promise<PurgeCounts>;
   /** True when the store can be written (health check). */
   ping(): Promise<boolean>;
   /** Commits so far: `full` waited for an fsync (durable writes), `normal` did not (bookkeeping). */

@@ -33,6 +33,7 @@ import { findDuplicate, insertAlert } from "./_insert.ts";
 import { alertSelect } from "./_list.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
+import { purgeBatch } from "./_purge.ts";
 import { toAlert } from "./_schema.ts";
 import { alertUpdate } from "./_update.ts";
 import { dirname } from "../../paths.ts";
@@ -42,6 +43,7 @@ import type {
   AlertQuery,
   AlertRecord,
   NewAlert,
+  PurgeCounts,
   Store,
 } from "../store.ts";
 
@@ -171,6 +173,21 @@ export class SqliteStore implements Store {
         throw new Error(`Cannot update alert "${id}": no such alert`);
       }
     }, { single: true, durable: options?.durable ?? "jira_keys" in patch });
+  }
+
+  purge(
+    options: { alertsBefore: Date; emailsBefore: Date; limit: number },
+  ): Promise<PurgeCounts> {
+    // One batch is one bookkeeping commit (a savepoint in the group commit): a crash loses at most a
+    // batch to be cleared again.
+    return this.#commit.write(() =>
+      purgeBatch((sql) => this.#sql(sql), {
+        alertsBefore: options.alertsBefore.toISOString(),
+        emailsBefore: options.emailsBefore.toISOString(),
+        limit: options.limit,
+        now: this.#now(),
+      })
+    );
   }
 
   listAlerts(query: AlertQuery = {}): Promise<AlertRecord[]> {
