@@ -29,6 +29,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   check: () => importLazy("cli/check.ts"),
   serve: () => importLazy("cli/serve.ts"),
   migrate: () => importLazy("cli/migrate.ts"),
+  backup: () => importLazy("cli/backup.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -41,6 +42,7 @@ Commands:
   check [--config <path>]                            validate the config and every detector
   serve [--config <path>]                            run the HTTP ingest and action service
   migrate <mail_conf.py> [--out <dir>] [--dry-run]   convert the original Blitz's config
+  backup <file> [--config <path>]                    online, consistent copy of the SQLite store
 
 Run "blitz <command> --help" for details. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 

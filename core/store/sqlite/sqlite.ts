@@ -48,6 +48,7 @@ import type {
 } from "../store.ts";
 
 export { SQLITE_SCHEMA_VERSION } from "./_schema.ts";
+export { type BackupReport, backupSqliteFile } from "./_backup.ts";
 
 /** Opens (creating and migrating) the SQLite store at `path` (`:memory:` allowed). */
 export function openSqliteStore(
