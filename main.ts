@@ -30,6 +30,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   serve: () => importLazy("cli/serve.ts"),
   migrate: () => importLazy("cli/migrate.ts"),
   backup: () => importLazy("cli/backup.ts"),
+  replay: () => importLazy("cli/replay.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -43,6 +44,7 @@ Commands:
   serve [--config <path>]                            run the HTTP ingest and action service
   migrate <mail_conf.py> [--out <dir>] [--dry-run]   convert the original Blitz's config
   backup <file> [--config <path>]                    online, consistent copy of the SQLite store
+  replay --config <path> [--since 24h | --ids a,b]   stored alerts through a changed config: what differs
 
 Run "blitz <command> --help" for details. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 

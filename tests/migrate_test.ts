@@ -225,7 +225,7 @@ devices = {
       lines[0]!.includes(
         `rewrite "re.match(\\"^adm\\", document[\\"user\\"])" in CEL`,
       ),
-      lines[0],
+      lines[0]!,
     );
     const device = await Deno.readTextFile(`${dir}/detectors/waf.yaml`);
     assert.ok(

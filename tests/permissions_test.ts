@@ -59,7 +59,7 @@ Deno.test("ingest with a data_dir outside ./data is a config error naming data_d
         `error: ${project.config}: data_dir: Blitz may not write to "${outside}" (--allow-write): ` +
           "the deno tasks write only ./data (--allow-write=./data), so use data_dir: data;",
       ),
-      lines[0],
+      lines[0]!,
     );
     await assert.rejects(Deno.stat(outside), Deno.errors.NotFound);
   } finally {

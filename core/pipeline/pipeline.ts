@@ -39,6 +39,8 @@ export {
   recipients,
   settingsFor,
 } from "./_compose.ts";
+// The steps of compose, for replaying stored alerts (core/replay).
+export { enrich, renderMessage, selectBlock } from "./_compose.ts";
 export { backoffMs, type IngestSummary, summarize } from "./_record.ts";
 
 /**

@@ -49,6 +49,7 @@ import type {
 
 export { SQLITE_SCHEMA_VERSION } from "./_schema.ts";
 export { type BackupReport, backupSqliteFile } from "./_backup.ts";
+export { openSqliteReader, type StoreReader } from "./_reader.ts";
 
 /** Opens (creating and migrating) the SQLite store at `path` (`:memory:` allowed). */
 export function openSqliteStore(

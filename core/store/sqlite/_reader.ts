@@ -1,0 +1,47 @@
+/**
+ * A read-only view of a SQLite store file for tools that must change nothing (`replay`): its own
+ * `readOnly` connection, no migration, no checkpoint at close; it sees what is committed, WAL included.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { alertSelect } from "./_list.ts";
+import { toAlert } from "./_schema.ts";
+import type { AlertQuery, AlertRecord } from "../store.ts";
+
+/** Read-only access to the alerts of a store file. */
+export interface StoreReader {
+  getAlert(id: string): AlertRecord | undefined;
+  /** Newest first, as `Store.listAlerts`. */
+  listAlerts(query?: AlertQuery): AlertRecord[];
+  close(): void;
+}
+
+/** Opens `path` read-only; throws a clear Error when there is no store there. */
+export function openSqliteReader(path: string): StoreReader {
+  try {
+    Deno.statSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(`No store at "${path}" (is data_dir right?)`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const db = new DatabaseSync(path, { readOnly: true });
+  db.exec("PRAGMA busy_timeout = 5000");
+  return {
+    getAlert(id) {
+      const row = db.prepare("SELECT * FROM alerts WHERE id = ?").get(id);
+      return row ? toAlert(row) : undefined;
+    },
+    listAlerts(query = {}) {
+      const { sql, params } = alertSelect(query);
+      return db.prepare(sql).all(params).map(toAlert);
+    },
+    close() {
+      db.close();
+    },
+  };
+}
