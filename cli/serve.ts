@@ -14,6 +14,7 @@ import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { Queue } from "../core/service/queue.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { reloadConfig } from "../core/service/reload.ts";
+import { accessHint } from "../core/permissions.ts";
 import { RetentionJob } from "../core/service/retention.ts";
 import { join } from "../core/paths.ts";
 
@@ -47,9 +48,7 @@ export function preflight(runtime: Runtime): string[] {
     Deno.permissions.querySync({ name: "write", path: global.data_dir })
       .state !== "granted"
   ) {
-    problems.push(
-      `${file}: data_dir: no write permission for "${global.data_dir}": add it to --allow-write`,
-    );
+    problems.push(`${file}: data_dir: ${accessHint("write", global.data_dir)}`);
   }
   if (global.smtp !== undefined) {
     const url = new URL(global.smtp);

@@ -44,8 +44,11 @@ function installedLayout(): { opt: string } | undefined {
  */
 export function permissionHint(err: unknown): string | undefined {
   const denied = deniedAccess(err);
-  if (!denied) return undefined;
-  const { kind, target } = denied;
+  return denied ? accessHint(denied.kind, denied.target) : undefined;
+}
+
+/** What to do when this process may not `kind` (read, write, net, env…) `target`. */
+export function accessHint(kind: string, target: string): string {
   const installed = installedLayout();
   const root = installed?.opt.slice(0, -"/opt/blitz".length) ?? "";
   if (kind === "read" || kind === "write") {
