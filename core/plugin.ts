@@ -10,7 +10,15 @@ import type { z } from "zod";
 import type { SHAREABLE_CONFIG } from "./plugins/shareable_config.ts";
 
 export { lookup } from "./template.ts";
-export { toJson } from "./json.ts";
+export { type Json, toJson } from "./json.ts";
+export {
+  formatIp,
+  isIpLiteral,
+  type ParsedIp,
+  parseIp,
+  ptrName,
+  rangeToCidrs,
+} from "./ip.ts";
 export type { OutgoingMessage } from "./delivery/delivery.ts";
 // SSRF-safe HTTP for plugins that call out (imports only its own two helper files, so it costs a worker
 // little to load).
@@ -32,11 +40,6 @@ export interface Permissions {
   /** System information the plugin may read (e.g. `["osRelease"]`). @default false */
   sys?: boolean | string[];
 }
-
-/** JSON-compatible data an enrichment or action returns. */
-export type Json = null | boolean | number | string | Json[] | {
-  [key: string]: Json;
-};
 
 /** What a plugin call receives besides its params. */
 export interface PluginContext {

@@ -25,7 +25,6 @@ import {
   type RdapNetwork,
 } from "./_rdap_summary.ts";
 
-export { rangeToCidrs } from "./_ip_math.ts";
 export { rdapBaseFor, type RdapBootstrap } from "./_rdap_bootstrap.ts";
 export {
   parseRdapNetwork,

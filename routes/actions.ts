@@ -21,6 +21,11 @@ import { type Context, Hono } from "hono";
 import { errorMessage } from "../core/plugins/call.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
+import { clientIp } from "./http/client.ts";
+import {
+  securityHeaders,
+  setResponseHeaders,
+} from "./http/security_headers.ts";
 import { redact } from "../core/secrets.ts";
 import { headerSafe } from "../core/headers.ts";
 import {
@@ -41,21 +46,6 @@ export interface ActionRouteDeps {
   now?: () => number;
 }
 
-/** Headers of every page (action and alert pages): no referrer, no scripts, no framing, no caching. */
-export function securityHeaders(publicUrl: string): Record<string, string> {
-  return {
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy":
-      `default-src 'none'; style-src 'unsafe-inline'; form-action ${
-        new URL(publicUrl).origin
-      }; frame-ancestors 'none'; base-uri 'none'`,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-  };
-}
-
 /** Largest form body accepted (the form has two short fields). */
 const MAX_FORM_BYTES = 8 * 1024;
 const MAX_NAME_CHARS = 100;
@@ -71,7 +61,9 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
   const log = deps.runtime.log;
 
   app.use("/actions/:token", async (c, next) => {
-    const headers = securityHeaders(deps.runtime.config.global.public_url);
+    const headers = securityHeaders({
+      publicUrl: deps.runtime.config.global.public_url,
+    });
     const decision = limiter.take(clientIp(c) ?? "unknown", now());
     if (!decision.ok) {
       log("action_rate_limited", { client_ip: clientIp(c) ?? "unknown" });
@@ -88,9 +80,7 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
       );
     }
     await next();
-    for (const [name, value] of Object.entries(headers)) {
-      c.res.headers.set(name, value);
-    }
+    setResponseHeaders(c, headers);
   });
 
   app.get("/actions/:token", (c) =>
@@ -218,13 +208,6 @@ function actorOf(
   }
   const value = headerSafe(claimed ?? "").slice(0, MAX_NAME_CHARS);
   return value ? { source: "claimed", value } : { source: "claimed" };
-}
-
-/** The remote address of the connection (Deno.serve passes it as the handler's info); undefined in app.request(). */
-function clientIp(c: Context): string | undefined {
-  const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
-  const host = env?.remoteAddr?.hostname;
-  return typeof host === "string" ? host : undefined;
 }
 
 /** Reads an urlencoded form of at most MAX_FORM_BYTES. */

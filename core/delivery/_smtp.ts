@@ -12,10 +12,10 @@ import {
   type Delivery,
   DeliveryError,
   type DeliveryResult,
-  errorMessage,
   type OutgoingMessage,
   prepareToSend,
 } from "./_message.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Connection settings parsed from an SMTP URL. */
 export interface SmtpSettings {

@@ -3,6 +3,8 @@ import { formatDuration } from "../duration.ts";
 import type { PluginContext } from "../plugin.ts";
 import { redact } from "../secrets.ts";
 
+export { errorMessage } from "../errors.ts";
+
 /** Raised when a call passes its deadline. */
 export class TimeoutError extends Error {
   override name = "TimeoutError";
@@ -46,10 +48,4 @@ export async function callWithDeadline(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A one-line message for people from any thrown value. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return (err.message || err.name).split("\n")[0]!;
-  return String(err);
 }
