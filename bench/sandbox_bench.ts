@@ -10,7 +10,10 @@
 import { inProcessInvoker, type Invoker } from "../core/pipeline/enrich.ts";
 import type { EnrichmentPlugin } from "../core/plugin.ts";
 import type { PluginEntry } from "../core/plugins/registry.ts";
-import { createSandboxInvoker, loadSandboxed } from "../core/plugins/sandbox.ts";
+import {
+  createSandboxInvoker,
+  loadSandboxed,
+} from "../core/plugins/sandbox.ts";
 import { builtinEnrichments } from "../enrichments/mod.ts";
 
 // deno-lint-ignore no-explicit-any

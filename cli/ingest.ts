@@ -2,7 +2,11 @@
 import type { CliArgs, Command } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { humanLogger } from "../core/log.ts";
-import { detectorOf, ingestAlert, parseAlert } from "../core/pipeline/pipeline.ts";
+import {
+  detectorOf,
+  ingestAlert,
+  parseAlert,
+} from "../core/pipeline/pipeline.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 
 /**

@@ -20,7 +20,8 @@ export function yamlParser(): Promise<Parse> {
   return parser ??= (async () => {
     try {
       const esm =
-        new URL("../../node_modules/yaml/browser/index.js", import.meta.url).href;
+        new URL("../../node_modules/yaml/browser/index.js", import.meta.url)
+          .href;
       return (await import(esm) as { parse: Parse }).parse;
     } catch {
       return (await importLazy<{ parse: Parse }>("npm:yaml")).parse;

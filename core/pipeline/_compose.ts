@@ -14,7 +14,11 @@ import {
 import { runEnrichments } from "./enrich.ts";
 import { errorMessage } from "../plugins/call.ts";
 import { redactDeep } from "../secrets.ts";
-import type { ActionResult, EnrichmentResult, StoredMessage } from "../store/store.ts";
+import type {
+  ActionResult,
+  EnrichmentResult,
+  StoredMessage,
+} from "../store/store.ts";
 import { fill } from "../template.ts";
 import { headerSafe } from "../headers.ts";
 import { signActionToken } from "../auth/tokens.ts";

@@ -6,11 +6,7 @@
  */
 import type { LoadedConfig } from "../config/config.ts";
 import type { AlertPatch, AlertRecord } from "../store/store.ts";
-import type {
-  Composition,
-  DeliveryOutcome,
-  Runtime,
-} from "./_types.ts";
+import type { Composition, DeliveryOutcome, Runtime } from "./_types.ts";
 
 /** The one JSON line `ingest` prints. */
 export interface IngestSummary {

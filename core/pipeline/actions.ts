@@ -5,7 +5,11 @@
  * @module
  */
 import type { ActionStep } from "../config/schema.ts";
-import { callWithDeadline, errorMessage, TimeoutError } from "../plugins/call.ts";
+import {
+  callWithDeadline,
+  errorMessage,
+  TimeoutError,
+} from "../plugins/call.ts";
 import type { ActionPlugin, ConfigReads } from "../plugin.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
 import type { Invoker } from "./enrich.ts";

@@ -6,10 +6,18 @@
  * @module
  */
 import type { EnrichmentEntry } from "../config/schema.ts";
-import { callWithDeadline, errorMessage, TimeoutError } from "../plugins/call.ts";
+import {
+  callWithDeadline,
+  errorMessage,
+  TimeoutError,
+} from "../plugins/call.ts";
 import { formatDuration } from "../duration.ts";
 import { toJson } from "../json.ts";
-import type { ConfigReads, EnrichmentPlugin, PluginContext } from "../plugin.ts";
+import type {
+  ConfigReads,
+  EnrichmentPlugin,
+  PluginContext,
+} from "../plugin.ts";
 import type { PluginEntry, PluginRegistry } from "../plugins/registry.ts";
 import { redact } from "../secrets.ts";
 import type { EnrichmentResult } from "../store/store.ts";

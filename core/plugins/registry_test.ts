@@ -6,7 +6,8 @@ import { createSandboxInvoker } from "./sandbox.ts";
 import { loadConfig } from "../config/config.ts";
 import { writeProject } from "../../tests/_config.ts";
 
-const PLUGINS = new URL("../../tests/fixtures/plugins/", import.meta.url).pathname;
+const PLUGINS =
+  new URL("../../tests/fixtures/plugins/", import.meta.url).pathname;
 
 async function configError(promise: Promise<unknown>): Promise<ConfigError> {
   try {

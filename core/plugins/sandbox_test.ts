@@ -21,7 +21,9 @@ const WORKER_OPTIONS =
   Deno.readTextFileSync("/proc/self/cmdline").split("\0").includes(
     "--unstable-worker-options",
   ) ||
-  (JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)))
+  (JSON.parse(
+    Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)),
+  )
     .unstable ?? []).includes("worker-options");
 
 function test(name: string, fn: () => Promise<void> | void): void {
@@ -588,9 +590,11 @@ test("loadSandboxed() keeps a plugin's top-level code out of this process", asyn
 });
 
 test("createSandboxInvoker() runs an action plugin like an enrichment", async () => {
-  const url =
-    new URL("../../tests/fixtures/plugins/good/actions/stamp.ts", import.meta.url)
-      .href;
+  const url = new URL(
+    "../../tests/fixtures/plugins/good/actions/stamp.ts",
+    import.meta.url,
+  )
+    .href;
   const sandbox = createSandboxInvoker();
   try {
     const { entry, plugin: p } = await plugin(url);

@@ -24,10 +24,7 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import {
-  Checkpointer,
-  type CheckpointerOptions,
-} from "./_checkpoint.ts";
+import { Checkpointer, type CheckpointerOptions } from "./_checkpoint.ts";
 import { openForSync, type Waiter, WalSync } from "./_wal_sync.ts";
 
 /**
