@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { TimeoutError } from "./call.ts";
 import type { EnrichmentPlugin } from "../plugin.ts";
-import type { PluginEntry } from "./registry.ts";
+import { loadRegistry, type PluginEntry } from "./registry.ts";
 import {
   createSandboxInvoker,
   loadSandboxed,
@@ -516,9 +516,9 @@ test("createSandboxInvoker() close() terminates every worker and rejects calls i
 });
 
 test("createSandboxInvoker() runs a built-in plugin with its declared permissions", async () => {
-  const { builtinEnrichments } = await import("../../enrichments/mod.ts");
-  const builtin = builtinEnrichments.find((b) => b.name === "http_api")!;
-  const p = (await builtin.load()).default;
+  const registry = await loadRegistry();
+  const builtin = registry.enrichment("http_api");
+  const p = await builtin.load();
   const sandbox = createSandboxInvoker();
   const srv = server();
   try {
