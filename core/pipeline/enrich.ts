@@ -14,11 +14,7 @@ import {
 } from "../plugins/call.ts";
 import { formatDuration } from "../duration.ts";
 import { toJson } from "../json.ts";
-import type {
-  ConfigReads,
-  EnrichmentPlugin,
-  PluginContext,
-} from "../plugin.ts";
+import type { ConfigReads, EnrichmentPlugin } from "../plugin.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
 import { redact } from "../secrets.ts";
 import type { EnrichmentResult } from "../store/store.ts";
