@@ -12,8 +12,9 @@
  * the link. Pages carry `Referrer-Policy: no-referrer` and a CSP that allows no scripts and no framing.
  *
  * This file holds the routes and request parsing; the steps live beside it: `_action_target.ts` (token →
- * alert, detector, button), `_action_csrf.ts` (the form's CSRF field), `_action_pages.ts` (confirmation
- * page, run model) and `_action_run.ts` (running the steps, audit, Jira keys, follow-up email).
+ * alert, detector, button) and `_action_pages.ts` (confirmation page, run model). The CSRF field is
+ * `core/auth/csrf.ts`; the run itself (steps, audit, Jira keys, follow-up email) is the pipeline's:
+ * `core/pipeline/button.ts`.
  *
  * @module
  */
@@ -36,7 +37,7 @@ import {
 } from "./pages/ActionPages.tsx";
 import { csrfValid } from "../core/auth/csrf.ts";
 import { confirmPage, runModel } from "./_action_pages.ts";
-import { execute, findRun } from "./_action_run.ts";
+import { findButtonRun, runButton } from "../core/pipeline/button.ts";
 import { PageError, resolveTarget } from "./_action_target.ts";
 
 /** What the action routes use of the app's dependencies (`AppDeps` satisfies it). */
@@ -86,7 +87,11 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
   app.get("/actions/:token", (c) =>
     guarded(c, deps, async (token) => {
       const target = await resolveTarget(deps.runtime, token, now());
-      const done = await findRun(deps.runtime, target);
+      const done = await findButtonRun(
+        deps.runtime,
+        target.record.id,
+        target.claims.nonce,
+      );
       if (done) {
         return c.html(renderAlreadyDonePage(runModel(target, done)), 409);
       }
@@ -142,8 +147,11 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
         });
         return c.html(renderAlreadyDonePage(runModel(target, run)), 409);
       }
-      const finished = await execute(deps.runtime, target, run, now);
-      return c.html(renderResultPage(finished), 200);
+      const outcome = await runButton(deps.runtime, target, { run, now });
+      return c.html(
+        renderResultPage(runModel(target, outcome.run, outcome.followUp)),
+        200,
+      );
     }));
 
   return app;

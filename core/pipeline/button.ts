@@ -1,0 +1,233 @@
+/**
+ * The button run: a reply button's steps in order with results chained, the run recorded under the
+ * token's nonce, the issue keys of jira_create steps saved on the alert, and a follow-up email threaded
+ * under the alert's Message-ID that says who ran what. The door (`routes/actions.ts`) verifies the link,
+ * consumes the nonce and turns the {@linkcode ButtonOutcome} into a page.
+ *
+ * @module
+ */
+import type { LoadedDetector } from "../config/config.ts";
+import type { ReplyButton } from "../config/schema.ts";
+import type { OutgoingMessage } from "../delivery/delivery.ts";
+import { errorMessage } from "../errors.ts";
+import { headerSafe } from "../headers.ts";
+import { uuidv7 } from "../ids.ts";
+import type { ConfigReads } from "../plugin.ts";
+import { redact } from "../secrets.ts";
+import type { ActionResult, ActionRun, AlertRecord } from "../store/store.ts";
+import { renderFollowUpEmail } from "../../emails/render.ts";
+import { runSteps } from "./actions.ts";
+import { messageIdOf, recipients, settingsFor } from "./_compose.ts";
+import { preprocess } from "./_input.ts";
+import type { Runtime } from "./_types.ts";
+
+/** A button of a recorded alert. */
+export interface ButtonTarget {
+  record: AlertRecord;
+  detector: LoadedDetector;
+  button: ReplyButton;
+}
+
+/** What a button run came to: the finished run (as recorded) and what happened to the follow-up email. */
+export interface ButtonOutcome {
+  run: ActionRun;
+  /** `sent to 2 recipients`, `not sent: delivery failed`, … */
+  followUp: string;
+}
+
+/** The run recorded under a nonce for an alert, if the nonce was used before. */
+export async function findButtonRun(
+  runtime: Runtime,
+  alertId: string,
+  nonce: string,
+): Promise<ActionRun | undefined> {
+  const runs = await runtime.store.listActionRuns(alertId);
+  return runs.find((run) => run.nonce === nonce);
+}
+
+/** The alert after the detector's preprocess hook (what the email was made from). */
+export async function alertOf(
+  target: Pick<ButtonTarget, "record" | "detector">,
+): Promise<Record<string, unknown>> {
+  try {
+    return await preprocess(target.detector, target.record.alert);
+  } catch {
+    return target.record.alert;
+  }
+}
+
+/** Values of the send actions (`pass_to_mail`) by return_name, as the email's placeholders saw them. */
+export function sendValues(record: AlertRecord): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const action of record.actions ?? []) {
+    if (action.status === "ok" && action.return_name) {
+      values[action.return_name] = action.value;
+    }
+  }
+  return values;
+}
+
+/**
+ * Runs a button whose nonce was just consumed (`run` is the "running" entry): its steps, then the run's
+ * outcome recorded, Jira keys saved and the follow-up email sent.
+ */
+export async function runButton(
+  runtime: Runtime,
+  target: ButtonTarget,
+  options: {
+    /** The consumed nonce's run entry, status "running". */
+    run: ActionRun;
+    /** Clock in epoch ms for the finish time. */
+    now: () => number;
+  },
+): Promise<ButtonOutcome> {
+  const { run, now } = options;
+  let steps: ActionResult[];
+  try {
+    steps = await runButtonSteps(runtime, target);
+  } catch (err) {
+    steps = [{
+      name: "blitz",
+      status: "error",
+      error: redact(errorMessage(err)),
+    }];
+  }
+  const status =
+    steps.some((s) => s.status === "error" || s.status === "timeout")
+      ? "error"
+      : "ok";
+  const finished = {
+    ...run,
+    steps,
+    status,
+    finished_at: new Date(now()).toISOString(),
+  } satisfies ActionRun;
+  await runtime.store.finishActionRun(run.nonce, {
+    steps,
+    status,
+    finished_at: finished.finished_at,
+  });
+  await saveJiraKeys(runtime, target, steps);
+  const followUp = await sendFollowUp(runtime, target, finished);
+  runtime.log("action_run", {
+    alert_id: target.record.id,
+    detector: target.detector.name,
+    button: target.button.name,
+    actor: run.actor,
+    actor_source: run.actor_source,
+    client_ip: run.client_ip,
+    status,
+    steps: steps.map((s) => `${s.name}:${s.status}`).join(","),
+  });
+  return { run: finished, followUp };
+}
+
+/** Runs the button's steps in order, results chained by return_name; stops at the first failure. */
+async function runButtonSteps(
+  runtime: Runtime,
+  target: ButtonTarget,
+): Promise<ActionResult[]> {
+  const message = target.record.message;
+  const settings = (
+    plugin: { name: string; reads?: ConfigReads | undefined },
+  ): Record<string, unknown> => {
+    const own = settingsFor(runtime.config, target.detector, plugin);
+    // forward_mail (built in, in-process) sends through Blitz's own delivery.
+    if (plugin.name !== "forward_mail" || !message) return own;
+    return {
+      ...own,
+      message,
+      send: (m: OutgoingMessage) => runtime.delivery.send(m),
+    };
+  };
+  return await runSteps(target.button.config.actions, {
+    alert: await alertOf(target),
+    alertId: target.record.id,
+    detector: target.detector.name,
+    registry: runtime.registry,
+    settingsFor: settings,
+    values: sendValues(target.record),
+    stopOnError: true,
+    ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
+  });
+}
+
+/** Adds the issue keys returned by jira_create steps to the alert record. */
+async function saveJiraKeys(
+  runtime: Runtime,
+  target: ButtonTarget,
+  steps: ActionResult[],
+): Promise<void> {
+  const { registry, store } = runtime;
+  const keys = steps.filter((s) => {
+    if (s.status !== "ok" || typeof s.value !== "string") return false;
+    try {
+      return registry.action(s.name).name === "jira_create";
+    } catch {
+      return false;
+    }
+  }).map((s) => s.value as string);
+  if (keys.length === 0) return;
+  const current = await store.getAlert(target.record.id);
+  const merged = [...new Set([...(current?.jira_keys ?? []), ...keys])];
+  await store.updateAlert(target.record.id, { jira_keys: merged });
+}
+
+/** Sends "who ran what" to the alert's recipients, threaded under its Message-ID; returns what happened. */
+async function sendFollowUp(
+  runtime: Runtime,
+  target: ButtonTarget,
+  run: ActionRun,
+): Promise<string> {
+  const { config } = runtime;
+  const { record, detector, button } = target;
+  const fallback = recipients(config, detector);
+  const to = record.to ?? fallback.to;
+  const cc = record.cc ?? fallback.cc;
+  if (to.length + cc.length === 0) {
+    return "not sent: the alert has no recipients";
+  }
+  const parent = record.message_id ?? messageIdOf(config, record.id);
+  const actor = run.actor_source === "claimed"
+    ? `${run.actor} (claimed)`
+    : run.actor;
+  const { html, text } = renderFollowUpEmail({
+    title: `${button.name}: ${run.status === "ok" ? "done" : "failed"}`,
+    actor,
+    button: button.name,
+    at: run.started_at,
+    steps: run.steps.map((s) => ({
+      name: s.return_name ? `${s.name} → ${s.return_name}` : s.name,
+      status: s.status,
+      ...(s.value !== undefined ? { value: s.value } : {}),
+      ...(s.error !== undefined ? { error: s.error } : {}),
+    })),
+  });
+  const subject = headerSafe(record.subject ?? detector.name);
+  try {
+    await runtime.delivery.send({
+      from: record.message?.from ?? headerSafe(config.global.from_email),
+      to,
+      cc,
+      subject: /^re:/i.test(subject) ? subject : `Re: ${subject}`,
+      html,
+      text,
+      messageId: `<${uuidv7()}@${new URL(config.global.public_url).hostname}>`,
+      inReplyTo: parent,
+      references: [parent],
+      headers: {
+        "X-Blitz-Alert-Id": record.id,
+        "X-Blitz-Detector": detector.name,
+      },
+    });
+    return `sent to ${to.length + cc.length} recipient${
+      to.length + cc.length === 1 ? "" : "s"
+    }`;
+  } catch (err) {
+    runtime.log("action_followup_failed", {
+      alert_id: record.id,
+      error: redact(errorMessage(err)),
+    });
+    return "not sent: delivery failed";
+  }
+}
