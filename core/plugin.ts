@@ -20,11 +20,14 @@ export {
   rangeToCidrs,
 } from "./ip.ts";
 export type { OutgoingMessage } from "./delivery/delivery.ts";
-// SSRF-safe HTTP for plugins that call out (imports only its own two helper files, so it costs a worker
-// little to load).
+// SSRF-safe HTTP for plugins that call out, and a capped body reader (safe_fetch imports only its own
+// helper files and core/ip.ts, so it costs a worker little to load).
 export {
   BlockedRequestError,
+  buildUrl,
+  fillText,
   isPrivateAddress,
+  readTextCapped,
   safeFetch,
   type SafeFetchPolicy,
 } from "./safe_fetch/safe_fetch.ts";

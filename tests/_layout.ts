@@ -155,7 +155,10 @@ function cycleIn(
   return [start, start];
 }
 
-/** Imports that break the layout: `core/` reaching a door or a plugin, or a `_` file used outside its folder. */
+/**
+ * Imports that break the layout: `core/` reaching a door or a plugin, a built-in plugin reaching into
+ * `core/` past the plugin contract, or a `_` file used outside its folder.
+ */
 export function layoutProblems(graph: ImportGraph): string[] {
   const problems: string[] = [];
   const folder = (path: string) => path.slice(0, path.lastIndexOf("/") + 1);
@@ -167,6 +170,14 @@ export function layoutProblems(graph: ImportGraph): string[] {
       ) {
         problems.push(
           `${from} imports ${to}: core/ must not import enrichments/, actions/, routes/ or cli/`,
+        );
+      }
+      if (
+        /^(enrichments|actions)\//.test(from) && to.startsWith("core/") &&
+        to !== "core/plugin.ts"
+      ) {
+        problems.push(
+          `${from} imports ${to}: built-in plugins import core/plugin.ts only (the plugin contract re-exports what they need)`,
         );
       }
       const name = to.slice(to.lastIndexOf("/") + 1);

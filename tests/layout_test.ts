@@ -1,7 +1,8 @@
 /**
  * The shape of the house (docs: issue 10's layout): the import graph of every source file has no cycle
  * (not even a type-only one), nothing in `core/` imports `enrichments/`, `actions/`, `routes/` or `cli/`,
- * and no file imports another folder's `_` files. The checker itself is tested on small graphs first.
+ * built-in plugins import `core/plugin.ts` and nothing else of `core/`, and no file imports another
+ * folder's `_` files. The checker itself is tested on small graphs first.
  */
 import assert from "node:assert/strict";
 import {
@@ -43,7 +44,7 @@ Deno.test("findCycles() finds a cycle in a synthetic graph and prints it in orde
   );
 });
 
-Deno.test("layoutProblems() flags core/ importing a door or a plugin, and a foreign _ file", () => {
+Deno.test("layoutProblems() flags core/ importing a door or a plugin, a plugin past core/plugin.ts, and a foreign _ file", () => {
   const problems = layoutProblems(graphOf({
     "core/pipeline/pipeline.ts": [
       "core/pipeline/_record.ts",
@@ -51,11 +52,13 @@ Deno.test("layoutProblems() flags core/ importing a door or a plugin, and a fore
     ],
     "core/plugins/registry.ts": ["routes/app.ts", "core/store/sqlite/_x.ts"],
     "routes/http/body.ts": ["core/pipeline/_input.ts"],
+    "enrichments/x.ts": ["core/plugin.ts", "core/safe_fetch/safe_fetch.ts"],
   }));
   assert.deepEqual(problems, [
     "core/pipeline/pipeline.ts imports enrichments/whois.ts: core/ must not import enrichments/, actions/, routes/ or cli/",
     'core/plugins/registry.ts imports core/store/sqlite/_x.ts: files starting with "_" are private to their folder (core/store/sqlite/); import the folder\'s face instead',
     "core/plugins/registry.ts imports routes/app.ts: core/ must not import enrichments/, actions/, routes/ or cli/",
+    "enrichments/x.ts imports core/safe_fetch/safe_fetch.ts: built-in plugins import core/plugin.ts only (the plugin contract re-exports what they need)",
     'routes/http/body.ts imports core/pipeline/_input.ts: files starting with "_" are private to their folder (core/pipeline/); import the folder\'s face instead',
   ]);
 });
@@ -126,7 +129,7 @@ Deno.test("the source import graph has no cycle", async () => {
   );
 });
 
-Deno.test("core/ imports no door or plugin, and no file imports another folder's _ files", async () => {
+Deno.test("core/ imports no door or plugin, plugins only the contract, and no file another folder's _ files", async () => {
   const problems = layoutProblems(await readImportGraph(root));
   assert.deepEqual(problems, [], problems.join("\n"));
 });

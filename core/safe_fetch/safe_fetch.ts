@@ -22,6 +22,7 @@ import {
 } from "./_check.ts";
 
 export { buildUrl, fillText } from "./_build.ts";
+export { readTextCapped } from "./_read.ts";
 export {
   BlockedRequestError,
   isMetadataAddress,
