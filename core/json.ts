@@ -1,4 +1,4 @@
-/** JSON-compatible copies of plugin results. @module */
+/** JSON-compatible data (the `Json` type, which `core/plugin.ts` re-exports) and copies of plugin results. @module */
 
 /** JSON-compatible data an enrichment or action returns. */
 export type Json = null | boolean | number | string | Json[] | {
