@@ -1,7 +1,8 @@
 /**
  * Entry point of the single-file artifact (`deno task bundle`, `deno task compile`): imports every
  * lazily loaded module statically so the bundler includes it, registers them for `importLazy`, then
- * runs the CLI (`main.ts`).
+ * runs the CLI (`main.ts`). The built-ins are the paths of `core/plugins/catalogue.ts`, each preloaded
+ * here (tests/catalogue_test.ts checks that none is missing).
  *
  * @module
  */

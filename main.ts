@@ -8,20 +8,9 @@ import { ConfigError, InputError } from "./core/errors.ts";
 import { redact } from "./core/secrets.ts";
 import { importLazy } from "./core/lazy.ts";
 import { permissionHint } from "./core/permissions.ts";
+import type { CliArgs, Command } from "./cli/command.ts";
 
-/** Parsed command-line arguments of a subcommand. */
-export interface CliArgs {
-  positional: string[];
-  config?: string;
-  help: boolean;
-  flags: Record<string, string | boolean>;
-}
-
-/** A subcommand module's shape. */
-export interface Command {
-  usage: string;
-  run(args: CliArgs): Promise<number>;
-}
+export type { CliArgs, Command } from "./cli/command.ts";
 
 const commands: Record<string, () => Promise<{ default: Command }>> = {
   ingest: () => importLazy("cli/ingest.ts"),

@@ -61,6 +61,7 @@ function forwardedHtml(html: string, note: string): string {
 
 export default defineAction({
   name: "forward_mail",
+  aliases: [],
   params: Params,
   sideEffects: true,
   timeoutMs: 30_000,

@@ -74,6 +74,7 @@ function parseBody(text: string, contentType: string): unknown {
 
 export default defineAction({
   name: "http_request",
+  aliases: [],
   params: Params,
   sideEffects: true,
   urlParams: ["url"],

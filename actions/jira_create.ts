@@ -100,6 +100,7 @@ function toAdf(text: string) {
 
 export default defineAction({
   name: "jira_create",
+  aliases: [],
   params: Params,
   sideEffects: true,
   permissions: { net: true },

@@ -4,6 +4,7 @@ import { defineAction } from "../core/plugin.ts";
 
 export default defineAction({
   name: "pass_to_mail",
+  aliases: [],
   sideEffects: false,
   params: z.looseObject({ data: z.unknown() }),
   timeoutMs: 1000,

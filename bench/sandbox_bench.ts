@@ -14,7 +14,8 @@ import {
   createSandboxInvoker,
   loadSandboxed,
 } from "../core/plugins/sandbox.ts";
-import { builtinEnrichments } from "../enrichments/mod.ts";
+import { CATALOGUE } from "../core/plugins/catalogue.ts";
+import { projectUrl } from "../core/lazy.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyPlugin = EnrichmentPlugin<any>;
@@ -149,8 +150,8 @@ async function coldMs(target: string): Promise<string> {
   return `${median(times).toFixed(0)} ms`;
 }
 console.log(`  trivial plugin: ${await coldMs(url)}`);
-for (const builtin of builtinEnrichments) {
-  console.log(`  built-in ${builtin.name}: ${await coldMs(builtin.url)}`);
+for (const row of CATALOGUE.filter((r) => r.kind === "enrichment")) {
+  console.log(`  built-in ${row.name}: ${await coldMs(projectUrl(row.path))}`);
 }
 
 console.log("sandbox: memory of idle workers (process RSS)");

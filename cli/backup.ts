@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "../main.ts";
+import type { CliArgs, Command } from "./command.ts";
 import { ConfigError, InputError } from "../core/errors.ts";
 import { configPath } from "../core/config/config.ts";
 import { yamlParser } from "../core/config/yaml.ts";

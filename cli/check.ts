@@ -1,5 +1,5 @@
 /** `blitz check`: validates the global config and every detector. */
-import type { CliArgs, Command } from "../main.ts";
+import type { CliArgs, Command } from "./command.ts";
 import { loadConfig } from "../core/config/config.ts";
 import { loadRegistry } from "../core/plugins/registry.ts";
 import { redact } from "../core/secrets.ts";

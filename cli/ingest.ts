@@ -1,5 +1,5 @@
 /** `blitz ingest <detector>`: one alert from stdin → enrichments → email → record; one JSON line out. */
-import type { CliArgs, Command } from "../main.ts";
+import type { CliArgs, Command } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { humanLogger } from "../core/log.ts";
 import {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "../main.ts";
+import type { CliArgs, Command } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { dirname, join, resolve } from "../core/paths.ts";
 import {

@@ -1,5 +1,5 @@
 /** `blitz render <detector>`: the alert email's HTML on stdout; no side effects, nothing recorded. */
-import type { CliArgs, Command } from "../main.ts";
+import type { CliArgs, Command } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { humanLogger } from "../core/log.ts";
 import {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "../main.ts";
+import type { CliArgs, Command } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import { silentLogger } from "../core/log.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "../main.ts";
+import type { CliArgs, Command } from "./command.ts";
 import { createApp } from "../routes/app.ts";
 import { ConfigError, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";

@@ -20,3 +20,9 @@ export class ConfigError extends Error {
 export class InputError extends Error {
   override name = "InputError";
 }
+
+/** A one-line message for people from any thrown value: the first line of an Error's message (or its name). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return (err.message || err.name).split("\n")[0]!;
+  return String(err);
+}

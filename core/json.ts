@@ -1,5 +1,9 @@
-/** JSON-compatible copies of plugin results. @module */
-import type { Json } from "./plugin.ts";
+/** JSON-compatible data (the `Json` type, which `core/plugin.ts` re-exports) and copies of plugin results. @module */
+
+/** JSON-compatible data an enrichment or action returns. */
+export type Json = null | boolean | number | string | Json[] | {
+  [key: string]: Json;
+};
 
 /**
  * JSON-compatible copy of a plugin's result: bigints become strings, `undefined` and functions become

@@ -16,11 +16,14 @@ export function preload(modules: Record<string, unknown>): void {
   for (const [path, mod] of Object.entries(modules)) preloaded.set(path, mod);
 }
 
+/** The URL of a project module named by its path from the project root (`"enrichments/whois.ts"`). */
+export function projectUrl(path: string): string {
+  return new URL(path, root).href;
+}
+
 /** Imports a project module (`"cli/ingest.ts"`) or a package (`"npm:nodemailer"` → `nodemailer`). */
 export function importLazy<T>(path: string): Promise<T> {
   if (preloaded.has(path)) return Promise.resolve(preloaded.get(path) as T);
-  const specifier = path.startsWith("npm:")
-    ? path.slice(4)
-    : new URL(path, root).href;
+  const specifier = path.startsWith("npm:") ? path.slice(4) : projectUrl(path);
   return import(specifier) as Promise<T>;
 }

@@ -10,13 +10,24 @@ import type { z } from "zod";
 import type { SHAREABLE_CONFIG } from "./plugins/shareable_config.ts";
 
 export { lookup } from "./template.ts";
-export { toJson } from "./json.ts";
+export { type Json, toJson } from "./json.ts";
+export {
+  formatIp,
+  isIpLiteral,
+  type ParsedIp,
+  parseIp,
+  ptrName,
+  rangeToCidrs,
+} from "./ip.ts";
 export type { OutgoingMessage } from "./delivery/delivery.ts";
-// SSRF-safe HTTP for plugins that call out (imports only its own two helper files, so it costs a worker
-// little to load).
+// SSRF-safe HTTP for plugins that call out, and a capped body reader (safe_fetch imports only its own
+// helper files and core/ip.ts, so it costs a worker little to load).
 export {
   BlockedRequestError,
+  buildUrl,
+  fillText,
   isPrivateAddress,
+  readTextCapped,
   safeFetch,
   type SafeFetchPolicy,
 } from "./safe_fetch/safe_fetch.ts";
@@ -32,11 +43,6 @@ export interface Permissions {
   /** System information the plugin may read (e.g. `["osRelease"]`). @default false */
   sys?: boolean | string[];
 }
-
-/** JSON-compatible data an enrichment or action returns. */
-export type Json = null | boolean | number | string | Json[] | {
-  [key: string]: Json;
-};
 
 /** What a plugin call receives besides its params. */
 export interface PluginContext {

@@ -5,7 +5,7 @@
  * @module
  */
 import bootstrapData from "./rdap_bootstrap.json" with { type: "json" };
-import { parseIp } from "./_ip_math.ts";
+import { parseIp } from "../core/plugin.ts";
 
 /** RDAP bootstrap data for IPs, in the IANA file structure: `services` of `[[cidr, …], [base URL, …]]`. */
 export interface RdapBootstrap {

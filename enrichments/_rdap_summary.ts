@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { rangeToCidrs } from "./_ip_math.ts";
+import { rangeToCidrs } from "../core/plugin.ts";
 
 /** A registrant or abuse contact, from an RDAP entity's vCard. */
 export interface RdapContact {

@@ -19,13 +19,14 @@
  * @module
  */
 import { z } from "zod";
-import { defineEnrichment } from "../core/plugin.ts";
 import {
   buildUrl,
+  defineEnrichment,
   fillText,
+  readTextCapped,
   safeFetch,
   type SafeFetchPolicy,
-} from "../core/safe_fetch/safe_fetch.ts";
+} from "../core/plugin.ts";
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 
@@ -74,7 +75,11 @@ export default defineEnrichment({
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status} from ${host}`);
     }
-    const text = await readText(response, { maxBytes: params.max_bytes, host });
+    const text = await readTextCapped(response, {
+      maxBytes: params.max_bytes,
+      host,
+      limit: `max_bytes (${params.max_bytes})`,
+    });
     if (!JSON_TYPE.test(response.headers.get("content-type") ?? "")) {
       return text;
     }
@@ -99,34 +104,4 @@ function fillJson(
     );
   }
   return value;
-}
-
-/** Reads the body as UTF-8, counting bytes as they stream in; RangeError past `maxBytes`. */
-async function readText(
-  response: Response,
-  options: { maxBytes: number; host: string },
-): Promise<string> {
-  const tooLarge = () =>
-    new RangeError(
-      `Response from ${options.host} exceeds max_bytes (${options.maxBytes})`,
-    );
-  if (Number(response.headers.get("content-length") ?? 0) > options.maxBytes) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    total += value.byteLength;
-    if (total > options.maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    text += decoder.decode(value, { stream: true });
-  }
 }

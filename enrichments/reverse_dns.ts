@@ -7,10 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { defineEnrichment } from "../core/plugin.ts";
-
-const DOTTED_V4 =
-  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+import { defineEnrichment, isIpLiteral, ptrName } from "../core/plugin.ts";
 
 const Settings = z.object({ nameserver: z.string().optional() });
 
@@ -51,37 +48,10 @@ export default defineEnrichment({
   },
 });
 
-/** Tells whether `value` is an IPv4 (dotted decimal) or IPv6 literal. */
-export function isIpLiteral(value: string): boolean {
-  if (DOTTED_V4.test(value)) return true;
-  if (!value.includes(":") || !/^[0-9a-fA-F:.]+$/.test(value)) return false;
-  try {
-    new URL(`http://[${value}]/`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The reverse-lookup name of an IP: `d.c.b.a.in-addr.arpa` or 32 nibbles then `ip6.arpa`. */
 export function toPtrName(ip: string): string {
-  if (DOTTED_V4.test(ip)) {
-    return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
-  }
   if (!isIpLiteral(ip)) throw new TypeError(`Invalid IP address: ${ip}`);
-  const hex = expandIPv6(new URL(`http://[${ip}]/`).hostname.slice(1, -1));
-  return `${[...hex].reverse().join(".")}.ip6.arpa`;
-}
-
-/** Expands a WHATWG-serialised (hex only) IPv6 address to its 32 hex digits. */
-function expandIPv6(ip: string): string {
-  const [left = "", right] = ip.split("::");
-  const head = left ? left.split(":") : [];
-  const tail = right ? right.split(":") : [];
-  const groups = right === undefined
-    ? head
-    : [...head, ...Array(8 - head.length - tail.length).fill("0"), ...tail];
-  return groups.map((group) => group.padStart(4, "0")).join("");
+  return ptrName(ip);
 }
 
 /** Parses the `nameserver` setting: `ip`, `ip:port` or `[ipv6]:port`. */

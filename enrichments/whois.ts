@@ -16,6 +16,7 @@ import { z } from "zod";
 import {
   defineEnrichment,
   isPrivateAddress,
+  readTextCapped,
   safeFetch,
 } from "../core/plugin.ts";
 import { rdapBaseFor } from "./_rdap_bootstrap.ts";
@@ -25,7 +26,6 @@ import {
   type RdapNetwork,
 } from "./_rdap_summary.ts";
 
-export { rangeToCidrs } from "./_ip_math.ts";
 export { rdapBaseFor, type RdapBootstrap } from "./_rdap_bootstrap.ts";
 export {
   parseRdapNetwork,
@@ -83,7 +83,10 @@ export default defineEnrichment({
       signal: ctx.signal,
     }, { allowHosts, allowPrivate: settings.allow_private });
     const source = new URL(response.url || url).hostname;
-    const text = await readText(response, source);
+    const text = await readTextCapped(response, {
+      maxBytes: MAX_BYTES,
+      host: source,
+    });
     if (response.status === 404) {
       throw new Error(`No RDAP record for ${ip} at ${source} (HTTP 404)`);
     }
@@ -106,25 +109,4 @@ export default defineEnrichment({
 
 function withSlash(url: string): string {
   return url.endsWith("/") ? url : `${url}/`;
-}
-
-/** Reads the body as UTF-8, up to 1 MB. */
-async function readText(response: Response, host: string): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    total += value.byteLength;
-    if (total > MAX_BYTES) {
-      await reader.cancel();
-      throw new RangeError(
-        `RDAP response from ${host} exceeds ${MAX_BYTES} bytes`,
-      );
-    }
-    text += decoder.decode(value, { stream: true });
-  }
 }

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { pluginContext } from "../tests/_plugin.ts";
 import plugin, {
-  rangeToCidrs,
   rdapBaseFor,
   type RdapBootstrap,
   type WhoisResult,
@@ -226,21 +225,6 @@ Deno.test("rdapBaseFor() prefers the longest matching prefix", () => {
     rdapBaseFor("::ffff:203.0.113.9", bootstrap),
     "https://fallback.test/",
   );
-});
-
-Deno.test("rangeToCidrs() covers a range with the fewest blocks", () => {
-  assert.deepEqual(rangeToCidrs("10.0.0.0", "10.0.0.255"), ["10.0.0.0/24"]);
-  assert.deepEqual(rangeToCidrs("192.0.2.1", "192.0.2.6"), [
-    "192.0.2.1/32",
-    "192.0.2.2/31",
-    "192.0.2.4/31",
-    "192.0.2.6/32",
-  ]);
-  assert.deepEqual(
-    rangeToCidrs("2001:67c:2e8::", "2001:67c:2e8:ffff:ffff:ffff:ffff:ffff"),
-    ["2001:67c:2e8::/48"],
-  );
-  assert.deepEqual(rangeToCidrs("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
 });
 
 Deno.test("whois run() reads network, contacts and dates from an RDAP server", async () => {

@@ -18,7 +18,8 @@ import {
   type StepPreview,
 } from "./pages/ActionPages.tsx";
 import { csrfFor } from "../core/auth/csrf.ts";
-import { alertOf, sendValues, type Target } from "./_action_target.ts";
+import { alertOf, sendValues } from "../core/pipeline/button.ts";
+import type { Target } from "./_action_target.ts";
 
 /** Alert fields shown on the confirmation page, at most. */
 const KEY_FIELDS = 12;

@@ -1,15 +1,12 @@
 /**
  * What an action link points at: the token verified (expiry first, then key id and MAC) and resolved to
- * its alert, detector and button, or a {@linkcode PageError} that says why not. Also the alert data the
- * email was made from, which the confirmation page and the run both start from.
+ * its alert, detector and button, or a {@linkcode PageError} that says why not.
  *
  * @module
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { LoadedDetector } from "../core/config/config.ts";
-import type { ReplyButton } from "../core/config/schema.ts";
-import { preprocess, type Runtime } from "../core/pipeline/pipeline.ts";
-import type { AlertRecord } from "../core/store/store.ts";
+import type { Runtime } from "../core/pipeline/pipeline.ts";
+import type { ButtonTarget } from "../core/pipeline/button.ts";
 import {
   type ActionKey,
   ActionTokenError,
@@ -38,14 +35,11 @@ export class PageError extends Error {
   }
 }
 
-/** A verified token with everything it points at. */
-export interface Target {
+/** A verified token with everything it points at (the alert, detector and button it runs). */
+export interface Target extends ButtonTarget {
   token: string;
   claims: TokenClaims;
   key: ActionKey;
-  record: AlertRecord;
-  detector: LoadedDetector;
-  button: ReplyButton;
 }
 
 /** Verifies the token (expiry first) and finds its alert, detector and button; PageError otherwise. */
@@ -105,26 +99,4 @@ export async function resolveTarget(
     );
   }
   return { token, claims, key, record, detector, button };
-}
-
-/** The alert after the detector's preprocess hook (what the email was made from). */
-export async function alertOf(
-  target: Target,
-): Promise<Record<string, unknown>> {
-  try {
-    return await preprocess(target.detector, target.record.alert);
-  } catch {
-    return target.record.alert;
-  }
-}
-
-/** Values of the send actions (`pass_to_mail`) by return_name, as the email's placeholders saw them. */
-export function sendValues(record: AlertRecord): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  for (const action of record.actions ?? []) {
-    if (action.status === "ok" && action.return_name) {
-      values[action.return_name] = action.value;
-    }
-  }
-  return values;
 }

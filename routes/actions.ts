@@ -12,8 +12,9 @@
  * the link. Pages carry `Referrer-Policy: no-referrer` and a CSP that allows no scripts and no framing.
  *
  * This file holds the routes and request parsing; the steps live beside it: `_action_target.ts` (token →
- * alert, detector, button), `_action_csrf.ts` (the form's CSRF field), `_action_pages.ts` (confirmation
- * page, run model) and `_action_run.ts` (running the steps, audit, Jira keys, follow-up email).
+ * alert, detector, button) and `_action_pages.ts` (confirmation page, run model). The CSRF field is
+ * `core/auth/csrf.ts`; the run itself (steps, audit, Jira keys, follow-up email) is the pipeline's:
+ * `core/pipeline/button.ts`.
  *
  * @module
  */
@@ -21,6 +22,11 @@ import { type Context, Hono } from "hono";
 import { errorMessage } from "../core/plugins/call.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
+import { clientIp } from "./http/client.ts";
+import {
+  securityHeaders,
+  setResponseHeaders,
+} from "./http/security_headers.ts";
 import { redact } from "../core/secrets.ts";
 import { headerSafe } from "../core/headers.ts";
 import {
@@ -31,7 +37,7 @@ import {
 } from "./pages/ActionPages.tsx";
 import { csrfValid } from "../core/auth/csrf.ts";
 import { confirmPage, runModel } from "./_action_pages.ts";
-import { execute, findRun } from "./_action_run.ts";
+import { findButtonRun, runButton } from "../core/pipeline/button.ts";
 import { PageError, resolveTarget } from "./_action_target.ts";
 
 /** What the action routes use of the app's dependencies (`AppDeps` satisfies it). */
@@ -39,21 +45,6 @@ export interface ActionRouteDeps {
   runtime: Runtime;
   /** Clock in epoch ms (token expiry, rate limits, audit times). @default Date.now */
   now?: () => number;
-}
-
-/** Headers of every page (action and alert pages): no referrer, no scripts, no framing, no caching. */
-export function securityHeaders(publicUrl: string): Record<string, string> {
-  return {
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy":
-      `default-src 'none'; style-src 'unsafe-inline'; form-action ${
-        new URL(publicUrl).origin
-      }; frame-ancestors 'none'; base-uri 'none'`,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-  };
 }
 
 /** Largest form body accepted (the form has two short fields). */
@@ -71,7 +62,9 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
   const log = deps.runtime.log;
 
   app.use("/actions/:token", async (c, next) => {
-    const headers = securityHeaders(deps.runtime.config.global.public_url);
+    const headers = securityHeaders({
+      publicUrl: deps.runtime.config.global.public_url,
+    });
     const decision = limiter.take(clientIp(c) ?? "unknown", now());
     if (!decision.ok) {
       log("action_rate_limited", { client_ip: clientIp(c) ?? "unknown" });
@@ -88,15 +81,17 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
       );
     }
     await next();
-    for (const [name, value] of Object.entries(headers)) {
-      c.res.headers.set(name, value);
-    }
+    setResponseHeaders(c, headers);
   });
 
   app.get("/actions/:token", (c) =>
     guarded(c, deps, async (token) => {
       const target = await resolveTarget(deps.runtime, token, now());
-      const done = await findRun(deps.runtime, target);
+      const done = await findButtonRun(
+        deps.runtime,
+        target.record.id,
+        target.claims.nonce,
+      );
       if (done) {
         return c.html(renderAlreadyDonePage(runModel(target, done)), 409);
       }
@@ -152,8 +147,11 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
         });
         return c.html(renderAlreadyDonePage(runModel(target, run)), 409);
       }
-      const finished = await execute(deps.runtime, target, run, now);
-      return c.html(renderResultPage(finished), 200);
+      const outcome = await runButton(deps.runtime, target, { run, now });
+      return c.html(
+        renderResultPage(runModel(target, outcome.run, outcome.followUp)),
+        200,
+      );
     }));
 
   return app;
@@ -218,13 +216,6 @@ function actorOf(
   }
   const value = headerSafe(claimed ?? "").slice(0, MAX_NAME_CHARS);
   return value ? { source: "claimed", value } : { source: "claimed" };
-}
-
-/** The remote address of the connection (Deno.serve passes it as the handler's info); undefined in app.request(). */
-function clientIp(c: Context): string | undefined {
-  const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
-  const host = env?.remoteAddr?.hostname;
-  return typeof host === "string" ? host : undefined;
 }
 
 /** Reads an urlencoded form of at most MAX_FORM_BYTES. */

@@ -24,7 +24,11 @@ import {
   renderAlertListPage,
 } from "./pages/AlertPages.tsx";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
-import { securityHeaders } from "./actions.ts";
+import { clientIp } from "./http/client.ts";
+import {
+  securityHeaders,
+  setResponseHeaders,
+} from "./http/security_headers.ts";
 
 /** What the alert routes use of the app's dependencies (`AppDeps` satisfies it). */
 export interface AlertRouteDeps {
@@ -139,12 +143,6 @@ function withoutActionLinks(text: string, base: string): string {
   );
 }
 
-function clientIp(c: Context): string {
-  const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
-  const host = env?.remoteAddr?.hostname;
-  return typeof host === "string" ? host : "unknown";
-}
-
 /** Builds the `/alerts` routes. */
 export function alertRoutes(deps: AlertRouteDeps): Hono {
   const app = new Hono();
@@ -161,18 +159,18 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
   app.use("/alerts/*", guard);
 
   async function guard(c: Context, next: () => Promise<void>) {
-    const headers = securityHeaders(runtime.config.global.public_url);
+    const headers = securityHeaders({
+      publicUrl: runtime.config.global.public_url,
+    });
     const auth = await authenticate(c, runtime);
     if ("user" in auth) {
       users.set(c.req.raw, auth.user);
       await next();
-      for (const [name, value] of Object.entries(headers)) {
-        c.res.headers.set(name, value);
-      }
+      setResponseHeaders(c, headers);
       return;
     }
     let response: Response;
-    if (!failures.take(clientIp(c), now()).ok) {
+    if (!failures.take(clientIp(c) ?? "unknown", now()).ok) {
       response = c.html(
         renderMessagePage({
           title: "Too many requests",
@@ -190,7 +188,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       );
     } else {
       runtime.log("ui_auth_refused", {
-        client_ip: clientIp(c),
+        client_ip: clientIp(c) ?? "unknown",
         reason: auth.refused,
       });
       response = c.html(

@@ -6,29 +6,18 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { Runtime } from "../core/pipeline/pipeline.ts";
-import { errorMessage } from "../core/plugins/call.ts";
-import type { Metrics } from "../core/service/metrics.ts";
-import type { Queue } from "../core/service/queue.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { AppDeps } from "./_deps.ts";
 import { ingestRoutes } from "./ingest.ts";
 import { healthRoutes } from "./health.ts";
 import { actionRoutes } from "./actions.ts";
 import { alertRoutes } from "./alerts.ts";
+import {
+  securityHeaders,
+  setResponseHeaders,
+} from "./http/security_headers.ts";
 
-const SECURITY_HEADERS: [string, string][] = [
-  ["X-Content-Type-Options", "nosniff"],
-  ["Referrer-Policy", "no-referrer"],
-  ["Cache-Control", "no-store"],
-];
-
-/** What the routes share. */
-export interface AppDeps {
-  runtime: Runtime;
-  queue: Queue;
-  metrics: Metrics;
-  /** @default () => Date.now() */
-  now?: () => number;
-}
+export type { AppDeps } from "./_deps.ts";
 
 /** Builds the app; the caller serves it with Deno.serve. */
 export function createApp(deps: AppDeps): Hono {
@@ -36,13 +25,7 @@ export function createApp(deps: AppDeps): Hono {
   app.use("*", async (c, next) => {
     await next();
     // Set on the response directly: c.header() after next() makes Hono copy the Response.
-    for (const [name, value] of SECURITY_HEADERS) {
-      try {
-        c.res.headers.set(name, value);
-      } catch {
-        c.header(name, value); // immutable headers (e.g. a fetched Response): let Hono copy it
-      }
-    }
+    setResponseHeaders(c, securityHeaders());
   });
   app.route("/", healthRoutes(deps));
   app.route("/", ingestRoutes(deps));

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "./app.ts";
+import type { AppDeps } from "./_deps.ts";
 import { METRICS_CONTENT_TYPE } from "../core/service/metrics.ts";
 import { renderPluginMetrics } from "../core/service/plugin_metrics.ts";
 

@@ -45,11 +45,9 @@ Deno.test({
         },
       },
     });
-    for (const [name, value] of Object.entries(project.env)) {
-      Deno.env.set(name, value);
-    }
     const runtime = await createRuntime({
       configPath: project.config,
+      env: (name) => project.env[name],
       log: () => {},
     });
     try {
@@ -100,7 +98,6 @@ Deno.test({
       await api.close();
       await closeRuntime(runtime);
       await project.cleanup();
-      for (const name of Object.keys(project.env)) Deno.env.delete(name);
     }
   },
 });

@@ -59,7 +59,7 @@ interface Harness {
   ingest(
     alert?: Record<string, unknown>,
   ): Promise<{ id: string; mail: ReceivedMail; links: string[] }>;
-  /** Stops the app and the servers, removes the project and unsets its env. */
+  /** Stops the app and the servers and removes the project. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -153,13 +153,13 @@ async function setup(
     ...project.env,
     BLITZ_OLD_ACTION_KEY: `old-action-key-${crypto.randomUUID()}`,
   };
-  for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
   const logs: string[] = [];
   const clock = { offsetMs: 0 };
   let runtime: Runtime | undefined;
   try {
     runtime = await createRuntime({
       configPath: project.config,
+      env: (name: string) => env[name as keyof typeof env],
       log: (event, fields) => logs.push(JSON.stringify({ event, ...fields })),
     });
   } catch (err) {
@@ -214,7 +214,6 @@ async function setup(
         api.close(),
         project.cleanup(),
       ]);
-      for (const name of Object.keys(env)) Deno.env.delete(name);
     },
   };
 }

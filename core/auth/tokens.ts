@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { decodeBase64Url, encodeBase64Url, hmacKey } from "./_hmac.ts";
 
 /** A signing key: `id` travels in the token so keys can rotate. */
 export interface ActionKey {
@@ -79,7 +80,6 @@ const UUID_PATTERN =
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-const keyCache = new Map<string, Promise<CryptoKey>>();
 
 /** Signs a token for one reply button of one alert with the first key. */
 export async function signActionToken(
@@ -128,7 +128,7 @@ export async function signActionToken(
   payload.set(nonce, at);
 
   const mac = new Uint8Array(
-    await crypto.subtle.sign("HMAC", await importKey(key.secret), payload),
+    await crypto.subtle.sign("HMAC", await hmacKey(key.secret), payload),
   );
   const token = new Uint8Array(payload.length + MAC_BYTES);
   token.set(payload);
@@ -158,7 +158,7 @@ export async function verifyActionToken(
   }
   const ok = await crypto.subtle.verify(
     "HMAC",
-    await importKey(key.secret),
+    await hmacKey(key.secret),
     mac,
     payload,
   );
@@ -276,51 +276,6 @@ async function labelTag(label: string): Promise<Uint8Array> {
   return new Uint8Array(digest, 0, TAG_BYTES);
 }
 
-function importKey(secret: string): Promise<CryptoKey> {
-  let key = keyCache.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey(
-      "raw",
-      encoder.encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      [
-        "sign",
-        "verify",
-      ],
-    );
-    keyCache.set(secret, key);
-  }
-  return key;
-}
-
 function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function encodeBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
-}
-
-/** Strict decoding: only the base64url alphabet, no padding, and only the canonical encoding of the bytes. */
-function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (
-    typeof text !== "string" || text.length > 4096 ||
-    !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1
-  ) {
-    return undefined;
-  }
-  let binary: string;
-  try {
-    binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  } catch {
-    return undefined;
-  }
-  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  return encodeBase64Url(bytes) === text ? bytes : undefined;
 }

@@ -1,64 +1,26 @@
 /**
- * The delivery contract (the message, its result and its error) and message preparation: every value
- * that becomes a header is checked here before it reaches the MIME builder or nodemailer (SECURITY.md 17).
- * Shared by `delivery.ts`, `_outbox.ts` and `_smtp_delivery.ts`; import these from `delivery.ts`.
+ * Message preparation: every value that becomes a header is checked here before it reaches the MIME
+ * builder or nodemailer (SECURITY.md 17). Re-exports the delivery contract (`_contract.ts`). Shared by
+ * `delivery.ts`, `_outbox.ts` and `_smtp.ts`; import these from `delivery.ts`.
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { checkAddress, headerSafe } from "../headers.ts";
 import { buildMime } from "./mime.ts";
+import {
+  DeliveryError,
+  type OutgoingMessage,
+  type PreparedMessage,
+} from "./_contract.ts";
 
-/** A fully rendered email, ready to send. */
-export interface OutgoingMessage {
-  from: string;
-  to: string[];
-  cc: string[];
-  subject: string;
-  html: string;
-  text: string;
-  /** `<id@host>`, set on the message exactly as given. */
-  messageId: string;
-  /** For follow-ups: threads under the alert's Message-ID. */
-  inReplyTo?: string;
-  references?: string[];
-  /** Extra headers, e.g. `X-Blitz-Alert-Id`, `X-Blitz-Detector`. */
-  headers?: Record<string, string>;
-}
-
-/** What happened to a message. */
-export interface DeliveryResult {
-  status: "sent" | "outbox";
-  messageId: string;
-  /** The `.eml` file, for the outbox. */
-  path?: string;
-  /** The SMTP server's last reply, for SMTP. */
-  response?: string;
-}
-
-/** A message that could not be delivered; `transient` says whether a later retry may succeed. */
-export class DeliveryError extends Error {
-  override name = "DeliveryError";
-  /** True for connection errors, timeouts and 4xx SMTP replies: retry later. */
-  readonly transient: boolean;
-  constructor(
-    message: string,
-    options: { transient: boolean; cause?: unknown },
-  ) {
-    super(message, "cause" in options ? { cause: options.cause } : undefined);
-    this.transient = options.transient;
-  }
-}
-
-/** Sends messages; `close()` releases connections and waits for sends in flight. */
-export interface Delivery {
-  send(message: OutgoingMessage): Promise<DeliveryResult>;
-  close(): Promise<void>;
-}
-
-/** An OutgoingMessage whose header values are checked and cleaned, its extra headers filled in. */
-export interface PreparedMessage extends OutgoingMessage {
-  headers: Record<string, string>;
-}
+export {
+  type Delivery,
+  DeliveryError,
+  type DeliveryResult,
+  type OutgoingMessage,
+  type PreparedMessage,
+} from "./_contract.ts";
 
 /** Header names the message builder owns; extra headers may not override them (Auto-Submitted they may). */
 const RESERVED_HEADERS = new Set([
@@ -180,9 +142,4 @@ export function bareAddress(address: string): string {
 /** The bare address lower-cased, for comparison. */
 function addressKey(address: string): string {
   return bareAddress(address).toLowerCase();
-}
-
-/** The message of an Error, or the value as a string. */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -9,10 +9,10 @@ import {
   type Delivery,
   DeliveryError,
   type DeliveryResult,
-  errorMessage,
   type OutgoingMessage,
   prepareToSend,
 } from "./_message.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Writes each message to `<dir>/<message-id local part>.eml`, mode 0600. */
 export class OutboxDelivery implements Delivery {

@@ -12,10 +12,11 @@ import {
   type Delivery,
   DeliveryError,
   type DeliveryResult,
-  errorMessage,
   type OutgoingMessage,
   prepareToSend,
 } from "./_message.ts";
+import { errorMessage } from "../errors.ts";
+import { smtpFailureIsTransient } from "./retry.ts";
 
 /** Connection settings parsed from an SMTP URL. */
 export interface SmtpSettings {
@@ -29,21 +30,6 @@ export interface SmtpSettings {
   /** Strings to redact from anything printed: the password, encoded and decoded, and its SASL forms. */
   secrets: string[];
 }
-
-const TRANSIENT_CODES = new Set([
-  "ECONNECTION",
-  "ETIMEDOUT",
-  "ESOCKET",
-  "EDNS",
-  "ETLS",
-  "EPROXY",
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EAI_AGAIN",
-]);
 
 /** Sends each message through a lazily created SmtpPool; `close()` waits for sends in flight. */
 export class SmtpDelivery implements Delivery {
@@ -139,10 +125,7 @@ export class SmtpDelivery implements Delivery {
     const responseCode = typeof e.responseCode === "number"
       ? e.responseCode
       : undefined;
-    const transient = responseCode !== undefined
-      // 4xx: try again later; 5xx: refused for good, except 503 (bad command sequence, a session problem).
-      ? responseCode < 500 || responseCode === 503
-      : code !== undefined && TRANSIENT_CODES.has(code);
+    const transient = smtpFailureIsTransient({ code, responseCode });
     const reason = this.#redact(errorMessage(err));
     // A clean copy of nodemailer's error: its message, code and reply, never the credentials.
     const cause = new Error(reason);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { PreparedMessage } from "./_message.ts";
+import type { PreparedMessage } from "./_contract.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,10 +1,11 @@
 /**
  * The details of recording an alert: the patch a composition and a delivery attempt make to its
- * record (retry with backoff, or give up), the record as the store leaves it, and its summary line.
+ * record (retry or give up, as `core/delivery/retry.ts` decides), the record as the store leaves it, and
+ * its summary line.
  *
  * @module
  */
-import type { LoadedConfig } from "../config/config.ts";
+import { retryOrFail } from "../delivery/retry.ts";
 import type { AlertPatch, AlertRecord } from "../store/store.ts";
 import type { Composition, DeliveryOutcome, Runtime } from "./_types.ts";
 
@@ -65,9 +66,12 @@ export function attemptPatch(
       next_attempt_at: undefined,
     };
   }
-  const final = !outcome.transient ||
-    attempts >= config.global.delivery.max_attempts;
-  const patch: AlertPatch = final
+  const decision = retryOrFail(config.global.delivery, {
+    attempts,
+    transient: outcome.transient,
+    now: runtime.clock?.() ?? new Date(),
+  });
+  const patch: AlertPatch = decision.final
     ? {
       status: "failed",
       attempts,
@@ -78,10 +82,7 @@ export function attemptPatch(
       status: "retry",
       attempts,
       last_error: outcome.error,
-      next_attempt_at: new Date(
-        (runtime.clock?.() ?? new Date()).getTime() +
-          backoffMs(config, attempts),
-      ).toISOString(),
+      next_attempt_at: decision.nextAttemptAt,
       delivery: { status: "pending", error: outcome.error },
     };
   return patch;
@@ -109,13 +110,6 @@ export function logAttempt(
       error: patch.last_error,
     });
   }
-}
-
-/** Backoff before attempt `attempt + 1`: exponential from `delivery.backoff`, capped, with jitter. */
-export function backoffMs(config: LoadedConfig, attempt: number): number {
-  const { backoff, max_backoff } = config.global.delivery;
-  const base = Math.min(max_backoff, backoff * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
 /** The record after a patch, as the store applies it (an `undefined` field is cleared). */

@@ -7,45 +7,23 @@
  */
 import type { EnrichmentEntry } from "../config/schema.ts";
 import {
-  callWithDeadline,
   errorMessage,
+  inProcessInvoker,
+  type Invoker,
   TimeoutError,
 } from "../plugins/call.ts";
 import { formatDuration } from "../duration.ts";
 import { toJson } from "../json.ts";
-import type {
-  ConfigReads,
-  EnrichmentPlugin,
-  PluginContext,
-} from "../plugin.ts";
-import type { PluginEntry, PluginRegistry } from "../plugins/registry.ts";
+import type { ConfigReads, EnrichmentPlugin } from "../plugin.ts";
+import type { PluginRegistry } from "../plugins/registry.ts";
 import { redact } from "../secrets.ts";
 import type { EnrichmentResult } from "../store/store.ts";
 import { fillDeep, lookup } from "../template.ts";
 
+export { inProcessInvoker, type Invoker } from "../plugins/call.ts";
+
 // deno-lint-ignore no-explicit-any
 type AnyEnrichment = EnrichmentPlugin<any>;
-
-/** Runs one plugin call; the default runs in-process, the sandbox runs it in a Worker. */
-export interface Invoker {
-  invoke(
-    entry: PluginEntry<AnyEnrichment>,
-    plugin: AnyEnrichment,
-    params: unknown,
-    ctx: Omit<PluginContext, "signal" | "log">,
-    options: {
-      timeoutMs: number;
-      /** The detector's enrichment entry this call is for (rate limits and quotas read it). */
-      enrichment?: EnrichmentEntry;
-    },
-  ): Promise<unknown>;
-}
-
-/** Calls the plugin in this process under a deadline. */
-export const inProcessInvoker: Invoker = {
-  invoke: (_entry, plugin, params, ctx, { timeoutMs }) =>
-    callWithDeadline(plugin, params, ctx, timeoutMs),
-};
 
 interface CacheEntry {
   expires: number;

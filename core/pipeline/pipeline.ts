@@ -6,7 +6,8 @@
  * Read top to bottom: `ingestAlert` records an alert and hands it to `processAlert`, which has it
  * composed (`compose`: enrichments, send actions, the email), delivered (`deliver`) and recorded.
  * The details of each step live beside it: `_input.ts` (parse, detector, preprocess), `_compose.ts`
- * (condition block, enrichments, email) and `_record.ts` (patches, backoff, summary line).
+ * (condition block, enrichments, email) and `_record.ts` (patches, summary line); the retry-or-fail
+ * decision is `core/delivery/retry.ts`.
  *
  * @module
  */
@@ -41,7 +42,7 @@ export {
 } from "./_compose.ts";
 // The steps of compose, for replaying stored alerts (core/replay).
 export { enrich, renderMessage, selectBlock } from "./_compose.ts";
-export { backoffMs, type IngestSummary, summarize } from "./_record.ts";
+export { type IngestSummary, summarize } from "./_record.ts";
 
 /**
  * The CLI path: records the alert, processes it once (no retry loop: a failed delivery stays recorded

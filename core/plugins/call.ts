@@ -1,7 +1,49 @@
-/** Calling plugin code under a deadline, and turning what it throws into a message for people. */
+/**
+ * Calling plugin code: the registry's entry of a plugin, the invoker interface (in-process here, in a
+ * Worker in `sandbox.ts`) and the call under a deadline.
+ *
+ * @module
+ */
 import { formatDuration } from "../duration.ts";
-import type { PluginContext } from "../plugin.ts";
+import type { EnrichmentEntry } from "../config/schema.ts";
+import type { EnrichmentPlugin, PluginContext } from "../plugin.ts";
 import { redact } from "../secrets.ts";
+
+export { errorMessage } from "../errors.ts";
+
+/** A plugin the registry knows, loaded on first use. */
+export interface PluginEntry<T> {
+  name: string;
+  aliases: string[];
+  /** Module URL (the sandbox loads it in a worker). */
+  url: string;
+  builtin: boolean;
+  load(): Promise<T>;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyEnrichment = EnrichmentPlugin<any>;
+
+/** Runs one plugin call; the default runs in-process, the sandbox runs it in a Worker. */
+export interface Invoker {
+  invoke(
+    entry: PluginEntry<AnyEnrichment>,
+    plugin: AnyEnrichment,
+    params: unknown,
+    ctx: Omit<PluginContext, "signal" | "log">,
+    options: {
+      timeoutMs: number;
+      /** The detector's enrichment entry this call is for (rate limits and quotas read it). */
+      enrichment?: EnrichmentEntry;
+    },
+  ): Promise<unknown>;
+}
+
+/** Calls the plugin in this process under a deadline. */
+export const inProcessInvoker: Invoker = {
+  invoke: (_entry, plugin, params, ctx, { timeoutMs }) =>
+    callWithDeadline(plugin, params, ctx, timeoutMs),
+};
 
 /** Raised when a call passes its deadline. */
 export class TimeoutError extends Error {
@@ -46,10 +88,4 @@ export async function callWithDeadline(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A one-line message for people from any thrown value. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return (err.message || err.name).split("\n")[0]!;
-  return String(err);
 }

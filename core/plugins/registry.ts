@@ -1,7 +1,7 @@
 /**
- * The plugin registry: built-in enrichments and actions (declared in `enrichments/mod.ts` and
- * `actions/mod.ts`, imported only when used) plus modules from `plugin_dirs`, imported and validated at
- * start-up. A bad plugin fails loading with its file name and a hint, never per alert.
+ * The plugin registry: built-in enrichments and actions (rows of `catalogue.ts`, each imported by its
+ * path only when used) plus modules from `plugin_dirs`, imported and validated at start-up. A bad plugin
+ * fails loading with its file name and a hint, never per alert.
  *
  * In a plugin dir, top-level files are enrichments and files in its `actions/` subfolder are actions.
  *
@@ -12,26 +12,11 @@ import { SHAREABLE_CONFIG } from "./shareable_config.ts";
 import { ConfigError } from "../errors.ts";
 import { join, toFileUrl } from "../paths.ts";
 import { loadSandboxed } from "./sandbox.ts";
-import { builtinEnrichments } from "../../enrichments/mod.ts";
-import { builtinActions } from "../../actions/mod.ts";
+import type { PluginEntry } from "./call.ts";
+import { importLazy, projectUrl } from "../lazy.ts";
+import { CATALOGUE, type CatalogueRow } from "./catalogue.ts";
 
-/** A plugin the registry knows, loaded on first use. */
-export interface PluginEntry<T> {
-  name: string;
-  aliases: string[];
-  /** Module URL (the sandbox loads it in a worker). */
-  url: string;
-  builtin: boolean;
-  load(): Promise<T>;
-}
-
-/** A built-in plugin descriptor. */
-export interface BuiltinPlugin<T> {
-  name: string;
-  aliases?: string[];
-  url: string;
-  load(): Promise<{ default: T }>;
-}
+export type { PluginEntry } from "./call.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyEnrichment = EnrichmentPlugin<any>;
@@ -125,19 +110,21 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (promise ??= fn());
 }
 
-function fromBuiltin<T extends { name: string }>(
-  builtin: BuiltinPlugin<T>,
+/** The entry of a catalogue row: the module is imported by its path on first use. */
+function fromCatalogue<T extends { name: string }>(
+  row: CatalogueRow,
 ): PluginEntry<T> {
+  const url = projectUrl(row.path);
   return {
-    name: builtin.name,
-    aliases: builtin.aliases ?? [],
-    url: builtin.url,
+    name: row.name,
+    aliases: [...row.aliases],
+    url,
     builtin: true,
     load: memo(async () => {
-      const plugin = (await builtin.load()).default;
-      if (plugin.name !== builtin.name) {
+      const plugin = (await importLazy<{ default: T }>(row.path)).default;
+      if (plugin.name !== row.name) {
         throw new TypeError(
-          `Built-in plugin ${builtin.url} is named "${plugin.name}", expected "${builtin.name}"`,
+          `Built-in plugin ${url} is named "${plugin.name}", expected "${row.name}"`,
         );
       }
       return plugin;
@@ -285,10 +272,11 @@ export async function loadRegistry(
   pluginDirs: string[] = [],
 ): Promise<PluginRegistry> {
   const registry = new PluginRegistry();
-  for (const b of builtinEnrichments) {
-    registry.addEnrichment(fromBuiltin<AnyEnrichment>(b));
+  for (const row of CATALOGUE) {
+    if (row.kind === "enrichment") {
+      registry.addEnrichment(fromCatalogue<AnyEnrichment>(row));
+    } else registry.addAction(fromCatalogue<AnyAction>(row));
   }
-  for (const b of builtinActions) registry.addAction(fromBuiltin<AnyAction>(b));
   const problems: string[] = [];
   for (const dir of pluginDirs) {
     try {

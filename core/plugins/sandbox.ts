@@ -25,9 +25,8 @@
  *
  * @module
  */
-import { TimeoutError } from "./call.ts";
+import { inProcessInvoker, type Invoker, TimeoutError } from "./call.ts";
 import { formatDuration } from "../duration.ts";
-import { inProcessInvoker, type Invoker } from "../pipeline/enrich.ts";
 import type {
   CallContext,
   FromWorker,

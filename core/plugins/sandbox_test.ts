@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { TimeoutError } from "./call.ts";
 import type { EnrichmentPlugin } from "../plugin.ts";
-import type { PluginEntry } from "./registry.ts";
+import { loadRegistry, type PluginEntry } from "./registry.ts";
 import {
   createSandboxInvoker,
   loadSandboxed,
@@ -14,7 +14,8 @@ import { registerSecret } from "../secrets.ts";
 type AnyPlugin = EnrichmentPlugin<any>;
 
 const EVIL = new URL("../../tests/fixtures/evil_plugins/", import.meta.url);
-const ENV_VAR = "BLITZ_SANDBOX_TEST_VAR";
+// A variable every test process has, so that no test sets one (tests never mutate Deno.env).
+const ENV_VAR = "PATH";
 
 /** Worker permissions need `--unstable-worker-options` (or deno.json `"unstable": ["worker-options"]`); without it Deno exits the whole run. */
 const WORKER_OPTIONS =
@@ -295,14 +296,15 @@ test("createSandboxInvoker() passes params and context and returns JSON", async 
 });
 
 test("createSandboxInvoker() shows a plugin only its declared environment variables", async () => {
-  Deno.env.set(ENV_VAR, "declared-value");
+  const declared = Deno.env.get(ENV_VAR);
+  assert.ok(declared, `${ENV_VAR} is set in the test process`);
   const sandbox = createSandboxInvoker();
   try {
     await withHelper(sandbox, async ({ call }) => {
       const env = await call({ mode: "env" });
       assert.deepEqual(env, {
-        deno: "declared-value",
-        process: "declared-value",
+        deno: declared,
+        process: declared,
         keys: [ENV_VAR],
       });
       await assert.rejects(
@@ -312,7 +314,6 @@ test("createSandboxInvoker() shows a plugin only its declared environment variab
     });
   } finally {
     await sandbox.close();
-    Deno.env.delete(ENV_VAR);
   }
 });
 
@@ -516,9 +517,9 @@ test("createSandboxInvoker() close() terminates every worker and rejects calls i
 });
 
 test("createSandboxInvoker() runs a built-in plugin with its declared permissions", async () => {
-  const { builtinEnrichments } = await import("../../enrichments/mod.ts");
-  const builtin = builtinEnrichments.find((b) => b.name === "http_api")!;
-  const p = (await builtin.load()).default;
+  const registry = await loadRegistry();
+  const builtin = registry.enrichment("http_api");
+  const p = await builtin.load();
   const sandbox = createSandboxInvoker();
   const srv = server();
   try {

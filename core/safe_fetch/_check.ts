@@ -5,7 +5,24 @@
  *
  * @module
  */
-import type { SafeFetchPolicy } from "./safe_fetch.ts";
+import { formatIp, type ParsedIp, parseIp } from "../ip.ts";
+
+/** What {@linkcode safeFetch} lets through. */
+export interface SafeFetchPolicy {
+  /** If non-empty, only these hostnames: exact (`api.example.com`) or subdomains (`*.example.com`). */
+  allowHosts?: string[];
+  /**
+   * Allow loopback, private (RFC 1918, CGNAT 100.64/10, ULA fc00::/7), link-local, unspecified,
+   * multicast and reserved addresses. Cloud metadata addresses stay denied. @default false
+   */
+  allowPrivate?: boolean;
+  /** Allow cloud metadata addresses (169.254.169.254, fd00:ec2::254, …), even with allowPrivate. @default false */
+  allowMetadata?: boolean;
+  /** Redirects followed before giving up; each hop is checked again. @default 3 */
+  maxRedirects?: number;
+  /** Resolves a hostname to IP addresses for the check. @default Deno.resolveDns A + AAAA */
+  resolve?: (host: string) => Promise<string[]> | string[];
+}
 
 /** A request refused by the policy before any connection was made. */
 export class BlockedRequestError extends Error {
@@ -28,12 +45,12 @@ const DOTTED_V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
  * (`2130706433`, `0x7f000001`, `017700000001`, `127.1`); throws TypeError for anything else.
  */
 export function isPrivateAddress(ip: string): boolean {
-  return classify(parseIp(ip)) !== null;
+  return classify(parseUrlIp(ip).bytes) !== null;
 }
 
 /** Tells whether an IP literal is a cloud metadata address (also in v4-mapped or NAT64 form). */
 export function isMetadataAddress(ip: string): boolean {
-  return isMetadata(parseIp(ip));
+  return isMetadata(parseUrlIp(ip));
 }
 
 /** Refuses a hop (scheme, allowlist, loopback name, resolved addresses) before any connection is made. */
@@ -88,16 +105,16 @@ export async function checkUrl(
 }
 
 function denyReason(address: string, policy: SafeFetchPolicy): string | null {
-  let bytes: Uint8Array;
+  let parsed: ParsedIp;
   try {
-    bytes = parseIp(address);
+    parsed = parseUrlIp(address);
   } catch {
     return "not an IP address";
   }
-  if (isMetadata(bytes) && !policy.allowMetadata) {
+  if (isMetadata(parsed) && !policy.allowMetadata) {
     return "a cloud metadata address";
   }
-  const kind = classify(bytes);
+  const kind = classify(parsed.bytes);
   if (kind && !policy.allowPrivate) return `a ${kind} address`;
   return null;
 }
@@ -129,8 +146,11 @@ async function resolveHost(
   return [...v4, ...v6];
 }
 
-/** Parses an IP literal into 4 (IPv4) or 16 (IPv6) bytes, normalising like WHATWG URL. */
-function parseIp(input: string): Uint8Array {
+/**
+ * Parses an IP literal into 4 (IPv4) or 16 (IPv6) bytes, normalising like WHATWG URL first (so the odd
+ * IPv4 forms a URL accepts are read as a request would read them), then with the one IP parser.
+ */
+function parseUrlIp(input: string): ParsedIp {
   const ip = input.trim().replace(/^\[(.*)\]$/, "$1");
   if (!IP_CHARS.test(ip)) throw new TypeError(`Not an IP address: ${input}`);
   let hostname: string;
@@ -140,27 +160,10 @@ function parseIp(input: string): Uint8Array {
   } catch {
     throw new TypeError(`Not an IP address: ${input}`);
   }
-  const v4 = DOTTED_V4.exec(hostname);
-  if (v4) return Uint8Array.from(v4.slice(1, 5), Number);
-  if (hostname.startsWith("[")) return parseIPv6(hostname.slice(1, -1));
-  throw new TypeError(`Not an IP address: ${input}`);
-}
-
-/** Parses the canonical (WHATWG-serialised, hex only) IPv6 form. */
-function parseIPv6(ip: string): Uint8Array {
-  const [left = "", right] = ip.split("::");
-  const head = left ? left.split(":") : [];
-  const tail = right ? right.split(":") : [];
-  const groups = right === undefined
-    ? head
-    : [...head, ...Array(8 - head.length - tail.length).fill("0"), ...tail];
-  const bytes = new Uint8Array(16);
-  groups.forEach((group, i) => {
-    const value = parseInt(group, 16);
-    bytes[i * 2] = value >> 8;
-    bytes[i * 2 + 1] = value & 0xff;
-  });
-  return bytes;
+  if (!DOTTED_V4.test(hostname) && !hostname.startsWith("[")) {
+    throw new TypeError(`Not an IP address: ${input}`);
+  }
+  return parseIp(hostname);
 }
 
 /** The IPv4 address carried inside an IPv6 one (v4-mapped, NAT64 well-known prefix, 6to4), if any. */
@@ -178,17 +181,9 @@ function embeddedV4(b: Uint8Array): Uint8Array | null {
   return null;
 }
 
-function isMetadata(bytes: Uint8Array): boolean {
-  const v4 = embeddedV4(bytes);
-  return METADATA_ADDRESSES.has(v4 ? v4.join(".") : formatV6(bytes));
-}
-
-function formatV6(b: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) {
-    groups.push((((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16));
-  }
-  return new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1);
+function isMetadata(address: ParsedIp): boolean {
+  const v4 = embeddedV4(address.bytes);
+  return METADATA_ADDRESSES.has(v4 ? v4.join(".") : formatIp(address));
 }
 
 /** Names the non-public range an address falls in, or null for a public address. */

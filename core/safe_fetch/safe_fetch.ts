@@ -15,31 +15,20 @@
  *
  * @module
  */
-import { BlockedRequestError, checkUrl } from "./_check.ts";
+import {
+  BlockedRequestError,
+  checkUrl,
+  type SafeFetchPolicy,
+} from "./_check.ts";
 
 export { buildUrl, fillText } from "./_build.ts";
+export { readTextCapped } from "./_read.ts";
 export {
   BlockedRequestError,
   isMetadataAddress,
   isPrivateAddress,
+  type SafeFetchPolicy,
 } from "./_check.ts";
-
-/** What {@linkcode safeFetch} lets through. */
-export interface SafeFetchPolicy {
-  /** If non-empty, only these hostnames: exact (`api.example.com`) or subdomains (`*.example.com`). */
-  allowHosts?: string[];
-  /**
-   * Allow loopback, private (RFC 1918, CGNAT 100.64/10, ULA fc00::/7), link-local, unspecified,
-   * multicast and reserved addresses. Cloud metadata addresses stay denied. @default false
-   */
-  allowPrivate?: boolean;
-  /** Allow cloud metadata addresses (169.254.169.254, fd00:ec2::254, …), even with allowPrivate. @default false */
-  allowMetadata?: boolean;
-  /** Redirects followed before giving up; each hop is checked again. @default 3 */
-  maxRedirects?: number;
-  /** Resolves a hostname to IP addresses for the check. @default Deno.resolveDns A + AAAA */
-  resolve?: (host: string) => Promise<string[]> | string[];
-}
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers kept when a redirect crosses origins; everything else (API keys, Authorization) is dropped. */

@@ -5,6 +5,7 @@ import {
   fillText,
   isMetadataAddress,
   isPrivateAddress,
+  readTextCapped,
   safeFetch,
 } from "./safe_fetch.ts";
 
@@ -446,4 +447,40 @@ Deno.test("fillText() inserts raw values once, from flat or dotted keys", () => 
     name: "TypeError",
     message: "Missing value for placeholder {nope}",
   });
+});
+
+Deno.test("readTextCapped() reads up to the cap, refuses a larger Content-Length unread and stops a stream past it", async () => {
+  const options = { maxBytes: 8, host: "api.example" };
+  assert.equal(await readTextCapped(new Response("héllo"), options), "héllo");
+  assert.equal(await readTextCapped(new Response(null), options), "");
+  let pulled = 0;
+  const endless = () =>
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new TextEncoder().encode("12345"));
+      },
+    });
+  await assert.rejects(
+    readTextCapped(
+      new Response(endless(), { headers: { "content-length": "9" } }),
+      options,
+    ),
+    {
+      name: "RangeError",
+      message: "Response from api.example exceeds 8 bytes",
+    },
+  );
+  pulled = 0;
+  await assert.rejects(
+    readTextCapped(new Response(endless()), {
+      ...options,
+      limit: "max_bytes (8)",
+    }),
+    {
+      name: "RangeError",
+      message: "Response from api.example exceeds max_bytes (8)",
+    },
+  );
+  assert.ok(pulled <= 3, `stopped reading after the cap (${pulled} pulls)`);
 });

@@ -16,7 +16,8 @@ import { Claimer } from "./_claim.ts";
 import { errorMessage } from "../plugins/call.ts";
 import { InputError } from "../errors.ts";
 import type { Metrics } from "./metrics.ts";
-import { backoffMs, processAlert, type Runtime } from "../pipeline/pipeline.ts";
+import { processAlert, type Runtime } from "../pipeline/pipeline.ts";
+import { retryOrFail } from "../delivery/retry.ts";
 import type { AlertRecord, NewAlert } from "../store/store.ts";
 
 /** What `enqueue` returns for each alert: its id, and whether it was already recorded (a retry). */
@@ -215,13 +216,14 @@ export class Queue {
       // A bug or a store error, not a delivery failure: record it and retry like a delivery, so the
       // alert is never stuck and never dropped. An unknown detector (config changed) fails at once.
       const attempts = record.attempts + 1;
-      const final = err instanceof InputError ||
-        attempts >= runtime.config.global.delivery.max_attempts;
+      const decision = retryOrFail(runtime.config.global.delivery, {
+        attempts,
+        transient: !(err instanceof InputError),
+        now: runtime.clock?.() ?? new Date(),
+      });
+      const final = decision.final;
       const error = errorMessage(err);
-      nextAttemptAt = final
-        ? undefined
-        : new Date(Date.now() + backoffMs(runtime.config, attempts))
-          .toISOString();
+      nextAttemptAt = decision.final ? undefined : decision.nextAttemptAt;
       status = final ? "failed" : "retry";
       try {
         await runtime.store.updateAlert(

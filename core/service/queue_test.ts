@@ -215,6 +215,48 @@ Deno.test("Queue fails an alert of an unknown detector at once instead of retryi
   assert.match(record?.last_error ?? "", /Unknown detector "removed_detector"/);
 });
 
+Deno.test("Queue retries a processing error at the time of the runtime's clock, not the wall clock", async () => {
+  await using s = await setup({
+    global: {
+      delivery: {
+        max_attempts: 3,
+        backoff: "1s",
+        max_backoff: "1s",
+        timeout: "5s",
+      },
+    },
+  });
+  const tomorrow = new Date(Date.now() + 86_400_000);
+  // An unusable public_url makes composing throw: the queue's own retry-or-fail path, not delivery's.
+  const broken: Runtime = {
+    ...s.runtime,
+    clock: () => tomorrow,
+    config: {
+      ...s.runtime.config,
+      global: { ...s.runtime.config.global, public_url: "not a url" },
+    },
+  };
+  const queue = new Queue(broken);
+  await queue.start(1);
+  const { id } = (await queue.enqueue([alert(1)]))[0]!;
+  const deadline = Date.now() + 10_000;
+  let record = await s.runtime.store.getAlert(id);
+  while (record?.status !== "retry") {
+    assert.ok(Date.now() < deadline, "the alert reached retry in time");
+    await new Promise((r) => setTimeout(r, 20));
+    record = await s.runtime.store.getAlert(id);
+  }
+  await queue.stop();
+  const wait = Date.parse(record.next_attempt_at!) - tomorrow.getTime();
+  assert.ok(
+    wait >= 800 && wait <= 1200,
+    `next attempt ${wait} ms after the clock`,
+  );
+  assert.ok(
+    s.events.some((e) => e.event === "process_retry" && e.alert_id === id),
+  );
+});
+
 Deno.test("Queue.stop() lets the alert in progress finish; alerts enqueued later stay queued", async () => {
   await using s = await setup();
   const queue = new Queue(s.runtime);

@@ -22,6 +22,8 @@ export interface RuntimeOptions {
   /** Open the store and delivery. @default true */
   io?: boolean;
   clock?: () => Date;
+  /** Environment lookup for `${env:NAME}` and `BLITZ_CONFIG`. @default Deno.env (see `loadConfig`) */
+  env?: (name: string) => string | undefined;
 }
 
 /** Loads plugins and config (throws ConfigError), then opens the store and delivery. */
@@ -30,6 +32,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const config: LoadedConfig = await loadConfig({
     path: options.configPath,
     only: options.only,
+    ...(options.env ? { env: options.env } : {}),
     registry: async (
       global,
     ) => (registry = await loadRegistry(global.plugin_dirs)),

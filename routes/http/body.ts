@@ -8,7 +8,7 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { InputError } from "../../core/errors.ts";
-import { checkAlert } from "../../core/pipeline/_input.ts";
+import { checkAlert } from "../../core/pipeline/pipeline.ts";
 
 /** An HTTPException whose response is JSON `{"error": message}` with the given status and headers. */
 export function jsonError(

@@ -7,102 +7,23 @@
 import type { JSX } from "preact";
 import { formatTime } from "../../emails/AlertEmail.tsx";
 import { DataView } from "../../emails/DataView.tsx";
-import type { StepOutcome } from "./ActionPages.tsx";
 import {
+  type AlertDetailModel,
   AuditTrail,
   EmailSummary,
   EnrichmentTable,
   JiraKeys,
   SendActionTable,
 } from "./_AlertDetail.tsx";
-import { AlertFilter, AlertTable } from "./_AlertTable.tsx";
+import {
+  AlertFilter,
+  type AlertListModel,
+  AlertTable,
+} from "./_AlertTable.tsx";
 import { Badge, Card, Facts, Page, renderPage } from "./Page.tsx";
 
-/** One row of the alert list. */
-export interface AlertRow {
-  id: string;
-  /** Absolute link to the alert page. */
-  href: string;
-  receivedAt: string;
-  detector: string;
-  subject: string;
-  status: string;
-  jiraKeys: string[];
-}
-
-/** Everything the alert list shows. */
-export interface AlertListModel {
-  /** Who is looking. */
-  user: string;
-  rows: AlertRow[];
-  /** Detector names for the filter. */
-  detectors: string[];
-  /** Status names for the filter. */
-  statuses: string[];
-  filter: { detector?: string; status?: string };
-  /** Absolute URL of the list (the filter form's action). */
-  listHref: string;
-  /** Link to the next, older page. */
-  nextHref?: string;
-}
-
-/** A Jira key, linked when the Jira server is known. */
-export interface JiraLink {
-  key: string;
-  href?: string;
-}
-
-/** One button run in the audit trail. */
-export interface AuditRow {
-  button: string;
-  actor: string;
-  actorSource: string;
-  clientIp?: string;
-  userAgent?: string;
-  startedAt: string;
-  finishedAt?: string;
-  status: string;
-  steps: StepOutcome[];
-}
-
-/** Everything one alert's page shows. */
-export interface AlertDetailModel {
-  user: string;
-  listHref: string;
-  id: string;
-  detector: string;
-  status: string;
-  receivedAt: string;
-  updatedAt: string;
-  subject?: string;
-  to: string[];
-  cc: string[];
-  messageId?: string;
-  delivery?: {
-    status: string;
-    error?: string;
-    path?: string;
-    response?: string;
-  };
-  attempts: number;
-  lastError?: string;
-  condition?: string | null;
-  /** The alert as received, secrets redacted. */
-  alert: unknown;
-  enrichments: {
-    name: string;
-    func: string;
-    status: string;
-    ms: number;
-    data?: unknown;
-    error?: string;
-  }[];
-  sendActions: StepOutcome[];
-  /** The plain-text part of the email sent. */
-  emailText?: string;
-  runs: AuditRow[];
-  jira: JiraLink[];
-}
+export type { AlertDetailModel, AuditRow, JiraLink } from "./_AlertDetail.tsx";
+export type { AlertListModel, AlertRow } from "./_AlertTable.tsx";
 
 /** The alert list with detector and status filters. */
 export function AlertListPage(

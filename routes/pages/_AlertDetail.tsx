@@ -8,8 +8,65 @@ import type { JSX } from "preact";
 import { formatTime, safeHref } from "../../emails/AlertEmail.tsx";
 import { DataView } from "../../emails/DataView.tsx";
 import type { StepOutcome } from "./ActionPages.tsx";
-import type { AlertDetailModel, AuditRow, JiraLink } from "./AlertPages.tsx";
 import { Badge, Facts } from "./Page.tsx";
+
+/** A Jira key, linked when the Jira server is known. */
+export interface JiraLink {
+  key: string;
+  href?: string;
+}
+
+/** One button run in the audit trail. */
+export interface AuditRow {
+  button: string;
+  actor: string;
+  actorSource: string;
+  clientIp?: string;
+  userAgent?: string;
+  startedAt: string;
+  finishedAt?: string;
+  status: string;
+  steps: StepOutcome[];
+}
+
+/** Everything one alert's page shows. */
+export interface AlertDetailModel {
+  user: string;
+  listHref: string;
+  id: string;
+  detector: string;
+  status: string;
+  receivedAt: string;
+  updatedAt: string;
+  subject?: string;
+  to: string[];
+  cc: string[];
+  messageId?: string;
+  delivery?: {
+    status: string;
+    error?: string;
+    path?: string;
+    response?: string;
+  };
+  attempts: number;
+  lastError?: string;
+  condition?: string | null;
+  /** The alert as received, secrets redacted. */
+  alert: unknown;
+  enrichments: {
+    name: string;
+    func: string;
+    status: string;
+    ms: number;
+    data?: unknown;
+    error?: string;
+  }[];
+  sendActions: StepOutcome[];
+  /** The plain-text part of the email sent. */
+  emailText?: string;
+  runs: AuditRow[];
+  jira: JiraLink[];
+}
 
 /** Jira keys separated by commas, each linked when its link is safe. */
 export function JiraKeys({ keys }: { keys: JiraLink[] }): JSX.Element {

@@ -5,8 +5,35 @@
  */
 import type { JSX } from "preact";
 import { formatTime } from "../../emails/AlertEmail.tsx";
-import type { AlertListModel, AlertRow } from "./AlertPages.tsx";
 import { Badge } from "./Page.tsx";
+
+/** One row of the alert list. */
+export interface AlertRow {
+  id: string;
+  /** Absolute link to the alert page. */
+  href: string;
+  receivedAt: string;
+  detector: string;
+  subject: string;
+  status: string;
+  jiraKeys: string[];
+}
+
+/** Everything the alert list shows. */
+export interface AlertListModel {
+  /** Who is looking. */
+  user: string;
+  rows: AlertRow[];
+  /** Detector names for the filter. */
+  detectors: string[];
+  /** Status names for the filter. */
+  statuses: string[];
+  filter: { detector?: string; status?: string };
+  /** Absolute URL of the list (the filter form's action). */
+  listHref: string;
+  /** Link to the next, older page. */
+  nextHref?: string;
+}
 
 /** The GET form that filters the list by detector and status. */
 export function AlertFilter(

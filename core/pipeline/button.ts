@@ -1,48 +1,90 @@
 /**
- * Running a button: its steps in order with results chained, the run recorded under the token's nonce,
- * the issue keys of jira_create steps saved on the alert, and a follow-up email threaded under the alert's
- * Message-ID that says who ran what.
+ * The button run: a reply button's steps in order with results chained, the run recorded under the
+ * token's nonce, the issue keys of jira_create steps saved on the alert, and a follow-up email threaded
+ * under the alert's Message-ID that says who ran what. The door (`routes/actions.ts`) verifies the link,
+ * consumes the nonce and turns the {@linkcode ButtonOutcome} into a page.
  *
  * @module
  */
-import { runSteps } from "../core/pipeline/actions.ts";
-import { errorMessage } from "../core/plugins/call.ts";
-import type { OutgoingMessage } from "../core/delivery/delivery.ts";
-import type { ConfigReads } from "../core/plugin.ts";
-import { uuidv7 } from "../core/ids.ts";
-import {
-  messageIdOf,
-  recipients,
-  type Runtime,
-  settingsFor,
-} from "../core/pipeline/pipeline.ts";
-import { redact } from "../core/secrets.ts";
-import type { ActionResult, ActionRun } from "../core/store/store.ts";
-import { headerSafe } from "../core/headers.ts";
-import { renderFollowUpEmail } from "../emails/render.ts";
-import type { RunModel } from "./pages/ActionPages.tsx";
-import { runModel } from "./_action_pages.ts";
-import { alertOf, sendValues, type Target } from "./_action_target.ts";
+import type { LoadedDetector } from "../config/config.ts";
+import type { ReplyButton } from "../config/schema.ts";
+import type { OutgoingMessage } from "../delivery/delivery.ts";
+import { errorMessage } from "../errors.ts";
+import { headerSafe } from "../headers.ts";
+import { uuidv7 } from "../ids.ts";
+import type { ConfigReads } from "../plugin.ts";
+import { redact } from "../secrets.ts";
+import type { ActionResult, ActionRun, AlertRecord } from "../store/store.ts";
+import { renderFollowUpEmail } from "../../emails/render.ts";
+import { runSteps } from "./actions.ts";
+import { messageIdOf, recipients, settingsFor } from "./_compose.ts";
+import { preprocess } from "./_input.ts";
+import type { Runtime } from "./_types.ts";
 
-/** The run recorded under the token's nonce, if it was used before. */
-export async function findRun(
-  runtime: Runtime,
-  target: Target,
-): Promise<ActionRun | undefined> {
-  const runs = await runtime.store.listActionRuns(target.record.id);
-  return runs.find((run) => run.nonce === target.claims.nonce);
+/** A button of a recorded alert. */
+export interface ButtonTarget {
+  record: AlertRecord;
+  detector: LoadedDetector;
+  button: ReplyButton;
 }
 
-/** Runs the button's steps, records the outcome, saves Jira keys and sends the follow-up email. */
-export async function execute(
+/** What a button run came to: the finished run (as recorded) and what happened to the follow-up email. */
+export interface ButtonOutcome {
+  run: ActionRun;
+  /** `sent to 2 recipients`, `not sent: delivery failed`, … */
+  followUp: string;
+}
+
+/** The run recorded under a nonce for an alert, if the nonce was used before. */
+export async function findButtonRun(
   runtime: Runtime,
-  target: Target,
-  run: ActionRun,
-  now: () => number,
-): Promise<RunModel> {
+  alertId: string,
+  nonce: string,
+): Promise<ActionRun | undefined> {
+  const runs = await runtime.store.listActionRuns(alertId);
+  return runs.find((run) => run.nonce === nonce);
+}
+
+/** The alert after the detector's preprocess hook (what the email was made from). */
+export async function alertOf(
+  target: Pick<ButtonTarget, "record" | "detector">,
+): Promise<Record<string, unknown>> {
+  try {
+    return await preprocess(target.detector, target.record.alert);
+  } catch {
+    return target.record.alert;
+  }
+}
+
+/** Values of the send actions (`pass_to_mail`) by return_name, as the email's placeholders saw them. */
+export function sendValues(record: AlertRecord): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const action of record.actions ?? []) {
+    if (action.status === "ok" && action.return_name) {
+      values[action.return_name] = action.value;
+    }
+  }
+  return values;
+}
+
+/**
+ * Runs a button whose nonce was just consumed (`run` is the "running" entry): its steps, then the run's
+ * outcome recorded, Jira keys saved and the follow-up email sent.
+ */
+export async function runButton(
+  runtime: Runtime,
+  target: ButtonTarget,
+  options: {
+    /** The consumed nonce's run entry, status "running". */
+    run: ActionRun;
+    /** Clock in epoch ms for the finish time. */
+    now: () => number;
+  },
+): Promise<ButtonOutcome> {
+  const { run, now } = options;
   let steps: ActionResult[];
   try {
-    steps = await runButton(runtime, target);
+    steps = await runButtonSteps(runtime, target);
   } catch (err) {
     steps = [{
       name: "blitz",
@@ -77,13 +119,13 @@ export async function execute(
     status,
     steps: steps.map((s) => `${s.name}:${s.status}`).join(","),
   });
-  return runModel(target, finished, followUp);
+  return { run: finished, followUp };
 }
 
 /** Runs the button's steps in order, results chained by return_name; stops at the first failure. */
-async function runButton(
+async function runButtonSteps(
   runtime: Runtime,
-  target: Target,
+  target: ButtonTarget,
 ): Promise<ActionResult[]> {
   const message = target.record.message;
   const settings = (
@@ -113,7 +155,7 @@ async function runButton(
 /** Adds the issue keys returned by jira_create steps to the alert record. */
 async function saveJiraKeys(
   runtime: Runtime,
-  target: Target,
+  target: ButtonTarget,
   steps: ActionResult[],
 ): Promise<void> {
   const { registry, store } = runtime;
@@ -134,7 +176,7 @@ async function saveJiraKeys(
 /** Sends "who ran what" to the alert's recipients, threaded under its Message-ID; returns what happened. */
 async function sendFollowUp(
   runtime: Runtime,
-  target: Target,
+  target: ButtonTarget,
   run: ActionRun,
 ): Promise<string> {
   const { config } = runtime;
