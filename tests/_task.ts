@@ -44,14 +44,34 @@ export function taskFlags(name: string): { flags: string[]; rest: string[] } {
 }
 
 /** Runs the task with `args` from `cwd`, `env` added to the environment, `stdin` piped in. */
-export async function runTask(
+export function runTask(
   name: string,
   args: string[],
-  options: { cwd: string; env?: Record<string, string>; stdin?: string },
+  options: RunOptions,
 ): Promise<TaskRun> {
   const { flags, rest } = taskFlags(name);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, `${ROOT}/main.ts`, ...rest, ...args],
+  return runCommand(
+    Deno.execPath(),
+    ["run", ...flags, `${ROOT}/main.ts`, ...rest, ...args],
+    options,
+  );
+}
+
+/** Where and how a child process runs: its folder, variables added to `NO_COLOR=1`, its stdin. */
+export interface RunOptions {
+  cwd: string;
+  env?: Record<string, string>;
+  stdin?: string;
+}
+
+/** Runs `command args` to its end with `stdin` piped in; returns its exit code and decoded output. */
+export async function runCommand(
+  command: string,
+  args: string[],
+  options: RunOptions,
+): Promise<TaskRun> {
+  const child = new Deno.Command(command, {
+    args,
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "piped",

@@ -8,74 +8,24 @@ import { DatabaseSync } from "node:sqlite";
 import { stringify } from "yaml";
 import { type TestProject, writeProject } from "./_config.ts";
 import { startDnsServer } from "./_dns.ts";
+import {
+  ROOT,
+  type RunOptions,
+  runTask,
+  type TaskRun as Run,
+} from "./_task.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const MAIN = `${ROOT}/main.ts`;
 const GOOD_PLUGINS = `${ROOT}/tests/fixtures/plugins/good`;
 const PLUGIN_TS = new URL("../core/plugin.ts", import.meta.url).href;
 const DECODER = new TextDecoder();
 
-interface Task {
-  flags: string[];
-  /** What the task passes after main.ts (the subcommand). */
-  rest: string[];
-}
-
-/** The flags of `deno task <name>`: everything between `deno run` and `main.ts`. */
-function taskOf(name: "ingest" | "render" | "check"): Task {
-  const denoJson = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)) as {
-    tasks: Record<string, string>;
-  };
-  const words = denoJson.tasks[name]!.trim().split(/\s+/);
-  const main = words.indexOf("main.ts");
-  assert.deepEqual(
-    words.slice(0, 2),
-    ["deno", "run"],
-    `task ${name} must be "deno run … main.ts …"`,
-  );
-  assert.ok(main > 1, `task ${name} must run main.ts`);
-  const flags = words.slice(2, main);
-  assert.ok(
-    !flags.includes("-A") && !flags.includes("--allow-all"),
-    `task ${name} must not use -A`,
-  );
-  // The child runs in a temp project while Blitz's modules stay in the repository: add the repository to
-  // --allow-read (a deployment runs from the repository root, where "." covers both).
-  const read = flags.findIndex((f) => f.startsWith("--allow-read="));
-  if (read !== -1) flags[read] = `${flags[read]},${ROOT}`;
-  return { flags, rest: words.slice(main + 1) };
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `deno task <task> <args>` the way the task does, from `cwd`, with `stdin` piped in. */
-async function cli(
+function cli(
   task: "ingest" | "render" | "check",
   args: string[],
-  options: { cwd: string; env?: Record<string, string>; stdin?: string },
+  options: RunOptions,
 ): Promise<Run> {
-  const { flags, rest } = taskOf(task);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, MAIN, ...rest, ...args],
-    cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(options.stdin ?? ""));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  return {
-    code,
-    stdout: DECODER.decode(stdout),
-    stderr: DECODER.decode(stderr),
-  };
+  return runTask(task, args, options);
 }
 
 /** Runs `deno task <task> <args> --config <project's config>` from the project, with its env. */

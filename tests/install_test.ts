@@ -4,34 +4,8 @@
  * an unrelated working directory, with the email checked in `<dir>/var/lib/blitz/outbox/`.
  */
 import assert from "node:assert/strict";
-import { ROOT, shown, type TaskRun } from "./_task.ts";
+import { ROOT, runCommand as run, shown } from "./_task.ts";
 import { startDnsServer } from "./_dns.ts";
-
-const DECODER = new TextDecoder();
-
-async function run(
-  command: string,
-  args: string[],
-  options: { cwd: string; env?: Record<string, string>; stdin?: string },
-): Promise<TaskRun> {
-  const child = new Deno.Command(command, {
-    args,
-    cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(options.stdin ?? ""));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  return {
-    code,
-    stdout: DECODER.decode(stdout),
-    stderr: DECODER.decode(stderr),
-  };
-}
 
 Deno.test("install.sh --prefix installs a tree whose launcher checks and ingests into the outbox", async () => {
   const dns = await startDnsServer({
