@@ -29,13 +29,20 @@ export function alertSelect(
     params.status = query.status;
   }
   if (query.before !== undefined) {
-    where.push("received_at < :before");
     params.before = toIso(query.before, "before");
+    if (query.before_id !== undefined) {
+      where.push(
+        "(received_at < :before OR (received_at = :before AND id < :before_id))",
+      );
+      params.before_id = query.before_id;
+    } else {
+      where.push("received_at < :before");
+    }
   }
   const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
   return {
     sql:
-      `SELECT * FROM alerts ${filter} ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
+      `SELECT * FROM alerts ${filter} ORDER BY received_at DESC, id DESC LIMIT :limit`,
     params,
   };
 }
