@@ -25,6 +25,8 @@ export interface IngestSummary {
     path?: string;
     error?: string;
   };
+  /** Each channel's state after the CLI's one attempt (only when the detector notifies channels). */
+  channels?: { channel: string; status: string; error?: string }[];
 }
 
 /** The fields a composition adds to the record: the message and what went into it. */

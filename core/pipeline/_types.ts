@@ -12,6 +12,7 @@ import type {
 } from "../store/store.ts";
 import type { SandboxInvoker } from "../plugins/sandbox.ts";
 import type { LimitedInvoker } from "./limits.ts";
+import type { ChannelMessage } from "../channels/model.ts";
 
 /** Everything the pipeline works with, built once per process. */
 export interface Runtime {
@@ -29,6 +30,8 @@ export interface Runtime {
   limits?: LimitedInvoker;
   /** @default () => new Date() */
   clock?: () => Date;
+  /** Called when channel deliveries were queued (serve's channel queue wakes up). */
+  onChannelWork?: () => void;
   /** Called once per finished enrichment (metrics). */
   onEnrichment?: (detector: string, result: EnrichmentResult) => void;
 }
@@ -49,6 +52,10 @@ export interface Composition {
   enrichments: EnrichmentResult[];
   actions: ActionResult[];
   message: StoredMessage;
+  /** The same alert for the other channels (Slack, Teams, webhooks, PagerDuty, plugins). */
+  channelMessage: ChannelMessage;
+  /** The channels this alert goes to: the matched block's `notify`, else the detector's. */
+  notify: string[];
 }
 
 /** What one delivery attempt came to: the transport's result, or its error and whether to retry. */

@@ -7,7 +7,11 @@
  *
  * @module
  */
-import type { ActionPlugin, EnrichmentPlugin } from "../plugin.ts";
+import type {
+  ActionPlugin,
+  ChannelPlugin,
+  EnrichmentPlugin,
+} from "../plugin.ts";
 import { SHAREABLE_CONFIG } from "./shareable_config.ts";
 import { ConfigError } from "../errors.ts";
 import { join, toFileUrl } from "../paths.ts";
@@ -15,6 +19,7 @@ import { loadSandboxed } from "./sandbox.ts";
 import type { PluginEntry } from "./call.ts";
 import { importLazy, projectUrl } from "../lazy.ts";
 import { CATALOGUE, type CatalogueRow } from "./catalogue.ts";
+import { suggestName } from "../config/suggest.ts";
 
 export type { PluginEntry } from "./call.ts";
 
@@ -22,11 +27,14 @@ export type { PluginEntry } from "./call.ts";
 type AnyEnrichment = EnrichmentPlugin<any>;
 // deno-lint-ignore no-explicit-any
 type AnyAction = ActionPlugin<any>;
+// deno-lint-ignore no-explicit-any
+type AnyChannel = ChannelPlugin<any>;
 
 /** Lookup of enrichments and actions by name or alias. */
 export class PluginRegistry {
   #enrichments = new Map<string, PluginEntry<AnyEnrichment>>();
   #actions = new Map<string, PluginEntry<AnyAction>>();
+  #channels = new Map<string, PluginEntry<AnyChannel>>();
 
   /** Adds an enrichment under its name and aliases; a later entry with the same name wins. */
   addEnrichment(entry: PluginEntry<AnyEnrichment>): void {
@@ -40,6 +48,24 @@ export class PluginRegistry {
     for (const name of [entry.name, ...entry.aliases]) {
       this.#actions.set(name, entry);
     }
+  }
+
+  /** Adds a channel plugin (`plugin_dirs/<dir>/channels/`) under its name and aliases. */
+  addChannel(entry: PluginEntry<AnyChannel>): void {
+    for (const name of [entry.name, ...entry.aliases]) {
+      this.#channels.set(name, entry);
+    }
+  }
+
+  hasChannel(name: string): boolean {
+    return this.#channels.has(name);
+  }
+
+  /** The channel plugin entry for a name or alias. */
+  channel(name: string): PluginEntry<AnyChannel> {
+    const entry = this.#channels.get(name);
+    if (!entry) throw new RangeError(`Unknown channel plugin "${name}"`);
+    return entry;
   }
 
   hasEnrichment(name: string): boolean {
@@ -65,44 +91,19 @@ export class PluginRegistry {
   }
 
   /** Names of all enrichments and actions (with aliases). */
-  names(kind: "enrichment" | "action"): string[] {
-    return [
-      ...(kind === "enrichment" ? this.#enrichments : this.#actions).keys(),
-    ].sort();
+  names(kind: "enrichment" | "action" | "channel"): string[] {
+    const map = kind === "enrichment"
+      ? this.#enrichments
+      : kind === "action"
+      ? this.#actions
+      : this.#channels;
+    return [...map.keys()].sort();
   }
 
-  /** A "; did you mean …?" hint for a misspelt name, or "". */
-  suggest(kind: "enrichment" | "action", name: string): string {
-    const candidates = this.names(kind);
-    let best = "";
-    let bestScore = Infinity;
-    for (const candidate of candidates) {
-      const score = distance(name.toLowerCase(), candidate.toLowerCase());
-      if (score < bestScore) [best, bestScore] = [candidate, score];
-    }
-    const known = `known: ${candidates.join(", ")}`;
-    return bestScore <= Math.max(2, name.length / 3)
-      ? `; did you mean "${best}"? (${known})`
-      : ` (${known})`;
+  /** A "; did you mean …?" hint for a misspelt name, or the known names. */
+  suggest(kind: "enrichment" | "action" | "channel", name: string): string {
+    return suggestName(name, this.names(kind));
   }
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(
-        row[j]! + 1,
-        row[j - 1]! + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
