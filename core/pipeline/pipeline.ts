@@ -108,6 +108,7 @@ export async function processAlert(
 ): Promise<AlertRecord> {
   const detector = detectorOf(runtime.config, record.detector);
   let composed: AlertPatch = {};
+  let unfilled: string[] = [];
   let message = record.message;
   if (!message) {
     let alert = record.alert;
@@ -127,6 +128,7 @@ export async function processAlert(
       receivedAt: record.received_at,
     });
     message = composition.message;
+    unfilled = composition.unfilled;
     composed = composedPatch(composition);
     if (!composition.sendMail) {
       const patch: AlertPatch = {
@@ -144,6 +146,7 @@ export async function processAlert(
             alert_id: record.id,
             detector: record.detector,
             reason: "no condition matched",
+            ...(unfilled.length ? { unfilled: unfilled.join("; ") } : {}),
           }),
       );
       return applyPatch(record, patch);
@@ -161,7 +164,7 @@ export async function processAlert(
     record,
     patch,
     options,
-    () => logAttempt(runtime, record, patch),
+    () => logAttempt(runtime, record, patch, unfilled),
   );
   return applyPatch(record, patch);
 }
@@ -205,9 +208,15 @@ export async function compose(
 ): Promise<Composition> {
   const { detector, alert, alertId } = input;
   const { block, matched } = selectBlock(runtime, detector, alert, alertId);
+  const unfilled: string[] = [];
+  const onMissing = (where: string, placeholder: string) => {
+    const entry = `${where}: ${placeholder}`;
+    if (!unfilled.includes(entry)) unfilled.push(entry);
+  };
   const enrichments = await enrich(runtime, detector, block, {
     alert,
     alertId,
+    onMissing,
   });
   const values: Record<string, unknown> = {};
   const actions = await runSteps(detector.config.actions.send, {
@@ -218,6 +227,7 @@ export async function compose(
     settingsFor: (plugin) => settingsFor(runtime.config, detector, plugin),
     values,
     sideEffects: options.sideEffects ?? true,
+    onMissing,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
   const message = await renderMessage(runtime, {
@@ -226,6 +236,7 @@ export async function compose(
     enrichments,
     actions,
     values,
+    onMissing,
   });
   return {
     condition: block?.condition?.source ?? null,
@@ -234,6 +245,7 @@ export async function compose(
     enrichments,
     actions,
     message,
+    unfilled,
   };
 }
 
