@@ -148,8 +148,10 @@ export async function renderMessage(
   const { detector, alert, alertId, enrichments, actions } = input;
   const { config } = runtime;
   const data = { ...alert, ...input.values };
-  const subject = headerSafe(fill(detector.config.subject, data)) ||
-    `Blitz alert from ${detector.name}`;
+  const subject = headerSafe(
+    (headerSafe(fill(detector.config.subject, data)) ||
+      `Blitz alert from ${detector.name}`) + (input.subjectSuffix ?? ""),
+  );
   const title = fill(
     detector.config.mail_title || detector.config.subject,
     data,

@@ -32,10 +32,25 @@ export function alertSelect(
     where.push("received_at < :before");
     params.before = toIso(query.before, "before");
   }
+  for (
+    const field of [
+      "fingerprint",
+      "notified_id",
+      "suppressed_by",
+      "silence_id",
+    ] as const
+  ) {
+    const value = query[field];
+    if (value !== undefined) {
+      where.push(`${field} = :${field}`);
+      params[field] = value;
+    }
+  }
   const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const order = query.oldest_first ? "ASC" : "DESC";
   return {
     sql:
-      `SELECT * FROM alerts ${filter} ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
+      `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, rowid ${order} LIMIT :limit`,
     params,
   };
 }

@@ -110,6 +110,9 @@ Deno.test("openSqliteStore() creates the folder and migrates a fresh database", 
         "action_runs",
         "alerts",
         "schema_migrations",
+        "silences",
+        "storm_timers",
+        "storm_windows",
       ]);
       assert.equal(
         db.prepare("PRAGMA journal_mode").get()?.journal_mode,
