@@ -165,6 +165,8 @@ export const GlobalConfigSchema = z.strictObject({
   retention: z.strictObject({
     alerts: Duration.default(90 * 86_400_000),
     emails: Duration.default(30 * 86_400_000),
+    // How often the purge job runs in `serve` (its first run comes after a minute, or sooner).
+    every: Duration.default(3_600_000),
   }).prefault({}),
   // Storm control: above this many emails an hour for one detector, digests only (default off).
   storm_breaker: BreakerSpec.prefault("off"),

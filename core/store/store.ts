@@ -164,6 +164,12 @@ export interface AlertQuery {
   silence_id?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
+  /**
+   * With `before`: the id of the last row already seen. Rows received exactly at `before` with a
+   * smaller id come next, so alerts that share a `received_at` across a page boundary are not skipped.
+   * Lists are ordered newest first, ties by id descending.
+   */
+  before_id?: string;
 }
 
 /** What one retention batch cleared: alert bodies, rendered emails, and the bytes of data they held. */

@@ -29,8 +29,15 @@ export function alertSelect(
     params.status = query.status;
   }
   if (query.before !== undefined) {
-    where.push("received_at < :before");
     params.before = toIso(query.before, "before");
+    if (query.before_id !== undefined) {
+      where.push(
+        "(received_at < :before OR (received_at = :before AND id < :before_id))",
+      );
+      params.before_id = query.before_id;
+    } else {
+      where.push("received_at < :before");
+    }
   }
   for (
     const field of [
@@ -50,7 +57,7 @@ export function alertSelect(
   const order = query.oldest_first ? "ASC" : "DESC";
   return {
     sql:
-      `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, rowid ${order} LIMIT :limit`,
+      `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT :limit`,
     params,
   };
 }
