@@ -162,11 +162,12 @@ export async function renderMessage(
     for (const m of missing) input.onMissing?.(where, m);
     return text;
   };
-  const subject = headerSafe(filled("subject", detector.config.subject)) ||
+  const own = headerSafe(filled("subject", detector.config.subject)) ||
     `Blitz alert from ${detector.name}`;
+  const subject = headerSafe(own + (input.subjectSuffix ?? ""));
   const title = detector.config.mail_title
     ? filled("mail_title", detector.config.mail_title)
-    : subject;
+    : own;
   const { to, cc } = recipients(config, detector);
   const buttons = await replyButtons(runtime, detector, {
     alertId,

@@ -22,6 +22,7 @@ import type {
   Runtime,
 } from "./_types.ts";
 import { detectorOf, preprocess } from "./_input.ts";
+import { decideStorm, similarSuffix } from "../storm/storm.ts";
 import { enrich, renderMessage, selectBlock, settingsFor } from "./_compose.ts";
 import {
   applyPatch,
@@ -121,11 +122,36 @@ export async function processAlert(
         error: errorMessage(err),
       });
     }
+    // Storm control decides before enrichment: a suppressed alert burns no lookup and no email.
+    const storm = await decideStorm(runtime, detector, {
+      id: record.id,
+      alert,
+    });
+    if (storm?.action === "suppress") {
+      const suppressed: AlertRecord = {
+        ...record,
+        status: "suppressed",
+        fingerprint: storm.fingerprint.id,
+        suppressed_by: storm.reason,
+        ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
+        ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
+      };
+      runtime.onSuppressed?.(record.detector, storm.reason);
+      runtime.log("suppressed", {
+        alert_id: record.id,
+        detector: record.detector,
+        reason: storm.reason,
+        notified_id: storm.notifiedId,
+        silence_id: storm.silenceId,
+      });
+      return suppressed;
+    }
     const composition = await compose(runtime, {
       detector,
       alert,
       alertId: record.id,
       receivedAt: record.received_at,
+      ...(storm ? { subjectSuffix: similarSuffix(storm.since) } : {}),
     });
     message = composition.message;
     unfilled = composition.unfilled;
