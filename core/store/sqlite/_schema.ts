@@ -15,7 +15,6 @@ import type {
   SuppressedBy,
 } from "../store.ts";
 
-
 /** A JSON column as stored (big integers kept exactly: core/json.ts). */
 // deno-lint-ignore no-explicit-any
 function fromJson(text: unknown): any {
