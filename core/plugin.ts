@@ -17,7 +17,7 @@ export type {
   MessageEnrichment,
   SeverityLevel,
 } from "./channels/model.ts";
-export { type Json, toJson } from "./json.ts";
+export { type Json, parseJson, stringifyJson, toJson } from "./json.ts";
 export {
   formatIp,
   isIpLiteral,

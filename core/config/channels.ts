@@ -15,7 +15,7 @@ import { z } from "zod";
 import { Duration } from "./schema.ts";
 import { zodProblems } from "./_problems.ts";
 import { registerSecret } from "../secrets.ts";
-import { suggestName } from "./suggest.ts";
+import { didYouMean } from "../plugins/registry.ts";
 
 /** The built-in channel types. */
 export const CHANNEL_TYPES = [
@@ -138,7 +138,7 @@ export function checkChannels(
       const known = [...CHANNEL_TYPES, ...options.pluginTypes];
       options.problems.push(
         `${file}: channels.${name}.type: unknown channel type "${type}"${
-          suggestName(type, known)
+          didYouMean(type, known)
         }`,
       );
       continue;
@@ -181,7 +181,7 @@ export function notifyProblems(
   return notify.flatMap((name, index) =>
     known.includes(name) ? [] : [{
       index,
-      message: `unknown channel "${name}"${suggestName(name, known)}`,
+      message: `unknown channel "${name}"${didYouMean(name, known)}`,
     }]
   );
 }

@@ -9,6 +9,7 @@ import type {
   EnrichmentResult,
   Store,
   StoredMessage,
+  SuppressedBy,
 } from "../store/store.ts";
 import type { SandboxInvoker } from "../plugins/sandbox.ts";
 import type { LimitedInvoker } from "./limits.ts";
@@ -32,6 +33,8 @@ export interface Runtime {
   clock?: () => Date;
   /** Called when channel deliveries were queued (serve's channel queue wakes up). */
   onChannelWork?: () => void;
+  /** Called once per alert storm control suppressed (metrics). */
+  onSuppressed?: (detector: string, reason: SuppressedBy) => void;
   /** Called once per finished enrichment (metrics). */
   onEnrichment?: (detector: string, result: EnrichmentResult) => void;
 }
@@ -42,6 +45,8 @@ export interface ComposeInput {
   alert: Record<string, unknown>;
   alertId: string;
   receivedAt: string;
+  /** Appended to the subject (storm control's ` (+37 similar since 10:02)`). */
+  subjectSuffix?: string;
 }
 
 /** What composing an alert produced (no side effects yet beyond send actions). */
@@ -56,6 +61,8 @@ export interface Composition {
   channelMessage: ChannelMessage;
   /** The channels this alert goes to: the matched block's `notify`, else the detector's. */
   notify: string[];
+  /** Placeholders left unfilled, each as `<where>: {placeholder}` (`subject: {src_ip}`). */
+  unfilled: string[];
 }
 
 /** What one delivery attempt came to: the transport's result, or its error and whether to retry. */
