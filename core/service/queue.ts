@@ -38,7 +38,7 @@ export interface QueueOptions {
   refreshMs?: number;
 }
 
-const FINAL = new Set(["delivered", "not_sent", "failed"]);
+const FINAL = new Set(["delivered", "not_sent", "failed", "suppressed"]);
 
 /**
  * The worker pool and its durable queue.

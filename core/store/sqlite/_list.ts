@@ -39,10 +39,25 @@ export function alertSelect(
       where.push("received_at < :before");
     }
   }
+  for (
+    const field of [
+      "fingerprint",
+      "notified_id",
+      "suppressed_by",
+      "silence_id",
+    ] as const
+  ) {
+    const value = query[field];
+    if (value !== undefined) {
+      where.push(`${field} = :${field}`);
+      params[field] = value;
+    }
+  }
   const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const order = query.oldest_first ? "ASC" : "DESC";
   return {
     sql:
-      `SELECT * FROM alerts ${filter} ORDER BY received_at DESC, id DESC LIMIT :limit`,
+      `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT :limit`,
     params,
   };
 }
