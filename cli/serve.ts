@@ -16,6 +16,7 @@ import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { reloadConfig } from "../core/service/reload.ts";
 import { accessHint } from "../core/permissions.ts";
 import { RetentionJob } from "../core/service/retention.ts";
+import { StormJob } from "../core/service/storm_job.ts";
 import { join } from "../core/paths.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
@@ -148,6 +149,8 @@ async function serve(
     firstRunMs: Math.min(60_000, every),
   });
   retention.start();
+  const storm = new StormJob(runtime);
+  storm.start();
   const app = createApp({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
@@ -237,6 +240,7 @@ async function serve(
       within(server.shutdown(), 10_000),
       queue.stop({ graceMs }),
       retention.stop(),
+      storm.stop(),
     ]);
     runtime.log("stopped", { backlog: queue.backlog, unfinished });
     if (unfinished > 0) {

@@ -202,12 +202,31 @@ function replyButtons(
   detector: LoadedDetector,
   alertId: string,
 ): Promise<{ label: string; color: string; href: string }[]> {
+  return buttonLinks(
+    runtime,
+    alertId,
+    detector.config.actions.reply.map((button, index) => ({ index, button })),
+  );
+}
+
+/**
+ * Buttons of an alert, each linking to a signed action token for its index (the detector's reply
+ * buttons by position, storm control's own by their reserved index); no link without a key.
+ */
+export function buttonLinks(
+  runtime: Runtime,
+  alertId: string,
+  buttons: {
+    index: number;
+    button: { name: string; config: { color: string } };
+  }[],
+): Promise<{ label: string; color: string; href: string }[]> {
   const { config } = runtime;
   const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
     config.global.action_link_ttl;
   const key = config.global.action_keys[0];
   return Promise.all(
-    detector.config.actions.reply.map(async (button, i) => ({
+    buttons.map(async ({ index, button }) => ({
       label: button.name,
       color: colorOf(config.global, button.config.color),
       href: key
@@ -215,7 +234,7 @@ function replyButtons(
           config,
           await signActionToken({
             alertId,
-            button: i,
+            button: index,
             buttonLabel: button.name,
             expiresAt,
           }, key),

@@ -115,6 +115,7 @@ function nullStore(): Runtime["store"] {
     listActionRuns: no,
     storm: {
       decide: no,
+      silenced: no,
       window: no,
       windows: no,
       ack: no,
