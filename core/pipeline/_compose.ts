@@ -107,7 +107,12 @@ export async function enrich(
   runtime: Runtime,
   detector: LoadedDetector,
   block: EnrichmentBlock | undefined,
-  input: { alert: Record<string, unknown>; alertId: string },
+  input: {
+    alert: Record<string, unknown>;
+    alertId: string;
+    /** Told of each placeholder an entry's `e_args` left unfilled. */
+    onMissing?: (where: string, placeholder: string) => void;
+  },
 ): Promise<EnrichmentResult[]> {
   const { alert, alertId } = input;
   const { config } = runtime;
@@ -124,6 +129,7 @@ export async function enrich(
         ttlMs: config.global.enrichment_ttl,
       },
       ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
+      ...(input.onMissing ? { onMissing: input.onMissing } : {}),
       onResult: (r) => runtime.onEnrichment?.(detector.name, r),
     }),
   );
@@ -143,21 +149,30 @@ export async function renderMessage(
     enrichments: EnrichmentResult[];
     actions: ActionResult[];
     values: Record<string, unknown>;
+    /** Told of each placeholder the subject, title or a button label left unfilled. */
+    onMissing?: (where: string, placeholder: string) => void;
   },
 ): Promise<StoredMessage> {
   const { detector, alert, alertId, enrichments, actions } = input;
   const { config } = runtime;
   const data = { ...alert, ...input.values };
-  const subject = headerSafe(
-    (headerSafe(fill(detector.config.subject, data)) ||
-      `Blitz alert from ${detector.name}`) + (input.subjectSuffix ?? ""),
-  );
-  const title = fill(
-    detector.config.mail_title || detector.config.subject,
-    data,
-  );
+  const filled = (where: string, template: string) => {
+    const missing: string[] = [];
+    const text = fill(template, data, { missing });
+    for (const m of missing) input.onMissing?.(where, m);
+    return text;
+  };
+  const own = headerSafe(filled("subject", detector.config.subject)) ||
+    `Blitz alert from ${detector.name}`;
+  const subject = headerSafe(own + (input.subjectSuffix ?? ""));
+  const title = detector.config.mail_title
+    ? filled("mail_title", detector.config.mail_title)
+    : own;
   const { to, cc } = recipients(config, detector);
-  const buttons = await replyButtons(runtime, detector, alertId);
+  const buttons = await replyButtons(runtime, detector, {
+    alertId,
+    label: (template, i) => filled(`actions.reply[${i}] label`, template),
+  });
   const { html, text } = renderAlertEmail({
     title,
     subject,
@@ -196,22 +211,27 @@ export async function renderMessage(
   };
 }
 
-/** The detector's reply buttons, each linking to a signed action token (no link without a key). */
+/**
+ * The detector's reply buttons, each linking to a signed action token (no link without a key). Labels
+ * are templates (`Block {src_ip}`); the token's label tag is over the configured label, not the filled one.
+ */
 function replyButtons(
   runtime: Runtime,
   detector: LoadedDetector,
-  alertId: string,
+  options: { alertId: string; label: (template: string, i: number) => string },
 ): Promise<{ label: string; color: string; href: string }[]> {
   return buttonLinks(
     runtime,
-    alertId,
+    options.alertId,
     detector.config.actions.reply.map((button, index) => ({ index, button })),
+    options.label,
   );
 }
 
 /**
  * Buttons of an alert, each linking to a signed action token for its index (the detector's reply
- * buttons by position, storm control's own by their reserved index); no link without a key.
+ * buttons by position, storm control's own by their reserved index); no link without a key. `label`
+ * fills a label template; the token's tag is over the configured label.
  */
 export function buttonLinks(
   runtime: Runtime,
@@ -220,6 +240,7 @@ export function buttonLinks(
     index: number;
     button: { name: string; config: { color: string } };
   }[],
+  label: (template: string, i: number) => string = (template) => template,
 ): Promise<{ label: string; color: string; href: string }[]> {
   const { config } = runtime;
   const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
@@ -227,7 +248,7 @@ export function buttonLinks(
   const key = config.global.action_keys[0];
   return Promise.all(
     buttons.map(async ({ index, button }) => ({
-      label: button.name,
+      label: label(button.name, index),
       color: colorOf(config.global, button.config.color),
       href: key
         ? actionLink(

@@ -99,11 +99,14 @@ export function logAttempt(
   runtime: Runtime,
   record: AlertRecord,
   patch: AlertPatch,
+  unfilled: string[] = [],
 ): void {
   const fields = {
     alert_id: record.id,
     detector: record.detector,
     attempts: patch.attempts,
+    // Never silent: the placeholders this alert's email left as {key}.
+    ...(unfilled.length ? { unfilled: unfilled.join("; ") } : {}),
   };
   if (patch.status === "delivered") {
     runtime.log("delivered", { ...fields, via: patch.delivery?.status });

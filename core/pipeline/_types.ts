@@ -56,6 +56,8 @@ export interface Composition {
   enrichments: EnrichmentResult[];
   actions: ActionResult[];
   message: StoredMessage;
+  /** Placeholders left unfilled, each as `<where>: {placeholder}` (`subject: {src_ip}`). */
+  unfilled: string[];
 }
 
 /** What one delivery attempt came to: the transport's result, or its error and whether to retry. */

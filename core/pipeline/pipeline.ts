@@ -109,6 +109,7 @@ export async function processAlert(
 ): Promise<AlertRecord> {
   const detector = detectorOf(runtime.config, record.detector);
   let composed: AlertPatch = {};
+  let unfilled: string[] = [];
   let message = record.message;
   if (!message) {
     let alert = record.alert;
@@ -153,6 +154,7 @@ export async function processAlert(
       ...(storm ? { subjectSuffix: similarSuffix(storm.since) } : {}),
     });
     message = composition.message;
+    unfilled = composition.unfilled;
     composed = composedPatch(composition);
     if (!composition.sendMail) {
       const patch: AlertPatch = {
@@ -170,6 +172,7 @@ export async function processAlert(
             alert_id: record.id,
             detector: record.detector,
             reason: "no condition matched",
+            ...(unfilled.length ? { unfilled: unfilled.join("; ") } : {}),
           }),
       );
       return applyPatch(record, patch);
@@ -187,7 +190,7 @@ export async function processAlert(
     record,
     patch,
     options,
-    () => logAttempt(runtime, record, patch),
+    () => logAttempt(runtime, record, patch, unfilled),
   );
   return applyPatch(record, patch);
 }
@@ -231,9 +234,15 @@ export async function compose(
 ): Promise<Composition> {
   const { detector, alert, alertId } = input;
   const { block, matched } = selectBlock(runtime, detector, alert, alertId);
+  const unfilled: string[] = [];
+  const onMissing = (where: string, placeholder: string) => {
+    const entry = `${where}: ${placeholder}`;
+    if (!unfilled.includes(entry)) unfilled.push(entry);
+  };
   const enrichments = await enrich(runtime, detector, block, {
     alert,
     alertId,
+    onMissing,
   });
   const values: Record<string, unknown> = {};
   const actions = await runSteps(detector.config.actions.send, {
@@ -244,6 +253,7 @@ export async function compose(
     settingsFor: (plugin) => settingsFor(runtime.config, detector, plugin),
     values,
     sideEffects: options.sideEffects ?? true,
+    onMissing,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
   const message = await renderMessage(runtime, {
@@ -252,6 +262,7 @@ export async function compose(
     enrichments,
     actions,
     values,
+    onMissing,
   });
   return {
     condition: block?.condition?.source ?? null,
@@ -260,6 +271,7 @@ export async function compose(
     enrichments,
     actions,
     message,
+    unfilled,
   };
 }
 

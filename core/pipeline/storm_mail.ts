@@ -23,7 +23,7 @@ import {
   STORM_BUTTONS,
   stormPolicy,
 } from "../storm/storm.ts";
-import { lookup } from "../template.ts";
+import { fill, lookup } from "../template.ts";
 import {
   renderStormEmail,
   type StormDistinct,
@@ -99,7 +99,7 @@ async function windowDigest(
     })),
     more: Math.max(0, count - Math.min(TABLE_ROWS, alerts.length)),
     note: nextEmail(detector, window, timer.due_at),
-    buttons: await digestButtons(runtime, detector, notified.id),
+    buttons: await digestButtons(runtime, detector, notified),
     footer:
       `Sent by Blitz storm control when the realert window of the first email closed (${
         alertHref(runtime, notified.id)
@@ -264,20 +264,25 @@ export function distinctValues(
 function digestButtons(
   runtime: Runtime,
   detector: LoadedDetector,
-  alertId: string,
+  notified: AlertRecord,
 ) {
   const own = [
     STORM_BUTTON_INDEX.silence4h,
     STORM_BUTTON_INDEX.silence24h,
     STORM_BUTTON_INDEX.ack,
   ].map((index) => ({ index, button: STORM_BUTTONS.get(index)! }));
-  return buttonLinks(runtime, alertId, [
-    ...own,
-    ...detector.config.actions.reply.map((button, index) => ({
-      index,
-      button,
-    })),
-  ]);
+  return buttonLinks(
+    runtime,
+    notified.id,
+    [
+      ...own,
+      ...detector.config.actions.reply.map((button, index) => ({
+        index,
+        button,
+      })),
+    ],
+    (template) => fill(template, notified.alert),
+  );
 }
 
 /** When the next single email of this fingerprint can fire, and how long its window will be. */

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../json.ts";
 import { lookup } from "../template.ts";
 
 /** How an absent path is shown. */
@@ -42,7 +43,7 @@ export function definitionHash(paths: readonly string[]): Promise<string> {
 export function shownValue(value: unknown): string {
   if (value === undefined) return MISSING;
   if (typeof value === "string") return value;
-  return JSON.stringify(value);
+  return stringifyJson(value);
 }
 
 /** The fingerprint of `alert` under `paths` for `detector`. */
@@ -54,9 +55,7 @@ export async function fingerprintOf(
   const raw = paths.map((path) => lookup(alert, path));
   // Hashed as JSON with absent paths as a marker no JSON value encodes to: "(missing)" the string and
   // an absent path stay two fingerprints.
-  const encoded = raw.map((v) =>
-    v === undefined ? "\u0000" : JSON.stringify(v)
-  );
+  const encoded = raw.map((v) => v === undefined ? "\u0000" : stringifyJson(v));
   const definition = await definitionHash(paths);
   return {
     id: await sha256Hex(JSON.stringify([detector, definition, encoded]), 24),

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseJson } from "../../json.ts";
 import type {
   ActionRun,
   AlertPatch,
@@ -13,6 +14,12 @@ import type {
   StormWindow,
   SuppressedBy,
 } from "../store.ts";
+
+/** A JSON column as stored (big integers kept exactly: core/json.ts). */
+// deno-lint-ignore no-explicit-any
+function fromJson(text: unknown): any {
+  return parseJson(text as string);
+}
 
 /** Schema migrations, in order: version N is `MIGRATIONS[N - 1]`. Append, never edit. */
 export const MIGRATIONS: readonly string[] = [
@@ -164,7 +171,7 @@ export function toAlert(row: Row): AlertRecord {
     received_at: row.received_at as string,
     updated_at: row.updated_at as string,
     status: row.status as AlertStatus,
-    alert: JSON.parse(row.alert_json as string),
+    alert: fromJson(row.alert_json),
     attempts: Number(row.attempts),
   };
   if (row.idempotency_key !== null) {
@@ -180,13 +187,13 @@ export function toAlert(row: Row): AlertRecord {
     if (cc !== undefined) record.cc = cc;
   }
   if (row.condition !== null) {
-    record.condition = JSON.parse(row.condition as string);
+    record.condition = fromJson(row.condition);
   }
   if (row.enrichments !== null) {
-    record.enrichments = JSON.parse(row.enrichments as string);
+    record.enrichments = fromJson(row.enrichments);
   }
-  if (row.actions !== null) record.actions = JSON.parse(row.actions as string);
-  if (row.message !== null) record.message = JSON.parse(row.message as string);
+  if (row.actions !== null) record.actions = fromJson(row.actions);
+  if (row.message !== null) record.message = fromJson(row.message);
   if (row.message_id !== null) record.message_id = row.message_id as string;
   if (row.delivery !== null) {
     record.delivery = JSON.parse(row.delivery as string);
@@ -217,7 +224,7 @@ export function toActionRun(row: Row): ActionRun {
     actor_source: row.actor_source as ActionRun["actor_source"],
     started_at: row.started_at as string,
     status: row.status as ActionRun["status"],
-    steps: JSON.parse(row.steps as string),
+    steps: fromJson(row.steps),
   };
   if (row.client_ip !== null) run.client_ip = row.client_ip as string;
   if (row.user_agent !== null) run.user_agent = row.user_agent as string;
