@@ -17,6 +17,7 @@ import { reloadConfig } from "../core/service/reload.ts";
 import { accessHint } from "../core/permissions.ts";
 import { RetentionJob } from "../core/service/retention.ts";
 import { StormJob } from "../core/service/storm_job.ts";
+import { ChannelQueue } from "../core/service/channel_queue.ts";
 import { join } from "../core/paths.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
@@ -151,6 +152,8 @@ async function serve(
   retention.start();
   const storm = new StormJob(runtime);
   storm.start();
+  const channels = new ChannelQueue(runtime);
+  channels.start();
   const app = createApp({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
@@ -241,6 +244,7 @@ async function serve(
       queue.stop({ graceMs }),
       retention.stop(),
       storm.stop(),
+      channels.stop({ graceMs }),
     ]);
     runtime.log("stopped", { backlog: queue.backlog, unfinished });
     if (unfinished > 0) {

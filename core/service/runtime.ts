@@ -113,6 +113,10 @@ function nullStore(): Runtime["store"] {
     consumeNonce: no,
     finishActionRun: no,
     listActionRuns: no,
+    insertDeliveries: no,
+    claimDeliveries: no,
+    updateDelivery: no,
+    listDeliveries: no,
     storm: {
       decide: no,
       silenced: no,
