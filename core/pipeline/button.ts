@@ -9,11 +9,10 @@
 import type { LoadedDetector } from "../config/config.ts";
 import type { ReplyButton } from "../config/schema.ts";
 import type { OutgoingMessage } from "../delivery/delivery.ts";
-import { errorMessage } from "../errors.ts";
 import { headerSafe } from "../headers.ts";
 import { uuidv7 } from "../ids.ts";
 import type { ConfigReads } from "../plugin.ts";
-import { redact } from "../secrets.ts";
+import { publicError } from "../secrets.ts";
 import type { ActionResult, ActionRun, AlertRecord } from "../store/store.ts";
 import { renderFollowUpEmail } from "../../emails/render.ts";
 import { runSteps } from "./actions.ts";
@@ -105,7 +104,7 @@ export async function runButton(
     steps = [{
       name: "blitz",
       status: "error",
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     }];
   }
   const status =
@@ -298,7 +297,7 @@ async function sendFollowUp(
   } catch (err) {
     runtime.log("action_followup_failed", {
       alert_id: record.id,
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     });
     return "not sent: delivery failed";
   }
