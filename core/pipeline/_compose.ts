@@ -238,7 +238,7 @@ function replyButtons(
   runtime: Runtime,
   detector: LoadedDetector,
   options: { alertId: string; label: (template: string, i: number) => string },
-: Promise<{ label: string; color: string; href: string; token: string }[]> {
+): Promise<{ label: string; color: string; href: string; token: string }[]> {
   return buttonLinks(
     runtime,
     options.alertId,
