@@ -144,7 +144,7 @@ export async function processAlert(
       const suppressed: AlertRecord = {
         ...record,
         status: "suppressed",
-        fingerprint: storm.fingerprint.id,
+        ...(storm.fingerprint.id ? { fingerprint: storm.fingerprint.id } : {}),
         suppressed_by: storm.reason,
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
