@@ -25,6 +25,7 @@ import * as jiraCreate from "./actions/jira_create.ts";
 import * as forwardMail from "./actions/forward_mail.ts";
 import * as httpRequest from "./actions/http_request.ts";
 import * as smtpPool from "./core/delivery/smtp_pool.ts";
+import * as slackApi from "./core/channels/slack_api.ts";
 import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
@@ -47,6 +48,7 @@ preload({
   "actions/forward_mail.ts": forwardMail,
   "actions/http_request.ts": httpRequest,
   "core/delivery/smtp_pool.ts": smtpPool,
+  "core/channels/slack_api.ts": slackApi,
   "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });
