@@ -239,23 +239,44 @@ function replyButtons(
   detector: LoadedDetector,
   options: { alertId: string; label: (template: string, i: number) => string },
 ): Promise<{ label: string; color: string; href: string; token: string }[]> {
-  const { alertId } = options;
+  return buttonLinks(
+    runtime,
+    options.alertId,
+    detector.config.actions.reply.map((button, index) => ({ index, button })),
+    options.label,
+  );
+}
+
+/**
+ * Buttons of an alert, each linking to a signed action token for its index (the detector's reply
+ * buttons by position, storm control's own by their reserved index); no link without a key. `label`
+ * fills a label template; the token's tag is over the configured label.
+ */
+export function buttonLinks(
+  runtime: Runtime,
+  alertId: string,
+  buttons: {
+    index: number;
+    button: { name: string; config: { color: string } };
+  }[],
+  label: (template: string, i: number) => string = (template) => template,
+): Promise<{ label: string; color: string; href: string; token: string }[]> {
   const { config } = runtime;
   const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
     config.global.action_link_ttl;
   const key = config.global.action_keys[0];
   return Promise.all(
-    detector.config.actions.reply.map(async (button, i) => {
+    buttons.map(async ({ index, button }) => {
       const token = key
         ? await signActionToken({
           alertId,
-          button: i,
+          button: index,
           buttonLabel: button.name,
           expiresAt,
         }, key)
         : "";
       return {
-        label: options.label(button.name, i),
+        label: label(button.name, index),
         color: colorOf(config.global, button.config.color),
         href: token ? actionLink(config, token) : "",
         token,

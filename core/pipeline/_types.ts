@@ -35,6 +35,8 @@ export interface Runtime {
   onChannelWork?: () => void;
   /** Called once per alert storm control suppressed (metrics). */
   onSuppressed?: (detector: string, reason: SuppressedBy) => void;
+  /** Called once per storm email sent: `digest`, `silence_end`, `group`, `breaker_on`, `breaker_off`. */
+  onStormEmail?: (detector: string, kind: string) => void;
   /** Called once per finished enrichment (metrics). */
   onEnrichment?: (detector: string, result: EnrichmentResult) => void;
 }

@@ -14,6 +14,7 @@
 import { runSteps } from "./actions.ts";
 import { deliverAlertChannels, deliveriesFor } from "../channels/channels.ts";
 import { errorMessage } from "../plugins/call.ts";
+import { publicError } from "../secrets.ts";
 import type { AlertPatch, AlertRecord, StoredMessage } from "../store/store.ts";
 import { uuidv7 } from "../ids.ts";
 import type {
@@ -143,7 +144,7 @@ export async function processAlert(
       const suppressed: AlertRecord = {
         ...record,
         status: "suppressed",
-        fingerprint: storm.fingerprint.id,
+        ...(storm.fingerprint.id ? { fingerprint: storm.fingerprint.id } : {}),
         suppressed_by: storm.reason,
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
@@ -358,6 +359,6 @@ export async function deliver(
     return { ok: true as const, result };
   } catch (err) {
     const transient = (err as { transient?: unknown }).transient !== false;
-    return { ok: false as const, error: errorMessage(err), transient };
+    return { ok: false as const, error: publicError(err), transient };
   }
 }

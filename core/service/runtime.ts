@@ -119,6 +119,7 @@ function nullStore(): Runtime["store"] {
     listDeliveries: no,
     storm: {
       decide: no,
+      silenced: no,
       window: no,
       windows: no,
       ack: no,

@@ -249,6 +249,8 @@ export interface StormStore {
    * timer (`window:<alert id>`, due at the window's end). Durable when it resolves.
    */
   decide(input: StormInput): Promise<StormDecision>;
+  /** Records an alert of a detector without fingerprints as suppressed by a silence (and counts it). */
+  silenced(alertId: string, silenceId: string, at: Date): Promise<void>;
   /** The state of one fingerprint. */
   window(fingerprint: string): Promise<StormWindow | undefined>;
   /** Fingerprints of a detector (or all), most recently seen first. */
