@@ -26,8 +26,7 @@ import type { Runtime } from "../core/pipeline/pipeline.ts";
 import type { SlackChannelConfig } from "../core/config/channels.ts";
 import { slackSigner, slackTimestampFresh } from "../core/auth/slack.ts";
 import { buttonLabel, runButton } from "../core/pipeline/button.ts";
-import { errorMessage } from "../core/errors.ts";
-import { redact } from "../core/secrets.ts";
+import { publicError } from "../core/secrets.ts";
 import { headerSafe } from "../core/headers.ts";
 import { importLazy } from "../core/lazy.ts";
 import { readBody } from "./http/body.ts";
@@ -84,7 +83,7 @@ export function slackRoutes(deps: SlackRouteDeps): Hono {
     if (!click) return c.body(null, 200); // another kind of interaction: nothing to do
     const retry = c.req.header("x-slack-retry-num") !== undefined;
     handleClick(deps, channel, click, { now, retry }).catch((err) =>
-      log("slack_error", { error: redact(errorMessage(err)) })
+      log("slack_error", { error: publicError(err) })
     );
     return c.body(null, 200);
   });

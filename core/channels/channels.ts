@@ -13,11 +13,10 @@
  */
 import type { ChannelConfig, LoadedConfig } from "../config/config.ts";
 import { retryOrFail } from "../delivery/retry.ts";
-import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Invoker } from "../plugins/call.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
-import { redact } from "../secrets.ts";
+import { publicError } from "../secrets.ts";
 import type {
   ChannelDelivery,
   ChannelDeliveryPatch,
@@ -93,7 +92,7 @@ export async function attemptDelivery(
       lease_until: undefined,
     };
   } catch (err) {
-    const error = redact(errorMessage(err));
+    const error = publicError(err);
     const transient = !(err instanceof ChannelError) || err.transient;
     const global = deps.config.global.delivery;
     const decision = retryOrFail({

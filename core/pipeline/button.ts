@@ -133,7 +133,7 @@ export async function runButton(
   } catch (err) {
     runtime.log("channel_error", {
       alert_id: target.record.id,
-      error: redact(errorMessage(err)),
+      error: publicError(err),
       during: "queueing chat updates",
     });
   }
