@@ -204,6 +204,11 @@ export const GlobalConfigSchema = z.strictObject({
   max_json_depth: z.number().int().min(2).max(512).default(64),
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
+  // Connections: at most this many open (more get a fast 503), each must send its request headers
+  // within header_timeout, and an idle keep-alive one its next request within idle_timeout.
+  max_connections: z.number().int().min(1).max(1_000_000).default(512),
+  header_timeout: PositiveDuration.default(10_000),
+  idle_timeout: PositiveDuration.default(30_000),
   workers: z.number().int().min(1).max(256).default(8),
   // Retention: bodies of finished alerts and their rendered emails are cleared past these ages.
   retention: z.strictObject({
