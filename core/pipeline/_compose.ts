@@ -1,14 +1,17 @@
 /**
  * The details of composing an alert: which condition block applies, the settings each plugin sees,
- * running the block's enrichments, recipients and the Message-ID. The email itself is `_message.ts`.
+ * running the block's enrichments, recipients, signed button links and the Message-ID. The email
+ * itself is `_message.ts`.
  *
  * @module
  */
-import type {
-  EnrichmentBlock,
-  LoadedConfig,
-  LoadedDetector,
+import {
+  colorOf,
+  type EnrichmentBlock,
+  type LoadedConfig,
+  type LoadedDetector,
 } from "../config/config.ts";
+import { signActionToken } from "../auth/tokens.ts";
 import { runEnrichments } from "./enrich.ts";
 import { errorMessage } from "../plugins/call.ts";
 import { redactDeep } from "../secrets.ts";
@@ -134,4 +137,42 @@ export async function enrich(
     enrichments: enrichments.map((e) => `${e.name}:${e.status}`).join(","),
   });
   return enrichments;
+}
+
+/**
+ * Buttons of an alert, each linking to a signed action token for its index (the detector's reply
+ * buttons by position, storm control's own by their reserved index); no link without a key. `label`
+ * fills a label template; the token's tag is over the configured label.
+ */
+export function buttonLinks(
+  runtime: Runtime,
+  alertId: string,
+  buttons: {
+    index: number;
+    button: { name: string; config: { color: string } };
+  }[],
+  label: (template: string, i: number) => string = (template) => template,
+): Promise<{ label: string; color: string; href: string; token: string }[]> {
+  const { config } = runtime;
+  const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
+    config.global.action_link_ttl;
+  const key = config.global.action_keys[0];
+  return Promise.all(
+    buttons.map(async ({ index, button }) => {
+      const token = key
+        ? await signActionToken({
+          alertId,
+          button: index,
+          buttonLabel: button.name,
+          expiresAt,
+        }, key)
+        : "";
+      return {
+        label: label(button.name, index),
+        color: colorOf(config.global, button.config.color),
+        href: token ? actionLink(config, token) : "",
+        token,
+      };
+    }),
+  );
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { errorMessage } from "../errors.ts";
+import { publicError } from "../secrets.ts";
 import type { StoredMessage } from "../store/store.ts";
 import type { DeliveryOutcome, Runtime } from "./_types.ts";
 
@@ -29,6 +29,6 @@ export async function deliver(
     return { ok: true as const, result };
   } catch (err) {
     const transient = (err as { transient?: unknown }).transient !== false;
-    return { ok: false as const, error: errorMessage(err), transient };
+    return { ok: false as const, error: publicError(err), transient };
   }
 }

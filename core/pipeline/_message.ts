@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { colorOf, type LoadedDetector } from "../config/config.ts";
+import type { LoadedDetector } from "../config/config.ts";
 import { redactDeep } from "../secrets.ts";
 import type {
   ActionResult,
@@ -15,11 +15,14 @@ import type {
 } from "../store/store.ts";
 import { fill } from "../template.ts";
 import { headerSafe } from "../headers.ts";
-import { signActionToken } from "../auth/tokens.ts";
+import {
+  buildChannelMessage,
+  type ChannelMessage,
+} from "../channels/message.ts";
 import type { Level } from "../severity.ts";
 import { renderAlertEmail } from "../../emails/render.ts";
 import type { ActionStep } from "../config/schema.ts";
-import { actionLink, messageIdOf, recipients } from "./_compose.ts";
+import { buttonLinks, messageIdOf, recipients } from "./_compose.ts";
 import { type Thread, threadSubject } from "./_thread.ts";
 import type { ComposeInput, Runtime } from "./_types.ts";
 
@@ -44,7 +47,7 @@ export interface MessageInput extends ComposeInput {
 export async function renderMessage(
   runtime: Runtime,
   input: MessageInput,
-): Promise<StoredMessage> {
+): Promise<{ message: StoredMessage; channelMessage: ChannelMessage }> {
   const { detector, alert, alertId, enrichments, actions } = input;
   const { config } = runtime;
   const data = { ...alert, ...input.values };
@@ -72,6 +75,11 @@ export async function renderMessage(
     data,
   });
   const publicUrl = config.global.public_url.replace(/\/+$/, "");
+  const sendResults = actions.filter((a) => a.status === "ok").map((a) => ({
+    name: a.return_name ?? a.name,
+    value: a.value,
+  }));
+  const conditionNote = "No enrichment condition matched this alert";
   const { html, text } = renderAlertEmail({
     title,
     subject,
@@ -82,9 +90,7 @@ export async function renderMessage(
     ...(input.severity ? { severity: input.severity } : {}),
     keyFields,
     ...(input.condition ? { condition: input.condition } : {}),
-    ...(input.matched
-      ? {}
-      : { conditionNote: "No enrichment condition matched this alert" }),
+    ...(input.matched ? {} : { conditionNote }),
     // Disabled entries (`enabled: false`) were not run and are not shown.
     enrichments: enrichments.filter((e) => e.status !== "skipped").map((
       e,
@@ -96,15 +102,32 @@ export async function renderMessage(
       ...(e.error !== undefined ? { error: e.error } : {}),
     })),
     notRun: input.skipped ?? [],
-    sendResults: actions.filter((a) => a.status === "ok").map((a) => ({
-      name: a.return_name ?? a.name,
-      value: a.value,
-    })),
+    sendResults,
     ...(detector.config.include_json ? { alertJson: redactDeep(alert) } : {}),
+    buttons: buttons.map(({ label, color, href, description }) => ({
+      label,
+      color,
+      href,
+      description,
+    })),
+  });
+  // The same buttons (same tokens: a click in one place uses up the other) for every other channel.
+  const channelMessage = buildChannelMessage({
+    alertId,
+    detector: detector.name,
+    title,
+    subject,
+    receivedAt: input.receivedAt,
+    publicUrl: config.global.public_url,
+    alert,
+    enrichments,
+    sendResults,
     buttons,
+    ...(input.matched ? {} : { note: conditionNote }),
+    ...(input.severity ? { severity: input.severity } : {}),
   });
   const parent = input.thread?.parent;
-  return {
+  const message: StoredMessage = {
     from: headerSafe(config.global.from_email),
     to,
     cc,
@@ -121,14 +144,14 @@ export async function renderMessage(
       ? { in_reply_to: parent.inReplyTo, references: parent.references }
       : {}),
   };
+  return { message, channelMessage };
 }
 
 /**
- * The detector's reply buttons, each linking to a signed action token (no link without a key), with
- * what it does. Labels and descriptions are templates (`Block {src_ip}`); the token's label tag is over
- * the configured label, not the filled one.
+ * The detector's reply buttons with signed links (`buttonLinks`) and what each does. Labels and
+ * descriptions are templates (`Block {src_ip}`); the token's tag is over the configured label.
  */
-function replyButtons(
+async function replyButtons(
   runtime: Runtime,
   detector: LoadedDetector,
   options: {
@@ -137,33 +160,30 @@ function replyButtons(
     data: Record<string, unknown>;
   },
 ): Promise<
-  { label: string; color: string; href: string; description: string }[]
+  {
+    label: string;
+    color: string;
+    href: string;
+    token: string;
+    description: string;
+  }[]
 > {
-  const { alertId } = options;
-  const { config } = runtime;
-  const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
-    config.global.action_link_ttl;
-  const key = config.global.action_keys[0];
-  return Promise.all(
-    detector.config.actions.reply.map(async (button, i) => ({
-      label: options.text(button.name, i),
-      color: colorOf(config.global, button.config.color),
+  const reply = detector.config.actions.reply;
+  const links = await buttonLinks(
+    runtime,
+    options.alertId,
+    reply.map((button, index) => ({ index, button })),
+    options.text,
+  );
+  return links.map((link, i) => {
+    const button = reply[i]!;
+    return {
+      ...link,
       description: button.config.description !== undefined
         ? options.text(button.config.description, i)
         : describeSteps(button.config.actions, options.data),
-      href: key
-        ? actionLink(
-          config,
-          await signActionToken({
-            alertId,
-            button: i,
-            buttonLabel: button.name,
-            expiresAt,
-          }, key),
-        )
-        : "",
-    })),
-  );
+    };
+  });
 }
 
 /** What a button's steps do, in a line: `jira_create, then http_request POST fw.example.org`. */

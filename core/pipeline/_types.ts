@@ -14,6 +14,7 @@ import type {
 import type { SandboxInvoker } from "../plugins/sandbox.ts";
 import type { Level } from "../severity.ts";
 import type { LimitedInvoker } from "./limits.ts";
+import type { ChannelMessage } from "../channels/model.ts";
 
 /** Everything the pipeline works with, built once per process. */
 export interface Runtime {
@@ -31,8 +32,12 @@ export interface Runtime {
   limits?: LimitedInvoker;
   /** @default () => new Date() */
   clock?: () => Date;
+  /** Called when channel deliveries were queued (serve's channel queue wakes up). */
+  onChannelWork?: () => void;
   /** Called once per alert storm control suppressed (metrics). */
   onSuppressed?: (detector: string, reason: SuppressedBy) => void;
+  /** Called once per storm email sent: `digest`, `silence_end`, `group`, `breaker_on`, `breaker_off`. */
+  onStormEmail?: (detector: string, kind: string) => void;
   /** Called once per finished enrichment (metrics). */
   onEnrichment?: (detector: string, result: EnrichmentResult) => void;
 }
@@ -55,6 +60,10 @@ export interface Composition {
   enrichments: EnrichmentResult[];
   actions: ActionResult[];
   message: StoredMessage;
+  /** The same alert for the other channels (Slack, Teams, webhooks, PagerDuty, plugins). */
+  channelMessage: ChannelMessage;
+  /** The channels this alert goes to: the matched block's `notify`, else the detector's. */
+  notify: string[];
   /** Placeholders left unfilled, each as `<where>: {placeholder}` (`subject: {src_ip}`). */
   unfilled: string[];
   /** The detector's `severity` level for the alert. */
