@@ -20,8 +20,7 @@ const DEVICE_1: EmailModel = {
   subject: "Email Alert : 203.0.113.7 : login-api",
   detector: "device_1",
   alertId: "0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
-  alertUrl:
-    "http://127.0.0.1:8080/alerts/0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
+  alertUrl: "http://127.0.0.1:8080/alerts/0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
   receivedAt: "2025-03-04T05:06:07.890Z",
   severity: "high",
   keyFields: [["Source IP", "203.0.113.7"], ["Service", "login-api"]],
