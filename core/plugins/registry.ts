@@ -15,6 +15,7 @@ import { loadSandboxed } from "./sandbox.ts";
 import type { PluginEntry } from "./call.ts";
 import { importLazy, projectUrl } from "../lazy.ts";
 import { CATALOGUE, type CatalogueRow } from "./catalogue.ts";
+import { didYouMean } from "../suggest.ts";
 
 export type { PluginEntry } from "./call.ts";
 
@@ -74,35 +75,8 @@ export class PluginRegistry {
   /** A "; did you mean …?" hint for a misspelt name, or "". */
   suggest(kind: "enrichment" | "action", name: string): string {
     const candidates = this.names(kind);
-    let best = "";
-    let bestScore = Infinity;
-    for (const candidate of candidates) {
-      const score = distance(name.toLowerCase(), candidate.toLowerCase());
-      if (score < bestScore) [best, bestScore] = [candidate, score];
-    }
-    const known = `known: ${candidates.join(", ")}`;
-    return bestScore <= Math.max(2, name.length / 3)
-      ? `; did you mean "${best}"? (${known})`
-      : ` (${known})`;
+    return `${didYouMean(name, candidates)} (known: ${candidates.join(", ")})`;
   }
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(
-        row[j]! + 1,
-        row[j - 1]! + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
