@@ -7,7 +7,7 @@
 import { ConfigError, InputError } from "./core/errors.ts";
 import { redact } from "./core/secrets.ts";
 import { importLazy } from "./core/lazy.ts";
-import { didYouMean } from "./core/suggest.ts";
+import { closest } from "./core/suggest.ts";
 import { permissionHint } from "./core/permissions.ts";
 import type { Command } from "./cli/command.ts";
 import { parseCommandArgs } from "./cli/args.ts";
@@ -94,7 +94,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const load = commands[name];
   if (!load) {
-    const hint = didYouMean(name, Object.keys(commands));
+    const best = closest(name, Object.keys(commands));
+    const hint = best ? `; did you mean "${best}"?` : "";
     console.error(`error: unknown command "${name}"${hint}\n\n${USAGE}`);
     return 2;
   }

@@ -40,8 +40,15 @@ export function closest(
   return bestScore <= Math.max(2, name.length / 3) ? best : undefined;
 }
 
-/** `; did you mean "x"?` for a misspelt name, or "" when nothing is close. */
+/**
+ * A `; did you mean "x"? (known: …)` hint for a misspelt `name` among `candidates`, or ` (known: …)` when
+ * none is close: the one did-you-mean of config errors.
+ */
 export function didYouMean(name: string, candidates: Iterable<string>): string {
-  const best = closest(name, candidates);
-  return best === undefined ? "" : `; did you mean "${best}"?`;
+  const list = [...candidates];
+  const best = closest(name, list);
+  const known = `known: ${list.join(", ")}`;
+  return best === undefined
+    ? ` (${known})`
+    : `; did you mean "${best}"? (${known})`;
 }
