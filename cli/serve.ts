@@ -141,7 +141,12 @@ async function serve(
   const { global } = runtime.config;
   const queue = new Queue(runtime, { metrics });
   const { requeued } = await queue.start(global.workers);
-  const retention = new RetentionJob(runtime, { metrics });
+  const every = global.retention.every;
+  const retention = new RetentionJob(runtime, {
+    metrics,
+    intervalMs: every,
+    firstRunMs: Math.min(60_000, every),
+  });
   retention.start();
   const app = createApp({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;

@@ -10,7 +10,7 @@ import type { z } from "zod";
 import type { SHAREABLE_CONFIG } from "./plugins/shareable_config.ts";
 
 export { lookup } from "./template.ts";
-export { type Json, toJson } from "./json.ts";
+export { type Json, parseJson, stringifyJson, toJson } from "./json.ts";
 export {
   formatIp,
   isIpLiteral,

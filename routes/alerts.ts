@@ -54,6 +54,7 @@ const ListQuery = z.object({
   before: z.iso.datetime({ offset: true }).optional().or(
     z.literal("").transform(() => undefined),
   ),
+  before_id: z.string().max(200).optional().transform((v) => v || undefined),
 });
 
 const encoder = new TextEncoder();
@@ -222,12 +223,13 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         400,
       );
     }
-    const { detector, status, before } = parsed.data;
+    const { detector, status, before, before_id } = parsed.data;
     const alerts = await runtime.store.listAlerts({
       limit: PAGE_SIZE,
       ...(detector ? { detector } : {}),
       ...(status ? { status } : {}),
       ...(before ? { before } : {}),
+      ...(before && before_id ? { before_id } : {}),
     });
     const listHref = `${base()}/alerts`;
     const last = alerts[alerts.length - 1];
@@ -237,6 +239,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         ...(detector ? { detector } : {}),
         ...(status ? { status } : {}),
         before: last.received_at,
+        before_id: last.id,
       });
       nextHref = `${listHref}?${query}`;
     }

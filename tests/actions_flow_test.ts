@@ -29,8 +29,14 @@ const ALERT = {
   ip_src_addr: "10.0.0.5",
   param2: "ssh brute force",
   param3: "500 failed logins on device 1",
+  sid: 2018358,
 };
-const LABELS = ["Create JIRA", "Forward to IR", "Scan host"] as const;
+// Button labels are templates: the first one is filled in the email, the pages and the audit record.
+const LABELS = [
+  "Create JIRA for {ip_src_addr}",
+  "Forward to IR",
+  "Scan host",
+] as const;
 
 /** A loopback API for http_request steps: `/block/*` answers JSON, anything else 500. */
 function receiver(): Receiver {
@@ -103,7 +109,7 @@ function detectorConfig(
               return_name: "block",
               method: "POST",
               url: `${apiUrl}/block/{ip_src_addr}?ticket={jira_id}`,
-              body: { ip: "{ip_src_addr}", ticket: "{jira_id}" },
+              body: { ip: "{ip_src_addr}", ticket: "{jira_id}", sid: "{sid}" },
               allow_private: true,
             }],
           ],
@@ -290,6 +296,8 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
   await using h = await setup();
   const { id, mail, links } = await h.ingest();
   assert.equal(links.length, 3);
+  assert.match(mail.parsed.html || "", />Create JIRA for 10\.0\.0\.5<\/a>/);
+  assert.match(mail.parsed.text ?? "", /^Create JIRA for 10\.0\.0\.5$/m);
   const link = links[0]!;
 
   // Scanner simulation: HEAD and three GETs change nothing and leave the token usable.
@@ -305,7 +313,7 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
       response.headers.get("content-security-policy") ?? "",
       /default-src 'none'/,
     );
-    assert.match(html, /Run “Create JIRA”/);
+    assert.match(html, /Run “Create JIRA for 10\.0\.0\.5”/);
   }
   assert.equal(h.jira.requests.length, 0);
   assert.equal(h.api.requests.length, 0);
@@ -334,7 +342,7 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
   const result = await response.text();
   assert.equal(response.status, 200, result);
   assert.equal(response.headers.get("referrer-policy"), "no-referrer");
-  assert.match(result, /Done: Create JIRA/);
+  assert.match(result, /Done: Create JIRA for 10\.0\.0\.5/);
   assert.match(result, /SOC-1/);
   assert.equal(h.jira.requests.length, 1);
   const created = JSON.parse(h.jira.requests[0]!.body) as {
@@ -354,13 +362,18 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
   assert.deepEqual(JSON.parse(h.api.requests[0]!.body), {
     ip: "10.0.0.5",
     ticket: "SOC-1",
-  });
+    sid: 2018358,
+  }, "a whole-string placeholder keeps the number's JSON type");
 
   // The audit entry and the Jira key on the alert.
   const runs = await h.runtime.store.listActionRuns(id);
   assert.equal(runs.length, 1);
   const run = runs[0]!;
-  assert.equal(run.button, "Create JIRA");
+  assert.equal(
+    run.button,
+    "Create JIRA for 10.0.0.5",
+    "the audit record has the filled label",
+  );
   assert.equal(run.actor, "Alice Analyst");
   assert.equal(run.actor_source, "claimed");
   assert.equal(run.client_ip, "127.0.0.1");

@@ -24,6 +24,7 @@ import {
   readStructured,
 } from "./_files.ts";
 import { literalSecrets, zodProblems } from "./_problems.ts";
+import { checkStorm } from "./_storm_checks.ts";
 
 /** A block of enrichments and the condition that selects it (null: unconditional). */
 export interface EnrichmentBlock {
@@ -273,6 +274,7 @@ function checkDetector(
       "reply actions need action_keys in the global config to sign their links",
     );
   }
+  checkStorm(detector, problem);
   if (problems.length > before) return undefined;
   return { name, file, config: detector, blocks };
 }

@@ -34,6 +34,55 @@ export const RateSpec = z.string().transform((value, ctx) => {
   }
 });
 
+/** A duration above zero. */
+const PositiveDuration = Duration.refine(
+  (ms) => ms > 0,
+  "must be longer than 0 (e.g. 10m)",
+);
+
+/** `off`, or a number of emails per hour (`200/h`; `/m` and `/s` are converted). */
+export const BreakerSpec = z.string().transform((value, ctx) => {
+  if (value.trim() === "off") return null;
+  try {
+    const { perSecond } = parseRate(value);
+    return { perHour: Math.round(perSecond * 3600), text: value.trim() };
+  } catch {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `invalid storm_breaker "${value}": use "off" or emails per hour per detector, e.g. "200/h"`,
+    });
+    return z.NEVER;
+  }
+});
+
+/** A path from the alert's root, as placeholders read it: `src_ip`, `alert.signature_id`. */
+const AlertPath = z.string().regex(
+  /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/,
+  'must be a path from the alert\'s root such as "src_ip" or "alert.signature_id"',
+);
+
+/** A detector's `storm` block (issue 11): fingerprint, realert with backoff, digest, grouping. */
+export const StormSchema = z.strictObject({
+  fingerprint: z.array(AlertPath, {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required: the alert paths that make two alerts "the same", e.g. [alert.signature_id, src_ip]'
+        : "must be a list of alert paths, e.g. [alert.signature_id, src_ip]",
+  }).min(1, "needs at least one alert path, e.g. [src_ip]"),
+  realert: PositiveDuration.default(600_000),
+  realert_max: PositiveDuration.optional(),
+  digest: z.boolean().default(true),
+  ack_quiet: PositiveDuration.default(86_400_000),
+  group: z.strictObject({
+    by: z.array(AlertPath).min(1, "needs at least one fingerprint path"),
+    wait: Duration.default(30_000),
+    interval: PositiveDuration.default(300_000),
+    max_alerts: z.number().int().min(1).max(500).default(50),
+  }).optional(),
+});
+export type StormConfig = z.output<typeof StormSchema>;
+
 const Address = z.string().min(3).refine(
   (s) => !/[\r\n]/.test(s),
   "must not contain line breaks",
@@ -118,7 +167,11 @@ export const GlobalConfigSchema = z.strictObject({
   retention: z.strictObject({
     alerts: Duration.default(90 * 86_400_000),
     emails: Duration.default(30 * 86_400_000),
+    // How often the purge job runs in `serve` (its first run comes after a minute, or sooner).
+    every: Duration.default(3_600_000),
   }).prefault({}),
+  // Storm control: above this many emails an hour for one detector, digests only (default off).
+  storm_breaker: BreakerSpec.prefault("off"),
   // Store backend.
   store: z.strictObject({
     backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),
@@ -211,5 +264,6 @@ export const DetectorSchema = z.strictObject({
     reply: z.array(ReplyButtonSchema).default([]),
   }).prefault({}),
   id_field: z.string().optional(),
+  storm: StormSchema.optional(),
 });
 export type DetectorConfig = z.output<typeof DetectorSchema>;

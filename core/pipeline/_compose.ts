@@ -107,7 +107,12 @@ export async function enrich(
   runtime: Runtime,
   detector: LoadedDetector,
   block: EnrichmentBlock | undefined,
-  input: { alert: Record<string, unknown>; alertId: string },
+  input: {
+    alert: Record<string, unknown>;
+    alertId: string;
+    /** Told of each placeholder an entry's `e_args` left unfilled. */
+    onMissing?: (where: string, placeholder: string) => void;
+  },
 ): Promise<EnrichmentResult[]> {
   const { alert, alertId } = input;
   const { config } = runtime;
@@ -124,6 +129,7 @@ export async function enrich(
         ttlMs: config.global.enrichment_ttl,
       },
       ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
+      ...(input.onMissing ? { onMissing: input.onMissing } : {}),
       onResult: (r) => runtime.onEnrichment?.(detector.name, r),
     }),
   );
@@ -143,19 +149,30 @@ export async function renderMessage(
     enrichments: EnrichmentResult[];
     actions: ActionResult[];
     values: Record<string, unknown>;
+    /** Told of each placeholder the subject, title or a button label left unfilled. */
+    onMissing?: (where: string, placeholder: string) => void;
   },
 ): Promise<StoredMessage> {
   const { detector, alert, alertId, enrichments, actions } = input;
   const { config } = runtime;
   const data = { ...alert, ...input.values };
-  const subject = headerSafe(fill(detector.config.subject, data)) ||
+  const filled = (where: string, template: string) => {
+    const missing: string[] = [];
+    const text = fill(template, data, { missing });
+    for (const m of missing) input.onMissing?.(where, m);
+    return text;
+  };
+  const own = headerSafe(filled("subject", detector.config.subject)) ||
     `Blitz alert from ${detector.name}`;
-  const title = fill(
-    detector.config.mail_title || detector.config.subject,
-    data,
-  );
+  const subject = headerSafe(own + (input.subjectSuffix ?? ""));
+  const title = detector.config.mail_title
+    ? filled("mail_title", detector.config.mail_title)
+    : own;
   const { to, cc } = recipients(config, detector);
-  const buttons = await replyButtons(runtime, detector, alertId);
+  const buttons = await replyButtons(runtime, detector, {
+    alertId,
+    label: (template, i) => filled(`actions.reply[${i}] label`, template),
+  });
   const { html, text } = renderAlertEmail({
     title,
     subject,
@@ -194,19 +211,23 @@ export async function renderMessage(
   };
 }
 
-/** The detector's reply buttons, each linking to a signed action token (no link without a key). */
+/**
+ * The detector's reply buttons, each linking to a signed action token (no link without a key). Labels
+ * are templates (`Block {src_ip}`); the token's label tag is over the configured label, not the filled one.
+ */
 function replyButtons(
   runtime: Runtime,
   detector: LoadedDetector,
-  alertId: string,
+  options: { alertId: string; label: (template: string, i: number) => string },
 ): Promise<{ label: string; color: string; href: string }[]> {
+  const { alertId } = options;
   const { config } = runtime;
   const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
     config.global.action_link_ttl;
   const key = config.global.action_keys[0];
   return Promise.all(
     detector.config.actions.reply.map(async (button, i) => ({
-      label: button.name,
+      label: options.label(button.name, i),
       color: colorOf(config.global, button.config.color),
       href: key
         ? actionLink(

@@ -9,6 +9,7 @@ import type {
   EnrichmentResult,
   Store,
   StoredMessage,
+  SuppressedBy,
 } from "../store/store.ts";
 import type { SandboxInvoker } from "../plugins/sandbox.ts";
 import type { LimitedInvoker } from "./limits.ts";
@@ -29,6 +30,8 @@ export interface Runtime {
   limits?: LimitedInvoker;
   /** @default () => new Date() */
   clock?: () => Date;
+  /** Called once per alert storm control suppressed (metrics). */
+  onSuppressed?: (detector: string, reason: SuppressedBy) => void;
   /** Called once per finished enrichment (metrics). */
   onEnrichment?: (detector: string, result: EnrichmentResult) => void;
 }
@@ -39,6 +42,8 @@ export interface ComposeInput {
   alert: Record<string, unknown>;
   alertId: string;
   receivedAt: string;
+  /** Appended to the subject (storm control's ` (+37 similar since 10:02)`). */
+  subjectSuffix?: string;
 }
 
 /** What composing an alert produced (no side effects yet beyond send actions). */
@@ -49,6 +54,8 @@ export interface Composition {
   enrichments: EnrichmentResult[];
   actions: ActionResult[];
   message: StoredMessage;
+  /** Placeholders left unfilled, each as `<where>: {placeholder}` (`subject: {src_ip}`). */
+  unfilled: string[];
 }
 
 /** What one delivery attempt came to: the transport's result, or its error and whether to retry. */

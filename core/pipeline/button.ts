@@ -19,6 +19,7 @@ import { renderFollowUpEmail } from "../../emails/render.ts";
 import { runSteps } from "./actions.ts";
 import { messageIdOf, recipients, settingsFor } from "./_compose.ts";
 import { preprocess } from "./_input.ts";
+import { fill } from "../template.ts";
 import type { Runtime } from "./_types.ts";
 
 /** A button of a recorded alert. */
@@ -68,6 +69,18 @@ export function sendValues(record: AlertRecord): Record<string, unknown> {
 }
 
 /**
+ * The button's label as its email showed it: the configured label is a template (`Block {src_ip}`),
+ * filled from the alert and the send values. The confirmation page, the result page, the run record
+ * (audit) and the follow-up email all use this text.
+ */
+export async function buttonLabel(
+  target: Pick<ButtonTarget, "record" | "detector" | "button">,
+): Promise<string> {
+  const data = { ...(await alertOf(target)), ...sendValues(target.record) };
+  return fill(target.button.name, data);
+}
+
+/**
  * Runs a button whose nonce was just consumed (`run` is the "running" entry): its steps, then the run's
  * outcome recorded, Jira keys saved and the follow-up email sent.
  */
@@ -112,7 +125,7 @@ export async function runButton(
   runtime.log("action_run", {
     alert_id: target.record.id,
     detector: target.detector.name,
-    button: target.button.name,
+    button: run.button,
     actor: run.actor,
     actor_source: run.actor_source,
     client_ip: run.client_ip,
@@ -180,7 +193,7 @@ async function sendFollowUp(
   run: ActionRun,
 ): Promise<string> {
   const { config } = runtime;
-  const { record, detector, button } = target;
+  const { record, detector } = target;
   const fallback = recipients(config, detector);
   const to = record.to ?? fallback.to;
   const cc = record.cc ?? fallback.cc;
@@ -192,9 +205,9 @@ async function sendFollowUp(
     ? `${run.actor} (claimed)`
     : run.actor;
   const { html, text } = renderFollowUpEmail({
-    title: `${button.name}: ${run.status === "ok" ? "done" : "failed"}`,
+    title: `${run.button}: ${run.status === "ok" ? "done" : "failed"}`,
     actor,
-    button: button.name,
+    button: run.button,
     at: run.started_at,
     steps: run.steps.map((s) => ({
       name: s.return_name ? `${s.name} → ${s.return_name}` : s.name,

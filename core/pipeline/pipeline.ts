@@ -22,6 +22,7 @@ import type {
   Runtime,
 } from "./_types.ts";
 import { detectorOf, preprocess } from "./_input.ts";
+import { decideStorm, similarSuffix } from "../storm/storm.ts";
 import { enrich, renderMessage, selectBlock, settingsFor } from "./_compose.ts";
 import {
   applyPatch,
@@ -108,6 +109,7 @@ export async function processAlert(
 ): Promise<AlertRecord> {
   const detector = detectorOf(runtime.config, record.detector);
   let composed: AlertPatch = {};
+  let unfilled: string[] = [];
   let message = record.message;
   if (!message) {
     let alert = record.alert;
@@ -120,13 +122,39 @@ export async function processAlert(
         error: errorMessage(err),
       });
     }
+    // Storm control decides before enrichment: a suppressed alert burns no lookup and no email.
+    const storm = await decideStorm(runtime, detector, {
+      id: record.id,
+      alert,
+    });
+    if (storm?.action === "suppress") {
+      const suppressed: AlertRecord = {
+        ...record,
+        status: "suppressed",
+        fingerprint: storm.fingerprint.id,
+        suppressed_by: storm.reason,
+        ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
+        ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
+      };
+      runtime.onSuppressed?.(record.detector, storm.reason);
+      runtime.log("suppressed", {
+        alert_id: record.id,
+        detector: record.detector,
+        reason: storm.reason,
+        notified_id: storm.notifiedId,
+        silence_id: storm.silenceId,
+      });
+      return suppressed;
+    }
     const composition = await compose(runtime, {
       detector,
       alert,
       alertId: record.id,
       receivedAt: record.received_at,
+      ...(storm ? { subjectSuffix: similarSuffix(storm.since) } : {}),
     });
     message = composition.message;
+    unfilled = composition.unfilled;
     composed = composedPatch(composition);
     if (!composition.sendMail) {
       const patch: AlertPatch = {
@@ -144,6 +172,7 @@ export async function processAlert(
             alert_id: record.id,
             detector: record.detector,
             reason: "no condition matched",
+            ...(unfilled.length ? { unfilled: unfilled.join("; ") } : {}),
           }),
       );
       return applyPatch(record, patch);
@@ -161,7 +190,7 @@ export async function processAlert(
     record,
     patch,
     options,
-    () => logAttempt(runtime, record, patch),
+    () => logAttempt(runtime, record, patch, unfilled),
   );
   return applyPatch(record, patch);
 }
@@ -205,9 +234,15 @@ export async function compose(
 ): Promise<Composition> {
   const { detector, alert, alertId } = input;
   const { block, matched } = selectBlock(runtime, detector, alert, alertId);
+  const unfilled: string[] = [];
+  const onMissing = (where: string, placeholder: string) => {
+    const entry = `${where}: ${placeholder}`;
+    if (!unfilled.includes(entry)) unfilled.push(entry);
+  };
   const enrichments = await enrich(runtime, detector, block, {
     alert,
     alertId,
+    onMissing,
   });
   const values: Record<string, unknown> = {};
   const actions = await runSteps(detector.config.actions.send, {
@@ -218,6 +253,7 @@ export async function compose(
     settingsFor: (plugin) => settingsFor(runtime.config, detector, plugin),
     values,
     sideEffects: options.sideEffects ?? true,
+    onMissing,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
   const message = await renderMessage(runtime, {
@@ -226,6 +262,7 @@ export async function compose(
     enrichments,
     actions,
     values,
+    onMissing,
   });
   return {
     condition: block?.condition?.source ?? null,
@@ -234,6 +271,7 @@ export async function compose(
     enrichments,
     actions,
     message,
+    unfilled,
   };
 }
 

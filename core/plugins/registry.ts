@@ -73,18 +73,25 @@ export class PluginRegistry {
 
   /** A "; did you mean …?" hint for a misspelt name, or "". */
   suggest(kind: "enrichment" | "action", name: string): string {
-    const candidates = this.names(kind);
-    let best = "";
-    let bestScore = Infinity;
-    for (const candidate of candidates) {
-      const score = distance(name.toLowerCase(), candidate.toLowerCase());
-      if (score < bestScore) [best, bestScore] = [candidate, score];
-    }
-    const known = `known: ${candidates.join(", ")}`;
-    return bestScore <= Math.max(2, name.length / 3)
-      ? `; did you mean "${best}"? (${known})`
-      : ` (${known})`;
+    return didYouMean(name, this.names(kind));
   }
+}
+
+/**
+ * A "; did you mean …? (known: …)" hint for a misspelt `name` among `candidates`, or " (known: …)" when
+ * none is close: the one did-you-mean of config errors.
+ */
+export function didYouMean(name: string, candidates: string[]): string {
+  let best = "";
+  let bestScore = Infinity;
+  for (const candidate of candidates) {
+    const score = distance(name.toLowerCase(), candidate.toLowerCase());
+    if (score < bestScore) [best, bestScore] = [candidate, score];
+  }
+  const known = `known: ${candidates.join(", ")}`;
+  return bestScore <= Math.max(2, name.length / 3)
+    ? `; did you mean "${best}"? (${known})`
+    : ` (${known})`;
 }
 
 function distance(a: string, b: string): number {

@@ -37,7 +37,7 @@ export interface QueueOptions {
   refreshMs?: number;
 }
 
-const FINAL = new Set(["delivered", "not_sent", "failed"]);
+const FINAL = new Set(["delivered", "not_sent", "failed", "suppressed"]);
 
 /**
  * The worker pool and its durable queue.
@@ -56,6 +56,16 @@ export class Queue {
   #refreshMs: number;
   #claimer: Claimer;
   #backlog = 0;
+  /**
+   * Writes that change the backlog (new alerts, outcomes) issued and not yet counted in `#backlog`. A
+   * store write is visible to a read before its promise resolves (a new alert is committed before its
+   * fsync ends), so a refresh read while one is in flight would count it and then count it again.
+   */
+  #uncounted = 0;
+  /** Bumped each time such a write is issued: a refresh read that saw it change is not exact. */
+  #issued = 0;
+  /** A refresh was due while writes were in flight: it runs once they are all counted. */
+  #refreshWanted = false;
   #busy = 0;
   #loops: Promise<void>[] = [];
   /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
@@ -126,9 +136,14 @@ export class Queue {
     // Allowed while stopping and after: requests in flight during shutdown still get their alerts stored
     // (the next start processes them). Only a closed store refuses.
     if (alerts.length === 0) return [];
-    const results = await this.#runtime.store.insertAlertsIdempotent(alerts);
-    this.#accepted(results);
-    return results;
+    this.#issue();
+    try {
+      const results = await this.#runtime.store.insertAlertsIdempotent(alerts);
+      this.#accepted(results);
+      return results;
+    } finally {
+      this.#counted();
+    }
   }
 
   /** Wakes up to `count` idle workers (after an insert made by someone else). */
@@ -169,9 +184,40 @@ export class Queue {
     this.notify(fresh);
   }
 
+  /** A write that changes the backlog is about to be issued. */
+  #issue(): void {
+    this.#uncounted++;
+    this.#issued++;
+  }
+
+  /** A write from {@link #issue} is counted (or failed); a refresh held back for it runs now. */
+  #counted(): void {
+    this.#uncounted--;
+    if (
+      this.#uncounted === 0 && this.#refreshWanted && this.#state === "running"
+    ) {
+      void this.#refresh();
+    }
+  }
+
+  /**
+   * Re-reads the backlog from the store (it corrects for alerts other processes wrote or finished).
+   * The read is taken only while no counted write of this process is in flight, and kept only if none
+   * was issued during it: otherwise it could hold an alert the counter then adds again (the backlog
+   * stayed one too high until the next refresh), or miss one whose outcome the counter then subtracts.
+   */
   async #refresh(): Promise<void> {
+    if (this.#uncounted > 0) {
+      this.#refreshWanted = true;
+      return;
+    }
+    this.#refreshWanted = false;
+    const issued = this.#issued;
     try {
-      this.#backlog = await this.#runtime.store.backlog();
+      const stored = await this.#runtime.store.backlog();
+      if (this.#uncounted === 0 && this.#issued === issued) {
+        this.#backlog = stored;
+      } else this.#refreshWanted = true;
     } catch (err) {
       this.#runtime.log("queue_error", {
         error: errorMessage(err),
@@ -208,7 +254,10 @@ export class Queue {
     let written: Promise<void> | undefined;
     try {
       const done = await processAlert(runtime, record, {
-        recording: (write) => written = write,
+        recording: (write) => {
+          this.#issue();
+          written = write;
+        },
       });
       status = done.status;
       nextAttemptAt = done.next_attempt_at;
@@ -225,6 +274,7 @@ export class Queue {
       const error = errorMessage(err);
       nextAttemptAt = decision.final ? undefined : decision.nextAttemptAt;
       status = final ? "failed" : "retry";
+      this.#issue();
       try {
         await runtime.store.updateAlert(
           record.id,
@@ -243,6 +293,7 @@ export class Queue {
           detector: record.detector,
           error: errorMessage(again),
         });
+        this.#counted();
         return; // left "processing": the next start requeues it
       }
       runtime.log(final ? "failed" : "process_retry", {
@@ -252,8 +303,13 @@ export class Queue {
         error,
       });
     }
-    if (written === undefined) this.#done(record, status, nextAttemptAt);
-    else {
+    if (written === undefined) {
+      try {
+        this.#done(record, status, nextAttemptAt);
+      } finally {
+        this.#counted();
+      }
+    } else {
       const settled: Promise<void> = written.then(
         () => this.#doneSafely(record, status, nextAttemptAt),
         (err) =>
@@ -264,7 +320,10 @@ export class Queue {
             note:
               "outcome not recorded: the alert stays processing until the next start requeues it",
           }),
-      ).finally(() => this.#writes.delete(settled));
+      ).finally(() => {
+        this.#writes.delete(settled);
+        this.#counted();
+      });
       this.#writes.add(settled);
     }
   }

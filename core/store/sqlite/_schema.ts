@@ -4,12 +4,22 @@
  *
  * @module
  */
+import { parseJson } from "../../json.ts";
 import type {
   ActionRun,
   AlertPatch,
   AlertRecord,
   AlertStatus,
+  Silence,
+  StormWindow,
+  SuppressedBy,
 } from "../store.ts";
+
+/** A JSON column as stored (big integers kept exactly: core/json.ts). */
+// deno-lint-ignore no-explicit-any
+function fromJson(text: unknown): any {
+  return parseJson(text as string);
+}
 
 /** Schema migrations, in order: version N is `MIGRATIONS[N - 1]`. Append, never edit. */
 export const MIGRATIONS: readonly string[] = [
@@ -57,6 +67,56 @@ export const MIGRATIONS: readonly string[] = [
   // 2: claims find due retries through (status, received_at) (retries are few), so this index only
   // cost two more B-tree writes on every status change.
   `DROP INDEX IF EXISTS alerts_status_next_attempt;`,
+  // 3: storm control (issue 11): what each suppressed alert was suppressed by and which alert's email
+  // covers it, each fingerprint's window, timers claimed like queue items, and silences.
+  `ALTER TABLE alerts ADD COLUMN fingerprint TEXT;
+  ALTER TABLE alerts ADD COLUMN suppressed_by TEXT;
+  ALTER TABLE alerts ADD COLUMN notified_id TEXT;
+  ALTER TABLE alerts ADD COLUMN silence_id TEXT;
+  CREATE INDEX alerts_fingerprint ON alerts (fingerprint, received_at) WHERE fingerprint IS NOT NULL;
+  CREATE INDEX alerts_notified ON alerts (notified_id) WHERE notified_id IS NOT NULL;
+  CREATE INDEX alerts_silence ON alerts (silence_id) WHERE silence_id IS NOT NULL;
+  CREATE TABLE storm_windows (
+    fingerprint TEXT PRIMARY KEY,
+    detector TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    paths TEXT NOT NULL, -- JSON array
+    fp_values TEXT NOT NULL, -- JSON array
+    notified_id TEXT,
+    notified_at TEXT,
+    window_ms INTEGER NOT NULL,
+    window_end TEXT NOT NULL,
+    since_count INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    acked_by TEXT,
+    acked_at TEXT
+  ) STRICT;
+  CREATE INDEX storm_windows_detector ON storm_windows (detector, last_seen_at);
+  CREATE TABLE storm_timers (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    ref TEXT NOT NULL, -- JSON object
+    lease_until TEXT,
+    done_at TEXT
+  ) STRICT;
+  CREATE INDEX storm_timers_due ON storm_timers (due_at) WHERE done_at IS NULL;
+  CREATE TABLE silences (
+    id TEXT PRIMARY KEY,
+    detector TEXT NOT NULL, -- a detector name or '*'
+    match TEXT, -- CEL over alert
+    fingerprint TEXT,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    comment TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expired_at TEXT,
+    suppressed INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE INDEX silences_ends ON silences (ends_at);`,
 ];
 
 /** The schema version this code creates and understands. */
@@ -111,7 +171,7 @@ export function toAlert(row: Row): AlertRecord {
     received_at: row.received_at as string,
     updated_at: row.updated_at as string,
     status: row.status as AlertStatus,
-    alert: JSON.parse(row.alert_json as string),
+    alert: fromJson(row.alert_json),
     attempts: Number(row.attempts),
   };
   if (row.idempotency_key !== null) {
@@ -127,13 +187,13 @@ export function toAlert(row: Row): AlertRecord {
     if (cc !== undefined) record.cc = cc;
   }
   if (row.condition !== null) {
-    record.condition = JSON.parse(row.condition as string);
+    record.condition = fromJson(row.condition);
   }
   if (row.enrichments !== null) {
-    record.enrichments = JSON.parse(row.enrichments as string);
+    record.enrichments = fromJson(row.enrichments);
   }
-  if (row.actions !== null) record.actions = JSON.parse(row.actions as string);
-  if (row.message !== null) record.message = JSON.parse(row.message as string);
+  if (row.actions !== null) record.actions = fromJson(row.actions);
+  if (row.message !== null) record.message = fromJson(row.message);
   if (row.message_id !== null) record.message_id = row.message_id as string;
   if (row.delivery !== null) {
     record.delivery = JSON.parse(row.delivery as string);
@@ -145,6 +205,12 @@ export function toAlert(row: Row): AlertRecord {
   if (row.jira_keys !== null) {
     record.jira_keys = JSON.parse(row.jira_keys as string);
   }
+  if (row.fingerprint != null) record.fingerprint = row.fingerprint as string;
+  if (row.suppressed_by != null) {
+    record.suppressed_by = row.suppressed_by as SuppressedBy;
+  }
+  if (row.notified_id != null) record.notified_id = row.notified_id as string;
+  if (row.silence_id != null) record.silence_id = row.silence_id as string;
   return record;
 }
 
@@ -158,10 +224,50 @@ export function toActionRun(row: Row): ActionRun {
     actor_source: row.actor_source as ActionRun["actor_source"],
     started_at: row.started_at as string,
     status: row.status as ActionRun["status"],
-    steps: JSON.parse(row.steps as string),
+    steps: fromJson(row.steps),
   };
   if (row.client_ip !== null) run.client_ip = row.client_ip as string;
   if (row.user_agent !== null) run.user_agent = row.user_agent as string;
   if (row.finished_at !== null) run.finished_at = row.finished_at as string;
   return run;
+}
+
+/** The window a `storm_windows` row holds. */
+export function toWindow(row: Row): StormWindow {
+  const window: StormWindow = {
+    fingerprint: row.fingerprint as string,
+    detector: row.detector as string,
+    definition: row.definition as string,
+    paths: JSON.parse(row.paths as string),
+    values: JSON.parse(row.fp_values as string),
+    window_ms: Number(row.window_ms),
+    window_end: row.window_end as string,
+    since_count: Number(row.since_count),
+    total: Number(row.total),
+    first_seen_at: row.first_seen_at as string,
+    last_seen_at: row.last_seen_at as string,
+  };
+  if (row.notified_id !== null) window.notified_id = row.notified_id as string;
+  if (row.notified_at !== null) window.notified_at = row.notified_at as string;
+  if (row.acked_by !== null) window.acked_by = row.acked_by as string;
+  if (row.acked_at !== null) window.acked_at = row.acked_at as string;
+  return window;
+}
+
+/** The silence a `silences` row holds. */
+export function toSilence(row: Row): Silence {
+  const silence: Silence = {
+    id: row.id as string,
+    detector: row.detector as string,
+    starts_at: row.starts_at as string,
+    ends_at: row.ends_at as string,
+    created_by: row.created_by as string,
+    comment: row.comment as string,
+    created_at: row.created_at as string,
+    suppressed: Number(row.suppressed),
+  };
+  if (row.match !== null) silence.match = row.match as string;
+  if (row.fingerprint !== null) silence.fingerprint = row.fingerprint as string;
+  if (row.expired_at !== null) silence.expired_at = row.expired_at as string;
+  return silence;
 }

@@ -36,6 +36,7 @@ import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { toAlert } from "./_schema.ts";
 import { alertUpdate } from "./_update.ts";
+import { SqliteStorm } from "./_storm.ts";
 import { dirname } from "../../paths.ts";
 import type {
   ActionRun,
@@ -45,6 +46,7 @@ import type {
   NewAlert,
   PurgeCounts,
   Store,
+  StormStore,
 } from "../store.ts";
 
 export { SQLITE_SCHEMA_VERSION } from "./_schema.ts";
@@ -82,6 +84,8 @@ export class SqliteStore implements Store {
   #path: string;
   /** Set by `close`, which may leave the connection open for the process's exit. */
   #closed = false;
+  /** Storm control's windows, timers and silences (`_storm.ts`), on this connection's group commit. */
+  readonly storm: StormStore;
 
   /** Opens, configures and migrates the database; prefer {@link openSqliteStore}. */
   constructor(path: string, options?: SqliteStoreOptions) {
@@ -101,6 +105,11 @@ export class SqliteStore implements Store {
       ...(options?.checkpointMs !== undefined
         ? { checkpointMs: options.checkpointMs }
         : {}),
+      sql: (sql) => this.#sql(sql),
+    });
+    this.storm = new SqliteStorm({
+      write: (fn, options) => this.#commit.write(fn, options),
+      transaction: (fn) => this.#commit.transaction(fn),
       sql: (sql) => this.#sql(sql),
     });
     try {
