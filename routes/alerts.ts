@@ -277,6 +277,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       );
     }
     const runs = await runtime.store.listActionRuns(record.id);
+    const deliveries = await runtime.store.listDeliveries(record.id);
     const server = jiraServer(
       runtime.config.detectors.get(record.detector),
       runtime.registry,
@@ -327,6 +328,17 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         steps: run.steps,
       })),
       jira,
+      channels: deliveries.map((d) => ({
+        channel: d.channel,
+        type: d.type,
+        event: d.event,
+        status: d.status,
+        attempts: d.attempts,
+        updatedAt: d.updated_at,
+        ...(d.status === "pending" ? { nextAttemptAt: d.next_attempt_at } : {}),
+        ...(d.delivered_at ? { deliveredAt: d.delivered_at } : {}),
+        ...(d.last_error ? { lastError: d.last_error } : {}),
+      })),
     }));
   });
 

@@ -8,6 +8,10 @@
 import { ingestAlert, type Runtime } from "../core/pipeline/pipeline.ts";
 import type { IngestSummary } from "../core/pipeline/pipeline.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
+import { StormJob } from "../core/service/storm_job.ts";
+import { Metrics } from "../core/service/metrics.ts";
+import { Queue } from "../core/service/queue.ts";
+import { createApp } from "../routes/app.ts";
 import { writeProject } from "./_config.ts";
 import { startSmtpServer, type TestSmtpServer } from "./_smtp.ts";
 
@@ -29,6 +33,17 @@ export interface StormHarness {
   ): Promise<IngestSummary>;
   /** Opens a second runtime on the same project and store (a restart, or another instance). */
   reopen(): Promise<void>;
+  /** Runs the storm timers due at the clock's time (what serve's job does each second). */
+  runTimers(): Promise<number>;
+  /** The metrics the runtime reports to. */
+  metrics: Metrics;
+  /** A request to the app (routes as serve has them), on the harness clock. */
+  request(url: string, init?: RequestInit): Promise<Response>;
+  /** Opens an action link's confirmation page and confirms it as `actor`; returns the result page. */
+  confirm(
+    link: string,
+    actor: string,
+  ): Promise<{ status: number; html: string }>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -57,8 +72,11 @@ export async function stormHarness(
       log: (event, fields = {}) => events.push([event, fields]),
       clock: () => new Date(time),
     });
+  const metrics = new Metrics();
+  const instrumented = async () => metrics.instrument(await open());
   const harness: StormHarness = {
-    runtime: await open(),
+    runtime: await instrumented(),
+    metrics,
     smtp,
     project,
     events,
@@ -68,7 +86,31 @@ export async function stormHarness(
       ingestAlert(harness.runtime, detector, alert),
     async reopen() {
       await closeRuntime(harness.runtime);
-      harness.runtime = await open();
+      harness.runtime = await instrumented();
+    },
+    runTimers: () => new StormJob(harness.runtime).runDue(),
+    request: (url, init) =>
+      Promise.resolve(
+        createApp({
+          runtime: harness.runtime,
+          queue: new Queue(harness.runtime),
+          metrics,
+          now: () => time,
+        }).request(url, init),
+      ),
+    async confirm(link, actor) {
+      const page = await harness.request(link);
+      const html = await page.text();
+      if (page.status !== 200) return { status: page.status, html };
+      const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+      const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1] ??
+        link;
+      const done = await harness.request(action.replaceAll("&amp;", "&"), {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ csrf, actor }),
+      });
+      return { status: done.status, html: await done.text() };
     },
     async [Symbol.asyncDispose]() {
       await closeRuntime(harness.runtime).catch(() => {});

@@ -137,10 +137,13 @@ function detectorConfig(
 }
 
 async function setup(
-  options: { global?: Record<string, unknown> } = {},
+  options: {
+    global?: Record<string, unknown>;
+    jira?: Parameters<typeof fakeJira>[0];
+  } = {},
 ): Promise<Harness> {
   const smtp = await startSmtpServer();
-  const jira = fakeJira();
+  const jira = fakeJira(options.jira);
   const api = receiver();
   const server = startDeferredServer();
   const base = server.url;
@@ -791,6 +794,53 @@ Deno.test("actionRoutes() stops at a failing step, records the error and still s
     (m) => m.parsed.inReplyTo === mail.parsed.messageId,
   );
   assert.match(followUp.parsed.text ?? "", /scanner is down/);
+});
+
+Deno.test("actionRoutes(): a Jira that echoes the Basic Authorization header in its error leaks it nowhere, and its message is capped", async () => {
+  const password = "correct horse battery";
+  await using h = await setup({
+    jira: { echoAuthorization: true, padding: 2_000 },
+    global: { ui_auth: { users: [{ username: "analyst", password }] } },
+  });
+  const { id, mail, links } = await h.ingest();
+  const { csrf } = await confirmation(links[0]!);
+  const response = await post(links[0]!, { csrf, actor: "Alice" });
+  const page = await response.text();
+  assert.equal(response.status, 200);
+  assert.match(page, /Failed: Create JIRA/);
+  // The request really carried the credentials the Jira echoed.
+  const basic = btoa(`${h.env.JIRA_USER}:${h.env.JIRA_TOKEN}`);
+  assert.equal(
+    h.jira.requests[0]!.headers.get("authorization"),
+    `Basic ${basic}`,
+  );
+  const followUp = await mailWhere(
+    h.smtp,
+    (m) => m.parsed.inReplyTo === mail.parsed.messageId,
+  );
+  const [run] = await h.runtime.store.listActionRuns(id);
+  const detail = await (await fetch(`${h.base}/alerts/${id}`, {
+    headers: { authorization: `Basic ${btoa(`analyst:${password}`)}` },
+  })).text();
+  const places = {
+    "result page": page,
+    "follow-up text": followUp.parsed.text ?? "",
+    "follow-up html": String(followUp.parsed.html),
+    "follow-up source": followUp.raw,
+    "stored run": JSON.stringify(run),
+    "alert page": detail,
+    logs: h.logs.join("\n"),
+  };
+  for (const [where, text] of Object.entries(places)) {
+    assert.ok(!text.includes(basic), `${where} holds the Basic credentials`);
+    assert.ok(!text.includes(h.env.JIRA_TOKEN!), `${where} holds the token`);
+  }
+  assert.match(run!.steps[0]!.error ?? "", /Authorization: Basic \[redacted\]/);
+  assert.ok(
+    (run!.steps[0]!.error ?? "").length <= 300,
+    `stored error of ${run!.steps[0]!.error?.length} characters`,
+  );
+  assert.ok(!page.includes("x".repeat(400)), "the page shows the cap");
 });
 
 Deno.test("actionRoutes() encodes alert values into step URLs and escapes them on the page", async () => {

@@ -99,6 +99,21 @@ const HostPort = z.string().regex(
   "must be host:port",
 );
 
+/**
+ * The global `channels`: name → `{type, …}`; each entry is validated by its type in
+ * `core/config/channels.ts` once the plugin registry (and so the plugin channel types) is known.
+ */
+const ChannelsSchema = z.record(
+  z.string().regex(
+    /^[A-Za-z][\w-]{0,63}$/,
+    "channel names are letters, digits, _ and - (at most 64)",
+  ),
+  z.looseObject({ type: z.string().min(1) }),
+).default({});
+
+/** A detector's (or a condition block's) `notify`: the channels its alerts go to, `email` included. */
+const Notify = z.array(z.string().min(1));
+
 /** The global config file. */
 export const GlobalConfigSchema = z.strictObject({
   // The original mail_conf globals.
@@ -127,6 +142,8 @@ export const GlobalConfigSchema = z.strictObject({
     timeout: Duration.default(30_000),
     connections: z.number().int().min(1).max(64).default(8),
   }).prefault({}),
+  // Channels besides email (Slack, Teams, webhooks, PagerDuty, plugins); detectors name them in notify.
+  channels: ChannelsSchema,
   // One-click actions.
   action_keys: z.array(
     z.strictObject({
@@ -232,6 +249,15 @@ export const ReplyButtonSchema = tuple(z.strictObject({
 }));
 export type ReplyButton = z.output<typeof ReplyButtonSchema>;
 
+/** A condition block's value: its enrichments, or `{enrichments, notify}` to also choose its channels. */
+const ConditionBlockSchema = z.union([
+  z.array(EnrichmentEntrySchema),
+  z.strictObject({
+    enrichments: z.array(EnrichmentEntrySchema).default([]),
+    notify: Notify.optional(),
+  }),
+]);
+
 /** One detector (a device of the original `mail_conf`). */
 export const DetectorSchema = z.strictObject({
   subject: z.string().default("Blitz alert"),
@@ -240,7 +266,7 @@ export const DetectorSchema = z.strictObject({
   enrichment_conditional: z.boolean().default(false),
   enrichments: z.union([
     z.array(EnrichmentEntrySchema),
-    z.record(z.string(), z.array(EnrichmentEntrySchema)),
+    z.record(z.string(), ConditionBlockSchema),
   ]).default([]),
   custom_enrichment_data: z.array(z.looseObject({
     index: z.union([z.string(), z.array(z.string())]),
@@ -259,6 +285,7 @@ export const DetectorSchema = z.strictObject({
     cc: AddressList.default([]),
   }).prefault({}),
   include_json: z.boolean().default(false),
+  notify: Notify.default(["email"]),
   actions: z.strictObject({
     send: z.array(ActionStepSchema).default([]),
     reply: z.array(ReplyButtonSchema).default([]),

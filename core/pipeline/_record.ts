@@ -25,6 +25,8 @@ export interface IngestSummary {
     path?: string;
     error?: string;
   };
+  /** Each channel's state after the CLI's one attempt (only when the detector notifies channels). */
+  channels?: { channel: string; status: string; error?: string }[];
   /** Storm control: why the alert was stored and not mailed, and whose email covers it. */
   suppressed_by?: string;
   notified_id?: string;

@@ -5,15 +5,11 @@
  * @module
  */
 import type { ActionStep } from "../config/schema.ts";
-import {
-  callWithDeadline,
-  errorMessage,
-  TimeoutError,
-} from "../plugins/call.ts";
+import { callWithDeadline, TimeoutError } from "../plugins/call.ts";
 import type { ActionPlugin, ConfigReads } from "../plugin.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
 import type { Invoker } from "./enrich.ts";
-import { redact, redactDeep } from "../secrets.ts";
+import { publicError, redactDeep } from "../secrets.ts";
 import type { ActionResult } from "../store/store.ts";
 import { fillDeep } from "../template.ts";
 import { buildUrl } from "../safe_fetch/safe_fetch.ts";
@@ -135,7 +131,7 @@ export async function runSteps(
         name: step.name,
         status: timeout ? "timeout" : "error",
         ...named,
-        error: redact(errorMessage(err)),
+        error: publicError(err),
         ms: ms(),
       });
       if (run.stopOnError) failed = true;

@@ -9,11 +9,10 @@
 import type { LoadedDetector } from "../config/config.ts";
 import type { ReplyButton } from "../config/schema.ts";
 import type { OutgoingMessage } from "../delivery/delivery.ts";
-import { errorMessage } from "../errors.ts";
 import { headerSafe } from "../headers.ts";
 import { uuidv7 } from "../ids.ts";
 import type { ConfigReads } from "../plugin.ts";
-import { redact } from "../secrets.ts";
+import { publicError } from "../secrets.ts";
 import type { ActionResult, ActionRun, AlertRecord } from "../store/store.ts";
 import { renderFollowUpEmail } from "../../emails/render.ts";
 import { runSteps } from "./actions.ts";
@@ -21,12 +20,15 @@ import { messageIdOf, recipients, settingsFor } from "./_compose.ts";
 import { preprocess } from "./_input.ts";
 import { fill } from "../template.ts";
 import type { Runtime } from "./_types.ts";
+import { addSilence, type StormButton } from "../storm/storm.ts";
+import { formatDuration } from "../duration.ts";
 
 /** A button of a recorded alert. */
 export interface ButtonTarget {
   record: AlertRecord;
   detector: LoadedDetector;
-  button: ReplyButton;
+  /** A reply button of the detector, or one of storm control's own (silence, ack). */
+  button: ReplyButton | StormButton;
 }
 
 /** What a button run came to: the finished run (as recorded) and what happened to the follow-up email. */
@@ -97,12 +99,12 @@ export async function runButton(
   const { run, now } = options;
   let steps: ActionResult[];
   try {
-    steps = await runButtonSteps(runtime, target);
+    steps = await runButtonSteps(runtime, target, run);
   } catch (err) {
     steps = [{
       name: "blitz",
       status: "error",
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     }];
   }
   const status =
@@ -139,12 +141,17 @@ export async function runButton(
 async function runButtonSteps(
   runtime: Runtime,
   target: ButtonTarget,
+  run: ActionRun,
 ): Promise<ActionResult[]> {
   const message = target.record.message;
   const settings = (
     plugin: { name: string; reads?: ConfigReads | undefined },
   ): Record<string, unknown> => {
     const own = settingsFor(runtime.config, target.detector, plugin);
+    // silence and ack (built in, in-process) change storm control's state in the store.
+    if (plugin.name === "silence" || plugin.name === "ack") {
+      return { ...own, ...stormSettings(runtime, target, run) };
+    }
     // forward_mail (built in, in-process) sends through Blitz's own delivery.
     if (plugin.name !== "forward_mail" || !message) return own;
     return {
@@ -163,6 +170,57 @@ async function runButtonSteps(
     stopOnError: true,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
+}
+
+/** What the silence and ack actions get: the store side, for this alert and the person who confirmed. */
+function stormSettings(
+  runtime: Runtime,
+  target: ButtonTarget,
+  run: ActionRun,
+): Record<string, unknown> {
+  const { record, detector } = target;
+  const now = () => runtime.clock?.() ?? new Date();
+  const fingerprint = () => {
+    if (!record.fingerprint) {
+      throw new TypeError(
+        "this alert has no fingerprint: its detector had no storm block when it arrived",
+      );
+    }
+    return record.fingerprint;
+  };
+  return {
+    silence: (request: {
+      forMs: number;
+      scope: "fingerprint" | "detector";
+      comment: string;
+    }) =>
+      addSilence({
+        store: runtime.store,
+        clock: runtime.clock,
+        detectors: runtime.config.detectors.keys(),
+      }, {
+        detector: detector.name,
+        ...(request.scope === "fingerprint"
+          ? { fingerprint: fingerprint() }
+          : {}),
+        forMs: request.forMs,
+        createdBy: run.actor,
+        comment: request.comment ||
+          `from the email of alert ${record.id} (${run.button})`,
+      }),
+    ack: async () => {
+      const id = fingerprint();
+      if (
+        !(await runtime.store.storm.ack(id, { actor: run.actor, at: now() }))
+      ) {
+        throw new TypeError("no storm state for this fingerprint");
+      }
+      return {
+        fingerprint: id,
+        quiet: formatDuration(detector.config.storm?.ack_quiet ?? 86_400_000),
+      };
+    },
+  };
 }
 
 /** Adds the issue keys returned by jira_create steps to the alert record. */
@@ -239,7 +297,7 @@ async function sendFollowUp(
   } catch (err) {
     runtime.log("action_followup_failed", {
       alert_id: record.id,
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     });
     return "not sent: delivery failed";
   }

@@ -7,7 +7,6 @@
  */
 import type { EnrichmentEntry } from "../config/schema.ts";
 import {
-  errorMessage,
   inProcessInvoker,
   type Invoker,
   TimeoutError,
@@ -16,7 +15,7 @@ import { formatDuration } from "../duration.ts";
 import { stringifyJson, toJson } from "../json.ts";
 import type { ConfigReads, EnrichmentPlugin } from "../plugin.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
-import { redact } from "../secrets.ts";
+import { publicError } from "../secrets.ts";
 import type { EnrichmentResult } from "../store/store.ts";
 import { fillDeep, lookup } from "../template.ts";
 
@@ -248,7 +247,7 @@ async function runOne(
       ...base,
       status: "error",
       ms: ms(),
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     };
   }
 }

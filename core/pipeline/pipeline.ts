@@ -12,7 +12,9 @@
  * @module
  */
 import { runSteps } from "./actions.ts";
+import { deliverAlertChannels, deliveriesFor } from "../channels/channels.ts";
 import { errorMessage } from "../plugins/call.ts";
+import { publicError } from "../secrets.ts";
 import type { AlertPatch, AlertRecord, StoredMessage } from "../store/store.ts";
 import { uuidv7 } from "../ids.ts";
 import type {
@@ -74,7 +76,18 @@ export async function ingestAlert(
     status: "processing",
     attempts: 0,
   };
-  return summarize(await processAlert(runtime, record, { durable: true }));
+  const done = summarize(
+    await processAlert(runtime, record, { durable: true }),
+  );
+  const detector = detectorOf(runtime.config, detectorName);
+  const usesChannels = [
+    detector.config.notify,
+    ...detector.blocks.map((b) => b.notify ?? []),
+  ].some((list) => list.some((name) => name !== "email"));
+  if (!usesChannels) return done;
+  // One attempt per channel; what fails stays queued for `serve`, with its backoff.
+  const channels = await deliverAlertChannels(runtime, id);
+  return channels.length ? { ...done, channels } : done;
 }
 
 /** New alert id: UUIDv7 (time-ordered). */
@@ -131,7 +144,7 @@ export async function processAlert(
       const suppressed: AlertRecord = {
         ...record,
         status: "suppressed",
-        fingerprint: storm.fingerprint.id,
+        ...(storm.fingerprint.id ? { fingerprint: storm.fingerprint.id } : {}),
         suppressed_by: storm.reason,
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
@@ -156,6 +169,41 @@ export async function processAlert(
     message = composition.message;
     unfilled = composition.unfilled;
     composed = composedPatch(composition);
+    if (storm) {
+      // PagerDuty merges repeats by it; chat shows the count of similar alerts.
+      composition.channelMessage.fingerprint = storm.fingerprint.id;
+      if (storm.since && storm.since.count > 0) {
+        composition.channelMessage.storm = {
+          count: storm.since.count,
+          first_seen: storm.since.at,
+        };
+      }
+    }
+    if (composition.sendMail) {
+      // Queued durably before the email goes: each channel then has its own outbox entry and retries
+      // (processing this alert again after a crash finds them queued and adds none).
+      await queueChannels(runtime, composition);
+    }
+    if (composition.sendMail && !composition.notify.includes("email")) {
+      const patch: AlertPatch = {
+        ...composed,
+        status: "not_sent",
+        delivery: { status: "skipped" },
+      };
+      await recordOutcome(
+        runtime,
+        record,
+        patch,
+        options,
+        () =>
+          runtime.log("not_sent", {
+            alert_id: record.id,
+            detector: record.detector,
+            reason: "email is not in notify",
+          }),
+      );
+      return applyPatch(record, patch);
+    }
     if (!composition.sendMail) {
       const patch: AlertPatch = {
         ...composed,
@@ -193,6 +241,21 @@ export async function processAlert(
     () => logAttempt(runtime, record, patch, unfilled),
   );
   return applyPatch(record, patch);
+}
+
+/** Queues the composition's channel deliveries (none when `notify` is only email) and wakes the channel queue. */
+async function queueChannels(
+  runtime: Runtime,
+  composition: Composition,
+): Promise<void> {
+  const rows = deliveriesFor(
+    runtime.config,
+    composition.notify,
+    composition.channelMessage,
+  );
+  if (rows.length === 0) return;
+  await runtime.store.insertDeliveries(rows);
+  runtime.onChannelWork?.();
 }
 
 /**
@@ -256,7 +319,7 @@ export async function compose(
     onMissing,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
-  const message = await renderMessage(runtime, {
+  const { message, channelMessage } = await renderMessage(runtime, {
     ...input,
     matched,
     enrichments,
@@ -271,6 +334,8 @@ export async function compose(
     enrichments,
     actions,
     message,
+    channelMessage,
+    notify: block?.notify ?? detector.config.notify,
     unfilled,
   };
 }
@@ -294,6 +359,6 @@ export async function deliver(
     return { ok: true as const, result };
   } catch (err) {
     const transient = (err as { transient?: unknown }).transient !== false;
-    return { ok: false as const, error: errorMessage(err), transient };
+    return { ok: false as const, error: publicError(err), transient };
   }
 }

@@ -15,6 +15,7 @@
 import { Claimer } from "./_claim.ts";
 import { errorMessage } from "../plugins/call.ts";
 import { InputError } from "../errors.ts";
+import { publicError } from "../secrets.ts";
 import type { Metrics } from "./metrics.ts";
 import { processAlert, type Runtime } from "../pipeline/pipeline.ts";
 import { retryOrFail } from "../delivery/retry.ts";
@@ -271,7 +272,7 @@ export class Queue {
         now: runtime.clock?.() ?? new Date(),
       });
       const final = decision.final;
-      const error = errorMessage(err);
+      const error = publicError(err);
       nextAttemptAt = decision.final ? undefined : decision.nextAttemptAt;
       status = final ? "failed" : "retry";
       this.#issue();

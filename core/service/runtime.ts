@@ -113,8 +113,13 @@ function nullStore(): Runtime["store"] {
     consumeNonce: no,
     finishActionRun: no,
     listActionRuns: no,
+    insertDeliveries: no,
+    claimDeliveries: no,
+    updateDelivery: no,
+    listDeliveries: no,
     storm: {
       decide: no,
+      silenced: no,
       window: no,
       windows: no,
       ack: no,

@@ -152,6 +152,64 @@ export interface ActionRun {
   steps: ActionResult[];
 }
 
+/** Where one channel delivery is: each (alert, channel, event) has its own outbox entry and retries. */
+export type ChannelDeliveryStatus =
+  | "pending" // due at `next_attempt_at` (first attempt, or a retry after a failure)
+  | "sending" // claimed by a worker until `lease_until`
+  | "delivered"
+  | "failed"; // `max_attempts` failed attempts, or a permanent error (kept, visible)
+
+/** Identifies one channel delivery. */
+export interface ChannelDeliveryKey {
+  alert_id: string;
+  /** The channel's name in the global `channels`. */
+  channel: string;
+  /** What is sent: `alert`, or e.g. `digest:<id>`, `notice:<id>`, `update:<nonce>`. */
+  event: string;
+}
+
+/** One channel delivery, as recorded. */
+export interface ChannelDelivery extends ChannelDeliveryKey {
+  /** The channel's type when it was queued (`slack`, `teams`, `webhook`, `pagerduty`, a plugin's). */
+  type: string;
+  status: ChannelDeliveryStatus;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  next_attempt_at: string;
+  lease_until?: string;
+  last_error?: string;
+  delivered_at?: string;
+  /** What to send: the channel message (and for updates, what to change), as JSON. */
+  payload: Record<string, unknown>;
+  /** What the channel answered (Slack's `channel` and `ts`, PagerDuty's `dedup_key`, …). */
+  result?: Record<string, unknown>;
+}
+
+/** A channel delivery to queue. */
+export interface NewChannelDelivery extends ChannelDeliveryKey {
+  type: string;
+  payload: Record<string, unknown>;
+  /** @default now */
+  next_attempt_at?: string;
+}
+
+/** Fields an attempt's outcome updates; an optional field given as `undefined` is cleared. */
+export type ChannelDeliveryPatch = {
+  [
+    K in keyof Pick<
+      ChannelDelivery,
+      | "status"
+      | "attempts"
+      | "next_attempt_at"
+      | "last_error"
+      | "delivered_at"
+      | "result"
+      | "lease_until"
+    >
+  ]?: ChannelDelivery[K] | undefined;
+};
+
 /** Filter for listing alerts. */
 export interface AlertQuery {
   detector?: string;
@@ -191,6 +249,8 @@ export interface StormStore {
    * timer (`window:<alert id>`, due at the window's end). Durable when it resolves.
    */
   decide(input: StormInput): Promise<StormDecision>;
+  /** Records an alert of a detector without fingerprints as suppressed by a silence (and counts it). */
+  silenced(alertId: string, silenceId: string, at: Date): Promise<void>;
   /** The state of one fingerprint. */
   window(fingerprint: string): Promise<StormWindow | undefined>;
   /** Fingerprints of a detector (or all), most recently seen first. */
@@ -274,6 +334,26 @@ export interface Store {
   ): Promise<void>;
   /** Action runs of one alert, oldest first (the audit trail). */
   listActionRuns(alertId: string): Promise<ActionRun[]>;
+  /**
+   * Queues channel deliveries durably (resolves once on disk). A delivery whose key is already
+   * recorded is left as it is (processing an alert again never queues it twice).
+   */
+  insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void>;
+  /**
+   * Claims up to `limit` due deliveries, oldest due first: "pending" ones with `next_attempt_at <= now`,
+   * and "sending" ones whose lease expired (a worker died). Each is set to "sending" with a lease until
+   * `now + leaseMs`.
+   */
+  claimDeliveries(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<ChannelDelivery[]>;
+  /** Records an attempt's outcome; throws when there is no such delivery. */
+  updateDelivery(
+    key: ChannelDeliveryKey,
+    patch: ChannelDeliveryPatch,
+  ): Promise<void>;
+  /** The channel deliveries of one alert, oldest first (the alert page shows each channel's state). */
+  listDeliveries(alertId: string): Promise<ChannelDelivery[]>;
   /**
    * Retention, one batch: clears the body (alert JSON, enrichment results, email) of finished alerts
    * received before `alertsBefore` and the rendered email of those before `emailsBefore`, at most

@@ -18,6 +18,12 @@ import type {
   StormPolicy,
 } from "../store/store.ts";
 import { type Fingerprint, fingerprintOf } from "./_fingerprint.ts";
+export {
+  addSilence,
+  DEFAULT_SILENCE_MS,
+  MAX_SILENCE_MS,
+  type SilenceRequest,
+} from "./_silences.ts";
 
 export {
   definitionHash,
@@ -60,8 +66,23 @@ export async function decideStorm(
   alert: { id: string; alert: Record<string, unknown> },
 ): Promise<StormOutcome | undefined> {
   const storm = detector.config.storm;
-  if (!storm) return undefined;
   const now = deps.clock?.() ?? new Date();
+  if (!storm) {
+    // No fingerprints: one email per alert, unless a silence covers it.
+    const silence = await matchingSilence(deps, {
+      detector: detector.name,
+      alert: alert.alert,
+      now,
+    });
+    if (!silence) return undefined;
+    await deps.store.storm.silenced(alert.id, silence.id, now);
+    return {
+      action: "suppress",
+      reason: "silence",
+      silenceId: silence.id,
+      fingerprint: { id: "", definition: "", paths: [], values: [] },
+    };
+  }
   const fingerprint = await fingerprintOf(
     detector.name,
     storm.fingerprint,
@@ -151,4 +172,57 @@ async function compiled(source: string): Promise<Compiled> {
     conditions.set(source, condition);
   }
   return condition;
+}
+
+/** Indices of the digest's own buttons in a signed token (after the detector's reply buttons). */
+export const STORM_BUTTON_INDEX = { silence4h: 253, silence24h: 254, ack: 255 };
+
+/** A storm button: the same shape as a detector's reply button. */
+export interface StormButton {
+  name: string;
+  config: {
+    color: string;
+    actions: {
+      name: string;
+      config: {
+        enabled: boolean;
+        return_name?: string;
+        [key: string]: unknown;
+      };
+    }[];
+  };
+}
+
+/** The digest's own buttons, by token index (silence this fingerprint 4h / 24h, ack). */
+export const STORM_BUTTONS: ReadonlyMap<number, StormButton> = new Map([
+  [STORM_BUTTON_INDEX.silence4h, silenceButton("4h")],
+  [STORM_BUTTON_INDEX.silence24h, silenceButton("24h")],
+  [STORM_BUTTON_INDEX.ack, {
+    name: "Ack this fingerprint",
+    config: {
+      color: "green",
+      actions: [{ name: "ack", config: { enabled: true } }],
+    },
+  }],
+]);
+
+function silenceButton(duration: string): StormButton {
+  return {
+    name: `Silence this fingerprint ${duration}`,
+    config: {
+      color: "grey",
+      actions: [{
+        name: "silence",
+        config: { enabled: true, for: duration, scope: "fingerprint" },
+      }],
+    },
+  };
+}
+
+/** The storm button a token's index names, for a detector with storm control. */
+export function stormButton(
+  detector: LoadedDetector,
+  index: number,
+): StormButton | undefined {
+  return detector.config.storm ? STORM_BUTTONS.get(index) : undefined;
 }

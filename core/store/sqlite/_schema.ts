@@ -117,6 +117,26 @@ export const MIGRATIONS: readonly string[] = [
     suppressed INTEGER NOT NULL DEFAULT 0
   ) STRICT;
   CREATE INDEX silences_ends ON silences (ends_at);`,
+  // 4: the channel outbox (Slack, Teams, webhooks, PagerDuty, plugins): one row per (alert, channel,
+  // event), each with its own attempts and backoff.
+  `CREATE TABLE channel_deliveries (
+    alert_id TEXT NOT NULL REFERENCES alerts (id),
+    channel TEXT NOT NULL,
+    event TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    lease_until TEXT,
+    last_error TEXT,
+    delivered_at TEXT,
+    payload TEXT NOT NULL,
+    result TEXT,
+    PRIMARY KEY (alert_id, channel, event)
+  ) STRICT;
+  CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
 ];
 
 /** The schema version this code creates and understands. */

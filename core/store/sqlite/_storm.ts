@@ -75,11 +75,29 @@ export class SqliteStorm implements StormStore {
             id: `window:${input.alertId}`,
             kind: "window",
             due_at: decision.windowEnd,
-            ref: { fingerprint: input.fingerprint, alert_id: input.alertId },
+            ref: {
+              fingerprint: input.fingerprint,
+              alert_id: input.alertId,
+              detector: input.detector,
+              opened_at: at,
+            },
           });
         }
       }
       return decision;
+    });
+  }
+
+  silenced(alertId: string, silenceId: string, at: Date): Promise<void> {
+    const { sql } = this.#deps;
+    return this.#deps.write(() => {
+      sql(
+        `UPDATE alerts SET status = 'suppressed', suppressed_by = 'silence', silence_id = ?,
+        lease_until = NULL, updated_at = ? WHERE id = ?`,
+      ).run(silenceId, at.toISOString(), alertId);
+      sql("UPDATE silences SET suppressed = suppressed + 1 WHERE id = ?").run(
+        silenceId,
+      );
     });
   }
 

@@ -109,6 +109,7 @@ Deno.test("openSqliteStore() creates the folder and migrates a fresh database", 
       assert.deepEqual(tables.map((row) => row.name), [
         "action_runs",
         "alerts",
+        "channel_deliveries",
         "schema_migrations",
         "silences",
         "storm_timers",
