@@ -143,7 +143,7 @@ export interface ActionRun {
   alert_id: string;
   button: string; // button label
   actor: string;
-  actor_source: "trusted_header" | "claimed" | "basic_auth";
+  actor_source: "trusted_header" | "claimed" | "basic_auth" | "slack";
   client_ip?: string;
   user_agent?: string;
   started_at: string;
