@@ -174,6 +174,9 @@ async function serve(
   runtime.log("listening", {
     address: `http://${host}:${addr.port}`,
     workers: global.workers,
+    ...(global.workers === 0
+      ? { processing: "paused (workers: 0): alerts are stored, not sent" }
+      : {}),
     detectors: runtime.config.detectors.size,
     backlog: queue.backlog,
     requeued,
