@@ -205,7 +205,9 @@ export const GlobalConfigSchema = z.strictObject({
   max_json_depth: z.number().int().min(2).max(512).default(64),
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
-  workers: z.number().int().min(1).max(256).default(8),
+  // 0 pauses processing: serve accepts and stores alerts (durable 202) and processes none until it
+  // restarts with workers (maintenance of the mail relay; the ingest-only benchmark).
+  workers: z.number().int().min(0).max(256).default(8),
   // Retention: bodies of finished alerts and their rendered emails are cleared past these ages.
   retention: z.strictObject({
     alerts: Age.default(90 * 86_400_000),
