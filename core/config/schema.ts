@@ -51,6 +51,9 @@ const HostPort = z.string().regex(
 );
 
 /** The global config file. */
+/** The store backends `store.backend` accepts. */
+export const STORE_BACKENDS = ["sqlite", "postgres"] as const;
+
 export const GlobalConfigSchema = z.strictObject({
   // The original mail_conf globals.
   from_email: Address.default("blitz@localhost"),
@@ -117,12 +120,25 @@ export const GlobalConfigSchema = z.strictObject({
     alerts: Duration.default(90 * 86_400_000),
     emails: Duration.default(30 * 86_400_000),
   }).prefault({}),
-  // Store backend.
+  // Store backend: the embedded SQLite file in data_dir, or PostgreSQL shared by several instances.
   store: z.strictObject({
-    backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),
-    url: z.string().optional(),
-    index_prefix: z.string().default("blitz"),
-  }).prefault({}),
+    backend: z.enum(STORE_BACKENDS, {
+      error: (issue) =>
+        `unknown store backend ${JSON.stringify(issue.input)} (known: ${
+          STORE_BACKENDS.join(", ")
+        }); Elasticsearch is not a store backend`,
+    }).default("sqlite"),
+    url: z.string().min(1).optional(),
+  }).prefault({}).superRefine((store, ctx) => {
+    if (store.backend === "postgres" && store.url === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["url"],
+        message:
+          "backend postgres needs url: postgres://user:password@host:5432/db (usually ${env:BLITZ_DATABASE_URL})",
+      });
+    }
+  }),
 });
 
 /** The parsed global config. */

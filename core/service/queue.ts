@@ -8,7 +8,10 @@
  * (`claimBatch`), never more, so nothing is held "processing" without a worker on it. Claiming and
  * sleeping until a wake-up live in `_queue_claim.ts`.
  *
- * One `serve` process per store: start-up requeues every "processing" alert.
+ * On a SQLite store one `serve` process owns the store: start-up requeues every "processing" alert.
+ * On a shared store (PostgreSQL, several instances) leases are short (30 s) and renewed by the store
+ * while the work goes on; start-up and every backlog refresh requeue only lapsed leases (an instance
+ * that died), and an insert on any instance wakes the idle workers of all (LISTEN/NOTIFY).
  *
  * @module
  */
@@ -29,7 +32,7 @@ export interface EnqueueResult {
 /** Options of {@link Queue}. */
 export interface QueueOptions {
   metrics?: Metrics;
-  /** How long a claimed alert is leased to a worker. @default 600000 */
+  /** How long a claimed alert is leased to a worker. @default 600000, 30000 on a shared store */
   leaseMs?: number;
   /** How often idle workers look for due retries even without a wake-up. @default 1000 */
   pollMs?: number;
@@ -61,6 +64,7 @@ export class Queue {
   /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
   #writes = new Set<Promise<void>>();
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #unsubscribe: (() => void) | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
 
   constructor(runtime: Runtime, options: QueueOptions = {}) {
@@ -68,7 +72,7 @@ export class Queue {
     this.#metrics = options.metrics;
     this.#refreshMs = options.refreshMs ?? 5_000;
     this.#claimer = new Claimer(runtime, {
-      leaseMs: options.leaseMs ?? 600_000,
+      leaseMs: options.leaseMs ?? (runtime.store.shared ? 30_000 : 600_000),
       pollMs: options.pollMs ?? 1_000,
       running: () => this.#state === "running",
     });
@@ -102,13 +106,17 @@ export class Queue {
     workers: number = this.#runtime.config.global.workers,
   ): Promise<{ requeued: number }> {
     if (this.#state !== "new") throw new Error("Cannot start the queue twice");
-    const requeued = await this.#runtime.store.requeueStale({ all: true });
+    const store = this.#runtime.store;
+    const requeued = await store.requeueStale({ all: !store.shared });
     if (requeued > 0) {
       this.#runtime.log("requeued", {
         count: requeued,
-        reason: "unfinished when the last process stopped",
+        reason: store.shared
+          ? "lease lapsed: its instance stopped or died"
+          : "unfinished when the last process stopped",
       });
     }
+    this.#unsubscribe = store.onQueued?.((count) => this.notify(count));
     this.#backlog = await this.#runtime.store.backlog();
     this.#state = "running";
     this.#refreshTimer = setInterval(() => this.#refresh(), this.#refreshMs);
@@ -148,6 +156,7 @@ export class Queue {
     if (this.#state === "stopped") return { unfinished: 0 };
     this.#state = "stopping";
     clearInterval(this.#refreshTimer);
+    this.#unsubscribe?.();
     this.#claimer.stop(); // cancels the retry timer, wakes every idle worker
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((
@@ -171,7 +180,19 @@ export class Queue {
 
   async #refresh(): Promise<void> {
     try {
-      this.#backlog = await this.#runtime.store.backlog();
+      const store = this.#runtime.store;
+      if (store.shared) {
+        // Any instance takes over the work of one that died: its leases lapsed, nobody renews them.
+        const requeued = await store.requeueStale();
+        if (requeued > 0) {
+          this.#runtime.log("requeued", {
+            count: requeued,
+            reason: "lease lapsed: its instance stopped or died",
+          });
+          this.notify(requeued);
+        }
+      }
+      this.#backlog = await store.backlog();
     } catch (err) {
       this.#runtime.log("queue_error", {
         error: errorMessage(err),

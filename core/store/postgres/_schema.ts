@@ -1,0 +1,68 @@
+/**
+ * The schema of the PostgreSQL store: its migrations, in order (version N is `MIGRATIONS[N - 1]`).
+ * Append, never edit. Columns mirror the SQLite store's (`../records.ts` maps rows of both): JSON is
+ * kept as `text`, so an alert's JSON reads back exactly as it was written (no `jsonb` normalisation
+ * of numbers or key order), and times are `Date#toISOString()` strings, which sort as text. `seq`
+ * orders alerts received in the same millisecond, as SQLite's rowid does.
+ *
+ * @module
+ */
+
+/** Schema migrations, in order. Append, never edit. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE alerts (
+    seq bigserial NOT NULL UNIQUE,
+    id text PRIMARY KEY,
+    detector text NOT NULL,
+    received_at text NOT NULL,
+    updated_at text NOT NULL,
+    status text NOT NULL,
+    alert_json text NOT NULL,
+    idempotency_key text,
+    subject text,
+    recipients text,
+    condition text,
+    enrichments text,
+    actions text,
+    message text,
+    message_id text,
+    delivery text,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at text,
+    lease_until text,
+    lease_owner text,
+    last_error text,
+    jira_keys text,
+    UNIQUE (detector, idempotency_key)
+  );
+  CREATE INDEX alerts_due ON alerts (received_at, seq) WHERE status IN ('queued', 'retry');
+  CREATE INDEX alerts_processing ON alerts (lease_owner) WHERE status = 'processing';
+  CREATE INDEX alerts_status_received ON alerts (status, received_at);
+  CREATE INDEX alerts_detector_received ON alerts (detector, received_at);
+  CREATE INDEX alerts_received ON alerts (received_at, seq);
+  CREATE TABLE action_runs (
+    seq bigserial NOT NULL UNIQUE,
+    nonce text PRIMARY KEY,
+    alert_id text NOT NULL REFERENCES alerts (id),
+    button text NOT NULL,
+    actor text NOT NULL,
+    actor_source text NOT NULL,
+    client_ip text,
+    user_agent text,
+    started_at text NOT NULL,
+    finished_at text,
+    status text NOT NULL,
+    steps text NOT NULL,
+    owner text
+  );
+  CREATE INDEX action_runs_alert ON action_runs (alert_id, started_at, seq);`,
+];
+
+/** The schema version this code creates and understands. */
+export const POSTGRES_SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/** The advisory lock key migrations (and `store copy`) take: "blitz" in ASCII. */
+export const MIGRATION_LOCK = 0x626c69747a;
+
+/** The advisory lock key one retention batch takes, so one instance purges at a time. */
+export const RETENTION_LOCK = 0x626c69747a + 1;
