@@ -24,7 +24,10 @@ import * as passToMail from "./actions/pass_to_mail.ts";
 import * as jiraCreate from "./actions/jira_create.ts";
 import * as forwardMail from "./actions/forward_mail.ts";
 import * as httpRequest from "./actions/http_request.ts";
+import * as silence from "./actions/silence.ts";
+import * as ack from "./actions/ack.ts";
 import * as smtpPool from "./core/delivery/smtp_pool.ts";
+import * as slackApi from "./core/channels/slack_api.ts";
 import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
@@ -46,7 +49,10 @@ preload({
   "actions/jira_create.ts": jiraCreate,
   "actions/forward_mail.ts": forwardMail,
   "actions/http_request.ts": httpRequest,
+  "actions/silence.ts": silence,
+  "actions/ack.ts": ack,
   "core/delivery/smtp_pool.ts": smtpPool,
+  "core/channels/slack_api.ts": slackApi,
   "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });

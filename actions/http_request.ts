@@ -10,7 +10,7 @@
  * @module
  */
 import { z } from "zod";
-import { defineAction, safeFetch } from "../core/plugin.ts";
+import { defineAction, safeFetch, stringifyJson } from "../core/plugin.ts";
 
 /** Response bodies longer than this are cut (the result is recorded and emailed). */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -29,7 +29,10 @@ const Params = z.strictObject({
     z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"),
     HeaderValue,
   ).default({}),
-  /** A string is sent as is; anything else as JSON. */
+  /**
+   * A string is sent as is; anything else as JSON. A string that is exactly one placeholder
+   * (`sid: "{alert.signature_id}"`) takes the value's own JSON type (`"sid":2018358`).
+   */
   body: z.unknown().optional(),
   /** Allow private and loopback addresses (an internal firewall API). @default false */
   allow_private: z.boolean().default(false),
@@ -93,7 +96,7 @@ export default defineAction({
           headers.set("content-type", "text/plain; charset=utf-8");
         }
       } else {
-        body = JSON.stringify(params.body);
+        body = stringifyJson(params.body);
         if (!headers.has("content-type")) {
           headers.set("content-type", "application/json");
         }

@@ -40,7 +40,7 @@ Runs the detector's enrichments (concurrently), its send actions, renders the al
 
 stdout: one JSON line {"alert_id","detector","sent","subject","to","cc","enrichments","actions","delivery"}
 stderr: short progress lines
-exit:   0 processed (sent, or not sent by config), 1 delivery failed (recorded), 2 bad input or config`,
+exit:   0 processed (sent, not sent by config, or suppressed by storm control), 1 delivery failed (recorded), 2 bad input or config`,
 
   async run(args: CliArgs): Promise<number> {
     const [detectorName, ...extra] = args.positional;
@@ -62,7 +62,8 @@ exit:   0 processed (sent, or not sent by config), 1 delivery failed (recorded),
       const alert = parseAlert(text, runtime.config.global.max_json_depth);
       const summary = await ingestAlert(runtime, detectorName, alert);
       console.log(JSON.stringify(summary));
-      return summary.delivery.status === "skipped" || summary.sent ? 0 : 1;
+      const quiet = ["skipped", "suppressed"].includes(summary.delivery.status);
+      return quiet || summary.sent ? 0 : 1;
     } finally {
       await closeRuntime(runtime, { exiting: true }); // main() exits right after
     }

@@ -16,7 +16,8 @@ const command: Command = {
   usage: `Usage: blitz render <detector> [--config <path>] [--text] < alert.json
 
 Runs enrichments and side-effect-free send actions (pass_to_mail) and prints the email's HTML
-(or its plain-text part with --text). Sends nothing, records nothing.`,
+(or its plain-text part with --text). Sends nothing, records nothing. Each placeholder left unfilled
+is listed on stderr ("warning: unfilled placeholder: subject: {src_ip}").`,
 
   async run(args: CliArgs): Promise<number> {
     const [detectorName] = args.positional;
@@ -44,6 +45,9 @@ Runs enrichments and side-effect-free send actions (pass_to_mail) and prints the
         alertId: newAlertId(),
         receivedAt: new Date().toISOString(),
       }, { sideEffects: false });
+      for (const unfilled of composed.unfilled) {
+        console.error(`warning: unfilled placeholder: ${unfilled}`);
+      }
       console.log(
         args.flags.text ? composed.message.text : composed.message.html,
       );

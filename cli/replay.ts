@@ -148,17 +148,20 @@ function select(
   } else {
     const cutoff = new Date(now.getTime() - options.since!).toISOString();
     records = [];
-    let before: string | undefined;
+    // Keyset pages on (received_at, id): alerts that share a received_at across a page boundary
+    // are neither skipped nor read twice.
+    let cursor: { before: string; before_id: string } | undefined;
     for (;;) {
       const page = reader.listAlerts({
         limit: 500,
         ...(options.detector ? { detector: options.detector } : {}),
-        ...(before ? { before } : {}),
+        ...cursor,
       });
       const recent = page.filter((r) => r.received_at >= cutoff);
       records.push(...recent);
       if (page.length < 500 || recent.length < page.length) break;
-      before = page[page.length - 1]!.received_at;
+      const last = page[page.length - 1]!;
+      cursor = { before: last.received_at, before_id: last.id };
     }
   }
   return records.filter((r) =>

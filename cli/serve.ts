@@ -16,6 +16,8 @@ import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { reloadConfig } from "../core/service/reload.ts";
 import { accessHint } from "../core/permissions.ts";
 import { RetentionJob } from "../core/service/retention.ts";
+import { StormJob } from "../core/service/storm_job.ts";
+import { ChannelQueue } from "../core/service/channel_queue.ts";
 import { join } from "../core/paths.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
@@ -141,8 +143,17 @@ async function serve(
   const { global } = runtime.config;
   const queue = new Queue(runtime, { metrics });
   const { requeued } = await queue.start(global.workers);
-  const retention = new RetentionJob(runtime, { metrics });
+  const every = global.retention.every;
+  const retention = new RetentionJob(runtime, {
+    metrics,
+    intervalMs: every,
+    firstRunMs: Math.min(60_000, every),
+  });
   retention.start();
+  const storm = new StormJob(runtime);
+  storm.start();
+  const channels = new ChannelQueue(runtime);
+  channels.start();
   const app = createApp({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
@@ -164,6 +175,9 @@ async function serve(
   runtime.log("listening", {
     address: `http://${host}:${addr.port}`,
     workers: global.workers,
+    ...(global.workers === 0
+      ? { processing: "paused (workers: 0): alerts are stored, not sent" }
+      : {}),
     detectors: runtime.config.detectors.size,
     backlog: queue.backlog,
     requeued,
@@ -232,6 +246,8 @@ async function serve(
       within(server.shutdown(), 10_000),
       queue.stop({ graceMs }),
       retention.stop(),
+      storm.stop(),
+      channels.stop({ graceMs }),
     ]);
     runtime.log("stopped", { backlog: queue.backlog, unfinished });
     if (unfinished > 0) {

@@ -1,9 +1,47 @@
-/** JSON-compatible data (the `Json` type, which `core/plugin.ts` re-exports) and copies of plugin results. @module */
+/**
+ * JSON for evidence: `parseJson` keeps integers beyond 2^53 exactly (as `bigint`, from the source text the
+ * reviver sees), `stringifyJson` writes them back digit for digit (`JSON.rawJSON`), so what is stored and
+ * shown is what the sender sent (Falco `evt.time` 1685022245478445995, Suricata `flow_id`). Also the
+ * `Json` type (which `core/plugin.ts` re-exports) and copies of plugin results.
+ *
+ * @module
+ */
 
 /** JSON-compatible data an enrichment or action returns. */
 export type Json = null | boolean | number | string | Json[] | {
   [key: string]: Json;
 };
+
+const INTEGER = /^-?\d+$/;
+
+/**
+ * `JSON.parse`, losslessly: an integer that a double cannot hold exactly becomes a `bigint` with the
+ * sender's digits; every other value is what `JSON.parse` gives. Throws SyntaxError as `JSON.parse` does.
+ */
+export function parseJson(text: string): unknown {
+  return JSON.parse(
+    text,
+    function (_key, value, context?: { source?: string }) {
+      if (
+        typeof value === "number" && !Number.isSafeInteger(value) &&
+        context?.source !== undefined && INTEGER.test(context.source)
+      ) return BigInt(context.source);
+      return value;
+    } as (this: unknown, key: string, value: unknown) => unknown,
+  );
+}
+
+/** `JSON.rawJSON` (ES2026, in Deno 2.9's V8; not yet in TypeScript's lib). */
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+function exactBigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? rawJSON(value.toString()) : value;
+}
+
+/** `JSON.stringify` that writes `bigint`s as JSON numbers with all their digits (never throws on them). */
+export function stringifyJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, exactBigints, indent) ?? "null";
+}
 
 /**
  * JSON-compatible copy of a plugin's result: bigints become strings, `undefined` and functions become

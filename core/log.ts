@@ -43,7 +43,7 @@ export function flushLogs(): void {
 }
 
 function writeBatched(line: string): void {
-  batch += redact(line) + "\n";
+  batch += line + "\n";
   if (batch.length >= BATCH_BYTES) return flushLogs();
   if (!hooked) {
     hooked = true;
@@ -63,15 +63,36 @@ function level(event: string): "error" | "warn" | "info" {
     : "info";
 }
 
-/** One JSON object per line: `{"ts", "level", "event", ...fields}`. */
+/**
+ * Redacts each string (and key) as `JSON.stringify` reaches it, before it is escaped: a secret with a
+ * `"`, a `\` or a control character is written escaped (`pa\"ss`), so redacting the finished line
+ * would no longer find it.
+ */
+function redacting(_key: string, value: unknown): unknown {
+  if (typeof value === "string") return redact(value);
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.some((k) => redact(k) !== k)) {
+      return Object.fromEntries(
+        keys.map((k) => [redact(k), (value as Record<string, unknown>)[k]]),
+      );
+    }
+  }
+  return value;
+}
+
+/** One JSON object per line: `{"ts", "level", "event", ...fields}`, every string redacted. */
 export const jsonLogger: Logger = (event, fields = {}) => {
   writeBatched(
-    JSON.stringify({
-      ts: new Date().toISOString(),
-      level: level(event),
-      event,
-      ...fields,
-    }),
+    JSON.stringify(
+      {
+        ts: new Date().toISOString(),
+        level: level(event),
+        event,
+        ...fields,
+      },
+      redacting,
+    ),
   );
 };
 

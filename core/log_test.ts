@@ -52,3 +52,49 @@ setTimeout(() => Deno.exit(0), 100);`);
   assert.ok(mark2 > 40 && mark2 < 71, `MARK2 at ${mark2}`);
   assert.equal(lines.length, 1 + 1 + 70 + 1);
 });
+
+Deno.test("jsonLogger redacts secrets with every character class JSON escapes, before escaping them", async () => {
+  // One secret per class: a quote, a backslash, each control character JSON escapes (short form and
+  // \u00XX), DEL, non-ASCII letters, an astral emoji, a lone surrogate, U+2028 and a bidi override.
+  const secrets = [
+    'pa"ss-w0rd',
+    "back\\slash-pw",
+    "new\nline-pw",
+    "tab\tbed-pw",
+    "cr\rret-pw",
+    "nul\u0000byte-pw",
+    "bell\u0007ctl-pw",
+    "esc\u001bseq-pw",
+    "del\u007fchar-pw",
+    "pässwörd-ünï",
+    "emoji-🔑-key",
+    "lone-\ud800-surrogate",
+    "line\u2028sep-pw",
+    "bidi\u202eover-pw",
+    'all"\\\n\u0001é🔑',
+  ];
+  const lines = await run(`const secrets = ${JSON.stringify(secrets)};
+for (const s of secrets) registerSecret(s);
+jsonLogger("delivery_failed", {
+  error: secrets.map((s) => "error: " + s).join(" | "),
+  nested: { list: secrets, [secrets[0]]: "as a key" },
+});
+Deno.exit(0);`);
+  assert.equal(lines.length, 1);
+  const event = JSON.parse(lines[0]!);
+  const text = JSON.stringify(event);
+  for (const secret of secrets) {
+    assert.ok(
+      !text.includes(secret),
+      `decoded line holds ${JSON.stringify(secret)}`,
+    );
+    assert.ok(
+      !lines[0]!.includes(JSON.stringify(secret).slice(1, -1)),
+      `raw line holds the escaped ${JSON.stringify(secret)}`,
+    );
+  }
+  assert.equal(event.nested.list.length, secrets.length);
+  assert.ok(event.nested.list.every((v: string) => v === "[redacted]"));
+  assert.equal(event.nested["[redacted]"], "as a key");
+  assert.match(event.error, /^error: \[redacted\] \| error: \[redacted\]/);
+});

@@ -10,7 +10,14 @@ import type { z } from "zod";
 import type { SHAREABLE_CONFIG } from "./plugins/shareable_config.ts";
 
 export { lookup } from "./template.ts";
-export { type Json, toJson } from "./json.ts";
+import type { ChannelMessage } from "./channels/model.ts";
+export type {
+  ChannelMessage,
+  MessageAction,
+  MessageEnrichment,
+  SeverityLevel,
+} from "./channels/model.ts";
+export { type Json, parseJson, stringifyJson, toJson } from "./json.ts";
 export {
   formatIp,
   isIpLiteral,
@@ -122,6 +129,44 @@ export interface ActionPlugin<P = Record<string, unknown>> {
   run(params: P, ctx: PluginContext): Promise<unknown> | unknown;
 }
 
+/** What a channel plugin's `send` receives besides the message. */
+export interface ChannelContext {
+  /** Aborted at the call's deadline: pass it to every fetch. */
+  signal: AbortSignal;
+  /** The alert's id and detector. */
+  alertId: string;
+  detector: string;
+  /**
+   * The channel's `params` from the global `channels` block (validated by the plugin's `params`
+   * schema), with `${env:}` resolved, plus `channel` (the channel's name) and `api_url` when set.
+   */
+  settings: Readonly<Record<string, unknown>>;
+  /** Short progress or warning line for the operator; secrets are redacted before output. */
+  log(message: string): void;
+}
+
+/**
+ * A channel plugin (`plugin_dirs/<dir>/channels/<file>.ts`): delivers the rendered message somewhere.
+ * A channel of `type: <name>` in the global `channels` uses it. Throw to fail the attempt (it is retried
+ * with backoff); an error with `transient: false` fails the delivery at once.
+ */
+export interface ChannelPlugin<P = Record<string, unknown>> {
+  /** The channel `type` configs name. */
+  name: string;
+  aliases?: string[];
+  /** Schema of the channel's `params`. */
+  params?: z.ZodType<P>;
+  /** What the sandbox grants (a channel usually needs `net: ["its.host:443"]`). @default {} */
+  permissions?: Permissions;
+  /** Deadline per call. @default 10000 */
+  timeoutMs?: number;
+  /** Delivers one message; the returned value is recorded with the delivery. */
+  send(
+    message: ChannelMessage,
+    ctx: ChannelContext,
+  ): Promise<unknown> | unknown;
+}
+
 /** A detector module (`detectors/<name>.ts`): the original's `preprocessFlowFileJson` hook. */
 export interface DetectorModule {
   /** Detector name, as in the detector config. */
@@ -169,6 +214,23 @@ export function defineEnrichment<P>(
  * ```
  */
 export function defineAction<P>(plugin: ActionPlugin<P>): ActionPlugin<P> {
+  return plugin;
+}
+
+/**
+ * Declares a channel plugin. Identity helper: returns its argument.
+ *
+ * @example
+ * ```ts
+ * import { defineChannel } from "./plugin.ts";
+ *
+ * export default defineChannel({
+ *   name: "logline",
+ *   send: (message, ctx) => ctx.log(`${message.severity ?? "?"}: ${message.title}`),
+ * });
+ * ```
+ */
+export function defineChannel<P>(plugin: ChannelPlugin<P>): ChannelPlugin<P> {
   return plugin;
 }
 

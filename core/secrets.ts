@@ -2,17 +2,61 @@
  * Secrets: `${env:NAME}` substitution in config, and redaction of every substituted value (and of
  * credentials in URLs) from anything Blitz writes to logs, records, emails and error messages.
  *
+ * Derived forms are secrets too: a registered value is also hidden percent-encoded (as a URL or a form
+ * carries it) and JSON-escaped, and any base64 or base64url run in a text whose decoding holds a secret
+ * is hidden whole. That covers an `Authorization: Basic base64(user:token)` header a remote system (or a
+ * proxy) echoes in its error, whatever the user name, and SASL `AUTH PLAIN` lines.
+ *
  * @module
  */
+import { errorMessage } from "./errors.ts";
 
 const known = new Set<string>();
 let pattern: RegExp | undefined;
+/** The same secrets, to test a decoded base64 run (no `g` flag: `test` keeps no state). */
+let probe: RegExp | undefined;
 
-/** Marks a value as secret so `redact()` hides it; values shorter than 4 characters are ignored. */
+/** How much of a remote system's error message is kept (pages, follow-up emails, the store). */
+export const MAX_ERROR_CHARS = 300;
+
+/**
+ * Marks a value as secret so `redact()` hides it, with its percent-encoded and JSON-escaped forms;
+ * values shorter than 4 characters are ignored.
+ */
 export function registerSecret(value: string): void {
   if (value.length < 4 || known.has(value)) return;
-  known.add(value);
+  const forms = [value, JSON.stringify(value).slice(1, -1)];
+  try {
+    const encoded = encodeURIComponent(value);
+    forms.push(
+      encoded,
+      encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+      encoded.replaceAll("%20", "+"),
+    );
+  } catch {
+    // a lone surrogate has no percent-encoding (encodeURIComponent throws): nothing sends it that way
+  }
+  for (const form of forms) known.add(form);
   pattern = undefined;
+  probe = undefined;
+}
+
+/** Runs that may be base64 or base64url (8 characters at least, as `dXNlcjpw` is `user:p`). */
+const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+function decodeBase64Run(run: string): string | undefined {
+  let b64 = run.replace(/=+$/, "").replaceAll("-", "+").replaceAll("_", "/");
+  if (b64.length % 4 === 1) b64 = b64.slice(0, -1);
+  b64 += "=".repeat((4 - b64.length % 4) % 4);
+  try {
+    const binary = atob(b64);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 function escapeRegExp(s: string): string {
@@ -29,11 +73,37 @@ export function redact(text: string): string {
       "g",
     );
     text = text.replace(pattern, "[redacted]");
+    probe ??= new RegExp(pattern.source);
+    const secrets = probe;
+    text = text.replace(BASE64_RUN, (run) => {
+      const decoded = decodeBase64Run(run);
+      return decoded !== undefined && secrets.test(decoded)
+        ? "[redacted]"
+        : run;
+    });
   }
   return text.replace(
     /(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s@]*)@/gi,
     "$1$2:[redacted]@",
   );
+}
+
+/**
+ * What a failure may say to people and to the store: its one-line message, secrets redacted (first, so
+ * the cut never leaves half a secret), at most {@link MAX_ERROR_CHARS} characters. A remote system's
+ * error body is its to fill: this caps what it can carry.
+ */
+export function publicError(err: unknown, max = MAX_ERROR_CHARS): string {
+  return capText(redact(errorMessage(err)), max);
+}
+
+/** `text` cut to `max` characters (an ellipsis marks the cut, never splitting a surrogate pair). */
+export function capText(text: string, max = MAX_ERROR_CHARS): string {
+  if (text.length <= max) return text;
+  let cut = max - 1;
+  const last = text.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--;
+  return `${text.slice(0, cut)}…`;
 }
 
 /** Redacts secrets in every string of a JSON-like value (for records and emails). */

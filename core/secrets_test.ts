@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  capText,
+  publicError,
   redact,
   redactDeep,
   registerSecret,
@@ -112,4 +114,50 @@ Deno.test("redactDeep() redacts every string of a JSON-like value", () => {
     }),
     { a: ["[redacted]", 1, { b: "x [redacted]" }], n: null, ok: true },
   );
+});
+
+Deno.test("redact() hides derived forms: Basic header values with any user, base64 and base64url at any offset, percent-encoded, JSON-escaped", () => {
+  const token = "tok/en+with spaces&é-" + crypto.randomUUID();
+  registerSecret(token);
+  const b64 = (text: string) =>
+    btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+  const url = (text: string) =>
+    b64(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const cases = [
+    `Authorization: Basic ${b64(`literal-user:${token}`)}`,
+    `Authorization: Basic ${b64(`${token}:`)}`,
+    `proxy said ${b64(`x${token}`)} and ${b64(`xy${token}`)}`,
+    `jwt-ish ${url(`{"k":"${token}"}`)}.sig`,
+    `GET /api?key=${encodeURIComponent(token)}&x=1`,
+    `form key=${encodeURIComponent(token).replaceAll("%20", "+")}`,
+    `lower ${
+      encodeURIComponent(token).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())
+    }`,
+    `{"echo":${JSON.stringify(token)}}`,
+  ];
+  for (const text of cases) {
+    const out = redact(text);
+    assert.match(out, /\[redacted\]/, text);
+    assert.ok(!out.includes(b64(token).slice(0, 12)), out);
+    for (const form of [token, encodeURIComponent(token)]) {
+      assert.ok(!out.includes(form), out);
+    }
+  }
+  // Words and base64 that hold no secret are left alone.
+  const plain = `delivered 0192abcd-ef Basic ${b64("someone:else-entirely")}`;
+  assert.equal(redact(plain), plain);
+});
+
+Deno.test("publicError() redacts first, then caps a remote message at 300 characters", () => {
+  const secret = "cap-secret-" + crypto.randomUUID();
+  registerSecret(secret);
+  // The secret straddles the cut: capping first would keep its first half.
+  const message = `${"a".repeat(290)}${secret}${"b".repeat(5_000)}`;
+  const out = publicError(new Error(message + "\nsecond line"));
+  assert.ok(out.length <= 300, `${out.length} characters`);
+  assert.ok(!out.includes(secret.slice(0, 8)), out.slice(280));
+  assert.ok(out.endsWith("…"));
+  assert.equal(publicError(new Error("short")), "short");
+  assert.equal(capText("😀".repeat(200), 300).length <= 300, true);
+  assert.ok(!capText("a" + "😀".repeat(200), 300).includes("\ud83d…"));
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { fill, fillDeep, lookup } from "./template.ts";
+import { fill, fillDeep, lookup, placeholders } from "./template.ts";
+import { parseJson } from "./json.ts";
 import { headerSafe } from "./headers.ts";
 
 const alert = {
@@ -52,10 +53,14 @@ Deno.test("fill() is single-pass: a substituted value containing a placeholder s
   assert.equal(fill("{d}", data), "${env:HOME}");
 });
 
-Deno.test("fill() stringifies numbers, booleans, objects and arrays", () => {
+Deno.test("fill() stringifies numbers and booleans, joins arrays readably and writes objects as JSON", () => {
   assert.equal(fill("{count}/{flag}", alert), "312/false");
   assert.equal(fill("{source.geo}", alert), '{"country":"NL"}');
-  assert.equal(fill("{tags}", alert), '["ssh","brute-force"]');
+  assert.equal(fill("{tags}", alert), "ssh, brute-force");
+  assert.equal(
+    fill("{x}", { x: [1, "b", { c: 2 }, null] }),
+    '1, b, {"c":2}, ',
+  );
   assert.equal(fill("[{nothing}]", alert), "[]", "null becomes empty text");
 });
 
@@ -106,4 +111,103 @@ Deno.test("headerSafe() removes CR, LF and other control characters so a header 
     headerSafe(fill("Alert {s}", { s: "ok\r\nBcc: evil@evil.test\r\n" })),
     /[\r\n]/,
   );
+});
+
+const falco = parseJson(`{
+  "output": "Shell spawned",
+  "@timestamp": "2023-05-25T13:44:05.478Z",
+  "output_fields": {
+    "proc.cmdline": "bash -i",
+    "proc.name": "bash",
+    "k8s.pod.name": "web-7d4b9",
+    "evt.time": 1685022245478445995,
+    "container.id": "c0ffee"
+  },
+  "proc": { "cmdline": "not this one" },
+  "networkInterfaces": [{ "privateIpAddress": "10.0.0.8" }],
+  "a": { "b.c": { "d": "long key, then d" }, "b": { "c": { "e": "short keys" } } }
+}`) as Record<string, unknown>;
+
+Deno.test("fill() resolves dotted paths greedily against keys that contain dots (Falco output_fields)", () => {
+  assert.equal(
+    fill("{output_fields.proc.cmdline} in {output_fields.k8s.pod.name}", falco),
+    "bash -i in web-7d4b9",
+  );
+  assert.equal(fill("{proc.cmdline}", falco), "not this one");
+  assert.equal(fill("{a.b.c.d}", falco), "long key, then d");
+  assert.equal(
+    fill("{a.b.c.e}", falco),
+    "short keys",
+    "a longer key that leads nowhere falls back to shorter keys",
+  );
+});
+
+Deno.test("fill() takes bracket keys, @timestamp, array indexes and big integers exactly", () => {
+  assert.equal(fill(`{output_fields["k8s.pod.name"]}`, falco), "web-7d4b9");
+  assert.equal(fill(`{output_fields['proc.name']}`, falco), "bash");
+  assert.equal(fill("{@timestamp}", falco), "2023-05-25T13:44:05.478Z");
+  assert.equal(
+    fill("{networkInterfaces.0.privateIpAddress}", falco),
+    "10.0.0.8",
+  );
+  assert.equal(
+    fill("{networkInterfaces[0].privateIpAddress}", falco),
+    "10.0.0.8",
+  );
+  assert.equal(fill("{output_fields.evt.time}", falco), "1685022245478445995");
+  assert.equal(
+    lookup(falco, `output_fields["evt.time"]`),
+    1685022245478445995n,
+  );
+});
+
+Deno.test("fill() uses the default after | for a missing, null or empty value", () => {
+  const data = { ip: "192.0.2.1", none: null, empty: "" };
+  assert.equal(
+    fill("{src_ip|unknown} {ip|unknown}", data),
+    "unknown 192.0.2.1",
+  );
+  assert.equal(
+    fill("[{none|-}] [{empty|n/a}] [{gone|}]", data),
+    "[-] [n/a] []",
+  );
+});
+
+Deno.test("fill() reports each unfilled placeholder to options.missing", () => {
+  const missing: string[] = [];
+  assert.equal(
+    fill("{a} {src_ip} {b.c} {src_ip|x}", { a: 1 }, { missing }),
+    "1 {src_ip} {b.c} x",
+  );
+  assert.deepEqual(missing, ["{src_ip}", "{b.c}"]);
+  assert.deepEqual(
+    placeholders(`{a} {b["c.d"]|z} {"json":1}`).map((p) => p.path),
+    ["a", `b["c.d"]`],
+  );
+});
+
+Deno.test("fillDeep() with typed keeps a whole-string placeholder's type, and text elsewhere", () => {
+  const data = {
+    alert: { signature_id: 2018358, blocked: true, ips: ["a", "b"] },
+    flow_id: 1234567890123456789n,
+  };
+  const body = {
+    sid: "{alert.signature_id}",
+    note: "sid {alert.signature_id}",
+    blocked: "{alert.blocked}",
+    ips: "{alert.ips}",
+    flow: "{flow_id}",
+    gone: "{nope}",
+    dflt: "{nope|7}",
+  };
+  assert.deepEqual(fillDeep(body, data, { typed: true }), {
+    sid: 2018358,
+    note: "sid 2018358",
+    blocked: true,
+    ips: ["a", "b"],
+    flow: 1234567890123456789n,
+    gone: "{nope}",
+    dflt: "7",
+  });
+  assert.equal(fillDeep(body, data).sid, "2018358", "untyped: text");
 });

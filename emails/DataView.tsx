@@ -5,6 +5,7 @@
  * @module
  */
 import { Fragment, type JSX } from "preact";
+import { stringifyJson } from "../core/json.ts";
 
 /** Caps that keep one enormous value from drowning the email. */
 export const DATA_LIMITS = {
@@ -97,14 +98,10 @@ export function dataShape(value: unknown, depth: number): DataShape {
   };
 }
 
-/** Pretty JSON that never throws (cycles and BigInts become text). */
+/** Pretty JSON that never throws (a cycle becomes text); big integers keep every digit, unquoted. */
 export function safeJson(value: unknown, indent?: number): string {
   try {
-    return JSON.stringify(
-      value,
-      (_k, v) => (typeof v === "bigint" ? v.toString() : v),
-      indent,
-    ) ?? String(value);
+    return value === undefined ? String(value) : stringifyJson(value, indent);
   } catch {
     return String(value);
   }

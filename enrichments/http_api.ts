@@ -26,6 +26,7 @@ import {
   readTextCapped,
   safeFetch,
   type SafeFetchPolicy,
+  stringifyJson,
 } from "../core/plugin.ts";
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
@@ -60,7 +61,7 @@ export default defineEnrichment({
       signal: ctx.signal,
     };
     if (params.body !== undefined) {
-      init.body = JSON.stringify(fillJson(params.body, ctx.alert));
+      init.body = stringifyJson(fillJson(params.body, ctx.alert));
       if (!headers.has("content-type")) {
         headers.set("content-type", "application/json");
       }

@@ -18,7 +18,7 @@ import {
   type StepPreview,
 } from "./pages/ActionPages.tsx";
 import { csrfFor } from "../core/auth/csrf.ts";
-import { alertOf, sendValues } from "../core/pipeline/button.ts";
+import { alertOf, buttonLabel, sendValues } from "../core/pipeline/button.ts";
 import type { Target } from "./_action_target.ts";
 
 /** Alert fields shown on the confirmation page, at most. */
@@ -86,7 +86,7 @@ export async function confirmPage(
     subject: target.record.subject ?? "",
     receivedAt: target.record.received_at,
     fields,
-    button: target.button.name,
+    button: await buttonLabel(target),
     color: colorOf(config.global, target.button.config.color),
     steps,
     formAction: actionLink(config, target.token),

@@ -7,6 +7,7 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import type { ButtonTarget } from "../core/pipeline/button.ts";
+import { stormButton } from "../core/storm/storm.ts";
 import {
   type ActionKey,
   ActionTokenError,
@@ -89,7 +90,9 @@ export async function resolveTarget(
     );
   }
   const detector = config.detectors.get(record.detector);
-  const button = detector?.config.actions.reply[claims.button];
+  const button = detector &&
+    (detector.config.actions.reply[claims.button] ??
+      stormButton(detector, claims.button));
   if (!detector || !button || !(await buttonTagMatches(claims, button.name))) {
     throw new PageError(
       403,

@@ -37,7 +37,11 @@ import {
 } from "./pages/ActionPages.tsx";
 import { csrfValid } from "../core/auth/csrf.ts";
 import { confirmPage, runModel } from "./_action_pages.ts";
-import { findButtonRun, runButton } from "../core/pipeline/button.ts";
+import {
+  buttonLabel,
+  findButtonRun,
+  runButton,
+} from "../core/pipeline/button.ts";
 import { PageError, resolveTarget } from "./_action_target.ts";
 
 /** What the action routes use of the app's dependencies (`AppDeps` satisfies it). */
@@ -130,7 +134,7 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
       const { run, created } = await deps.runtime.store.consumeNonce({
         nonce: target.claims.nonce,
         alert_id: target.record.id,
-        button: target.button.name,
+        button: await buttonLabel(target),
         actor: who,
         actor_source: actor.source,
         ...(ip ? { client_ip: ip } : {}),
@@ -142,7 +146,7 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
       if (!created) {
         log("action_replay", {
           alert_id: target.record.id,
-          button: target.button.name,
+          button: run.button,
           first_actor: run.actor,
         });
         return c.html(renderAlreadyDonePage(runModel(target, run)), 409);

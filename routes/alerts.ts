@@ -54,6 +54,7 @@ const ListQuery = z.object({
   before: z.iso.datetime({ offset: true }).optional().or(
     z.literal("").transform(() => undefined),
   ),
+  before_id: z.string().max(200).optional().transform((v) => v || undefined),
 });
 
 const encoder = new TextEncoder();
@@ -222,12 +223,13 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         400,
       );
     }
-    const { detector, status, before } = parsed.data;
+    const { detector, status, before, before_id } = parsed.data;
     const alerts = await runtime.store.listAlerts({
       limit: PAGE_SIZE,
       ...(detector ? { detector } : {}),
       ...(status ? { status } : {}),
       ...(before ? { before } : {}),
+      ...(before && before_id ? { before_id } : {}),
     });
     const listHref = `${base()}/alerts`;
     const last = alerts[alerts.length - 1];
@@ -237,6 +239,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         ...(detector ? { detector } : {}),
         ...(status ? { status } : {}),
         before: last.received_at,
+        before_id: last.id,
       });
       nextHref = `${listHref}?${query}`;
     }
@@ -274,6 +277,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       );
     }
     const runs = await runtime.store.listActionRuns(record.id);
+    const deliveries = await runtime.store.listDeliveries(record.id);
     const server = jiraServer(
       runtime.config.detectors.get(record.detector),
       runtime.registry,
@@ -324,6 +328,17 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         steps: run.steps,
       })),
       jira,
+      channels: deliveries.map((d) => ({
+        channel: d.channel,
+        type: d.type,
+        event: d.event,
+        status: d.status,
+        attempts: d.attempts,
+        updatedAt: d.updated_at,
+        ...(d.status === "pending" ? { nextAttemptAt: d.next_attempt_at } : {}),
+        ...(d.delivered_at ? { deliveredAt: d.delivered_at } : {}),
+        ...(d.last_error ? { lastError: d.last_error } : {}),
+      })),
     }));
   });
 

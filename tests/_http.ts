@@ -80,15 +80,31 @@ export function fakeJira(
     cloud?: boolean;
     /** Answer every create with 400 and a field error (summary missing). @default false */
     fail?: boolean;
+    /**
+     * Answer every create with 401 whose message echoes the request's `Authorization` header, padded
+     * with `padding` characters, as a misbehaving Jira or proxy does. @default false
+     */
+    echoAuthorization?: boolean;
+    /** @default 0 */
+    padding?: number;
   } = {},
 ): Receiver {
   const create = options.cloud
     ? /^\/rest\/api\/[23]\/issue$/
     : /^\/rest\/api\/2\/issue$/;
   let next = 1;
-  return startReceiver(({ method, path }, url) => {
+  return startReceiver(({ method, path, headers }, url) => {
     if (method !== "POST" || !create.test(path)) {
       return Response.json({ errorMessages: ["Not found"] }, { status: 404 });
+    }
+    if (options.echoAuthorization) {
+      return Response.json({
+        errorMessages: [
+          `Unauthorized: rejected header Authorization: ${
+            headers.get("authorization")
+          } ${"x".repeat(options.padding ?? 0)}`,
+        ],
+      }, { status: 401 });
     }
     if (options.fail) {
       return Response.json({

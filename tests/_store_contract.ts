@@ -8,6 +8,7 @@
  * @module
  */
 import { ALERTS_CASES } from "./_store_contract_alerts.ts";
+import { DELIVERIES_CASES } from "./_store_contract_deliveries.ts";
 import { QUEUE_CASES } from "./_store_contract_queue.ts";
 import { RUNS_CASES } from "./_store_contract_runs.ts";
 import type { ContractCase } from "./_store_fixtures.ts";
@@ -26,4 +27,5 @@ export const STORE_CONTRACT: ContractCase[] = [
   ...ALERTS_CASES,
   ...QUEUE_CASES,
   ...RUNS_CASES,
+  ...DELIVERIES_CASES,
 ];

@@ -265,4 +265,32 @@ export const ALERTS_CASES: ContractCase[] = [
       );
     },
   },
+  {
+    name:
+      "listAlerts() pages alerts that share a received_at with a (received_at, id) cursor",
+    async fn(store) {
+      const at = "2030-01-01T00:00:00.000Z";
+      // 7 alerts in the same millisecond, inserted out of id order, and one older.
+      await store.insertAlerts(
+        ["t3", "t6", "t0", "t5", "t1", "t4", "t2"].map((id) =>
+          alert(id, { received_at: at })
+        ).concat([alert("old", { received_at: "2029-12-31T00:00:00.000Z" })]),
+      );
+      const seen: string[] = [];
+      let cursor: { before: string; before_id: string } | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.listAlerts({ limit: 3, ...cursor });
+        seen.push(...page.map((a) => a.id));
+        if (page.length < 3) break;
+        const last = page[page.length - 1]!;
+        cursor = { before: last.received_at, before_id: last.id };
+      }
+      assert.deepEqual(seen, ["t6", "t5", "t4", "t3", "t2", "t1", "t0", "old"]);
+      // `before` alone keeps its meaning: strictly older than the instant.
+      assert.deepEqual(
+        (await store.listAlerts({ before: at })).map((a) => a.id),
+        ["old"],
+      );
+    },
+  },
 ];

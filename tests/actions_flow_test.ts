@@ -29,8 +29,14 @@ const ALERT = {
   ip_src_addr: "10.0.0.5",
   param2: "ssh brute force",
   param3: "500 failed logins on device 1",
+  sid: 2018358,
 };
-const LABELS = ["Create JIRA", "Forward to IR", "Scan host"] as const;
+// Button labels are templates: the first one is filled in the email, the pages and the audit record.
+const LABELS = [
+  "Create JIRA for {ip_src_addr}",
+  "Forward to IR",
+  "Scan host",
+] as const;
 
 /** A loopback API for http_request steps: `/block/*` answers JSON, anything else 500. */
 function receiver(): Receiver {
@@ -103,7 +109,7 @@ function detectorConfig(
               return_name: "block",
               method: "POST",
               url: `${apiUrl}/block/{ip_src_addr}?ticket={jira_id}`,
-              body: { ip: "{ip_src_addr}", ticket: "{jira_id}" },
+              body: { ip: "{ip_src_addr}", ticket: "{jira_id}", sid: "{sid}" },
               allow_private: true,
             }],
           ],
@@ -131,10 +137,13 @@ function detectorConfig(
 }
 
 async function setup(
-  options: { global?: Record<string, unknown> } = {},
+  options: {
+    global?: Record<string, unknown>;
+    jira?: Parameters<typeof fakeJira>[0];
+  } = {},
 ): Promise<Harness> {
   const smtp = await startSmtpServer();
-  const jira = fakeJira();
+  const jira = fakeJira(options.jira);
   const api = receiver();
   const server = startDeferredServer();
   const base = server.url;
@@ -290,6 +299,8 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
   await using h = await setup();
   const { id, mail, links } = await h.ingest();
   assert.equal(links.length, 3);
+  assert.match(mail.parsed.html || "", />Create JIRA for 10\.0\.0\.5<\/a>/);
+  assert.match(mail.parsed.text ?? "", /^Create JIRA for 10\.0\.0\.5$/m);
   const link = links[0]!;
 
   // Scanner simulation: HEAD and three GETs change nothing and leave the token usable.
@@ -305,7 +316,7 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
       response.headers.get("content-security-policy") ?? "",
       /default-src 'none'/,
     );
-    assert.match(html, /Run “Create JIRA”/);
+    assert.match(html, /Run “Create JIRA for 10\.0\.0\.5”/);
   }
   assert.equal(h.jira.requests.length, 0);
   assert.equal(h.api.requests.length, 0);
@@ -334,7 +345,7 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
   const result = await response.text();
   assert.equal(response.status, 200, result);
   assert.equal(response.headers.get("referrer-policy"), "no-referrer");
-  assert.match(result, /Done: Create JIRA/);
+  assert.match(result, /Done: Create JIRA for 10\.0\.0\.5/);
   assert.match(result, /SOC-1/);
   assert.equal(h.jira.requests.length, 1);
   const created = JSON.parse(h.jira.requests[0]!.body) as {
@@ -354,13 +365,18 @@ Deno.test("actionRoutes() runs a button once: scanners' HEAD and GETs do nothing
   assert.deepEqual(JSON.parse(h.api.requests[0]!.body), {
     ip: "10.0.0.5",
     ticket: "SOC-1",
-  });
+    sid: 2018358,
+  }, "a whole-string placeholder keeps the number's JSON type");
 
   // The audit entry and the Jira key on the alert.
   const runs = await h.runtime.store.listActionRuns(id);
   assert.equal(runs.length, 1);
   const run = runs[0]!;
-  assert.equal(run.button, "Create JIRA");
+  assert.equal(
+    run.button,
+    "Create JIRA for 10.0.0.5",
+    "the audit record has the filled label",
+  );
   assert.equal(run.actor, "Alice Analyst");
   assert.equal(run.actor_source, "claimed");
   assert.equal(run.client_ip, "127.0.0.1");
@@ -778,6 +794,53 @@ Deno.test("actionRoutes() stops at a failing step, records the error and still s
     (m) => m.parsed.inReplyTo === mail.parsed.messageId,
   );
   assert.match(followUp.parsed.text ?? "", /scanner is down/);
+});
+
+Deno.test("actionRoutes(): a Jira that echoes the Basic Authorization header in its error leaks it nowhere, and its message is capped", async () => {
+  const password = "correct horse battery";
+  await using h = await setup({
+    jira: { echoAuthorization: true, padding: 2_000 },
+    global: { ui_auth: { users: [{ username: "analyst", password }] } },
+  });
+  const { id, mail, links } = await h.ingest();
+  const { csrf } = await confirmation(links[0]!);
+  const response = await post(links[0]!, { csrf, actor: "Alice" });
+  const page = await response.text();
+  assert.equal(response.status, 200);
+  assert.match(page, /Failed: Create JIRA/);
+  // The request really carried the credentials the Jira echoed.
+  const basic = btoa(`${h.env.JIRA_USER}:${h.env.JIRA_TOKEN}`);
+  assert.equal(
+    h.jira.requests[0]!.headers.get("authorization"),
+    `Basic ${basic}`,
+  );
+  const followUp = await mailWhere(
+    h.smtp,
+    (m) => m.parsed.inReplyTo === mail.parsed.messageId,
+  );
+  const [run] = await h.runtime.store.listActionRuns(id);
+  const detail = await (await fetch(`${h.base}/alerts/${id}`, {
+    headers: { authorization: `Basic ${btoa(`analyst:${password}`)}` },
+  })).text();
+  const places = {
+    "result page": page,
+    "follow-up text": followUp.parsed.text ?? "",
+    "follow-up html": String(followUp.parsed.html),
+    "follow-up source": followUp.raw,
+    "stored run": JSON.stringify(run),
+    "alert page": detail,
+    logs: h.logs.join("\n"),
+  };
+  for (const [where, text] of Object.entries(places)) {
+    assert.ok(!text.includes(basic), `${where} holds the Basic credentials`);
+    assert.ok(!text.includes(h.env.JIRA_TOKEN!), `${where} holds the token`);
+  }
+  assert.match(run!.steps[0]!.error ?? "", /Authorization: Basic \[redacted\]/);
+  assert.ok(
+    (run!.steps[0]!.error ?? "").length <= 300,
+    `stored error of ${run!.steps[0]!.error?.length} characters`,
+  );
+  assert.ok(!page.includes("x".repeat(400)), "the page shows the cap");
 });
 
 Deno.test("actionRoutes() encodes alert values into step URLs and escapes them on the page", async () => {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import { writeProject } from "./_config.ts";
 import { startDnsServer } from "./_dns.ts";
+import { openSqliteStore } from "../core/store/sqlite/sqlite.ts";
 import { runTask, shown } from "./_task.ts";
 
 async function digest(path: string): Promise<string> {
@@ -275,6 +276,45 @@ Deno.test("replay refuses bad flags with what to write instead", async () => {
       assert.match(run.stderr, message);
       assert.doesNotMatch(run.stderr, /^\s+at /m);
     }
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("replay --since reads every alert when many share one received_at across its 500-row pages", async () => {
+  const project = await writeProject({
+    detectors: { d: { subject: "S {n}" } },
+  });
+  try {
+    // 1,203 alerts in the same millisecond: one page of 500 ends inside the tie, twice.
+    const at = new Date(Date.now() - 60_000).toISOString();
+    await Deno.mkdir(project.dataDir, { recursive: true });
+    const store = openSqliteStore(`${project.dataDir}/blitz.db`);
+    try {
+      await store.insertAlerts(
+        Array.from({ length: 1203 }, (_, n) => ({
+          id: `tie-${String(n).padStart(4, "0")}`,
+          detector: "d",
+          alert: { n },
+          received_at: at,
+          status: "delivered" as const,
+        })),
+      );
+    } finally {
+      await store.close();
+    }
+    const run = await runTask("replay", [
+      "--config",
+      "blitz.yaml",
+      "--since",
+      "1h",
+      "--json",
+    ], { cwd: project.dir, env: project.env });
+    assert.ok(run.code === 0 || run.code === 1, shown(run));
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.summary.replayed, 1203);
+    const ids = new Set(report.alerts.map((a: { id: string }) => a.id));
+    assert.equal(ids.size, 1203, "each alert exactly once");
   } finally {
     await project.cleanup();
   }

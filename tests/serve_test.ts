@@ -568,15 +568,21 @@ Deno.test("serve ingest: auth, media types, limits, batches, idempotency, NiFi r
           await metric(server, 'blitz_alerts_failed_total{detector="nowhere"}'),
           1,
         );
-        const processed = await metric(
-          server,
-          'blitz_alerts_processed_total{detector="t1",outcome="delivered"}',
-        ) +
+        // A mail arrives before its outcome is written: wait for the outcomes, then the backlog is exact.
+        const processed = async () =>
+          await metric(
+            server,
+            'blitz_alerts_processed_total{detector="t1",outcome="delivered"}',
+          ) +
           await metric(
             server,
             'blitz_alerts_processed_total{detector="keyed",outcome="delivered"}',
           );
-        assert.equal(processed, counts.size);
+        await until(
+          async () => await processed() >= counts.size,
+          `${counts.size} recorded outcomes`,
+        );
+        assert.equal(await processed(), counts.size);
         assert.equal(await metric(server, "blitz_backlog"), 0);
       },
     );

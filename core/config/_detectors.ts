@@ -13,6 +13,7 @@ import {
   type EnrichmentEntry,
   type GlobalConfig,
 } from "./schema.ts";
+import { type ChannelConfig, notifyProblems } from "./channels.ts";
 import { ConfigError } from "../errors.ts";
 import { importLazy } from "../lazy.ts";
 import type { DetectorModule } from "../plugin.ts";
@@ -24,11 +25,14 @@ import {
   readStructured,
 } from "./_files.ts";
 import { literalSecrets, zodProblems } from "./_problems.ts";
+import { checkStorm } from "./_storm_checks.ts";
 
 /** A block of enrichments and the condition that selects it (null: unconditional). */
 export interface EnrichmentBlock {
   condition: Condition | null;
   entries: EnrichmentEntry[];
+  /** The block's own `notify` (channels), overriding the detector's. */
+  notify?: string[];
 }
 
 /** A detector ready to use. */
@@ -43,6 +47,8 @@ export interface LoadedDetector {
 /** The part of the loaded config that detectors are checked against and added to. */
 export interface DetectorTarget {
   global: GlobalConfig;
+  /** The validated global channels, which `notify` lists may name. */
+  channels: ReadonlyMap<string, ChannelConfig>;
   detectors: Map<string, LoadedDetector>;
   warnings: string[];
 }
@@ -170,9 +176,23 @@ function checkDetector(
         "must be a map of CEL condition to list when enrichment_conditional is true",
       );
     } else {
-      for (const [source, entries] of Object.entries(enrichments)) {
+      for (const [source, value] of Object.entries(enrichments)) {
+        const entries = Array.isArray(value) ? value : value.enrichments;
+        const notify = Array.isArray(value) ? undefined : value.notify;
         try {
-          blocks.push({ condition: compile!(source), entries });
+          blocks.push({
+            condition: compile!(source),
+            entries,
+            ...(notify ? { notify } : {}),
+          });
+          if (notify) {
+            for (const p of notifyProblems(notify, config.channels)) {
+              problem(
+                `enrichments["${source}"].notify[${p.index}]`,
+                p.message,
+              );
+            }
+          }
         } catch (err) {
           problem(`enrichments["${source}"]`, (err as Error).message);
         }
@@ -185,6 +205,9 @@ function checkDetector(
     );
   } else {
     blocks.push({ condition: null, entries: enrichments });
+  }
+  for (const p of notifyProblems(detector.notify, config.channels)) {
+    problem(`notify[${p.index}]`, p.message);
   }
   if (!detector.enrichment) blocks.length = 0;
   // The original ran custom_enrichment_data (Elasticsearch queries) whenever it was present.
@@ -273,6 +296,7 @@ function checkDetector(
       "reply actions need action_keys in the global config to sign their links",
     );
   }
+  checkStorm(detector, problem);
   if (problems.length > before) return undefined;
   return { name, file, config: detector, blocks };
 }

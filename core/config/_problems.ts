@@ -11,6 +11,7 @@ const SECRET_PATHS = [
   /^ingest_tokens\[\d+\]$/,
   /^ingest_hmac_secret$/,
   /^ui_auth\.users\[\d+\]\.password$/,
+  /^channels\.[^.]+\.(token|signing_secret|secret|routing_key|webhook_url)$/,
 ];
 
 /** Formats a zod issue path: `a.b[0].c`. */

@@ -16,7 +16,9 @@ import {
 } from "./_detectors.ts";
 import { readStructured } from "./_files.ts";
 import { literalSecrets, zodProblems } from "./_problems.ts";
+import { type ChannelConfig, checkChannels } from "./channels.ts";
 import { permissionHint } from "../permissions.ts";
+import { checkSmtpUrl } from "../delivery/delivery.ts";
 
 export {
   DEFAULT_COLORS,
@@ -24,12 +26,15 @@ export {
   type LoadedDetector,
 } from "./_detectors.ts";
 export { formatPath } from "./_problems.ts";
+export type { ChannelConfig } from "./channels.ts";
 
 /** The whole validated configuration. */
 export interface LoadedConfig {
   file: string;
   dir: string;
   global: GlobalConfig;
+  /** The global `channels`, validated by type (email is not one of them). */
+  channels: Map<string, ChannelConfig>;
   detectors: Map<string, LoadedDetector>;
   /** Non-fatal findings, e.g. a literal secret in a committed file. */
   warnings: string[];
@@ -116,16 +121,27 @@ export async function loadConfig(
   global.detectors_dir = at(global.detectors_dir);
   global.data_dir = at(global.data_dir);
   global.plugin_dirs = global.plugin_dirs.map(at);
+  const registry = typeof options.registry === "function"
+    ? await options.registry(global)
+    : options.registry;
   const config: LoadedConfig = {
     file,
     dir,
     global,
+    channels: checkChannels(file, global.channels, {
+      // Without a registry (a bare config check) any type may be a plugin's: only built-ins are checked.
+      pluginTypes: registry?.names("channel") ?? [],
+      anyPlugin: registry === undefined,
+      problems,
+    }),
     detectors: new Map(),
     warnings: literalSecrets(raw, file),
   };
-  const registry = typeof options.registry === "function"
-    ? await options.registry(global)
-    : options.registry;
+  if (global.smtp !== undefined) {
+    const smtp = checkSmtpUrl(global.smtp);
+    if (smtp.problem) problems.push(`${file}: smtp: ${smtp.problem}`);
+    if (smtp.warning) config.warnings.push(`${file}: smtp: ${smtp.warning}`);
+  }
   await loadDetectors(config, env, { ...options, registry }, problems);
   if (
     options.only !== undefined && !config.detectors.has(options.only) &&

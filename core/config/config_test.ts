@@ -661,6 +661,41 @@ Deno.test("loadConfig() warns about literal secrets in committed config, not abo
   }
 });
 
+Deno.test("loadConfig() warns about an smtp URL whose credentials may go out in clear, and refuses ignore_tls=1 with credentials", async () => {
+  const optOut = await writeProject({
+    global: {
+      smtp: "smtp://relay:${env:JIRA_TOKEN}@127.0.0.1:25?require_tls=0",
+    },
+    detectors: { d: {} },
+  });
+  const contradiction = await writeProject({
+    global: {
+      smtp: "smtp://relay:${env:JIRA_TOKEN}@127.0.0.1:25?ignore_tls=1",
+    },
+    detectors: { d: {} },
+  });
+  try {
+    const config = await load(optOut);
+    assert.deepEqual(config.warnings, [
+      `${optOut.config}: smtp: require_tls=0 sends the SMTP credentials in clear when the server (or a man in the middle) does not offer STARTTLS; prefer smtps:// or a relay that offers STARTTLS`,
+    ]);
+    const list = await problems(load(contradiction));
+    assert.equal(list.length, 1);
+    assert.match(
+      list[0]!,
+      new RegExp(
+        `^${
+          RegExp.escape(contradiction.config)
+        }: smtp: .*ignore_tls=1 would send the credentials in clear; add require_tls=0`,
+      ),
+    );
+    assert.ok(!list[0]!.includes(contradiction.env.JIRA_TOKEN!));
+  } finally {
+    await optOut.cleanup();
+    await contradiction.cleanup();
+  }
+});
+
 Deno.test("loadConfig() with only loads one detector and names an unknown one", async () => {
   const project = await writeProject({
     detectors: { one: {}, two: { include_json: "broken" } },
@@ -728,6 +763,51 @@ Deno.test("loadConfig() knows the store backends sqlite and postgres, and postgr
       loaded.warnings.some((w) => w.includes("store.url: literal secret")),
       loaded.warnings.join("\n"),
     );
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("loadConfig() refuses a duration of 2^31 ms or more, which a timer would fire at once, naming the path (issue 16 item 10)", async () => {
+  const project = await writeProject({
+    global: { enrichment_timeout: "25d", delivery: { timeout: 2 ** 31 } },
+    detectors: {
+      det: {
+        enrichments: [{ e_name: "R", e_func: "reverse_dns", timeout: "25d" }],
+      },
+    },
+  });
+  try {
+    const global = await problems(load(project));
+    assertHas(
+      global,
+      `${project.config}: enrichment_timeout: 25d is too long: use at most 24d (2^31 ms; longer timers fire at once)`,
+    );
+    assertHas(
+      global,
+      `${project.config}: delivery.timeout: 2147483648 is too long: use at most 24d (2^31 ms; longer timers fire at once)`,
+    );
+    // Ages are never timers: 90 days of retention and 30-day action links stay valid; 24d is the longest timer.
+    await Deno.writeTextFile(
+      project.config,
+      stringify({
+        action_keys: [{ id: "k1", secret: "${env:BLITZ_ACTION_KEY}" }],
+        enrichment_timeout: "24d",
+        action_link_ttl: "30d",
+        retention: { alerts: "400d", emails: "90d" },
+      }),
+    );
+    const detector = await problems(load(project));
+    assert.deepEqual(detector, [
+      `${project.dir}/detectors/det.yaml: det.enrichments[0].timeout: 25d is too long: use at most 24d (2^31 ms; longer timers fire at once)`,
+    ]);
+    await Deno.writeTextFile(
+      `${project.dir}/detectors/det.yaml`,
+      stringify({ det: { enrichments: [] } }),
+    );
+    const loaded = await load(project);
+    assert.equal(loaded.global.enrichment_timeout, 24 * 86_400_000);
+    assert.equal(loaded.global.retention.alerts, 400 * 86_400_000);
   } finally {
     await project.cleanup();
   }

@@ -5,23 +5,50 @@
  * @module
  */
 import { z } from "zod";
-import { parseDuration, parseRate } from "../duration.ts";
+import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
 // a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
 // a cold start), and which the no-eval rule of this project would rather not have at all.
 z.config({ jitless: true });
 
-/** A duration such as `5s` or `72h`, parsed to milliseconds. */
-export const Duration = z.union([z.string(), z.number()]).transform(
-  (value, ctx) => {
+/** A duration parsed to milliseconds, at most `max`; `hint` says what the bound is for. */
+function boundedDuration(max: number, hint: string) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    let ms: number;
     try {
-      return parseDuration(value);
+      ms = parseDuration(value);
     } catch (err) {
       ctx.addIssue({ code: "custom", message: (err as Error).message });
       return z.NEVER;
     }
-  },
+    if (ms > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${value} is too long: ${hint}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/**
+ * A duration such as `5s` or `72h`, parsed to milliseconds, below 2^31 ms (24 d 20 h): any of them can
+ * become a timer, and a JavaScript timer longer than that fires at once.
+ */
+export const Duration = boundedDuration(
+  MAX_TIMER_MS,
+  "use at most 24d (2^31 ms; longer timers fire at once)",
+);
+
+/**
+ * An age (`90d`, `1y` is not a unit: `365d`): compared with timestamps, never a timer, so it may exceed
+ * 24 days. Used by retention, action link lifetimes and quota windows; up to 100 years.
+ */
+export const Age = boundedDuration(
+  100 * 365 * 86_400_000,
+  "use at most 36500d",
 );
 
 /** A rate such as `10/s` or `600/m burst 20`. */
@@ -33,6 +60,55 @@ export const RateSpec = z.string().transform((value, ctx) => {
     return z.NEVER;
   }
 });
+
+/** A duration above zero. */
+const PositiveDuration = Duration.refine(
+  (ms) => ms > 0,
+  "must be longer than 0 (e.g. 10m)",
+);
+
+/** `off`, or a number of emails per hour (`200/h`; `/m` and `/s` are converted). */
+export const BreakerSpec = z.string().transform((value, ctx) => {
+  if (value.trim() === "off") return null;
+  try {
+    const { perSecond } = parseRate(value);
+    return { perHour: Math.round(perSecond * 3600), text: value.trim() };
+  } catch {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `invalid storm_breaker "${value}": use "off" or emails per hour per detector, e.g. "200/h"`,
+    });
+    return z.NEVER;
+  }
+});
+
+/** A path from the alert's root, as placeholders read it: `src_ip`, `alert.signature_id`. */
+const AlertPath = z.string().regex(
+  /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/,
+  'must be a path from the alert\'s root such as "src_ip" or "alert.signature_id"',
+);
+
+/** A detector's `storm` block (issue 11): fingerprint, realert with backoff, digest, grouping. */
+export const StormSchema = z.strictObject({
+  fingerprint: z.array(AlertPath, {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required: the alert paths that make two alerts "the same", e.g. [alert.signature_id, src_ip]'
+        : "must be a list of alert paths, e.g. [alert.signature_id, src_ip]",
+  }).min(1, "needs at least one alert path, e.g. [src_ip]"),
+  realert: PositiveDuration.default(600_000),
+  realert_max: PositiveDuration.optional(),
+  digest: z.boolean().default(true),
+  ack_quiet: PositiveDuration.default(86_400_000),
+  group: z.strictObject({
+    by: z.array(AlertPath).min(1, "needs at least one fingerprint path"),
+    wait: Duration.default(30_000),
+    interval: PositiveDuration.default(300_000),
+    max_alerts: z.number().int().min(1).max(500).default(50),
+  }).optional(),
+});
+export type StormConfig = z.output<typeof StormSchema>;
 
 const Address = z.string().min(3).refine(
   (s) => !/[\r\n]/.test(s),
@@ -50,10 +126,25 @@ const HostPort = z.string().regex(
   "must be host:port",
 );
 
-/** The global config file. */
+/**
+ * The global `channels`: name → `{type, …}`; each entry is validated by its type in
+ * `core/config/channels.ts` once the plugin registry (and so the plugin channel types) is known.
+ */
+const ChannelsSchema = z.record(
+  z.string().regex(
+    /^[A-Za-z][\w-]{0,63}$/,
+    "channel names are letters, digits, _ and - (at most 64)",
+  ),
+  z.looseObject({ type: z.string().min(1) }),
+).default({});
+
+/** A detector's (or a condition block's) `notify`: the channels its alerts go to, `email` included. */
+const Notify = z.array(z.string().min(1));
+
 /** The store backends `store.backend` accepts. */
 export const STORE_BACKENDS = ["sqlite", "postgres"] as const;
 
+/** The global config file. */
 export const GlobalConfigSchema = z.strictObject({
   // The original mail_conf globals.
   from_email: Address.default("blitz@localhost"),
@@ -81,6 +172,8 @@ export const GlobalConfigSchema = z.strictObject({
     timeout: Duration.default(30_000),
     connections: z.number().int().min(1).max(64).default(8),
   }).prefault({}),
+  // Channels besides email (Slack, Teams, webhooks, PagerDuty, plugins); detectors name them in notify.
+  channels: ChannelsSchema,
   // One-click actions.
   action_keys: z.array(
     z.strictObject({
@@ -88,7 +181,7 @@ export const GlobalConfigSchema = z.strictObject({
       secret: z.string().min(16, "must be at least 16 characters"),
     }),
   ).default([]),
-  action_link_ttl: Duration.default(72 * 3_600_000),
+  action_link_ttl: Age.default(72 * 3_600_000),
   trusted_user_header: z.string().optional(),
   ui_auth: z.strictObject({
     trusted_header: z.string().optional(),
@@ -114,12 +207,18 @@ export const GlobalConfigSchema = z.strictObject({
   max_json_depth: z.number().int().min(2).max(512).default(64),
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
-  workers: z.number().int().min(1).max(256).default(8),
+  // 0 pauses processing: serve accepts and stores alerts (durable 202) and processes none until it
+  // restarts with workers (maintenance of the mail relay; the ingest-only benchmark).
+  workers: z.number().int().min(0).max(256).default(8),
   // Retention: bodies of finished alerts and their rendered emails are cleared past these ages.
   retention: z.strictObject({
-    alerts: Duration.default(90 * 86_400_000),
-    emails: Duration.default(30 * 86_400_000),
+    alerts: Age.default(90 * 86_400_000),
+    emails: Age.default(30 * 86_400_000),
+    // How often the purge job runs in `serve` (its first run comes after a minute, or sooner).
+    every: Duration.default(3_600_000),
   }).prefault({}),
+  // Storm control: above this many emails an hour for one detector, digests only (default off).
+  storm_breaker: BreakerSpec.prefault("off"),
   // Store backend: the embedded SQLite file in data_dir, or PostgreSQL shared by several instances.
   store: z.strictObject({
     backend: z.enum(STORE_BACKENDS, {
@@ -156,7 +255,7 @@ export const EnrichmentEntrySchema = z.strictObject({
   timeout: Duration.optional(),
   ttl: Duration.optional(),
   rate: RateSpec.optional(),
-  quota: z.strictObject({ max: z.number().int().positive(), per: Duration })
+  quota: z.strictObject({ max: z.number().int().positive(), per: Age })
     .optional(),
 });
 export type EnrichmentEntry = z.output<typeof EnrichmentEntrySchema>;
@@ -193,6 +292,15 @@ export const ReplyButtonSchema = tuple(z.strictObject({
 }));
 export type ReplyButton = z.output<typeof ReplyButtonSchema>;
 
+/** A condition block's value: its enrichments, or `{enrichments, notify}` to also choose its channels. */
+const ConditionBlockSchema = z.union([
+  z.array(EnrichmentEntrySchema),
+  z.strictObject({
+    enrichments: z.array(EnrichmentEntrySchema).default([]),
+    notify: Notify.optional(),
+  }),
+]);
+
 /** One detector (a device of the original `mail_conf`). */
 export const DetectorSchema = z.strictObject({
   subject: z.string().default("Blitz alert"),
@@ -201,7 +309,7 @@ export const DetectorSchema = z.strictObject({
   enrichment_conditional: z.boolean().default(false),
   enrichments: z.union([
     z.array(EnrichmentEntrySchema),
-    z.record(z.string(), z.array(EnrichmentEntrySchema)),
+    z.record(z.string(), ConditionBlockSchema),
   ]).default([]),
   custom_enrichment_data: z.array(z.looseObject({
     index: z.union([z.string(), z.array(z.string())]),
@@ -220,10 +328,12 @@ export const DetectorSchema = z.strictObject({
     cc: AddressList.default([]),
   }).prefault({}),
   include_json: z.boolean().default(false),
+  notify: Notify.default(["email"]),
   actions: z.strictObject({
     send: z.array(ActionStepSchema).default([]),
     reply: z.array(ReplyButtonSchema).default([]),
   }).prefault({}),
   id_field: z.string().optional(),
+  storm: StormSchema.optional(),
 });
 export type DetectorConfig = z.output<typeof DetectorSchema>;

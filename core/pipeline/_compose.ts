@@ -25,6 +25,10 @@ import { signActionToken } from "../auth/tokens.ts";
 import { renderAlertEmail } from "../../emails/render.ts";
 import type { ComposeInput, Runtime } from "./_types.ts";
 import type { ConfigReads } from "../plugin.ts";
+import {
+  buildChannelMessage,
+  type ChannelMessage,
+} from "../channels/message.ts";
 
 /** A plugin's `ctx.settings`: the shareable config its `reads` names, then `plugins.<name>` over it. */
 export function settingsFor(
@@ -107,7 +111,12 @@ export async function enrich(
   runtime: Runtime,
   detector: LoadedDetector,
   block: EnrichmentBlock | undefined,
-  input: { alert: Record<string, unknown>; alertId: string },
+  input: {
+    alert: Record<string, unknown>;
+    alertId: string;
+    /** Told of each placeholder an entry's `e_args` left unfilled. */
+    onMissing?: (where: string, placeholder: string) => void;
+  },
 ): Promise<EnrichmentResult[]> {
   const { alert, alertId } = input;
   const { config } = runtime;
@@ -124,6 +133,7 @@ export async function enrich(
         ttlMs: config.global.enrichment_ttl,
       },
       ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
+      ...(input.onMissing ? { onMissing: input.onMissing } : {}),
       onResult: (r) => runtime.onEnrichment?.(detector.name, r),
     }),
   );
@@ -143,28 +153,42 @@ export async function renderMessage(
     enrichments: EnrichmentResult[];
     actions: ActionResult[];
     values: Record<string, unknown>;
+    /** Told of each placeholder the subject, title or a button label left unfilled. */
+    onMissing?: (where: string, placeholder: string) => void;
   },
-): Promise<StoredMessage> {
+): Promise<{ message: StoredMessage; channelMessage: ChannelMessage }> {
   const { detector, alert, alertId, enrichments, actions } = input;
   const { config } = runtime;
   const data = { ...alert, ...input.values };
-  const subject = headerSafe(fill(detector.config.subject, data)) ||
+  const filled = (where: string, template: string) => {
+    const missing: string[] = [];
+    const text = fill(template, data, { missing });
+    for (const m of missing) input.onMissing?.(where, m);
+    return text;
+  };
+  const own = headerSafe(filled("subject", detector.config.subject)) ||
     `Blitz alert from ${detector.name}`;
-  const title = fill(
-    detector.config.mail_title || detector.config.subject,
-    data,
-  );
+  const subject = headerSafe(own + (input.subjectSuffix ?? ""));
+  const title = detector.config.mail_title
+    ? filled("mail_title", detector.config.mail_title)
+    : own;
   const { to, cc } = recipients(config, detector);
-  const buttons = await replyButtons(runtime, detector, alertId);
+  const buttons = await replyButtons(runtime, detector, {
+    alertId,
+    label: (template, i) => filled(`actions.reply[${i}] label`, template),
+  });
+  const sendResults = actions.filter((a) => a.status === "ok").map((a) => ({
+    name: a.return_name ?? a.name,
+    value: a.value,
+  }));
+  const conditionNote = "No enrichment condition matched this alert";
   const { html, text } = renderAlertEmail({
     title,
     subject,
     detector: detector.name,
     alertId,
     receivedAt: input.receivedAt,
-    ...(input.matched
-      ? {}
-      : { conditionNote: "No enrichment condition matched this alert" }),
+    ...(input.matched ? {} : { conditionNote }),
     enrichments: enrichments.map((e) => ({
       name: e.name,
       status: e.status,
@@ -172,14 +196,25 @@ export async function renderMessage(
       ...(e.data !== undefined ? { data: e.data } : {}),
       ...(e.error !== undefined ? { error: e.error } : {}),
     })),
-    sendResults: actions.filter((a) => a.status === "ok").map((a) => ({
-      name: a.return_name ?? a.name,
-      value: a.value,
-    })),
+    sendResults,
     ...(detector.config.include_json ? { alertJson: redactDeep(alert) } : {}),
-    buttons,
+    buttons: buttons.map(({ label, color, href }) => ({ label, color, href })),
   });
-  return {
+  // The same buttons (same tokens: a click in one place uses up the other) for every other channel.
+  const channelMessage = buildChannelMessage({
+    alertId,
+    detector: detector.name,
+    title,
+    subject,
+    receivedAt: input.receivedAt,
+    publicUrl: config.global.public_url,
+    alert,
+    enrichments,
+    sendResults,
+    buttons,
+    ...(input.matched ? {} : { note: conditionNote }),
+  });
+  const message: StoredMessage = {
     from: headerSafe(config.global.from_email),
     to,
     cc,
@@ -192,33 +227,60 @@ export async function renderMessage(
       "X-Blitz-Detector": detector.name,
     },
   };
+  return { message, channelMessage };
 }
 
-/** The detector's reply buttons, each linking to a signed action token (no link without a key). */
+/**
+ * The detector's reply buttons, each linking to a signed action token (no link without a key). Labels
+ * are templates (`Block {src_ip}`); the token's label tag is over the configured label, not the filled one.
+ */
 function replyButtons(
   runtime: Runtime,
   detector: LoadedDetector,
+  options: { alertId: string; label: (template: string, i: number) => string },
+): Promise<{ label: string; color: string; href: string; token: string }[]> {
+  return buttonLinks(
+    runtime,
+    options.alertId,
+    detector.config.actions.reply.map((button, index) => ({ index, button })),
+    options.label,
+  );
+}
+
+/**
+ * Buttons of an alert, each linking to a signed action token for its index (the detector's reply
+ * buttons by position, storm control's own by their reserved index); no link without a key. `label`
+ * fills a label template; the token's tag is over the configured label.
+ */
+export function buttonLinks(
+  runtime: Runtime,
   alertId: string,
-): Promise<{ label: string; color: string; href: string }[]> {
+  buttons: {
+    index: number;
+    button: { name: string; config: { color: string } };
+  }[],
+  label: (template: string, i: number) => string = (template) => template,
+): Promise<{ label: string; color: string; href: string; token: string }[]> {
   const { config } = runtime;
   const expiresAt = (runtime.clock?.() ?? new Date()).getTime() +
     config.global.action_link_ttl;
   const key = config.global.action_keys[0];
   return Promise.all(
-    detector.config.actions.reply.map(async (button, i) => ({
-      label: button.name,
-      color: colorOf(config.global, button.config.color),
-      href: key
-        ? actionLink(
-          config,
-          await signActionToken({
-            alertId,
-            button: i,
-            buttonLabel: button.name,
-            expiresAt,
-          }, key),
-        )
-        : "",
-    })),
+    buttons.map(async ({ index, button }) => {
+      const token = key
+        ? await signActionToken({
+          alertId,
+          button: index,
+          buttonLabel: button.name,
+          expiresAt,
+        }, key)
+        : "";
+      return {
+        label: label(button.name, index),
+        color: colorOf(config.global, button.config.color),
+        href: token ? actionLink(config, token) : "",
+        token,
+      };
+    }),
   );
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseJson } from "../json.ts";
 import type { LoadedConfig, LoadedDetector } from "../config/config.ts";
 import { InputError } from "../errors.ts";
 
@@ -19,7 +20,7 @@ export function parseAlert(
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text); // big integers kept exactly
   } catch (err) {
     throw new InputError(`Invalid JSON: ${(err as Error).message}`);
   }

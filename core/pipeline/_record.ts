@@ -25,6 +25,11 @@ export interface IngestSummary {
     path?: string;
     error?: string;
   };
+  /** Each channel's state after the CLI's one attempt (only when the detector notifies channels). */
+  channels?: { channel: string; status: string; error?: string }[];
+  /** Storm control: why the alert was stored and not mailed, and whose email covers it. */
+  suppressed_by?: string;
+  notified_id?: string;
 }
 
 /** The fields a composition adds to the record: the message and what went into it. */
@@ -96,11 +101,14 @@ export function logAttempt(
   runtime: Runtime,
   record: AlertRecord,
   patch: AlertPatch,
+  unfilled: string[] = [],
 ): void {
   const fields = {
     alert_id: record.id,
     detector: record.detector,
     attempts: patch.attempts,
+    // Never silent: the placeholders this alert's email left as {key}.
+    ...(unfilled.length ? { unfilled: unfilled.join("; ") } : {}),
   };
   if (patch.status === "delivered") {
     runtime.log("delivered", { ...fields, via: patch.delivery?.status });
@@ -127,7 +135,9 @@ export function applyPatch(
 
 /** The summary line of a processed alert. */
 export function summarize(record: AlertRecord): IngestSummary {
-  const delivery = record.delivery ?? { status: "pending" };
+  const delivery: { status: string; path?: string; error?: string } =
+    record.delivery ??
+      { status: record.status === "suppressed" ? "suppressed" : "pending" };
   return {
     alert_id: record.id,
     detector: record.detector,
@@ -150,5 +160,7 @@ export function summarize(record: AlertRecord): IngestSummary {
       ...(delivery.path ? { path: delivery.path } : {}),
       ...(delivery.error ? { error: delivery.error } : {}),
     },
+    ...(record.suppressed_by ? { suppressed_by: record.suppressed_by } : {}),
+    ...(record.notified_id ? { notified_id: record.notified_id } : {}),
   };
 }

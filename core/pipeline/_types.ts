@@ -9,9 +9,11 @@ import type {
   EnrichmentResult,
   Store,
   StoredMessage,
+  SuppressedBy,
 } from "../store/store.ts";
 import type { SandboxInvoker } from "../plugins/sandbox.ts";
 import type { LimitedInvoker } from "./limits.ts";
+import type { ChannelMessage } from "../channels/model.ts";
 
 /** Everything the pipeline works with, built once per process. */
 export interface Runtime {
@@ -29,6 +31,12 @@ export interface Runtime {
   limits?: LimitedInvoker;
   /** @default () => new Date() */
   clock?: () => Date;
+  /** Called when channel deliveries were queued (serve's channel queue wakes up). */
+  onChannelWork?: () => void;
+  /** Called once per alert storm control suppressed (metrics). */
+  onSuppressed?: (detector: string, reason: SuppressedBy) => void;
+  /** Called once per storm email sent: `digest`, `silence_end`, `group`, `breaker_on`, `breaker_off`. */
+  onStormEmail?: (detector: string, kind: string) => void;
   /** Called once per finished enrichment (metrics). */
   onEnrichment?: (detector: string, result: EnrichmentResult) => void;
 }
@@ -39,6 +47,8 @@ export interface ComposeInput {
   alert: Record<string, unknown>;
   alertId: string;
   receivedAt: string;
+  /** Appended to the subject (storm control's ` (+37 similar since 10:02)`). */
+  subjectSuffix?: string;
 }
 
 /** What composing an alert produced (no side effects yet beyond send actions). */
@@ -49,6 +59,12 @@ export interface Composition {
   enrichments: EnrichmentResult[];
   actions: ActionResult[];
   message: StoredMessage;
+  /** The same alert for the other channels (Slack, Teams, webhooks, PagerDuty, plugins). */
+  channelMessage: ChannelMessage;
+  /** The channels this alert goes to: the matched block's `notify`, else the detector's. */
+  notify: string[];
+  /** Placeholders left unfilled, each as `<where>: {placeholder}` (`subject: {src_ip}`). */
+  unfilled: string[];
 }
 
 /** What one delivery attempt came to: the transport's result, or its error and whether to retry. */

@@ -5,15 +5,11 @@
  * @module
  */
 import type { ActionStep } from "../config/schema.ts";
-import {
-  callWithDeadline,
-  errorMessage,
-  TimeoutError,
-} from "../plugins/call.ts";
+import { callWithDeadline, TimeoutError } from "../plugins/call.ts";
 import type { ActionPlugin, ConfigReads } from "../plugin.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
 import type { Invoker } from "./enrich.ts";
-import { redact, redactDeep } from "../secrets.ts";
+import { publicError, redactDeep } from "../secrets.ts";
 import type { ActionResult } from "../store/store.ts";
 import { fillDeep } from "../template.ts";
 import { buildUrl } from "../safe_fetch/safe_fetch.ts";
@@ -30,6 +26,8 @@ export interface StepRun {
   ): Record<string, unknown>;
   /** Values from earlier steps by return_name (mutated as steps finish). */
   values: Record<string, unknown>;
+  /** Told of every placeholder left unfilled in a step's config (`where` names the step). */
+  onMissing?(where: string, placeholder: string): void;
   /** When false, steps whose plugin has side effects are skipped (the `render` command). @default true */
   sideEffects?: boolean;
   /** Stop at the first failing step (reply buttons). @default false */
@@ -76,15 +74,26 @@ export async function runSteps(
         continue;
       }
       const data = { ...run.alert, ...run.values };
-      const filled = fillDeep(rest, data);
+      const missing: string[] = [];
+      // Typed: `"{alert.sid}"` stays a number in a JSON body; as text again if the plugin wants strings.
+      const typed = fillDeep(rest, data, { typed: true, missing });
+      for (const m of missing) run.onMissing?.(`action "${step.name}"`, m);
       for (const field of plugin.urlParams ?? []) {
         if (typeof rest[field] === "string") {
-          filled[field] = buildUrl(rest[field], data).href;
+          typed[field] = buildUrl(rest[field], data).href;
         }
       }
-      let params: unknown = filled;
+      let params: unknown = typed;
       if (plugin.params) {
-        const parsed = plugin.params.safeParse(filled);
+        let parsed = plugin.params.safeParse(typed);
+        if (!parsed.success) {
+          const asText = { ...fillDeep(rest, data) };
+          for (const field of plugin.urlParams ?? []) {
+            if (field in typed) asText[field] = typed[field];
+          }
+          const second = plugin.params.safeParse(asText);
+          if (second.success) parsed = second;
+        }
         if (!parsed.success) {
           throw new TypeError(
             `invalid config: ${
@@ -122,7 +131,7 @@ export async function runSteps(
         name: step.name,
         status: timeout ? "timeout" : "error",
         ...named,
-        error: redact(errorMessage(err)),
+        error: publicError(err),
         ms: ms(),
       });
       if (run.stopOnError) failed = true;

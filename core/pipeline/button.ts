@@ -9,23 +9,27 @@
 import type { LoadedDetector } from "../config/config.ts";
 import type { ReplyButton } from "../config/schema.ts";
 import type { OutgoingMessage } from "../delivery/delivery.ts";
-import { errorMessage } from "../errors.ts";
 import { headerSafe } from "../headers.ts";
 import { uuidv7 } from "../ids.ts";
 import type { ConfigReads } from "../plugin.ts";
-import { redact } from "../secrets.ts";
+import { publicError } from "../secrets.ts";
 import type { ActionResult, ActionRun, AlertRecord } from "../store/store.ts";
 import { renderFollowUpEmail } from "../../emails/render.ts";
 import { runSteps } from "./actions.ts";
+import { queueChatUpdates } from "../channels/channels.ts";
 import { messageIdOf, recipients, settingsFor } from "./_compose.ts";
 import { preprocess } from "./_input.ts";
+import { fill } from "../template.ts";
 import type { Runtime } from "./_types.ts";
+import { addSilence, type StormButton } from "../storm/storm.ts";
+import { formatDuration } from "../duration.ts";
 
 /** A button of a recorded alert. */
 export interface ButtonTarget {
   record: AlertRecord;
   detector: LoadedDetector;
-  button: ReplyButton;
+  /** A reply button of the detector, or one of storm control's own (silence, ack). */
+  button: ReplyButton | StormButton;
 }
 
 /** What a button run came to: the finished run (as recorded) and what happened to the follow-up email. */
@@ -68,6 +72,18 @@ export function sendValues(record: AlertRecord): Record<string, unknown> {
 }
 
 /**
+ * The button's label as its email showed it: the configured label is a template (`Block {src_ip}`),
+ * filled from the alert and the send values. The confirmation page, the result page, the run record
+ * (audit) and the follow-up email all use this text.
+ */
+export async function buttonLabel(
+  target: Pick<ButtonTarget, "record" | "detector" | "button">,
+): Promise<string> {
+  const data = { ...(await alertOf(target)), ...sendValues(target.record) };
+  return fill(target.button.name, data);
+}
+
+/**
  * Runs a button whose nonce was just consumed (`run` is the "running" entry): its steps, then the run's
  * outcome recorded, Jira keys saved and the follow-up email sent.
  */
@@ -84,12 +100,12 @@ export async function runButton(
   const { run, now } = options;
   let steps: ActionResult[];
   try {
-    steps = await runButtonSteps(runtime, target);
+    steps = await runButtonSteps(runtime, target, run);
   } catch (err) {
     steps = [{
       name: "blitz",
       status: "error",
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     }];
   }
   const status =
@@ -109,10 +125,22 @@ export async function runButton(
   });
   await saveJiraKeys(runtime, target, steps);
   const followUp = await sendFollowUp(runtime, target, finished);
+  // Chat messages of the alert show who ran what (and lose the button that ran).
+  try {
+    if (await queueChatUpdates(runtime, target.record.id, run.nonce)) {
+      runtime.onChannelWork?.();
+    }
+  } catch (err) {
+    runtime.log("channel_error", {
+      alert_id: target.record.id,
+      error: publicError(err),
+      during: "queueing chat updates",
+    });
+  }
   runtime.log("action_run", {
     alert_id: target.record.id,
     detector: target.detector.name,
-    button: target.button.name,
+    button: run.button,
     actor: run.actor,
     actor_source: run.actor_source,
     client_ip: run.client_ip,
@@ -126,12 +154,17 @@ export async function runButton(
 async function runButtonSteps(
   runtime: Runtime,
   target: ButtonTarget,
+  run: ActionRun,
 ): Promise<ActionResult[]> {
   const message = target.record.message;
   const settings = (
     plugin: { name: string; reads?: ConfigReads | undefined },
   ): Record<string, unknown> => {
     const own = settingsFor(runtime.config, target.detector, plugin);
+    // silence and ack (built in, in-process) change storm control's state in the store.
+    if (plugin.name === "silence" || plugin.name === "ack") {
+      return { ...own, ...stormSettings(runtime, target, run) };
+    }
     // forward_mail (built in, in-process) sends through Blitz's own delivery.
     if (plugin.name !== "forward_mail" || !message) return own;
     return {
@@ -150,6 +183,57 @@ async function runButtonSteps(
     stopOnError: true,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
+}
+
+/** What the silence and ack actions get: the store side, for this alert and the person who confirmed. */
+function stormSettings(
+  runtime: Runtime,
+  target: ButtonTarget,
+  run: ActionRun,
+): Record<string, unknown> {
+  const { record, detector } = target;
+  const now = () => runtime.clock?.() ?? new Date();
+  const fingerprint = () => {
+    if (!record.fingerprint) {
+      throw new TypeError(
+        "this alert has no fingerprint: its detector had no storm block when it arrived",
+      );
+    }
+    return record.fingerprint;
+  };
+  return {
+    silence: (request: {
+      forMs: number;
+      scope: "fingerprint" | "detector";
+      comment: string;
+    }) =>
+      addSilence({
+        store: runtime.store,
+        clock: runtime.clock,
+        detectors: runtime.config.detectors.keys(),
+      }, {
+        detector: detector.name,
+        ...(request.scope === "fingerprint"
+          ? { fingerprint: fingerprint() }
+          : {}),
+        forMs: request.forMs,
+        createdBy: run.actor,
+        comment: request.comment ||
+          `from the email of alert ${record.id} (${run.button})`,
+      }),
+    ack: async () => {
+      const id = fingerprint();
+      if (
+        !(await runtime.store.storm.ack(id, { actor: run.actor, at: now() }))
+      ) {
+        throw new TypeError("no storm state for this fingerprint");
+      }
+      return {
+        fingerprint: id,
+        quiet: formatDuration(detector.config.storm?.ack_quiet ?? 86_400_000),
+      };
+    },
+  };
 }
 
 /** Adds the issue keys returned by jira_create steps to the alert record. */
@@ -180,7 +264,7 @@ async function sendFollowUp(
   run: ActionRun,
 ): Promise<string> {
   const { config } = runtime;
-  const { record, detector, button } = target;
+  const { record, detector } = target;
   const fallback = recipients(config, detector);
   const to = record.to ?? fallback.to;
   const cc = record.cc ?? fallback.cc;
@@ -192,9 +276,9 @@ async function sendFollowUp(
     ? `${run.actor} (claimed)`
     : run.actor;
   const { html, text } = renderFollowUpEmail({
-    title: `${button.name}: ${run.status === "ok" ? "done" : "failed"}`,
+    title: `${run.button}: ${run.status === "ok" ? "done" : "failed"}`,
     actor,
-    button: button.name,
+    button: run.button,
     at: run.started_at,
     steps: run.steps.map((s) => ({
       name: s.return_name ? `${s.name} → ${s.return_name}` : s.name,
@@ -226,7 +310,7 @@ async function sendFollowUp(
   } catch (err) {
     runtime.log("action_followup_failed", {
       alert_id: record.id,
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     });
     return "not sent: delivery failed";
   }

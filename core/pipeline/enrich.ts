@@ -7,16 +7,15 @@
  */
 import type { EnrichmentEntry } from "../config/schema.ts";
 import {
-  errorMessage,
   inProcessInvoker,
   type Invoker,
   TimeoutError,
 } from "../plugins/call.ts";
 import { formatDuration } from "../duration.ts";
-import { toJson } from "../json.ts";
+import { stringifyJson, toJson } from "../json.ts";
 import type { ConfigReads, EnrichmentPlugin } from "../plugin.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
-import { redact } from "../secrets.ts";
+import { publicError } from "../secrets.ts";
 import type { EnrichmentResult } from "../store/store.ts";
 import { fillDeep, lookup } from "../template.ts";
 
@@ -97,7 +96,7 @@ export function canonicalJson(value: unknown): string {
       ).join(",")
     }}`;
   }
-  return JSON.stringify(value) ?? "null";
+  return stringifyJson(value);
 }
 
 const configHashes = new Map<string, Promise<string>>();
@@ -137,6 +136,8 @@ export interface EnrichmentRun {
   ): Record<string, unknown>;
   defaults: { timeoutMs: number; ttlMs: number };
   invoker?: Invoker;
+  /** Told of every placeholder left unfilled in an entry's `e_args` (`where` names the entry). */
+  onMissing?(where: string, placeholder: string): void;
   /** Called once per finished enrichment (metrics). */
   onResult?(result: EnrichmentResult): void;
 }
@@ -172,13 +173,23 @@ async function runOne(
     (plugin.positional ?? []).forEach((name, i) => {
       if (args[i] !== undefined) named[name] = args[i];
     });
+    // Typed: a whole-string placeholder keeps its JSON type; as text again if the plugin wants strings.
+    const missing: string[] = [];
     const eArgs = plugin.fillArgs === false
       ? entry.e_args
-      : fillDeep(entry.e_args, run.alert);
+      : fillDeep(entry.e_args, run.alert, { typed: true, missing });
+    for (const m of missing) run.onMissing?.(`enrichment "${entry.e_name}"`, m);
     const rawParams = { ...named, ...eArgs };
     let params: unknown = rawParams;
     if (plugin.params) {
-      const parsed = plugin.params.safeParse(rawParams);
+      let parsed = plugin.params.safeParse(rawParams);
+      if (!parsed.success && plugin.fillArgs !== false) {
+        const second = plugin.params.safeParse({
+          ...named,
+          ...fillDeep(entry.e_args, run.alert),
+        });
+        if (second.success) parsed = second;
+      }
       if (!parsed.success) {
         const detail = parsed.error.issues.map((i) =>
           `${i.path.join(".") || "params"}: ${i.message}`
@@ -236,7 +247,7 @@ async function runOne(
       ...base,
       status: "error",
       ms: ms(),
-      error: redact(errorMessage(err)),
+      error: publicError(err),
     };
   }
 }

@@ -12,7 +12,9 @@
  * @module
  */
 import { runSteps } from "./actions.ts";
+import { deliverAlertChannels, deliveriesFor } from "../channels/channels.ts";
 import { errorMessage } from "../plugins/call.ts";
+import { publicError } from "../secrets.ts";
 import type { AlertPatch, AlertRecord, StoredMessage } from "../store/store.ts";
 import { uuidv7 } from "../ids.ts";
 import type {
@@ -22,6 +24,7 @@ import type {
   Runtime,
 } from "./_types.ts";
 import { detectorOf, preprocess } from "./_input.ts";
+import { decideStorm, similarSuffix } from "../storm/storm.ts";
 import { enrich, renderMessage, selectBlock, settingsFor } from "./_compose.ts";
 import {
   applyPatch,
@@ -73,7 +76,18 @@ export async function ingestAlert(
     status: "processing",
     attempts: 0,
   };
-  return summarize(await processAlert(runtime, record, { durable: true }));
+  const done = summarize(
+    await processAlert(runtime, record, { durable: true }),
+  );
+  const detector = detectorOf(runtime.config, detectorName);
+  const usesChannels = [
+    detector.config.notify,
+    ...detector.blocks.map((b) => b.notify ?? []),
+  ].some((list) => list.some((name) => name !== "email"));
+  if (!usesChannels) return done;
+  // One attempt per channel; what fails stays queued for `serve`, with its backoff.
+  const channels = await deliverAlertChannels(runtime, id);
+  return channels.length ? { ...done, channels } : done;
 }
 
 /** New alert id: UUIDv7 (time-ordered). */
@@ -108,6 +122,7 @@ export async function processAlert(
 ): Promise<AlertRecord> {
   const detector = detectorOf(runtime.config, record.detector);
   let composed: AlertPatch = {};
+  let unfilled: string[] = [];
   let message = record.message;
   if (!message) {
     let alert = record.alert;
@@ -120,14 +135,75 @@ export async function processAlert(
         error: errorMessage(err),
       });
     }
+    // Storm control decides before enrichment: a suppressed alert burns no lookup and no email.
+    const storm = await decideStorm(runtime, detector, {
+      id: record.id,
+      alert,
+    });
+    if (storm?.action === "suppress") {
+      const suppressed: AlertRecord = {
+        ...record,
+        status: "suppressed",
+        ...(storm.fingerprint.id ? { fingerprint: storm.fingerprint.id } : {}),
+        suppressed_by: storm.reason,
+        ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
+        ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
+      };
+      runtime.onSuppressed?.(record.detector, storm.reason);
+      runtime.log("suppressed", {
+        alert_id: record.id,
+        detector: record.detector,
+        reason: storm.reason,
+        notified_id: storm.notifiedId,
+        silence_id: storm.silenceId,
+      });
+      return suppressed;
+    }
     const composition = await compose(runtime, {
       detector,
       alert,
       alertId: record.id,
       receivedAt: record.received_at,
+      ...(storm ? { subjectSuffix: similarSuffix(storm.since) } : {}),
     });
     message = composition.message;
+    unfilled = composition.unfilled;
     composed = composedPatch(composition);
+    if (storm) {
+      // PagerDuty merges repeats by it; chat shows the count of similar alerts.
+      composition.channelMessage.fingerprint = storm.fingerprint.id;
+      if (storm.since && storm.since.count > 0) {
+        composition.channelMessage.storm = {
+          count: storm.since.count,
+          first_seen: storm.since.at,
+        };
+      }
+    }
+    if (composition.sendMail) {
+      // Queued durably before the email goes: each channel then has its own outbox entry and retries
+      // (processing this alert again after a crash finds them queued and adds none).
+      await queueChannels(runtime, composition);
+    }
+    if (composition.sendMail && !composition.notify.includes("email")) {
+      const patch: AlertPatch = {
+        ...composed,
+        status: "not_sent",
+        delivery: { status: "skipped" },
+      };
+      await recordOutcome(
+        runtime,
+        record,
+        patch,
+        options,
+        () =>
+          runtime.log("not_sent", {
+            alert_id: record.id,
+            detector: record.detector,
+            reason: "email is not in notify",
+          }),
+      );
+      return applyPatch(record, patch);
+    }
     if (!composition.sendMail) {
       const patch: AlertPatch = {
         ...composed,
@@ -144,6 +220,7 @@ export async function processAlert(
             alert_id: record.id,
             detector: record.detector,
             reason: "no condition matched",
+            ...(unfilled.length ? { unfilled: unfilled.join("; ") } : {}),
           }),
       );
       return applyPatch(record, patch);
@@ -161,9 +238,24 @@ export async function processAlert(
     record,
     patch,
     options,
-    () => logAttempt(runtime, record, patch),
+    () => logAttempt(runtime, record, patch, unfilled),
   );
   return applyPatch(record, patch);
+}
+
+/** Queues the composition's channel deliveries (none when `notify` is only email) and wakes the channel queue. */
+async function queueChannels(
+  runtime: Runtime,
+  composition: Composition,
+): Promise<void> {
+  const rows = deliveriesFor(
+    runtime.config,
+    composition.notify,
+    composition.channelMessage,
+  );
+  if (rows.length === 0) return;
+  await runtime.store.insertDeliveries(rows);
+  runtime.onChannelWork?.();
 }
 
 /**
@@ -205,9 +297,15 @@ export async function compose(
 ): Promise<Composition> {
   const { detector, alert, alertId } = input;
   const { block, matched } = selectBlock(runtime, detector, alert, alertId);
+  const unfilled: string[] = [];
+  const onMissing = (where: string, placeholder: string) => {
+    const entry = `${where}: ${placeholder}`;
+    if (!unfilled.includes(entry)) unfilled.push(entry);
+  };
   const enrichments = await enrich(runtime, detector, block, {
     alert,
     alertId,
+    onMissing,
   });
   const values: Record<string, unknown> = {};
   const actions = await runSteps(detector.config.actions.send, {
@@ -218,14 +316,16 @@ export async function compose(
     settingsFor: (plugin) => settingsFor(runtime.config, detector, plugin),
     values,
     sideEffects: options.sideEffects ?? true,
+    onMissing,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
-  const message = await renderMessage(runtime, {
+  const { message, channelMessage } = await renderMessage(runtime, {
     ...input,
     matched,
     enrichments,
     actions,
     values,
+    onMissing,
   });
   return {
     condition: block?.condition?.source ?? null,
@@ -234,6 +334,9 @@ export async function compose(
     enrichments,
     actions,
     message,
+    channelMessage,
+    notify: block?.notify ?? detector.config.notify,
+    unfilled,
   };
 }
 
@@ -256,6 +359,6 @@ export async function deliver(
     return { ok: true as const, result };
   } catch (err) {
     const transient = (err as { transient?: unknown }).transient !== false;
-    return { ok: false as const, error: errorMessage(err), transient };
+    return { ok: false as const, error: publicError(err), transient };
   }
 }

@@ -523,3 +523,33 @@ Deno.test("settingsFor() gives the detector's custom_enrichment_data to a plugin
     await p.cleanup();
   }
 });
+
+Deno.test("ingestAlert() names the placeholders it left unfilled in the alert's log line", async () => {
+  const p = await project({
+    det: {
+      subject: "{signature|Unknown signature} from {src_ip} on {host}",
+      actions: {
+        send: [["pass_to_mail", { return_name: "r", data: "{user.nope}" }]],
+        reply: [["Block {src_ip}", {
+          actions: [["pass_to_mail", { data: "x" }]],
+        }]],
+      },
+    },
+  });
+  try {
+    await withRuntime(p, async (runtime, events) => {
+      const summary = await ingestAlert(runtime, "det", ALERT);
+      assert.equal(
+        summary.subject,
+        "Unknown signature from {src_ip} on web-1",
+      );
+      const delivered = events.find(([e]) => e === "delivered")?.[1];
+      assert.equal(
+        delivered?.unfilled,
+        'action "pass_to_mail": {user.nope}; subject: {src_ip}; actions.reply[0] label: {src_ip}',
+      );
+    });
+  } finally {
+    await p.cleanup();
+  }
+});

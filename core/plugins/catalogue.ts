@@ -74,4 +74,16 @@ export const CATALOGUE: readonly CatalogueRow[] = [
     aliases: [],
     path: "actions/http_request.ts",
   },
+  {
+    kind: "action",
+    name: "silence",
+    aliases: [],
+    path: "actions/silence.ts",
+  },
+  {
+    kind: "action",
+    name: "ack",
+    aliases: [],
+    path: "actions/ack.ts",
+  },
 ];

@@ -7,7 +7,11 @@
  *
  * @module
  */
-import type { ActionPlugin, EnrichmentPlugin } from "../plugin.ts";
+import type {
+  ActionPlugin,
+  ChannelPlugin,
+  EnrichmentPlugin,
+} from "../plugin.ts";
 import { SHAREABLE_CONFIG } from "./shareable_config.ts";
 import { ConfigError } from "../errors.ts";
 import { join, toFileUrl } from "../paths.ts";
@@ -22,11 +26,14 @@ export type { PluginEntry } from "./call.ts";
 type AnyEnrichment = EnrichmentPlugin<any>;
 // deno-lint-ignore no-explicit-any
 type AnyAction = ActionPlugin<any>;
+// deno-lint-ignore no-explicit-any
+type AnyChannel = ChannelPlugin<any>;
 
 /** Lookup of enrichments and actions by name or alias. */
 export class PluginRegistry {
   #enrichments = new Map<string, PluginEntry<AnyEnrichment>>();
   #actions = new Map<string, PluginEntry<AnyAction>>();
+  #channels = new Map<string, PluginEntry<AnyChannel>>();
 
   /** Adds an enrichment under its name and aliases; a later entry with the same name wins. */
   addEnrichment(entry: PluginEntry<AnyEnrichment>): void {
@@ -40,6 +47,24 @@ export class PluginRegistry {
     for (const name of [entry.name, ...entry.aliases]) {
       this.#actions.set(name, entry);
     }
+  }
+
+  /** Adds a channel plugin (`plugin_dirs/<dir>/channels/`) under its name and aliases. */
+  addChannel(entry: PluginEntry<AnyChannel>): void {
+    for (const name of [entry.name, ...entry.aliases]) {
+      this.#channels.set(name, entry);
+    }
+  }
+
+  hasChannel(name: string): boolean {
+    return this.#channels.has(name);
+  }
+
+  /** The channel plugin entry for a name or alias. */
+  channel(name: string): PluginEntry<AnyChannel> {
+    const entry = this.#channels.get(name);
+    if (!entry) throw new RangeError(`Unknown channel plugin "${name}"`);
+    return entry;
   }
 
   hasEnrichment(name: string): boolean {
@@ -65,26 +90,36 @@ export class PluginRegistry {
   }
 
   /** Names of all enrichments and actions (with aliases). */
-  names(kind: "enrichment" | "action"): string[] {
-    return [
-      ...(kind === "enrichment" ? this.#enrichments : this.#actions).keys(),
-    ].sort();
+  names(kind: "enrichment" | "action" | "channel"): string[] {
+    const map = kind === "enrichment"
+      ? this.#enrichments
+      : kind === "action"
+      ? this.#actions
+      : this.#channels;
+    return [...map.keys()].sort();
   }
 
-  /** A "; did you mean …?" hint for a misspelt name, or "". */
-  suggest(kind: "enrichment" | "action", name: string): string {
-    const candidates = this.names(kind);
-    let best = "";
-    let bestScore = Infinity;
-    for (const candidate of candidates) {
-      const score = distance(name.toLowerCase(), candidate.toLowerCase());
-      if (score < bestScore) [best, bestScore] = [candidate, score];
-    }
-    const known = `known: ${candidates.join(", ")}`;
-    return bestScore <= Math.max(2, name.length / 3)
-      ? `; did you mean "${best}"? (${known})`
-      : ` (${known})`;
+  /** A "; did you mean …?" hint for a misspelt name, or the known names. */
+  suggest(kind: "enrichment" | "action" | "channel", name: string): string {
+    return didYouMean(name, this.names(kind));
   }
+}
+
+/**
+ * A "; did you mean …? (known: …)" hint for a misspelt `name` among `candidates`, or " (known: …)" when
+ * none is close: the one did-you-mean of config errors.
+ */
+export function didYouMean(name: string, candidates: string[]): string {
+  let best = "";
+  let bestScore = Infinity;
+  for (const candidate of candidates) {
+    const score = distance(name.toLowerCase(), candidate.toLowerCase());
+    if (score < bestScore) [best, bestScore] = [candidate, score];
+  }
+  const known = `known: ${candidates.join(", ")}`;
+  return bestScore <= Math.max(2, name.length / 3)
+    ? `; did you mean "${best}"? (${known})`
+    : ` (${known})`;
 }
 
 function distance(a: string, b: string): number {

@@ -6,9 +6,10 @@
  * @module
  */
 import type { ReplayedAlert, ReplayReport } from "./_views.ts";
+import { stringifyJson } from "../json.ts";
 
 function show(value: unknown): string {
-  return JSON.stringify(value);
+  return stringifyJson(value);
 }
 
 /** The text report: one line per alert, each change below a changed one, then the summary. */

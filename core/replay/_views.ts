@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../json.ts";
 import type {
   ActionResult,
   AlertRecord,
@@ -119,7 +120,7 @@ export function changes(before: AlertView, after: AlertView): Change[] {
     const a = before[field];
     const b = after[field];
     if (a === null || b === null) continue;
-    if (JSON.stringify(a) !== JSON.stringify(b)) {
+    if (stringifyJson(a) !== stringifyJson(b)) {
       out.push({ field, before: a, after: b });
     }
   }

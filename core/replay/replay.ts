@@ -172,7 +172,7 @@ async function replayOne(
     return stored;
   });
   const sent = matched || detector.config.send_mail_no_condition_match;
-  const message = await renderMessage(runtime, {
+  const { message } = await renderMessage(runtime, {
     detector,
     alert,
     alertId: record.id,

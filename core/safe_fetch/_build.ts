@@ -5,8 +5,7 @@
  *
  * @module
  */
-
-const PLACEHOLDER = /\{([A-Za-z0-9_.@-]+)\}/g;
+import { placeholders, replacePlaceholders } from "../template.ts";
 
 /**
  * Builds a URL from a config template, filling `{key}` placeholders with `encodeURIComponent`ed values.
@@ -24,7 +23,7 @@ export function buildUrl(
   }
   const authorityEnd = findAuthorityEnd(template, slashes + 2);
   const head = template.slice(0, authorityEnd);
-  const firstPlaceholder = template.search(/\{[A-Za-z0-9_.@-]+\}/);
+  const firstPlaceholder = placeholders(template)[0]?.index ?? -1;
   if (firstPlaceholder !== -1 && firstPlaceholder < authorityEnd) {
     throw new TypeError(
       `URL template must not have placeholders in the scheme, host or port: ${head}`,
@@ -63,30 +62,23 @@ export function fillText(
   template: string,
   values: Record<string, unknown>,
 ): string {
-  return template.replace(
-    PLACEHOLDER,
-    (_match, key: string) => lookupScalar(values, key),
+  return replacePlaceholders(
+    template,
+    values,
+    ({ path, value }) => scalarText(path, value),
   );
 }
 
 function fill(text: string, values: Record<string, unknown>): string {
-  return text.replace(
-    PLACEHOLDER,
-    (_match, key: string) => encodeURIComponent(lookupScalar(values, key)),
+  return replacePlaceholders(
+    text,
+    values,
+    ({ path, value }) => encodeURIComponent(scalarText(path, value)),
   );
 }
 
-function lookupScalar(values: Record<string, unknown>, key: string): string {
-  let value: unknown = Object.hasOwn(values, key) ? values[key] : undefined;
-  if (value === undefined && key.includes(".")) {
-    value = values;
-    for (const part of key.split(".")) {
-      value = value !== null && typeof value === "object" &&
-          Object.hasOwn(value, part)
-        ? (value as Record<string, unknown>)[part]
-        : undefined;
-    }
-  }
+/** A placeholder's value as text (paths and defaults resolved by core/template.ts); TypeError when unusable. */
+function scalarText(key: string, value: unknown): string {
   if (value === undefined || value === null) {
     throw new TypeError(`Missing value for placeholder {${key}}`);
   }

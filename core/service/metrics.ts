@@ -104,6 +104,13 @@ export class Metrics {
         { detector },
         0,
       );
+      if (
+        !this.#families.get("blitz_storm_mode")?.series.has(
+          labelText({ detector }),
+        )
+      ) {
+        this.stormMode(detector, false);
+      }
     }
   }
 
@@ -199,6 +206,40 @@ export class Metrics {
     );
   }
 
+  /** An alert storm control stored and did not mail, by reason. */
+  suppressed(detector: string, reason: string): void {
+    this.#add(
+      "blitz_suppressed_total",
+      "Alerts stored and not mailed by storm control, by reason (realert, group, silence, ack, breaker)",
+      { detector, reason },
+    );
+  }
+
+  /** A storm email sent: digests count in blitz_digests_total, breaker notices set blitz_storm_mode. */
+  stormEmail(detector: string, kind: string): void {
+    if (kind === "digest" || kind === "group" || kind === "breaker_digest") {
+      this.#add(
+        "blitz_digests_total",
+        "Digest emails sent by storm control (closed windows, groups, storm mode)",
+        { detector },
+      );
+    }
+    if (kind === "breaker_on" || kind === "breaker_off") {
+      this.stormMode(detector, kind === "breaker_on");
+    }
+  }
+
+  /** Storm mode (the breaker) of a detector: 1 on, 0 off. */
+  stormMode(detector: string, on: boolean): void {
+    const family = this.#family(
+      "blitz_storm_mode",
+      "gauge",
+      "1 while the storm breaker holds a detector to digests only",
+    );
+    const labels = { detector };
+    family.series.set(labelText(labels), { labels, value: on ? 1 : 0 });
+  }
+
   /** Registers a gauge read at render time (e.g. the backlog); `type: "counter"` for a running total. */
   gauge(
     name: string,
@@ -257,6 +298,8 @@ export class Metrics {
     return {
       ...runtime,
       delivery,
+      onSuppressed: (detector, reason) => this.suppressed(detector, reason),
+      onStormEmail: (detector, kind) => this.stormEmail(detector, kind),
       onEnrichment: (detector, result) => {
         previous?.(detector, result);
         this.enrichment(detector, result);

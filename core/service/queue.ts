@@ -18,6 +18,7 @@
 import { Claimer } from "./_claim.ts";
 import { errorMessage } from "../plugins/call.ts";
 import { InputError } from "../errors.ts";
+import { publicError } from "../secrets.ts";
 import type { Metrics } from "./metrics.ts";
 import { processAlert, type Runtime } from "../pipeline/pipeline.ts";
 import { retryOrFail } from "../delivery/retry.ts";
@@ -40,7 +41,7 @@ export interface QueueOptions {
   refreshMs?: number;
 }
 
-const FINAL = new Set(["delivered", "not_sent", "failed"]);
+const FINAL = new Set(["delivered", "not_sent", "failed", "suppressed"]);
 
 /**
  * The worker pool and its durable queue.
@@ -59,6 +60,16 @@ export class Queue {
   #refreshMs: number;
   #claimer: Claimer;
   #backlog = 0;
+  /**
+   * Writes that change the backlog (new alerts, outcomes) issued and not yet counted in `#backlog`. A
+   * store write is visible to a read before its promise resolves (a new alert is committed before its
+   * fsync ends), so a refresh read while one is in flight would count it and then count it again.
+   */
+  #uncounted = 0;
+  /** Bumped each time such a write is issued: a refresh read that saw it change is not exact. */
+  #issued = 0;
+  /** A refresh was due while writes were in flight: it runs once they are all counted. */
+  #refreshWanted = false;
   #busy = 0;
   #loops: Promise<void>[] = [];
   /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
@@ -80,7 +91,7 @@ export class Queue {
 
   /** Alerts queued, processing or waiting for a retry (cached; exact after each refresh). */
   get backlog(): number {
-    return this.#backlog;
+    return Math.max(0, this.#backlog);
   }
 
   /** Workers processing an alert right now. */
@@ -119,7 +130,10 @@ export class Queue {
     this.#unsubscribe = store.onQueued?.((count) => this.notify(count));
     this.#backlog = await this.#runtime.store.backlog();
     this.#state = "running";
-    this.#refreshTimer = setInterval(() => this.#refresh(), this.#refreshMs);
+    this.#refreshTimer = setInterval(() => {
+      void this.#refresh();
+      if (store.shared) void this.#takeOver();
+    }, this.#refreshMs);
     for (let i = 0; i < workers; i++) this.#loops.push(this.#work());
     return { requeued };
   }
@@ -134,9 +148,14 @@ export class Queue {
     // Allowed while stopping and after: requests in flight during shutdown still get their alerts stored
     // (the next start processes them). Only a closed store refuses.
     if (alerts.length === 0) return [];
-    const results = await this.#runtime.store.insertAlertsIdempotent(alerts);
-    this.#accepted(results);
-    return results;
+    this.#issue();
+    try {
+      const results = await this.#runtime.store.insertAlertsIdempotent(alerts);
+      this.#accepted(results);
+      return results;
+    } finally {
+      this.#counted();
+    }
   }
 
   /** Wakes up to `count` idle workers (after an insert made by someone else). */
@@ -178,25 +197,62 @@ export class Queue {
     this.notify(fresh);
   }
 
+  /** A write that changes the backlog is about to be issued. */
+  #issue(): void {
+    this.#uncounted++;
+    this.#issued++;
+  }
+
+  /** A write from {@link #issue} is counted (or failed); a refresh held back for it runs now. */
+  #counted(): void {
+    this.#uncounted--;
+    if (
+      this.#uncounted === 0 && this.#refreshWanted && this.#state === "running"
+    ) {
+      void this.#refresh();
+    }
+  }
+
+  /**
+   * Re-reads the backlog from the store (it corrects for alerts other processes wrote or finished).
+   * The read is taken only while no counted write of this process is in flight, and kept only if none
+   * was issued during it: otherwise it could hold an alert the counter then adds again (the backlog
+   * stayed one too high until the next refresh), or miss one whose outcome the counter then subtracts.
+   */
   async #refresh(): Promise<void> {
+    if (this.#uncounted > 0) {
+      this.#refreshWanted = true;
+      return;
+    }
+    this.#refreshWanted = false;
+    const issued = this.#issued;
     try {
-      const store = this.#runtime.store;
-      if (store.shared) {
-        // Any instance takes over the work of one that died: its leases lapsed, nobody renews them.
-        const requeued = await store.requeueStale();
-        if (requeued > 0) {
-          this.#runtime.log("requeued", {
-            count: requeued,
-            reason: "lease lapsed: its instance stopped or died",
-          });
-          this.notify(requeued);
-        }
-      }
-      this.#backlog = await store.backlog();
+      const stored = await this.#runtime.store.backlog();
+      if (this.#uncounted === 0 && this.#issued === issued) {
+        this.#backlog = stored;
+      } else this.#refreshWanted = true;
     } catch (err) {
       this.#runtime.log("queue_error", {
         error: errorMessage(err),
         during: "backlog refresh",
+      });
+    }
+  }
+
+  /** On a shared store: requeues the alerts whose lease lapsed (their instance died), for any worker. */
+  async #takeOver(): Promise<void> {
+    try {
+      const requeued = await this.#runtime.store.requeueStale();
+      if (requeued === 0) return;
+      this.#runtime.log("requeued", {
+        count: requeued,
+        reason: "lease lapsed: its instance stopped or died",
+      });
+      this.notify(requeued);
+    } catch (err) {
+      this.#runtime.log("queue_error", {
+        error: errorMessage(err),
+        during: "requeue of lapsed leases",
       });
     }
   }
@@ -227,9 +283,14 @@ export class Queue {
     let status: AlertRecord["status"];
     let nextAttemptAt: string | undefined;
     let written: Promise<void> | undefined;
+    /** The catch below issued its own write (counted in the `written === undefined` branch). */
+    let issuedOwn = false;
     try {
       const done = await processAlert(runtime, record, {
-        recording: (write) => written = write,
+        recording: (write) => {
+          this.#issue();
+          written = write;
+        },
       });
       status = done.status;
       nextAttemptAt = done.next_attempt_at;
@@ -243,9 +304,13 @@ export class Queue {
         now: runtime.clock?.() ?? new Date(),
       });
       const final = decision.final;
-      const error = errorMessage(err);
+      const error = publicError(err);
       nextAttemptAt = decision.final ? undefined : decision.nextAttemptAt;
       status = final ? "failed" : "retry";
+      if (written === undefined) {
+        this.#issue();
+        issuedOwn = true;
+      } // else counted once, with `written` below
       try {
         await runtime.store.updateAlert(
           record.id,
@@ -264,6 +329,7 @@ export class Queue {
           detector: record.detector,
           error: errorMessage(again),
         });
+        this.#counted();
         return; // left "processing": the next start requeues it
       }
       runtime.log(final ? "failed" : "process_retry", {
@@ -273,8 +339,14 @@ export class Queue {
         error,
       });
     }
-    if (written === undefined) this.#done(record, status, nextAttemptAt);
-    else {
+    if (written === undefined) {
+      // A suppressed alert: storm control's store write already recorded it; nothing was issued here.
+      try {
+        this.#done(record, status, nextAttemptAt);
+      } finally {
+        if (issuedOwn) this.#counted();
+      }
+    } else {
       const settled: Promise<void> = written.then(
         () => this.#doneSafely(record, status, nextAttemptAt),
         (err) =>
@@ -285,7 +357,10 @@ export class Queue {
             note:
               "outcome not recorded: the alert stays processing until the next start requeues it",
           }),
-      ).finally(() => this.#writes.delete(settled));
+      ).finally(() => {
+        this.#writes.delete(settled);
+        this.#counted();
+      });
       this.#writes.add(settled);
     }
   }
@@ -315,7 +390,9 @@ export class Queue {
     nextAttemptAt: string | undefined,
   ): void {
     this.#metrics?.processed(record.detector, status);
-    if (FINAL.has(status)) this.#backlog = Math.max(0, this.#backlog - 1);
+    // No clamp at 0 here: a worker can claim and finish an alert committed but not yet fsynced, so
+    // its outcome may be counted before enqueue's `#accepted` adds it (the getter hides the dip).
+    if (FINAL.has(status)) this.#backlog--;
     else if (status === "retry" && nextAttemptAt !== undefined) {
       this.#claimer.wakeAtTime(Date.parse(nextAttemptAt));
     }

@@ -1,16 +1,30 @@
 /**
  * The row shape both stores share: the alert fields `updateAlert` may patch, and the mapping from a
- * row of `alerts` or `action_runs` (columns of the same names in SQLite and PostgreSQL, JSON held as
- * text) to a record. Timestamps are `Date#toISOString()` strings, which sort as text.
+ * row (`alerts`, `action_runs`, `storm_windows`, `storm_timers`, `silences`, `channel_deliveries`: columns of the same names in SQLite and
+ * PostgreSQL, JSON held as text, parsed losslessly) to a record. Timestamps are `Date#toISOString()`
+ * strings, which sort as text.
  *
  * @module
  */
+import { parseJson } from "../json.ts";
 import type {
   ActionRun,
   AlertPatch,
   AlertRecord,
   AlertStatus,
+  ChannelDelivery,
+  ChannelDeliveryStatus,
+  Silence,
+  StormTimer,
+  StormWindow,
+  SuppressedBy,
 } from "./store.ts";
+
+/** A JSON column as stored (big integers kept exactly: core/json.ts). */
+// deno-lint-ignore no-explicit-any
+function fromJson(text: unknown): any {
+  return parseJson(text as string);
+}
 
 /** Fields `updateAlert` accepts, in the fixed order that keeps its statement cache small. */
 export const PATCH_FIELDS: readonly string[] = [
@@ -61,7 +75,7 @@ export function toAlert(row: Row): AlertRecord {
     received_at: row.received_at as string,
     updated_at: row.updated_at as string,
     status: row.status as AlertStatus,
-    alert: JSON.parse(row.alert_json as string),
+    alert: fromJson(row.alert_json),
     attempts: Number(row.attempts),
   };
   if (row.idempotency_key !== null) {
@@ -77,13 +91,13 @@ export function toAlert(row: Row): AlertRecord {
     if (cc !== undefined) record.cc = cc;
   }
   if (row.condition !== null) {
-    record.condition = JSON.parse(row.condition as string);
+    record.condition = fromJson(row.condition);
   }
   if (row.enrichments !== null) {
-    record.enrichments = JSON.parse(row.enrichments as string);
+    record.enrichments = fromJson(row.enrichments);
   }
-  if (row.actions !== null) record.actions = JSON.parse(row.actions as string);
-  if (row.message !== null) record.message = JSON.parse(row.message as string);
+  if (row.actions !== null) record.actions = fromJson(row.actions);
+  if (row.message !== null) record.message = fromJson(row.message);
   if (row.message_id !== null) record.message_id = row.message_id as string;
   if (row.delivery !== null) {
     record.delivery = JSON.parse(row.delivery as string);
@@ -95,6 +109,12 @@ export function toAlert(row: Row): AlertRecord {
   if (row.jira_keys !== null) {
     record.jira_keys = JSON.parse(row.jira_keys as string);
   }
+  if (row.fingerprint != null) record.fingerprint = row.fingerprint as string;
+  if (row.suppressed_by != null) {
+    record.suppressed_by = row.suppressed_by as SuppressedBy;
+  }
+  if (row.notified_id != null) record.notified_id = row.notified_id as string;
+  if (row.silence_id != null) record.silence_id = row.silence_id as string;
   return record;
 }
 
@@ -108,10 +128,85 @@ export function toActionRun(row: Row): ActionRun {
     actor_source: row.actor_source as ActionRun["actor_source"],
     started_at: row.started_at as string,
     status: row.status as ActionRun["status"],
-    steps: JSON.parse(row.steps as string),
+    steps: fromJson(row.steps),
   };
   if (row.client_ip !== null) run.client_ip = row.client_ip as string;
   if (row.user_agent !== null) run.user_agent = row.user_agent as string;
   if (row.finished_at !== null) run.finished_at = row.finished_at as string;
   return run;
+}
+
+/** The window a `storm_windows` row holds. */
+export function toWindow(row: Row): StormWindow {
+  const window: StormWindow = {
+    fingerprint: row.fingerprint as string,
+    detector: row.detector as string,
+    definition: row.definition as string,
+    paths: JSON.parse(row.paths as string),
+    values: JSON.parse(row.fp_values as string),
+    window_ms: Number(row.window_ms),
+    window_end: row.window_end as string,
+    since_count: Number(row.since_count),
+    total: Number(row.total),
+    first_seen_at: row.first_seen_at as string,
+    last_seen_at: row.last_seen_at as string,
+  };
+  if (row.notified_id !== null) window.notified_id = row.notified_id as string;
+  if (row.notified_at !== null) window.notified_at = row.notified_at as string;
+  if (row.acked_by !== null) window.acked_by = row.acked_by as string;
+  if (row.acked_at !== null) window.acked_at = row.acked_at as string;
+  return window;
+}
+
+/** The silence a `silences` row holds. */
+export function toSilence(row: Row): Silence {
+  const silence: Silence = {
+    id: row.id as string,
+    detector: row.detector as string,
+    starts_at: row.starts_at as string,
+    ends_at: row.ends_at as string,
+    created_by: row.created_by as string,
+    comment: row.comment as string,
+    created_at: row.created_at as string,
+    suppressed: Number(row.suppressed),
+  };
+  if (row.match !== null) silence.match = row.match as string;
+  if (row.fingerprint !== null) silence.fingerprint = row.fingerprint as string;
+  if (row.expired_at !== null) silence.expired_at = row.expired_at as string;
+  return silence;
+}
+
+/** The delivery a `channel_deliveries` row holds. */
+export function toDelivery(row: Row): ChannelDelivery {
+  const delivery: ChannelDelivery = {
+    alert_id: row.alert_id as string,
+    channel: row.channel as string,
+    event: row.event as string,
+    type: row.type as string,
+    status: row.status as ChannelDeliveryStatus,
+    attempts: Number(row.attempts),
+    created_at: row.created_at as string,
+    updated_at: row.updated_at as string,
+    next_attempt_at: row.next_attempt_at as string,
+    payload: JSON.parse(row.payload as string),
+  };
+  if (row.lease_until !== null) {
+    delivery.lease_until = row.lease_until as string;
+  }
+  if (row.last_error !== null) delivery.last_error = row.last_error as string;
+  if (row.delivered_at !== null) {
+    delivery.delivered_at = row.delivered_at as string;
+  }
+  if (row.result !== null) delivery.result = JSON.parse(row.result as string);
+  return delivery;
+}
+
+/** The timer a `storm_timers` row holds. */
+export function toTimer(row: Record<string, unknown>): StormTimer {
+  return {
+    id: row.id as string,
+    kind: row.kind as StormTimer["kind"],
+    due_at: row.due_at as string,
+    ref: JSON.parse(row.ref as string),
+  };
 }

@@ -6,6 +6,27 @@
  *
  * @module
  */
+import type {
+  NewSilence,
+  Silence,
+  StormDecision,
+  StormInput,
+  StormTimer,
+  StormWindow,
+  SuppressedBy,
+} from "./storm_window.ts";
+
+export type {
+  NewSilence,
+  Silence,
+  StormDecision,
+  StormInput,
+  StormPolicy,
+  StormTimer,
+  StormWindow,
+  SuppressedBy,
+} from "./storm_window.ts";
+export { decideWindow } from "./storm_window.ts";
 
 /** Where an alert is in its life. */
 export type AlertStatus =
@@ -14,6 +35,7 @@ export type AlertStatus =
   | "retry" // delivery failed, will be retried at `next_attempt_at`
   | "delivered" // email handed to SMTP or written to the outbox
   | "not_sent" // deliberately not sent (no condition matched and send_mail_no_condition_match is false)
+  | "suppressed" // storm control: stored and counted, not mailed (see `suppressed_by`)
   | "failed"; // delivery failed `max_attempts` times (never dropped: still here, visible)
 
 /** Result of one enrichment, as recorded and rendered. */
@@ -76,6 +98,14 @@ export interface AlertRecord {
   next_attempt_at?: string;
   last_error?: string;
   jira_keys?: string[];
+  /** Storm control: the fingerprint id of the alert (set when its detector has `storm`). */
+  fingerprint?: string;
+  /** Storm control: why it was not mailed (status "suppressed"). */
+  suppressed_by?: SuppressedBy;
+  /** Storm control: the alert whose email covers this one. */
+  notified_id?: string;
+  /** Storm control: the silence that suppressed it. */
+  silence_id?: string;
 }
 
 /** Fields a pipeline step may update; an optional field given as `undefined` is cleared. */
@@ -83,7 +113,15 @@ export type AlertPatch = {
   [
     K in keyof Omit<
       AlertRecord,
-      "id" | "detector" | "received_at" | "alert" | "idempotency_key"
+      | "id"
+      | "detector"
+      | "received_at"
+      | "alert"
+      | "idempotency_key"
+      | "fingerprint"
+      | "suppressed_by"
+      | "notified_id"
+      | "silence_id"
     >
   ]?:
     | AlertRecord[K]
@@ -106,7 +144,7 @@ export interface ActionRun {
   alert_id: string;
   button: string; // button label
   actor: string;
-  actor_source: "trusted_header" | "claimed" | "basic_auth";
+  actor_source: "trusted_header" | "claimed" | "basic_auth" | "slack";
   client_ip?: string;
   user_agent?: string;
   started_at: string;
@@ -115,12 +153,82 @@ export interface ActionRun {
   steps: ActionResult[];
 }
 
+/** Where one channel delivery is: each (alert, channel, event) has its own outbox entry and retries. */
+export type ChannelDeliveryStatus =
+  | "pending" // due at `next_attempt_at` (first attempt, or a retry after a failure)
+  | "sending" // claimed by a worker until `lease_until`
+  | "delivered"
+  | "failed"; // `max_attempts` failed attempts, or a permanent error (kept, visible)
+
+/** Identifies one channel delivery. */
+export interface ChannelDeliveryKey {
+  alert_id: string;
+  /** The channel's name in the global `channels`. */
+  channel: string;
+  /** What is sent: `alert`, or e.g. `digest:<id>`, `notice:<id>`, `update:<nonce>`. */
+  event: string;
+}
+
+/** One channel delivery, as recorded. */
+export interface ChannelDelivery extends ChannelDeliveryKey {
+  /** The channel's type when it was queued (`slack`, `teams`, `webhook`, `pagerduty`, a plugin's). */
+  type: string;
+  status: ChannelDeliveryStatus;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  next_attempt_at: string;
+  lease_until?: string;
+  last_error?: string;
+  delivered_at?: string;
+  /** What to send: the channel message (and for updates, what to change), as JSON. */
+  payload: Record<string, unknown>;
+  /** What the channel answered (Slack's `channel` and `ts`, PagerDuty's `dedup_key`, …). */
+  result?: Record<string, unknown>;
+}
+
+/** A channel delivery to queue. */
+export interface NewChannelDelivery extends ChannelDeliveryKey {
+  type: string;
+  payload: Record<string, unknown>;
+  /** @default now */
+  next_attempt_at?: string;
+}
+
+/** Fields an attempt's outcome updates; an optional field given as `undefined` is cleared. */
+export type ChannelDeliveryPatch = {
+  [
+    K in keyof Pick<
+      ChannelDelivery,
+      | "status"
+      | "attempts"
+      | "next_attempt_at"
+      | "last_error"
+      | "delivered_at"
+      | "result"
+      | "lease_until"
+    >
+  ]?: ChannelDelivery[K] | undefined;
+};
+
 /** Filter for listing alerts. */
 export interface AlertQuery {
   detector?: string;
   status?: AlertStatus;
   limit?: number; // default 50
   before?: string; // received_at cursor
+  fingerprint?: string;
+  notified_id?: string;
+  suppressed_by?: SuppressedBy;
+  silence_id?: string;
+  /** Oldest first instead of newest first. */
+  oldest_first?: boolean;
+  /**
+   * With `before`: the id of the last row already seen. Rows received exactly at `before` with a
+   * smaller id come next, so alerts that share a `received_at` across a page boundary are not skipped.
+   * Lists are ordered newest first, ties by id descending.
+   */
+  before_id?: string;
 }
 
 /** What one retention batch cleared: alert bodies, rendered emails, and the bytes of data they held. */
@@ -128,6 +236,51 @@ export interface PurgeCounts {
   alerts: number;
   emails: number;
   bytes: number;
+}
+
+/**
+ * Storm control's state (see `storm_window.ts` and docs/storm.md). Every decision is one atomic
+ * operation, so two concurrent alerts of one fingerprint give one email, also across processes.
+ */
+export interface StormStore {
+  /**
+   * Decides on one alert (the rule is `decideWindow`) and records it atomically: the fingerprint's
+   * window, the alert's `fingerprint`, and for a suppressed alert its status "suppressed" with
+   * `suppressed_by`, `notified_id` and `silence_id`; a notify with `digest` also schedules the window's
+   * timer (`window:<alert id>`, due at the window's end). Durable when it resolves.
+   */
+  decide(input: StormInput): Promise<StormDecision>;
+  /** Records an alert of a detector without fingerprints as suppressed by a silence (and counts it). */
+  silenced(alertId: string, silenceId: string, at: Date): Promise<void>;
+  /** The state of one fingerprint. */
+  window(fingerprint: string): Promise<StormWindow | undefined>;
+  /** Fingerprints of a detector (or all), most recently seen first. */
+  windows(
+    query?: { detector?: string; limit?: number },
+  ): Promise<StormWindow[]>;
+  /** Acks a fingerprint: its alerts are suppressed (`ack`) until it is quiet for the policy's ack_quiet. */
+  ack(fingerprint: string, by: { actor: string; at: Date }): Promise<boolean>;
+  /** Ends an ack now; false when it was not acked. */
+  unack(fingerprint: string): Promise<boolean>;
+  /** Schedules a timer; a timer with the same id already scheduled is kept as it is. */
+  schedule(timer: StormTimer): Promise<void>;
+  /** Leases up to `limit` due timers (due_at <= now, not done, lease lapsed), oldest first. */
+  claimTimers(
+    options: { now: Date; leaseMs: number; limit: number },
+  ): Promise<StormTimer[]>;
+  /** Marks a claimed timer done (it never fires again). */
+  finishTimer(id: string, at: Date): Promise<void>;
+  /** Stores a silence and schedules its end (`silence_end:<id>`). */
+  addSilence(silence: NewSilence, at: Date): Promise<Silence>;
+  getSilence(id: string): Promise<Silence | undefined>;
+  /** Silences active at `now` (every one, newest first, with `all`). */
+  listSilences(options: { now: Date; all?: boolean }): Promise<Silence[]>;
+  /** Ends a silence at `now` and brings its end timer forward; false when unknown or already over. */
+  expireSilence(id: string, now: Date): Promise<boolean>;
+  /** Alerts suppressed by reason (one count each), for a notified alert or a silence. */
+  suppressedCounts(
+    query: { notified_id?: string; silence_id?: string },
+  ): Promise<Partial<Record<SuppressedBy, number>>>;
 }
 
 /** The store interface every backend implements. All methods are safe to call concurrently. */
@@ -183,6 +336,26 @@ export interface Store {
   /** Action runs of one alert, oldest first (the audit trail). */
   listActionRuns(alertId: string): Promise<ActionRun[]>;
   /**
+   * Queues channel deliveries durably (resolves once on disk). A delivery whose key is already
+   * recorded is left as it is (processing an alert again never queues it twice).
+   */
+  insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void>;
+  /**
+   * Claims up to `limit` due deliveries, oldest due first: "pending" ones with `next_attempt_at <= now`,
+   * and "sending" ones whose lease expired (a worker died). Each is set to "sending" with a lease until
+   * `now + leaseMs`.
+   */
+  claimDeliveries(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<ChannelDelivery[]>;
+  /** Records an attempt's outcome; throws when there is no such delivery. */
+  updateDelivery(
+    key: ChannelDeliveryKey,
+    patch: ChannelDeliveryPatch,
+  ): Promise<void>;
+  /** The channel deliveries of one alert, oldest first (the alert page shows each channel's state). */
+  listDeliveries(alertId: string): Promise<ChannelDelivery[]>;
+  /**
    * Retention, one batch: clears the body (alert JSON, enrichment results, email) of finished alerts
    * received before `alertsBefore` and the rendered email of those before `emailsBefore`, at most
    * `limit` of each, oldest first. Rows and action runs stay (the audit trail).
@@ -199,6 +372,8 @@ export interface Store {
   onQueued?(listener: (count: number) => void): () => void;
   /** Why the store is not usable right now (e.g. the database is unreachable), for `/healthz`. */
   readonly lastError?: string | undefined;
+  /** Storm control's state. */
+  readonly storm: StormStore;
   /** True when the store can be written (health check). */
   ping(): Promise<boolean>;
   /** Commits so far: `full` waited for an fsync (durable writes), `normal` did not (bookkeeping). */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseJson } from "../../core/json.ts";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { InputError } from "../../core/errors.ts";
@@ -278,7 +279,7 @@ export function parseAlerts(
       }
       let value: unknown;
       try {
-        value = JSON.parse(line);
+        value = parseJson(line);
       } catch (err) {
         throw jsonError(
           400,
@@ -293,7 +294,7 @@ export function parseAlerts(
   if (text.trim() === "") throw empty();
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text); // big integers kept exactly
   } catch (err) {
     throw jsonError(400, `Invalid JSON: ${(err as Error).message}`);
   }

@@ -15,6 +15,7 @@ import {
   JiraKeys,
   SendActionTable,
 } from "./_AlertDetail.tsx";
+import { ChannelTable } from "./_ChannelTable.tsx";
 import {
   AlertFilter,
   type AlertListModel,
@@ -92,6 +93,13 @@ export function AlertDetailPage(
       <Card heading="Email">
         <EmailSummary model={model} />
       </Card>
+      {model.channels?.length
+        ? (
+          <Card heading="Channels">
+            <ChannelTable rows={model.channels} />
+          </Card>
+        )
+        : null}
       <Card heading="Action audit trail">
         <AuditTrail runs={model.runs} />
       </Card>

@@ -9,6 +9,7 @@ import { formatTime, safeHref } from "../../emails/AlertEmail.tsx";
 import { DataView } from "../../emails/DataView.tsx";
 import type { StepOutcome } from "./ActionPages.tsx";
 import { Badge, Facts } from "./Page.tsx";
+import type { ChannelRow } from "./_ChannelTable.tsx";
 
 /** A Jira key, linked when the Jira server is known. */
 export interface JiraLink {
@@ -66,6 +67,8 @@ export interface AlertDetailModel {
   emailText?: string;
   runs: AuditRow[];
   jira: JiraLink[];
+  /** Deliveries to channels other than email. */
+  channels?: ChannelRow[];
 }
 
 /** Jira keys separated by commas, each linked when its link is safe. */

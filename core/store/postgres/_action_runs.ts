@@ -6,6 +6,7 @@
  * @module
  */
 import type { Sql } from "postgres";
+import { stringifyJson } from "../../json.ts";
 import { toActionRun, toIso } from "../records.ts";
 import type { ActionRun } from "../store.ts";
 
@@ -36,7 +37,7 @@ export async function insertActionRun(
             ? null
             : toIso(run.finished_at, "finished_at"),
           run.status,
-          JSON.stringify(run.steps),
+          stringifyJson(run.steps),
           options.owner,
         ],
       );
@@ -77,7 +78,7 @@ export async function updateActionRun(
     sets.push(`status = $${params.push(patch.status)}`);
   }
   if (patch.steps !== undefined) {
-    sets.push(`steps = $${params.push(JSON.stringify(patch.steps))}`);
+    sets.push(`steps = $${params.push(stringifyJson(patch.steps))}`);
   }
   const result = await sql.unsafe(
     `UPDATE action_runs SET ${

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Sql, TransactionSql } from "postgres";
+import { stringifyJson } from "../../json.ts";
 import { JSON_FIELDS, PATCH_FIELDS, toAlert, toIso } from "../records.ts";
 import type {
   AlertPatch,
@@ -34,7 +35,7 @@ export async function insertAlert(
       : toIso(alert.received_at, "received_at"),
     options.now,
     alert.status ?? "queued",
-    JSON.stringify(alert.alert),
+    stringifyJson(alert.alert),
     alert.idempotency_key ?? null,
   ];
   const insert =
@@ -101,7 +102,7 @@ export async function updateAlert(
     if (value === undefined) stored = null;
     else if (field === "next_attempt_at") {
       stored = toIso(value as string, field);
-    } else if (JSON_FIELDS.has(field)) stored = JSON.stringify(value);
+    } else if (JSON_FIELDS.has(field)) stored = stringifyJson(value);
     else stored = value as string | number;
     sets.push(`${field} = ${param(stored)}`);
     if (field === "status" && value !== "processing") {
@@ -136,11 +137,29 @@ export async function listAlerts(
     where.push(`status = $${params.push(query.status)}`);
   }
   if (query.before !== undefined) {
-    where.push(`received_at < $${params.push(toIso(query.before, "before"))}`);
+    const before = `$${params.push(toIso(query.before, "before"))}`;
+    if (query.before_id !== undefined) {
+      const id = `$${params.push(query.before_id)}`;
+      where.push(
+        `(received_at < ${before} OR (received_at = ${before} AND id < ${id}))`,
+      );
+    } else where.push(`received_at < ${before}`);
+  }
+  for (
+    const field of [
+      "fingerprint",
+      "notified_id",
+      "suppressed_by",
+      "silence_id",
+    ] as const
+  ) {
+    const value = query[field];
+    if (value !== undefined) where.push(`${field} = $${params.push(value)}`);
   }
   const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const order = query.oldest_first ? "ASC" : "DESC";
   const rows = await db.unsafe(
-    `SELECT * FROM alerts ${filter} ORDER BY received_at DESC, seq DESC LIMIT $1`,
+    `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT $1`,
     params,
   );
   return rows.map(toAlert);

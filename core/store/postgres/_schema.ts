@@ -33,8 +33,15 @@ export const MIGRATIONS: readonly string[] = [
     lease_owner text,
     last_error text,
     jira_keys text,
+    fingerprint text,
+    suppressed_by text,
+    notified_id text,
+    silence_id text,
     UNIQUE (detector, idempotency_key)
   );
+  CREATE INDEX alerts_fingerprint ON alerts (fingerprint, received_at) WHERE fingerprint IS NOT NULL;
+  CREATE INDEX alerts_notified ON alerts (notified_id) WHERE notified_id IS NOT NULL;
+  CREATE INDEX alerts_silence ON alerts (silence_id) WHERE silence_id IS NOT NULL;
   CREATE INDEX alerts_due ON alerts (received_at, seq) WHERE status IN ('queued', 'retry');
   CREATE INDEX alerts_processing ON alerts (lease_owner) WHERE status = 'processing';
   CREATE INDEX alerts_status_received ON alerts (status, received_at);
@@ -55,7 +62,67 @@ export const MIGRATIONS: readonly string[] = [
     steps text NOT NULL,
     owner text
   );
-  CREATE INDEX action_runs_alert ON action_runs (alert_id, started_at, seq);`,
+  CREATE INDEX action_runs_alert ON action_runs (alert_id, started_at, seq);
+  CREATE TABLE storm_windows (
+    fingerprint text PRIMARY KEY,
+    detector text NOT NULL,
+    definition text NOT NULL,
+    paths text NOT NULL,
+    fp_values text NOT NULL,
+    notified_id text,
+    notified_at text,
+    window_ms bigint NOT NULL,
+    window_end text NOT NULL,
+    since_count integer NOT NULL,
+    total bigint NOT NULL,
+    first_seen_at text NOT NULL,
+    last_seen_at text NOT NULL,
+    acked_by text,
+    acked_at text
+  );
+  CREATE INDEX storm_windows_detector ON storm_windows (detector, last_seen_at);
+  CREATE TABLE storm_timers (
+    id text PRIMARY KEY,
+    kind text NOT NULL,
+    due_at text NOT NULL,
+    ref text NOT NULL,
+    lease_until text,
+    done_at text
+  );
+  CREATE INDEX storm_timers_due ON storm_timers (due_at) WHERE done_at IS NULL;
+  CREATE TABLE silences (
+    id text PRIMARY KEY,
+    detector text NOT NULL,
+    match text,
+    fingerprint text,
+    starts_at text NOT NULL,
+    ends_at text NOT NULL,
+    created_by text NOT NULL,
+    comment text NOT NULL,
+    created_at text NOT NULL,
+    expired_at text,
+    suppressed integer NOT NULL DEFAULT 0
+  );
+  CREATE INDEX silences_ends ON silences (ends_at);
+  CREATE TABLE channel_deliveries (
+    seq bigserial NOT NULL UNIQUE,
+    alert_id text NOT NULL REFERENCES alerts (id),
+    channel text NOT NULL,
+    event text NOT NULL,
+    type text NOT NULL,
+    status text NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    created_at text NOT NULL,
+    updated_at text NOT NULL,
+    next_attempt_at text NOT NULL,
+    lease_until text,
+    last_error text,
+    delivered_at text,
+    payload text NOT NULL,
+    result text,
+    PRIMARY KEY (alert_id, channel, event)
+  );
+  CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
 ];
 
 /** The schema version this code creates and understands. */

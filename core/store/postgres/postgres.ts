@@ -25,13 +25,24 @@ import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { connectionOf, redactUrl } from "./_url.ts";
 import { Wake } from "./_wake.ts";
+import {
+  claimDueDeliveries,
+  insertDeliveryRows,
+  selectDeliveries,
+  updateDeliveryRow,
+} from "./_deliveries.ts";
+import { PostgresStorm } from "./_storm.ts";
 import { toAlert } from "../records.ts";
 import type {
   ActionRun,
   AlertPatch,
   AlertQuery,
   AlertRecord,
+  ChannelDelivery,
+  ChannelDeliveryKey,
+  ChannelDeliveryPatch,
   NewAlert,
+  NewChannelDelivery,
   PurgeCounts,
   Store,
 } from "../store.ts";
@@ -79,6 +90,8 @@ export class PostgresStore implements Store {
   readonly owner: string;
   /** Why the last call failed, while the database is away; undefined once a call succeeds again. */
   lastError: string | undefined;
+  /** Storm control's state, decided per fingerprint under an advisory lock (`_storm.ts`). */
+  readonly storm: PostgresStorm;
   #sql: Sql;
   #clock: () => Date;
   #wake: Wake;
@@ -104,6 +117,7 @@ export class PostgresStore implements Store {
       },
     });
     this.#wake = new Wake(this.#sql);
+    this.storm = new PostgresStorm(this.#sql, (fn) => this.#call(fn));
   }
 
   /** Migrates and starts listening for work other instances queue. */
@@ -227,6 +241,37 @@ export class PostgresStore implements Store {
 
   listActionRuns(alertId: string): Promise<ActionRun[]> {
     return this.#call(() => selectActionRuns(this.#sql, alertId));
+  }
+
+  insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void> {
+    return this.#call(() =>
+      insertDeliveryRows(this.#sql, deliveries, this.#now())
+    );
+  }
+
+  claimDeliveries(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<ChannelDelivery[]> {
+    return this.#call(() =>
+      claimDueDeliveries(this.#sql, {
+        now: options.now ?? this.#clock(),
+        leaseMs: options.leaseMs,
+        limit: options.limit,
+      })
+    );
+  }
+
+  updateDelivery(
+    key: ChannelDeliveryKey,
+    patch: ChannelDeliveryPatch,
+  ): Promise<void> {
+    return this.#call(() =>
+      updateDeliveryRow(this.#sql, key, patch, this.#now())
+    );
+  }
+
+  listDeliveries(alertId: string): Promise<ChannelDelivery[]> {
+    return this.#call(() => selectDeliveries(this.#sql, alertId));
   }
 
   purge(

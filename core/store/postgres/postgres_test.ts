@@ -22,6 +22,7 @@ import {
   manualClock,
   STORE_CONTRACT,
 } from "../../../tests/_store_contract.ts";
+import { stormCases } from "../../../tests/_storm_contract.ts";
 
 /** Runs `fn` with the server, stopping it afterwards whatever happens. */
 async function withServer(
@@ -74,6 +75,13 @@ Deno.test({
           withStores(server, async (open, { time }) => {
             const store = await open();
             await fn(store, { time, openOther: () => open() });
+          }));
+      }
+
+      for (const { title, fn } of stormCases()) {
+        await t.step(`storm: ${title}`, () =>
+          withStores(server, async (open) => {
+            await fn(await open());
           }));
       }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../../json.ts";
 import type { StatementSync } from "node:sqlite";
 import { toActionRun, toIso } from "./_schema.ts";
 import type { ActionRun } from "../store.ts";
@@ -35,7 +36,7 @@ export function insertActionRun(
         ? null
         : toIso(run.finished_at, "finished_at"),
       run.status,
-      JSON.stringify(run.steps),
+      stringifyJson(run.steps),
     ));
   } catch (err) {
     if (
@@ -70,7 +71,7 @@ export function updateActionRun(
   }
   if (patch.steps !== undefined) {
     sets.push("steps = :steps");
-    params.steps = JSON.stringify(patch.steps);
+    params.steps = stringifyJson(patch.steps);
   }
   const update = sets.length > 0
     ? `UPDATE action_runs SET ${sets.join(", ")} WHERE nonce = :nonce`

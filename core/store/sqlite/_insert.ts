@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../../json.ts";
 import type { StatementSync } from "node:sqlite";
 import { toIso } from "./_schema.ts";
 import type { NewAlert } from "../store.ts";
@@ -27,7 +28,7 @@ export function insertAlert(
       : toIso(alert.received_at, "received_at"),
     now,
     alert.status ?? "queued",
-    JSON.stringify(alert.alert),
+    stringifyJson(alert.alert), // big integers digit for digit
     alert.idempotency_key ?? null,
   );
 }

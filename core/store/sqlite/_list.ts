@@ -29,13 +29,35 @@ export function alertSelect(
     params.status = query.status;
   }
   if (query.before !== undefined) {
-    where.push("received_at < :before");
     params.before = toIso(query.before, "before");
+    if (query.before_id !== undefined) {
+      where.push(
+        "(received_at < :before OR (received_at = :before AND id < :before_id))",
+      );
+      params.before_id = query.before_id;
+    } else {
+      where.push("received_at < :before");
+    }
+  }
+  for (
+    const field of [
+      "fingerprint",
+      "notified_id",
+      "suppressed_by",
+      "silence_id",
+    ] as const
+  ) {
+    const value = query[field];
+    if (value !== undefined) {
+      where.push(`${field} = :${field}`);
+      params[field] = value;
+    }
   }
   const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const order = query.oldest_first ? "ASC" : "DESC";
   return {
     sql:
-      `SELECT * FROM alerts ${filter} ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
+      `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT :limit`,
     params,
   };
 }

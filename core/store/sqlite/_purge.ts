@@ -8,7 +8,7 @@
 import type { StatementSync } from "node:sqlite";
 import type { PurgeCounts } from "../store.ts";
 
-const FINISHED = "status IN ('delivered', 'not_sent', 'failed')";
+const FINISHED = "status IN ('delivered', 'not_sent', 'failed', 'suppressed')";
 
 /**
  * Clears at most `limit` bodies and `limit` emails (an email whose whole body is due goes with the

@@ -10,7 +10,11 @@ export {
   PATCH_FIELDS,
   toActionRun,
   toAlert,
+  toDelivery,
   toIso,
+  toSilence,
+  toTimer,
+  toWindow,
 } from "../records.ts";
 
 /** Schema migrations, in order: version N is `MIGRATIONS[N - 1]`. Append, never edit. */
@@ -59,6 +63,76 @@ export const MIGRATIONS: readonly string[] = [
   // 2: claims find due retries through (status, received_at) (retries are few), so this index only
   // cost two more B-tree writes on every status change.
   `DROP INDEX IF EXISTS alerts_status_next_attempt;`,
+  // 3: storm control (issue 11): what each suppressed alert was suppressed by and which alert's email
+  // covers it, each fingerprint's window, timers claimed like queue items, and silences.
+  `ALTER TABLE alerts ADD COLUMN fingerprint TEXT;
+  ALTER TABLE alerts ADD COLUMN suppressed_by TEXT;
+  ALTER TABLE alerts ADD COLUMN notified_id TEXT;
+  ALTER TABLE alerts ADD COLUMN silence_id TEXT;
+  CREATE INDEX alerts_fingerprint ON alerts (fingerprint, received_at) WHERE fingerprint IS NOT NULL;
+  CREATE INDEX alerts_notified ON alerts (notified_id) WHERE notified_id IS NOT NULL;
+  CREATE INDEX alerts_silence ON alerts (silence_id) WHERE silence_id IS NOT NULL;
+  CREATE TABLE storm_windows (
+    fingerprint TEXT PRIMARY KEY,
+    detector TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    paths TEXT NOT NULL, -- JSON array
+    fp_values TEXT NOT NULL, -- JSON array
+    notified_id TEXT,
+    notified_at TEXT,
+    window_ms INTEGER NOT NULL,
+    window_end TEXT NOT NULL,
+    since_count INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    acked_by TEXT,
+    acked_at TEXT
+  ) STRICT;
+  CREATE INDEX storm_windows_detector ON storm_windows (detector, last_seen_at);
+  CREATE TABLE storm_timers (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    ref TEXT NOT NULL, -- JSON object
+    lease_until TEXT,
+    done_at TEXT
+  ) STRICT;
+  CREATE INDEX storm_timers_due ON storm_timers (due_at) WHERE done_at IS NULL;
+  CREATE TABLE silences (
+    id TEXT PRIMARY KEY,
+    detector TEXT NOT NULL, -- a detector name or '*'
+    match TEXT, -- CEL over alert
+    fingerprint TEXT,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    comment TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expired_at TEXT,
+    suppressed INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE INDEX silences_ends ON silences (ends_at);`,
+  // 4: the channel outbox (Slack, Teams, webhooks, PagerDuty, plugins): one row per (alert, channel,
+  // event), each with its own attempts and backoff.
+  `CREATE TABLE channel_deliveries (
+    alert_id TEXT NOT NULL REFERENCES alerts (id),
+    channel TEXT NOT NULL,
+    event TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    lease_until TEXT,
+    last_error TEXT,
+    delivered_at TEXT,
+    payload TEXT NOT NULL,
+    result TEXT,
+    PRIMARY KEY (alert_id, channel, event)
+  ) STRICT;
+  CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
 ];
 
 /** The schema version this code creates and understands. */

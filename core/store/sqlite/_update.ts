@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../../json.ts";
 import { JSON_FIELDS, PATCH_FIELDS, toIso } from "./_schema.ts";
 import type { AlertPatch } from "../store.ts";
 
@@ -39,7 +40,7 @@ export function alertUpdate(
         : `json_set(${
           recipients || "COALESCE(recipients, '{}')"
         }, '$.${field}', json(:${field}))`;
-      if (value !== undefined) params[field] = JSON.stringify(value);
+      if (value !== undefined) params[field] = stringifyJson(value);
       continue;
     }
     if (
@@ -49,7 +50,7 @@ export function alertUpdate(
     else if (field === "next_attempt_at") {
       params[field] = toIso(value as string, field);
     } else if (JSON_FIELDS.has(field)) {
-      params[field] = JSON.stringify(value);
+      params[field] = stringifyJson(value);
     } else params[field] = value as string | number;
     sets.push(`${field} = :${field}`);
     if (field === "status" && value !== "processing") {

@@ -11,7 +11,8 @@
  * mapping from rows to records in `_sqlite_schema.ts`. The steps' SQL is in one private file each:
  * `_sqlite_migrate.ts` (opening), `_sqlite_insert.ts`,
  * `_sqlite_update.ts` (`updateAlert`), `_sqlite_list.ts` (`listAlerts`), `_sqlite_lease.ts` (claims and
- * requeues) and `_sqlite_action_runs.ts` (nonces and action runs); this class runs them in its writes.
+ * requeues), `_sqlite_action_runs.ts` (nonces and action runs) and `_deliveries.ts` (the channel
+ * outbox); this class runs them in its writes.
  *
  * node:sqlite is synchronous; methods still return promises to honour the {@link Store} contract, and
  * each runs to completion before the next starts, so calls never interleave inside a transaction. Other
@@ -29,6 +30,12 @@ import {
   updateActionRun,
 } from "./_action_runs.ts";
 import { GroupCommit } from "./_commit.ts";
+import {
+  claimDueDeliveries,
+  insertDeliveryRows,
+  selectDeliveries,
+  updateDeliveryRow,
+} from "./_deliveries.ts";
 import { findDuplicate, insertAlert } from "./_insert.ts";
 import { alertSelect } from "./_list.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
@@ -36,15 +43,21 @@ import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { toAlert } from "./_schema.ts";
 import { alertUpdate } from "./_update.ts";
+import { SqliteStorm } from "./_storm.ts";
 import { dirname } from "../../paths.ts";
 import type {
   ActionRun,
   AlertPatch,
   AlertQuery,
   AlertRecord,
+  ChannelDelivery,
+  ChannelDeliveryKey,
+  ChannelDeliveryPatch,
   NewAlert,
+  NewChannelDelivery,
   PurgeCounts,
   Store,
+  StormStore,
 } from "../store.ts";
 
 export { SQLITE_SCHEMA_VERSION } from "./_schema.ts";
@@ -82,6 +95,8 @@ export class SqliteStore implements Store {
   #path: string;
   /** Set by `close`, which may leave the connection open for the process's exit. */
   #closed = false;
+  /** Storm control's windows, timers and silences (`_storm.ts`), on this connection's group commit. */
+  readonly storm: StormStore;
 
   /** Opens, configures and migrates the database; prefer {@link openSqliteStore}. */
   constructor(path: string, options?: SqliteStoreOptions) {
@@ -101,6 +116,11 @@ export class SqliteStore implements Store {
       ...(options?.checkpointMs !== undefined
         ? { checkpointMs: options.checkpointMs }
         : {}),
+      sql: (sql) => this.#sql(sql),
+    });
+    this.storm = new SqliteStorm({
+      write: (fn, options) => this.#commit.write(fn, options),
+      transaction: (fn) => this.#commit.transaction(fn),
       sql: (sql) => this.#sql(sql),
     });
     try {
@@ -268,6 +288,45 @@ export class SqliteStore implements Store {
 
   listActionRuns(alertId: string): Promise<ActionRun[]> {
     return settle(() => selectActionRuns(this.#sql, alertId));
+  }
+
+  insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void> {
+    return this.#commit.write(() => {
+      if (deliveries.length === 0) return;
+      this.#commit.transaction(() =>
+        insertDeliveryRows(this.#sql, deliveries, this.#now())
+      );
+    }, { durable: true });
+  }
+
+  claimDeliveries(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<ChannelDelivery[]> {
+    return this.#commit.write(() => {
+      const { limit } = options;
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new RangeError(`Invalid limit: ${limit}`);
+      }
+      return claimDueDeliveries(this.#sql, {
+        now: options.now ?? this.#clock(),
+        leaseMs: options.leaseMs,
+        limit,
+      });
+    }, { durable: false });
+  }
+
+  updateDelivery(
+    key: ChannelDeliveryKey,
+    patch: ChannelDeliveryPatch,
+  ): Promise<void> {
+    return this.#commit.write(
+      () => updateDeliveryRow(this.#sql, key, patch, this.#now()),
+      { single: true, durable: false },
+    );
+  }
+
+  listDeliveries(alertId: string): Promise<ChannelDelivery[]> {
+    return settle(() => selectDeliveries(this.#sql, alertId));
   }
 
   /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */

@@ -68,7 +68,11 @@ Deno.test("openSqliteStore() creates the folder and migrates a fresh database", 
       assert.deepEqual(tables.map((row) => row.name), [
         "action_runs",
         "alerts",
+        "channel_deliveries",
         "schema_migrations",
+        "silences",
+        "storm_timers",
+        "storm_windows",
       ]);
       assert.equal(
         db.prepare("PRAGMA journal_mode").get()?.journal_mode,

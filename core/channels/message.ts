@@ -1,0 +1,158 @@
+/**
+ * Builds the {@link ChannelMessage} of an alert from what its email renders: the title and subject,
+ * the send actions' values and the alert's top-level fields as key fields, a one-line summary of each
+ * enrichment, and the reply buttons with the same signed links (and tokens) as the email's.
+ *
+ * @module
+ */
+import type {
+  ChannelMessage,
+  MessageEnrichment,
+  SeverityLevel,
+} from "./model.ts";
+import { redactDeep } from "../secrets.ts";
+
+export type {
+  ChannelMessage,
+  MessageAction,
+  MessageEnrichment,
+  SeverityLevel,
+} from "./model.ts";
+
+/** Blitz's severity levels, highest first. */
+export const SEVERITY_LEVELS: readonly SeverityLevel[] = [
+  "critical",
+  "high",
+  "medium",
+  "low",
+];
+
+/** What a message is made from (the pieces the email is rendered from). */
+export interface MessageInput {
+  alertId: string;
+  detector: string;
+  title: string;
+  subject: string;
+  receivedAt: string;
+  publicUrl: string;
+  alert: Record<string, unknown>;
+  enrichments: {
+    name: string;
+    status: MessageEnrichment["status"];
+    data?: unknown;
+    error?: string;
+  }[];
+  sendResults: { name: string; value: unknown }[];
+  buttons: { label: string; color: string; href: string; token: string }[];
+  note?: string;
+  severity?: SeverityLevel;
+  fingerprint?: string;
+}
+
+const MAX_FIELDS = 10;
+const MAX_SUMMARY = 200;
+const MAX_VALUE = 500;
+
+/** The channel message of an alert; every string is redacted. */
+export function buildChannelMessage(input: MessageInput): ChannelMessage {
+  const base = input.publicUrl.replace(/\/+$/, "");
+  const severity = input.severity ?? severityOf(input.alert);
+  const message: ChannelMessage = {
+    kind: input.alert.status === "resolved" ? "resolved" : "alert",
+    alert_id: input.alertId,
+    detector: input.detector,
+    title: input.title,
+    subject: input.subject,
+    ...(severity ? { severity } : {}),
+    received_at: input.receivedAt,
+    alert_url: `${base}/alerts/${encodeURIComponent(input.alertId)}`,
+    fields: keyFields(input),
+    enrichments: input.enrichments.map((e) => ({
+      name: e.name,
+      status: e.status,
+      summary: enrichmentSummary(e),
+      ...(e.data !== undefined ? { data: e.data } : {}),
+    })),
+    actions: input.buttons.filter((b) => b.href).map((b) => ({
+      label: b.label,
+      color: b.color,
+      url: b.href,
+      token: b.token,
+    })),
+    ...(input.note ? { note: input.note } : {}),
+    ...(input.fingerprint ? { fingerprint: input.fingerprint } : {}),
+    alert: input.alert,
+  };
+  return redactDeep(message);
+}
+
+/** A level name the alert itself carries in `severity` (the severity mapping can override it). */
+function severityOf(
+  alert: Record<string, unknown>,
+): SeverityLevel | undefined {
+  const value = alert.severity;
+  if (typeof value !== "string") return undefined;
+  const level = value.toLowerCase() as SeverityLevel;
+  return SEVERITY_LEVELS.includes(level) ? level : undefined;
+}
+
+function keyFields(input: MessageInput): { name: string; value: string }[] {
+  const fields: { name: string; value: string }[] = [];
+  const seen = new Set<string>();
+  for (const { name, value } of input.sendResults) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    fields.push({ name, value: clip(text(value), MAX_VALUE) });
+  }
+  for (const [name, value] of Object.entries(input.alert)) {
+    if (fields.length >= MAX_FIELDS) break;
+    if (seen.has(name) || value === null || typeof value === "object") {
+      continue;
+    }
+    seen.add(name);
+    fields.push({ name, value: clip(String(value), MAX_VALUE) });
+  }
+  return fields.slice(0, MAX_FIELDS);
+}
+
+/** One line for an enrichment: its data summarised, or why there is none. */
+export function enrichmentSummary(
+  e: { status: string; data?: unknown; error?: string },
+): string {
+  if (e.status === "timeout") return e.error ?? "timed out";
+  if (e.status === "error") return `error: ${e.error ?? "failed"}`;
+  if (e.status === "skipped") return e.error ?? "skipped";
+  return clip(summarize(e.data), MAX_SUMMARY);
+}
+
+function summarize(data: unknown): string {
+  if (data === undefined || data === null) return "no data";
+  if (typeof data === "string") return data.split("\n")[0] ?? "";
+  if (typeof data !== "object") return String(data);
+  if (Array.isArray(data)) {
+    if (data.length === 0) return "none";
+    if (data.every((v) => v === null || typeof v !== "object")) {
+      return data.map(String).join(", ");
+    }
+    return `${data.length} row${data.length === 1 ? "" : "s"}`;
+  }
+  const parts = Object.entries(data).map(([k, v]) =>
+    `${k}: ${v !== null && typeof v === "object" ? "…" : String(v)}`
+  );
+  return parts.length ? parts.join(", ") : "no data";
+}
+
+function text(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === undefined) return "";
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** `s` cut to `max` characters, with an ellipsis when cut. */
+export function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,224 @@
+/**
+ * Storm control's part of the store contract: the shapes of a storm decision, a fingerprint's window,
+ * a timer and a silence, and the pure window rule every backend applies inside its one atomic
+ * statement or transaction (`decideWindow`), so SQLite and PostgreSQL decide alike.
+ *
+ * The rule, for one alert of a fingerprint (see docs/storm.md):
+ * - the alert that opened the window asks again (a crash between decision and delivery): notify again;
+ * - acked and not yet quiet for `ackQuietMs`: suppressed, reason `ack` (quiet that long ends the ack);
+ * - a silence matched (the caller evaluated it): suppressed, reason `silence`;
+ * - inside the window: suppressed, reason `realert`;
+ * - otherwise notify and open a window: `realertMs`, or, with `realertMaxMs`, twice the last window (at
+ *   most `realertMaxMs`) while the fingerprint kept firing (its last alert less than 2× the last window
+ *   ago); back to `realertMs` after a quiet spell of that length.
+ *
+ * @module
+ */
+
+/** Why an alert was stored and not mailed. */
+export type SuppressedBy = "realert" | "group" | "silence" | "ack" | "breaker";
+
+/** The per-detector storm settings a decision applies (from the detector's `storm` block). */
+export interface StormPolicy {
+  realertMs: number;
+  /** Windows double up to this while the fingerprint keeps firing; absent: no growth. */
+  realertMaxMs?: number;
+  /** Send a digest when a window closes with suppressed alerts. */
+  digest: boolean;
+  /** An ack lasts until the fingerprint has been quiet this long. */
+  ackQuietMs: number;
+}
+
+/** One alert to decide on. */
+export interface StormInput {
+  alertId: string;
+  detector: string;
+  /** The fingerprint id: a hash of detector, definition and values (see core/storm). */
+  fingerprint: string;
+  /** Hash of the fingerprint definition (the list of paths). */
+  definition: string;
+  /** The paths of the definition, in order. */
+  paths: string[];
+  /** The alert's value at each path, as shown to people (`(missing)` for an absent path). */
+  values: string[];
+  now: Date;
+  policy: StormPolicy;
+  /** An active silence that matches the alert, as the caller evaluated it. */
+  silenceId?: string;
+}
+
+/** What to do with the alert. */
+export type StormDecision =
+  | {
+    action: "notify";
+    /** Suppressed since the previous regular email (for `(+37 similar since 10:02)`). */
+    since?: { count: number; at: string };
+    /** The window this email opens. */
+    windowMs: number;
+    windowEnd: string;
+  }
+  | {
+    action: "suppress";
+    reason: SuppressedBy;
+    /** The alert whose email covers this one (undefined when none was mailed yet, e.g. silenced). */
+    notifiedId?: string;
+    silenceId?: string;
+  };
+
+/** The state of one fingerprint, as stored. */
+export interface StormWindow {
+  fingerprint: string;
+  detector: string;
+  definition: string;
+  paths: string[];
+  values: string[];
+  /** The alert whose email opened the current (or last) window. */
+  notified_id?: string;
+  notified_at?: string;
+  window_ms: number;
+  window_end: string;
+  /** Suppressed since the last regular email. */
+  since_count: number;
+  /** Alerts of this fingerprint ever seen. */
+  total: number;
+  first_seen_at: string;
+  last_seen_at: string;
+  acked_by?: string;
+  acked_at?: string;
+}
+
+/** A promise to do something later: claimed like a queue item once due, finished once done. */
+export interface StormTimer {
+  /** Deterministic (`window:<alert id>`), so scheduling the same promise twice keeps one row. */
+  id: string;
+  kind: "window" | "silence_end" | "group" | "breaker";
+  due_at: string;
+  /** What the timer is about (fingerprint, alert id, silence id…), JSON. */
+  ref: Record<string, string>;
+}
+
+/** A timed silence. `fingerprint` set: only that fingerprint; `match` set: a CEL condition over `alert`. */
+export interface Silence {
+  id: string;
+  /** A detector name, or `*` for every detector. */
+  detector: string;
+  match?: string;
+  fingerprint?: string;
+  starts_at: string;
+  ends_at: string;
+  created_by: string;
+  comment: string;
+  created_at: string;
+  /** Set when it was ended early (`silence expire`, the page's button). */
+  expired_at?: string;
+  /** Alerts it suppressed. */
+  suppressed: number;
+}
+
+/** A new silence (the store stamps `created_at` and counts). */
+export type NewSilence = Omit<
+  Silence,
+  "created_at" | "suppressed" | "expired_at"
+>;
+
+/** The window rule: the decision, and the window as it is afterwards (undefined: unchanged). */
+export function decideWindow(
+  row: StormWindow | undefined,
+  input: StormInput,
+): { decision: StormDecision; window: StormWindow } {
+  const now = input.now.getTime();
+  const at = input.now.toISOString();
+  const { policy } = input;
+  if (row && row.notified_id === input.alertId) {
+    return {
+      decision: {
+        action: "notify",
+        windowMs: row.window_ms,
+        windowEnd: row.window_end,
+      },
+      window: row,
+    };
+  }
+  const seen = row
+    ? { ...row, total: row.total + 1, last_seen_at: at }
+    : undefined;
+  const suppress = (
+    window: StormWindow,
+    reason: SuppressedBy,
+  ): { decision: StormDecision; window: StormWindow } => ({
+    decision: {
+      action: "suppress",
+      reason,
+      ...(window.notified_id ? { notifiedId: window.notified_id } : {}),
+      ...(reason === "silence" && input.silenceId
+        ? { silenceId: input.silenceId }
+        : {}),
+    },
+    window: { ...window, since_count: window.since_count + 1 },
+  });
+  if (row && seen && row.acked_at !== undefined) {
+    if (now - Date.parse(row.last_seen_at) < policy.ackQuietMs) {
+      return suppress(seen, "ack");
+    }
+    delete seen.acked_at;
+    delete seen.acked_by;
+  }
+  if (input.silenceId !== undefined) {
+    return suppress(
+      seen ?? {
+        ...fresh(input, at),
+        window_ms: 0,
+        window_end: at,
+      },
+      "silence",
+    );
+  }
+  if (row && seen && row.notified_id && now < Date.parse(row.window_end)) {
+    return suppress(seen, "realert");
+  }
+  const kept = row !== undefined && row.window_ms > 0 &&
+    now - Date.parse(row.last_seen_at) < 2 * row.window_ms;
+  const windowMs = policy.realertMaxMs !== undefined && kept
+    ? Math.min(
+      Math.max(row!.window_ms * 2, policy.realertMs),
+      policy.realertMaxMs,
+    )
+    : policy.realertMs;
+  const windowEnd = new Date(now + windowMs).toISOString();
+  const since = row && row.since_count > 0
+    ? { count: row.since_count, at: row.notified_at ?? row.first_seen_at }
+    : undefined;
+  const window: StormWindow = {
+    ...(seen ?? fresh(input, at)),
+    notified_id: input.alertId,
+    notified_at: at,
+    window_ms: windowMs,
+    window_end: windowEnd,
+    since_count: 0,
+  };
+  return {
+    decision: {
+      action: "notify",
+      windowMs,
+      windowEnd,
+      ...(since ? { since } : {}),
+    },
+    window,
+  };
+}
+
+function fresh(input: StormInput, at: string): StormWindow {
+  return {
+    fingerprint: input.fingerprint,
+    detector: input.detector,
+    definition: input.definition,
+    paths: input.paths,
+    values: input.values,
+    window_ms: 0,
+    window_end: at,
+    since_count: 0,
+    total: 1,
+    first_seen_at: at,
+    last_seen_at: at,
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Fingerprints: the values of a detector's `storm.fingerprint` paths in an alert, read as placeholders
+ * read them (`lookup`: a top-level key, else a dotted path), and the id that keys the fingerprint's
+ * window in the store: a hash of the detector, the definition (the list of paths) and the values. A
+ * path absent from the alert is its own value, `(missing)`, distinct from any value an alert can carry,
+ * so two unrelated alerts never merge because both lack a field.
+ *
+ * @module
+ */
+import { stringifyJson } from "../json.ts";
+import { lookup } from "../template.ts";
+
+/** How an absent path is shown. */
+export const MISSING = "(missing)";
+
+/** A fingerprint of one alert. */
+export interface Fingerprint {
+  /** Keys the window: hash of detector, definition and values. */
+  id: string;
+  /** Hash of the definition (the paths in order): a changed definition starts new windows. */
+  definition: string;
+  paths: string[];
+  /** Each path's value as shown to people. */
+  values: string[];
+}
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(text: string, chars: number): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", encoder.encode(text)),
+  );
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")
+    .slice(0, chars);
+}
+
+/** The hash of a fingerprint definition (12 hex digits). */
+export function definitionHash(paths: readonly string[]): Promise<string> {
+  return sha256Hex(JSON.stringify(paths), 12);
+}
+
+/** A value as shown: strings as they are, anything else as JSON, an absent path as `(missing)`. */
+export function shownValue(value: unknown): string {
+  if (value === undefined) return MISSING;
+  if (typeof value === "string") return value;
+  return stringifyJson(value);
+}
+
+/** The fingerprint of `alert` under `paths` for `detector`. */
+export async function fingerprintOf(
+  detector: string,
+  paths: readonly string[],
+  alert: Readonly<Record<string, unknown>>,
+): Promise<Fingerprint> {
+  const raw = paths.map((path) => lookup(alert, path));
+  // Hashed as JSON with absent paths as a marker no JSON value encodes to: "(missing)" the string and
+  // an absent path stay two fingerprints.
+  const encoded = raw.map((v) => v === undefined ? "\u0000" : stringifyJson(v));
+  const definition = await definitionHash(paths);
+  return {
+    id: await sha256Hex(JSON.stringify([detector, definition, encoded]), 24),
+    definition,
+    paths: [...paths],
+    values: raw.map(shownValue),
+  };
+}
+
+/** The fingerprint paths absent from a sample alert (for `check --sample` and `check`'s warning). */
+export function missingPaths(
+  paths: readonly string[],
+  sample: Readonly<Record<string, unknown>>,
+): string[] {
+  return paths.filter((path) => lookup(sample, path) === undefined);
+}

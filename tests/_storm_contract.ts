@@ -1,0 +1,220 @@
+/**
+ * The storm part of the store contract, as tests every backend runs (`stormContract(open)` registers
+ * them): decisions under concurrency, timers claimed once with a lease, silences and acks.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Store, StormInput } from "../core/store/store.ts";
+
+const T0 = Date.parse("2026-03-02T10:00:00Z");
+const MIN = 60_000;
+
+function input(
+  alertId: string,
+  at: number,
+  extra: Partial<StormInput> = {},
+): StormInput {
+  return {
+    alertId,
+    detector: "ids",
+    fingerprint: "fp-1",
+    definition: "def",
+    paths: ["src_ip"],
+    values: ["192.0.2.1"],
+    now: new Date(at),
+    policy: { realertMs: 10 * MIN, digest: true, ackQuietMs: 60 * MIN },
+    ...extra,
+  };
+}
+
+/** One case of the storm contract: it gets a fresh, empty store. */
+export interface StormCase {
+  title: string;
+  fn(store: Store): Promise<void>;
+}
+
+/**
+ * Registers the storm contract tests for a backend; `open` gives a fresh, empty store. A backend that
+ * shares one server across cases (PostgreSQL) runs {@link stormCases} as steps instead.
+ */
+export function stormContract(
+  name: string,
+  open: () => Promise<{ store: Store; close(): Promise<void> }>,
+  options: { ignore?: boolean } = {},
+): void {
+  for (const { title, fn } of stormCases()) {
+    Deno.test({
+      name: `${name} storm: ${title}`,
+      ignore: options.ignore ?? false,
+      async fn() {
+        const { store, close } = await open();
+        try {
+          await fn(store);
+        } finally {
+          await close();
+        }
+      },
+    });
+  }
+}
+
+/** The storm contract's cases. */
+export function stormCases(): StormCase[] {
+  const cases: StormCase[] = [];
+  const test = (title: string, fn: (store: Store) => Promise<void>) =>
+    cases.push({ title, fn });
+
+  const alerts = (store: Store, ids: string[]) =>
+    store.insertAlerts(
+      ids.map((id) => ({
+        id,
+        detector: "ids",
+        alert: { src_ip: "192.0.2.1" },
+        status: "processing" as const,
+        received_at: new Date(T0).toISOString(),
+      })),
+    );
+
+  test("concurrent decisions on one fingerprint notify once, and the rest are recorded as suppressed", async (store) => {
+    const ids = Array.from({ length: 8 }, (_, i) => `a${i}`);
+    await alerts(store, ids);
+    const decisions = await Promise.all(
+      ids.map((id) => store.storm.decide(input(id, T0 + 1000))),
+    );
+    const notified = decisions.filter((d) => d.action === "notify");
+    assert.equal(notified.length, 1);
+    const winner = ids[decisions.indexOf(notified[0]!)]!;
+    for (const [i, d] of decisions.entries()) {
+      if (d.action === "suppress") {
+        assert.equal(d.reason, "realert");
+        assert.equal(d.notifiedId, winner);
+        const record = await store.getAlert(ids[i]!);
+        assert.equal(record?.status, "suppressed");
+        assert.equal(record?.notified_id, winner);
+      }
+    }
+    assert.deepEqual(
+      await store.storm.suppressedCounts({ notified_id: winner }),
+      { realert: 7 },
+    );
+    const again = await store.storm.decide(input(winner, T0 + 2000));
+    assert.equal(again.action, "notify", "the notified alert asking again");
+  });
+
+  test("a window timer is scheduled once, claimed once under its lease, and never again once finished", async (store) => {
+    await alerts(store, ["a"]);
+    await store.storm.decide(input("a", T0));
+    assert.deepEqual(
+      await store.storm.claimTimers({
+        now: new Date(T0 + 9 * MIN),
+        leaseMs: MIN,
+        limit: 10,
+      }),
+      [],
+    );
+    const due = new Date(T0 + 10 * MIN);
+    const claimed = await store.storm.claimTimers({
+      now: due,
+      leaseMs: MIN,
+      limit: 10,
+    });
+    assert.deepEqual(claimed.map((t) => [t.id, t.kind, t.ref.alert_id]), [
+      ["window:a", "window", "a"],
+    ]);
+    assert.deepEqual(
+      await store.storm.claimTimers({ now: due, leaseMs: MIN, limit: 10 }),
+      [],
+      "leased",
+    );
+    const lapsed = new Date(T0 + 12 * MIN);
+    assert.equal(
+      (await store.storm.claimTimers({ now: lapsed, leaseMs: MIN, limit: 10 }))
+        .length,
+      1,
+      "a lapsed lease (a crash) is claimed again",
+    );
+    await store.storm.finishTimer("window:a", lapsed);
+    assert.deepEqual(
+      await store.storm.claimTimers({
+        now: new Date(T0 + 60 * MIN),
+        leaseMs: MIN,
+        limit: 10,
+      }),
+      [],
+    );
+  });
+
+  test("silences: listed while active, suppress with their id and count, end early with their timer brought forward", async (store) => {
+    await alerts(store, ["a", "b"]);
+    const silence = await store.storm.addSilence({
+      id: "s1",
+      detector: "ids",
+      match: 'alert.src_ip == "192.0.2.1"',
+      starts_at: new Date(T0).toISOString(),
+      ends_at: new Date(T0 + 240 * MIN).toISOString(),
+      created_by: "alice",
+      comment: "maintenance",
+    }, new Date(T0));
+    assert.equal(silence.suppressed, 0);
+    assert.deepEqual(
+      (await store.storm.listSilences({ now: new Date(T0 + MIN) })).map((s) =>
+        s.id
+      ),
+      ["s1"],
+    );
+    const d = await store.storm.decide(
+      input("a", T0 + MIN, { silenceId: "s1" }),
+    );
+    assert.deepEqual(d, {
+      action: "suppress",
+      reason: "silence",
+      silenceId: "s1",
+    });
+    assert.equal((await store.storm.getSilence("s1"))?.suppressed, 1);
+    assert.equal((await store.getAlert("a"))?.silence_id, "s1");
+    assert.equal(
+      await store.storm.expireSilence("s1", new Date(T0 + 2 * MIN)),
+      true,
+    );
+    assert.equal(
+      await store.storm.expireSilence("s1", new Date(T0 + 3 * MIN)),
+      false,
+    );
+    assert.deepEqual(
+      await store.storm.listSilences({ now: new Date(T0 + 3 * MIN) }),
+      [],
+    );
+    const timers = await store.storm.claimTimers({
+      now: new Date(T0 + 3 * MIN),
+      leaseMs: MIN,
+      limit: 10,
+    });
+    assert.deepEqual(timers.map((t) => t.id), ["silence_end:s1"]);
+    const after = await store.storm.decide(input("b", T0 + 4 * MIN));
+    assert.equal(after.action, "notify");
+    assert.deepEqual(
+      after.action === "notify" ? after.since?.count : undefined,
+      1,
+      "the next email counts what the silence held back",
+    );
+  });
+
+  test("an ack suppresses until the fingerprint is quiet for ack_quiet", async (store) => {
+    await alerts(store, ["a", "b", "c", "d"]);
+    await store.storm.decide(input("a", T0));
+    assert.equal(
+      await store.storm.ack("fp-1", { actor: "bob", at: new Date(T0 + MIN) }),
+      true,
+    );
+    // After the realert window, still acked: the storm goes on (each alert within ack_quiet of the last).
+    for (const [id, at] of [["b", 30], ["c", 80]] as const) {
+      const d = await store.storm.decide(input(id, T0 + at * MIN));
+      assert.equal(d.action === "suppress" && d.reason, "ack");
+    }
+    const quiet = await store.storm.decide(input("d", T0 + 141 * MIN));
+    assert.equal(quiet.action, "notify", "quiet for more than 60 min");
+    assert.equal((await store.storm.window("fp-1"))?.acked_at, undefined);
+  });
+  return cases;
+}

@@ -1,0 +1,193 @@
+/**
+ * Storm control's digests, silences and acks end to end (issue 11): a real SMTP server on loopback,
+ * the injected clock, the timers run as serve's job runs them, and the digest's buttons used through
+ * the confirmation page and its POST.
+ */
+import assert from "node:assert/strict";
+import { type StormHarness, stormHarness, suricata } from "./_storm.ts";
+
+const MIN = 60_000;
+
+function ids(storm: Record<string, unknown> = {}) {
+  return {
+    ids: {
+      subject: "IDS {alert.signature} from {src_ip}",
+      enrichments: [],
+      storm: {
+        fingerprint: ["alert.signature_id", "src_ip"],
+        realert: "10m",
+        ...storm,
+      },
+    },
+  };
+}
+
+/** The link of the button labelled `label` in a message's text part. */
+function link(text: string, label: string): string {
+  const found = new RegExp(`${label}: (\\S+)`).exec(text)?.[1];
+  assert.ok(found, `no "${label}" link in:\n${text}`);
+  return found;
+}
+
+async function storm(h: StormHarness, count: number, everyMs: number) {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    h.advance(everyMs);
+    const s = await h.ingest(
+      suricata(2001, "203.0.113.7", { dest_port: 1000 + (i % 12) }),
+    );
+    assert.equal(s.sent, false);
+    ids.push(s.alert_id);
+  }
+  return ids;
+}
+
+Deno.test("storm digest: counts, values, a table of 50, reasons and buttons, threaded under the first email", async () => {
+  await using h = await stormHarness(ids());
+  const first = await h.ingest(suricata(2001, "203.0.113.7"));
+  const suppressed = await storm(h, 60, 9_000); // 60 alerts over 9 minutes
+  h.advance(2 * MIN); // 10:13, past the window's end at 10:12
+  assert.equal(await h.runTimers(), 1);
+  const [mail, digest] = await h.smtp.waitFor(2);
+  assert.equal(
+    digest!.parsed.subject,
+    'ids: 60 more like "IDS ET RULE 2001 from 203.0.113.7" (10:02–10:12)',
+  );
+  assert.equal(digest!.parsed.inReplyTo, mail!.parsed.messageId);
+  assert.deepEqual(
+    [digest!.parsed.references].flat(),
+    [mail!.parsed.messageId],
+  );
+  assert.equal(digest!.parsed.headers.get("x-blitz-alert-id"), first.alert_id);
+  const text = digest!.parsed.text ?? "";
+  assert.match(text, /Suppressed: 60\n/);
+  assert.match(text, /Rate: 6\/min/);
+  assert.match(text, /Reasons: realert 60/);
+  assert.match(text, /alert\.signature_id: 2001 \(60\)/);
+  assert.match(text, /src_ip: 203\.0\.113\.7 \(60\)/);
+  const rows = text.split("\n").filter((l) => l.includes("/alerts/"));
+  assert.equal(rows.filter((l) => / realert http/.test(l)).length, 50);
+  assert.ok(rows.some((l) => l.endsWith(`/alerts/${suppressed[0]}`)));
+  assert.match(text, /and 10 more/);
+  assert.match(text, /the next alert of this fingerprint is mailed at once/);
+  for (
+    const label of [
+      "Silence this fingerprint 4h",
+      "Silence this fingerprint 24h",
+      "Ack this fingerprint",
+    ]
+  ) {
+    assert.match(link(text, label), /^http:\/\/127\.0\.0\.1:8080\/actions\//);
+  }
+  assert.match(digest!.parsed.html || "", /60 more like/);
+  assert.equal(await h.runTimers(), 0, "a digest is sent once");
+  assert.match(
+    h.metrics.render(),
+    /blitz_suppressed_total\{detector="ids",reason="realert"\} 60/,
+  );
+  assert.match(h.metrics.render(), /blitz_digests_total\{detector="ids"\} 1/);
+});
+
+Deno.test("storm digest: a window without suppressed alerts sends nothing", async () => {
+  await using h = await stormHarness(ids());
+  await h.ingest(suricata(1, "192.0.2.1"));
+  h.advance(11 * MIN);
+  assert.equal(await h.runTimers(), 1);
+  await h.ingest(suricata(2, "192.0.2.1"));
+  const mails = await h.smtp.waitFor(2);
+  assert.deepEqual(mails.map((m) => m.parsed.subject), [
+    "IDS ET RULE 1 from 192.0.2.1",
+    "IDS ET RULE 2 from 192.0.2.1",
+  ]);
+});
+
+Deno.test("storm digest after a restart in the middle of the window: no re-notify, the digest still goes out with every alert", async () => {
+  await using h = await stormHarness(ids());
+  await h.ingest(suricata(2001, "203.0.113.7"));
+  await storm(h, 3, MIN);
+  await h.reopen(); // a new process: nothing of the window is in memory
+  await storm(h, 2, MIN);
+  h.advance(6 * MIN);
+  assert.equal(await h.runTimers(), 1);
+  const mails = await h.smtp.waitFor(2);
+  assert.equal(mails.length, 2);
+  assert.match(mails[1]!.parsed.subject ?? "", /^ids: 5 more like/);
+});
+
+Deno.test("storm silence from the digest button: confirmation page, POST, later alerts suppressed, one email when it ends", async () => {
+  await using h = await stormHarness(ids());
+  await h.ingest(suricata(2001, "203.0.113.7"));
+  await storm(h, 2, MIN);
+  h.advance(9 * MIN);
+  await h.runTimers();
+  const [, digest] = await h.smtp.waitFor(2);
+  const silenceLink = link(
+    digest!.parsed.text ?? "",
+    "Silence this fingerprint 4h",
+  );
+  const page = await h.request(silenceLink);
+  const html = await page.text();
+  assert.equal(page.status, 200);
+  assert.match(html, /Silence this fingerprint 4h/);
+  assert.equal(
+    (await h.runtime.store.storm.listSilences({ now: h.now() })).length,
+    0,
+    "GET changes nothing",
+  );
+  const done = await h.confirm(silenceLink, "Alice Analyst");
+  assert.equal(done.status, 200, done.html);
+  const [silence] = await h.runtime.store.storm.listSilences({ now: h.now() });
+  assert.equal(silence?.created_by, "Alice Analyst");
+  assert.equal(
+    Date.parse(silence!.ends_at) - Date.parse(silence!.starts_at),
+    240 * MIN,
+  );
+  const replay = await h.confirm(silenceLink, "Mallory");
+  assert.equal(replay.status, 409, "single use");
+
+  h.advance(MIN);
+  const held = await h.ingest(suricata(2001, "203.0.113.7"));
+  assert.equal(held.suppressed_by, "silence");
+  const other = await h.ingest(suricata(2001, "198.51.100.1"));
+  assert.equal(other.sent, true, "another fingerprint is not silenced");
+  h.advance(MIN);
+  await h.ingest(suricata(2001, "203.0.113.7"));
+
+  h.advance(240 * MIN);
+  await h.runTimers();
+  const mails = await h.smtp.waitFor(5); // alert, digest, follow-up, other alert, silence end
+  const end = mails.find((m) => /silence ended/.test(m.parsed.subject ?? ""));
+  assert.ok(end, mails.map((m) => m.parsed.subject).join("\n"));
+  assert.equal(
+    end.parsed.subject,
+    "ids: silence ended, 2 alerts arrived during it",
+  );
+  assert.ok((end.parsed.text ?? "").includes(`/alerts/${held.alert_id}`));
+  assert.match(end.parsed.text ?? "", /By: Alice Analyst/);
+  assert.equal(await h.runTimers(), 0);
+  const next = await h.ingest(suricata(2001, "203.0.113.7"));
+  assert.equal(next.sent, true, "mailed again once the silence is over");
+});
+
+Deno.test("storm ack from the digest button: no more emails until the fingerprint is quiet for ack_quiet", async () => {
+  await using h = await stormHarness(ids({ ack_quiet: "1h" }));
+  await h.ingest(suricata(2001, "203.0.113.7"));
+  await storm(h, 1, MIN);
+  h.advance(10 * MIN);
+  await h.runTimers();
+  const [, digest] = await h.smtp.waitFor(2);
+  const done = await h.confirm(
+    link(digest!.parsed.text ?? "", "Ack this fingerprint"),
+    "Bob",
+  );
+  assert.equal(done.status, 200, done.html);
+  for (const gap of [20, 50, 59]) {
+    h.advance(gap * MIN);
+    const s = await h.ingest(suricata(2001, "203.0.113.7"));
+    assert.equal(s.suppressed_by, "ack", `after ${gap} min`);
+  }
+  h.advance(61 * MIN);
+  const after = await h.ingest(suricata(2001, "203.0.113.7"));
+  assert.equal(after.sent, true, "quiet for more than ack_quiet ends the ack");
+  assert.match(after.subject, /\(\+4 similar since 10:02\)$/);
+});
