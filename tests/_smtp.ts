@@ -34,6 +34,8 @@ export interface TestSmtpServer {
   url: string;
   /** Accepted messages, in order of arrival. */
   messages: ReceivedMail[];
+  /** AUTH commands the server received (the plain server offers no STARTTLS: each was in clear). */
+  authAttempts: number;
   /** Resolves with the messages once at least `count` arrived; rejects after `timeoutMs` (default 5000). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   close(): Promise<void>;
@@ -63,6 +65,7 @@ export async function startSmtpServer(
     // A client that never quits is cut off quickly instead of holding close() for 30 s.
     closeTimeout: 1000,
     onAuth(login, _session, callback) {
+      result.authAttempts++;
       if (
         auth === undefined ||
         (login.username === auth.user && login.password === auth.pass)
@@ -120,10 +123,11 @@ export async function startSmtpServer(
   server.on("error", () => {});
 
   let closing: Promise<void> | undefined;
-  return {
+  const result: TestSmtpServer = {
     port,
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    authAttempts: 0,
     waitFor(count, timeoutMs = 5000) {
       if (messages.length >= count) return Promise.resolve(messages.slice());
       return new Promise((resolve, reject) => {
@@ -152,4 +156,5 @@ export async function startSmtpServer(
       return closing;
     },
   };
+  return result;
 }

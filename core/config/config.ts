@@ -18,6 +18,7 @@ import { readStructured } from "./_files.ts";
 import { literalSecrets, zodProblems } from "./_problems.ts";
 import { type ChannelConfig, checkChannels } from "./channels.ts";
 import { permissionHint } from "../permissions.ts";
+import { checkSmtpUrl } from "../delivery/delivery.ts";
 
 export {
   DEFAULT_COLORS,
@@ -136,6 +137,11 @@ export async function loadConfig(
     detectors: new Map(),
     warnings: literalSecrets(raw, file),
   };
+  if (global.smtp !== undefined) {
+    const smtp = checkSmtpUrl(global.smtp);
+    if (smtp.problem) problems.push(`${file}: smtp: ${smtp.problem}`);
+    if (smtp.warning) config.warnings.push(`${file}: smtp: ${smtp.warning}`);
+  }
   await loadDetectors(config, env, { ...options, registry }, problems);
   if (
     options.only !== undefined && !config.detectors.has(options.only) &&

@@ -661,6 +661,41 @@ Deno.test("loadConfig() warns about literal secrets in committed config, not abo
   }
 });
 
+Deno.test("loadConfig() warns about an smtp URL whose credentials may go out in clear, and refuses ignore_tls=1 with credentials", async () => {
+  const optOut = await writeProject({
+    global: {
+      smtp: "smtp://relay:${env:JIRA_TOKEN}@127.0.0.1:25?require_tls=0",
+    },
+    detectors: { d: {} },
+  });
+  const contradiction = await writeProject({
+    global: {
+      smtp: "smtp://relay:${env:JIRA_TOKEN}@127.0.0.1:25?ignore_tls=1",
+    },
+    detectors: { d: {} },
+  });
+  try {
+    const config = await load(optOut);
+    assert.deepEqual(config.warnings, [
+      `${optOut.config}: smtp: require_tls=0 sends the SMTP credentials in clear when the server (or a man in the middle) does not offer STARTTLS; prefer smtps:// or a relay that offers STARTTLS`,
+    ]);
+    const list = await problems(load(contradiction));
+    assert.equal(list.length, 1);
+    assert.match(
+      list[0]!,
+      new RegExp(
+        `^${
+          RegExp.escape(contradiction.config)
+        }: smtp: .*ignore_tls=1 would send the credentials in clear; add require_tls=0`,
+      ),
+    );
+    assert.ok(!list[0]!.includes(contradiction.env.JIRA_TOKEN!));
+  } finally {
+    await optOut.cleanup();
+    await contradiction.cleanup();
+  }
+});
+
 Deno.test("loadConfig() with only loads one detector and names an unknown one", async () => {
   const project = await writeProject({
     detectors: { one: {}, two: { include_json: "broken" } },

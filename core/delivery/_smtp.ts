@@ -24,6 +24,11 @@ export interface SmtpSettings {
   port: number;
   secure: boolean;
   ignoreTLS: boolean;
+  /**
+   * STARTTLS or no session: set by default whenever there are credentials (a server or a man in the
+   * middle that does not offer STARTTLS must not receive AUTH in clear); `?require_tls=0` opts out.
+   */
+  requireTLS: boolean;
   auth?: { user: string; pass: string };
   /** `smtp://host:port`, safe to print. */
   label: string;
@@ -64,6 +69,7 @@ export class SmtpDelivery implements Delivery {
         port: settings.port,
         secure: settings.secure,
         ignoreTLS: settings.ignoreTLS,
+        requireTLS: settings.requireTLS,
         timeoutMs: this.#timeoutMs,
         connections: this.#connections,
         ...(settings.auth ? { auth: settings.auth } : {}),
@@ -171,26 +177,39 @@ export function parseSmtpUrl(value: string): SmtpSettings {
   }
   const secure = url.protocol === "smtps:";
   const port = url.port === "" ? (secure ? 465 : 587) : Number(url.port);
-  let ignoreTLS = false;
+  const flags: Record<string, boolean> = {};
   for (const [key, flag] of url.searchParams) {
-    if (key !== "ignore_tls" || !["1", "true", "0", "false"].includes(flag)) {
+    if (
+      !["ignore_tls", "require_tls"].includes(key) ||
+      !["1", "true", "0", "false"].includes(flag)
+    ) {
       throw new TypeError(
         `Invalid SMTP URL ${JSON.stringify(redacted)}: unknown option ${
           JSON.stringify(key)
-        }`,
+        } (known: ignore_tls, require_tls, each 1 or 0)`,
       );
     }
-    ignoreTLS = flag === "1" || flag === "true";
+    flags[key] = flag === "1" || flag === "true";
+  }
+  const ignoreTLS = flags.ignore_tls ?? false;
+  const credentials = url.username !== "" || url.password !== "";
+  if (credentials && ignoreTLS && flags.require_tls !== false) {
+    throw new TypeError(
+      `Invalid SMTP URL ${
+        JSON.stringify(redacted)
+      }: ignore_tls=1 would send the credentials in clear; add require_tls=0 to accept that, or drop ignore_tls (or use smtps://)`,
+    );
   }
   const settings: SmtpSettings = {
     host,
     port,
     secure,
     ignoreTLS,
+    requireTLS: credentials && !secure && flags.require_tls !== false,
     label: `${url.protocol}//${url.host}`,
     secrets: [],
   };
-  if (url.username !== "" || url.password !== "") {
+  if (credentials) {
     let user: string;
     let pass: string;
     try {

@@ -26,7 +26,10 @@ export {
 /** SMTP (pooled nodemailer connections) when `smtp` is set, else a file outbox in `<dataDir>/outbox`. */
 export function createDelivery(
   options: {
-    /** `smtp://user:pass@host:port` or `smtps://…`; `?ignore_tls=1` turns STARTTLS off. */
+    /**
+     * `smtp://user:pass@host:port` or `smtps://…`; with credentials STARTTLS is required
+     * (`?require_tls=0` opts out); `?ignore_tls=1` turns STARTTLS off (without credentials).
+     */
     smtp?: string | undefined;
     /** The outbox goes to `<dataDir>/outbox`. */
     dataDir: string;
@@ -44,6 +47,27 @@ export function createDelivery(
     options.timeoutMs ?? 30_000,
     options.connections ?? 4,
   );
+}
+
+/**
+ * What `check` says about an `smtp` URL: `problem` when it cannot be used (it names no credential),
+ * `warning` when it lets the credentials go out in clear (`require_tls=0`).
+ */
+export function checkSmtpUrl(
+  url: string,
+): { problem?: string; warning?: string } {
+  try {
+    const settings = parseSmtpUrl(url);
+    if (settings.auth && !settings.secure && !settings.requireTLS) {
+      return {
+        warning:
+          "require_tls=0 sends the SMTP credentials in clear when the server (or a man in the middle) does not offer STARTTLS; prefer smtps:// or a relay that offers STARTTLS",
+      };
+    }
+    return {};
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
 }
 
 /** Builds the RFC 5322 message bytes — used by the outbox, by SMTP and by forward_mail. */

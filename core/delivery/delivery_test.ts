@@ -340,11 +340,12 @@ Deno.test("createDelivery() authenticates with URL-decoded credentials", async (
   });
   const good = createDelivery({
     smtp:
-      `smtp://blitz%40example.test:p%40ss%20word%3A1@127.0.0.1:${server.port}?ignore_tls=1`,
+      `smtp://blitz%40example.test:p%40ss%20word%3A1@127.0.0.1:${server.port}?ignore_tls=1&require_tls=0`,
     dataDir: "unused",
   });
   const bad = createDelivery({
-    smtp: `smtp://blitz%40example.test:badpass123@127.0.0.1:${server.port}`,
+    smtp:
+      `smtp://blitz%40example.test:badpass123@127.0.0.1:${server.port}?require_tls=0`,
     dataDir: "unused",
   });
   try {

@@ -31,6 +31,8 @@ export interface SmtpPoolOptions {
   secure: boolean;
   /** Never STARTTLS, even when offered. */
   ignoreTLS: boolean;
+  /** STARTTLS or fail before anything else is sent (no AUTH in clear). @default false */
+  requireTLS?: boolean;
   auth?: { user: string; pass: string };
   /** Connection, greeting and socket timeout. */
   timeoutMs: number;
@@ -185,6 +187,7 @@ export class SmtpPool {
       port: o.port,
       secure: o.secure,
       ignoreTLS: o.ignoreTLS,
+      requireTLS: o.requireTLS ?? false,
       connectionTimeout: o.timeoutMs,
       greetingTimeout: o.timeoutMs,
       socketTimeout: o.timeoutMs,
