@@ -12,6 +12,7 @@ import { ingestRoutes } from "./ingest.ts";
 import { healthRoutes } from "./health.ts";
 import { actionRoutes } from "./actions.ts";
 import { alertRoutes } from "./alerts.ts";
+import { slackRoutes } from "./slack.ts";
 import {
   securityHeaders,
   setResponseHeaders,
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/", ingestRoutes(deps));
   app.route("/", actionRoutes(deps));
   app.route("/", alertRoutes(deps));
+  app.route("/", slackRoutes(deps));
   app.notFound((c) => c.json({ error: "Not found" }, 404));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();

@@ -74,6 +74,7 @@ export function healthRoutes(deps: AppDeps): Hono {
       accepting: running && writable && queue.backlog < maxBacklog,
       workers: queue.workers,
       busy: queue.busy,
+      processing: queue.workers === 0 ? "paused" : "running",
     };
     return c.json(body, writable && running ? 200 : 503);
   });

@@ -13,11 +13,10 @@
  */
 import type { ChannelConfig, LoadedConfig } from "../config/config.ts";
 import { retryOrFail } from "../delivery/retry.ts";
-import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Invoker } from "../plugins/call.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
-import { redact } from "../secrets.ts";
+import { publicError } from "../secrets.ts";
 import type {
   ChannelDelivery,
   ChannelDeliveryPatch,
@@ -27,6 +26,10 @@ import type {
 import type { ChannelMessage } from "./model.ts";
 import { ChannelError } from "./_http.ts";
 import { sendWebhook } from "./_webhook.ts";
+import { sendTeams } from "./_teams.ts";
+import { sendPagerDuty } from "./_pagerduty.ts";
+import { slackMessage } from "./_slack.ts";
+import { importLazy } from "../lazy.ts";
 
 export { buildChannelMessage, SEVERITY_LEVELS } from "./message.ts";
 export type { ChannelMessage, SeverityLevel } from "./model.ts";
@@ -91,7 +94,7 @@ export async function attemptDelivery(
       lease_until: undefined,
     };
   } catch (err) {
-    const error = redact(errorMessage(err));
+    const error = publicError(err);
     const transient = !(err instanceof ChannelError) || err.transient;
     const global = deps.config.global.delivery;
     const decision = retryOrFail({
@@ -166,9 +169,37 @@ export async function deliverAlertChannels(
   }));
 }
 
+/**
+ * After a button ran (clicked in the email, on the page or in chat): queues a `chat.update` of every
+ * Slack message of the alert, so the chat shows who did what. Each update is its own outbox entry
+ * (`update:<nonce>`), retried like any delivery. Returns how many were queued.
+ */
+export async function queueChatUpdates(
+  deps: ChannelDeps,
+  alertId: string,
+  nonce: string,
+): Promise<number> {
+  const posted = (await deps.store.listDeliveries(alertId)).filter((d) =>
+    d.event === "alert" && d.type === "slack" && d.status === "delivered" &&
+    typeof d.result?.ts === "string"
+  );
+  if (posted.length === 0) return 0;
+  await deps.store.insertDeliveries(posted.map((d) => ({
+    alert_id: alertId,
+    channel: d.channel,
+    event: `update:${nonce}`,
+    type: "slack",
+    payload: {
+      message: d.payload.message,
+      target: { channel: d.result!.channel, ts: d.result!.ts },
+    },
+  })));
+  return posted.length;
+}
+
 /** Sends through the channel's type; resolves with what to record, throws ChannelError (or anything). */
-function send(
-  _deps: ChannelDeps,
+async function send(
+  deps: ChannelDeps,
   channel: ChannelConfig,
   delivery: ChannelDelivery,
   now: Date,
@@ -180,8 +211,34 @@ function send(
     });
   }
   switch (channel.type) {
+    case "slack": {
+      const api = await importLazy<typeof import("./slack_api.ts")>(
+        "core/channels/slack_api.ts",
+      );
+      const interactive = channel.signing_secret !== undefined;
+      const target = delivery.payload.target as
+        | { channel: string; ts: string }
+        | undefined;
+      if (delivery.event.startsWith("update:") && target) {
+        const runs = await deps.store.listActionRuns(delivery.alert_id);
+        await api.updateSlackMessage(
+          channel,
+          target,
+          slackMessage(message, { interactive, runs }),
+        );
+        return { ...target, updated: true };
+      }
+      return await api.postSlackMessage(
+        channel,
+        slackMessage(message, { interactive }),
+      );
+    }
+    case "teams":
+      return await sendTeams(channel, message);
+    case "pagerduty":
+      return await sendPagerDuty(channel, message);
     case "webhook":
-      return sendWebhook(channel, message, {
+      return await sendWebhook(channel, message, {
         id: `msg_${delivery.alert_id}_${delivery.channel}_${delivery.event}`
           .replace(/[^\w.-]/g, "_"),
         event: delivery.event,
@@ -189,10 +246,8 @@ function send(
       });
     default:
       throw new ChannelError(
-        `channel type "${channel.type}" is not supported yet`,
-        {
-          transient: false,
-        },
+        `channel type "${(channel as { type: string }).type}" is unknown`,
+        { transient: false },
       );
   }
 }

@@ -87,7 +87,7 @@ export class Queue {
 
   /** Alerts queued, processing or waiting for a retry (cached; exact after each refresh). */
   get backlog(): number {
-    return this.#backlog;
+    return Math.max(0, this.#backlog);
   }
 
   /** Workers processing an alert right now. */
@@ -253,6 +253,8 @@ export class Queue {
     let status: AlertRecord["status"];
     let nextAttemptAt: string | undefined;
     let written: Promise<void> | undefined;
+    /** The catch below issued its own write (counted in the `written === undefined` branch). */
+    let issuedOwn = false;
     try {
       const done = await processAlert(runtime, record, {
         recording: (write) => {
@@ -275,7 +277,10 @@ export class Queue {
       const error = publicError(err);
       nextAttemptAt = decision.final ? undefined : decision.nextAttemptAt;
       status = final ? "failed" : "retry";
-      this.#issue();
+      if (written === undefined) {
+        this.#issue();
+        issuedOwn = true;
+      } // else counted once, with `written` below
       try {
         await runtime.store.updateAlert(
           record.id,
@@ -305,10 +310,11 @@ export class Queue {
       });
     }
     if (written === undefined) {
+      // A suppressed alert: storm control's store write already recorded it; nothing was issued here.
       try {
         this.#done(record, status, nextAttemptAt);
       } finally {
-        this.#counted();
+        if (issuedOwn) this.#counted();
       }
     } else {
       const settled: Promise<void> = written.then(
@@ -354,7 +360,9 @@ export class Queue {
     nextAttemptAt: string | undefined,
   ): void {
     this.#metrics?.processed(record.detector, status);
-    if (FINAL.has(status)) this.#backlog = Math.max(0, this.#backlog - 1);
+    // No clamp at 0 here: a worker can claim and finish an alert committed but not yet fsynced, so
+    // its outcome may be counted before enqueue's `#accepted` adds it (the getter hides the dip).
+    if (FINAL.has(status)) this.#backlog--;
     else if (status === "retry" && nextAttemptAt !== undefined) {
       this.#claimer.wakeAtTime(Date.parse(nextAttemptAt));
     }
