@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "./command.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { loadConfig } from "../core/config/config.ts";
 import { parseDuration } from "../core/duration.ts";
 import { InputError } from "../core/errors.ts";
 import { join } from "../core/paths.ts";
-import { didYouMean } from "../core/plugins/registry.ts";
+import { didYouMean } from "../core/suggest.ts";
 import { openSqliteStore } from "../core/store/sqlite/sqlite.ts";
 import type { Silence } from "../core/store/store.ts";
 import { addSilence } from "../core/storm/storm.ts";
@@ -23,7 +23,8 @@ const FLAGS: Record<string, string[]> = {
 
 function checkFlags(sub: string, args: CliArgs): void {
   const known = FLAGS[sub]!;
-  for (const flag of Object.keys(args.flags)) {
+  for (const [flag, value] of Object.entries(args.flags)) {
+    if (value === undefined) continue;
     if (!known.includes(flag)) {
       throw new InputError(
         `silence ${sub}: unknown flag --${flag}${
@@ -68,6 +69,22 @@ it ends, one email says how many arrived and links them.
   list       active silences (--all: every silence, newest first); --json prints one JSON line each
   expire     ends a silence now (its end-of-silence email follows)
 exit:   0 done, 2 bad input or config`,
+  options: {
+    ...CONFIG_OPTION,
+    for: { type: "string", description: "add: how long, at most 30d, e.g. 4h" },
+    match: {
+      type: "string",
+      description: "add: CEL over alert; absent: every alert",
+    },
+    comment: { type: "string", description: "add: why" },
+    by: { type: "string", description: "add: who silences (default $USER)" },
+    all: {
+      type: "boolean",
+      description: "list: every silence, not only active ones",
+    },
+    json: { type: "boolean", description: "list: one JSON line per silence" },
+  },
+  positionals: ["add|list|expire", "detector|id"],
 
   async run(args: CliArgs): Promise<number> {
     const [sub, ...rest] = args.positional;

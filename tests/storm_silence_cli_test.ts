@@ -110,7 +110,7 @@ Deno.test("silence add: bad input names the flag and the fix, exit 2, nothing st
       ],
       [
         ["add", "ids", "--fro", "1h"],
-        /unknown flag --fro; did you mean "for"\?/,
+        /Unknown option "--fro" for silence; did you mean "--for"\?/,
       ],
       [
         ["ad", "ids"],
