@@ -43,6 +43,8 @@ export const PATCH_FIELDS: readonly string[] = [
   "next_attempt_at",
   "last_error",
   "jira_keys",
+  "severity",
+  "thread_key",
 ] satisfies (keyof AlertPatch)[];
 /** Patchable alert fields stored as JSON text in a column of the same name. */
 export const JSON_FIELDS: Set<string> = new Set([
@@ -115,6 +117,8 @@ export function toAlert(row: Row): AlertRecord {
   }
   if (row.notified_id != null) record.notified_id = row.notified_id as string;
   if (row.silence_id != null) record.silence_id = row.silence_id as string;
+  if (row.severity != null) record.severity = row.severity as string;
+  if (row.thread_key != null) record.thread_key = row.thread_key as string;
   return record;
 }
 
@@ -188,7 +192,7 @@ export function toDelivery(row: Row): ChannelDelivery {
     created_at: row.created_at as string,
     updated_at: row.updated_at as string,
     next_attempt_at: row.next_attempt_at as string,
-    payload: JSON.parse(row.payload as string),
+    payload: parseJson(row.payload as string) as Record<string, unknown>,
   };
   if (row.lease_until !== null) {
     delivery.lease_until = row.lease_until as string;
@@ -197,7 +201,12 @@ export function toDelivery(row: Row): ChannelDelivery {
   if (row.delivered_at !== null) {
     delivery.delivered_at = row.delivered_at as string;
   }
-  if (row.result !== null) delivery.result = JSON.parse(row.result as string);
+  if (row.result !== null) {
+    delivery.result = parseJson(row.result as string) as Record<
+      string,
+      unknown
+    >;
+  }
   return delivery;
 }
 

@@ -151,6 +151,7 @@ export async function listAlerts(
       "notified_id",
       "suppressed_by",
       "silence_id",
+      "thread_key",
     ] as const
   ) {
     const value = query[field];

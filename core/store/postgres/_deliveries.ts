@@ -7,6 +7,7 @@
  * @module
  */
 import type { Sql } from "postgres";
+import { stringifyJson } from "../../json.ts";
 import { toDelivery, toIso } from "../records.ts";
 import type {
   ChannelDelivery,
@@ -42,7 +43,7 @@ export async function insertDeliveryRows(
             d.next_attempt_at === undefined
               ? now
               : toIso(d.next_attempt_at, "next_attempt_at"),
-            JSON.stringify(d.payload),
+            stringifyJson(d.payload),
           ],
         );
       }
@@ -117,7 +118,7 @@ export async function updateDeliveryRow(
         value === undefined
           ? null
           : field === "result"
-          ? JSON.stringify(value)
+          ? stringifyJson(value)
           : field === "next_attempt_at" || field === "delivered_at" ||
               field === "lease_until"
           ? toIso(value as string, field)

@@ -37,8 +37,11 @@ export const MIGRATIONS: readonly string[] = [
     suppressed_by text,
     notified_id text,
     silence_id text,
+    severity text,
+    thread_key text,
     UNIQUE (detector, idempotency_key)
   );
+  CREATE INDEX alerts_thread ON alerts (detector, thread_key, received_at) WHERE thread_key IS NOT NULL;
   CREATE INDEX alerts_fingerprint ON alerts (fingerprint, received_at) WHERE fingerprint IS NOT NULL;
   CREATE INDEX alerts_notified ON alerts (notified_id) WHERE notified_id IS NOT NULL;
   CREATE INDEX alerts_silence ON alerts (silence_id) WHERE silence_id IS NOT NULL;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../../json.ts";
 import type { StatementSync } from "node:sqlite";
 import { toDelivery, toIso } from "./_schema.ts";
 import type {
@@ -40,7 +41,7 @@ export function insertDeliveryRows(
         d.next_attempt_at === undefined
           ? now
           : toIso(d.next_attempt_at, "next_attempt_at"),
-        JSON.stringify(d.payload),
+        stringifyJson(d.payload),
       );
     } catch (err) {
       if (
@@ -106,7 +107,7 @@ export function updateDeliveryRow(
     params[field] = value === undefined
       ? null
       : field === "result"
-      ? JSON.stringify(value)
+      ? stringifyJson(value)
       : field === "next_attempt_at" || field === "delivered_at" ||
           field === "lease_until"
       ? toIso(value as string, field)

@@ -133,6 +133,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (alert_id, channel, event)
   ) STRICT;
   CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
+  // 5: issue 12: the alert's severity level, and the thread key that threads a resolved alert onto
+  // the earlier firing one (found by detector and key, oldest first).
+  `ALTER TABLE alerts ADD COLUMN severity TEXT;
+  ALTER TABLE alerts ADD COLUMN thread_key TEXT;
+  CREATE INDEX alerts_thread ON alerts (detector, thread_key, received_at) WHERE thread_key IS NOT NULL;`,
 ];
 
 /** The schema version this code creates and understands. */
