@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "./command.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { createApp } from "../routes/app.ts";
 import { ConfigError, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
@@ -96,6 +96,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
 }
 
 const command: Command = {
+  options: { ...CONFIG_OPTION },
+  positionals: [],
   usage: `Usage: blitz serve [--config <path>]
 
 Runs the HTTP service: POST /ingest/<detector> (Bearer token from ingest_tokens), GET /healthz,
@@ -109,9 +111,6 @@ SIGHUP: reload the config (validated first; on a problem the running config stay
 exit:   0 stopped, 2 bad config, 1 other error`,
 
   async run(args: CliArgs): Promise<number> {
-    if (args.positional.length) {
-      throw new InputError(`Unexpected argument "${args.positional[0]}"`);
-    }
     const listenValue = Deno.env.get("BLITZ_LISTEN");
     const base = await createRuntime({
       configPath: args.config,

@@ -26,6 +26,8 @@ import type {
 import type { ChannelMessage } from "./model.ts";
 import { ChannelError } from "./_http.ts";
 import { sendWebhook } from "./_webhook.ts";
+import { sendTeams } from "./_teams.ts";
+import { sendPagerDuty } from "./_pagerduty.ts";
 import { slackMessage } from "./_slack.ts";
 import { importLazy } from "../lazy.ts";
 
@@ -231,8 +233,12 @@ async function send(
         slackMessage(message, { interactive }),
       );
     }
+    case "teams":
+      return await sendTeams(channel, message);
+    case "pagerduty":
+      return await sendPagerDuty(channel, message);
     case "webhook":
-      return sendWebhook(channel, message, {
+      return await sendWebhook(channel, message, {
         id: `msg_${delivery.alert_id}_${delivery.channel}_${delivery.event}`
           .replace(/[^\w.-]/g, "_"),
         event: delivery.event,
@@ -240,10 +246,8 @@ async function send(
       });
     default:
       throw new ChannelError(
-        `channel type "${channel.type}" is not supported yet`,
-        {
-          transient: false,
-        },
+        `channel type "${(channel as { type: string }).type}" is unknown`,
+        { transient: false },
       );
   }
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../json.ts";
 import type {
   ChannelMessage,
   MessageEnrichment,
@@ -146,7 +147,7 @@ function text(value: unknown): string {
   if (typeof value === "string") return value;
   if (value === undefined) return "";
   try {
-    return JSON.stringify(value);
+    return stringifyJson(value);
   } catch {
     return String(value);
   }

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
+import { SeveritySchema } from "../severity.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
 // a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
@@ -272,6 +273,8 @@ export type ActionStep = z.output<typeof ActionStepSchema>;
 
 export const ReplyButtonSchema = tuple(z.strictObject({
   color: z.string().default("blue"),
+  /** What the button does, shown under it in the email (a template); default: its steps. */
+  description: z.string().optional(),
   actions: z.array(ActionStepSchema).min(1),
 }));
 export type ReplyButton = z.output<typeof ReplyButtonSchema>;
@@ -319,5 +322,10 @@ export const DetectorSchema = z.strictObject({
   }).prefault({}),
   id_field: z.string().optional(),
   storm: StormSchema.optional(),
+  // Issue 12: the alert's level, the fields an analyst reads first, one request as many alerts.
+  severity: SeveritySchema.optional(),
+  key_fields: z.record(z.string(), z.string()).default({}),
+  thread_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .transform((v) => (Array.isArray(v) ? v : [v])).optional(),
 });
 export type DetectorConfig = z.output<typeof DetectorSchema>;

@@ -19,6 +19,7 @@ import { loadSandboxed } from "./sandbox.ts";
 import type { PluginEntry } from "./call.ts";
 import { importLazy, projectUrl } from "../lazy.ts";
 import { CATALOGUE, type CatalogueRow } from "./catalogue.ts";
+import { didYouMean } from "../suggest.ts";
 
 export type { PluginEntry } from "./call.ts";
 
@@ -99,45 +100,10 @@ export class PluginRegistry {
     return [...map.keys()].sort();
   }
 
-  /** A "; did you mean …?" hint for a misspelt name, or the known names. */
+  /** A "; did you mean …? (known: …)" hint for a misspelt name, or " (known: …)". */
   suggest(kind: "enrichment" | "action" | "channel", name: string): string {
     return didYouMean(name, this.names(kind));
   }
-}
-
-/**
- * A "; did you mean …? (known: …)" hint for a misspelt `name` among `candidates`, or " (known: …)" when
- * none is close: the one did-you-mean of config errors.
- */
-export function didYouMean(name: string, candidates: string[]): string {
-  let best = "";
-  let bestScore = Infinity;
-  for (const candidate of candidates) {
-    const score = distance(name.toLowerCase(), candidate.toLowerCase());
-    if (score < bestScore) [best, bestScore] = [candidate, score];
-  }
-  const known = `known: ${candidates.join(", ")}`;
-  return bestScore <= Math.max(2, name.length / 3)
-    ? `; did you mean "${best}"? (${known})`
-    : ` (${known})`;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(
-        row[j]! + 1,
-        row[j - 1]! + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {

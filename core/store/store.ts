@@ -68,6 +68,9 @@ export interface StoredMessage {
   text: string;
   message_id: string; // "<id@host>"
   headers?: Record<string, string>;
+  /** Threading onto an earlier alert of the same thread (a resolved alert onto its firing one). */
+  in_reply_to?: string;
+  references?: string[];
 }
 
 /** One alert as recorded. */
@@ -105,6 +108,10 @@ export interface AlertRecord {
   notified_id?: string;
   /** Storm control: the silence that suppressed it. */
   silence_id?: string;
+  /** The detector's `severity` level (core/severity.ts): critical, high, medium or low. */
+  severity?: string;
+  /** Threads alerts of one detector (`thread_key` or `storm.fingerprint` values, hashed). */
+  thread_key?: string;
 }
 
 /** Fields a pipeline step may update; an optional field given as `undefined` is cleared. */
@@ -220,6 +227,8 @@ export interface AlertQuery {
   notified_id?: string;
   suppressed_by?: SuppressedBy;
   silence_id?: string;
+  /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
+  thread_key?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseJson, stringifyJson } from "../../json.ts";
 import type { StatementSync } from "node:sqlite";
 import { toIso } from "./_schema.ts";
 import type {
@@ -43,7 +44,7 @@ export function insertDeliveryRows(
         d.next_attempt_at === undefined
           ? now
           : toIso(d.next_attempt_at, "next_attempt_at"),
-        JSON.stringify(d.payload),
+        stringifyJson(d.payload),
       );
     } catch (err) {
       if (
@@ -109,7 +110,7 @@ export function updateDeliveryRow(
     params[field] = value === undefined
       ? null
       : field === "result"
-      ? JSON.stringify(value)
+      ? stringifyJson(value)
       : field === "next_attempt_at" || field === "delivered_at" ||
           field === "lease_until"
       ? toIso(value as string, field)
@@ -145,7 +146,7 @@ export function toDelivery(row: Row): ChannelDelivery {
     created_at: row.created_at as string,
     updated_at: row.updated_at as string,
     next_attempt_at: row.next_attempt_at as string,
-    payload: JSON.parse(row.payload as string),
+    payload: parseJson(row.payload as string) as Record<string, unknown>,
   };
   if (row.lease_until !== null) {
     delivery.lease_until = row.lease_until as string;
@@ -154,6 +155,11 @@ export function toDelivery(row: Row): ChannelDelivery {
   if (row.delivered_at !== null) {
     delivery.delivered_at = row.delivered_at as string;
   }
-  if (row.result !== null) delivery.result = JSON.parse(row.result as string);
+  if (row.result !== null) {
+    delivery.result = parseJson(row.result as string) as Record<
+      string,
+      unknown
+    >;
+  }
   return delivery;
 }

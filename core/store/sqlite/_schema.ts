@@ -137,6 +137,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (alert_id, channel, event)
   ) STRICT;
   CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
+  // 5: issue 12: the alert's severity level, and the thread key that threads a resolved alert onto
+  // the earlier firing one (found by detector and key, oldest first).
+  `ALTER TABLE alerts ADD COLUMN severity TEXT;
+  ALTER TABLE alerts ADD COLUMN thread_key TEXT;
+  CREATE INDEX alerts_thread ON alerts (detector, thread_key, received_at) WHERE thread_key IS NOT NULL;`,
 ];
 
 /** The schema version this code creates and understands. */
@@ -159,6 +164,8 @@ export const PATCH_FIELDS: readonly string[] = [
   "next_attempt_at",
   "last_error",
   "jira_keys",
+  "severity",
+  "thread_key",
 ] satisfies (keyof AlertPatch)[];
 /** Patchable alert fields stored as JSON text in a column of the same name. */
 export const JSON_FIELDS: Set<string> = new Set([
@@ -231,6 +238,8 @@ export function toAlert(row: Row): AlertRecord {
   }
   if (row.notified_id != null) record.notified_id = row.notified_id as string;
   if (row.silence_id != null) record.silence_id = row.silence_id as string;
+  if (row.severity != null) record.severity = row.severity as string;
+  if (row.thread_key != null) record.thread_key = row.thread_key as string;
   return record;
 }
 
