@@ -31,7 +31,11 @@ import { sendPagerDuty } from "./_pagerduty.ts";
 import { slackMessage } from "./_slack.ts";
 import { importLazy } from "../lazy.ts";
 
-export { buildChannelMessage, SEVERITY_LEVELS } from "./message.ts";
+export {
+  buildChannelMessage,
+  SEVERITY_LEVELS,
+  stormChannelMessage,
+} from "./message.ts";
 export type { ChannelMessage, SeverityLevel } from "./model.ts";
 export { ChannelError } from "./_http.ts";
 export { signWebhook } from "./_webhook.ts";
@@ -66,6 +70,29 @@ export function deliveriesFor(
       payload: { message },
     }];
   });
+}
+
+/**
+ * Queues a message that is not an alert's own (a storm digest, the end of a silence) to the channels
+ * of `notify` other than email, under `event` (one entry per channel and event, however often this
+ * runs). Returns how many were queued; the caller wakes the channel queue.
+ */
+export async function queueNotice(
+  deps: ChannelDeps,
+  options: {
+    notify: readonly string[];
+    message: ChannelMessage;
+    event: string;
+  },
+): Promise<number> {
+  const rows = deliveriesFor(
+    deps.config,
+    options.notify,
+    options.message,
+    options.event,
+  );
+  if (rows.length) await deps.store.insertDeliveries(rows);
+  return rows.length;
 }
 
 /** One attempt at one claimed (or pending) delivery, its outcome recorded; returns the delivery after it. */
