@@ -150,6 +150,8 @@ export async function processAlert(
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
       };
+      // The decision itself recorded it (one atomic store operation): nothing more to write.
+      options.recording?.(Promise.resolve());
       runtime.onSuppressed?.(record.detector, storm.reason);
       runtime.log("suppressed", {
         alert_id: record.id,
