@@ -28,8 +28,36 @@ export const STORE_RETRY_AFTER_S = 5;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
-/** The ingest route. */
-export function ingestRoutes(deps: AppDeps): Hono {
+/**
+ * Handles one `POST /ingest/<name>`: the 202, or the HTTPException's response for a refused request
+ * (counted in the metrics either way); any other error is thrown for the app's error exit. `serve`
+ * calls it straight from Deno.serve (no router, see `routes/app.ts`), the Hono route below too.
+ */
+export type IngestHandler = (
+  request: Request,
+  name: string,
+) => Promise<Response>;
+
+/** The ingest route, on `handler` (made here unless given, to share one with `serve`'s fast path). */
+export function ingestRoutes(
+  deps: AppDeps,
+  handler: IngestHandler = ingestHandler(deps),
+): Hono {
+  const app = new Hono();
+  app.post(
+    "/ingest/:detector",
+    (c) => handler(c.req.raw, c.req.param("detector")),
+  );
+  app.all(
+    "/ingest/:detector",
+    (c) =>
+      c.json({ error: "Method not allowed: use POST" }, 405, { Allow: "POST" }),
+  );
+  return app;
+}
+
+/** The ingest handler: its token check, rate limiter and the rest, built once. */
+export function ingestHandler(deps: AppDeps): IngestHandler {
   const { runtime, queue, metrics } = deps;
   const global = runtime.config.global;
   const now = deps.now ?? Date.now;
@@ -39,26 +67,21 @@ export function ingestRoutes(deps: AppDeps): Hono {
     now,
   });
   const limiter = new RateLimiter(global.rate_limit, { now });
-  const app = new Hono();
 
-  app.post("/ingest/:detector", async (c) => {
+  return async (request, name) => {
     try {
-      const response = await ingest(c.req.raw, c.req.param("detector"));
+      const response = await ingest(request, name);
       metrics.request("/ingest", 202);
       return response;
     } catch (err) {
-      metrics.request(
-        "/ingest",
-        err instanceof HTTPException ? err.status : 500,
-      );
-      throw err;
+      if (!(err instanceof HTTPException)) {
+        metrics.request("/ingest", 500);
+        throw err;
+      }
+      metrics.request("/ingest", err.status);
+      return err.getResponse();
     }
-  });
-  app.all(
-    "/ingest/:detector",
-    (c) =>
-      c.json({ error: "Method not allowed: use POST" }, 405, { Allow: "POST" }),
-  );
+  };
 
   async function ingest(request: Request, name: string): Promise<Response> {
     let token: number;
@@ -207,6 +230,4 @@ export function ingestRoutes(deps: AppDeps): Hono {
       headers: { "Content-Type": "application/json; charset=utf-8" },
     });
   }
-
-  return app;
 }
