@@ -157,6 +157,8 @@ export async function processAlert(
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
       };
+      // The decision itself recorded it (one atomic store operation): nothing more to write.
+      options.recording?.(Promise.resolve());
       runtime.onSuppressed?.(record.detector, storm.reason);
       runtime.log("suppressed", {
         alert_id: record.id,
@@ -186,6 +188,9 @@ export async function processAlert(
           first_seen: storm.since.at,
         };
       }
+    } else if (composition.threadKey) {
+      // Without storm control the thread key ties a resolved alert to its firing one (PagerDuty).
+      composition.channelMessage.fingerprint = composition.threadKey;
     }
     if (composition.sendMail) {
       // Queued durably before the email goes: each channel then has its own outbox entry and retries
