@@ -4,7 +4,8 @@
  * value of the detector's `id_field`) returns the original ids and creates nothing.
  *
  * Checks run cheapest first: token (401), rate limit per token (429), shutdown and backlog (503),
- * detector (404), media type (415), body size (413), signature (401), JSON (400).
+ * detector (404), media type (415), body size (413), signature (401), JSON (400); a store that cannot
+ * commit (the database is away) is a 503 with `Retry-After`, never a 202.
  *
  * @module
  */
@@ -17,9 +18,13 @@ import { newAlertId } from "../core/pipeline/pipeline.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import type { NewAlert } from "../core/store/store.ts";
 import { lookup } from "../core/template.ts";
+import { errorMessage } from "../core/errors.ts";
 
 /** Seconds a sender should wait when the backlog is full or the service is stopping. */
 export const BUSY_RETRY_AFTER_S = 10;
+
+/** Seconds a sender should wait when the store could not commit (the database is away). */
+export const STORE_RETRY_AFTER_S = 5;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
@@ -179,7 +184,23 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         note: "accepted without deduplication by id_field",
       });
     }
-    const results = await queue.enqueue(rows);
+    let results;
+    try {
+      results = await queue.enqueue(rows);
+    } catch (err) {
+      // Nothing was committed (a 202 only follows a COMMIT): the sender keeps the alerts and retries.
+      runtime.log("store_error", {
+        detector: name,
+        alerts: rows.length,
+        error: errorMessage(err),
+        during: "ingest",
+      });
+      throw jsonError(
+        503,
+        "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
+        { "Retry-After": String(STORE_RETRY_AFTER_S) },
+      );
+    }
     let duplicates = 0;
     for (const result of results) {
       if (result.duplicate) duplicates++;
