@@ -14,6 +14,7 @@ import * as serve from "./cli/serve.ts";
 import * as migrate from "./cli/migrate.ts";
 import * as backup from "./cli/backup.ts";
 import * as replay from "./cli/replay.ts";
+import * as silenceCli from "./cli/silence.ts";
 import * as conditions from "./core/config/conditions.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
@@ -27,6 +28,7 @@ import * as httpRequest from "./actions/http_request.ts";
 import * as silence from "./actions/silence.ts";
 import * as ack from "./actions/ack.ts";
 import * as smtpPool from "./core/delivery/smtp_pool.ts";
+import * as slackApi from "./core/channels/slack_api.ts";
 import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
@@ -38,6 +40,7 @@ preload({
   "cli/migrate.ts": migrate,
   "cli/backup.ts": backup,
   "cli/replay.ts": replay,
+  "cli/silence.ts": silenceCli,
   "core/config/conditions.ts": conditions,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,
@@ -51,6 +54,7 @@ preload({
   "actions/silence.ts": silence,
   "actions/ack.ts": ack,
   "core/delivery/smtp_pool.ts": smtpPool,
+  "core/channels/slack_api.ts": slackApi,
   "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });

@@ -1,10 +1,12 @@
 /** `blitz check`: validates the global config and every detector. */
-import type { CliArgs, Command } from "./command.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { loadConfig } from "../core/config/config.ts";
 import { loadRegistry } from "../core/plugins/registry.ts";
 import { redact } from "../core/secrets.ts";
 
 const command: Command = {
+  options: { ...CONFIG_OPTION },
+  positionals: [],
   usage: `Usage: blitz check [--config <path>]
 
 Validates the global config, every plugin in plugin_dirs and every detector (schema, CEL conditions,

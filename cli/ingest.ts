@@ -1,5 +1,5 @@
 /** `blitz ingest <detector>`: one alert from stdin → enrichments → email → record; one JSON line out. */
-import type { CliArgs, Command } from "./command.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { humanLogger } from "../core/log.ts";
 import {
@@ -33,6 +33,8 @@ export async function readStdin(): Promise<string> {
 }
 
 const command: Command = {
+  options: { ...CONFIG_OPTION },
+  positionals: ["detector"],
   usage: `Usage: blitz ingest <detector> [--config <path>] < alert.json
 
 Runs the detector's enrichments (concurrently), its send actions, renders the alert email, delivers it
@@ -43,13 +45,12 @@ stderr: short progress lines
 exit:   0 processed (sent, not sent by config, or suppressed by storm control), 1 delivery failed (recorded), 2 bad input or config`,
 
   async run(args: CliArgs): Promise<number> {
-    const [detectorName, ...extra] = args.positional;
+    const [detectorName] = args.positional;
     if (!detectorName) {
       throw new InputError(
         "Missing detector name: blitz ingest <detector> < alert.json",
       );
     }
-    if (extra.length) throw new InputError(`Unexpected argument "${extra[0]}"`);
     const text = await readStdin();
     const runtime = await createRuntime({
       configPath: args.config,

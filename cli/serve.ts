@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "./command.ts";
-import { createApp } from "../routes/app.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
+import { createHandler } from "../routes/app.ts";
 import { ConfigError, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
 import { Metrics } from "../core/service/metrics.ts";
@@ -96,6 +96,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
 }
 
 const command: Command = {
+  options: { ...CONFIG_OPTION },
+  positionals: [],
   usage: `Usage: blitz serve [--config <path>]
 
 Runs the HTTP service: POST /ingest/<detector> (Bearer token from ingest_tokens), GET /healthz,
@@ -109,9 +111,6 @@ SIGHUP: reload the config (validated first; on a problem the running config stay
 exit:   0 stopped, 2 bad config, 1 other error`,
 
   async run(args: CliArgs): Promise<number> {
-    if (args.positional.length) {
-      throw new InputError(`Unexpected argument "${args.positional[0]}"`);
-    }
     const listenValue = Deno.env.get("BLITZ_LISTEN");
     const base = await createRuntime({
       configPath: args.config,
@@ -154,14 +153,14 @@ async function serve(
   storm.start();
   const channels = new ChannelQueue(runtime);
   channels.start();
-  const app = createApp({ runtime, queue, metrics });
+  const handler = createHandler({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: listen.hostname,
     port: listen.port,
     onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
-  }, app.fetch);
+  }, handler);
   const addr = await Promise.race([
     ready.promise,
     server.finished.then(() => undefined),
@@ -175,6 +174,9 @@ async function serve(
   runtime.log("listening", {
     address: `http://${host}:${addr.port}`,
     workers: global.workers,
+    ...(global.workers === 0
+      ? { processing: "paused (workers: 0): alerts are stored, not sent" }
+      : {}),
     detectors: runtime.config.detectors.size,
     backlog: queue.backlog,
     requeued,

@@ -1,3 +1,9 @@
+/**
+ * The longest wait a JavaScript timer keeps: 2^31 - 1 ms (24 d 20 h 31 min). `setTimeout` with more fires
+ * at once (a `timeout: 25d` timed out after 24 ms), so every duration that can become a timer stays below.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Parses durations such as `250ms`, `5s`, `10m`, `72h`, `7d` (or a bare number of milliseconds). */
 export function parseDuration(value: string | number): number {
   if (typeof value === "number") {

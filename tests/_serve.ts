@@ -122,6 +122,8 @@ export async function startServe(
     writeDirs?: string[];
     /** @default 30000 */
     timeoutMs?: number;
+    /** Deno flags added to the task's (the benchmarks' `--cpu-prof`). */
+    denoFlags?: string[];
   },
 ): Promise<ServeProcess> {
   const inherited = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]
@@ -135,6 +137,7 @@ export async function startServe(
       dirs: options.dirs ?? [],
       writeDirs: options.writeDirs ?? [],
     }),
+    ...(options.denoFlags ?? []),
     "main.ts",
     "serve",
     "--config",

@@ -723,3 +723,92 @@ Deno.test("formatPath() writes zod paths as a.b[0].c", () => {
   assert.equal(formatPath([0, "x"]), "[0].x");
   assert.equal(formatPath([]), "");
 });
+
+Deno.test("loadConfig() knows the store backends sqlite and postgres, and postgres needs a url", async () => {
+  const project = await writeProject({
+    global: {
+      store: { backend: "elasticsearch", url: "http://127.0.0.1:9200" },
+    },
+  });
+  try {
+    assertHas(
+      await problems(load(project)),
+      `${project.config}: store.backend: unknown store backend "elasticsearch" (known: sqlite, postgres); Elasticsearch is not a store backend`,
+    );
+    await Deno.writeTextFile(
+      project.config,
+      stringify({ store: { backend: "postgres" } }),
+    );
+    const missing = await problems(load(project));
+    assert.ok(
+      missing.some((line) =>
+        line.startsWith(
+          `${project.config}: store.url: backend postgres needs url`,
+        )
+      ),
+      missing.join("\n"),
+    );
+    await Deno.writeTextFile(
+      project.config,
+      stringify({
+        store: {
+          backend: "postgres",
+          url: "postgres://blitz:hunter2hunter2@db.example.test/blitz",
+        },
+      }),
+    );
+    const loaded = await load(project);
+    assert.equal(loaded.global.store.backend, "postgres");
+    assert.ok(
+      loaded.warnings.some((w) => w.includes("store.url: literal secret")),
+      loaded.warnings.join("\n"),
+    );
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("loadConfig() refuses a duration of 2^31 ms or more, which a timer would fire at once, naming the path (issue 16 item 10)", async () => {
+  const project = await writeProject({
+    global: { enrichment_timeout: "25d", delivery: { timeout: 2 ** 31 } },
+    detectors: {
+      det: {
+        enrichments: [{ e_name: "R", e_func: "reverse_dns", timeout: "25d" }],
+      },
+    },
+  });
+  try {
+    const global = await problems(load(project));
+    assertHas(
+      global,
+      `${project.config}: enrichment_timeout: 25d is too long: use at most 24d (2^31 ms; longer timers fire at once)`,
+    );
+    assertHas(
+      global,
+      `${project.config}: delivery.timeout: 2147483648 is too long: use at most 24d (2^31 ms; longer timers fire at once)`,
+    );
+    // Ages are never timers: 90 days of retention and 30-day action links stay valid; 24d is the longest timer.
+    await Deno.writeTextFile(
+      project.config,
+      stringify({
+        action_keys: [{ id: "k1", secret: "${env:BLITZ_ACTION_KEY}" }],
+        enrichment_timeout: "24d",
+        action_link_ttl: "30d",
+        retention: { alerts: "400d", emails: "90d" },
+      }),
+    );
+    const detector = await problems(load(project));
+    assert.deepEqual(detector, [
+      `${project.dir}/detectors/det.yaml: det.enrichments[0].timeout: 25d is too long: use at most 24d (2^31 ms; longer timers fire at once)`,
+    ]);
+    await Deno.writeTextFile(
+      `${project.dir}/detectors/det.yaml`,
+      stringify({ det: { enrichments: [] } }),
+    );
+    const loaded = await load(project);
+    assert.equal(loaded.global.enrichment_timeout, 24 * 86_400_000);
+    assert.equal(loaded.global.retention.alerts, 400 * 86_400_000);
+  } finally {
+    await project.cleanup();
+  }
+});

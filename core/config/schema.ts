@@ -5,23 +5,51 @@
  * @module
  */
 import { z } from "zod";
-import { parseDuration, parseRate } from "../duration.ts";
+import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
+import { SeveritySchema } from "../severity.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
 // a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
 // a cold start), and which the no-eval rule of this project would rather not have at all.
 z.config({ jitless: true });
 
-/** A duration such as `5s` or `72h`, parsed to milliseconds. */
-export const Duration = z.union([z.string(), z.number()]).transform(
-  (value, ctx) => {
+/** A duration parsed to milliseconds, at most `max`; `hint` says what the bound is for. */
+function boundedDuration(max: number, hint: string) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    let ms: number;
     try {
-      return parseDuration(value);
+      ms = parseDuration(value);
     } catch (err) {
       ctx.addIssue({ code: "custom", message: (err as Error).message });
       return z.NEVER;
     }
-  },
+    if (ms > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${value} is too long: ${hint}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/**
+ * A duration such as `5s` or `72h`, parsed to milliseconds, below 2^31 ms (24 d 20 h): any of them can
+ * become a timer, and a JavaScript timer longer than that fires at once.
+ */
+export const Duration = boundedDuration(
+  MAX_TIMER_MS,
+  "use at most 24d (2^31 ms; longer timers fire at once)",
+);
+
+/**
+ * An age (`90d`, `1y` is not a unit: `365d`): compared with timestamps, never a timer, so it may exceed
+ * 24 days. Used by retention, action link lifetimes and quota windows; up to 100 years.
+ */
+export const Age = boundedDuration(
+  100 * 365 * 86_400_000,
+  "use at most 36500d",
 );
 
 /** A rate such as `10/s` or `600/m burst 20`. */
@@ -114,6 +142,9 @@ const ChannelsSchema = z.record(
 /** A detector's (or a condition block's) `notify`: the channels its alerts go to, `email` included. */
 const Notify = z.array(z.string().min(1));
 
+/** The store backends `store.backend` accepts. */
+export const STORE_BACKENDS = ["sqlite", "postgres"] as const;
+
 /** The global config file. */
 export const GlobalConfigSchema = z.strictObject({
   // The original mail_conf globals.
@@ -151,7 +182,7 @@ export const GlobalConfigSchema = z.strictObject({
       secret: z.string().min(16, "must be at least 16 characters"),
     }),
   ).default([]),
-  action_link_ttl: Duration.default(72 * 3_600_000),
+  action_link_ttl: Age.default(72 * 3_600_000),
   trusted_user_header: z.string().optional(),
   ui_auth: z.strictObject({
     trusted_header: z.string().optional(),
@@ -177,22 +208,37 @@ export const GlobalConfigSchema = z.strictObject({
   max_json_depth: z.number().int().min(2).max(512).default(64),
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
-  workers: z.number().int().min(1).max(256).default(8),
+  // 0 pauses processing: serve accepts and stores alerts (durable 202) and processes none until it
+  // restarts with workers (maintenance of the mail relay; the ingest-only benchmark).
+  workers: z.number().int().min(0).max(256).default(8),
   // Retention: bodies of finished alerts and their rendered emails are cleared past these ages.
   retention: z.strictObject({
-    alerts: Duration.default(90 * 86_400_000),
-    emails: Duration.default(30 * 86_400_000),
+    alerts: Age.default(90 * 86_400_000),
+    emails: Age.default(30 * 86_400_000),
     // How often the purge job runs in `serve` (its first run comes after a minute, or sooner).
     every: Duration.default(3_600_000),
   }).prefault({}),
   // Storm control: above this many emails an hour for one detector, digests only (default off).
   storm_breaker: BreakerSpec.prefault("off"),
-  // Store backend.
+  // Store backend: the embedded SQLite file in data_dir, or PostgreSQL shared by several instances.
   store: z.strictObject({
-    backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),
-    url: z.string().optional(),
-    index_prefix: z.string().default("blitz"),
-  }).prefault({}),
+    backend: z.enum(STORE_BACKENDS, {
+      error: (issue) =>
+        `unknown store backend ${JSON.stringify(issue.input)} (known: ${
+          STORE_BACKENDS.join(", ")
+        }); Elasticsearch is not a store backend`,
+    }).default("sqlite"),
+    url: z.string().min(1).optional(),
+  }).prefault({}).superRefine((store, ctx) => {
+    if (store.backend === "postgres" && store.url === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["url"],
+        message:
+          "backend postgres needs url: postgres://user:password@host:5432/db (usually ${env:BLITZ_DATABASE_URL})",
+      });
+    }
+  }),
 });
 
 /** The parsed global config. */
@@ -210,7 +256,7 @@ export const EnrichmentEntrySchema = z.strictObject({
   timeout: Duration.optional(),
   ttl: Duration.optional(),
   rate: RateSpec.optional(),
-  quota: z.strictObject({ max: z.number().int().positive(), per: Duration })
+  quota: z.strictObject({ max: z.number().int().positive(), per: Age })
     .optional(),
 });
 export type EnrichmentEntry = z.output<typeof EnrichmentEntrySchema>;
@@ -243,6 +289,8 @@ export type ActionStep = z.output<typeof ActionStepSchema>;
 
 export const ReplyButtonSchema = tuple(z.strictObject({
   color: z.string().default("blue"),
+  /** What the button does, shown under it in the email (a template); default: its steps. */
+  description: z.string().optional(),
   actions: z.array(ActionStepSchema).min(1),
 }));
 export type ReplyButton = z.output<typeof ReplyButtonSchema>;
@@ -290,5 +338,10 @@ export const DetectorSchema = z.strictObject({
   }).prefault({}),
   id_field: z.string().optional(),
   storm: StormSchema.optional(),
+  // Issue 12: the alert's level, the fields an analyst reads first, one request as many alerts.
+  severity: SeveritySchema.optional(),
+  key_fields: z.record(z.string(), z.string()).default({}),
+  thread_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .transform((v) => (Array.isArray(v) ? v : [v])).optional(),
 });
 export type DetectorConfig = z.output<typeof DetectorSchema>;

@@ -16,6 +16,7 @@ import { publicError } from "../secrets.ts";
 import type { ActionResult, ActionRun, AlertRecord } from "../store/store.ts";
 import { renderFollowUpEmail } from "../../emails/render.ts";
 import { runSteps } from "./actions.ts";
+import { queueChatUpdates } from "../channels/channels.ts";
 import { messageIdOf, recipients, settingsFor } from "./_compose.ts";
 import { preprocess } from "./_input.ts";
 import { fill } from "../template.ts";
@@ -124,6 +125,18 @@ export async function runButton(
   });
   await saveJiraKeys(runtime, target, steps);
   const followUp = await sendFollowUp(runtime, target, finished);
+  // Chat messages of the alert show who ran what (and lose the button that ran).
+  try {
+    if (await queueChatUpdates(runtime, target.record.id, run.nonce)) {
+      runtime.onChannelWork?.();
+    }
+  } catch (err) {
+    runtime.log("channel_error", {
+      alert_id: target.record.id,
+      error: publicError(err),
+      during: "queueing chat updates",
+    });
+  }
   runtime.log("action_run", {
     alert_id: target.record.id,
     detector: target.detector.name,
