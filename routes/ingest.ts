@@ -4,7 +4,8 @@
  * value of the detector's `id_field`) returns the original ids and creates nothing.
  *
  * Checks run cheapest first: token (401), rate limit per token (429), shutdown and backlog (503),
- * detector (404), media type (415), body size (413), signature (401), JSON (400).
+ * detector (404), media type (415), body size (413), signature (401), JSON (400); a store that cannot
+ * commit (the database is away) is a 503 with `Retry-After`, never a 202.
  *
  * @module
  */
@@ -13,13 +14,18 @@ import { HTTPException } from "hono/http-exception";
 import type { AppDeps } from "./_deps.ts";
 import { AuthError, IngestAuth } from "../core/auth/auth.ts";
 import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
-import { newAlertId } from "../core/pipeline/pipeline.ts";
+import { newAlertId, splitAlert } from "../core/pipeline/pipeline.ts";
+import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import type { NewAlert } from "../core/store/store.ts";
 import { lookup } from "../core/template.ts";
+import { errorMessage } from "../core/errors.ts";
 
 /** Seconds a sender should wait when the backlog is full or the service is stopping. */
 export const BUSY_RETRY_AFTER_S = 10;
+
+/** Seconds a sender should wait when the store could not commit (the database is away). */
+export const STORE_RETRY_AFTER_S = 5;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
@@ -146,10 +152,34 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       if (err instanceof AuthError) throw jsonError(401, err.message);
       throw err;
     }
-    const { alerts, batch } = parseAlerts(bytes, {
+    const parsed = parseAlerts(bytes, {
       kind,
       maxDepth: global.max_json_depth,
     });
+    // `split`: each item of the detector's array is its own alert (a bad element refuses the batch).
+    const split = detector.config.split !== undefined;
+    const alerts: Record<string, unknown>[] = [];
+    const origin: string[] = [];
+    parsed.alerts.forEach((alert, i) => {
+      let items: Record<string, unknown>[];
+      try {
+        items = splitAlert(
+          detector,
+          alert,
+          parsed.batch ? `Element ${i}` : "Alert",
+        );
+      } catch (err) {
+        if (err instanceof InputError) throw jsonError(400, err.message);
+        throw err;
+      }
+      items.forEach((item, j) => {
+        alerts.push(item);
+        origin.push(
+          [parsed.batch ? [i] : [], split ? [j] : []].flat().join(":"),
+        );
+      });
+    });
+    const batch = parsed.batch || split;
     const receivedAt = new Date(now()).toISOString();
     const idField = detector.config.id_field;
     let missingId = 0;
@@ -161,10 +191,13 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         received_at: receivedAt,
       };
       const own = idField === undefined ? undefined : lookup(alert, idField);
-      if ((typeof own === "string" && own !== "") || typeof own === "number") {
+      if (
+        (typeof own === "string" && own !== "") || typeof own === "number" ||
+        typeof own === "bigint"
+      ) {
         row.idempotency_key = `id:${own}`;
       } else if (key !== null) {
-        row.idempotency_key = batch ? `key:${key}:${i}` : `key:${key}`;
+        row.idempotency_key = batch ? `key:${key}:${origin[i]}` : `key:${key}`;
       }
       if (
         idField !== undefined && row.idempotency_key?.startsWith("id:") !== true
@@ -179,7 +212,23 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         note: "accepted without deduplication by id_field",
       });
     }
-    const results = await queue.enqueue(rows);
+    let results;
+    try {
+      results = await queue.enqueue(rows);
+    } catch (err) {
+      // Nothing was committed (a 202 only follows a COMMIT): the sender keeps the alerts and retries.
+      runtime.log("store_error", {
+        detector: name,
+        alerts: rows.length,
+        error: errorMessage(err),
+        during: "ingest",
+      });
+      throw jsonError(
+        503,
+        "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
+        { "Retry-After": String(STORE_RETRY_AFTER_S) },
+      );
+    }
     let duplicates = 0;
     for (const result of results) {
       if (result.duplicate) duplicates++;

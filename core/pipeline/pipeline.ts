@@ -35,7 +35,14 @@ import {
 } from "./_record.ts";
 
 export type { Composition, Runtime } from "./_types.ts";
-export { checkAlert, detectorOf, parseAlert, preprocess } from "./_input.ts";
+export {
+  checkAlert,
+  detectorOf,
+  PARENT_KEY,
+  parseAlert,
+  preprocess,
+  splitAlert,
+} from "./_input.ts";
 export {
   actionLink,
   messageIdOf,
@@ -181,6 +188,9 @@ export async function processAlert(
           first_seen: storm.since.at,
         };
       }
+    } else if (composition.threadKey) {
+      // Without storm control the thread key ties a resolved alert to its firing one (PagerDuty).
+      composition.channelMessage.fingerprint = composition.threadKey;
     }
     if (composition.sendMail) {
       // Queued durably before the email goes: each channel then has its own outbox entry and retries
