@@ -7,8 +7,11 @@
 import { ConfigError, InputError } from "./core/errors.ts";
 import { redact } from "./core/secrets.ts";
 import { importLazy } from "./core/lazy.ts";
+import { closest } from "./core/suggest.ts";
 import { permissionHint } from "./core/permissions.ts";
-import type { CliArgs, Command } from "./cli/command.ts";
+import type { Command } from "./cli/command.ts";
+import { parseCommandArgs } from "./cli/args.ts";
+import denoJson from "./deno.json" with { type: "json" };
 
 export type { CliArgs, Command } from "./cli/command.ts";
 
@@ -20,6 +23,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   migrate: () => importLazy("cli/migrate.ts"),
   backup: () => importLazy("cli/backup.ts"),
   replay: () => importLazy("cli/replay.ts"),
+  silence: () => importLazy("cli/silence.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -34,36 +38,12 @@ Commands:
   migrate <mail_conf.py> [--out <dir>] [--dry-run]   convert the original Blitz's config
   backup <file> [--config <path>]                    online, consistent copy of the SQLite store
   replay --config <path> [--since 24h | --ids a,b]   stored alerts through a changed config: what differs
+  silence add|list|expire                            timed silences of storm control
 
-Run "blitz <command> --help" for details. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
+Run "blitz <command> --help" for details; "blitz --version" prints the version. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 
-/** Splits argv into positional values and `--flag [value]` options. */
-export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { positional: [], help: false, flags: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--help" || arg === "-h") args.help = true;
-    else if (arg === "--") {
-      args.positional.push(...argv.slice(i + 1)), i = argv.length;
-    } else if (arg.startsWith("--")) {
-      const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [
-        string,
-        string | undefined,
-      ];
-      const value = inline ??
-        (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")
-          ? argv[++i]!
-          : true);
-      if (name === "config") {
-        if (typeof value !== "string") {
-          throw new InputError("--config needs a path");
-        }
-        args.config = value;
-      } else args.flags[name] = value;
-    } else args.positional.push(arg);
-  }
-  return args;
-}
+/** `blitz <version>`, from deno.json. */
+export const VERSION = `blitz ${denoJson.version}`;
 
 /** Deno's error for an npm package missing from node_modules (tasks run with --node-modules-dir=manual). */
 const NOT_INSTALLED =
@@ -110,16 +90,30 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name ? 0 : 2;
   }
+  if (name === "--version" || name === "version") {
+    console.log(VERSION);
+    return 0;
+  }
   const load = commands[name];
   if (!load) {
-    console.error(`error: unknown command "${name}"\n\n${USAGE}`);
+    const best = closest(name, Object.keys(commands));
+    const hint = best ? `; did you mean "${best}"?` : "";
+    console.error(`error: unknown command "${name}"${hint}\n\n${USAGE}`);
     return 2;
   }
   try {
     const command = (await load()).default;
-    const args = parseArgs(rest);
+    const args = parseCommandArgs({
+      command: name,
+      options: command.options,
+      positionals: command.positionals,
+    }, rest);
     if (args.help) {
       console.log(command.usage);
+      return 0;
+    }
+    if (args.version) {
+      console.log(VERSION);
       return 0;
     }
     return await command.run(args);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "./command.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { ConfigError, InputError } from "../core/errors.ts";
 import { configPath } from "../core/config/config.ts";
 import { yamlParser } from "../core/config/yaml.ts";
@@ -67,17 +67,14 @@ async function storeOf(
 }
 
 const command: Command = {
+  options: { ...CONFIG_OPTION },
+  positionals: ["file"],
   usage: USAGE,
   async run(args: CliArgs): Promise<number> {
-    const [target, ...extra] = args.positional;
-    const unknown = Object.keys(args.flags)[0];
-    if (unknown !== undefined) {
-      throw new InputError(`Unknown option "--${unknown}" (known: --config)`);
-    }
+    const [target] = args.positional;
     if (!target) {
       throw new InputError("Missing backup file: blitz backup <file>");
     }
-    if (extra.length) throw new InputError(`Unexpected argument "${extra[0]}"`);
     const { file, dataDir, backend } = await storeOf(args.config);
     if (backend === "postgres") {
       console.error(

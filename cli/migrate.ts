@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "./command.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { dirname, join, resolve } from "../core/paths.ts";
 import {
@@ -39,38 +39,23 @@ interface MigrateOptions {
 }
 
 function optionsOf(args: CliArgs): MigrateOptions {
-  const positional = [...args.positional];
-  let dryRun = false;
-  let out = ".";
-  for (const [name, value] of Object.entries(args.flags)) {
-    if (name === "dry-run") {
-      dryRun = true;
-      // A value-less flag followed by the file reads as "--dry-run <file>".
-      if (typeof value === "string") positional.unshift(value);
-    } else if (name === "out") {
-      if (typeof value !== "string") {
-        throw new InputError("--out needs a folder: --out <dir>");
-      }
-      out = value;
-    } else {
-      throw new InputError(
-        `Unknown option "--${name}" (known: --out, --dry-run)`,
-      );
-    }
-  }
   if (args.config !== undefined) {
     throw new InputError(
       "migrate takes no --config: it writes one (use --out <dir>)",
     );
   }
-  const [file, ...extra] = positional;
+  const [file] = args.positional;
   if (!file) {
     throw new InputError(
       "Missing mail_conf.py: blitz migrate <mail_conf.py> [--out <dir>]",
     );
   }
-  if (extra.length) throw new InputError(`Unexpected argument "${extra[0]}"`);
-  return { file, out, dryRun };
+  const out = args.flags.out;
+  return {
+    file,
+    out: typeof out === "string" ? out : ".",
+    dryRun: args.flags["dry-run"] === true,
+  };
 }
 
 async function readSource(file: string): Promise<string> {
@@ -147,6 +132,16 @@ function report(migration: Migration, out: string): string[] {
 
 const command: Command = {
   usage: USAGE,
+  options: {
+    // Accepted only to say what to use instead: migrate writes a config, it reads none.
+    ...CONFIG_OPTION,
+    out: { type: "string", description: "where to write (created if missing)" },
+    "dry-run": {
+      type: "boolean",
+      description: "print the files instead of writing them",
+    },
+  },
+  positionals: ["mail_conf.py"],
   async run(args: CliArgs): Promise<number> {
     const options = optionsOf(args);
     const source = await readSource(options.file);

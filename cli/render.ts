@@ -1,5 +1,5 @@
 /** `blitz render <detector>`: the alert email's HTML on stdout; no side effects, nothing recorded. */
-import type { CliArgs, Command } from "./command.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { humanLogger } from "../core/log.ts";
 import {
@@ -13,6 +13,14 @@ import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { readStdin } from "./ingest.ts";
 
 const command: Command = {
+  options: {
+    ...CONFIG_OPTION,
+    text: {
+      type: "boolean",
+      description: "print the plain-text part instead of the HTML",
+    },
+  },
+  positionals: ["detector"],
   usage: `Usage: blitz render <detector> [--config <path>] [--text] < alert.json
 
 Runs enrichments and side-effect-free send actions (pass_to_mail) and prints the email's HTML

@@ -5,7 +5,12 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "./command.ts";
+import {
+  type CliArgs,
+  type Command,
+  CONFIG_OPTION,
+  type Options,
+} from "./command.ts";
 import { InputError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import { silentLogger } from "../core/log.ts";
@@ -44,15 +49,19 @@ queries them again. Sends nothing, runs nothing with side effects, writes nothin
 
 exit: 0 replayed, 1 changed (with --fail-on changed), 2 bad input or config`;
 
-const FLAGS = new Set([
-  "since",
-  "ids",
-  "detector",
-  "live",
-  "fail-on",
-  "json",
-  "html",
-]);
+const OPTIONS: Options = {
+  ...CONFIG_OPTION,
+  since: {
+    type: "string",
+    description: "alerts received in the last <duration>",
+  },
+  ids: { type: "string", description: "these alerts instead" },
+  detector: { type: "string", description: "only this detector's alerts" },
+  live: { type: "boolean", description: "query enrichments again" },
+  "fail-on": { type: "string", description: "exit 1 when any alert differs" },
+  json: { type: "boolean", description: "one JSON document instead of text" },
+  html: { type: "string", description: "also write HTML pages to <dir>" },
+};
 
 /** The options of one run, checked. */
 interface ReplayArgs {
@@ -66,34 +75,12 @@ interface ReplayArgs {
 }
 
 function optionsOf(args: CliArgs): ReplayArgs {
-  if (args.positional.length) {
-    throw new InputError(`Unexpected argument "${args.positional[0]}"`);
-  }
   const flags = args.flags;
-  for (const name of Object.keys(flags)) {
-    if (!FLAGS.has(name)) {
-      throw new InputError(
-        `Unknown option "--${name}" (known: --config, ${
-          [...FLAGS].map((f) => `--${f}`).join(", ")
-        })`,
-      );
-    }
-  }
   const text = (name: string): string | undefined => {
     const value = flags[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== "string") {
-      throw new InputError(`--${name} needs a value`);
-    }
-    return value;
+    return typeof value === "string" ? value : undefined;
   };
-  const bool = (name: string): boolean => {
-    const value = flags[name];
-    if (typeof value === "string") {
-      throw new InputError(`--${name} takes no value (got "${value}")`);
-    }
-    return value === true;
-  };
+  const bool = (name: string): boolean => flags[name] === true;
   const out: ReplayArgs = {
     live: bool("live"),
     json: bool("json"),
@@ -172,6 +159,8 @@ function select(
 
 const command: Command = {
   usage: USAGE,
+  options: OPTIONS,
+  positionals: [],
   async run(args: CliArgs): Promise<number> {
     const options = optionsOf(args);
     if (args.config === undefined) {

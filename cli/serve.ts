@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { CliArgs, Command } from "./command.ts";
-import { createApp } from "../routes/app.ts";
+import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
+import { createHandler } from "../routes/app.ts";
 import { ConfigError, errorMessage, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
 import { Metrics } from "../core/service/metrics.ts";
@@ -97,6 +97,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
 }
 
 const command: Command = {
+  options: { ...CONFIG_OPTION },
+  positionals: [],
   usage: `Usage: blitz serve [--config <path>]
 
 Runs the HTTP service: POST /ingest/<detector> (Bearer token from ingest_tokens), GET /healthz,
@@ -110,9 +112,6 @@ SIGHUP: reload the config (validated first; on a problem the running config stay
 exit:   0 stopped, 2 bad config, 1 other error (also when the listening socket dies)`,
 
   async run(args: CliArgs): Promise<number> {
-    if (args.positional.length) {
-      throw new InputError(`Unexpected argument "${args.positional[0]}"`);
-    }
     const listenValue = Deno.env.get("BLITZ_LISTEN");
     const base = await createRuntime({
       configPath: args.config,
@@ -155,7 +154,7 @@ async function serve(
   storm.start();
   const channels = new ChannelQueue(runtime);
   channels.start();
-  const app = createApp({ runtime, queue, metrics });
+  const handler = createHandler({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
   let server: ReturnType<typeof serveGuarded>;
@@ -168,7 +167,7 @@ async function serve(
       idleTimeoutMs: global.idle_timeout,
       onListen: (addr) => ready.resolve(addr),
       log: runtime.log,
-    }, app.fetch);
+    }, handler);
   } catch (err) {
     throw new Error(
       `Cannot listen on ${listen.hostname}:${listen.port}: ${
@@ -183,6 +182,9 @@ async function serve(
   runtime.log("listening", {
     address: `http://${host}:${addr.port}`,
     workers: global.workers,
+    ...(global.workers === 0
+      ? { processing: "paused (workers: 0): alerts are stored, not sent" }
+      : {}),
     detectors: runtime.config.detectors.size,
     backlog: queue.backlog,
     requeued,

@@ -66,14 +66,21 @@ export function healthRoutes(deps: AppDeps): Hono {
       writable = false;
     }
     const running = queue.running;
+    const reason = !running
+      ? "stopping"
+      : !writable
+      ? runtime.store.lastError ?? "the store cannot be written"
+      : undefined;
     const body = {
       status: writable && running ? "ok" : running ? "unavailable" : "stopping",
       store: writable ? "writable" : "unwritable",
+      ...(reason ? { reason } : {}),
       backlog: queue.backlog,
       max_backlog: maxBacklog,
       accepting: running && writable && queue.backlog < maxBacklog,
       workers: queue.workers,
       busy: queue.busy,
+      processing: queue.workers === 0 ? "paused" : "running",
     };
     return c.json(body, writable && running ? 200 : 503);
   });

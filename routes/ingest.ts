@@ -4,7 +4,8 @@
  * value of the detector's `id_field`) returns the original ids and creates nothing.
  *
  * Checks run cheapest first: token (401), rate limit per token (429), shutdown and backlog (503),
- * detector (404), media type (415), body size (413), signature (401), JSON (400).
+ * detector (404), media type (415), body size (413), signature (401), JSON (400); a store that cannot
+ * commit (the database is away) is a 503 with `Retry-After`, never a 202.
  *
  * @module
  */
@@ -13,18 +14,51 @@ import { HTTPException } from "hono/http-exception";
 import type { AppDeps } from "./_deps.ts";
 import { AuthError, IngestAuth } from "../core/auth/auth.ts";
 import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
-import { newAlertId } from "../core/pipeline/pipeline.ts";
+import { newAlertId, splitAlert } from "../core/pipeline/pipeline.ts";
+import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import type { NewAlert } from "../core/store/store.ts";
 import { lookup } from "../core/template.ts";
+import { errorMessage } from "../core/errors.ts";
 
 /** Seconds a sender should wait when the backlog is full or the service is stopping. */
 export const BUSY_RETRY_AFTER_S = 10;
 
+/** Seconds a sender should wait when the store could not commit (the database is away). */
+export const STORE_RETRY_AFTER_S = 5;
+
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
-/** The ingest route. */
-export function ingestRoutes(deps: AppDeps): Hono {
+/**
+ * Handles one `POST /ingest/<name>`: the 202, or the HTTPException's response for a refused request
+ * (counted in the metrics either way); any other error is thrown for the app's error exit. `serve`
+ * calls it straight from Deno.serve (no router, see `routes/app.ts`), the Hono route below too.
+ */
+export type IngestHandler = (
+  request: Request,
+  name: string,
+) => Promise<Response>;
+
+/** The ingest route, on `handler` (made here unless given, to share one with `serve`'s fast path). */
+export function ingestRoutes(
+  deps: AppDeps,
+  handler: IngestHandler = ingestHandler(deps),
+): Hono {
+  const app = new Hono();
+  app.post(
+    "/ingest/:detector",
+    (c) => handler(c.req.raw, c.req.param("detector")),
+  );
+  app.all(
+    "/ingest/:detector",
+    (c) =>
+      c.json({ error: "Method not allowed: use POST" }, 405, { Allow: "POST" }),
+  );
+  return app;
+}
+
+/** The ingest handler: its token check, rate limiter and the rest, built once. */
+export function ingestHandler(deps: AppDeps): IngestHandler {
   const { runtime, queue, metrics } = deps;
   const global = runtime.config.global;
   const now = deps.now ?? Date.now;
@@ -34,26 +68,21 @@ export function ingestRoutes(deps: AppDeps): Hono {
     now,
   });
   const limiter = new RateLimiter(global.rate_limit, { now });
-  const app = new Hono();
 
-  app.post("/ingest/:detector", async (c) => {
+  return async (request, name) => {
     try {
-      const response = await ingest(c.req.raw, c.req.param("detector"));
+      const response = await ingest(request, name);
       metrics.request("/ingest", 202);
       return response;
     } catch (err) {
-      metrics.request(
-        "/ingest",
-        err instanceof HTTPException ? err.status : 500,
-      );
-      throw err;
+      if (!(err instanceof HTTPException)) {
+        metrics.request("/ingest", 500);
+        throw err;
+      }
+      metrics.request("/ingest", err.status);
+      return err.getResponse();
     }
-  });
-  app.all(
-    "/ingest/:detector",
-    (c) =>
-      c.json({ error: "Method not allowed: use POST" }, 405, { Allow: "POST" }),
-  );
+  };
 
   async function ingest(request: Request, name: string): Promise<Response> {
     let token: number;
@@ -123,10 +152,34 @@ export function ingestRoutes(deps: AppDeps): Hono {
       if (err instanceof AuthError) throw jsonError(401, err.message);
       throw err;
     }
-    const { alerts, batch } = parseAlerts(bytes, {
+    const parsed = parseAlerts(bytes, {
       kind,
       maxDepth: global.max_json_depth,
     });
+    // `split`: each item of the detector's array is its own alert (a bad element refuses the batch).
+    const split = detector.config.split !== undefined;
+    const alerts: Record<string, unknown>[] = [];
+    const origin: string[] = [];
+    parsed.alerts.forEach((alert, i) => {
+      let items: Record<string, unknown>[];
+      try {
+        items = splitAlert(
+          detector,
+          alert,
+          parsed.batch ? `Element ${i}` : "Alert",
+        );
+      } catch (err) {
+        if (err instanceof InputError) throw jsonError(400, err.message);
+        throw err;
+      }
+      items.forEach((item, j) => {
+        alerts.push(item);
+        origin.push(
+          [parsed.batch ? [i] : [], split ? [j] : []].flat().join(":"),
+        );
+      });
+    });
+    const batch = parsed.batch || split;
     const receivedAt = new Date(now()).toISOString();
     const idField = detector.config.id_field;
     let missingId = 0;
@@ -138,10 +191,13 @@ export function ingestRoutes(deps: AppDeps): Hono {
         received_at: receivedAt,
       };
       const own = idField === undefined ? undefined : lookup(alert, idField);
-      if ((typeof own === "string" && own !== "") || typeof own === "number") {
+      if (
+        (typeof own === "string" && own !== "") || typeof own === "number" ||
+        typeof own === "bigint"
+      ) {
         row.idempotency_key = `id:${own}`;
       } else if (key !== null) {
-        row.idempotency_key = batch ? `key:${key}:${i}` : `key:${key}`;
+        row.idempotency_key = batch ? `key:${key}:${origin[i]}` : `key:${key}`;
       }
       if (
         idField !== undefined && row.idempotency_key?.startsWith("id:") !== true
@@ -156,7 +212,23 @@ export function ingestRoutes(deps: AppDeps): Hono {
         note: "accepted without deduplication by id_field",
       });
     }
-    const results = await queue.enqueue(rows);
+    let results;
+    try {
+      results = await queue.enqueue(rows);
+    } catch (err) {
+      // Nothing was committed (a 202 only follows a COMMIT): the sender keeps the alerts and retries.
+      runtime.log("store_error", {
+        detector: name,
+        alerts: rows.length,
+        error: errorMessage(err),
+        during: "ingest",
+      });
+      throw jsonError(
+        503,
+        "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
+        { "Retry-After": String(STORE_RETRY_AFTER_S) },
+      );
+    }
     let duplicates = 0;
     for (const result of results) {
       if (result.duplicate) duplicates++;
@@ -186,6 +258,4 @@ export function ingestRoutes(deps: AppDeps): Hono {
       headers: { "Content-Type": "application/json; charset=utf-8" },
     });
   }
-
-  return app;
 }

@@ -124,6 +124,8 @@ export async function startServe(
     timeoutMs?: number;
     /** A command that runs Deno, e.g. `["prlimit", "--nofile=256", "--"]` for a lower fd limit. */
     wrap?: string[];
+    /** Deno flags added to the task's (the benchmarks' `--cpu-prof`). */
+    denoFlags?: string[];
   },
 ): Promise<ServeProcess> {
   const inherited = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]
@@ -137,6 +139,7 @@ export async function startServe(
       dirs: options.dirs ?? [],
       writeDirs: options.writeDirs ?? [],
     }),
+    ...(options.denoFlags ?? []),
     "main.ts",
     "serve",
     "--config",

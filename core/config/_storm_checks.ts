@@ -5,7 +5,7 @@
  * @module
  */
 import type { DetectorConfig } from "./schema.ts";
-import { didYouMean } from "../plugins/registry.ts";
+import { didYouMean } from "../suggest.ts";
 import { formatDuration } from "../duration.ts";
 
 /** Reports each problem of `detector.storm` through `problem(path, message)`. */

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { Duration } from "./schema.ts";
 import { zodProblems } from "./_problems.ts";
 import { registerSecret } from "../secrets.ts";
-import { didYouMean } from "../plugins/registry.ts";
+import { didYouMean } from "../suggest.ts";
 
 /** The built-in channel types. */
 export const CHANNEL_TYPES = [

@@ -3,7 +3,8 @@
  * path only when used) plus modules from `plugin_dirs`, imported and validated at start-up. A bad plugin
  * fails loading with its file name and a hint, never per alert.
  *
- * In a plugin dir, top-level files are enrichments and files in its `actions/` subfolder are actions.
+ * In a plugin dir, top-level files are enrichments, files in its `actions/` subfolder are actions and
+ * files in its `channels/` subfolder are channels (`defineChannel`, named as a channel `type`).
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { loadSandboxed } from "./sandbox.ts";
 import type { PluginEntry } from "./call.ts";
 import { importLazy, projectUrl } from "../lazy.ts";
 import { CATALOGUE, type CatalogueRow } from "./catalogue.ts";
+import { didYouMean } from "../suggest.ts";
 
 export type { PluginEntry } from "./call.ts";
 
@@ -99,45 +101,10 @@ export class PluginRegistry {
     return [...map.keys()].sort();
   }
 
-  /** A "; did you mean …?" hint for a misspelt name, or the known names. */
+  /** A "; did you mean …? (known: …)" hint for a misspelt name, or " (known: …)". */
   suggest(kind: "enrichment" | "action" | "channel", name: string): string {
     return didYouMean(name, this.names(kind));
   }
-}
-
-/**
- * A "; did you mean …? (known: …)" hint for a misspelt `name` among `candidates`, or " (known: …)" when
- * none is close: the one did-you-mean of config errors.
- */
-export function didYouMean(name: string, candidates: string[]): string {
-  let best = "";
-  let bestScore = Infinity;
-  for (const candidate of candidates) {
-    const score = distance(name.toLowerCase(), candidate.toLowerCase());
-    if (score < bestScore) [best, bestScore] = [candidate, score];
-  }
-  const known = `known: ${candidates.join(", ")}`;
-  return bestScore <= Math.max(2, name.length / 3)
-    ? `; did you mean "${best}"? (${known})`
-    : ` (${known})`;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(
-        row[j]! + 1,
-        row[j - 1]! + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -247,9 +214,15 @@ function readsProblem(name: string, reads: unknown): string | undefined {
   return undefined;
 }
 
+const HELPERS = {
+  enrichment: "defineEnrichment({ name, run })",
+  action: "defineAction({ name, run })",
+  channel: "defineChannel({ name, send })",
+} as const;
+
 async function importPlugin(
   file: string,
-  kind: "enrichment" | "action",
+  kind: "enrichment" | "action" | "channel",
   problems: string[],
 ) {
   const url = toFileUrl(file).href;
@@ -260,15 +233,14 @@ async function importPlugin(
     plugin = await loadSandboxed(url);
   } catch (err) {
     const message = (err as Error).message.split("\n")[0]!;
-    const helper = kind === "enrichment" ? "defineEnrichment" : "defineAction";
     problems.push(
       /^could not find a default export/.test(message)
-        ? `${file}: (plugin): ${message}; use "export default ${helper}({ name, run })"`
+        ? `${file}: (plugin): ${message}; use "export default ${HELPERS[kind]}"`
         : `${file}: (plugin): cannot import: ${message}`,
     );
     return undefined;
   }
-  const problem = pluginProblem(plugin, kind);
+  const problem = pluginProblem(plugin, kind === "channel" ? "action" : kind);
   if (problem) {
     problems.push(`${file}: (plugin): ${problem}`);
     return undefined;
@@ -327,6 +299,10 @@ export async function loadRegistry(
     for (const file of await pluginFiles(join(dir, "actions"))) {
       const entry = await importPlugin(file, "action", problems);
       if (entry) registry.addAction(entry as PluginEntry<AnyAction>);
+    }
+    for (const file of await pluginFiles(join(dir, "channels"))) {
+      const entry = await importPlugin(file, "channel", problems);
+      if (entry) registry.addChannel(entry as PluginEntry<AnyChannel>);
     }
   }
   if (problems.length) throw new ConfigError(problems);

@@ -431,3 +431,45 @@ Deno.test("Queue.backlog: a refresh while a new alert's write is committed but n
   assert.equal(queue.backlog, 0, "the counter agrees with the store");
   await queue.stop();
 });
+
+Deno.test("Queue.backlog: an alert a worker finishes before its insert's fsync ends is not counted after it", async () => {
+  await using s = await setup();
+  const store = s.runtime.store;
+  // The insert commits at once and resolves only at a gate (its fsync): a polling worker claims,
+  // mails and records the alert in between, so its outcome is counted before enqueue counts it.
+  const fsync = Promise.withResolvers<void>();
+  const insertAlertsIdempotent: typeof store.insertAlertsIdempotent = async (
+    alerts,
+  ) => {
+    const results = await store.insertAlertsIdempotent(alerts);
+    await fsync.promise;
+    return results;
+  };
+  const proxied = new Proxy(store, {
+    get: (target, key) => {
+      if (key === "insertAlertsIdempotent") return insertAlertsIdempotent;
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const metrics = new Metrics();
+  const queue = new Queue(
+    metrics.instrument({ ...s.runtime, store: proxied }),
+    { metrics, pollMs: 10, refreshMs: 3_600_000 },
+  );
+  await queue.start(1);
+  const enqueued = queue.enqueue([alert(1)]);
+  await s.smtp.waitFor(1, 10_000);
+  const processed = () =>
+    /blitz_alerts_processed_total\{detector="t1",outcome="delivered"\} (\d+)/
+      .exec(metrics.render())?.[1] ?? "0";
+  for (let i = 0; i < 500 && processed() !== "1"; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(processed(), "1", "recorded before the insert resolved");
+  fsync.resolve();
+  await enqueued;
+  assert.equal(await store.backlog(), 0);
+  assert.equal(queue.backlog, 0, "the counter agrees with the store");
+  await queue.stop();
+});
