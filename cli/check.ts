@@ -1,7 +1,9 @@
 /** `blitz check`: validates the global config and every detector. */
 import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { loadConfig } from "../core/config/config.ts";
-import { loadRegistry } from "../core/plugins/registry.ts";
+import { loadRegistry, type PluginRegistry } from "../core/plugins/registry.ts";
+import { ConfigError } from "../core/errors.ts";
+import { checkPluginConfigs } from "../core/pipeline/plugin_checks.ts";
 import { redact } from "../core/secrets.ts";
 
 const command: Command = {
@@ -14,13 +16,17 @@ enrichment and action names, colors, signing keys). Prints each problem as
 "<file>: <detector>.<path>: <message>" and exits 2, or prints a summary and exits 0.`,
 
   async run(args: CliArgs): Promise<number> {
+    let registry: PluginRegistry | undefined;
     const config = await loadConfig({
       path: args.config,
-      registry: (g) => loadRegistry(g.plugin_dirs),
+      registry: async (g) => (registry = await loadRegistry(g.plugin_dirs)),
     });
     for (const warning of config.warnings) {
       console.error(redact(`warning: ${warning}`));
     }
+    // What the detectors give their plugins, checked by each plugin's own check hook.
+    const problems = await checkPluginConfigs(config, registry!);
+    if (problems.length) throw new ConfigError(problems);
     const detectors = [...config.detectors.values()];
     const enrichments = detectors.reduce(
       (n, d) => n + d.blocks.reduce((m, b) => m + b.entries.length, 0),

@@ -5,6 +5,7 @@
  * @module
  */
 import { Environment } from "@marcbachmann/cel-js";
+import { closest } from "../suggest.ts";
 
 const env = new Environment({
   unlistedVariablesAreDyn: false,
@@ -44,8 +45,9 @@ export function compileCondition(source: string): Condition {
     }
     program = parsed;
   } catch (err) {
+    const message = (err as Error).message.split("\n")[0]!;
     throw new SyntaxError(
-      `Invalid CEL condition: ${(err as Error).message.split("\n")[0]}`,
+      `Invalid CEL condition: ${message}${bareFieldHint(message)}`,
       { cause: err },
     );
   }
@@ -59,4 +61,14 @@ export function compileCondition(source: string): Condition {
       return result;
     },
   };
+}
+
+/** For an unknown variable: alert fields are read through `alert` (`src_ip` → `alert.src_ip`). */
+function bareFieldHint(message: string): string {
+  const name = /^Unknown variable: ([\w.]+)/.exec(message)?.[1];
+  if (name === undefined) return "";
+  const variable = closest(name, ["alert"]);
+  return variable && variable !== name
+    ? `; did you mean "${variable}" (or the field "alert.${name}")?`
+    : `; alert fields are read through alert: did you mean "alert.${name}"?`;
 }

@@ -21,7 +21,7 @@ import {
   type SafeFetchPolicy,
 } from "./_check.ts";
 
-export { buildUrl, fillText } from "./_build.ts";
+export { buildUrl, fillText, urlProblem } from "./_build.ts";
 export { readTextCapped } from "./_read.ts";
 export {
   BlockedRequestError,
