@@ -14,6 +14,7 @@ import * as serve from "./cli/serve.ts";
 import * as migrate from "./cli/migrate.ts";
 import * as backup from "./cli/backup.ts";
 import * as replay from "./cli/replay.ts";
+import * as silenceCli from "./cli/silence.ts";
 import * as conditions from "./core/config/conditions.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
@@ -39,6 +40,7 @@ preload({
   "cli/migrate.ts": migrate,
   "cli/backup.ts": backup,
   "cli/replay.ts": replay,
+  "cli/silence.ts": silenceCli,
   "core/config/conditions.ts": conditions,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,

@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   migrate: () => importLazy("cli/migrate.ts"),
   backup: () => importLazy("cli/backup.ts"),
   replay: () => importLazy("cli/replay.ts"),
+  silence: () => importLazy("cli/silence.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -37,6 +38,7 @@ Commands:
   migrate <mail_conf.py> [--out <dir>] [--dry-run]   convert the original Blitz's config
   backup <file> [--config <path>]                    online, consistent copy of the SQLite store
   replay --config <path> [--since 24h | --ids a,b]   stored alerts through a changed config: what differs
+  silence add|list|expire                            timed silences of storm control
 
 Run "blitz <command> --help" for details; "blitz --version" prints the version. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 

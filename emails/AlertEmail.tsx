@@ -11,7 +11,7 @@
  * @module
  */
 import type { JSX } from "preact";
-import { DataView, KeyValueTable, safeJson, THEME, WRAP } from "./DataView.tsx";
+import { DataView, KeyValueTable, THEME, WRAP } from "./DataView.tsx";
 import { Buttons, type EmailButton } from "./Buttons.tsx";
 import {
   type EmailEnrichment,
@@ -21,13 +21,15 @@ import { formatTime } from "./_format.ts";
 import { Header } from "./_Header.tsx";
 import { Document, Footer, GroupLabel, Row } from "./_Layout.tsx";
 import { Heading, normalizeStatus, STATUS } from "./_Status.tsx";
+import { rawJson } from "./_format.ts";
+import type { Level } from "../core/severity.ts";
 
 export { buttonColors, type EmailButton, safeHref } from "./Buttons.tsx";
 export {
   type EmailEnrichment,
   enrichmentMessage,
 } from "./EnrichmentSection.tsx";
-export { formatSeconds, formatTime } from "./_format.ts";
+export { formatSeconds, formatTime, rawJson } from "./_format.ts";
 export { STATUS_LABELS } from "./_Status.tsx";
 
 /** Everything the alert email shows. */
@@ -36,11 +38,21 @@ export interface EmailModel {
   subject: string;
   detector: string;
   alertId: string;
+  /** The alert's page (`{public_url}/alerts/<id>`), linked from the email. */
+  alertUrl?: string;
   /** ISO time the alert arrived. */
   receivedAt: string;
+  /** The detector's level for the alert, shown as a coloured badge at the top. */
+  severity?: Level;
+  /** The fields an analyst reads first (host, IP, user…), as `[label, value]`, at the top. */
+  keyFields?: [string, string][];
+  /** The condition block that matched (CEL source). */
+  condition?: string;
   /** E.g. "No enrichment condition matched this alert". */
   conditionNote?: string;
   enrichments: EmailEnrichment[];
+  /** Enrichments not run because their condition block did not match: one quiet line. */
+  notRun?: string[];
   /** Results of send actions (`pass_to_mail`): `name` is the `return_name`. */
   sendResults: { name: string; value: unknown }[];
   /** The alert itself, present when the detector sets `include_json`. */
@@ -69,15 +81,18 @@ export interface FollowUpModel {
 /** The alert email as a full HTML document. */
 export function AlertEmail({ model }: { model: EmailModel }): JSX.Element {
   const title = model.title || model.subject;
+  // Disabled enrichments (`enabled: false`) were not run: not shown at all.
+  const enrichments = model.enrichments.filter((e) => e.status !== "skipped");
+  const notRun = model.notRun ?? [];
   return (
     <Document title={model.subject || title}>
       <Header
         kicker={`Blitz alert · ${model.detector}`}
         title={title}
-        meta={[["Detector", model.detector], ["Alert ID", model.alertId], [
-          "Received",
-          formatTime(model.receivedAt),
-        ]]}
+        {...(model.severity ? { severity: model.severity } : {})}
+        keyFields={model.keyFields ?? []}
+        meta={metaRows(model)}
+        {...(model.alertUrl ? { link: model.alertUrl } : {})}
       >
         {model.conditionNote
           ? (
@@ -89,12 +104,18 @@ export function AlertEmail({ model }: { model: EmailModel }): JSX.Element {
           )
           : null}
       </Header>
-      {model.enrichments.length > 0
-        ? <GroupLabel>Enrichments</GroupLabel>
+      {model.buttons.length > 0 ? <Buttons buttons={model.buttons} /> : null}
+      {enrichments.length > 0 ? <GroupLabel>Enrichments</GroupLabel> : null}
+      {enrichments.map((e, i) => <EnrichmentSection key={i} enrichment={e} />)}
+      {notRun.length > 0
+        ? (
+          <Row>
+            <div style={`font-size:12px;color:${THEME.faint};${WRAP}`}>
+              {`Not run (their condition did not match): ${notRun.join(", ")}`}
+            </div>
+          </Row>
+        )
         : null}
-      {model.enrichments.map((e, i) => (
-        <EnrichmentSection key={i} enrichment={e} />
-      ))}
       {model.sendResults.length > 0
         ? (
           <>
@@ -107,16 +128,8 @@ export function AlertEmail({ model }: { model: EmailModel }): JSX.Element {
           </>
         )
         : null}
-      {model.buttons.length > 0 ? <Buttons buttons={model.buttons} /> : null}
       {model.alertJson !== undefined
-        ? (
-          <>
-            <GroupLabel>Alert JSON</GroupLabel>
-            <Row>
-              <DataView value={safeJson(model.alertJson, 2)} />
-            </Row>
-          </>
-        )
+        ? <AlertData value={model.alertJson} link={model.alertUrl} />
         : null}
       <Footer>
         Sent by Blitz for alert{" "}
@@ -124,6 +137,55 @@ export function AlertEmail({ model }: { model: EmailModel }): JSX.Element {
         anyone who has this email: please do not forward it.
       </Footer>
     </Document>
+  );
+}
+
+/** The metadata rows under the key fields: the subject line, where the alert came from, the condition. */
+export function metaRows(model: EmailModel): [string, string][] {
+  return [
+    ["Subject", model.subject],
+    ["Detector", model.detector],
+    ["Alert ID", model.alertId],
+    ["Received", formatTime(model.receivedAt)],
+    ...(model.condition
+      ? [["Condition", model.condition] as [string, string]]
+      : []),
+  ];
+}
+
+/** The alert as nested tables, then its raw JSON cut to its first lines with its size. */
+function AlertData(
+  { value, link }: { value: unknown; link?: string | undefined },
+) {
+  const raw = rawJson(value);
+  return (
+    <>
+      <GroupLabel>Alert</GroupLabel>
+      <Row>
+        <DataView value={value} />
+      </Row>
+      <GroupLabel>Alert JSON</GroupLabel>
+      <Row>
+        <DataView value={raw.shown} />
+        {raw.more > 0
+          ? (
+            <div
+              style={`margin-top:4px;color:${THEME.faint};font-size:12px;font-style:italic;`}
+            >
+              {`… ${raw.more} more lines (${raw.size} in all)`}
+              {link
+                ? (
+                  <>
+                    {": the whole alert is on "}
+                    <a href={link} style={`color:${THEME.muted};`}>its page</a>
+                  </>
+                )
+                : null}
+            </div>
+          )
+          : null}
+      </Row>
+    </>
   );
 }
 

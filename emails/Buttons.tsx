@@ -13,6 +13,8 @@ export interface EmailButton {
   /** Hex color such as `#2563eb`, or a basic color name. */
   color: string;
   href: string;
+  /** What the button does (`Runs jira_create, then http_request POST fw.example.org`). */
+  description?: string;
 }
 
 /** The href to use, or `undefined` when it is not an absolute http(s) URL. */
@@ -55,14 +57,27 @@ export function buttonColors(
   return { background: hex, text: luminance > 0.6 ? "#1f2933" : "#ffffff" };
 }
 
-/** The "Respond" group: every button, then the note about the confirmation page. */
+/** The "Respond" group: every button with what it does, then the note about the confirmation page. */
 export function Buttons({ buttons }: { buttons: EmailButton[] }) {
   return (
     <>
       <GroupLabel>Respond</GroupLabel>
       <Row>
         <div>
-          {buttons.map((b, i) => <Button key={i} button={b} />)}
+          {buttons.map((b, i) => (
+            <div key={i} style="margin:0 0 6px 0;">
+              <Button button={b} />
+              {b.description
+                ? (
+                  <div
+                    style={`margin:-4px 0 6px 0;font-size:12px;color:${THEME.muted};${WRAP}`}
+                  >
+                    {b.description}
+                  </div>
+                )
+                : null}
+            </div>
+          ))}
         </div>
         <div
           style={`margin-top:4px;font-size:12px;color:${THEME.muted};`}

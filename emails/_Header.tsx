@@ -1,34 +1,68 @@
 /**
- * The top of an email: the dark band with kicker and title, then a card with the metadata table
- * (and anything the email adds below it).
+ * The top of an email: the dark band with kicker, severity badge and title, then a card with the key
+ * fields (host, IP, user…), the metadata table and the alert page link (and anything the email adds
+ * below them).
  *
  * @module
  */
 import type { ComponentChildren } from "preact";
 import { THEME, WRAP } from "./DataView.tsx";
 import { Row } from "./_Layout.tsx";
+import { type Level, LEVEL_COLORS } from "../core/severity.ts";
 
-/** The band and the metadata card; `children` go below the metadata. */
+/** The band and the card of key fields and metadata; `children` go below the metadata. */
 export function Header(
-  { kicker, title, meta, children }: {
+  { kicker, title, severity, keyFields = [], meta, link, children }: {
     kicker: string;
     title: string;
+    severity?: Level;
+    keyFields?: [string, string][];
     meta: [string, string][];
+    /** The alert's page. */
+    link?: string;
     children?: ComponentChildren;
   },
 ) {
   return (
     <>
-      <Band kicker={kicker} title={title} />
+      <Band kicker={kicker} title={title} severity={severity} />
       <Row>
+        {keyFields.length > 0 ? <KeyFields rows={keyFields} /> : null}
         <Meta rows={meta} />
+        {link
+          ? (
+            <div style="margin-top:6px;font-size:13px;">
+              <a href={link} style={`color:${THEME.muted};`}>
+                Open the alert page
+              </a>
+            </div>
+          )
+          : null}
         {children}
       </Row>
     </>
   );
 }
 
-function Band({ kicker, title }: { kicker: string; title: string }) {
+/** The severity badge: the level in capitals on its colour. */
+export function SeverityBadge({ level }: { level: Level }) {
+  const colors = LEVEL_COLORS[level];
+  return (
+    <span
+      style={`display:inline-block;padding:3px 10px;margin:0 8px 0 0;border-radius:10px;font-size:12px;font-weight:700;letter-spacing:0.06em;background:${colors.bg};color:${colors.fg};`}
+    >
+      {level.toUpperCase()}
+    </span>
+  );
+}
+
+function Band(
+  { kicker, title, severity }: {
+    kicker: string;
+    title: string;
+    severity: Level | undefined;
+  },
+) {
   return (
     <tr>
       <td
@@ -37,6 +71,7 @@ function Band({ kicker, title }: { kicker: string; title: string }) {
         <div
           style={`font-size:11px;letter-spacing:0.08em;text-transform:uppercase;color:${THEME.bandMuted};`}
         >
+          {severity ? <SeverityBadge level={severity} /> : null}
           {kicker}
         </div>
         <h1
@@ -46,6 +81,33 @@ function Band({ kicker, title }: { kicker: string; title: string }) {
         </h1>
       </td>
     </tr>
+  );
+}
+
+/** The fields an analyst reads first, larger than the metadata. */
+function KeyFields({ rows }: { rows: [string, string][] }) {
+  return (
+    <table
+      role="presentation"
+      cellPadding="0"
+      cellSpacing="0"
+      style={`width:100%;font-size:15px;margin:0 0 10px 0;padding:0 0 8px 0;border-bottom:1px solid ${THEME.line};`}
+    >
+      {rows.map(([name, value]) => (
+        <tr key={name}>
+          <td
+            style={`width:110px;padding:3px 12px 3px 0;color:${THEME.muted};vertical-align:top;white-space:nowrap;`}
+          >
+            {name}
+          </td>
+          <td
+            style={`padding:3px 0;color:${THEME.text};font-weight:600;${WRAP}`}
+          >
+            {value}
+          </td>
+        </tr>
+      ))}
+    </table>
   );
 }
 

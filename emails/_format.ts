@@ -1,4 +1,5 @@
-/** Times and durations as the emails show them. */
+/** Times, durations and raw JSON as the emails show them. */
+import { safeJson } from "./DataView.tsx";
 
 /** `2025-01-31 14:05:09 UTC` for a valid ISO time, else the input unchanged. */
 export function formatTime(iso: string): string {
@@ -16,4 +17,24 @@ export function formatSeconds(ms: number): string {
 /** `250 ms` under a second, else {@linkcode formatSeconds}. */
 export function formatMs(ms: number): string {
   return ms >= 1000 ? formatSeconds(ms) : `${Math.round(ms)} ms`;
+}
+
+/** Lines of raw alert JSON shown in an email before the rest is cut (the alert page has it all). */
+export const RAW_JSON_LINES = 40;
+
+/** Pretty JSON of a value cut to {@linkcode RAW_JSON_LINES}: the text shown, the lines left, the size. */
+export function rawJson(
+  value: unknown,
+): { shown: string; more: number; size: string } {
+  const text = safeJson(value, 2);
+  const lines = text.split("\n");
+  const bytes = new TextEncoder().encode(text).length;
+  const size = bytes < 1024
+    ? `${bytes} bytes`
+    : `${(bytes / 1024).toFixed(1)} KB`;
+  return {
+    shown: lines.slice(0, RAW_JSON_LINES).join("\n"),
+    more: Math.max(0, lines.length - RAW_JSON_LINES),
+    size,
+  };
 }

@@ -20,7 +20,12 @@ const DEVICE_1: EmailModel = {
   subject: "Email Alert : 203.0.113.7 : login-api",
   detector: "device_1",
   alertId: "0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
+  alertUrl: "http://127.0.0.1:8080/alerts/0190f1e2-7a3b-7c4d-8e5f-6a7b8c9d0e1f",
   receivedAt: "2025-03-04T05:06:07.890Z",
+  severity: "high",
+  keyFields: [["Source IP", "203.0.113.7"], ["Service", "login-api"]],
+  condition: 'alert.param2 == "login-api"',
+  notRun: ["Asset owner"],
   enrichments: [
     {
       name: "Reverse DNS",
@@ -66,11 +71,13 @@ const DEVICE_1: EmailModel = {
       label: "Create JIRA",
       color: "#d9822b",
       href: "http://127.0.0.1:8080/a/v1.k1.TOKEN-1",
+      description: "Runs jira_create",
     },
     {
-      label: "Block on firewall",
+      label: "Block 203.0.113.7 on firewall",
       color: "#c23030",
       href: "http://127.0.0.1:8080/a/v1.k1.TOKEN-2",
+      description: "Blocks the source IP at the perimeter for 24 hours",
     },
   ],
 };

@@ -147,16 +147,27 @@ Deno.test("renderAlertEmail() shows each enrichment's status", () => {
       },
       { name: "es_history", status: "skipped", ms: 0 },
     ],
+    notRun: ["vt_lookup", "asset_db"],
   }));
   for (const out of [html, text]) {
     assert.ok(out.includes("No enrichment condition matched this alert"));
     assert.ok(out.includes("reverse_dns — timed out after 5 s"));
     assert.ok(out.includes("geoip — timed out after 2.5 s"));
     assert.ok(out.includes("jira_search — failed: HTTP 503 from jira"));
-    assert.ok(out.includes("skipped"));
+    assert.ok(
+      !out.includes("es_history"),
+      "a disabled enrichment is not shown",
+    );
+    assert.ok(!/skipped/i.test(out));
+    assert.ok(
+      out.includes(
+        "Not run (their condition did not match): vt_lookup, asset_db",
+      ),
+      "enrichments of unmatched blocks: one quiet line",
+    );
     assert.ok(out.includes("OrgName: APNIC"));
   }
-  const order = ["whois", "reverse_dns", "geoip", "jira_search", "es_history"]
+  const order = ["whois", "reverse_dns", "geoip", "jira_search"]
     .map((n) => html.indexOf(`>${n}<`));
   assert.ok(
     order.every((pos, i) => pos > 0 && (i === 0 || pos > order[i - 1]!)),

@@ -9,42 +9,38 @@ import {
   type FollowUpModel,
   formatSeconds,
   formatTime,
+  metaRows,
+  rawJson,
   safeHref,
   STATUS_LABELS,
 } from "./AlertEmail.tsx";
-import { dataShape, safeJson } from "./DataView.tsx";
+import { dataShape } from "./DataView.tsx";
 
 const INDENT = "    ";
 
-/** The plain-text part of the alert email. */
+/** The plain-text part of the alert email: the same order as the HTML, what to read first at the top. */
 export function alertText(model: EmailModel): string {
   const title = model.title || model.subject;
   const out = [title, "=".repeat(Math.min(Math.max(title.length, 3), 72)), ""];
-  out.push(
-    `Detector:  ${model.detector}`,
-    `Alert ID:  ${model.alertId}`,
-    `Received:  ${formatTime(model.receivedAt)}`,
+  const rows: [string, string][] = [
+    ...(model.severity
+      ? [["Severity", model.severity.toUpperCase()] as [string, string]]
+      : []),
+    ...(model.keyFields ?? []),
+    ...metaRows(model),
+    ...(model.alertUrl
+      ? [["Alert page", model.alertUrl] as [string, string]]
+      : []),
+    ...(model.conditionNote
+      ? [["Note", model.conditionNote] as [string, string]]
+      : []),
+  ];
+  const width = Math.min(
+    Math.max(...rows.map(([name]) => name.length)) + 2,
+    24,
   );
-  if (model.conditionNote) out.push(`Note:      ${model.conditionNote}`);
-
-  if (model.enrichments.length > 0) {
-    out.push("", ...heading("Enrichments"));
-    for (const e of model.enrichments) {
-      const time = e.status === "skipped"
-        ? ""
-        : `, ${e.ms >= 1000 ? formatSeconds(e.ms) : `${Math.round(e.ms)} ms`}`;
-      out.push("", `${e.name} [${STATUS_LABELS[e.status]}${time}]`);
-      const message = enrichmentMessage(e);
-      if (message !== undefined) out.push(INDENT + message);
-      else if (e.data === undefined) out.push(`${INDENT}No data returned`);
-      else out.push(...dataText(e.data, { indent: INDENT }));
-    }
-  }
-  if (model.sendResults.length > 0) {
-    out.push("", ...heading("Results"));
-    for (const r of model.sendResults) {
-      out.push(...field(r.name, r.value, { indent: "", depth: 1 }));
-    }
+  for (const [name, value] of rows) {
+    out.push(`${`${name}:`.padEnd(width)}${value}`);
   }
   if (model.buttons.length > 0) {
     out.push(
@@ -53,11 +49,48 @@ export function alertText(model: EmailModel): string {
       "Each link opens a confirmation page; nothing runs until you confirm there.",
     );
     for (const b of model.buttons) {
-      out.push("", b.label, safeHref(b.href) ?? "(link unavailable)");
+      out.push("", b.label);
+      if (b.description) out.push(INDENT + b.description);
+      out.push(safeHref(b.href) ?? "(link unavailable)");
+    }
+  }
+  const enrichments = model.enrichments.filter((e) => e.status !== "skipped");
+  if (enrichments.length > 0) {
+    out.push("", ...heading("Enrichments"));
+    for (const e of enrichments) {
+      const time = `, ${
+        e.ms >= 1000 ? formatSeconds(e.ms) : `${Math.round(e.ms)} ms`
+      }`;
+      out.push("", `${e.name} [${STATUS_LABELS[e.status]}${time}]`);
+      const message = enrichmentMessage(e);
+      if (message !== undefined) out.push(INDENT + message);
+      else if (e.data === undefined) out.push(`${INDENT}No data returned`);
+      else out.push(...dataText(e.data, { indent: INDENT }));
+    }
+  }
+  if ((model.notRun ?? []).length > 0) {
+    out.push(
+      "",
+      `Not run (their condition did not match): ${model.notRun!.join(", ")}`,
+    );
+  }
+  if (model.sendResults.length > 0) {
+    out.push("", ...heading("Results"));
+    for (const r of model.sendResults) {
+      out.push(...field(r.name, r.value, { indent: "", depth: 1 }));
     }
   }
   if (model.alertJson !== undefined) {
-    out.push("", ...heading("Alert JSON"), safeJson(model.alertJson, 2));
+    out.push("", ...heading("Alert"), ...dataText(model.alertJson));
+    const raw = rawJson(model.alertJson);
+    out.push("", ...heading("Alert JSON"), raw.shown);
+    if (raw.more > 0) {
+      out.push(
+        `… ${raw.more} more lines (${raw.size} in all)${
+          model.alertUrl ? `: the whole alert is on ${model.alertUrl}` : ""
+        }`,
+      );
+    }
   }
   out.push(
     "",

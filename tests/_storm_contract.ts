@@ -28,13 +28,22 @@ function input(
   };
 }
 
-/** Registers the storm contract tests for a backend; `open` gives a fresh, empty store. */
+/** One case of the storm contract: it gets a fresh, empty store. */
+export interface StormCase {
+  title: string;
+  fn(store: Store): Promise<void>;
+}
+
+/**
+ * Registers the storm contract tests for a backend; `open` gives a fresh, empty store. A backend that
+ * shares one server across cases (PostgreSQL) runs {@link stormCases} as steps instead.
+ */
 export function stormContract(
   name: string,
   open: () => Promise<{ store: Store; close(): Promise<void> }>,
   options: { ignore?: boolean } = {},
 ): void {
-  const test = (title: string, fn: (store: Store) => Promise<void>) =>
+  for (const { title, fn } of stormCases()) {
     Deno.test({
       name: `${name} storm: ${title}`,
       ignore: options.ignore ?? false,
@@ -47,6 +56,14 @@ export function stormContract(
         }
       },
     });
+  }
+}
+
+/** The storm contract's cases. */
+export function stormCases(): StormCase[] {
+  const cases: StormCase[] = [];
+  const test = (title: string, fn: (store: Store) => Promise<void>) =>
+    cases.push({ title, fn });
 
   const alerts = (store: Store, ids: string[]) =>
     store.insertAlerts(
@@ -199,4 +216,5 @@ export function stormContract(
     assert.equal(quiet.action, "notify", "quiet for more than 60 min");
     assert.equal((await store.storm.window("fp-1"))?.acked_at, undefined);
   });
+  return cases;
 }

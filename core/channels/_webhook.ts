@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../json.ts";
 import type { WebhookChannelConfig } from "../config/channels.ts";
 import type { ChannelMessage } from "./model.ts";
 import { postJson, withBase } from "./_http.ts";
@@ -66,7 +67,7 @@ export async function sendWebhook(
   message: ChannelMessage,
   options: { id: string; event: string; now: Date },
 ): Promise<Record<string, unknown>> {
-  const body = JSON.stringify(webhookDocument(message, options.event));
+  const body = stringifyJson(webhookDocument(message, options.event));
   const headers = await signWebhook(channel.secret, {
     id: options.id,
     timestamp: Math.floor(options.now.getTime() / 1000),

@@ -12,6 +12,8 @@
  * @module
  */
 import type { ChannelConfig, LoadedConfig } from "../config/config.ts";
+import type { PluginChannelConfig } from "../config/channels.ts";
+import { toJson } from "../json.ts";
 import { retryOrFail } from "../delivery/retry.ts";
 import type { Logger } from "../log.ts";
 import type { Invoker } from "../plugins/call.ts";
@@ -26,10 +28,16 @@ import type {
 import type { ChannelMessage } from "./model.ts";
 import { ChannelError } from "./_http.ts";
 import { sendWebhook } from "./_webhook.ts";
+import { sendTeams } from "./_teams.ts";
+import { sendPagerDuty } from "./_pagerduty.ts";
 import { slackMessage } from "./_slack.ts";
 import { importLazy } from "../lazy.ts";
 
-export { buildChannelMessage, SEVERITY_LEVELS } from "./message.ts";
+export {
+  buildChannelMessage,
+  SEVERITY_LEVELS,
+  stormChannelMessage,
+} from "./message.ts";
 export type { ChannelMessage, SeverityLevel } from "./model.ts";
 export { ChannelError } from "./_http.ts";
 export { signWebhook } from "./_webhook.ts";
@@ -64,6 +72,29 @@ export function deliveriesFor(
       payload: { message },
     }];
   });
+}
+
+/**
+ * Queues a message that is not an alert's own (a storm digest, the end of a silence) to the channels
+ * of `notify` other than email, under `event` (one entry per channel and event, however often this
+ * runs). Returns how many were queued; the caller wakes the channel queue.
+ */
+export async function queueNotice(
+  deps: ChannelDeps,
+  options: {
+    notify: readonly string[];
+    message: ChannelMessage;
+    event: string;
+  },
+): Promise<number> {
+  const rows = deliveriesFor(
+    deps.config,
+    options.notify,
+    options.message,
+    options.event,
+  );
+  if (rows.length) await deps.store.insertDeliveries(rows);
+  return rows.length;
 }
 
 /** One attempt at one claimed (or pending) delivery, its outcome recorded; returns the delivery after it. */
@@ -195,6 +226,54 @@ export async function queueChatUpdates(
   return posted.length;
 }
 
+/**
+ * Sends through a `defineChannel` plugin in the sandbox (granted only what it declares), under the
+ * channel's `timeout`. Its settings are the channel's `params` (validated in the worker by the plugin's
+ * schema) plus `api_url` when set. A permission error or invalid params fail at once; anything else is
+ * retried.
+ */
+async function sendPlugin(
+  deps: ChannelDeps,
+  channel: PluginChannelConfig & { name: string },
+  message: ChannelMessage,
+): Promise<Record<string, unknown>> {
+  if (!deps.registry?.hasChannel(channel.type) || !deps.invoker) {
+    throw new ChannelError(
+      `channel plugin "${channel.type}" is not loaded`,
+      { transient: false },
+    );
+  }
+  const entry = deps.registry.channel(channel.type);
+  const plugin = await entry.load();
+  try {
+    const value = await deps.invoker.invoke(
+      entry as unknown as Parameters<Invoker["invoke"]>[0],
+      plugin as unknown as Parameters<Invoker["invoke"]>[1],
+      message,
+      {
+        alert: message.alert,
+        alertId: message.alert_id,
+        detector: message.detector,
+        args: [],
+        settings: {
+          ...channel.params,
+          ...(channel.api_url ? { api_url: channel.api_url } : {}),
+        },
+      },
+      { timeoutMs: channel.timeout },
+    );
+    return value === undefined || value === null
+      ? {}
+      : { value: toJson(value) };
+  } catch (err) {
+    const text = publicError(err);
+    throw new ChannelError(`channel plugin "${channel.type}": ${text}`, {
+      transient: !/^(permission denied|invalid params)/.test(text),
+      cause: err,
+    });
+  }
+}
+
 /** Sends through the channel's type; resolves with what to record, throws ChannelError (or anything). */
 async function send(
   deps: ChannelDeps,
@@ -203,11 +282,7 @@ async function send(
   now: Date,
 ): Promise<Record<string, unknown>> {
   const message = delivery.payload.message as ChannelMessage;
-  if (channel.plugin) {
-    throw new ChannelError(`channel plugins are not supported yet`, {
-      transient: false,
-    });
-  }
+  if (channel.plugin) return await sendPlugin(deps, channel, message);
   switch (channel.type) {
     case "slack": {
       const api = await importLazy<typeof import("./slack_api.ts")>(
@@ -231,8 +306,12 @@ async function send(
         slackMessage(message, { interactive }),
       );
     }
+    case "teams":
+      return await sendTeams(channel, message);
+    case "pagerduty":
+      return await sendPagerDuty(channel, message);
     case "webhook":
-      return sendWebhook(channel, message, {
+      return await sendWebhook(channel, message, {
         id: `msg_${delivery.alert_id}_${delivery.channel}_${delivery.event}`
           .replace(/[^\w.-]/g, "_"),
         event: delivery.event,
@@ -240,10 +319,8 @@ async function send(
       });
     default:
       throw new ChannelError(
-        `channel type "${channel.type}" is not supported yet`,
-        {
-          transient: false,
-        },
+        `channel type "${(channel as { type: string }).type}" is unknown`,
+        { transient: false },
       );
   }
 }

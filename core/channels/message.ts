@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { stringifyJson } from "../json.ts";
 import type {
   ChannelMessage,
   MessageEnrichment,
@@ -58,7 +59,10 @@ export function buildChannelMessage(input: MessageInput): ChannelMessage {
   const base = input.publicUrl.replace(/\/+$/, "");
   const severity = input.severity ?? severityOf(input.alert);
   const message: ChannelMessage = {
-    kind: input.alert.status === "resolved" ? "resolved" : "alert",
+    kind: typeof input.alert.status === "string" &&
+        input.alert.status.toLowerCase() === "resolved"
+      ? "resolved"
+      : "alert",
     alert_id: input.alertId,
     detector: input.detector,
     title: input.title,
@@ -146,7 +150,7 @@ function text(value: unknown): string {
   if (typeof value === "string") return value;
   if (value === undefined) return "";
   try {
-    return JSON.stringify(value);
+    return stringifyJson(value);
   } catch {
     return String(value);
   }
@@ -155,4 +159,70 @@ function text(value: unknown): string {
 /** `s` cut to `max` characters, with an ellipsis when cut. */
 export function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/** What a storm-control message (a digest, or the end of a silence) is made from. */
+export interface StormMessageInput {
+  kind: "digest" | "notice";
+  /** The alert the message hangs off (the window's first email, or the first alert held back). */
+  alertId: string;
+  detector: string;
+  subject: string;
+  /** When the message was made (ISO 8601). */
+  at: string;
+  publicUrl: string;
+  facts: [string, string][];
+  distinct: {
+    path: string;
+    values: { value: string; count: number }[];
+    more: number;
+  }[];
+  /** The email's buttons (their links carry the signed tokens). */
+  buttons: { label: string; color: string; href: string }[];
+  note?: string;
+  count: number;
+  firstSeen?: string;
+  lastSeen?: string;
+  fingerprint?: string;
+}
+
+/** The channel message of a storm digest or notice: its facts as fields, each path's distinct values as a line. */
+export function stormChannelMessage(input: StormMessageInput): ChannelMessage {
+  const base = input.publicUrl.replace(/\/+$/, "");
+  return redactDeep({
+    kind: input.kind,
+    alert_id: input.alertId,
+    detector: input.detector,
+    title: input.subject,
+    subject: input.subject,
+    received_at: input.at,
+    alert_url: `${base}/alerts/${encodeURIComponent(input.alertId)}`,
+    fields: input.facts.slice(0, MAX_FIELDS).map(([name, value]) => ({
+      name,
+      value: clip(value, MAX_VALUE),
+    })),
+    enrichments: input.distinct.map((d) => ({
+      name: d.path,
+      status: "ok" as const,
+      summary: clip(
+        d.values.map((v) => `${v.value} (${v.count})`).join(", ") +
+          (d.more ? ` and ${d.more} more` : ""),
+        MAX_SUMMARY,
+      ),
+    })),
+    actions: input.buttons.filter((b) => b.href).map((b) => ({
+      label: b.label,
+      color: b.color,
+      url: b.href,
+      token: b.href.slice(b.href.lastIndexOf("/") + 1),
+    })),
+    ...(input.note ? { note: input.note } : {}),
+    ...(input.fingerprint ? { fingerprint: input.fingerprint } : {}),
+    storm: {
+      count: input.count,
+      ...(input.firstSeen ? { first_seen: input.firstSeen } : {}),
+      ...(input.lastSeen ? { last_seen: input.lastSeen } : {}),
+    },
+    alert: {},
+  });
 }

@@ -26,6 +26,7 @@ import {
 } from "./_files.ts";
 import { literalSecrets, zodProblems } from "./_problems.ts";
 import { checkStorm } from "./_storm_checks.ts";
+import type { SeverityConfig, SeverityRule } from "../severity.ts";
 
 /** A block of enrichments and the condition that selects it (null: unconditional). */
 export interface EnrichmentBlock {
@@ -42,6 +43,8 @@ export interface LoadedDetector {
   config: DetectorConfig;
   blocks: EnrichmentBlock[];
   module?: DetectorModule;
+  /** The `severity` key, its CEL expression compiled (core/severity.ts). */
+  severity?: SeverityRule;
 }
 
 /** The part of the loaded config that detectors are checked against and added to. */
@@ -139,6 +142,15 @@ export async function loadDetectors(
         { registry: options.registry, compile },
         problems,
       );
+      if (detector && parsed.data.severity) {
+        const rule = await severityRule(
+          parsed.data.severity,
+          (message) =>
+            problems.push(`${file}: ${name}.severity.cel: ${message}`),
+        );
+        if (rule) detector.severity = rule;
+        else continue;
+      }
       if (detector) config.detectors.set(name, detector);
     }
   }
@@ -149,6 +161,23 @@ export async function loadDetectors(
         `${file}: ${name}: detector module has no detector config of that name`,
       );
     } else detector.module = module;
+  }
+}
+
+/** The severity rule of a detector, its `cel` compiled (the CEL engine loaded only then). */
+async function severityRule(
+  config: SeverityConfig,
+  problem: (message: string) => void,
+): Promise<SeverityRule | undefined> {
+  if (config.cel === undefined) return { config };
+  const { compileExpression } = await importLazy<
+    typeof import("./conditions.ts")
+  >("core/config/conditions.ts");
+  try {
+    return { config, evaluate: compileExpression(config.cel).evaluate };
+  } catch (err) {
+    problem((err as Error).message);
+    return undefined;
   }
 }
 

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
 import { checkAddress } from "../headers.ts";
 import { unknownKeysMessage } from "./_problems.ts";
+import { SeveritySchema } from "../severity.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
 // a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
@@ -148,6 +149,9 @@ const ChannelsSchema = z.record(
 /** A detector's (or a condition block's) `notify`: the channels its alerts go to, `email` included. */
 const Notify = z.array(z.string().min(1));
 
+/** The store backends `store.backend` accepts. */
+export const STORE_BACKENDS = ["sqlite", "postgres"] as const;
+
 /** The global config file. */
 export const GlobalConfigSchema = z.strictObject({
   // The original mail_conf globals.
@@ -223,12 +227,25 @@ export const GlobalConfigSchema = z.strictObject({
   }).prefault({}),
   // Storm control: above this many emails an hour for one detector, digests only (default off).
   storm_breaker: BreakerSpec.prefault("off"),
-  // Store backend.
+  // Store backend: the embedded SQLite file in data_dir, or PostgreSQL shared by several instances.
   store: z.strictObject({
-    backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),
-    url: z.string().optional(),
-    index_prefix: z.string().default("blitz"),
-  }).prefault({}),
+    backend: z.enum(STORE_BACKENDS, {
+      error: (issue) =>
+        `unknown store backend ${JSON.stringify(issue.input)} (known: ${
+          STORE_BACKENDS.join(", ")
+        }); Elasticsearch is not a store backend`,
+    }).default("sqlite"),
+    url: z.string().min(1).optional(),
+  }).prefault({}).superRefine((store, ctx) => {
+    if (store.backend === "postgres" && store.url === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["url"],
+        message:
+          "backend postgres needs url: postgres://user:password@host:5432/db (usually ${env:BLITZ_DATABASE_URL})",
+      });
+    }
+  }),
 });
 
 /** The parsed global config. */
@@ -279,6 +296,8 @@ export type ActionStep = z.output<typeof ActionStepSchema>;
 
 export const ReplyButtonSchema = tuple(z.strictObject({
   color: z.string().default("blue"),
+  /** What the button does, shown under it in the email (a template); default: its steps. */
+  description: z.string().optional(),
   actions: z.array(ActionStepSchema).min(1),
 }));
 export type ReplyButton = z.output<typeof ReplyButtonSchema>;
@@ -326,5 +345,10 @@ export const DetectorSchema = z.strictObject({
   }).prefault({}),
   id_field: z.string().optional(),
   storm: StormSchema.optional(),
+  // Issue 12: the alert's level, the fields an analyst reads first, one request as many alerts.
+  severity: SeveritySchema.optional(),
+  key_fields: z.record(z.string(), z.string()).default({}),
+  thread_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .transform((v) => (Array.isArray(v) ? v : [v])).optional(),
 });
 export type DetectorConfig = z.output<typeof DetectorSchema>;

@@ -1,7 +1,7 @@
 /**
  * The details of composing an alert: which condition block applies, the settings each plugin sees,
- * running the block's enrichments, and the email (recipients, reply buttons with signed action links,
- * the Message-ID) rendered from the enriched alert.
+ * running the block's enrichments, recipients, signed button links and the Message-ID. The email
+ * itself is `_message.ts`.
  *
  * @module
  */
@@ -11,24 +11,15 @@ import {
   type LoadedConfig,
   type LoadedDetector,
 } from "../config/config.ts";
+import { signActionToken } from "../auth/tokens.ts";
 import { runEnrichments } from "./enrich.ts";
 import { errorMessage } from "../plugins/call.ts";
 import { redactDeep } from "../secrets.ts";
-import type {
-  ActionResult,
-  EnrichmentResult,
-  StoredMessage,
-} from "../store/store.ts";
-import { fill } from "../template.ts";
+import type { EnrichmentResult } from "../store/store.ts";
 import { headerSafe } from "../headers.ts";
-import { signActionToken } from "../auth/tokens.ts";
-import { renderAlertEmail } from "../../emails/render.ts";
-import type { ComposeInput, Runtime } from "./_types.ts";
+import type { Runtime } from "./_types.ts";
 import type { ConfigReads } from "../plugin.ts";
-import {
-  buildChannelMessage,
-  type ChannelMessage,
-} from "../channels/message.ts";
+import type { ConditionVars } from "../config/conditions.ts";
 
 /** A plugin's `ctx.settings`: the shareable config its `reads` names, then `plugins.<name>` over it. */
 export function settingsFor(
@@ -86,6 +77,7 @@ export function selectBlock(
   detector: LoadedDetector,
   alert: Record<string, unknown>,
   alertId: string,
+  vars: ConditionVars = {},
 ): { block: EnrichmentBlock | undefined; matched: boolean } {
   // With enrichment off there are no conditions to match: the alert is sent as it is.
   if (!detector.config.enrichment_conditional || !detector.config.enrichment) {
@@ -93,7 +85,9 @@ export function selectBlock(
   }
   for (const block of detector.blocks) {
     try {
-      if (block.condition?.matches(alert)) return { block, matched: true };
+      if (block.condition?.matches(alert, vars)) {
+        return { block, matched: true };
+      }
     } catch (err) {
       runtime.log("condition_error", {
         alert_id: alertId,
@@ -143,108 +137,6 @@ export async function enrich(
     enrichments: enrichments.map((e) => `${e.name}:${e.status}`).join(","),
   });
   return enrichments;
-}
-
-/** Renders the alert's email from the enriched alert and the values send actions passed to mail. */
-export async function renderMessage(
-  runtime: Runtime,
-  input: ComposeInput & {
-    matched: boolean;
-    enrichments: EnrichmentResult[];
-    actions: ActionResult[];
-    values: Record<string, unknown>;
-    /** Told of each placeholder the subject, title or a button label left unfilled. */
-    onMissing?: (where: string, placeholder: string) => void;
-  },
-): Promise<{ message: StoredMessage; channelMessage: ChannelMessage }> {
-  const { detector, alert, alertId, enrichments, actions } = input;
-  const { config } = runtime;
-  const data = { ...alert, ...input.values };
-  const filled = (where: string, template: string) => {
-    const missing: string[] = [];
-    const text = fill(template, data, { missing });
-    for (const m of missing) input.onMissing?.(where, m);
-    return text;
-  };
-  const own = headerSafe(filled("subject", detector.config.subject)) ||
-    `Blitz alert from ${detector.name}`;
-  const subject = headerSafe(own + (input.subjectSuffix ?? ""));
-  const title = detector.config.mail_title
-    ? filled("mail_title", detector.config.mail_title)
-    : own;
-  const { to, cc } = recipients(config, detector);
-  const buttons = await replyButtons(runtime, detector, {
-    alertId,
-    label: (template, i) => filled(`actions.reply[${i}] label`, template),
-  });
-  const sendResults = actions.filter((a) => a.status === "ok").map((a) => ({
-    name: a.return_name ?? a.name,
-    value: a.value,
-  }));
-  const conditionNote = "No enrichment condition matched this alert";
-  const { html, text } = renderAlertEmail({
-    title,
-    subject,
-    detector: detector.name,
-    alertId,
-    receivedAt: input.receivedAt,
-    ...(input.matched ? {} : { conditionNote }),
-    enrichments: enrichments.map((e) => ({
-      name: e.name,
-      status: e.status,
-      ms: e.ms,
-      ...(e.data !== undefined ? { data: e.data } : {}),
-      ...(e.error !== undefined ? { error: e.error } : {}),
-    })),
-    sendResults,
-    ...(detector.config.include_json ? { alertJson: redactDeep(alert) } : {}),
-    buttons: buttons.map(({ label, color, href }) => ({ label, color, href })),
-  });
-  // The same buttons (same tokens: a click in one place uses up the other) for every other channel.
-  const channelMessage = buildChannelMessage({
-    alertId,
-    detector: detector.name,
-    title,
-    subject,
-    receivedAt: input.receivedAt,
-    publicUrl: config.global.public_url,
-    alert,
-    enrichments,
-    sendResults,
-    buttons,
-    ...(input.matched ? {} : { note: conditionNote }),
-  });
-  const message: StoredMessage = {
-    from: headerSafe(config.global.from_email),
-    to,
-    cc,
-    subject,
-    html,
-    text,
-    message_id: messageIdOf(config, alertId),
-    headers: {
-      "X-Blitz-Alert-Id": alertId,
-      "X-Blitz-Detector": detector.name,
-    },
-  };
-  return { message, channelMessage };
-}
-
-/**
- * The detector's reply buttons, each linking to a signed action token (no link without a key). Labels
- * are templates (`Block {src_ip}`); the token's label tag is over the configured label, not the filled one.
- */
-function replyButtons(
-  runtime: Runtime,
-  detector: LoadedDetector,
-  options: { alertId: string; label: (template: string, i: number) => string },
-): Promise<{ label: string; color: string; href: string; token: string }[]> {
-  return buttonLinks(
-    runtime,
-    options.alertId,
-    detector.config.actions.reply.map((button, index) => ({ index, button })),
-    options.label,
-  );
 }
 
 /**

@@ -44,6 +44,8 @@ export function composedPatch(composed: Composition): AlertPatch {
     actions: composed.actions,
     message,
     message_id: message.message_id,
+    ...(composed.severity ? { severity: composed.severity } : {}),
+    ...(composed.threadKey ? { thread_key: composed.threadKey } : {}),
   };
 }
 

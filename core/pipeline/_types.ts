@@ -12,6 +12,7 @@ import type {
   SuppressedBy,
 } from "../store/store.ts";
 import type { SandboxInvoker } from "../plugins/sandbox.ts";
+import type { Level } from "../severity.ts";
 import type { LimitedInvoker } from "./limits.ts";
 import type { ChannelMessage } from "../channels/model.ts";
 
@@ -65,6 +66,10 @@ export interface Composition {
   notify: string[];
   /** Placeholders left unfilled, each as `<where>: {placeholder}` (`subject: {src_ip}`). */
   unfilled: string[];
+  /** The detector's `severity` level for the alert. */
+  severity?: Level;
+  /** The alert's thread key (`thread_key` or `storm.fingerprint`). */
+  threadKey?: string;
 }
 
 /** What one delivery attempt came to: the transport's result, or its error and whether to retry. */

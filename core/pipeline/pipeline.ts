@@ -14,18 +14,17 @@
 import { runSteps } from "./actions.ts";
 import { deliverAlertChannels, deliveriesFor } from "../channels/channels.ts";
 import { errorMessage } from "../plugins/call.ts";
-import { publicError } from "../secrets.ts";
-import type { AlertPatch, AlertRecord, StoredMessage } from "../store/store.ts";
+import type { AlertPatch, AlertRecord } from "../store/store.ts";
+import type { EnrichmentBlock, LoadedDetector } from "../config/config.ts";
 import { uuidv7 } from "../ids.ts";
-import type {
-  ComposeInput,
-  Composition,
-  DeliveryOutcome,
-  Runtime,
-} from "./_types.ts";
+import type { ComposeInput, Composition, Runtime } from "./_types.ts";
 import { detectorOf, preprocess } from "./_input.ts";
+import { deliver } from "./_deliver.ts";
+import { threadOf } from "./_thread.ts";
+import { severityOf } from "../severity.ts";
 import { decideStorm, similarSuffix } from "../storm/storm.ts";
-import { enrich, renderMessage, selectBlock, settingsFor } from "./_compose.ts";
+import { enrich, selectBlock, settingsFor } from "./_compose.ts";
+import { renderMessage } from "./_message.ts";
 import {
   applyPatch,
   attemptPatch,
@@ -44,8 +43,10 @@ export {
   settingsFor,
 } from "./_compose.ts";
 // The steps of compose, for replaying stored alerts (core/replay).
-export { enrich, renderMessage, selectBlock } from "./_compose.ts";
+export { enrich, selectBlock } from "./_compose.ts";
+export { renderMessage } from "./_message.ts";
 export { type IngestSummary, summarize } from "./_record.ts";
+export { deliver } from "./_deliver.ts";
 
 /**
  * The CLI path: records the alert, processes it once (no retry loop: a failed delivery stays recorded
@@ -149,6 +150,8 @@ export async function processAlert(
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
       };
+      // The decision itself recorded it (one atomic store operation): nothing more to write.
+      options.recording?.(Promise.resolve());
       runtime.onSuppressed?.(record.detector, storm.reason);
       runtime.log("suppressed", {
         alert_id: record.id,
@@ -178,6 +181,9 @@ export async function processAlert(
           first_seen: storm.since.at,
         };
       }
+    } else if (composition.threadKey) {
+      // Without storm control the thread key ties a resolved alert to its firing one (PagerDuty).
+      composition.channelMessage.fingerprint = composition.threadKey;
     }
     if (composition.sendMail) {
       // Queued durably before the email goes: each channel then has its own outbox entry and retries
@@ -296,7 +302,12 @@ export async function compose(
   options: { sideEffects?: boolean } = {},
 ): Promise<Composition> {
   const { detector, alert, alertId } = input;
-  const { block, matched } = selectBlock(runtime, detector, alert, alertId);
+  const severity = detector.severity
+    ? severityOf(detector.severity, alert)
+    : undefined;
+  const { block, matched } = selectBlock(runtime, detector, alert, alertId, {
+    severity: severity ?? "",
+  });
   const unfilled: string[] = [];
   const onMissing = (where: string, placeholder: string) => {
     const entry = `${where}: ${placeholder}`;
@@ -307,7 +318,8 @@ export async function compose(
     alertId,
     onMissing,
   });
-  const values: Record<string, unknown> = {};
+  // `{severity}` is the level wherever placeholders are filled, when the detector sets one.
+  const values: Record<string, unknown> = severity ? { severity } : {};
   const actions = await runSteps(detector.config.actions.send, {
     alert,
     alertId,
@@ -319,13 +331,18 @@ export async function compose(
     onMissing,
     ...(runtime.invoker ? { invoker: runtime.invoker } : {}),
   });
+  const thread = await threadOf(runtime, detector, input);
   const { message, channelMessage } = await renderMessage(runtime, {
     ...input,
     matched,
+    condition: block?.condition?.source ?? null,
+    skipped: notRun(detector, block),
     enrichments,
     actions,
     values,
     onMissing,
+    thread,
+    ...(severity ? { severity } : {}),
   });
   return {
     condition: block?.condition?.source ?? null,
@@ -337,28 +354,20 @@ export async function compose(
     channelMessage,
     notify: block?.notify ?? detector.config.notify,
     unfilled,
+    ...(severity ? { severity } : {}),
+    ...(thread.key ? { threadKey: thread.key } : {}),
   };
 }
 
-/** Delivers a stored message; returns the delivery outcome without throwing. */
-export async function deliver(
-  runtime: Runtime,
-  message: StoredMessage,
-): Promise<DeliveryOutcome> {
-  try {
-    const result = await runtime.delivery.send({
-      from: message.from,
-      to: message.to,
-      cc: message.cc,
-      subject: message.subject,
-      html: message.html,
-      text: message.text,
-      messageId: message.message_id,
-      ...(message.headers ? { headers: message.headers } : {}),
-    });
-    return { ok: true as const, result };
-  } catch (err) {
-    const transient = (err as { transient?: unknown }).transient !== false;
-    return { ok: false as const, error: publicError(err), transient };
-  }
+/** Enrichments of the blocks whose condition did not match (enabled ones): one quiet line in the email. */
+function notRun(
+  detector: LoadedDetector,
+  block: EnrichmentBlock | undefined,
+): string[] {
+  if (!detector.config.enrichment_conditional) return [];
+  const ran = new Set(block?.entries ?? []);
+  const names = detector.blocks.flatMap((b) =>
+    b.entries.filter((e) => e.enabled && !ran.has(e)).map((e) => e.e_name)
+  );
+  return [...new Set(names)];
 }

@@ -546,7 +546,103 @@ Deno.test("ingestAlert() names the placeholders it left unfilled in the alert's 
       const delivered = events.find(([e]) => e === "delivered")?.[1];
       assert.equal(
         delivered?.unfilled,
-        'action "pass_to_mail": {user.nope}; subject: {src_ip}; actions.reply[0] label: {src_ip}',
+        'action "pass_to_mail": {user.nope}; subject: {src_ip}; actions.reply[0]: {src_ip}',
+      );
+    });
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("ingestAlert() maps severity: {severity} in the subject, CEL severity, badge and text, on the record", async () => {
+  const p = await project({
+    det: {
+      subject: "[{severity}] {host}",
+      severity: {
+        field: "level",
+        ranges: [{ min: 10, level: "critical" }, { min: 5, level: "high" }],
+        default: "low",
+      },
+      key_fields: { Host: "{host}", User: "{user.name}", Port: "{port|}" },
+      enrichment_conditional: true,
+      enrichments: {
+        'severity == "low"': [{ e_name: "Low echo", e_func: "echo" }],
+        'severity == "high" && alert.host == "web-1"': [
+          { e_name: "High echo", e_func: "echo" },
+          { e_name: "Off", e_func: "echo", enabled: false },
+        ],
+      },
+    },
+  });
+  try {
+    await withRuntime(p, async (runtime) => {
+      const summary = await ingestAlert(runtime, "det", { ...ALERT, level: 7 });
+      assert.equal(summary.subject, "[high] web-1");
+      assert.deepEqual(summary.enrichments.map((e) => e.name), [
+        "High echo",
+        "Off",
+      ]);
+      const record = (await runtime.store.getAlert(summary.alert_id))!;
+      assert.equal(record.severity, "high");
+      assert.equal(
+        record.condition,
+        'severity == "high" && alert.host == "web-1"',
+      );
+      const { html, text } = record.message!;
+      const top = html.slice(0, html.indexOf("Enrichments"));
+      assert.match(top, />HIGH</, "the badge is at the top");
+      assert.match(top, /Host<\/td><td[^>]*>web-1</);
+      assert.match(top, /User<\/td><td[^>]*>alice</);
+      assert.doesNotMatch(top, />Port</, "an empty key field is left out");
+      assert.match(top, /\[high\] web-1/, "the subject line is in the body");
+      assert.ok(top.includes("severity == &quot;high&quot;"));
+      assert.match(text, /^Severity: +HIGH$/m);
+      assert.match(text, /^Host: +web-1$/m);
+      assert.match(text, /^Condition: +severity == "high"/m);
+      assert.match(text, /Not run \(their condition did not match\): Low echo/);
+      assert.ok(!html.includes(">Off<") && !/^Off /m.test(text));
+      assert.equal(record.message!.headers?.["X-Blitz-Severity"], "high");
+    });
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("ingestAlert() threads a later alert with the same thread_key onto the earlier ones, resolved in its subject", async () => {
+  const p = await project({
+    det: { subject: "{alertname} on {instance}", thread_key: ["fingerprint"] },
+  });
+  try {
+    await withRuntime(p, async (runtime) => {
+      const firing = {
+        status: "firing",
+        alertname: "HighCPU",
+        instance: "node-1",
+        fingerprint: "a1b2",
+      };
+      const first = await ingestAlert(runtime, "det", firing);
+      const other = await ingestAlert(runtime, "det", {
+        ...firing,
+        fingerprint: "ffff",
+      });
+      const resolved = await ingestAlert(runtime, "det", {
+        ...firing,
+        status: "resolved",
+      });
+      const parse = async (path: string) =>
+        await simpleParser(Buffer.from(await Deno.readFile(path)));
+      const mail = await parse(resolved.delivery.path!);
+      assert.equal(mail.subject, "Resolved: HighCPU on node-1");
+      assert.equal(mail.inReplyTo, first.delivery.message_id);
+      assert.equal(mail.references, first.delivery.message_id);
+      const unrelated = await parse(other.delivery.path!);
+      assert.equal(unrelated.inReplyTo, undefined, "another fingerprint");
+      const firstMail = await parse(first.delivery.path!);
+      assert.equal(firstMail.inReplyTo, undefined);
+      const record = (await runtime.store.getAlert(resolved.alert_id))!;
+      assert.equal(
+        record.thread_key,
+        (await runtime.store.getAlert(first.alert_id))!.thread_key,
       );
     });
   } finally {

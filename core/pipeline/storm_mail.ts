@@ -30,6 +30,7 @@ import {
   type StormEmailModel,
 } from "../../emails/StormEmail.tsx";
 import { buttonLinks, messageIdOf, recipients } from "./_compose.ts";
+import { queueNotice, stormChannelMessage } from "../channels/channels.ts";
 import type { Runtime } from "./_types.ts";
 
 /** Alerts listed in one email's table. */
@@ -110,6 +111,13 @@ async function windowDigest(
     model,
     messageId: `<digest.${notified.id}@${host(runtime)}>`,
     kind: "digest",
+    channels: {
+      anchor: notified.id,
+      count,
+      firstSeen: alerts[0]!.received_at,
+      lastSeen: alerts[alerts.length - 1]!.received_at,
+      ...(timer.ref.fingerprint ? { fingerprint: timer.ref.fingerprint } : {}),
+    },
   });
   return "sent";
 }
@@ -167,11 +175,16 @@ async function silenceEnded(
     model,
     messageId: `<silence.${silence.id}@${host(runtime)}>`,
     kind: "silence_end",
+    channels: { anchor: alerts[0]!.id, count },
   });
   return "sent";
 }
 
-/** Sends a storm email to the detector's recipients, threaded under `parent`'s email when given. */
+/**
+ * Sends a storm email to the detector's recipients, threaded under `parent`'s email when given, and
+ * queues the same message to the detector's other channels (`notify`; its entries hang off the
+ * `channels.anchor` alert). Without `email` in `notify` only the channels get it.
+ */
 async function sendStormEmail(
   runtime: Runtime,
   detector: LoadedDetector,
@@ -181,9 +194,42 @@ async function sendStormEmail(
     model: StormEmailModel;
     messageId: string;
     kind: string;
+    channels: {
+      anchor: string;
+      count: number;
+      firstSeen?: string;
+      lastSeen?: string;
+      fingerprint?: string;
+    };
   },
 ): Promise<void> {
   const { config } = runtime;
+  const queued = await queueNotice(runtime, {
+    notify: detector.config.notify,
+    event: `${mail.kind}:${mail.messageId.replace(/^<|@.*$/g, "")}`,
+    message: stormChannelMessage({
+      kind: mail.kind === "digest" ? "digest" : "notice",
+      alertId: mail.channels.anchor,
+      detector: detector.name,
+      subject: mail.subject,
+      at: (runtime.clock?.() ?? new Date()).toISOString(),
+      publicUrl: config.global.public_url,
+      facts: mail.model.facts,
+      distinct: mail.model.distinct,
+      buttons: mail.model.buttons,
+      ...(mail.model.note ? { note: mail.model.note } : {}),
+      count: mail.channels.count,
+      ...(mail.channels.firstSeen
+        ? { firstSeen: mail.channels.firstSeen }
+        : {}),
+      ...(mail.channels.lastSeen ? { lastSeen: mail.channels.lastSeen } : {}),
+      ...(mail.channels.fingerprint
+        ? { fingerprint: mail.channels.fingerprint }
+        : {}),
+    }),
+  });
+  if (queued) runtime.onChannelWork?.();
+  if (!detector.config.notify.includes("email")) return;
   const fallback = recipients(config, detector);
   const { html, text } = renderStormEmail(mail.model);
   const parentId = parent

@@ -75,8 +75,8 @@ export function sendLines(
 }
 
 /**
- * Button labels in a rendered email's text part: the RESPOND section lists each label on the line
- * before its action link.
+ * Button labels in a rendered email's text part: the RESPOND section lists each label before its
+ * action link (what the button does, indented, may sit between them).
  */
 export function buttonLabels(text: string): string[] {
   const section = text.split(/\n(?=[A-Z][A-Z ]+\n-+\n)/).find((s) =>
@@ -84,12 +84,13 @@ export function buttonLabels(text: string): string[] {
   );
   if (!section) return [];
   const lines = section.split("\n").map((l) => l.trimEnd());
-  return lines.flatMap((line, i) =>
-    /^https?:\/\/\S+$/.test(lines[i + 1] ?? "") && line !== "" &&
-      !/^https?:/.test(line)
-      ? [line]
-      : []
-  );
+  return lines.flatMap((line, i) => {
+    if (!/^https?:\/\/\S+$/.test(line)) return [];
+    let j = i - 1;
+    while (j > 0 && /^\s/.test(lines[j]!)) j--;
+    const label = lines[j] ?? "";
+    return label !== "" && !/^https?:/.test(label) ? [label] : [];
+  });
 }
 
 /** What was recorded for an alert. */

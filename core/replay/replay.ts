@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { severityOf } from "../severity.ts";
 import type { EnrichmentBlock, LoadedDetector } from "../config/config.ts";
 import { runSteps } from "../pipeline/actions.ts";
 import {
@@ -143,11 +144,16 @@ async function replayOne(
   } catch {
     // as in processing: the alert goes on as received
   }
-  const { block, matched } = selectBlock(runtime, detector, alert, record.id);
+  const severity = detector.severity
+    ? severityOf(detector.severity, alert)
+    : undefined;
+  const { block, matched } = selectBlock(runtime, detector, alert, record.id, {
+    severity: severity ?? "",
+  });
   const enrichments = options.live
     ? await enrich(runtime, detector, block, { alert, alertId: record.id })
     : storedEnrichments(block, record);
-  const values: Record<string, unknown> = {};
+  const values: Record<string, unknown> = severity ? { severity } : {};
   const sendSteps = detector.config.actions.send;
   const ran = await runSteps(sendSteps, {
     alert,
@@ -178,9 +184,11 @@ async function replayOne(
     alertId: record.id,
     receivedAt: record.received_at,
     matched,
+    condition: block?.condition?.source ?? null,
     enrichments,
     actions,
     values,
+    ...(severity ? { severity } : {}),
   });
   const after: AlertView = {
     sent,

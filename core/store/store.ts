@@ -1,7 +1,8 @@
 /**
  * The alert store: records every alert and is the durable queue, idempotency table and action ledger.
- * `store_sqlite.ts` implements it on `node:sqlite`; an Elasticsearch backend can implement the same
- * interface for stateless instances.
+ * `sqlite/sqlite.ts` implements it on `node:sqlite` (one instance, embedded); `postgres/postgres.ts`
+ * on PostgreSQL, shared by several instances. `tests/_store_contract.ts` is the contract as tests,
+ * run against both.
  *
  * @module
  */
@@ -68,6 +69,9 @@ export interface StoredMessage {
   text: string;
   message_id: string; // "<id@host>"
   headers?: Record<string, string>;
+  /** Threading onto an earlier alert of the same thread (a resolved alert onto its firing one). */
+  in_reply_to?: string;
+  references?: string[];
 }
 
 /** One alert as recorded. */
@@ -105,6 +109,10 @@ export interface AlertRecord {
   notified_id?: string;
   /** Storm control: the silence that suppressed it. */
   silence_id?: string;
+  /** The detector's `severity` level (core/severity.ts): critical, high, medium or low. */
+  severity?: string;
+  /** Threads alerts of one detector (`thread_key` or `storm.fingerprint` values, hashed). */
+  thread_key?: string;
 }
 
 /** Fields a pipeline step may update; an optional field given as `undefined` is cleared. */
@@ -220,6 +228,8 @@ export interface AlertQuery {
   notified_id?: string;
   suppressed_by?: SuppressedBy;
   silence_id?: string;
+  /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
+  thread_key?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**
@@ -362,6 +372,15 @@ export interface Store {
   purge?(
     options: { alertsBefore: Date; emailsBefore: Date; limit: number },
   ): Promise<PurgeCounts>;
+  /**
+   * True when several instances share the store (PostgreSQL): leases are short and renewed by their
+   * owner, so a start-up requeues only lapsed leases, never another instance's work in progress.
+   */
+  readonly shared?: boolean;
+  /** Calls `listener` when any instance queued alerts (shared stores); returns the unsubscribe. */
+  onQueued?(listener: (count: number) => void): () => void;
+  /** Why the store is not usable right now (e.g. the database is unreachable), for `/healthz`. */
+  readonly lastError?: string | undefined;
   /** Storm control's state. */
   readonly storm: StormStore;
   /** True when the store can be written (health check). */

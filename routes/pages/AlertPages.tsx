@@ -21,7 +21,14 @@ import {
   type AlertListModel,
   AlertTable,
 } from "./_AlertTable.tsx";
-import { Badge, Card, Facts, Page, renderPage } from "./Page.tsx";
+import {
+  Badge,
+  Card,
+  Facts,
+  Page,
+  renderPage,
+  SeverityBadge,
+} from "./Page.tsx";
 
 export type { AlertDetailModel, AuditRow, JiraLink } from "./_AlertDetail.tsx";
 export type { AlertListModel, AlertRow } from "./_AlertTable.tsx";
@@ -57,6 +64,12 @@ export function AlertDetailPage(
     ["Alert ID", model.id],
     ["Detector", model.detector],
     ["Status", <Badge key="status" status={model.status} />],
+    ...(model.severity
+      ? [[
+        "Severity",
+        <SeverityBadge key="severity" level={model.severity} />,
+      ] as [string, JSX.Element]]
+      : []),
     ["Received", formatTime(model.receivedAt)],
     ["Updated", formatTime(model.updatedAt)],
     ["Delivery attempts", String(model.attempts)],

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type Level, LEVEL_COLORS } from "../../core/severity.ts";
 import { h } from "preact";
 import type { ComponentChildren, JSX } from "preact";
 import { render } from "preact-render-to-string";
@@ -87,6 +88,21 @@ export function Badge({ status }: { status: string }): JSX.Element {
       ? ` ${status}`
       : "";
   return <span class={`badge${known}`}>{status}</span>;
+}
+
+/** A severity level as the emails show it: the level in capitals on its colour. */
+export function SeverityBadge({ level }: { level: string }): JSX.Element {
+  const colors = LEVEL_COLORS[level as Level];
+  return colors
+    ? (
+      <span
+        class="badge"
+        style={`background:${colors.bg};color:${colors.fg};`}
+      >
+        {level.toUpperCase()}
+      </span>
+    )
+    : <span class="badge">{level}</span>;
 }
 
 /** Names and values as a two-column table; values are text. */

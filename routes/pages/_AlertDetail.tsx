@@ -37,6 +37,8 @@ export interface AlertDetailModel {
   id: string;
   detector: string;
   status: string;
+  /** The detector's severity level for the alert. */
+  severity?: string;
   receivedAt: string;
   updatedAt: string;
   subject?: string;

@@ -5,7 +5,7 @@
  */
 import type { JSX } from "preact";
 import { formatTime } from "../../emails/AlertEmail.tsx";
-import { Badge } from "./Page.tsx";
+import { Badge, SeverityBadge } from "./Page.tsx";
 
 /** One row of the alert list. */
 export interface AlertRow {
@@ -16,6 +16,7 @@ export interface AlertRow {
   detector: string;
   subject: string;
   status: string;
+  severity?: string;
   jiraKeys: string[];
 }
 
@@ -87,6 +88,7 @@ export function AlertTable({ rows }: { rows: AlertRow[] }): JSX.Element {
         <tr>
           <th>Received</th>
           <th>Detector</th>
+          <th>Severity</th>
           <th>Subject</th>
           <th>Status</th>
           <th>Jira</th>
@@ -97,6 +99,9 @@ export function AlertTable({ rows }: { rows: AlertRow[] }): JSX.Element {
               {formatTime(row.receivedAt)}
             </td>
             <td>{row.detector}</td>
+            <td>
+              {row.severity ? <SeverityBadge level={row.severity} /> : null}
+            </td>
             <td>
               <a href={row.href}>{row.subject || row.id}</a>
             </td>

@@ -45,6 +45,7 @@ export function alertSelect(
       "notified_id",
       "suppressed_by",
       "silence_id",
+      "thread_key",
     ] as const
   ) {
     const value = query[field];

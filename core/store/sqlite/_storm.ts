@@ -7,7 +7,7 @@
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { toSilence, toWindow } from "./_schema.ts";
+import { toSilence, toTimer, toWindow } from "./_schema.ts";
 import {
   decideWindow,
   type NewSilence,
@@ -303,15 +303,6 @@ function insertTimer(
     `INSERT INTO storm_timers (id, kind, due_at, ref) VALUES (?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING`,
   ).run(timer.id, timer.kind, timer.due_at, JSON.stringify(timer.ref));
-}
-
-function toTimer(row: Record<string, unknown>): StormTimer {
-  return {
-    id: row.id as string,
-    kind: row.kind as StormTimer["kind"],
-    due_at: row.due_at as string,
-    ref: JSON.parse(row.ref as string),
-  };
 }
 
 /** Runs synchronous work as a promise, so a throw becomes a rejection. */
