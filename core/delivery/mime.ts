@@ -81,7 +81,7 @@ export function formatAddress(address: string): string {
   if (!ASCII_PRINTABLE.test(name) || /[^ ]{71}|=\?/.test(name)) {
     return `${encodedWords(name)}\r\n <${mailbox}>`;
   }
-  const phrase = /^[A-Za-z0-9_ ]*$/.test(name) && !/^ | $|  /.test(name)
+  const phrase = /^[A-Za-z0-9_ ]*$/.test(name) && !/^ | $| {2}/.test(name)
     ? name
     : `"${name.replace(/["\\]/g, "\\$&")}"`;
   return fold(`${phrase} <${mailbox}>`);
