@@ -95,6 +95,41 @@ export const QUEUE_CASES: ContractCase[] = [
     },
   },
   {
+    name:
+      "requeueStale() quarantines an alert interrupted 3 times in a row as failed, with the reason (issue 16 item 1)",
+    async fn(store) {
+      await store.insertAlerts([alert("pill"), alert("fine")]);
+      const now = new Date("2030-01-01T00:00:00.000Z");
+      // "fine" is claimed and finished normally each time (a retry): its claims never add up.
+      for (let crash = 1; crash <= 3; crash++) {
+        const claimed = await store.claimBatch({
+          now,
+          leaseMs: 60_000,
+          limit: 2,
+        });
+        assert.deepEqual(claimed.map((a) => a.id).sort(), ["fine", "pill"]);
+        await store.updateAlert("fine", {
+          status: "retry",
+          next_attempt_at: now.toISOString(),
+        });
+        // The service dies with "pill" processing; the next start requeues (or quarantines) it.
+        const requeued = await store.requeueStale({ all: true });
+        assert.equal(requeued, crash < 3 ? 1 : 0, `after crash ${crash}`);
+      }
+      const pill = await store.getAlert("pill");
+      assert.equal(pill?.status, "failed");
+      assert.match(
+        pill?.last_error ?? "",
+        /^Quarantined: its processing was interrupted 3 times in a row/,
+      );
+      assert.equal((await store.getAlert("fine"))?.status, "retry");
+      assert.equal(
+        await store.claimNext({ now, leaseMs: 1 }).then((a) => a?.id),
+        "fine",
+      );
+    },
+  },
+  {
     name: "requeueStale() requeues expired leases, or all processing alerts",
     async fn(store) {
       await store.insertAlerts([

@@ -239,6 +239,9 @@ export const GlobalConfigSchema = z.strictObject({
   max_json_depth: z.number().int().min(2).max(512).default(64),
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
+  // An alert whose processing was interrupted this many times in a row (a crash each time) is
+  // quarantined as failed instead of crashing the service again at every start.
+  quarantine_after: z.number().int().min(1).max(100).default(3),
   // Connections: at most this many open (more get a fast 503), each must send its request headers
   // within header_timeout, and an idle keep-alive one its next request within idle_timeout.
   max_connections: z.number().int().min(1).max(1_000_000).default(512),

@@ -158,7 +158,10 @@ export class Queue {
   ): Promise<{ requeued: number }> {
     if (this.#state !== "new") throw new Error("Cannot start the queue twice");
     const store = this.#runtime.store;
-    const requeued = await store.requeueStale({ all: !store.shared });
+    const requeued = await store.requeueStale({
+      all: !store.shared,
+      quarantineAfter: this.#runtime.config.global.quarantine_after,
+    });
     if (requeued > 0) {
       this.#runtime.log("requeued", {
         count: requeued,
@@ -282,7 +285,9 @@ export class Queue {
   /** On a shared store: requeues the alerts whose lease lapsed (their instance died), for any worker. */
   async #takeOver(): Promise<void> {
     try {
-      const requeued = await this.#runtime.store.requeueStale();
+      const requeued = await this.#runtime.store.requeueStale({
+        quarantineAfter: this.#runtime.config.global.quarantine_after,
+      });
       if (requeued === 0) return;
       this.#runtime.log("requeued", {
         count: requeued,

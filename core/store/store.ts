@@ -135,6 +135,26 @@ export type AlertPatch = {
     | undefined;
 };
 
+/**
+ * Options of `requeueStale`. Each claim counts (before the alert is processed), and the count is reset
+ * when its processing ends (any status but "processing"): an alert found "processing" with
+ * `quarantineAfter` claims or more was interrupted that many times in a row (a crash, a kill, an
+ * out-of-memory abort) and is set to "failed" with the reason in `last_error` instead of being queued
+ * again, so a poison pill cannot crash the service for ever.
+ */
+export interface RequeueOptions {
+  now?: Date;
+  /** Every processing alert (at start-up, when no other instance shares the store), not only lapsed leases. */
+  all?: boolean;
+  /** @default 3 */
+  quarantineAfter?: number;
+}
+
+/** The `last_error` of an alert quarantined after `n` interrupted attempts. */
+export function quarantineReason(n: number): string {
+  return `Quarantined: its processing was interrupted ${n} times in a row (the service crashed or was killed each time, e.g. a plugin ran out of memory); not retried`;
+}
+
 /** A new alert to insert. */
 export interface NewAlert {
   id: string;
@@ -331,7 +351,7 @@ export interface Store {
     options: { now?: Date; leaseMs: number; limit: number },
   ): Promise<AlertRecord[]>;
   /** Crash recovery: alerts left in "processing" (expired lease, or all when `all`) go back to "queued". */
-  requeueStale(options?: { now?: Date; all?: boolean }): Promise<number>;
+  requeueStale(options?: RequeueOptions): Promise<number>;
   /**
    * Consumes an action nonce atomically. Returns `{ run, created: true }` when this call consumed it, or
    * the existing run with `created: false` when it was consumed before (replay, double click).

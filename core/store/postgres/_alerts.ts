@@ -106,7 +106,7 @@ export async function updateAlert(
     else stored = value as string | number;
     sets.push(`${field} = ${param(stored)}`);
     if (field === "status" && value !== "processing") {
-      sets.push("lease_until = NULL, lease_owner = NULL");
+      sets.push("lease_until = NULL, lease_owner = NULL, claims = 0");
     }
   }
   if (recipients) sets.push(`recipients = NULLIF(${recipients}::text, '{}')`);

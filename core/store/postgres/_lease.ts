@@ -9,7 +9,7 @@
  */
 import type { Sql } from "postgres";
 import { toAlert } from "../records.ts";
-import type { AlertRecord } from "../store.ts";
+import { type AlertRecord, quarantineReason } from "../store.ts";
 
 /** Leases up to `limit` due alerts to `owner`, oldest first. */
 export async function claimDue(
@@ -26,7 +26,8 @@ export async function claimDue(
         AND (status = 'queued' OR next_attempt_at IS NULL OR next_attempt_at <= $1)
       ORDER BY received_at, seq LIMIT $2
       FOR UPDATE SKIP LOCKED)
-    UPDATE alerts SET status = 'processing', lease_until = $3, lease_owner = $4, updated_at = $1
+    UPDATE alerts SET status = 'processing', lease_until = $3, lease_owner = $4, updated_at = $1,
+      claims = alerts.claims + 1
     FROM picked WHERE alerts.id = picked.id RETURNING alerts.*`,
     [at, options.limit, lease, options.owner],
   );
@@ -52,14 +53,23 @@ export async function renewLeases(
   return result.count;
 }
 
-/** Requeues processing alerts whose lease lapsed before `now` (every one with `all`); returns how many. */
+/**
+ * Requeues processing alerts whose lease lapsed before `now` (every one with `all`), quarantining as
+ * "failed" those interrupted `quarantineAfter` times in a row; returns how many were requeued.
+ */
 export async function requeueLapsed(
   sql: Sql,
-  options: { now: Date; all?: boolean | undefined },
+  options: { now: Date; all?: boolean | undefined; quarantineAfter: number },
 ): Promise<number> {
   const stale = options.all
     ? ""
     : "AND (lease_until IS NULL OR lease_until < $1)";
+  const n = options.quarantineAfter;
+  await sql.unsafe(
+    `UPDATE alerts SET status = 'failed', lease_until = NULL, lease_owner = NULL, claims = 0,
+    updated_at = $1, last_error = $2 WHERE status = 'processing' ${stale} AND claims >= $3`,
+    [options.now.toISOString(), quarantineReason(n), n],
+  );
   const result = await sql.unsafe(
     `UPDATE alerts SET status = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = $1
     WHERE status = 'processing' ${stale}`,

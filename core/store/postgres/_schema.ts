@@ -126,6 +126,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (alert_id, channel, event)
   );
   CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
+  // issue 16: claims since the alert's processing last ended (see the SQLite store's migration 6).
+  `ALTER TABLE alerts ADD COLUMN claims integer NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema version this code creates and understands. */

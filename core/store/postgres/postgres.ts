@@ -44,6 +44,7 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  RequeueOptions,
   Store,
 } from "../store.ts";
 
@@ -217,11 +218,12 @@ export class PostgresStore implements Store {
     );
   }
 
-  requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
+  requeueStale(options: RequeueOptions = {}): Promise<number> {
     return this.#call(() =>
       requeueLapsed(this.#sql, {
         now: options.now ?? this.#clock(),
         all: options.all,
+        quarantineAfter: options.quarantineAfter ?? 3,
       })
     );
   }

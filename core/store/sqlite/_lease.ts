@@ -6,7 +6,7 @@
  */
 import type { StatementSync } from "node:sqlite";
 import { toAlert } from "./_schema.ts";
-import type { AlertRecord } from "../store.ts";
+import { type AlertRecord, quarantineReason } from "../store.ts";
 
 /**
  * Leases up to `limit` due alerts, oldest first (queued, and retries whose time has come), inside the
@@ -38,21 +38,29 @@ export function claimDue(
     ).slice(0, limit);
   const lease = new Date(now.getTime() + leaseMs).toISOString();
   const claim = sql(
-    `UPDATE alerts SET status = 'processing', lease_until = ?, updated_at = ?
+    `UPDATE alerts SET status = 'processing', lease_until = ?, updated_at = ?, claims = claims + 1
     WHERE rowid = ? RETURNING *`,
   );
   return picked.map((row) => toAlert(claim.get(lease, at, row.seq!)!));
 }
 
-/** Requeues processing alerts whose lease lapsed before `now` (every one with `all`); returns how many. */
+/**
+ * Requeues processing alerts whose lease lapsed before `now` (every one with `all`), quarantining as
+ * "failed" those interrupted `quarantineAfter` times in a row; returns how many were requeued.
+ */
 export function requeueLapsed(
   sql: (sql: string) => StatementSync,
-  options: { now: Date; all?: boolean | undefined },
+  options: { now: Date; all?: boolean | undefined; quarantineAfter: number },
 ): number {
   const now = options.now.toISOString();
   const stale = options.all
     ? ""
     : "AND (lease_until IS NULL OR lease_until < :now)";
+  const n = options.quarantineAfter;
+  sql(
+    `UPDATE alerts SET status = 'failed', lease_until = NULL, claims = 0, updated_at = :now,
+    last_error = :reason WHERE status = 'processing' ${stale} AND claims >= :n`,
+  ).run({ now, n, reason: quarantineReason(n) });
   const update =
     `UPDATE alerts SET status = 'queued', lease_until = NULL, updated_at = :now
     WHERE status = 'processing' ${stale}`;

@@ -138,6 +138,9 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE alerts ADD COLUMN severity TEXT;
   ALTER TABLE alerts ADD COLUMN thread_key TEXT;
   CREATE INDEX alerts_thread ON alerts (detector, thread_key, received_at) WHERE thread_key IS NOT NULL;`,
+  // 6: issue 16: claims since the alert's processing last ended, counted when it is claimed; an alert
+  // found "processing" with 3 of them was interrupted 3 times in a row and is quarantined.
+  `ALTER TABLE alerts ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema version this code creates and understands. */

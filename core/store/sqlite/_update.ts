@@ -54,7 +54,7 @@ export function alertUpdate(
     } else params[field] = value as string | number;
     sets.push(`${field} = :${field}`);
     if (field === "status" && value !== "processing") {
-      sets.push("lease_until = NULL");
+      sets.push("lease_until = NULL, claims = 0");
     }
   }
   if (recipients) sets.push(`recipients = NULLIF(${recipients}, '{}')`);

@@ -56,6 +56,7 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  RequeueOptions,
   Store,
   StormStore,
 } from "../store.ts";
@@ -259,14 +260,15 @@ export class SqliteStore implements Store {
     }, { durable: false });
   }
 
-  requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
+  requeueStale(options: RequeueOptions = {}): Promise<number> {
     return this.#commit.write(
       () =>
         requeueLapsed(this.#sql, {
           now: options.now ?? this.#clock(),
           all: options.all,
+          quarantineAfter: options.quarantineAfter ?? 3,
         }),
-      { single: true, durable: false },
+      { single: false, durable: false }, // two statements: quarantine, then requeue
     );
   }
 
