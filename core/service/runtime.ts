@@ -120,6 +120,8 @@ function nullStore(): Runtime["store"] {
     storm: {
       decide: no,
       silenced: no,
+      breaker: no,
+      breakerTick: no,
       window: no,
       windows: no,
       ack: no,

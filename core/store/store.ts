@@ -16,6 +16,8 @@ import type {
 } from "./storm_window.ts";
 
 export type {
+  BreakerOutcome,
+  BreakerState,
   NewSilence,
   Silence,
   StormDecision,
@@ -25,7 +27,12 @@ export type {
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
-export { decideWindow } from "./storm_window.ts";
+export {
+  BREAKER_PERIOD_MS,
+  breakerStep,
+  decideWindow,
+  heldWindow,
+} from "./storm_window.ts";
 
 /** Where an alert is in its life. */
 export type AlertStatus =
@@ -229,6 +236,8 @@ export interface AlertQuery {
   silence_id?: string;
   /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
   thread_key?: string;
+  /** Received at or after this time (ISO 8601). */
+  after?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**
@@ -258,6 +267,25 @@ export interface StormStore {
    * timer (`window:<alert id>`, due at the window's end). Durable when it resolves.
    */
   decide(input: StormInput): Promise<StormDecision>;
+  /**
+   * The storm breaker for an alert of a detector without fingerprints that would be mailed: counts it,
+   * or holds it (status "suppressed", reason `breaker`) in storm mode; `notice: "on"` when this alert
+   * switched storm mode on (its 15-minute timer `breaker:<detector>:<time>` is scheduled with it).
+   */
+  breaker(
+    input: { alertId: string; detector: string; now: Date; perHour: number },
+  ): Promise<{ held: boolean; notice?: "on"; rate: number }>;
+  /**
+   * The 15-minute tick of storm mode: closes the period (its alerts go in the digest), then ends storm
+   * mode when the period's rate is at most `perHour`, or schedules the next tick. Undefined when the
+   * detector is not in storm mode.
+   */
+  breakerTick(
+    input: { detector: string; now: Date; perHour: number },
+  ): Promise<
+    | { ended: boolean; periodStart: string; count: number; rate: number }
+    | undefined
+  >;
   /** Records an alert of a detector without fingerprints as suppressed by a silence (and counts it). */
   silenced(alertId: string, silenceId: string, at: Date): Promise<void>;
   /** The state of one fingerprint. */

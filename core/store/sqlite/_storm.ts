@@ -8,8 +8,10 @@
  */
 import type { StatementSync } from "node:sqlite";
 import { toSilence, toWindow } from "./_schema.ts";
+import { applyBreaker, breakerTick } from "./_storm_breaker.ts";
 import {
   decideWindow,
+  heldWindow,
   type NewSilence,
   type Silence,
   type StormDecision,
@@ -43,10 +45,25 @@ export class SqliteStorm implements StormStore {
     return this.#deps.write(() => {
       const found = sql("SELECT * FROM storm_windows WHERE fingerprint = ?")
         .get(input.fingerprint);
-      const { decision, window } = decideWindow(
-        found ? toWindow(found) : undefined,
-        input,
-      );
+      const row = found ? toWindow(found) : undefined;
+      let { decision, window } = decideWindow(row, input);
+      if (decision.action === "notify" && input.breaker) {
+        const breaker = applyBreaker(sql, {
+          detector: input.detector,
+          now: input.now,
+          perHour: input.breaker.perHour,
+        }, (id, due, ref) => schedule(sql, id, due, ref));
+        if (breaker.held) {
+          // Storm mode: no email, so no window opens; the alert waits for the 15-minute digest.
+          decision = {
+            action: "suppress",
+            reason: "breaker",
+            rate: breaker.rate,
+            ...(breaker.notice ? { notice: breaker.notice } : {}),
+          };
+          window = heldWindow(row, input);
+        }
+      }
       writeWindow(sql, window);
       const at = input.now.toISOString();
       if (decision.action === "suppress") {
@@ -99,6 +116,42 @@ export class SqliteStorm implements StormStore {
         silenceId,
       );
     });
+  }
+
+  breaker(
+    input: { alertId: string; detector: string; now: Date; perHour: number },
+  ): Promise<{ held: boolean; notice?: "on"; rate: number }> {
+    const { sql } = this.#deps;
+    return this.#deps.write(() => {
+      const outcome = applyBreaker(
+        sql,
+        input,
+        (id, due, ref) => schedule(sql, id, due, ref),
+      );
+      if (outcome.held) {
+        sql(
+          `UPDATE alerts SET status = 'suppressed', suppressed_by = 'breaker', lease_until = NULL,
+          updated_at = ? WHERE id = ?`,
+        ).run(input.now.toISOString(), input.alertId);
+      }
+      return {
+        held: outcome.held,
+        rate: outcome.rate,
+        ...(outcome.notice ? { notice: outcome.notice } : {}),
+      };
+    });
+  }
+
+  breakerTick(
+    input: { detector: string; now: Date; perHour: number },
+  ): Promise<
+    | { ended: boolean; periodStart: string; count: number; rate: number }
+    | undefined
+  > {
+    const { sql } = this.#deps;
+    return this.#deps.write(() =>
+      breakerTick(sql, input, (id, due, ref) => schedule(sql, id, due, ref))
+    );
   }
 
   window(fingerprint: string): Promise<StormWindow | undefined> {
@@ -303,6 +356,15 @@ function insertTimer(
     `INSERT INTO storm_timers (id, kind, due_at, ref) VALUES (?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING`,
   ).run(timer.id, timer.kind, timer.due_at, JSON.stringify(timer.ref));
+}
+
+function schedule(
+  sql: (sql: string) => StatementSync,
+  id: string,
+  due: string,
+  ref: Record<string, string>,
+): void {
+  insertTimer(sql, { id, kind: "breaker", due_at: due, ref });
 }
 
 function toTimer(row: Record<string, unknown>): StormTimer {
