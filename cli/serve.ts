@@ -6,7 +6,7 @@
  * @module
  */
 import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
-import { createApp } from "../routes/app.ts";
+import { createHandler } from "../routes/app.ts";
 import { ConfigError, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
 import { Metrics } from "../core/service/metrics.ts";
@@ -153,14 +153,14 @@ async function serve(
   storm.start();
   const channels = new ChannelQueue(runtime);
   channels.start();
-  const app = createApp({ runtime, queue, metrics });
+  const handler = createHandler({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: listen.hostname,
     port: listen.port,
     onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
-  }, app.fetch);
+  }, handler);
   const addr = await Promise.race([
     ready.promise,
     server.finished.then(() => undefined),

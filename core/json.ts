@@ -13,12 +13,16 @@ export type Json = null | boolean | number | string | Json[] | {
 };
 
 const INTEGER = /^-?\d+$/;
+const LONG_DIGITS = /\d{16}/;
 
 /**
  * `JSON.parse`, losslessly: an integer that a double cannot hold exactly becomes a `bigint` with the
  * sender's digits; every other value is what `JSON.parse` gives. Throws SyntaxError as `JSON.parse` does.
  */
 export function parseJson(text: string): unknown {
+  // Without 16 digits in a row no integer in the text reaches 2^53 (9007199254740992, 16 digits): then
+  // the reviver would change nothing, and plain JSON.parse is 2-3× faster.
+  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
   return JSON.parse(
     text,
     function (_key, value, context?: { source?: string }) {

@@ -137,8 +137,9 @@ export interface ChannelContext {
   alertId: string;
   detector: string;
   /**
-   * The channel's `params` from the global `channels` block (validated by the plugin's `params`
-   * schema), with `${env:}` resolved, plus `channel` (the channel's name) and `api_url` when set.
+   * The channel's `params` from the global `channels` block, with `${env:}` resolved, plus `api_url`
+   * when the channel sets it; validated by the plugin's `params` schema (declare `api_url` in it to
+   * keep it).
    */
   settings: Readonly<Record<string, unknown>>;
   /** Short progress or warning line for the operator; secrets are redacted before output. */

@@ -39,7 +39,24 @@ export function registerSecret(value: string): void {
   for (const form of forms) known.add(form);
   pattern = undefined;
   probe = undefined;
+  shortest = Math.min(shortest, ...forms.map((f) => f.length));
+  redacted.clear();
 }
+
+/**
+ * Characters of the shortest registered form: a base64 run decoding to fewer characters cannot hold
+ * a secret (a run of n characters decodes to at most ⌊3n/4⌋ bytes, hence characters), so it is not
+ * decoded at all.
+ */
+let shortest = Infinity;
+
+/**
+ * Results of `redact` for short texts, which repeat (log keys, event names, detector names, levels):
+ * cleared whenever a secret is registered, and when it is full.
+ */
+const redacted = new Map<string, string>();
+const CACHED_CHARS = 64;
+const CACHED_TEXTS = 4096;
 
 /** Runs that may be base64 or base64url (8 characters at least, as `dXNlcjpw` is `user:p`). */
 const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
@@ -65,6 +82,17 @@ function escapeRegExp(s: string): string {
 
 /** Replaces registered secrets and `user:password@` URL credentials in text with `[redacted]`. */
 export function redact(text: string): string {
+  if (text.length > CACHED_CHARS) return redactNow(text);
+  let out = redacted.get(text);
+  if (out === undefined) {
+    out = redactNow(text);
+    if (redacted.size >= CACHED_TEXTS) redacted.clear();
+    redacted.set(text, out);
+  }
+  return out;
+}
+
+function redactNow(text: string): string {
   if (known.size > 0) {
     pattern ??= new RegExp(
       [...known].sort((a, b) => b.length - a.length).map(escapeRegExp).join(
@@ -76,6 +104,7 @@ export function redact(text: string): string {
     probe ??= new RegExp(pattern.source);
     const secrets = probe;
     text = text.replace(BASE64_RUN, (run) => {
+      if (Math.floor((run.length * 3) / 4) < shortest) return run;
       const decoded = decodeBase64Run(run);
       return decoded !== undefined && secrets.test(decoded)
         ? "[redacted]"

@@ -66,9 +66,15 @@ export function healthRoutes(deps: AppDeps): Hono {
       writable = false;
     }
     const running = queue.running;
+    const reason = !running
+      ? "stopping"
+      : !writable
+      ? runtime.store.lastError ?? "the store cannot be written"
+      : undefined;
     const body = {
       status: writable && running ? "ok" : running ? "unavailable" : "stopping",
       store: writable ? "writable" : "unwritable",
+      ...(reason ? { reason } : {}),
       backlog: queue.backlog,
       max_backlog: maxBacklog,
       accepting: running && writable && queue.backlog < maxBacklog,

@@ -4,7 +4,8 @@
  * value of the detector's `id_field`) returns the original ids and creates nothing.
  *
  * Checks run cheapest first: token (401), rate limit per token (429), shutdown and backlog (503),
- * detector (404), media type (415), body size (413), signature (401), JSON (400).
+ * detector (404), media type (415), body size (413), signature (401), JSON (400); a store that cannot
+ * commit (the database is away) is a 503 with `Retry-After`, never a 202.
  *
  * @module
  */
@@ -17,14 +18,46 @@ import { newAlertId } from "../core/pipeline/pipeline.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import type { NewAlert } from "../core/store/store.ts";
 import { lookup } from "../core/template.ts";
+import { errorMessage } from "../core/errors.ts";
 
 /** Seconds a sender should wait when the backlog is full or the service is stopping. */
 export const BUSY_RETRY_AFTER_S = 10;
 
+/** Seconds a sender should wait when the store could not commit (the database is away). */
+export const STORE_RETRY_AFTER_S = 5;
+
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
-/** The ingest route. */
-export function ingestRoutes(deps: AppDeps): Hono {
+/**
+ * Handles one `POST /ingest/<name>`: the 202, or the HTTPException's response for a refused request
+ * (counted in the metrics either way); any other error is thrown for the app's error exit. `serve`
+ * calls it straight from Deno.serve (no router, see `routes/app.ts`), the Hono route below too.
+ */
+export type IngestHandler = (
+  request: Request,
+  name: string,
+) => Promise<Response>;
+
+/** The ingest route, on `handler` (made here unless given, to share one with `serve`'s fast path). */
+export function ingestRoutes(
+  deps: AppDeps,
+  handler: IngestHandler = ingestHandler(deps),
+): Hono {
+  const app = new Hono();
+  app.post(
+    "/ingest/:detector",
+    (c) => handler(c.req.raw, c.req.param("detector")),
+  );
+  app.all(
+    "/ingest/:detector",
+    (c) =>
+      c.json({ error: "Method not allowed: use POST" }, 405, { Allow: "POST" }),
+  );
+  return app;
+}
+
+/** The ingest handler: its token check, rate limiter and the rest, built once. */
+export function ingestHandler(deps: AppDeps): IngestHandler {
   const { runtime, queue, metrics } = deps;
   const global = runtime.config.global;
   const now = deps.now ?? Date.now;
@@ -34,26 +67,21 @@ export function ingestRoutes(deps: AppDeps): Hono {
     now,
   });
   const limiter = new RateLimiter(global.rate_limit, { now });
-  const app = new Hono();
 
-  app.post("/ingest/:detector", async (c) => {
+  return async (request, name) => {
     try {
-      const response = await ingest(c.req.raw, c.req.param("detector"));
+      const response = await ingest(request, name);
       metrics.request("/ingest", 202);
       return response;
     } catch (err) {
-      metrics.request(
-        "/ingest",
-        err instanceof HTTPException ? err.status : 500,
-      );
-      throw err;
+      if (!(err instanceof HTTPException)) {
+        metrics.request("/ingest", 500);
+        throw err;
+      }
+      metrics.request("/ingest", err.status);
+      return err.getResponse();
     }
-  });
-  app.all(
-    "/ingest/:detector",
-    (c) =>
-      c.json({ error: "Method not allowed: use POST" }, 405, { Allow: "POST" }),
-  );
+  };
 
   async function ingest(request: Request, name: string): Promise<Response> {
     let token: number;
@@ -156,7 +184,23 @@ export function ingestRoutes(deps: AppDeps): Hono {
         note: "accepted without deduplication by id_field",
       });
     }
-    const results = await queue.enqueue(rows);
+    let results;
+    try {
+      results = await queue.enqueue(rows);
+    } catch (err) {
+      // Nothing was committed (a 202 only follows a COMMIT): the sender keeps the alerts and retries.
+      runtime.log("store_error", {
+        detector: name,
+        alerts: rows.length,
+        error: errorMessage(err),
+        during: "ingest",
+      });
+      throw jsonError(
+        503,
+        "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
+        { "Retry-After": String(STORE_RETRY_AFTER_S) },
+      );
+    }
     let duplicates = 0;
     for (const result of results) {
       if (result.duplicate) duplicates++;
@@ -186,6 +230,4 @@ export function ingestRoutes(deps: AppDeps): Hono {
       headers: { "Content-Type": "application/json; charset=utf-8" },
     });
   }
-
-  return app;
 }

@@ -28,13 +28,22 @@ function input(
   };
 }
 
-/** Registers the storm contract tests for a backend; `open` gives a fresh, empty store. */
+/** One case of the storm contract: it gets a fresh, empty store. */
+export interface StormCase {
+  title: string;
+  fn(store: Store): Promise<void>;
+}
+
+/**
+ * Registers the storm contract tests for a backend; `open` gives a fresh, empty store. A backend that
+ * shares one server across cases (PostgreSQL) runs {@link stormCases} as steps instead.
+ */
 export function stormContract(
   name: string,
   open: () => Promise<{ store: Store; close(): Promise<void> }>,
   options: { ignore?: boolean } = {},
 ): void {
-  const test = (title: string, fn: (store: Store) => Promise<void>) =>
+  for (const { title, fn } of stormCases()) {
     Deno.test({
       name: `${name} storm: ${title}`,
       ignore: options.ignore ?? false,
@@ -47,6 +56,14 @@ export function stormContract(
         }
       },
     });
+  }
+}
+
+/** The storm contract's cases. */
+export function stormCases(): StormCase[] {
+  const cases: StormCase[] = [];
+  const test = (title: string, fn: (store: Store) => Promise<void>) =>
+    cases.push({ title, fn });
 
   const alerts = (store: Store, ids: string[]) =>
     store.insertAlerts(
@@ -199,4 +216,55 @@ export function stormContract(
     assert.equal(quiet.action, "notify", "quiet for more than 60 min");
     assert.equal((await store.storm.window("fp-1"))?.acked_at, undefined);
   });
+
+  test("the breaker counts concurrent emails of a detector exactly: the one over the limit switches storm mode on once", async (store) => {
+    const ids = Array.from({ length: 7 }, (_, i) => `b${i}`);
+    await alerts(store, ids);
+    const outcomes = await Promise.all(
+      ids.map((id) =>
+        store.storm.breaker({
+          alertId: id,
+          detector: "ids",
+          now: new Date(T0 + 1000),
+          perHour: 4,
+        })
+      ),
+    );
+    assert.equal(outcomes.filter((o) => !o.held).length, 4);
+    assert.equal(outcomes.filter((o) => o.notice === "on").length, 1);
+    for (const [i, o] of outcomes.entries()) {
+      if (o.held) {
+        assert.equal((await store.getAlert(ids[i]!))?.suppressed_by, "breaker");
+      }
+    }
+    const [timer] = await store.storm.claimTimers({
+      now: new Date(T0 + 16 * MIN),
+      leaseMs: MIN,
+      limit: 10,
+    });
+    assert.equal(timer?.kind, "breaker");
+    const tick = await store.storm.breakerTick({
+      detector: "ids",
+      now: new Date(T0 + 16 * MIN),
+      perHour: 4,
+    });
+    assert.equal(tick?.count, 3);
+    assert.equal(tick?.ended, false, "12/h is still over 4/h");
+    const quiet = await store.storm.breakerTick({
+      detector: "ids",
+      now: new Date(T0 + 31 * MIN),
+      perHour: 4,
+    });
+    assert.deepEqual(quiet && [quiet.ended, quiet.count], [true, 0]);
+    assert.equal(
+      await store.storm.breakerTick({
+        detector: "ids",
+        now: new Date(T0 + 46 * MIN),
+        perHour: 4,
+      }),
+      undefined,
+      "off: no tick",
+    );
+  });
+  return cases;
 }

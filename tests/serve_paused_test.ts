@@ -40,8 +40,24 @@ Deno.test("serve with workers: 0 stores alerts without processing them; a restar
           ingestRequest(TOKEN, JSON.stringify({ n })),
         );
         assert.equal(res.status, 202);
+        // serve answers ingest past the router: the same security headers as every route.
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+        assert.equal(res.headers.get("cache-control"), "no-store");
         ids.push(...((await res.json()) as { ids: string[] }).ids);
       }
+      const refused = await fetch(
+        `${server.url}/ingest/t1`,
+        ingestRequest("not-the-token-at-all", JSON.stringify({ n: 3 })),
+      );
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers.get("referrer-policy"), "no-referrer");
+      assert.match((await refused.json()).error, /Invalid token/);
+      const unknown = await fetch(
+        `${server.url}/ingest/nope`,
+        ingestRequest(TOKEN, JSON.stringify({ n: 4 })),
+      );
+      assert.equal(unknown.status, 404);
+      await unknown.body?.cancel();
       const health = await (await fetch(`${server.url}/healthz`)).json();
       assert.equal(health.workers, 0);
       assert.equal(health.processing, "paused");

@@ -12,6 +12,8 @@
  * @module
  */
 import type { ChannelConfig, LoadedConfig } from "../config/config.ts";
+import type { PluginChannelConfig } from "../config/channels.ts";
+import { toJson } from "../json.ts";
 import { retryOrFail } from "../delivery/retry.ts";
 import type { Logger } from "../log.ts";
 import type { Invoker } from "../plugins/call.ts";
@@ -224,6 +226,54 @@ export async function queueChatUpdates(
   return posted.length;
 }
 
+/**
+ * Sends through a `defineChannel` plugin in the sandbox (granted only what it declares), under the
+ * channel's `timeout`. Its settings are the channel's `params` (validated in the worker by the plugin's
+ * schema) plus `api_url` when set. A permission error or invalid params fail at once; anything else is
+ * retried.
+ */
+async function sendPlugin(
+  deps: ChannelDeps,
+  channel: PluginChannelConfig & { name: string },
+  message: ChannelMessage,
+): Promise<Record<string, unknown>> {
+  if (!deps.registry?.hasChannel(channel.type) || !deps.invoker) {
+    throw new ChannelError(
+      `channel plugin "${channel.type}" is not loaded`,
+      { transient: false },
+    );
+  }
+  const entry = deps.registry.channel(channel.type);
+  const plugin = await entry.load();
+  try {
+    const value = await deps.invoker.invoke(
+      entry as unknown as Parameters<Invoker["invoke"]>[0],
+      plugin as unknown as Parameters<Invoker["invoke"]>[1],
+      message,
+      {
+        alert: message.alert,
+        alertId: message.alert_id,
+        detector: message.detector,
+        args: [],
+        settings: {
+          ...channel.params,
+          ...(channel.api_url ? { api_url: channel.api_url } : {}),
+        },
+      },
+      { timeoutMs: channel.timeout },
+    );
+    return value === undefined || value === null
+      ? {}
+      : { value: toJson(value) };
+  } catch (err) {
+    const text = publicError(err);
+    throw new ChannelError(`channel plugin "${channel.type}": ${text}`, {
+      transient: !/^(permission denied|invalid params)/.test(text),
+      cause: err,
+    });
+  }
+}
+
 /** Sends through the channel's type; resolves with what to record, throws ChannelError (or anything). */
 async function send(
   deps: ChannelDeps,
@@ -232,11 +282,7 @@ async function send(
   now: Date,
 ): Promise<Record<string, unknown>> {
   const message = delivery.payload.message as ChannelMessage;
-  if (channel.plugin) {
-    throw new ChannelError(`channel plugins are not supported yet`, {
-      transient: false,
-    });
-  }
+  if (channel.plugin) return await sendPlugin(deps, channel, message);
   switch (channel.type) {
     case "slack": {
       const api = await importLazy<typeof import("./slack_api.ts")>(

@@ -59,7 +59,10 @@ export function buildChannelMessage(input: MessageInput): ChannelMessage {
   const base = input.publicUrl.replace(/\/+$/, "");
   const severity = input.severity ?? severityOf(input.alert);
   const message: ChannelMessage = {
-    kind: input.alert.status === "resolved" ? "resolved" : "alert",
+    kind: typeof input.alert.status === "string" &&
+        input.alert.status.toLowerCase() === "resolved"
+      ? "resolved"
+      : "alert",
     alert_id: input.alertId,
     detector: input.detector,
     title: input.title,

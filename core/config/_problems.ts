@@ -63,7 +63,7 @@ export function literalSecrets(
 ): string[] {
   if (typeof raw === "string") {
     const secret = SECRET_PATHS.some((re) => re.test(path)) ||
-      (/(^smtp$|^databases\.)/.test(path) &&
+      (/(^smtp$|^databases\.|^store\.url$)/.test(path) &&
         /:\/\/[^/@\s]*:[^/@\s]+@/.test(raw));
     return secret && !raw.includes("${env:")
       ? [`${file}: ${path}: literal secret; use \${env:NAME}`]

@@ -724,6 +724,50 @@ Deno.test("formatPath() writes zod paths as a.b[0].c", () => {
   assert.equal(formatPath([]), "");
 });
 
+Deno.test("loadConfig() knows the store backends sqlite and postgres, and postgres needs a url", async () => {
+  const project = await writeProject({
+    global: {
+      store: { backend: "elasticsearch", url: "http://127.0.0.1:9200" },
+    },
+  });
+  try {
+    assertHas(
+      await problems(load(project)),
+      `${project.config}: store.backend: unknown store backend "elasticsearch" (known: sqlite, postgres); Elasticsearch is not a store backend`,
+    );
+    await Deno.writeTextFile(
+      project.config,
+      stringify({ store: { backend: "postgres" } }),
+    );
+    const missing = await problems(load(project));
+    assert.ok(
+      missing.some((line) =>
+        line.startsWith(
+          `${project.config}: store.url: backend postgres needs url`,
+        )
+      ),
+      missing.join("\n"),
+    );
+    await Deno.writeTextFile(
+      project.config,
+      stringify({
+        store: {
+          backend: "postgres",
+          url: "postgres://blitz:hunter2hunter2@db.example.test/blitz",
+        },
+      }),
+    );
+    const loaded = await load(project);
+    assert.equal(loaded.global.store.backend, "postgres");
+    assert.ok(
+      loaded.warnings.some((w) => w.includes("store.url: literal secret")),
+      loaded.warnings.join("\n"),
+    );
+  } finally {
+    await project.cleanup();
+  }
+});
+
 Deno.test("loadConfig() refuses a duration of 2^31 ms or more, which a timer would fire at once, naming the path (issue 16 item 10)", async () => {
   const project = await writeProject({
     global: { enrichment_timeout: "25d", delivery: { timeout: 2 ** 31 } },

@@ -142,6 +142,9 @@ const ChannelsSchema = z.record(
 /** A detector's (or a condition block's) `notify`: the channels its alerts go to, `email` included. */
 const Notify = z.array(z.string().min(1));
 
+/** The store backends `store.backend` accepts. */
+export const STORE_BACKENDS = ["sqlite", "postgres"] as const;
+
 /** The global config file. */
 export const GlobalConfigSchema = z.strictObject({
   // The original mail_conf globals.
@@ -217,12 +220,25 @@ export const GlobalConfigSchema = z.strictObject({
   }).prefault({}),
   // Storm control: above this many emails an hour for one detector, digests only (default off).
   storm_breaker: BreakerSpec.prefault("off"),
-  // Store backend.
+  // Store backend: the embedded SQLite file in data_dir, or PostgreSQL shared by several instances.
   store: z.strictObject({
-    backend: z.enum(["sqlite", "elasticsearch"]).default("sqlite"),
-    url: z.string().optional(),
-    index_prefix: z.string().default("blitz"),
-  }).prefault({}),
+    backend: z.enum(STORE_BACKENDS, {
+      error: (issue) =>
+        `unknown store backend ${JSON.stringify(issue.input)} (known: ${
+          STORE_BACKENDS.join(", ")
+        }); Elasticsearch is not a store backend`,
+    }).default("sqlite"),
+    url: z.string().min(1).optional(),
+  }).prefault({}).superRefine((store, ctx) => {
+    if (store.backend === "postgres" && store.url === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["url"],
+        message:
+          "backend postgres needs url: postgres://user:password@host:5432/db (usually ${env:BLITZ_DATABASE_URL})",
+      });
+    }
+  }),
 });
 
 /** The parsed global config. */

@@ -203,6 +203,9 @@ export async function processAlert(
           first_seen: storm.since.at,
         };
       }
+    } else if (composition.threadKey) {
+      // Without storm control the thread key ties a resolved alert to its firing one (PagerDuty).
+      composition.channelMessage.fingerprint = composition.threadKey;
     }
     if (composition.sendMail) {
       // Queued durably before the email goes: each channel then has its own outbox entry and retries

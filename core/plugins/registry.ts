@@ -3,7 +3,8 @@
  * path only when used) plus modules from `plugin_dirs`, imported and validated at start-up. A bad plugin
  * fails loading with its file name and a hint, never per alert.
  *
- * In a plugin dir, top-level files are enrichments and files in its `actions/` subfolder are actions.
+ * In a plugin dir, top-level files are enrichments, files in its `actions/` subfolder are actions and
+ * files in its `channels/` subfolder are channels (`defineChannel`, named as a channel `type`).
  *
  * @module
  */
@@ -213,9 +214,15 @@ function readsProblem(name: string, reads: unknown): string | undefined {
   return undefined;
 }
 
+const HELPERS = {
+  enrichment: "defineEnrichment({ name, run })",
+  action: "defineAction({ name, run })",
+  channel: "defineChannel({ name, send })",
+} as const;
+
 async function importPlugin(
   file: string,
-  kind: "enrichment" | "action",
+  kind: "enrichment" | "action" | "channel",
   problems: string[],
 ) {
   const url = toFileUrl(file).href;
@@ -226,15 +233,14 @@ async function importPlugin(
     plugin = await loadSandboxed(url);
   } catch (err) {
     const message = (err as Error).message.split("\n")[0]!;
-    const helper = kind === "enrichment" ? "defineEnrichment" : "defineAction";
     problems.push(
       /^could not find a default export/.test(message)
-        ? `${file}: (plugin): ${message}; use "export default ${helper}({ name, run })"`
+        ? `${file}: (plugin): ${message}; use "export default ${HELPERS[kind]}"`
         : `${file}: (plugin): cannot import: ${message}`,
     );
     return undefined;
   }
-  const problem = pluginProblem(plugin, kind);
+  const problem = pluginProblem(plugin, kind === "channel" ? "action" : kind);
   if (problem) {
     problems.push(`${file}: (plugin): ${problem}`);
     return undefined;
@@ -293,6 +299,10 @@ export async function loadRegistry(
     for (const file of await pluginFiles(join(dir, "actions"))) {
       const entry = await importPlugin(file, "action", problems);
       if (entry) registry.addAction(entry as PluginEntry<AnyAction>);
+    }
+    for (const file of await pluginFiles(join(dir, "channels"))) {
+      const entry = await importPlugin(file, "channel", problems);
+      if (entry) registry.addChannel(entry as PluginEntry<AnyChannel>);
     }
   }
   if (problems.length) throw new ConfigError(problems);

@@ -73,7 +73,9 @@ interface LoadedPlugin {
       error: { issues: { path: PropertyKey[]; message: string }[] };
     };
   };
-  run(params: unknown, ctx: unknown): unknown;
+  run?(params: unknown, ctx: unknown): unknown;
+  /** A channel plugin (`defineChannel`): `send(message, ctx)`, its params in `ctx.settings`. */
+  send?(message: unknown, ctx: unknown): unknown;
 }
 
 const scope = globalThis as unknown as {
@@ -167,7 +169,8 @@ function limitEnv(names: string[] | null): void {
 function describe(value: unknown): PluginDescription {
   if (
     !value || typeof value !== "object" ||
-    typeof (value as { run?: unknown }).run !== "function"
+    (typeof (value as { run?: unknown }).run !== "function" &&
+      typeof (value as { send?: unknown }).send !== "function")
   ) {
     throw new TypeError(
       "could not find a default export with a run(params, ctx) function",
@@ -222,23 +225,31 @@ async function call(
   controllers.set(id, controller);
   try {
     const plugin = await loaded!;
+    // A channel validates its settings (the channel's `params`); the message is Blitz's own.
+    const channel = typeof plugin.run !== "function";
     if (validate && plugin.params) {
-      const parsed = plugin.params.safeParse(params);
+      const parsed = plugin.params.safeParse(channel ? ctx.settings : params);
       if (!parsed.success) {
         const detail = parsed.error.issues.map((i) =>
           `${i.path.join(".") || "params"}: ${i.message}`
         ).join("; ");
         throw new TypeError(`invalid params: ${detail}`);
       }
-      params = parsed.data;
+      if (channel) {
+        ctx = { ...ctx, settings: parsed.data as Record<string, unknown> };
+      } else params = parsed.data;
     }
     const log = (message: string) =>
       post({ type: "log", message: String(message) });
-    const value = await plugin.run(params, {
-      ...ctx,
-      signal: controller.signal,
-      log,
-    });
+    const value = await (channel ? plugin.send! : plugin.run!).call(
+      plugin,
+      params,
+      {
+        ...ctx,
+        signal: controller.signal,
+        log,
+      },
+    );
     post({ type: "result", id, ok: true, value: toJson(value) });
   } catch (err) {
     post({ type: "result", id, ok: false, error: wireError(err) });

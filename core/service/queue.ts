@@ -8,7 +8,10 @@
  * (`claimBatch`), never more, so nothing is held "processing" without a worker on it. Claiming and
  * sleeping until a wake-up live in `_queue_claim.ts`.
  *
- * One `serve` process per store: start-up requeues every "processing" alert.
+ * On a SQLite store one `serve` process owns the store: start-up requeues every "processing" alert.
+ * On a shared store (PostgreSQL, several instances) leases are short (30 s) and renewed by the store
+ * while the work goes on; start-up and every backlog refresh requeue only lapsed leases (an instance
+ * that died), and an insert on any instance wakes the idle workers of all (LISTEN/NOTIFY).
  *
  * @module
  */
@@ -30,7 +33,7 @@ export interface EnqueueResult {
 /** Options of {@link Queue}. */
 export interface QueueOptions {
   metrics?: Metrics;
-  /** How long a claimed alert is leased to a worker. @default 600000 */
+  /** How long a claimed alert is leased to a worker. @default 600000, 30000 on a shared store */
   leaseMs?: number;
   /** How often idle workers look for due retries even without a wake-up. @default 1000 */
   pollMs?: number;
@@ -72,6 +75,7 @@ export class Queue {
   /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
   #writes = new Set<Promise<void>>();
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #unsubscribe: (() => void) | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
 
   constructor(runtime: Runtime, options: QueueOptions = {}) {
@@ -79,7 +83,7 @@ export class Queue {
     this.#metrics = options.metrics;
     this.#refreshMs = options.refreshMs ?? 5_000;
     this.#claimer = new Claimer(runtime, {
-      leaseMs: options.leaseMs ?? 600_000,
+      leaseMs: options.leaseMs ?? (runtime.store.shared ? 30_000 : 600_000),
       pollMs: options.pollMs ?? 1_000,
       running: () => this.#state === "running",
     });
@@ -113,16 +117,23 @@ export class Queue {
     workers: number = this.#runtime.config.global.workers,
   ): Promise<{ requeued: number }> {
     if (this.#state !== "new") throw new Error("Cannot start the queue twice");
-    const requeued = await this.#runtime.store.requeueStale({ all: true });
+    const store = this.#runtime.store;
+    const requeued = await store.requeueStale({ all: !store.shared });
     if (requeued > 0) {
       this.#runtime.log("requeued", {
         count: requeued,
-        reason: "unfinished when the last process stopped",
+        reason: store.shared
+          ? "lease lapsed: its instance stopped or died"
+          : "unfinished when the last process stopped",
       });
     }
+    this.#unsubscribe = store.onQueued?.((count) => this.notify(count));
     this.#backlog = await this.#runtime.store.backlog();
     this.#state = "running";
-    this.#refreshTimer = setInterval(() => this.#refresh(), this.#refreshMs);
+    this.#refreshTimer = setInterval(() => {
+      void this.#refresh();
+      if (store.shared) void this.#takeOver();
+    }, this.#refreshMs);
     for (let i = 0; i < workers; i++) this.#loops.push(this.#work());
     return { requeued };
   }
@@ -164,6 +175,7 @@ export class Queue {
     if (this.#state === "stopped") return { unfinished: 0 };
     this.#state = "stopping";
     clearInterval(this.#refreshTimer);
+    this.#unsubscribe?.();
     this.#claimer.stop(); // cancels the retry timer, wakes every idle worker
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((
@@ -223,6 +235,24 @@ export class Queue {
       this.#runtime.log("queue_error", {
         error: errorMessage(err),
         during: "backlog refresh",
+      });
+    }
+  }
+
+  /** On a shared store: requeues the alerts whose lease lapsed (their instance died), for any worker. */
+  async #takeOver(): Promise<void> {
+    try {
+      const requeued = await this.#runtime.store.requeueStale();
+      if (requeued === 0) return;
+      this.#runtime.log("requeued", {
+        count: requeued,
+        reason: "lease lapsed: its instance stopped or died",
+      });
+      this.notify(requeued);
+    } catch (err) {
+      this.#runtime.log("queue_error", {
+        error: errorMessage(err),
+        during: "requeue of lapsed leases",
       });
     }
   }

@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import type { Runtime } from "../pipeline/pipeline.ts";
 import { loadRegistry, type PluginRegistry } from "../plugins/registry.ts";
 import { openSqliteStore } from "../store/sqlite/sqlite.ts";
+import { openPostgresStore } from "../store/postgres/postgres.ts";
 import { createSandboxInvoker } from "../plugins/sandbox.ts";
 import { withLimits } from "../pipeline/limits.ts";
 import { join } from "../paths.ts";
@@ -41,7 +42,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     options.log("config_warning", { warning });
   }
   const io = options.io ?? true;
-  const store = io ? openStore(config) : nullStore();
+  const store = io ? await openStore(config) : nullStore();
   const delivery = io
     ? createDelivery({
       smtp: config.global.smtp,
@@ -87,8 +88,15 @@ export async function closeRuntime(
   await runtime.store.close(options);
 }
 
-/** Opens the store in data_dir; a data_dir the process may not write is a config error naming it. */
-function openStore(config: LoadedConfig): Runtime["store"] {
+/**
+ * Opens the configured store: SQLite in data_dir (a data_dir the process may not write is a config
+ * error naming it), or PostgreSQL at `store.url` (migrated under an advisory lock).
+ */
+async function openStore(config: LoadedConfig): Promise<Runtime["store"]> {
+  const { store } = config.global;
+  if (store.backend === "postgres") {
+    return await openPostgresStore(store.url!);
+  }
   try {
     return openSqliteStore(join(config.global.data_dir, "blitz.db"));
   } catch (err) {

@@ -1,7 +1,8 @@
 /**
  * The alert store: records every alert and is the durable queue, idempotency table and action ledger.
- * `store_sqlite.ts` implements it on `node:sqlite`; an Elasticsearch backend can implement the same
- * interface for stateless instances.
+ * `sqlite/sqlite.ts` implements it on `node:sqlite` (one instance, embedded); `postgres/postgres.ts`
+ * on PostgreSQL, shared by several instances. `tests/_store_contract.ts` is the contract as tests,
+ * run against both.
  *
  * @module
  */
@@ -399,6 +400,15 @@ export interface Store {
   purge?(
     options: { alertsBefore: Date; emailsBefore: Date; limit: number },
   ): Promise<PurgeCounts>;
+  /**
+   * True when several instances share the store (PostgreSQL): leases are short and renewed by their
+   * owner, so a start-up requeues only lapsed leases, never another instance's work in progress.
+   */
+  readonly shared?: boolean;
+  /** Calls `listener` when any instance queued alerts (shared stores); returns the unsubscribe. */
+  onQueued?(listener: (count: number) => void): () => void;
+  /** Why the store is not usable right now (e.g. the database is unreachable), for `/healthz`. */
+  readonly lastError?: string | undefined;
   /** Storm control's state. */
   readonly storm: StormStore;
   /** True when the store can be written (health check). */

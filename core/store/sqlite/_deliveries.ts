@@ -5,20 +5,17 @@
  *
  * @module
  */
-import { parseJson, stringifyJson } from "../../json.ts";
+import { stringifyJson } from "../../json.ts";
 import type { StatementSync } from "node:sqlite";
-import { toIso } from "./_schema.ts";
+import { toDelivery, toIso } from "./_schema.ts";
 import type {
   ChannelDelivery,
   ChannelDeliveryKey,
   ChannelDeliveryPatch,
-  ChannelDeliveryStatus,
   NewChannelDelivery,
 } from "../store.ts";
 
 type Sql = (sql: string) => StatementSync;
-type Row = Record<string, unknown>;
-
 const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
 
 /** Inserts each delivery unless its key is recorded (then the recorded one stays as it is). */
@@ -132,34 +129,4 @@ export function selectDeliveries(sql: Sql, alertId: string): ChannelDelivery[] {
   return sql(
     "SELECT * FROM channel_deliveries WHERE alert_id = ? ORDER BY created_at, rowid",
   ).all(alertId).map(toDelivery);
-}
-
-/** The delivery a `channel_deliveries` row holds. */
-export function toDelivery(row: Row): ChannelDelivery {
-  const delivery: ChannelDelivery = {
-    alert_id: row.alert_id as string,
-    channel: row.channel as string,
-    event: row.event as string,
-    type: row.type as string,
-    status: row.status as ChannelDeliveryStatus,
-    attempts: Number(row.attempts),
-    created_at: row.created_at as string,
-    updated_at: row.updated_at as string,
-    next_attempt_at: row.next_attempt_at as string,
-    payload: parseJson(row.payload as string) as Record<string, unknown>,
-  };
-  if (row.lease_until !== null) {
-    delivery.lease_until = row.lease_until as string;
-  }
-  if (row.last_error !== null) delivery.last_error = row.last_error as string;
-  if (row.delivered_at !== null) {
-    delivery.delivered_at = row.delivered_at as string;
-  }
-  if (row.result !== null) {
-    delivery.result = parseJson(row.result as string) as Record<
-      string,
-      unknown
-    >;
-  }
-  return delivery;
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { toSilence, toWindow } from "./_schema.ts";
+import { toSilence, toTimer, toWindow } from "./_schema.ts";
 import { applyBreaker, breakerTick } from "./_storm_breaker.ts";
 import {
   decideWindow,
@@ -365,15 +365,6 @@ function schedule(
   ref: Record<string, string>,
 ): void {
   insertTimer(sql, { id, kind: "breaker", due_at: due, ref });
-}
-
-function toTimer(row: Record<string, unknown>): StormTimer {
-  return {
-    id: row.id as string,
-    kind: row.kind as StormTimer["kind"],
-    due_at: row.due_at as string,
-    ref: JSON.parse(row.ref as string),
-  };
 }
 
 /** Runs synchronous work as a promise, so a throw becomes a rejection. */

@@ -1,0 +1,170 @@
+/**
+ * The alert statements of the PostgreSQL store: insert (idempotent or not), `updateAlert`'s UPDATE and
+ * `listAlerts`'s SELECT. Each runs on the connection or transaction it is given; the SQL mirrors the
+ * SQLite store's, with `$n` parameters.
+ *
+ * @module
+ */
+import type { Sql, TransactionSql } from "postgres";
+import { stringifyJson } from "../../json.ts";
+import { JSON_FIELDS, PATCH_FIELDS, toAlert, toIso } from "../records.ts";
+import type {
+  AlertPatch,
+  AlertQuery,
+  AlertRecord,
+  NewAlert,
+} from "../store.ts";
+
+type Db = Sql | TransactionSql;
+type Param = string | number | null;
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+
+/** Inserts `alert` stamped `now`; with `idempotent`, returns the id already stored under its key instead. */
+export async function insertAlert(
+  db: Db,
+  alert: NewAlert,
+  options: { now: string; idempotent: boolean },
+): Promise<{ id: string; duplicate: boolean }> {
+  const params: Param[] = [
+    alert.id,
+    alert.detector,
+    alert.received_at === undefined
+      ? options.now
+      : toIso(alert.received_at, "received_at"),
+    options.now,
+    alert.status ?? "queued",
+    stringifyJson(alert.alert),
+    alert.idempotency_key ?? null,
+  ];
+  const insert =
+    `INSERT INTO alerts (id, detector, received_at, updated_at, status, alert_json, idempotency_key)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+  if (!options.idempotent || alert.idempotency_key === undefined) {
+    await db.unsafe(insert, params);
+    return { id: alert.id, duplicate: false };
+  }
+  // Unique across instances: the constraint decides, and the loser reads the winner's id.
+  const inserted = await db.unsafe(
+    `${insert} ON CONFLICT (detector, idempotency_key) DO NOTHING RETURNING id`,
+    params,
+  );
+  if (inserted.length === 1) return { id: alert.id, duplicate: false };
+  const [found] = await db.unsafe(
+    "SELECT id FROM alerts WHERE detector = $1 AND idempotency_key = $2",
+    [alert.detector, alert.idempotency_key],
+  );
+  if (!found) {
+    throw new Error(
+      `Cannot insert alert "${alert.id}": its idempotency key conflicted but no alert holds it`,
+    );
+  }
+  return { id: String(found.id), duplicate: true };
+}
+
+/** Applies `patch` to alert `id` at `now`; throws when there is no such alert. */
+export async function updateAlert(
+  db: Db,
+  id: string,
+  patch: AlertPatch,
+  options: { now: string },
+): Promise<void> {
+  const given = patch as Record<string, unknown>;
+  const unknown = Object.keys(given).find((field) =>
+    !PATCH_FIELDS.includes(field)
+  );
+  if (unknown !== undefined) {
+    throw new TypeError(
+      `Cannot update alert "${id}": field "${unknown}" cannot be patched`,
+    );
+  }
+  const params: Param[] = [id, options.now];
+  const param = (value: Param) => `$${params.push(value)}`;
+  const sets = ["updated_at = $2"];
+  let recipients = "";
+  for (const field of PATCH_FIELDS) {
+    if (!(field in given) || field === "updated_at") continue;
+    const value = given[field];
+    if (field === "to" || field === "cc") {
+      const base = recipients || "COALESCE(recipients, '{}')::jsonb";
+      recipients = value === undefined
+        ? `(${base} - '${field}')`
+        : `(${base} || jsonb_build_object('${field}', ${
+          param(JSON.stringify(value))
+        }::text::jsonb))`;
+      continue;
+    }
+    if (
+      value === undefined && (field === "status" || field === "attempts")
+    ) continue; // required: cannot clear
+    let stored: Param;
+    if (value === undefined) stored = null;
+    else if (field === "next_attempt_at") {
+      stored = toIso(value as string, field);
+    } else if (JSON_FIELDS.has(field)) stored = stringifyJson(value);
+    else stored = value as string | number;
+    sets.push(`${field} = ${param(stored)}`);
+    if (field === "status" && value !== "processing") {
+      sets.push("lease_until = NULL, lease_owner = NULL");
+    }
+  }
+  if (recipients) sets.push(`recipients = NULLIF(${recipients}::text, '{}')`);
+  const result = await db.unsafe(
+    `UPDATE alerts SET ${sets.join(", ")} WHERE id = $1`,
+    params,
+  );
+  if (result.count === 0) {
+    throw new Error(`Cannot update alert "${id}": no such alert`);
+  }
+}
+
+/** The alerts `query` asks for, newest first. */
+export async function listAlerts(
+  db: Db,
+  query: AlertQuery,
+): Promise<AlertRecord[]> {
+  const limit = Math.min(query.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`Invalid limit: ${query.limit}`);
+  }
+  const params: Param[] = [limit];
+  const where: string[] = [];
+  if (query.detector !== undefined) {
+    where.push(`detector = $${params.push(query.detector)}`);
+  }
+  if (query.status !== undefined) {
+    where.push(`status = $${params.push(query.status)}`);
+  }
+  if (query.before !== undefined) {
+    const before = `$${params.push(toIso(query.before, "before"))}`;
+    if (query.before_id !== undefined) {
+      const id = `$${params.push(query.before_id)}`;
+      where.push(
+        `(received_at < ${before} OR (received_at = ${before} AND id < ${id}))`,
+      );
+    } else where.push(`received_at < ${before}`);
+  }
+  if (query.after !== undefined) {
+    where.push(`received_at >= $${params.push(toIso(query.after, "after"))}`);
+  }
+  for (
+    const field of [
+      "fingerprint",
+      "notified_id",
+      "suppressed_by",
+      "silence_id",
+      "thread_key",
+    ] as const
+  ) {
+    const value = query[field];
+    if (value !== undefined) where.push(`${field} = $${params.push(value)}`);
+  }
+  const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const order = query.oldest_first ? "ASC" : "DESC";
+  const rows = await db.unsafe(
+    `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT $1`,
+    params,
+  );
+  return rows.map(toAlert);
+}

@@ -1,0 +1,69 @@
+/**
+ * The lease statements of the PostgreSQL store. A claim locks the oldest due rows with
+ * `FOR UPDATE SKIP LOCKED`, so instances claiming at the same moment take different alerts and never
+ * wait for each other, and stamps each with this instance as the lease's owner and its expiry. The
+ * owner renews its leases while it works; a lease that lapsed (its instance died) is put back by any
+ * instance's `requeueStale`.
+ *
+ * @module
+ */
+import type { Sql } from "postgres";
+import { toAlert } from "../records.ts";
+import type { AlertRecord } from "../store.ts";
+
+/** Leases up to `limit` due alerts to `owner`, oldest first. */
+export async function claimDue(
+  sql: Sql,
+  options: { now: Date; leaseMs: number; limit: number; owner: string },
+): Promise<AlertRecord[]> {
+  const at = options.now.toISOString();
+  const lease = new Date(options.now.getTime() + options.leaseMs)
+    .toISOString();
+  const rows = await sql.unsafe(
+    `WITH picked AS (
+      SELECT id FROM alerts
+      WHERE status IN ('queued', 'retry')
+        AND (status = 'queued' OR next_attempt_at IS NULL OR next_attempt_at <= $1)
+      ORDER BY received_at, seq LIMIT $2
+      FOR UPDATE SKIP LOCKED)
+    UPDATE alerts SET status = 'processing', lease_until = $3, lease_owner = $4, updated_at = $1
+    FROM picked WHERE alerts.id = picked.id RETURNING alerts.*`,
+    [at, options.limit, lease, options.owner],
+  );
+  // RETURNING keeps no order: oldest first, as the claim chose them.
+  return [...rows].sort((a, b) =>
+    a.received_at === b.received_at
+      ? Number(a.seq) - Number(b.seq)
+      : a.received_at < b.received_at
+      ? -1
+      : 1
+  ).map(toAlert);
+}
+
+/** Extends the leases `owner` holds to `until`; returns how many. */
+export async function renewLeases(
+  sql: Sql,
+  options: { owner: string; until: Date },
+): Promise<number> {
+  const result = await sql.unsafe(
+    `UPDATE alerts SET lease_until = $1 WHERE status = 'processing' AND lease_owner = $2`,
+    [options.until.toISOString(), options.owner],
+  );
+  return result.count;
+}
+
+/** Requeues processing alerts whose lease lapsed before `now` (every one with `all`); returns how many. */
+export async function requeueLapsed(
+  sql: Sql,
+  options: { now: Date; all?: boolean | undefined },
+): Promise<number> {
+  const stale = options.all
+    ? ""
+    : "AND (lease_until IS NULL OR lease_until < $1)";
+  const result = await sql.unsafe(
+    `UPDATE alerts SET status = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = $1
+    WHERE status = 'processing' ${stale}`,
+    [options.now.toISOString()],
+  );
+  return result.count;
+}

@@ -1,0 +1,391 @@
+/**
+ * The alert store on PostgreSQL, shared by every Blitz instance on one database (npm `postgres`, no
+ * ORM). Every write is a transaction that resolves only after its COMMIT, with `synchronous_commit =
+ * on` (so a 202 is never given for an alert a failover could lose, with a synchronous standby). The
+ * statements are in one private file each: `_migrate.ts` (versioned migrations under an advisory
+ * lock), `_alerts.ts` (inserts, updates, lists), `_lease.ts` (claims with `FOR UPDATE SKIP LOCKED`
+ * and leases with an owner), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
+ * singleton) and `_wake.ts` (LISTEN/NOTIFY). `_url.ts` reads `store.url` (sslmode, sslrootcert).
+ *
+ * Leases: each store is one instance, with an owner id; it renews the leases it holds every third
+ * of the lease, so a lease lapses only when its instance is gone, and then any instance's
+ * `requeueStale()` puts the alert back in the queue.
+ *
+ * @module
+ */
+import postgres, { type Sql } from "postgres";
+import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
+import {
+  insertActionRun,
+  selectActionRuns,
+  updateActionRun,
+} from "./_action_runs.ts";
+import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
+import { migrate } from "./_migrate.ts";
+import { purgeBatch } from "./_purge.ts";
+import { connectionOf, redactUrl } from "./_url.ts";
+import { Wake } from "./_wake.ts";
+import {
+  claimDueDeliveries,
+  insertDeliveryRows,
+  selectDeliveries,
+  updateDeliveryRow,
+} from "./_deliveries.ts";
+import { PostgresStorm } from "./_storm.ts";
+import { toAlert } from "../records.ts";
+import type {
+  ActionRun,
+  AlertPatch,
+  AlertQuery,
+  AlertRecord,
+  ChannelDelivery,
+  ChannelDeliveryKey,
+  ChannelDeliveryPatch,
+  NewAlert,
+  NewChannelDelivery,
+  PurgeCounts,
+  Store,
+} from "../store.ts";
+
+export { POSTGRES_SCHEMA_VERSION } from "./_schema.ts";
+export { redactUrl } from "./_url.ts";
+
+/** Options of {@link openPostgresStore}. */
+export interface PostgresStoreOptions {
+  clock?: () => Date;
+  /** This instance's name, the owner of its leases and action runs. @default hostname:pid:random */
+  owner?: string;
+  /** Connections in the pool. @default 10 */
+  max?: number;
+  /** Seconds to wait for a connection before a call fails (the database is away). @default 5 */
+  connectTimeout?: number;
+}
+
+/** Opens the store at `url`, applying missing migrations; throws a clear Error when it cannot. */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<PostgresStore> {
+  const store = new PostgresStore(url, options);
+  try {
+    await store.open();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw new Error(
+      `Cannot open store ${redactUrl(url)}: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+      { cause: err },
+    );
+  }
+  return store;
+}
+
+/** {@link Store} on PostgreSQL; create it with {@link openPostgresStore}. */
+export class PostgresStore implements Store {
+  readonly shared = true;
+  /** Where the store is, password redacted (logs, `/healthz`). */
+  readonly where: string;
+  /** This instance's owner id. */
+  readonly owner: string;
+  /** Why the last call failed, while the database is away; undefined once a call succeeds again. */
+  lastError: string | undefined;
+  /** Storm control's state, decided per fingerprint under an advisory lock (`_storm.ts`). */
+  readonly storm: PostgresStorm;
+  #sql: Sql;
+  #clock: () => Date;
+  #wake: Wake;
+  #leaseMs = 0;
+  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  /** Prefer {@link openPostgresStore}, which also migrates. */
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.where = redactUrl(url);
+    this.#clock = options.clock ?? (() => new Date());
+    this.owner = options.owner ?? defaultOwner();
+    const connection = connectionOf(url);
+    this.#sql = postgres(connection.url, {
+      ssl: connection.ssl,
+      max: options.max ?? 10,
+      connect_timeout: options.connectTimeout ?? 5,
+      idle_timeout: 60,
+      onnotice: () => {},
+      connection: {
+        application_name: `blitz ${this.owner}`,
+        synchronous_commit: "on",
+      },
+    });
+    this.#wake = new Wake(this.#sql);
+    this.storm = new PostgresStorm(this.#sql, (fn) => this.#call(fn));
+  }
+
+  /** Migrates and starts listening for work other instances queue. */
+  async open(): Promise<void> {
+    await this.#call(() =>
+      migrate(this.#sql, { where: this.where, now: () => this.#now() })
+    );
+    await this.#wake.listen().catch(() => {}); // polling still finds the work
+  }
+
+  /** Calls `listener` when any instance queued new alerts (LISTEN/NOTIFY); returns the unsubscribe. */
+  onQueued(listener: (count: number) => void): () => void {
+    return this.#wake.subscribe(listener);
+  }
+
+  insertAlerts(alerts: NewAlert[]): Promise<void> {
+    return this.#call(async () => {
+      if (alerts.length === 0) return;
+      await this.#sql.begin(async (tx) => {
+        const now = this.#now();
+        for (const alert of alerts) {
+          await insertAlert(tx, alert, { now, idempotent: false });
+        }
+        await this.#wake.notify(tx, alerts.length);
+      });
+    });
+  }
+
+  insertAlertsIdempotent(
+    alerts: NewAlert[],
+  ): Promise<{ id: string; duplicate: boolean }[]> {
+    return this.#call(async () => {
+      if (alerts.length === 0) return [];
+      return await this.#sql.begin(async (tx) => {
+        const now = this.#now();
+        const results = [];
+        for (const alert of alerts) {
+          results.push(await insertAlert(tx, alert, { now, idempotent: true }));
+        }
+        const fresh = results.filter((r) => !r.duplicate).length;
+        if (fresh > 0) await this.#wake.notify(tx, fresh);
+        return results;
+      }) as { id: string; duplicate: boolean }[];
+    });
+  }
+
+  getAlert(id: string): Promise<AlertRecord | undefined> {
+    return this.#call(async () => {
+      const [row] = await this.#sql.unsafe(
+        "SELECT * FROM alerts WHERE id = $1",
+        [id],
+      );
+      return row ? toAlert(row) : undefined;
+    });
+  }
+
+  updateAlert(id: string, patch: AlertPatch): Promise<void> {
+    return this.#call(() =>
+      updateAlert(this.#sql, id, patch, { now: this.#now() })
+    );
+  }
+
+  listAlerts(query: AlertQuery = {}): Promise<AlertRecord[]> {
+    return this.#call(() => listAlerts(this.#sql, query));
+  }
+
+  backlog(): Promise<number> {
+    return this.#call(async () => {
+      const [row] = await this.#sql.unsafe(
+        "SELECT count(*) AS n FROM alerts WHERE status IN ('queued', 'processing', 'retry')",
+      );
+      return Number(row?.n ?? 0);
+    });
+  }
+
+  async claimNext(
+    options: { now?: Date; leaseMs: number },
+  ): Promise<AlertRecord | undefined> {
+    return (await this.claimBatch({ ...options, limit: 1 }))[0];
+  }
+
+  claimBatch(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<AlertRecord[]> {
+    const { limit } = options;
+    if (!Number.isInteger(limit) || limit < 1) {
+      return Promise.reject(new RangeError(`Invalid limit: ${limit}`));
+    }
+    this.#renewEvery(options.leaseMs);
+    return this.#call(() =>
+      claimDue(this.#sql, {
+        now: options.now ?? this.#clock(),
+        leaseMs: options.leaseMs,
+        limit,
+        owner: this.owner,
+      })
+    );
+  }
+
+  requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
+    return this.#call(() =>
+      requeueLapsed(this.#sql, {
+        now: options.now ?? this.#clock(),
+        all: options.all,
+      })
+    );
+  }
+
+  consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
+    return this.#call(() =>
+      insertActionRun(this.#sql, run, { owner: this.owner })
+    );
+  }
+
+  finishActionRun(
+    nonce: string,
+    patch: Partial<Pick<ActionRun, "finished_at" | "status" | "steps">>,
+  ): Promise<void> {
+    return this.#call(() => updateActionRun(this.#sql, nonce, patch));
+  }
+
+  listActionRuns(alertId: string): Promise<ActionRun[]> {
+    return this.#call(() => selectActionRuns(this.#sql, alertId));
+  }
+
+  insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void> {
+    return this.#call(() =>
+      insertDeliveryRows(this.#sql, deliveries, this.#now())
+    );
+  }
+
+  claimDeliveries(
+    options: { now?: Date; leaseMs: number; limit: number },
+  ): Promise<ChannelDelivery[]> {
+    return this.#call(() =>
+      claimDueDeliveries(this.#sql, {
+        now: options.now ?? this.#clock(),
+        leaseMs: options.leaseMs,
+        limit: options.limit,
+      })
+    );
+  }
+
+  updateDelivery(
+    key: ChannelDeliveryKey,
+    patch: ChannelDeliveryPatch,
+  ): Promise<void> {
+    return this.#call(() =>
+      updateDeliveryRow(this.#sql, key, patch, this.#now())
+    );
+  }
+
+  listDeliveries(alertId: string): Promise<ChannelDelivery[]> {
+    return this.#call(() => selectDeliveries(this.#sql, alertId));
+  }
+
+  purge(
+    options: { alertsBefore: Date; emailsBefore: Date; limit: number },
+  ): Promise<PurgeCounts> {
+    return this.#call(() =>
+      purgeBatch(this.#sql, {
+        alertsBefore: options.alertsBefore.toISOString(),
+        emailsBefore: options.emailsBefore.toISOString(),
+        limit: options.limit,
+        now: this.#now(),
+      })
+    );
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      // A real write, rolled back: fails on a read-only standby after a failover, too.
+      await this.#call(() =>
+        this.#sql.begin(async (tx) => {
+          await tx.unsafe(
+            "UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT max(version) FROM schema_migrations)",
+          );
+          throw new Rollback();
+        })
+      );
+      return true;
+    } catch (err) {
+      return err instanceof Rollback;
+    }
+  }
+
+  /** The client, for `store copy` and tests in this folder's family. */
+  get sql(): Sql {
+    return this.#sql;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#renewTimer);
+    await this.#wake.close();
+    await this.#sql.end({ timeout: 5 });
+  }
+
+  /** Runs a call, remembering why it failed while the database is away (see `lastError`). */
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      this.lastError = undefined;
+      return result;
+    } catch (err) {
+      if (err instanceof Rollback) {
+        this.lastError = undefined;
+        throw err;
+      }
+      if (isConnectionError(err)) {
+        this.lastError = `PostgreSQL ${this.where} unreachable: ${
+          (err as Error).message
+        }`;
+      }
+      throw err;
+    }
+  }
+
+  /** Starts (or re-times) the renewal of this instance's leases, every third of the lease. */
+  #renewEvery(leaseMs: number): void {
+    if (leaseMs === this.#leaseMs || this.#closed) return;
+    this.#leaseMs = leaseMs;
+    clearInterval(this.#renewTimer);
+    this.#renewTimer = setInterval(() => {
+      const until = new Date(this.#clock().getTime() + this.#leaseMs);
+      renewLeases(this.#sql, { owner: this.owner, until }).catch(() => {
+        // the database is away: the leases lapse unless it is back in time, and are then re-claimed
+      });
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    Deno.unrefTimer(this.#renewTimer);
+  }
+
+  #now(): string {
+    return this.#clock().toISOString();
+  }
+}
+
+/** Thrown inside `ping`'s transaction to roll it back. */
+class Rollback extends Error {}
+
+/** Whether `err` says the database could not be reached (as opposed to a bad statement). */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string") return false;
+  return [
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "EPIPE",
+    "CONNECTION_CLOSED",
+    "CONNECTION_ENDED",
+    "CONNECTION_DESTROYED",
+    "CONNECT_TIMEOUT",
+    "57P01", // admin_shutdown
+    "57P02", // crash_shutdown
+    "57P03", // cannot_connect_now
+    "25006", // read_only_sql_transaction (a standby)
+  ].includes(code) || code.startsWith("08");
+}
+
+function defaultOwner(): string {
+  let host = "blitz";
+  try {
+    host = Deno.hostname();
+  } catch {
+    // no --allow-sys=hostname
+  }
+  return `${host}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+}

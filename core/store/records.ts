@@ -1,0 +1,221 @@
+/**
+ * The row shape both stores share: the alert fields `updateAlert` may patch, and the mapping from a
+ * row (`alerts`, `action_runs`, `storm_windows`, `storm_timers`, `silences`, `channel_deliveries`: columns of the same names in SQLite and
+ * PostgreSQL, JSON held as text, parsed losslessly) to a record. Timestamps are `Date#toISOString()`
+ * strings, which sort as text.
+ *
+ * @module
+ */
+import { parseJson } from "../json.ts";
+import type {
+  ActionRun,
+  AlertPatch,
+  AlertRecord,
+  AlertStatus,
+  ChannelDelivery,
+  ChannelDeliveryStatus,
+  Silence,
+  StormTimer,
+  StormWindow,
+  SuppressedBy,
+} from "./store.ts";
+
+/** A JSON column as stored (big integers kept exactly: core/json.ts). */
+// deno-lint-ignore no-explicit-any
+function fromJson(text: unknown): any {
+  return parseJson(text as string);
+}
+
+/** Fields `updateAlert` accepts, in the fixed order that keeps its statement cache small. */
+export const PATCH_FIELDS: readonly string[] = [
+  "status",
+  "updated_at",
+  "attempts",
+  "subject",
+  "to",
+  "cc",
+  "condition",
+  "enrichments",
+  "actions",
+  "message",
+  "message_id",
+  "delivery",
+  "next_attempt_at",
+  "last_error",
+  "jira_keys",
+  "severity",
+  "thread_key",
+] satisfies (keyof AlertPatch)[];
+/** Patchable alert fields stored as JSON text in a column of the same name. */
+export const JSON_FIELDS: Set<string> = new Set([
+  "enrichments",
+  "actions",
+  "message",
+  "delivery",
+  "jira_keys",
+  "condition",
+]);
+
+/** Normalises an ISO 8601 time to `toISOString()` form, which sorts as text. */
+export function toIso(value: string, field: string): string {
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) {
+    throw new RangeError(
+      `Invalid ${field}: "${value}" is not an ISO 8601 time`,
+    );
+  }
+  return time.toISOString();
+}
+
+type Row = Record<string, unknown>;
+
+/** The record an `alerts` row holds. */
+export function toAlert(row: Row): AlertRecord {
+  const record: AlertRecord = {
+    id: row.id as string,
+    detector: row.detector as string,
+    received_at: row.received_at as string,
+    updated_at: row.updated_at as string,
+    status: row.status as AlertStatus,
+    alert: fromJson(row.alert_json),
+    attempts: Number(row.attempts),
+  };
+  if (row.idempotency_key !== null) {
+    record.idempotency_key = row.idempotency_key as string;
+  }
+  if (row.subject !== null) record.subject = row.subject as string;
+  if (row.recipients !== null) {
+    const { to, cc } = JSON.parse(row.recipients as string) as {
+      to?: string[];
+      cc?: string[];
+    };
+    if (to !== undefined) record.to = to;
+    if (cc !== undefined) record.cc = cc;
+  }
+  if (row.condition !== null) {
+    record.condition = fromJson(row.condition);
+  }
+  if (row.enrichments !== null) {
+    record.enrichments = fromJson(row.enrichments);
+  }
+  if (row.actions !== null) record.actions = fromJson(row.actions);
+  if (row.message !== null) record.message = fromJson(row.message);
+  if (row.message_id !== null) record.message_id = row.message_id as string;
+  if (row.delivery !== null) {
+    record.delivery = JSON.parse(row.delivery as string);
+  }
+  if (row.next_attempt_at !== null) {
+    record.next_attempt_at = row.next_attempt_at as string;
+  }
+  if (row.last_error !== null) record.last_error = row.last_error as string;
+  if (row.jira_keys !== null) {
+    record.jira_keys = JSON.parse(row.jira_keys as string);
+  }
+  if (row.fingerprint != null) record.fingerprint = row.fingerprint as string;
+  if (row.suppressed_by != null) {
+    record.suppressed_by = row.suppressed_by as SuppressedBy;
+  }
+  if (row.notified_id != null) record.notified_id = row.notified_id as string;
+  if (row.silence_id != null) record.silence_id = row.silence_id as string;
+  if (row.severity != null) record.severity = row.severity as string;
+  if (row.thread_key != null) record.thread_key = row.thread_key as string;
+  return record;
+}
+
+/** The action run an `action_runs` row holds. */
+export function toActionRun(row: Row): ActionRun {
+  const run: ActionRun = {
+    nonce: row.nonce as string,
+    alert_id: row.alert_id as string,
+    button: row.button as string,
+    actor: row.actor as string,
+    actor_source: row.actor_source as ActionRun["actor_source"],
+    started_at: row.started_at as string,
+    status: row.status as ActionRun["status"],
+    steps: fromJson(row.steps),
+  };
+  if (row.client_ip !== null) run.client_ip = row.client_ip as string;
+  if (row.user_agent !== null) run.user_agent = row.user_agent as string;
+  if (row.finished_at !== null) run.finished_at = row.finished_at as string;
+  return run;
+}
+
+/** The window a `storm_windows` row holds. */
+export function toWindow(row: Row): StormWindow {
+  const window: StormWindow = {
+    fingerprint: row.fingerprint as string,
+    detector: row.detector as string,
+    definition: row.definition as string,
+    paths: JSON.parse(row.paths as string),
+    values: JSON.parse(row.fp_values as string),
+    window_ms: Number(row.window_ms),
+    window_end: row.window_end as string,
+    since_count: Number(row.since_count),
+    total: Number(row.total),
+    first_seen_at: row.first_seen_at as string,
+    last_seen_at: row.last_seen_at as string,
+  };
+  if (row.notified_id !== null) window.notified_id = row.notified_id as string;
+  if (row.notified_at !== null) window.notified_at = row.notified_at as string;
+  if (row.acked_by !== null) window.acked_by = row.acked_by as string;
+  if (row.acked_at !== null) window.acked_at = row.acked_at as string;
+  return window;
+}
+
+/** The silence a `silences` row holds. */
+export function toSilence(row: Row): Silence {
+  const silence: Silence = {
+    id: row.id as string,
+    detector: row.detector as string,
+    starts_at: row.starts_at as string,
+    ends_at: row.ends_at as string,
+    created_by: row.created_by as string,
+    comment: row.comment as string,
+    created_at: row.created_at as string,
+    suppressed: Number(row.suppressed),
+  };
+  if (row.match !== null) silence.match = row.match as string;
+  if (row.fingerprint !== null) silence.fingerprint = row.fingerprint as string;
+  if (row.expired_at !== null) silence.expired_at = row.expired_at as string;
+  return silence;
+}
+
+/** The delivery a `channel_deliveries` row holds. */
+export function toDelivery(row: Row): ChannelDelivery {
+  const delivery: ChannelDelivery = {
+    alert_id: row.alert_id as string,
+    channel: row.channel as string,
+    event: row.event as string,
+    type: row.type as string,
+    status: row.status as ChannelDeliveryStatus,
+    attempts: Number(row.attempts),
+    created_at: row.created_at as string,
+    updated_at: row.updated_at as string,
+    next_attempt_at: row.next_attempt_at as string,
+    payload: parseJson(row.payload as string) as Record<string, unknown>,
+  };
+  if (row.lease_until !== null) {
+    delivery.lease_until = row.lease_until as string;
+  }
+  if (row.last_error !== null) delivery.last_error = row.last_error as string;
+  if (row.delivered_at !== null) {
+    delivery.delivered_at = row.delivered_at as string;
+  }
+  if (row.result !== null) {
+    delivery.result = parseJson(row.result as string) as Record<
+      string,
+      unknown
+    >;
+  }
+  return delivery;
+}
+
+/** The timer a `storm_timers` row holds. */
+export function toTimer(row: Record<string, unknown>): StormTimer {
+  return {
+    id: row.id as string,
+    kind: row.kind as StormTimer["kind"],
+    due_at: row.due_at as string,
+    ref: JSON.parse(row.ref as string),
+  };
+}
