@@ -14,7 +14,8 @@ import { HTTPException } from "hono/http-exception";
 import type { AppDeps } from "./_deps.ts";
 import { AuthError, IngestAuth } from "../core/auth/auth.ts";
 import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
-import { newAlertId } from "../core/pipeline/pipeline.ts";
+import { newAlertId, splitAlert } from "../core/pipeline/pipeline.ts";
+import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import type { NewAlert } from "../core/store/store.ts";
 import { lookup } from "../core/template.ts";
@@ -151,10 +152,34 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       if (err instanceof AuthError) throw jsonError(401, err.message);
       throw err;
     }
-    const { alerts, batch } = parseAlerts(bytes, {
+    const parsed = parseAlerts(bytes, {
       kind,
       maxDepth: global.max_json_depth,
     });
+    // `split`: each item of the detector's array is its own alert (a bad element refuses the batch).
+    const split = detector.config.split !== undefined;
+    const alerts: Record<string, unknown>[] = [];
+    const origin: string[] = [];
+    parsed.alerts.forEach((alert, i) => {
+      let items: Record<string, unknown>[];
+      try {
+        items = splitAlert(
+          detector,
+          alert,
+          parsed.batch ? `Element ${i}` : "Alert",
+        );
+      } catch (err) {
+        if (err instanceof InputError) throw jsonError(400, err.message);
+        throw err;
+      }
+      items.forEach((item, j) => {
+        alerts.push(item);
+        origin.push(
+          [parsed.batch ? [i] : [], split ? [j] : []].flat().join(":"),
+        );
+      });
+    });
+    const batch = parsed.batch || split;
     const receivedAt = new Date(now()).toISOString();
     const idField = detector.config.id_field;
     let missingId = 0;
@@ -166,10 +191,13 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         received_at: receivedAt,
       };
       const own = idField === undefined ? undefined : lookup(alert, idField);
-      if ((typeof own === "string" && own !== "") || typeof own === "number") {
+      if (
+        (typeof own === "string" && own !== "") || typeof own === "number" ||
+        typeof own === "bigint"
+      ) {
         row.idempotency_key = `id:${own}`;
       } else if (key !== null) {
-        row.idempotency_key = batch ? `key:${key}:${i}` : `key:${key}`;
+        row.idempotency_key = batch ? `key:${key}:${origin[i]}` : `key:${key}`;
       }
       if (
         idField !== undefined && row.idempotency_key?.startsWith("id:") !== true

@@ -341,6 +341,7 @@ export const DetectorSchema = z.strictObject({
   // Issue 12: the alert's level, the fields an analyst reads first, one request as many alerts.
   severity: SeveritySchema.optional(),
   key_fields: z.record(z.string(), z.string()).default({}),
+  split: z.string().min(1).optional(),
   thread_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .transform((v) => (Array.isArray(v) ? v : [v])).optional(),
 });

@@ -53,12 +53,21 @@ export function isMetadataAddress(ip: string): boolean {
   return isMetadata(parseUrlIp(ip));
 }
 
-/** Refuses a hop (scheme, allowlist, loopback name, resolved addresses) before any connection is made. */
+/** What {@link checkUrl} approved: the host's addresses, and whether the host was an IP literal. */
+export interface CheckedHost {
+  addresses: string[];
+  literal: boolean;
+}
+
+/**
+ * Refuses a hop (scheme, allowlist, loopback name, resolved addresses) before any connection is made;
+ * returns the addresses it approved, the only ones the connection may use.
+ */
 export async function checkUrl(
   url: URL,
   policy: SafeFetchPolicy,
   signal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<CheckedHost> {
   signal?.throwIfAborted();
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new BlockedRequestError(
@@ -77,7 +86,8 @@ export async function checkUrl(
   }
 
   let addresses: string[];
-  if (host.startsWith("[") || DOTTED_V4.test(host)) {
+  const literal = host.startsWith("[") || DOTTED_V4.test(host);
+  if (literal) {
     addresses = [host];
   } else if (
     (host === "localhost" || host.endsWith(".localhost")) &&
@@ -102,6 +112,7 @@ export async function checkUrl(
       );
     }
   }
+  return { addresses, literal };
 }
 
 function denyReason(address: string, policy: SafeFetchPolicy): string | null {
