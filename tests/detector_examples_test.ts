@@ -10,17 +10,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { simpleParser } from "mailparser";
 import { writeProject } from "./_config.ts";
-import { startDnsServer } from "./_dns.ts";
-import { ROOT, runTask } from "./_task.ts";
-import { parseJson } from "../core/json.ts";
-import {
-  detectorOf,
-  ingestAlert,
-  splitAlert,
-} from "../core/pipeline/pipeline.ts";
-import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
-
-const SAMPLES = `${ROOT}/tests/fixtures/samples`;
+import { runTask } from "./_task.ts";
+import { exampleFiles, examplesHarness, SAMPLES } from "./_examples.ts";
 
 /** What the top of each example's email must show: title, level, who/where, and each button. */
 const EXPECTED: Record<string, {
@@ -150,19 +141,8 @@ function topOf(text: string, marks: string[]): string {
   return at.length ? text.slice(0, Math.min(...at)) : text;
 }
 
-async function examplesProject() {
-  const files: Record<string, string> = {};
-  for (const name of Object.keys(EXPECTED)) {
-    files[`detectors/${name}.yaml`] = await Deno.readTextFile(
-      `${ROOT}/detectors/${name}.yaml`,
-    );
-  }
-  return { files };
-}
-
 Deno.test("check --sample passes for each example detector with its sample", async () => {
-  const { files } = await examplesProject();
-  const project = await writeProject({ files });
+  const project = await writeProject({ files: await exampleFiles() });
   try {
     const samples = Object.entries(EXPECTED).flatMap(([name, list]) =>
       [...new Set(list.map((e) => e.sample))].map((s) =>
@@ -254,107 +234,93 @@ Deno.test("check --sample names what would fail later: unfilled placeholders, CE
 });
 
 Deno.test("the example detectors' emails show what happened, severity, host/IP/user and what the buttons do at the top", async () => {
-  const dns = await startDnsServer({
-    "34.101.220.185.in-addr.arpa": [{
-      type: "PTR",
-      value: "tor-exit-34.example.net",
-    }],
-  });
-  const { files } = await examplesProject();
-  const project = await writeProject({
-    global: {
-      plugins: { reverse_dns: { nameserver: `127.0.0.1:${dns.port}` } },
-    },
-    files,
-  });
-  const runtime = await createRuntime({
-    configPath: project.config,
-    env: (name) => project.env[name as keyof typeof project.env],
-    log: () => {},
-  });
-  try {
-    const parse = async (path: string) =>
-      await simpleParser(Buffer.from(await Deno.readFile(path)));
-    const firstIds: Record<string, string> = {};
-    for (const [name, expected] of Object.entries(EXPECTED)) {
-      const sample = parseJson(
-        await Deno.readTextFile(`${SAMPLES}/${expected[0]!.sample}`),
-      ) as Record<string, unknown>;
-      const items = splitAlert(detectorOf(runtime.config, name), sample);
-      assert.equal(items.length, expected.length, name);
-      for (const [i, item] of items.entries()) {
-        const want = expected[i]!;
-        const summary = await ingestAlert(runtime, name, item);
-        assert.equal(summary.sent, true, `${name}: ${summary.delivery.error}`);
-        firstIds[name] ??= summary.delivery.message_id;
-        const mail = await parse(summary.delivery.path!);
-        assert.ok(
-          mail.subject?.startsWith(`[${want.severity.toLowerCase()}] `),
-        );
-        const raw = mail.html || "";
-        const cut = raw.search(/>\s*(Enrichments|Results|Alert)\s*<\/td>/);
-        const html = visibleText(cut > 0 ? raw.slice(0, cut) : raw);
-        const text = topOf(mail.text ?? "", [
-          "\nENRICHMENTS\n",
-          "\nRESULTS\n",
-          "\nALERT\n",
-        ]);
-        for (
-          const [part, top] of [["html", html], ["text", text]] as const
-        ) {
-          for (const shown of [want.title, want.severity, ...want.fields]) {
-            assert.ok(
-              top.includes(shown),
-              `${name} ${part}: "${shown}" in\n${top}`,
-            );
-          }
-          for (const shown of want.buttons) {
-            assert.ok(
-              top.includes(shown),
-              `${name} ${part}: button "${shown}"`,
-            );
-          }
+  await using h = await examplesHarness();
+  const firstIds: Record<string, string> = {};
+  for (const [name, expected] of Object.entries(EXPECTED)) {
+    const alerts = await h.ingest(name, expected[0]!.sample);
+    assert.equal(alerts.length, expected.length, name);
+    for (const [i, { summary, mail, html: raw }] of alerts.entries()) {
+      const want = expected[i]!;
+      assert.equal(summary.sent, true, `${name}: ${summary.delivery.error}`);
+      firstIds[name] ??= summary.delivery.message_id;
+      assert.ok(mail.subject?.startsWith(`[${want.severity.toLowerCase()}] `));
+      const cut = raw.search(/>\s*(Enrichments|Results|Alert)\s*<\/td>/);
+      const html = visibleText(cut > 0 ? raw.slice(0, cut) : raw);
+      const text = topOf(mail.text ?? "", [
+        "\nENRICHMENTS\n",
+        "\nRESULTS\n",
+        "\nALERT\n",
+      ]);
+      for (
+        const [part, top] of [["html", html], ["text", text]] as const
+      ) {
+        for (const shown of [want.title, want.severity, ...want.fields]) {
           assert.ok(
-            top.includes(summary.subject),
-            `${name} ${part}: subject line`,
-          );
-          assert.doesNotMatch(
-            top,
-            /\{[A-Za-z_@$][^{}\s]*\}/,
-            "no unfilled placeholder",
+            top.includes(shown),
+            `${name} ${part}: "${shown}" in\n${top}`,
           );
         }
+        for (const shown of want.buttons) {
+          assert.ok(top.includes(shown), `${name} ${part}: button "${shown}"`);
+        }
+        assert.ok(
+          top.includes(summary.subject),
+          `${name} ${part}: subject line`,
+        );
+        assert.doesNotMatch(
+          top,
+          /\{[A-Za-z_@$][^{}\s]*\}/,
+          "no unfilled placeholder",
+        );
       }
     }
-    // Alertmanager: the resolved item threads onto its firing one and says so in its subject.
-    const resolved = parseJson(
-      await Deno.readTextFile(`${SAMPLES}/alertmanager_resolved.json`),
-    ) as Record<string, unknown>;
-    const [item] = splitAlert(
-      detectorOf(runtime.config, "alertmanager"),
-      resolved,
-    );
-    const summary = await ingestAlert(runtime, "alertmanager", item!);
-    const mail = await parse(summary.delivery.path!);
-    assert.equal(
-      mail.subject,
-      "Resolved: [critical] NodeHighCPU on db-01.example.org:9100",
-    );
-    assert.equal(mail.inReplyTo, firstIds.alertmanager);
-    assert.match(
-      mail.text ?? "",
-      /^Status: +resolved since 2024-03-12T03:10:00\.000Z$/m,
-    );
-  } finally {
-    await closeRuntime(runtime);
-    await dns.close();
-    await project.cleanup();
   }
+  // Nested data shown as data: ModSecurity's rule messages as a table, Suricata's flowbits as a list.
+  // Alertmanager: the resolved item threads onto its firing one and says so in its subject.
+  const [resolved] = await h.ingest(
+    "alertmanager",
+    "alertmanager_resolved.json",
+  );
+  assert.equal(
+    resolved!.mail.subject,
+    "Resolved: [critical] NodeHighCPU on db-01.example.org:9100",
+  );
+  assert.equal(resolved!.mail.inReplyTo, firstIds.alertmanager);
+  assert.match(
+    resolved!.mail.text ?? "",
+    /^Status: +resolved since 2024-03-12T03:10:00\.000Z$/m,
+  );
+});
+
+Deno.test("the example emails show nested data as tables and lists, not JSON text", async () => {
+  await using h = await examplesHarness();
+  const [waf] = await h.ingest("modsecurity", "modsecurity.json");
+  const results = waf!.html.slice(waf!.html.search(/>\s*Results\s*<\/td>/));
+  assert.match(
+    results,
+    /<th[^>]*>ruleId<\/th>/,
+    "messages[].details as a table",
+  );
+  assert.ok(!results.includes('[{"message"'), "not minified JSON");
+  const [ids] = await h.ingest("suricata", "suricata.json");
+  assert.match(ids!.html, /<li[^>]*><span[^>]*>ET\.SSH\.scan<\/span><\/li>/);
+  assert.match(
+    ids!.mail.text ?? "",
+    /^Flowbits:\n +- ET\.SSH\.scan\n +- ET\.tor\.exit$/m,
+  );
+  assert.match(
+    ids!.html,
+    /tor-exit-34\.example\.net/,
+    "reverse DNS ran (loopback)",
+  );
+  assert.match(
+    ids!.mail.text ?? "",
+    /\.\.\. \d+ more lines|… \d+ more lines \([\d.]+ KB in all\)/,
+  );
 });
 
 Deno.test("ingest (CLI) makes one alert and one summary line per item of a split detector, and refuses NDJSON", async () => {
-  const { files } = await examplesProject();
-  const project = await writeProject({ files });
+  const project = await writeProject({ files: await exampleFiles() });
   try {
     const stdin = await Deno.readTextFile(`${SAMPLES}/alertmanager.json`);
     const run = await runTask(

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
 import { SeveritySchema } from "../severity.ts";
+import { parseCidr } from "../ip.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
 // a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
@@ -184,6 +185,23 @@ export const GlobalConfigSchema = z.strictObject({
   ).default([]),
   action_link_ttl: Age.default(72 * 3_600_000),
   trusted_user_header: z.string().optional(),
+  /**
+   * CIDRs of the reverse proxies in front of Blitz: their `X-Forwarded-For` names the client, and only
+   * their requests may carry `trusted_user_header` / `ui_auth.trusted_header`.
+   */
+  trusted_proxies: z.array(
+    z.string().refine(
+      (value) => {
+        try {
+          parseCidr(value);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      "must be an IP address or a CIDR block such as 10.0.0.0/8 or 2001:db8::/32",
+    ),
+  ).default([]),
   ui_auth: z.strictObject({
     trusted_header: z.string().optional(),
     users: z.array(
@@ -239,6 +257,23 @@ export const GlobalConfigSchema = z.strictObject({
       });
     }
   }),
+}).superRefine((global, ctx) => {
+  // A header naming the user is only as good as the proxy that sets it: without trusted_proxies any
+  // client could send it itself.
+  const headers: [PropertyKey[], string | undefined][] = [
+    [["trusted_user_header"], global.trusted_user_header],
+    [["ui_auth", "trusted_header"], global.ui_auth?.trusted_header],
+  ];
+  for (const [path, header] of headers) {
+    if (header !== undefined && global.trusted_proxies.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message:
+          `${header} is believed only from trusted_proxies: add trusted_proxies with the address of the sign-in proxy that sets it (e.g. [127.0.0.1/32] for one on this host)`,
+      });
+    }
+  }
 });
 
 /** The parsed global config. */
