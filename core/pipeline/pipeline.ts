@@ -164,6 +164,7 @@ export async function processAlert(
         suppressed_by: storm.reason,
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
+        ...(storm.groupKey ? { group_key: storm.groupKey } : {}),
       };
       // The decision itself recorded it (one atomic store operation): nothing more to write.
       options.recording?.(Promise.resolve());

@@ -31,6 +31,7 @@ import {
   total,
 } from "./_storm_send.ts";
 import { breakerDigest } from "./_storm_breaker_mail.ts";
+import { groupEmail } from "./_storm_group_mail.ts";
 
 export { sendBreakerNotice } from "./_storm_breaker_mail.ts";
 export {
@@ -52,6 +53,7 @@ export async function runStormTimer(
   if (timer.kind === "window") return await windowDigest(runtime, timer);
   if (timer.kind === "silence_end") return await silenceEnded(runtime, timer);
   if (timer.kind === "breaker") return await breakerDigest(runtime, timer);
+  if (timer.kind === "group") return await groupEmail(runtime, timer);
   return "unknown";
 }
 
@@ -64,16 +66,19 @@ async function windowDigest(
   const notified = await store.getAlert(timer.ref.alert_id ?? "");
   const detector = notified && config.detectors.get(notified.detector);
   if (!notified || !detector) return "nothing";
-  const alerts = await suppressedAlerts(store, { notified_id: notified.id });
+  // Alerts of other fingerprints grouped under this one were in the grouped email, not this window.
+  const alerts = (await suppressedAlerts(store, { notified_id: notified.id }))
+    .filter((a) => a.suppressed_by !== "group");
   if (alerts.length === 0) return "nothing";
   const counts = await store.storm.suppressedCounts({
     notified_id: notified.id,
   });
+  delete counts.group;
   const count = total(counts);
   const window = await store.storm.window(timer.ref.fingerprint ?? "");
   const paths = detector.config.storm?.fingerprint ?? window?.paths ?? [];
   const opened = timer.ref.opened_at ?? notified.received_at;
-  const first = firstSubject(notified);
+  const first = firstSubject(notified, detector.config.subject);
   const subject = `${detector.name}: ${count} more like "${first}" (${
     clockTime(opened)
   }–${clockTime(timer.due_at)})`;
@@ -230,8 +235,10 @@ function nextEmail(
 }
 
 /** The first email's subject without its `(+N similar since …)` count. */
-function firstSubject(record: AlertRecord): string {
-  return (record.subject ?? record.detector).replace(
+function firstSubject(record: AlertRecord, template?: string): string {
+  const own = record.subject ??
+    (template ? fill(template, record.alert) : record.detector);
+  return own.replace(
     / \(\+\d+ similar since \d\d:\d\d\)$/,
     "",
   );

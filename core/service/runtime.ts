@@ -130,6 +130,7 @@ function nullStore(): Runtime["store"] {
       silenced: no,
       breaker: no,
       breakerTick: no,
+      flushGroup: no,
       window: no,
       windows: no,
       ack: no,

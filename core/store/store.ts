@@ -19,9 +19,11 @@ import type {
 export type {
   BreakerOutcome,
   BreakerState,
+  GroupInput,
   NewSilence,
   Silence,
   StormDecision,
+  StormGroup,
   StormInput,
   StormPolicy,
   StormTimer,
@@ -32,6 +34,7 @@ export {
   BREAKER_PERIOD_MS,
   breakerStep,
   decideWindow,
+  groupStep,
   heldWindow,
 } from "./storm_window.ts";
 
@@ -116,6 +119,8 @@ export interface AlertRecord {
   notified_id?: string;
   /** Storm control: the silence that suppressed it. */
   silence_id?: string;
+  /** Storm control: the group (`storm.group`) whose email lists it. */
+  group_key?: string;
   /** The detector's `severity` level (core/severity.ts): critical, high, medium or low. */
   severity?: string;
   /** Threads alerts of one detector (`thread_key` or `storm.fingerprint` values, hashed). */
@@ -136,6 +141,7 @@ export type AlertPatch = {
       | "suppressed_by"
       | "notified_id"
       | "silence_id"
+      | "group_key"
     >
   ]?:
     | AlertRecord[K]
@@ -287,6 +293,16 @@ export interface StormStore {
     | { ended: boolean; periodStart: string; count: number; rate: number }
     | undefined
   >;
+  /**
+   * Hands over a group's waiting batch (`storm.group`), oldest first: every alert of it gets
+   * `messageId` as its `message_id` (the grouped email) and, but the first, the first one's id as
+   * `notified_id`; the group's `last_sent_at` becomes `now`. Empty when no batch waits (a timer run
+   * twice).
+   */
+  flushGroup(
+    groupKey: string,
+    options: { now: Date; messageId: string },
+  ): Promise<AlertRecord[]>;
   /** Records an alert of a detector without fingerprints as suppressed by a silence (and counts it). */
   silenced(alertId: string, silenceId: string, at: Date): Promise<void>;
   /** The state of one fingerprint. */

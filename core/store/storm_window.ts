@@ -47,6 +47,8 @@ export interface StormInput {
   silenceId?: string;
   /** The global storm breaker, when on: an alert that would be mailed counts against it. */
   breaker?: { perHour: number };
+  /** `storm.group`: a new fingerprint joins its group's batch instead of being mailed alone. */
+  group?: GroupInput;
 }
 
 /** What to do with the alert. */
@@ -69,6 +71,8 @@ export type StormDecision =
     notice?: "on";
     /** Reason `breaker`: emails an hour when it switched on. */
     rate?: number;
+    /** Reason `group`: the group whose batch it joined. */
+    groupKey?: string;
   };
 
 /** The state of one fingerprint, as stored. */
@@ -334,4 +338,54 @@ export function heldWindow(
     };
   }
   return { ...fresh(input, at), since_count: 1 };
+}
+
+/** A group of fingerprints (`storm.group`): when its last email went, and the batch waiting, if any. */
+export interface StormGroup {
+  group_key: string;
+  detector: string;
+  paths: string[];
+  values: string[];
+  last_sent_at?: string;
+  /** When the waiting batch's email is due; absent when no batch waits. */
+  flush_at?: string;
+}
+
+/** The group of an alert whose fingerprint opens a window (`StormInput.group`). */
+export interface GroupInput {
+  key: string;
+  paths: string[];
+  values: string[];
+  waitMs: number;
+  intervalMs: number;
+}
+
+/**
+ * The group rule, for an alert whose fingerprint would be mailed: with `wait: 0s` and no batch
+ * waiting, the first email goes at once (and starts the interval); otherwise the alert joins the
+ * waiting batch, or starts one due at `now + wait`, or at the end of the interval after the last
+ * email, whichever is later.
+ */
+export function groupStep(
+  row: StormGroup | undefined,
+  input: { detector: string; now: Date; group: GroupInput },
+): { group: StormGroup; join: boolean; schedule?: string } {
+  const now = input.now.getTime();
+  const at = input.now.toISOString();
+  const base: StormGroup = row ?? {
+    group_key: input.group.key,
+    detector: input.detector,
+    paths: input.group.paths,
+    values: input.group.values,
+  };
+  if (base.flush_at !== undefined) return { group: base, join: true };
+  const allowed = base.last_sent_at === undefined
+    ? -Infinity
+    : Date.parse(base.last_sent_at) + input.group.intervalMs;
+  if (input.group.waitMs === 0 && now >= allowed) {
+    return { group: { ...base, last_sent_at: at }, join: false };
+  }
+  const due = new Date(Math.max(now + input.group.waitMs, allowed))
+    .toISOString();
+  return { group: { ...base, flush_at: due }, join: true, schedule: due };
 }

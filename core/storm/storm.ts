@@ -17,7 +17,7 @@ import type {
   StormDecision,
   StormPolicy,
 } from "../store/store.ts";
-import { type Fingerprint, fingerprintOf } from "./_fingerprint.ts";
+import { type Fingerprint, fingerprintOf, groupOf } from "./_fingerprint.ts";
 export {
   addSilence,
   DEFAULT_SILENCE_MS,
@@ -123,6 +123,20 @@ export async function decideStorm(
     policy: stormPolicy(storm),
     ...(silence ? { silenceId: silence.id } : {}),
     ...(deps.breaker ? { breaker: { perHour: deps.breaker.perHour } } : {}),
+    ...(storm.group
+      ? {
+        group: {
+          ...(await groupOf(
+            detector.name,
+            fingerprint.definition,
+            storm.group.by,
+            alert.alert,
+          )),
+          waitMs: storm.group.wait,
+          intervalMs: storm.group.interval,
+        },
+      }
+      : {}),
   });
   return { ...decision, fingerprint };
 }
