@@ -126,7 +126,10 @@ Deno.test("a channel that is down: the email still goes out, the channel is retr
         },
       },
       env: { HOOK_SECRET: SECRET },
-      global: { ui_auth: { trusted_header: "X-Test-User" } },
+      global: {
+        ui_auth: { trusted_header: "X-Test-User" },
+        trusted_proxies: ["127.0.0.1/32"],
+      },
     });
     const summary = await h.ingest();
     assert.equal(summary.sent, true, "the email went out");
@@ -139,7 +142,7 @@ Deno.test("a channel that is down: the email still goes out, the channel is retr
       });
       const res = await app.request(`/alerts/${summary.alert_id}`, {
         headers: { "X-Test-User": "ana" },
-      });
+      }, { remoteAddr: { hostname: "127.0.0.1" } }); // the sign-in proxy
       assert.equal(res.status, 200);
       return await res.text();
     };
