@@ -123,11 +123,15 @@ export async function loadDetectors(
         ),
       );
       // The CEL engine is imported only when a detector has conditions (cold start).
-      const compile = parsed.data.enrichment_conditional
-        ? (await importLazy<typeof import("./conditions.ts")>(
+      const cel = parsed.data.enrichment_conditional
+        ? await importLazy<typeof import("./conditions.ts")>(
           "core/config/conditions.ts",
-        ))
-          .compileCondition
+        )
+        : undefined;
+      const { size, time } = config.global.condition_budget;
+      const compile = cel
+        ? (source: string) =>
+          cel.compileCondition(source, { size, timeMs: time })
         : undefined;
       const detector = checkDetector(
         config,

@@ -246,6 +246,12 @@ export const GlobalConfigSchema = z.strictObject({
   // Enrichment defaults and plugin settings.
   enrichment_timeout: Duration.default(5_000),
   enrichment_ttl: Duration.default(300_000),
+  // What one evaluation of a CEL condition may cost: elements its comprehensions visit (estimated
+  // before it runs) and time; beyond either it counts as not matching, and the email says why.
+  condition_budget: z.strictObject({
+    size: z.number().int().min(1).default(100_000),
+    time: PositiveDuration.default(100),
+  }).prefault({}),
   plugins: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   databases: z.record(z.string(), z.string()).default({}),
   // HTTP ingest service.

@@ -335,9 +335,13 @@ export async function compose(
   const severity = detector.severity
     ? severityOf(detector.severity, alert)
     : undefined;
-  const { block, matched } = selectBlock(runtime, detector, alert, alertId, {
-    severity: severity ?? "",
-  });
+  const { block, matched, problems } = selectBlock(
+    runtime,
+    detector,
+    alert,
+    alertId,
+    { severity: severity ?? "" },
+  );
   const unfilled: string[] = [];
   const onMissing = (where: string, placeholder: string) => {
     const entry = `${where}: ${placeholder}`;
@@ -365,6 +369,7 @@ export async function compose(
   const { message, channelMessage } = await renderMessage(runtime, {
     ...input,
     matched,
+    conditionProblems: problems,
     condition: block?.condition?.source ?? null,
     skipped: notRun(detector, block),
     enrichments,
