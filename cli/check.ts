@@ -1,10 +1,10 @@
 /** `blitz check`: validates the global config and every detector. */
 import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { loadConfig, type LoadedConfig } from "../core/config/config.ts";
-import { InputError } from "../core/errors.ts";
+import { ConfigError, InputError } from "../core/errors.ts";
 import { parseJson } from "../core/json.ts";
-import type { PluginRegistry } from "../core/plugins/registry.ts";
-import { loadRegistry } from "../core/plugins/registry.ts";
+import { loadRegistry, type PluginRegistry } from "../core/plugins/registry.ts";
+import { checkPluginConfigs } from "../core/pipeline/plugin_checks.ts";
 import { redact } from "../core/secrets.ts";
 import { checkSample } from "../core/pipeline/sample.ts";
 
@@ -40,6 +40,9 @@ unfilled, conditions that error, CEL paths, fingerprint, thread or id paths the 
     for (const warning of config.warnings) {
       console.error(redact(`warning: ${warning}`));
     }
+    // What the detectors give their plugins, checked by each plugin's own check hook.
+    const problems = await checkPluginConfigs(config, registry!);
+    if (problems.length) throw new ConfigError(problems);
     const detectors = [...config.detectors.values()];
     const enrichments = detectors.reduce(
       (n, d) => n + d.blocks.reduce((m, b) => m + b.entries.length, 0),

@@ -17,7 +17,9 @@ import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
 import { newAlertId, splitAlert } from "../core/pipeline/pipeline.ts";
 import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
+import { rateKey, remoteAddress, trustedProxies } from "./http/client.ts";
 import type { NewAlert } from "../core/store/store.ts";
+import type { BacklogSlots } from "../core/service/queue.ts";
 import { lookup } from "../core/template.ts";
 import { errorMessage } from "../core/errors.ts";
 
@@ -37,7 +39,17 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 export type IngestHandler = (
   request: Request,
   name: string,
+  /** The connection's remote address (Deno.serve's `info.remoteAddr.hostname`), when there is one. */
+  remote?: string,
 ) => Promise<Response>;
+
+/**
+ * Failed authentications (401) a client may cause: 30 a minute, 10 at once. Beyond that the answer is
+ * 429 and nothing is logged, so a flood of bad tokens costs neither log lines nor token checks' worth
+ * of attention. Clients are keyed as the other limits are (IPv6 by /64, behind trusted_proxies the
+ * forwarded address).
+ */
+const AUTH_FAILURES = { perSecond: 0.5, burst: 10 };
 
 /** The ingest route, on `handler` (made here unless given, to share one with `serve`'s fast path). */
 export function ingestRoutes(
@@ -47,7 +59,7 @@ export function ingestRoutes(
   const app = new Hono();
   app.post(
     "/ingest/:detector",
-    (c) => handler(c.req.raw, c.req.param("detector")),
+    (c) => handler(c.req.raw, c.req.param("detector"), remoteAddress(c)),
   );
   app.all(
     "/ingest/:detector",
@@ -68,10 +80,13 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
     now,
   });
   const limiter = new RateLimiter(global.rate_limit, { now });
+  const failures = new RateLimiter(AUTH_FAILURES, { now });
+  const proxies = trustedProxies(global.trusted_proxies);
 
-  return async (request, name) => {
+  return async (request, name, remote) => {
+    const held: { slots?: BacklogSlots } = {};
     try {
-      const response = await ingest(request, name);
+      const response = await ingest(request, name, remote, held);
       metrics.request("/ingest", 202);
       return response;
     } catch (err) {
@@ -81,19 +96,56 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       }
       metrics.request("/ingest", err.status);
       return err.getResponse();
+    } finally {
+      held.slots?.release();
     }
   };
 
-  async function ingest(request: Request, name: string): Promise<Response> {
+  function backlogFull(): HTTPException {
+    return jsonError(
+      503,
+      `Backlog full (${queue.backlog} alerts waiting): retry later`,
+      { "Retry-After": String(BUSY_RETRY_AFTER_S) },
+    );
+  }
+
+  /** A failed authentication: logged and answered 401 within the client's budget, else 429. */
+  function refuse(
+    request: Request,
+    remote: string | undefined,
+    err: AuthError,
+    name: string,
+  ): HTTPException {
+    const client = proxies.clientOf(remote, request.headers);
+    const budget = failures.take(rateKey(client), now());
+    if (!budget.ok) {
+      return jsonError(
+        429,
+        `Too many failed authentications from this address: retry after ${budget.retryAfterS} s`,
+        { "Retry-After": String(budget.retryAfterS) },
+      );
+    }
+    runtime.log("ingest_auth_failed", {
+      client_ip: client ?? "unknown",
+      detector: name.slice(0, 100),
+      reason: err.message,
+    });
+    return jsonError(401, err.message, {
+      "WWW-Authenticate": 'Bearer realm="blitz"',
+    });
+  }
+
+  async function ingest(
+    request: Request,
+    name: string,
+    remote: string | undefined,
+    held: { slots?: BacklogSlots },
+  ): Promise<Response> {
     let token: number;
     try {
       token = auth.bearer(request.headers.get("authorization"));
     } catch (err) {
-      if (err instanceof AuthError) {
-        throw jsonError(401, err.message, {
-          "WWW-Authenticate": 'Bearer realm="blitz"',
-        });
-      }
+      if (err instanceof AuthError) throw refuse(request, remote, err, name);
       throw err;
     }
     const rate = limiter.take(`token:${token}`, now());
@@ -111,15 +163,10 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         "Retry-After": String(BUSY_RETRY_AFTER_S),
       });
     }
-    if (queue.backlog >= global.max_backlog) {
-      throw jsonError(
-        503,
-        `Backlog full (${queue.backlog} alerts waiting): retry later`,
-        {
-          "Retry-After": String(BUSY_RETRY_AFTER_S),
-        },
-      );
-    }
+    // One slot held now, before the body is read; a batch holds the rest once parsed (below).
+    const slots = queue.reserve(1, global.max_backlog);
+    if (!slots) throw backlogFull();
+    held.slots = slots;
     const detector = runtime.config.detectors.get(name);
     if (!detector) {
       throw jsonError(
@@ -149,7 +196,7 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         now(),
       );
     } catch (err) {
-      if (err instanceof AuthError) throw jsonError(401, err.message);
+      if (err instanceof AuthError) throw refuse(request, remote, err, name);
       throw err;
     }
     const parsed = parseAlerts(bytes, {
@@ -211,6 +258,9 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         alerts: missingId,
         note: "accepted without deduplication by id_field",
       });
+    }
+    if (rows.length > 1 && !slots.grow(rows.length - 1)) {
+      throw backlogFull();
     }
     let results;
     try {

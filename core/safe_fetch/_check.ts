@@ -29,12 +29,20 @@ export class BlockedRequestError extends Error {
   override name = "BlockedRequestError";
 }
 
-/** Cloud instance metadata endpoints: AWS/GCP/Azure/OCI, AWS IPv6, AWS ECS task credentials, Alibaba. */
+/**
+ * Cloud instance metadata endpoints, never opened by `allowPrivate`: AWS/GCP/Azure/OCI, AWS IPv6, AWS
+ * ECS task credentials, Alibaba, Tencent (169.254.0.23), EKS Pod Identity (169.254.170.23) and Azure
+ * WireServer (168.63.129.16, a public address: the class is by address, not by range).
+ */
 const METADATA_ADDRESSES = new Set([
   "169.254.169.254",
   "fd00:ec2::254",
   "169.254.170.2",
   "100.100.100.200",
+  "169.254.0.23",
+  "169.254.170.23",
+  "fd00:ec2::23",
+  "168.63.129.16",
 ]);
 const IP_CHARS = /^[0-9a-fA-FxX.:]+$/;
 const DOTTED_V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;

@@ -1,5 +1,5 @@
 /**
- * DNS rebinding (issue 16 item 8): `safeFetch` resolves a host once, through a loopback DNS server here,
+ * DNS rebinding (issue 16 item 8), and the metadata addresses allowPrivate never opens: `safeFetch` resolves a host once, through a loopback DNS server here,
  * and connects to the address it checked, with the URL's Host header and TLS server name; a second,
  * different answer is never asked for, let alone used.
  */
@@ -145,4 +145,27 @@ Deno.test("safeFetch() sends a pinned HTTPS request with the original TLS server
     listener.close();
     await dns.close();
   }
+});
+
+Deno.test("safeFetch() never opens Tencent, EKS Pod Identity or Azure WireServer metadata, even with allowPrivate", async () => {
+  for (
+    const address of [
+      "169.254.0.23",
+      "169.254.170.23",
+      "168.63.129.16",
+      "[fd00:ec2::23]",
+      "[::ffff:168.63.129.16]",
+    ]
+  ) {
+    await assert.rejects(
+      safeFetch(`http://${address}/`, {}, { allowPrivate: true }),
+      /is a cloud metadata address/,
+      address,
+    );
+  }
+  // A name that resolves to WireServer is refused too, though the address is public.
+  await assert.rejects(
+    safeFetch("http://wire.test/", {}, { resolve: () => ["168.63.129.16"] }),
+    /wire\.test: 168\.63\.129\.16 is a cloud metadata address/,
+  );
 });

@@ -24,7 +24,7 @@ import {
 } from "./_check.ts";
 import { closeWithBody, connectOrder, pinnedClient, portOf } from "./_pin.ts";
 
-export { buildUrl, fillText } from "./_build.ts";
+export { buildUrl, fillText, urlProblem } from "./_build.ts";
 export { readTextCapped } from "./_read.ts";
 export {
   BlockedRequestError,
