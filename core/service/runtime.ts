@@ -22,6 +22,8 @@ export interface RuntimeOptions {
   log: Logger;
   /** Open the store and delivery. @default true */
   io?: boolean;
+  /** Check the SQLite store's integrity (`PRAGMA quick_check`) as it opens (`serve`). @default false */
+  checkStore?: boolean;
   clock?: () => Date;
   /** Environment lookup for `${env:NAME}` and `BLITZ_CONFIG`. @default Deno.env (see `loadConfig`) */
   env?: (name: string) => string | undefined;
@@ -42,7 +44,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     options.log("config_warning", { warning });
   }
   const io = options.io ?? true;
-  const store = io ? await openStore(config) : nullStore();
+  const store = io
+    ? await openStore(config, options.checkStore ?? false)
+    : nullStore();
   const delivery = io
     ? createDelivery({
       smtp: config.global.smtp,
@@ -92,7 +96,10 @@ export async function closeRuntime(
  * Opens the configured store: SQLite in data_dir (a data_dir the process may not write is a config
  * error naming it), or PostgreSQL at `store.url` (migrated under an advisory lock).
  */
-async function openStore(config: LoadedConfig): Promise<Runtime["store"]> {
+async function openStore(
+  config: LoadedConfig,
+  quickCheck: boolean,
+): Promise<Runtime["store"]> {
   const { store } = config.global;
   if (store.backend === "postgres") {
     // Imported only here: the postgres client loads node:net, tls, crypto, dns and fs, ~50 ms of a
@@ -103,7 +110,9 @@ async function openStore(config: LoadedConfig): Promise<Runtime["store"]> {
     return await openPostgresStore(store.url!);
   }
   try {
-    return openSqliteStore(join(config.global.data_dir, "blitz.db"));
+    return openSqliteStore(join(config.global.data_dir, "blitz.db"), {
+      quickCheck,
+    });
   } catch (err) {
     const hint = permissionHint(err);
     if (hint) throw new ConfigError([`${config.file}: data_dir: ${hint}`]);
@@ -133,6 +142,9 @@ function nullStore(): Runtime["store"] {
     storm: {
       decide: no,
       silenced: no,
+      breaker: no,
+      breakerTick: no,
+      flushGroup: no,
       window: no,
       windows: no,
       ack: no,

@@ -14,6 +14,12 @@ export interface StoreReader {
   getAlert(id: string): AlertRecord | undefined;
   /** Newest first, as `Store.listAlerts`. */
   listAlerts(query?: AlertQuery): AlertRecord[];
+  /** Storm control: the fingerprint definitions with windows, per detector (none on an older store). */
+  stormDefinitions(): {
+    detector: string;
+    definition: string;
+    paths: string[];
+  }[];
   close(): void;
 }
 
@@ -39,6 +45,19 @@ export function openSqliteReader(path: string): StoreReader {
     listAlerts(query = {}) {
       const { sql, params } = alertSelect(query);
       return db.prepare(sql).all(params).map(toAlert);
+    },
+    stormDefinitions() {
+      try {
+        return db.prepare(
+          "SELECT detector, definition, min(paths) AS paths FROM storm_windows GROUP BY detector, definition",
+        ).all().map((row) => ({
+          detector: row.detector as string,
+          definition: row.definition as string,
+          paths: JSON.parse(row.paths as string) as string[],
+        }));
+      } catch {
+        return []; // a store from before storm control
+      }
     },
     close() {
       db.close();
