@@ -64,3 +64,41 @@ export function toJson(value: unknown): Json {
     return String(value);
   }
 }
+
+/** What {@link capJson} keeps of a value: what the email shows of it at most. */
+export const STORED_LIMITS = {
+  /** Characters of one string (a deeper value is kept as its JSON text, cut the same way). */
+  chars: 20_000,
+  /** Items of an array, keys of an object. */
+  items: 200,
+  /** Nesting kept as structure. */
+  depth: 6,
+} as const;
+
+/**
+ * A JSON value cut to {@link STORED_LIMITS}: long strings end with `… [N more characters]`, long
+ * arrays and objects keep their first items and a last `"… N more"` entry, values deeper than `depth`
+ * become their JSON text. Used for enrichment results too big to store whole.
+ */
+export function capJson(value: Json, depth = 0): Json {
+  const { chars, items } = STORED_LIMITS;
+  if (typeof value === "string") {
+    return value.length > chars
+      ? `${value.slice(0, chars)}… [${value.length - chars} more characters]`
+      : value;
+  }
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= STORED_LIMITS.depth) return capJson(JSON.stringify(value));
+  if (Array.isArray(value)) {
+    const kept: Json[] = value.slice(0, items).map((v) =>
+      capJson(v, depth + 1)
+    );
+    if (value.length > items) kept.push(`… ${value.length - items} more`);
+    return kept;
+  }
+  const entries = Object.entries(value);
+  const out: Record<string, Json> = {};
+  for (const [k, v] of entries.slice(0, items)) out[k] = capJson(v, depth + 1);
+  if (entries.length > items) out["…"] = `${entries.length - items} more keys`;
+  return out;
+}

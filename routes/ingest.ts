@@ -15,6 +15,7 @@ import type { AppDeps } from "./_deps.ts";
 import { AuthError, IngestAuth } from "../core/auth/auth.ts";
 import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
 import { newAlertId, splitAlert } from "../core/pipeline/pipeline.ts";
+import { canonicalJson } from "../core/pipeline/enrich.ts";
 import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import { rateKey, remoteAddress, trustedProxies } from "./http/client.ts";
@@ -100,6 +101,60 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       held.slots?.release();
     }
   };
+
+  /**
+   * An `Idempotency-Key` sent again with a different body is a client bug, not a retry: 422 (as
+   * payment APIs answer), with the original ids. Only when nothing of the request was stored new (a
+   * batch that added alerts gets its 202 and an `idempotency_conflict` log line). An alert whose body
+   * retention already cleared cannot be compared and counts as the same.
+   */
+  async function refuseReusedKey(
+    rows: NewAlert[],
+    results: { id: string; duplicate: boolean }[],
+    key: string | null,
+  ): Promise<void> {
+    if (key === null) return;
+    const differing: number[] = [];
+    for (const [i, result] of results.entries()) {
+      const row = rows[i]!;
+      if (!result.duplicate || !row.idempotency_key?.startsWith("key:")) {
+        continue;
+      }
+      const original = await runtime.store.getAlert(result.id);
+      if (
+        original?.alert !== undefined &&
+        canonicalJson(original.alert) !== canonicalJson(row.alert)
+      ) differing.push(i);
+    }
+    if (differing.length === 0) return;
+    if (results.some((r) => !r.duplicate)) {
+      runtime.log("idempotency_conflict", {
+        detector: rows[0]!.detector,
+        alerts: differing.length,
+        note:
+          "Idempotency-Key reused with a different body; the batch's new alerts were accepted",
+      });
+      return;
+    }
+    throw new HTTPException(422, {
+      res: new Response(
+        JSON.stringify({
+          error: `Idempotency-Key ${
+            JSON.stringify(key.slice(0, 200))
+          } was already used with a different body${
+            rows.length > 1
+              ? ` (${differing.length} of ${rows.length} alerts differ)`
+              : ""
+          }: send a new key for a new alert; nothing was stored`,
+          ids: results.map((r) => r.id),
+        }),
+        {
+          status: 422,
+          headers: { "Content-Type": "application/json; charset=utf-8" },
+        },
+      ),
+    });
+  }
 
   function backlogFull(): HTTPException {
     return jsonError(
@@ -279,6 +334,7 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         { "Retry-After": String(STORE_RETRY_AFTER_S) },
       );
     }
+    await refuseReusedKey(rows, results, key);
     let duplicates = 0;
     for (const result of results) {
       if (result.duplicate) duplicates++;

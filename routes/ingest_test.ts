@@ -179,3 +179,30 @@ Deno.test("ingestRoutes() splits a detector's array into one alert per item, eac
     await project.cleanup();
   }
 });
+
+Deno.test("ingestRoutes() answers 422 to an Idempotency-Key reused with a different body, and still dedups a true retry", async () => {
+  await using s = await setup();
+  const headers = { "idempotency-key": "flowfile-1" };
+  const first = await s.post('{"n":1,"b":{"x":1,"y":2}}', headers);
+  assert.equal(first.status, 202);
+  const { ids } = await first.json();
+  // The same alert, keys reordered: a retry.
+  const retry = await s.post('{"b":{"y":2,"x":1},"n":1}', headers);
+  assert.equal(retry.status, 202);
+  assert.deepEqual((await retry.json()).ids, ids);
+  const reused = await s.post('{"n":2}', headers);
+  assert.equal(reused.status, 422);
+  const body = await reused.json();
+  assert.match(
+    body.error,
+    /Idempotency-Key "flowfile-1" was already used with a different body/,
+  );
+  assert.deepEqual(body.ids, ids);
+  assert.equal(await s.runtime.store.backlog(), 1, "nothing new was stored");
+  // A batch under a reused key whose elements differ: 422 too.
+  const batchHeaders = { "idempotency-key": "batch-1" };
+  assert.equal((await s.post('[{"n":1},{"n":2}]', batchHeaders)).status, 202);
+  const changed = await s.post('[{"n":1},{"n":3}]', batchHeaders);
+  assert.equal(changed.status, 422);
+  assert.match((await changed.json()).error, /1 of 2 alerts differ/);
+});

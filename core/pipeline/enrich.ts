@@ -12,12 +12,26 @@ import {
   TimeoutError,
 } from "../plugins/call.ts";
 import { formatDuration } from "../duration.ts";
-import { stringifyJson, toJson } from "../json.ts";
+import { capJson, type Json, stringifyJson, toJson } from "../json.ts";
+
 import type { ConfigReads, EnrichmentPlugin } from "../plugin.ts";
 import type { PluginRegistry } from "../plugins/registry.ts";
 import { publicError } from "../secrets.ts";
 import type { EnrichmentResult } from "../store/store.ts";
 import { fillDeep, lookup } from "../template.ts";
+
+/**
+ * Results larger than this (as JSON text) are stored cut to what the email shows (`capJson`), with
+ * `truncated` holding their full size: a 30 MB result once went into the WAL whole (RSS 81 → 390 MB).
+ */
+export const MAX_STORED_RESULT_CHARS = 256 * 1024;
+
+function storedData(data: Json): { data: Json; truncated?: number } {
+  const size = stringifyJson(data).length;
+  return size > MAX_STORED_RESULT_CHARS
+    ? { data: capJson(data), truncated: size }
+    : { data };
+}
 
 export { inProcessInvoker, type Invoker } from "../plugins/call.ts";
 
@@ -229,7 +243,7 @@ async function runOne(
       ...base,
       status: "ok",
       ms: ms(),
-      data: toJson(value),
+      ...storedData(toJson(value)),
       ...(cached ? { cached } : {}),
     };
   } catch (err) {

@@ -448,3 +448,40 @@ Deno.test("canonicalJson() gives equal text for equal values whatever the key or
   );
   assert.notEqual(canonicalJson({ a: 1 }), canonicalJson({ a: "1" }));
 });
+
+Deno.test("runEnrichments() stores a huge result cut to what the email shows, with its full size", async () => {
+  const huge: AnyPlugin = {
+    name: "huge",
+    run: () => ({
+      blob: "x".repeat(5_000_000),
+      rows: Array.from({ length: 5_000 }, (_, i) => ({ i })),
+      deep: { a: { b: { c: { d: { e: { f: { g: "deepest" } } } } } } },
+    }),
+  };
+  const small: AnyPlugin = {
+    name: "small",
+    run: () => ({ ok: "y".repeat(1000) }),
+  };
+  const [big, little] = await runEnrichments(
+    [entry("huge"), entry("small")],
+    run(registryOf(huge, small)),
+  );
+  assert.equal(big!.status, "ok");
+  const stored = JSON.stringify(big);
+  assert.ok(stored.length < 200_000, `stored ${stored.length} characters`);
+  assert.ok(big!.truncated! > 5_000_000, "the full size is recorded");
+  const data = big!.data as Record<string, unknown>;
+  assert.match(String(data.blob), /^x{20000}… \[4980000 more characters\]$/);
+  assert.equal((data.rows as unknown[]).length, 201);
+  assert.equal((data.rows as unknown[])[200], "… 4800 more");
+  // deep.a.b.c.d.e sits at depth 6: kept as its JSON text.
+  const at = (v: unknown, k: string) => (v as Record<string, unknown>)[k];
+  const e = ["a", "b", "c", "d", "e"].reduce(at, data.deep as unknown);
+  assert.equal(e, '{"f":{"g":"deepest"}}');
+  assert.deepEqual(
+    little!.data,
+    { ok: "y".repeat(1000) },
+    "a normal result is stored whole",
+  );
+  assert.equal(little!.truncated, undefined);
+});

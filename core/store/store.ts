@@ -57,6 +57,8 @@ export interface EnrichmentResult {
   data?: unknown;
   error?: string;
   cached?: boolean;
+  /** The result's size as JSON text when `data` was cut to what the email shows (too big to store). */
+  truncated?: number;
 }
 
 /** Result of one action (send action or a reply-button step). */
