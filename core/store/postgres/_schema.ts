@@ -125,7 +125,12 @@ export const MIGRATIONS: readonly string[] = [
     result text,
     PRIMARY KEY (alert_id, channel, event)
   );
-  CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
+  CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);
+  CREATE TABLE instances (
+    owner text PRIMARY KEY,
+    started_at text NOT NULL,
+    seen_at text NOT NULL
+  );`,
 ];
 
 /** The schema version this code creates and understands. */

@@ -7,15 +7,18 @@
  * and leases with an owner), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
  * singleton) and `_wake.ts` (LISTEN/NOTIFY). `_url.ts` reads `store.url` (sslmode, sslrootcert).
  *
- * Leases: each store is one instance, with an owner id; it renews the leases it holds every third
- * of the lease, so a lease lapses only when its instance is gone, and then any instance's
- * `requeueStale()` puts the alert back in the queue.
+ * Leases: each store is one instance, with an owner id; it renews the leases of the alerts its
+ * workers are on every third of the lease, so a lease lapses only when its instance is gone (or
+ * could not record an outcome), and then any instance's `requeueStale()` puts the alert back in the
+ * queue. Each instance also beats a heartbeat row every {@link HEARTBEAT_MS}; an action run left
+ * "running" by an instance silent for {@link GONE_AFTER_MS} reads as "unknown" (never run again).
  *
  * @module
  */
 import postgres, { type Sql } from "postgres";
 import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
 import {
+  heartbeat,
   insertActionRun,
   selectActionRuns,
   updateActionRun,
@@ -25,6 +28,7 @@ import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { connectionOf, redactUrl } from "./_url.ts";
 import { Wake } from "./_wake.ts";
+import { guardClientFaults } from "./_guard.ts";
 import {
   claimDueDeliveries,
   insertDeliveryRows,
@@ -97,6 +101,9 @@ export class PostgresStore implements Store {
   #wake: Wake;
   #leaseMs = 0;
   #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** Alerts claimed here and not yet given an outcome: the leases to renew. */
+  #inProgress = new Set<string>();
   #closed = false;
 
   /** Prefer {@link openPostgresStore}, which also migrates. */
@@ -104,12 +111,16 @@ export class PostgresStore implements Store {
     this.where = redactUrl(url);
     this.#clock = options.clock ?? (() => new Date());
     this.owner = options.owner ?? defaultOwner();
+    guardClientFaults();
     const connection = connectionOf(url);
     this.#sql = postgres(connection.url, {
       ssl: connection.ssl,
       max: options.max ?? 10,
       connect_timeout: options.connectTimeout ?? 5,
       idle_timeout: 60,
+      // Reconnect quickly while the database is away (the client's default grows to 20 s, and calls
+      // wait for it): an ingest then answers 503 within a second instead of holding the sender.
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
       onnotice: () => {},
       connection: {
         application_name: `blitz ${this.owner}`,
@@ -117,7 +128,10 @@ export class PostgresStore implements Store {
       },
     });
     this.#wake = new Wake(this.#sql);
-    this.storm = new PostgresStorm(this.#sql, (fn) => this.#call(fn));
+    this.storm = new PostgresStorm(this.#sql, {
+      call: (fn) => this.#call(fn),
+      settled: (id) => this.#inProgress.delete(id),
+    });
   }
 
   /** Migrates and starts listening for work other instances queue. */
@@ -126,6 +140,15 @@ export class PostgresStore implements Store {
       migrate(this.#sql, { where: this.where, now: () => this.#now() })
     );
     await this.#wake.listen().catch(() => {}); // polling still finds the work
+    await this.#beat();
+    this.#heartbeatTimer = setInterval(() => void this.#beat(), HEARTBEAT_MS);
+    Deno.unrefTimer(this.#heartbeatTimer);
+  }
+
+  /** Records that this instance is alive (see {@link GONE_AFTER_MS}); an outage only delays it. */
+  async #beat(): Promise<void> {
+    await heartbeat(this.#sql, { owner: this.owner, at: this.#now() })
+      .catch(() => {});
   }
 
   /** Calls `listener` when any instance queued new alerts (LISTEN/NOTIFY); returns the unsubscribe. */
@@ -175,6 +198,10 @@ export class PostgresStore implements Store {
   }
 
   updateAlert(id: string, patch: AlertPatch): Promise<void> {
+    // An outcome: stop renewing the lease even if this write fails (then another instance takes over).
+    if (patch.status !== undefined && patch.status !== "processing") {
+      this.#inProgress.delete(id);
+    }
     return this.#call(() =>
       updateAlert(this.#sql, id, patch, { now: this.#now() })
     );
@@ -207,14 +234,16 @@ export class PostgresStore implements Store {
       return Promise.reject(new RangeError(`Invalid limit: ${limit}`));
     }
     this.#renewEvery(options.leaseMs);
-    return this.#call(() =>
-      claimDue(this.#sql, {
+    return this.#call(async () => {
+      const claimed = await claimDue(this.#sql, {
         now: options.now ?? this.#clock(),
         leaseMs: options.leaseMs,
         limit,
         owner: this.owner,
-      })
-    );
+      });
+      for (const record of claimed) this.#inProgress.add(record.id);
+      return claimed;
+    });
   }
 
   requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
@@ -240,7 +269,11 @@ export class PostgresStore implements Store {
   }
 
   listActionRuns(alertId: string): Promise<ActionRun[]> {
-    return this.#call(() => selectActionRuns(this.#sql, alertId));
+    const aliveSince = new Date(this.#clock().getTime() - GONE_AFTER_MS)
+      .toISOString();
+    return this.#call(() =>
+      selectActionRuns(this.#sql, alertId, { owner: this.owner, aliveSince })
+    );
   }
 
   insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void> {
@@ -314,6 +347,7 @@ export class PostgresStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#renewTimer);
+    clearInterval(this.#heartbeatTimer);
     await this.#wake.close();
     await this.#sql.end({ timeout: 5 });
   }
@@ -345,7 +379,8 @@ export class PostgresStore implements Store {
     clearInterval(this.#renewTimer);
     this.#renewTimer = setInterval(() => {
       const until = new Date(this.#clock().getTime() + this.#leaseMs);
-      renewLeases(this.#sql, { owner: this.owner, until }).catch(() => {
+      const ids = [...this.#inProgress];
+      renewLeases(this.#sql, { owner: this.owner, until, ids }).catch(() => {
         // the database is away: the leases lapse unless it is back in time, and are then re-claimed
       });
     }, Math.max(50, Math.floor(leaseMs / 3)));
@@ -356,6 +391,12 @@ export class PostgresStore implements Store {
     return this.#clock().toISOString();
   }
 }
+
+/** How often an instance records that it is alive. */
+export const HEARTBEAT_MS = 5_000;
+
+/** An instance silent this long is gone: its action runs still "running" read as "unknown". */
+export const GONE_AFTER_MS = 30_000;
 
 /** Thrown inside `ping`'s transaction to roll it back. */
 class Rollback extends Error {}
