@@ -92,7 +92,9 @@ export async function closeRuntime(
  * Opens the configured store: SQLite in data_dir (a data_dir the process may not write is a config
  * error naming it), or PostgreSQL at `store.url` (migrated under an advisory lock).
  */
-async function openStore(config: LoadedConfig): Promise<Runtime["store"]> {
+export async function openStore(
+  config: LoadedConfig,
+): Promise<Runtime["store"]> {
   const { store } = config.global;
   if (store.backend === "postgres") {
     return await openPostgresStore(store.url!);

@@ -159,13 +159,21 @@ export class PostgresStore implements Store {
   insertAlerts(alerts: NewAlert[]): Promise<void> {
     return this.#call(async () => {
       if (alerts.length === 0) return;
+      if (alerts.length === 1) {
+        await insertAlert(this.#sql, alerts[0]!, {
+          now: this.#now(),
+          idempotent: false,
+        });
+        this.#wake.announce(1);
+        return;
+      }
       await this.#sql.begin(async (tx) => {
         const now = this.#now();
         for (const alert of alerts) {
           await insertAlert(tx, alert, { now, idempotent: false });
         }
-        await this.#wake.notify(tx, alerts.length);
       });
+      this.#wake.announce(alerts.length);
     });
   }
 
@@ -174,16 +182,25 @@ export class PostgresStore implements Store {
   ): Promise<{ id: string; duplicate: boolean }[]> {
     return this.#call(async () => {
       if (alerts.length === 0) return [];
-      return await this.#sql.begin(async (tx) => {
+      if (alerts.length === 1) {
+        const result = await insertAlert(this.#sql, alerts[0]!, {
+          now: this.#now(),
+          idempotent: true,
+        });
+        if (!result.duplicate) this.#wake.announce(1);
+        return [result];
+      }
+      const inserted = await this.#sql.begin(async (tx) => {
         const now = this.#now();
         const results = [];
         for (const alert of alerts) {
           results.push(await insertAlert(tx, alert, { now, idempotent: true }));
         }
-        const fresh = results.filter((r) => !r.duplicate).length;
-        if (fresh > 0) await this.#wake.notify(tx, fresh);
         return results;
       }) as { id: string; duplicate: boolean }[];
+      const fresh = inserted.filter((r) => !r.duplicate).length;
+      if (fresh > 0) this.#wake.announce(fresh);
+      return inserted;
     });
   }
 
