@@ -1,7 +1,9 @@
 /**
  * The alert store on PostgreSQL, shared by every Blitz instance on one database (npm `postgres`, no
- * ORM). Every write is a transaction that resolves only after its COMMIT, with `synchronous_commit =
- * on` (so a 202 is never given for an alert a failover could lose, with a synchronous standby). The
+ * ORM). Every write is a transaction that resolves only after its COMMIT. Promises to others (an
+ * alert behind a 202, a consumed nonce, an action run, a Jira key) commit with `synchronous_commit =
+ * on`, so a failover to a synchronous standby cannot lose them; bookkeeping (claims, leases, status
+ * and outcomes) commits with it off, as the SQLite store's NORMAL commits (see `#lazy`). The
  * statements are in one private file each: `_migrate.ts` (versioned migrations under an advisory
  * lock), `_alerts.ts` (inserts, updates, lists), `_lease.ts` (claims with `FOR UPDATE SKIP LOCKED`
  * and leases with an owner), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
@@ -97,6 +99,15 @@ export class PostgresStore implements Store {
   /** Storm control's state, decided per fingerprint under an advisory lock (`_storm.ts`). */
   readonly storm: PostgresStorm;
   #sql: Sql;
+  /**
+   * Bookkeeping (claims, leases, status and outcome updates, heartbeats): `synchronous_commit = off`,
+   * as the SQLite store's NORMAL commits. Visible to every instance at COMMIT and atomic, on disk
+   * within PostgreSQL's WAL writer delay (or with the next durable commit); a crash of the database
+   * (or a failover to an asynchronous copy) can undo the last of them, which at worst mails an alert
+   * again with the same Message-ID. Promises to others (inserts behind a 202, nonces, action runs,
+   * Jira keys, `durable: true`) go through the synchronous pool.
+   */
+  #lazy: Sql;
   #clock: () => Date;
   #wake: Wake;
   #leaseMs = 0;
@@ -113,20 +124,23 @@ export class PostgresStore implements Store {
     this.owner = options.owner ?? defaultOwner();
     guardClientFaults();
     const connection = connectionOf(url);
-    this.#sql = postgres(connection.url, {
-      ssl: connection.ssl,
-      max: options.max ?? 10,
-      connect_timeout: options.connectTimeout ?? 5,
-      idle_timeout: 60,
-      // Reconnect quickly while the database is away (the client's default grows to 20 s, and calls
-      // wait for it): an ingest then answers 503 within a second instead of holding the sender.
-      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
-      onnotice: () => {},
-      connection: {
-        application_name: `blitz ${this.owner}`,
-        synchronous_commit: "on",
-      },
-    });
+    const pool = (synchronous: "on" | "off", max: number) =>
+      postgres(connection.url, {
+        ssl: connection.ssl,
+        max,
+        connect_timeout: options.connectTimeout ?? 5,
+        idle_timeout: 60,
+        // Reconnect quickly while the database is away (the client's default grows to 20 s, and
+        // calls wait for it): an ingest then answers 503 within a second instead of holding the sender.
+        backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
+        onnotice: () => {},
+        connection: {
+          application_name: `blitz ${this.owner}`,
+          synchronous_commit: synchronous,
+        },
+      });
+    this.#sql = pool("on", options.max ?? 10);
+    this.#lazy = pool("off", Math.max(2, Math.ceil((options.max ?? 10) / 2)));
     this.#wake = new Wake(this.#sql);
     this.storm = new PostgresStorm(this.#sql, {
       call: (fn) => this.#call(fn),
@@ -147,7 +161,7 @@ export class PostgresStore implements Store {
 
   /** Records that this instance is alive (see {@link GONE_AFTER_MS}); an outage only delays it. */
   async #beat(): Promise<void> {
-    await heartbeat(this.#sql, { owner: this.owner, at: this.#now() })
+    await heartbeat(this.#lazy, { owner: this.owner, at: this.#now() })
       .catch(() => {});
   }
 
@@ -214,13 +228,20 @@ export class PostgresStore implements Store {
     });
   }
 
-  updateAlert(id: string, patch: AlertPatch): Promise<void> {
+  updateAlert(
+    id: string,
+    patch: AlertPatch,
+    options?: { durable?: boolean },
+  ): Promise<void> {
+    const durable = options?.durable ?? "jira_keys" in patch;
     // An outcome: stop renewing the lease even if this write fails (then another instance takes over).
     if (patch.status !== undefined && patch.status !== "processing") {
       this.#inProgress.delete(id);
     }
     return this.#call(() =>
-      updateAlert(this.#sql, id, patch, { now: this.#now() })
+      updateAlert(durable ? this.#sql : this.#lazy, id, patch, {
+        now: this.#now(),
+      })
     );
   }
 
@@ -252,7 +273,7 @@ export class PostgresStore implements Store {
     }
     this.#renewEvery(options.leaseMs);
     return this.#call(async () => {
-      const claimed = await claimDue(this.#sql, {
+      const claimed = await claimDue(this.#lazy, {
         now: options.now ?? this.#clock(),
         leaseMs: options.leaseMs,
         limit,
@@ -265,7 +286,7 @@ export class PostgresStore implements Store {
 
   requeueStale(options: { now?: Date; all?: boolean } = {}): Promise<number> {
     return this.#call(() =>
-      requeueLapsed(this.#sql, {
+      requeueLapsed(this.#lazy, {
         now: options.now ?? this.#clock(),
         all: options.all,
       })
@@ -303,7 +324,7 @@ export class PostgresStore implements Store {
     options: { now?: Date; leaseMs: number; limit: number },
   ): Promise<ChannelDelivery[]> {
     return this.#call(() =>
-      claimDueDeliveries(this.#sql, {
+      claimDueDeliveries(this.#lazy, {
         now: options.now ?? this.#clock(),
         leaseMs: options.leaseMs,
         limit: options.limit,
@@ -366,7 +387,10 @@ export class PostgresStore implements Store {
     clearInterval(this.#renewTimer);
     clearInterval(this.#heartbeatTimer);
     await this.#wake.close();
-    await this.#sql.end({ timeout: 5 });
+    await Promise.all([
+      this.#sql.end({ timeout: 5 }),
+      this.#lazy.end({ timeout: 5 }),
+    ]);
   }
 
   /** Runs a call, remembering why it failed while the database is away (see `lastError`). */
@@ -397,7 +421,7 @@ export class PostgresStore implements Store {
     this.#renewTimer = setInterval(() => {
       const until = new Date(this.#clock().getTime() + this.#leaseMs);
       const ids = [...this.#inProgress];
-      renewLeases(this.#sql, { owner: this.owner, until, ids }).catch(() => {
+      renewLeases(this.#lazy, { owner: this.owner, until, ids }).catch(() => {
         // the database is away: the leases lapse unless it is back in time, and are then re-claimed
       });
     }, Math.max(50, Math.floor(leaseMs / 3)));
