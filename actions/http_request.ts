@@ -10,7 +10,12 @@
  * @module
  */
 import { z } from "zod";
-import { defineAction, safeFetch, stringifyJson } from "../core/plugin.ts";
+import {
+  defineAction,
+  safeFetch,
+  stringifyJson,
+  urlProblem,
+} from "../core/plugin.ts";
 
 /** Response bodies longer than this are cut (the result is recorded and emailed). */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -81,6 +86,17 @@ export default defineAction({
   params: Params,
   sideEffects: true,
   urlParams: ["url"],
+  check: (config) => {
+    if (typeof config.url !== "string") {
+      return [{
+        path: "url",
+        message:
+          'required: where to send, e.g. "https://fw.example/api/block?ip={src_ip}"',
+      }];
+    }
+    const problem = urlProblem(config.url);
+    return problem ? [{ path: "url", message: problem }] : [];
+  },
   permissions: { net: true },
   timeoutMs: 10_000,
   async run(params, ctx) {

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { type Config, Version2Client, Version3Client } from "jira.js";
-import { defineAction } from "../core/plugin.ts";
+import { type CheckProblem, defineAction, urlProblem } from "../core/plugin.ts";
 
 const ConnDetails = z.strictObject({
   server: z.url({ protocol: /^https?$/ }),
@@ -36,6 +36,13 @@ const Params = z.object({
     fields: z.record(z.string(), z.unknown()),
   }),
 });
+
+/** Fields Jira's REST API takes as an object, not a bare string (the original's Python dicts). */
+const NAMED_FIELDS: [string, string][] = [
+  ["project", "key"],
+  ["issuetype", "name"],
+  ["priority", "name"],
+];
 
 /** Jira answered with an error, or could not be reached. */
 function jiraError(err: unknown, server: string): Error {
@@ -105,6 +112,30 @@ export default defineAction({
   sideEffects: true,
   permissions: { net: true },
   timeoutMs: 15_000,
+  check: (config) => {
+    const problems: CheckProblem[] = [];
+    const data = (config.data ?? {}) as Record<string, unknown>;
+    const conn = (data.conn_details ?? {}) as Record<string, unknown>;
+    const server = conn.server;
+    const urlIssue = typeof server === "string"
+      ? urlProblem(server)
+      : 'required: the Jira base URL, e.g. "https://jira.example.org"';
+    if (urlIssue) {
+      problems.push({ path: "data.conn_details.server", message: urlIssue });
+    }
+    const fields = (data.fields ?? {}) as Record<string, unknown>;
+    for (const [field, key] of NAMED_FIELDS) {
+      if (typeof fields[field] === "string") {
+        problems.push({
+          path: `data.fields.${field}`,
+          message: `Jira wants an object here: write ${field}: {${key}: ${
+            JSON.stringify(fields[field])
+          }}`,
+        });
+      }
+    }
+    return problems;
+  },
   async run({ data }, ctx) {
     const { server, username, password, token, api_version } =
       data.conn_details;

@@ -1,26 +1,48 @@
 /** `blitz check`: validates the global config and every detector. */
 import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
-import { loadConfig } from "../core/config/config.ts";
-import { loadRegistry } from "../core/plugins/registry.ts";
+import { loadConfig, type LoadedConfig } from "../core/config/config.ts";
+import { ConfigError, InputError } from "../core/errors.ts";
+import { parseJson } from "../core/json.ts";
+import { loadRegistry, type PluginRegistry } from "../core/plugins/registry.ts";
+import { checkPluginConfigs } from "../core/pipeline/plugin_checks.ts";
 import { redact } from "../core/secrets.ts";
+import { checkSample } from "../core/pipeline/sample.ts";
 
 const command: Command = {
-  options: { ...CONFIG_OPTION },
+  options: {
+    ...CONFIG_OPTION,
+    sample: {
+      type: "string",
+      multiple: true,
+      description:
+        "<detector>=<alert.json>: render the detector against a sample, send nothing (repeatable)",
+    },
+  },
   positionals: [],
-  usage: `Usage: blitz check [--config <path>]
+  usage:
+    `Usage: blitz check [--config <path>] [--sample <detector>=<alert.json> …]
 
 Validates the global config, every plugin in plugin_dirs and every detector (schema, CEL conditions,
 enrichment and action names, colors, signing keys). Prints each problem as
-"<file>: <detector>.<path>: <message>" and exits 2, or prints a summary and exits 0.`,
+"<file>: <detector>.<path>: <message>" and exits 2, or prints a summary and exits 0.
+
+--sample <detector>=<alert.json> (repeatable) also runs the detector over that alert as ingest would
+(split, preprocess, severity, conditions, side-effect-free send actions, the email), without running
+enrichments, sending or recording anything, and reports what would fail later: placeholders left
+unfilled, conditions that error, CEL paths, fingerprint, thread or id paths the sample does not have.`,
 
   async run(args: CliArgs): Promise<number> {
+    let registry: PluginRegistry | undefined;
     const config = await loadConfig({
       path: args.config,
-      registry: (g) => loadRegistry(g.plugin_dirs),
+      registry: async (g) => (registry = await loadRegistry(g.plugin_dirs)),
     });
     for (const warning of config.warnings) {
       console.error(redact(`warning: ${warning}`));
     }
+    // What the detectors give their plugins, checked by each plugin's own check hook.
+    const problems = await checkPluginConfigs(config, registry!);
+    if (problems.length) throw new ConfigError(problems);
     const detectors = [...config.detectors.values()];
     const enrichments = detectors.reduce(
       (n, d) => n + d.blocks.reduce((m, b) => m + b.entries.length, 0),
@@ -36,8 +58,78 @@ enrichment and action names, colors, signing keys). Prints each problem as
       }), ` +
         `${enrichments} enrichment(s), ${buttons} reply button(s)`,
     );
+    const samples = args.flags.sample;
+    if (Array.isArray(samples) && samples.length > 0) {
+      return await checkSamples(config, registry!, samples);
+    }
     return 0;
   },
 };
+
+/** `--sample` runs: one summary line per alert on stdout, each finding on stderr; 2 when any. */
+async function checkSamples(
+  config: LoadedConfig,
+  registry: PluginRegistry,
+  samples: string[],
+): Promise<number> {
+  let problems = 0;
+  for (const spec of samples) {
+    const eq = spec.indexOf("=");
+    if (eq <= 0 || eq === spec.length - 1) {
+      throw new InputError(
+        `check: --sample takes <detector>=<alert.json>, not "${spec}"`,
+      );
+    }
+    const [name, file] = [spec.slice(0, eq), spec.slice(eq + 1)];
+    const detector = config.detectors.get(name);
+    if (!detector) {
+      throw new InputError(
+        `check: --sample ${spec}: unknown detector "${name}" (known: ${
+          [...config.detectors.keys()].sort().join(", ") || "none"
+        })`,
+      );
+    }
+    let sample: unknown;
+    try {
+      sample = parseJson(await Deno.readTextFile(file));
+    } catch (err) {
+      throw new InputError(
+        `check: --sample ${spec}: cannot read ${file}: ${
+          (err as Error).message
+        }`,
+      );
+    }
+    if (
+      sample === null || typeof sample !== "object" || Array.isArray(sample)
+    ) {
+      throw new InputError(`check: --sample ${spec}: must be one JSON object`);
+    }
+    const report = await checkSample(
+      { config, registry },
+      detector,
+      sample as Record<string, unknown>,
+    );
+    for (const alert of report.alerts) {
+      console.log(
+        redact(
+          `sample ${file}: ${name}: ${
+            alert.severity ? `[${alert.severity}] ` : ""
+          }${JSON.stringify(alert.subject)}${
+            alert.condition ? ` (condition ${alert.condition})` : ""
+          }`,
+        ),
+      );
+    }
+    for (const finding of report.findings) {
+      console.error(redact(`error: ${file}: ${name}.${finding}`));
+    }
+    problems += report.findings.length;
+  }
+  if (problems > 0) {
+    console.error(`${problems} problem(s) in the samples`);
+    return 2;
+  }
+  return 0;
+}
 
 export default command;

@@ -6,6 +6,7 @@ import {
   detectorOf,
   ingestAlert,
   parseAlert,
+  splitAlert,
 } from "../core/pipeline/pipeline.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 
@@ -41,6 +42,8 @@ Runs the detector's enrichments (concurrently), its send actions, renders the al
 (SMTP from the config's "smtp", else a file in <data_dir>/outbox) and records the alert.
 
 stdout: one JSON line {"alert_id","detector","sent","subject","to","cc","enrichments","actions","delivery"}
+        (a detector with "split" makes one alert per item, and one line each)
+stdin:  one JSON object; NDJSON (several) is refused: POST it to serve's /ingest/<detector>
 stderr: short progress lines
 exit:   0 processed (sent, not sent by config, or suppressed by storm control), 1 delivery failed (recorded), 2 bad input or config`,
 
@@ -58,13 +61,20 @@ exit:   0 processed (sent, not sent by config, or suppressed by storm control), 
       log: humanLogger,
     });
     try {
-      detectorOf(runtime.config, detectorName);
+      const detector = detectorOf(runtime.config, detectorName);
       // No preprocess here: processAlert runs the detector's hook (once) and the record keeps the alert as received.
       const alert = parseAlert(text, runtime.config.global.max_json_depth);
-      const summary = await ingestAlert(runtime, detectorName, alert);
-      console.log(JSON.stringify(summary));
-      const quiet = ["skipped", "suppressed"].includes(summary.delivery.status);
-      return quiet || summary.sent ? 0 : 1;
+      // `split`: one alert per item (all checked before any is recorded), one summary line each.
+      let code = 0;
+      for (const item of splitAlert(detector, alert)) {
+        const summary = await ingestAlert(runtime, detectorName, item);
+        console.log(JSON.stringify(summary));
+        const quiet = ["skipped", "suppressed"].includes(
+          summary.delivery.status,
+        );
+        if (!quiet && !summary.sent) code = 1;
+      }
+      return code;
     } finally {
       await closeRuntime(runtime, { exiting: true }); // main() exits right after
     }

@@ -7,7 +7,7 @@
  */
 import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { createHandler } from "../routes/app.ts";
-import { ConfigError, InputError } from "../core/errors.ts";
+import { ConfigError, errorMessage, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
 import { Metrics } from "../core/service/metrics.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
@@ -19,6 +19,7 @@ import { RetentionJob } from "../core/service/retention.ts";
 import { StormJob } from "../core/service/storm_job.ts";
 import { ChannelQueue } from "../core/service/channel_queue.ts";
 import { join } from "../core/paths.ts";
+import { serveGuarded } from "../core/service/http_listener.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
 
@@ -108,7 +109,7 @@ stdout: one line "Blitz listening on http://host:port" once ready
 stderr: one JSON log line per event
 SIGTERM/SIGINT: stop accepting, let alerts in progress finish, exit 0 (a second signal exits at once)
 SIGHUP: reload the config (validated first; on a problem the running config stays, logged)
-exit:   0 stopped, 2 bad config, 1 other error`,
+exit:   0 stopped, 2 bad config, 1 other error (also when the listening socket dies)`,
 
   async run(args: CliArgs): Promise<number> {
     const listenValue = Deno.env.get("BLITZ_LISTEN");
@@ -156,18 +157,25 @@ async function serve(
   const handler = createHandler({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
   const ready = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
-  }, handler);
-  const addr = await Promise.race([
-    ready.promise,
-    server.finished.then(() => undefined),
-  ]);
-  if (!addr) {
-    throw new Error(`Cannot listen on ${listen.hostname}:${listen.port}`);
+  let server: ReturnType<typeof serveGuarded>;
+  try {
+    server = serveGuarded({
+      hostname: listen.hostname,
+      port: listen.port,
+      maxConnections: global.max_connections,
+      headerTimeoutMs: global.header_timeout,
+      idleTimeoutMs: global.idle_timeout,
+      onListen: (addr) => ready.resolve(addr),
+      log: runtime.log,
+    }, handler);
+  } catch (err) {
+    throw new Error(
+      `Cannot listen on ${listen.hostname}:${listen.port}: ${
+        errorMessage(err)
+      }`,
+    );
   }
+  const addr = await ready.promise;
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
@@ -184,6 +192,14 @@ async function serve(
   console.log(`Blitz listening on http://${host}:${addr.port}`);
 
   const done = Promise.withResolvers<number>();
+  // A listener that dies (its socket closed under it) would leave a process that is alive and serves
+  // nothing: exit non-zero so the supervisor restarts it.
+  server.finished.catch((err) => {
+    if (stopping) return;
+    runtime.log("listener_failed", { error: errorMessage(err), exit: 1 });
+    stopping = stop("listener_failed", 1);
+    stopping.then(done.resolve, done.reject);
+  });
   const onSignal = (signal: Deno.Signal) => {
     if (stopping) {
       runtime.log("stop_forced", { signal });
@@ -227,7 +243,7 @@ async function serve(
     });
   }
 
-  async function stop(signal: string): Promise<number> {
+  async function stop(signal: string, code = 0): Promise<number> {
     // Grace: one enrichment round and one delivery attempt, at most a minute.
     const graceMs = Math.min(
       60_000,
@@ -251,9 +267,9 @@ async function serve(
     runtime.log("stopped", { backlog: queue.backlog, unfinished });
     if (unfinished > 0) {
       // Still busy after the grace period: leave those alerts "processing" for the next start.
-      Deno.exit(0);
+      Deno.exit(code);
     }
-    return 0;
+    return code;
   }
 
   try {

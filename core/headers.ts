@@ -3,21 +3,44 @@
  *
  * @module
  */
+import addressparser from "nodemailer/lib/addressparser";
+
+interface ParsedAddress {
+  name?: string;
+  address?: string;
+  group?: ParsedAddress[];
+}
+const parseAddresses = addressparser as unknown as (
+  value: string,
+) => ParsedAddress[];
 
 // \p{Cc}: C0 controls (CR, LF, TAB, NUL…), DEL and C1 controls; plus LINE and PARAGRAPH SEPARATOR.
 const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
 const HAS_CONTROL = /[\p{Cc}\u2028\u2029]/u;
 // A bare address: one @, no spaces, no angle brackets, no list separators.
 const BARE_ADDRESS = /^[^\s@<>,;]+@[^\s@<>,;]+$/;
-// `Display Name <address>`; the display name may be quoted.
-const NAMED_ADDRESS = /^([^<>]*)<([^<>]*)>$/;
 
 /** Strips CR, LF and other control characters (C0, DEL, C1, U+2028/2029) from a value that becomes a header; collapses runs of whitespace; trims. */
 export function headerSafe(value: string): string {
   return value.replace(CONTROL, " ").replace(/\s+/g, " ").trim();
 }
 
-/** Validates one address ("a@b.c" or "Name <a@b.c>"): throws TypeError on control chars, commas inside, or missing @. Returns it trimmed. */
+/** One mailbox split by nodemailer's address parser: the display name (unquoted, unescaped) and `local@domain`. */
+export interface Mailbox {
+  name: string;
+  address: string;
+}
+
+/** The quoted strings of a header value taken out, so what is left is its structure. */
+function unquoted(value: string): string {
+  return value.replace(/"(?:[^"\\]|\\.)*"/g, "Q");
+}
+
+/**
+ * Validates one address ("a@b.c", "Name <a@b.c>", '"Doe, Jane" <a@b.c>'): throws TypeError on control
+ * characters, several addresses, a missing or malformed `local@domain`, or unbalanced quotes. A comma
+ * or semicolon is allowed only inside a quoted display name. Returns it trimmed.
+ */
 export function checkAddress(value: string): string {
   if (typeof value !== "string") {
     throw new TypeError(
@@ -30,31 +53,52 @@ export function checkAddress(value: string): string {
       `Invalid address ${shown}: contains a control character`,
     );
   }
-  if (/[,;]/.test(value)) {
-    throw new TypeError(
-      `Invalid address ${shown}: must be a single address, without commas`,
-    );
-  }
   const trimmed = value.trim();
-  if (!trimmed.includes("@")) {
-    throw new TypeError(`Invalid address ${shown}: missing @`);
-  }
-  const named = NAMED_ADDRESS.exec(trimmed);
-  const address = named ? named[2]?.trim() ?? "" : trimmed;
-  if (!BARE_ADDRESS.test(address)) {
-    throw new TypeError(
-      `Invalid address ${shown}: expected "a@b.c" or "Name <a@b.c>"`,
-    );
-  }
-  if (named && !isBalancedName(named[1] ?? "")) {
+  const structure = unquoted(trimmed);
+  if (structure.includes('"')) {
     throw new TypeError(
       `Invalid address ${shown}: unbalanced quotes in the display name`,
+    );
+  }
+  if (/[,;]/.test(structure)) {
+    throw new TypeError(
+      `Invalid address ${shown}: must be a single address; a display name with a comma is quoted: '"Doe, Jane" <jane@example.org>'`,
+    );
+  }
+  if (!trimmed.includes("@")) {
+    throw new TypeError(
+      `Invalid address ${shown}: missing @, not an email address (expected "a@b.c" or "Name <a@b.c>")`,
+    );
+  }
+  const named = /^[^<>()]*<[^<>]*>$/.test(structure);
+  const parsed = parseAddresses(trimmed);
+  const address = parsed.length === 1 && !parsed[0]!.group
+    ? parsed[0]!.address ?? ""
+    : "";
+  if (
+    (!named && /[<>()]|\s/.test(structure)) || !BARE_ADDRESS.test(address)
+  ) {
+    throw new TypeError(
+      `Invalid address ${shown}: expected "a@b.c" or "Name <a@b.c>"`,
     );
   }
   return trimmed;
 }
 
-function isBalancedName(name: string): boolean {
-  const unescaped = name.replace(/\\./g, "");
-  return (unescaped.match(/"/g)?.length ?? 0) % 2 === 0;
+/** The display name and bare address of a checked address (nodemailer's address parser). */
+export function parseMailbox(address: string): Mailbox {
+  const [first] = parseAddresses(address.trim());
+  return { name: first?.name ?? "", address: first?.address ?? address.trim() };
+}
+
+/**
+ * A domain in its ASCII form (IDNA: `bücher.de` → `xn--bcher-kva.de`), lower-cased; one that is not a
+ * host name (an address literal, say) is only lower-cased. Envelope and headers use the same form.
+ */
+export function asciiDomain(domain: string): string {
+  try {
+    return new URL(`http://${domain}/`).hostname;
+  } catch {
+    return domain.toLowerCase();
+  }
 }

@@ -146,3 +146,45 @@ function toBytes(value: bigint, length: number): Uint8Array {
   }
   return bytes;
 }
+
+/** A CIDR block: an address with the first `bits` bits fixed. */
+export interface Cidr {
+  version: 4 | 6;
+  network: bigint;
+  bits: number;
+}
+
+/** Parses `10.0.0.0/8`, `2001:db8::/32` or a bare address (a /32 or /128); throws TypeError. */
+export function parseCidr(text: string): Cidr {
+  const [ip = "", prefix, ...extra] = text.trim().split("/");
+  const address = parseIp(ip);
+  const max = address.version === 4 ? 32 : 128;
+  const bits = prefix === undefined ? max : Number(prefix);
+  if (
+    extra.length > 0 || !Number.isInteger(bits) || bits < 0 || bits > max ||
+    (prefix !== undefined && !/^\d{1,3}$/.test(prefix))
+  ) throw new TypeError(`Not a CIDR block: ${text}`);
+  return { version: address.version, network: maskTo(address, bits), bits };
+}
+
+/** Tells whether `ip` lies in `cidr` (a v4-mapped IPv6 address counts as its IPv4 one). */
+export function cidrContains(cidr: Cidr, ip: ParsedIp): boolean {
+  const address = unmapV4(ip);
+  return address.version === cidr.version &&
+    maskTo(address, cidr.bits) === cidr.network;
+}
+
+/** `::ffff:a.b.c.d` as the IPv4 address it carries; any other address unchanged. */
+export function unmapV4(ip: ParsedIp): ParsedIp {
+  if (ip.version === 6 && ip.value >> 32n === 0xffffn) {
+    const value = ip.value & 0xffffffffn;
+    return { version: 4, value, bytes: toBytes(value, 4) };
+  }
+  return ip;
+}
+
+function maskTo(ip: Pick<ParsedIp, "version" | "value">, bits: number): bigint {
+  const width = ip.version === 4 ? 32n : 128n;
+  const host = width - BigInt(bits);
+  return (ip.value >> host) << host;
+}

@@ -10,6 +10,7 @@ import type { z } from "zod";
 import type { SHAREABLE_CONFIG } from "./plugins/shareable_config.ts";
 
 export { lookup } from "./template.ts";
+export { closest } from "./suggest.ts";
 import type { ChannelMessage } from "./channels/model.ts";
 export type {
   ChannelMessage,
@@ -37,6 +38,7 @@ export {
   readTextCapped,
   safeFetch,
   type SafeFetchPolicy,
+  urlProblem,
 } from "./safe_fetch/safe_fetch.ts";
 
 /** What the sandbox grants a plugin: nothing beyond this list. */
@@ -67,6 +69,20 @@ export interface PluginContext {
   settings: Readonly<Record<string, unknown>>;
   /** Short progress or warning line for the operator; secrets are redacted before output. */
   log(message: string): void;
+}
+
+/** What a plugin's `check` hook receives besides the config it checks. */
+export interface CheckContext {
+  /** The detector's name. */
+  detector: string;
+  /** What `ctx.settings` will hold when it runs: `plugins.<name>` plus what `reads` declares. */
+  settings: Readonly<Record<string, unknown>>;
+}
+
+/** One thing a `check` hook found: where in the checked config (`query`, `data.conn_details.server`), and the fix. */
+export interface CheckProblem {
+  path: string;
+  message: string;
 }
 
 /**
@@ -100,6 +116,13 @@ export interface EnrichmentPlugin<P = Record<string, unknown>> {
   reads?: ConfigReads;
   /** Deadline per call. @default 5000 */
   timeoutMs?: number;
+  /**
+   * Checks the config a detector gives it (`e_args` of an enrichment, the config object of an action),
+   * as written, placeholders unfilled, when `blitz check` runs; never per alert. Returns what is wrong,
+   * each with its path inside that config. For what fails later at the call but can be known now: a
+   * missing query, an unknown database, a URL without a scheme. @default no checks
+   */
+  check?(config: Record<string, unknown>, ctx: CheckContext): CheckProblem[];
   /** Does the work. */
   run(params: P, ctx: PluginContext): Promise<unknown> | unknown;
 }
@@ -125,6 +148,13 @@ export interface ActionPlugin<P = Record<string, unknown>> {
   reads?: ConfigReads;
   /** Deadline per call. @default 10000 */
   timeoutMs?: number;
+  /**
+   * Checks the config a detector gives it (`e_args` of an enrichment, the config object of an action),
+   * as written, placeholders unfilled, when `blitz check` runs; never per alert. Returns what is wrong,
+   * each with its path inside that config. For what fails later at the call but can be known now: a
+   * missing query, an unknown database, a URL without a scheme. @default no checks
+   */
+  check?(config: Record<string, unknown>, ctx: CheckContext): CheckProblem[];
   /** Does the work; the result is recorded and shown to people. */
   run(params: P, ctx: PluginContext): Promise<unknown> | unknown;
 }

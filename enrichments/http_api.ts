@@ -27,6 +27,7 @@ import {
   safeFetch,
   type SafeFetchPolicy,
   stringifyJson,
+  urlProblem,
 } from "../core/plugin.ts";
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
@@ -34,6 +35,17 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 export default defineEnrichment({
   name: "http_api",
   aliases: ["api_lookup"],
+  check: (args) => {
+    if (typeof args.url !== "string") {
+      return [{
+        path: "url",
+        message:
+          'required: the API URL, e.g. "https://api.example/v1/ip/{src_ip}"',
+      }];
+    }
+    const problem = urlProblem(args.url);
+    return problem ? [{ path: "url", message: problem }] : [];
+  },
   params: z.object({
     url: z.string(),
     method: z.enum(["GET", "POST"]).default("GET"),

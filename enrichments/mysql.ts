@@ -10,7 +10,12 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import mysql from "mysql2/promise";
-import { defineEnrichment, type Json, lookup } from "../core/plugin.ts";
+import {
+  closest,
+  defineEnrichment,
+  type Json,
+  lookup,
+} from "../core/plugin.ts";
 
 const Params = z.object({
   database: z.string().min(1).optional(),
@@ -62,6 +67,40 @@ export default defineEnrichment<MysqlParams>({
   permissions: { net: true },
   reads: { global: ["databases"] }, // named connection URLs: `db` picks one
   timeoutMs: 5_000,
+  check: (args, { settings }) => {
+    const problems: { path: string; message: string }[] = [];
+    if (typeof args.query !== "string" || args.query.trim() === "") {
+      problems.push({
+        path: "query",
+        message:
+          'required: the SQL to run, in config (the original get_data_from_db took it from code), with ? for alert values, e.g. "SELECT owner FROM assets WHERE ip = ?" and e_key: src_ip',
+      });
+    }
+    const databases = Object.keys(
+      (settings.databases ?? {}) as Record<string, unknown>,
+    );
+    const known = `configured in the global databases: ${
+      databases.length ? databases.join(", ") : "none"
+    }`;
+    if (typeof args.database === "string") {
+      if (!databases.includes(args.database)) {
+        problems.push({
+          path: "database",
+          message: `unknown database "${args.database}"${
+            hint(closest(args.database, databases))
+          } (${known})`,
+        });
+      }
+    } else if (databases.length !== 1) {
+      problems.push({
+        path: "database",
+        message: `required when the global config has ${
+          databases.length ? "several databases" : "no databases"
+        } (${known})`,
+      });
+    }
+    return problems;
+  },
   async run(params, ctx) {
     if (!params.query) throw new TypeError("mysql needs e_args.query");
     const settings = Settings.parse(ctx.settings);
@@ -108,6 +147,10 @@ export default defineEnrichment<MysqlParams>({
     } satisfies MysqlResult;
   },
 });
+
+function hint(best: string | undefined): string {
+  return best === undefined ? "" : `; did you mean "${best}"?`;
+}
 
 function soleDatabase(databases: Record<string, string>): string {
   const names = Object.keys(databases);

@@ -22,7 +22,20 @@ import { type Context, Hono } from "hono";
 import { errorMessage } from "../core/plugins/call.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
-import { clientIp } from "./http/client.ts";
+import {
+  clientIp,
+  rateKey,
+  remoteAddress,
+  trustedProxies,
+} from "./http/client.ts";
+
+/** The client address of a request, through the configured trusted_proxies. */
+function clientOf(c: Context, deps: ActionRouteDeps): string | undefined {
+  return clientIp(
+    c,
+    trustedProxies(deps.runtime.config.global.trusted_proxies),
+  );
+}
 import {
   securityHeaders,
   setResponseHeaders,
@@ -69,9 +82,10 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
     const headers = securityHeaders({
       publicUrl: deps.runtime.config.global.public_url,
     });
-    const decision = limiter.take(clientIp(c) ?? "unknown", now());
+    const client = clientOf(c, deps);
+    const decision = limiter.take(rateKey(client), now());
     if (!decision.ok) {
-      log("action_rate_limited", { client_ip: clientIp(c) ?? "unknown" });
+      log("action_rate_limited", { client_ip: client ?? "unknown" });
       c.header("Retry-After", String(decision.retryAfterS));
       for (const [name, value] of Object.entries(headers)) {
         c.header(name, value);
@@ -129,7 +143,7 @@ export function actionRoutes(deps: ActionRouteDeps): Hono {
         );
       }
       const who = actor.source === "trusted_header" ? actor.name : actor.value!;
-      const ip = clientIp(c);
+      const ip = clientOf(c, deps);
       const agent = c.req.header("user-agent");
       const { run, created } = await deps.runtime.store.consumeNonce({
         nonce: target.claims.nonce,
@@ -205,9 +219,16 @@ function actorOf(
   deps: ActionRouteDeps,
   claimed?: string,
 ): ActorModel {
-  const header = deps.runtime.config.global.trusted_user_header;
+  const global = deps.runtime.config.global;
+  const header = global.trusted_user_header;
   if (header) {
-    const name = headerSafe(c.req.header(header) ?? "").slice(0, 200);
+    // Believed only from a trusted proxy: anyone else could send the header themselves.
+    const trusted = trustedProxies(global.trusted_proxies).trusts(
+      remoteAddress(c),
+    );
+    const name = trusted
+      ? headerSafe(c.req.header(header) ?? "").slice(0, 200)
+      : "";
     if (!name) {
       throw new PageError(
         403,

@@ -24,7 +24,12 @@ import {
   renderAlertListPage,
 } from "./pages/AlertPages.tsx";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
-import { clientIp } from "./http/client.ts";
+import {
+  clientIp,
+  rateKey,
+  remoteAddress,
+  trustedProxies,
+} from "./http/client.ts";
 import {
   securityHeaders,
   setResponseHeaders,
@@ -74,7 +79,9 @@ async function authenticate(c: Context, runtime: Runtime): Promise<Auth> {
   if (!uiAuth || (!uiAuth.trusted_header && uiAuth.users.length === 0)) {
     return { refused: "off" };
   }
-  if (uiAuth.trusted_header) {
+  const proxies = trustedProxies(runtime.config.global.trusted_proxies);
+  // The header is believed only from a trusted proxy: anyone else could send it themselves.
+  if (uiAuth.trusted_header && proxies.trusts(remoteAddress(c))) {
     const name = headerSafe(c.req.header(uiAuth.trusted_header) ?? "").slice(
       0,
       200,
@@ -171,7 +178,8 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       return;
     }
     let response: Response;
-    if (!failures.take(clientIp(c) ?? "unknown", now()).ok) {
+    const proxies = trustedProxies(runtime.config.global.trusted_proxies);
+    if (!failures.take(rateKey(clientIp(c, proxies)), now()).ok) {
       response = c.html(
         renderMessagePage({
           title: "Too many requests",
@@ -189,7 +197,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       );
     } else {
       runtime.log("ui_auth_refused", {
-        client_ip: clientIp(c) ?? "unknown",
+        client_ip: clientIp(c, proxies) ?? "unknown",
         reason: auth.refused,
       });
       response = c.html(

@@ -63,10 +63,14 @@ export function createHandler(
   const ingest = ingestHandler(deps);
   const app = createApp(deps, { ingest });
   const headers = Object.entries(securityHeaders());
-  const fast = async (request: Request, name: string): Promise<Response> => {
+  const fast = async (
+    request: Request,
+    name: string,
+    remote: string | undefined,
+  ): Promise<Response> => {
     let response: Response;
     try {
-      response = await ingest(request, name);
+      response = await ingest(request, name, remote);
     } catch (err) {
       response = internalError(deps, request, err);
     }
@@ -78,7 +82,10 @@ export function createHandler(
       const url = request.url;
       const start = url.indexOf("/", url.indexOf("//") + 2);
       const match = INGEST_TARGET.exec(url.slice(start));
-      if (match) return fast(request, match[1]!);
+      if (match) {
+        const addr = info.remoteAddr as { hostname?: string };
+        return fast(request, match[1]!, addr.hostname);
+      }
     }
     return app.fetch(request, info);
   };

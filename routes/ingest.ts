@@ -14,8 +14,10 @@ import { HTTPException } from "hono/http-exception";
 import type { AppDeps } from "./_deps.ts";
 import { AuthError, IngestAuth } from "../core/auth/auth.ts";
 import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
-import { newAlertId } from "../core/pipeline/pipeline.ts";
+import { newAlertId, splitAlert } from "../core/pipeline/pipeline.ts";
+import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
+import { rateKey, remoteAddress, trustedProxies } from "./http/client.ts";
 import type { NewAlert } from "../core/store/store.ts";
 import { lookup } from "../core/template.ts";
 import { errorMessage } from "../core/errors.ts";
@@ -36,7 +38,17 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 export type IngestHandler = (
   request: Request,
   name: string,
+  /** The connection's remote address (Deno.serve's `info.remoteAddr.hostname`), when there is one. */
+  remote?: string,
 ) => Promise<Response>;
+
+/**
+ * Failed authentications (401) a client may cause: 30 a minute, 10 at once. Beyond that the answer is
+ * 429 and nothing is logged, so a flood of bad tokens costs neither log lines nor token checks' worth
+ * of attention. Clients are keyed as the other limits are (IPv6 by /64, behind trusted_proxies the
+ * forwarded address).
+ */
+const AUTH_FAILURES = { perSecond: 0.5, burst: 10 };
 
 /** The ingest route, on `handler` (made here unless given, to share one with `serve`'s fast path). */
 export function ingestRoutes(
@@ -46,7 +58,7 @@ export function ingestRoutes(
   const app = new Hono();
   app.post(
     "/ingest/:detector",
-    (c) => handler(c.req.raw, c.req.param("detector")),
+    (c) => handler(c.req.raw, c.req.param("detector"), remoteAddress(c)),
   );
   app.all(
     "/ingest/:detector",
@@ -67,10 +79,12 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
     now,
   });
   const limiter = new RateLimiter(global.rate_limit, { now });
+  const failures = new RateLimiter(AUTH_FAILURES, { now });
+  const proxies = trustedProxies(global.trusted_proxies);
 
-  return async (request, name) => {
+  return async (request, name, remote) => {
     try {
-      const response = await ingest(request, name);
+      const response = await ingest(request, name, remote);
       metrics.request("/ingest", 202);
       return response;
     } catch (err) {
@@ -83,16 +97,42 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
     }
   };
 
-  async function ingest(request: Request, name: string): Promise<Response> {
+  /** A failed authentication: logged and answered 401 within the client's budget, else 429. */
+  function refuse(
+    request: Request,
+    remote: string | undefined,
+    err: AuthError,
+    name: string,
+  ): HTTPException {
+    const client = proxies.clientOf(remote, request.headers);
+    const budget = failures.take(rateKey(client), now());
+    if (!budget.ok) {
+      return jsonError(
+        429,
+        `Too many failed authentications from this address: retry after ${budget.retryAfterS} s`,
+        { "Retry-After": String(budget.retryAfterS) },
+      );
+    }
+    runtime.log("ingest_auth_failed", {
+      client_ip: client ?? "unknown",
+      detector: name.slice(0, 100),
+      reason: err.message,
+    });
+    return jsonError(401, err.message, {
+      "WWW-Authenticate": 'Bearer realm="blitz"',
+    });
+  }
+
+  async function ingest(
+    request: Request,
+    name: string,
+    remote: string | undefined,
+  ): Promise<Response> {
     let token: number;
     try {
       token = auth.bearer(request.headers.get("authorization"));
     } catch (err) {
-      if (err instanceof AuthError) {
-        throw jsonError(401, err.message, {
-          "WWW-Authenticate": 'Bearer realm="blitz"',
-        });
-      }
+      if (err instanceof AuthError) throw refuse(request, remote, err, name);
       throw err;
     }
     const rate = limiter.take(`token:${token}`, now());
@@ -148,13 +188,37 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         now(),
       );
     } catch (err) {
-      if (err instanceof AuthError) throw jsonError(401, err.message);
+      if (err instanceof AuthError) throw refuse(request, remote, err, name);
       throw err;
     }
-    const { alerts, batch } = parseAlerts(bytes, {
+    const parsed = parseAlerts(bytes, {
       kind,
       maxDepth: global.max_json_depth,
     });
+    // `split`: each item of the detector's array is its own alert (a bad element refuses the batch).
+    const split = detector.config.split !== undefined;
+    const alerts: Record<string, unknown>[] = [];
+    const origin: string[] = [];
+    parsed.alerts.forEach((alert, i) => {
+      let items: Record<string, unknown>[];
+      try {
+        items = splitAlert(
+          detector,
+          alert,
+          parsed.batch ? `Element ${i}` : "Alert",
+        );
+      } catch (err) {
+        if (err instanceof InputError) throw jsonError(400, err.message);
+        throw err;
+      }
+      items.forEach((item, j) => {
+        alerts.push(item);
+        origin.push(
+          [parsed.batch ? [i] : [], split ? [j] : []].flat().join(":"),
+        );
+      });
+    });
+    const batch = parsed.batch || split;
     const receivedAt = new Date(now()).toISOString();
     const idField = detector.config.id_field;
     let missingId = 0;
@@ -166,10 +230,13 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         received_at: receivedAt,
       };
       const own = idField === undefined ? undefined : lookup(alert, idField);
-      if ((typeof own === "string" && own !== "") || typeof own === "number") {
+      if (
+        (typeof own === "string" && own !== "") || typeof own === "number" ||
+        typeof own === "bigint"
+      ) {
         row.idempotency_key = `id:${own}`;
       } else if (key !== null) {
-        row.idempotency_key = batch ? `key:${key}:${i}` : `key:${key}`;
+        row.idempotency_key = batch ? `key:${key}:${origin[i]}` : `key:${key}`;
       }
       if (
         idField !== undefined && row.idempotency_key?.startsWith("id:") !== true

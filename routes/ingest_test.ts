@@ -120,3 +120,62 @@ Deno.test("ingestRoutes() rate-limits per token before reading the body", async 
     /blitz_http_responses_total\{route="\/ingest",code="429"\} 1\n/,
   );
 });
+
+Deno.test("ingestRoutes() splits a detector's array into one alert per item, each with _parent and its own idempotency key", async () => {
+  const project = await writeProject({
+    global: { action_keys: undefined, ingest_tokens: [TOKEN] },
+    detectors: { am: { subject: "{labels.alertname}", split: "alerts" } },
+  });
+  const runtime = await createRuntime({
+    configPath: project.config,
+    log: () => {},
+  });
+  const queue = new Queue(runtime, { metrics: new Metrics() });
+  try {
+    await queue.start(0);
+    const app = ingestRoutes({ runtime, queue, metrics: new Metrics() });
+    const body = JSON.stringify({
+      receiver: "blitz",
+      externalURL: "http://am.example.org",
+      alerts: [{ labels: { alertname: "A" } }, { labels: { alertname: "B" } }],
+    });
+    const post = (b: string) =>
+      app.request(
+        "/ingest/am",
+        ingestRequest(TOKEN, b, { "idempotency-key": "hook-1" }),
+      );
+    const res = await post(body);
+    assert.equal(res.status, 202);
+    const { ids, accepted } = await res.json();
+    assert.equal(accepted, 2);
+    const records = await Promise.all(
+      ids.map((id: string) => runtime.store.getAlert(id)),
+    );
+    assert.deepEqual(records.map((r) => r!.alert), [
+      {
+        labels: { alertname: "A" },
+        _parent: { receiver: "blitz", externalURL: "http://am.example.org" },
+      },
+      {
+        labels: { alertname: "B" },
+        _parent: { receiver: "blitz", externalURL: "http://am.example.org" },
+      },
+    ]);
+    assert.deepEqual(records.map((r) => r!.idempotency_key), [
+      "key:hook-1:0",
+      "key:hook-1:1",
+    ]);
+    const again = await (await post(body)).json();
+    assert.deepEqual(again, { accepted: 2, ids, duplicates: 2 });
+    const bad = await post('{"alerts": []}');
+    assert.equal(bad.status, 400);
+    assert.match(
+      (await bad.json()).error,
+      /splits on "alerts", which is empty/,
+    );
+  } finally {
+    await queue.stop();
+    await closeRuntime(runtime);
+    await project.cleanup();
+  }
+});

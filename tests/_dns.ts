@@ -1,5 +1,6 @@
 /**
- * A loopback DNS server for tests: answers PTR and A questions from a fixed table over UDP.
+ * A loopback DNS server for tests: answers PTR and A questions from a fixed table (or a function of how
+ * often a name was asked) over UDP.
  *
  * @module
  */
@@ -24,6 +25,12 @@ export interface DnsServerOptions {
   truncate?: boolean;
   /** Called with each question's name as it arrives, before any delay. */
   onQuery?: (name: string) => void;
+  /**
+   * Answers instead of the table when it returns records: called with the question's name and how many
+   * questions for that name and type came before (0 the first time), so a test can answer differently
+   * the second time (DNS rebinding).
+   */
+  answer?: (name: string, asked: number) => DnsRecord[] | undefined;
 }
 
 /** A running test DNS server. */
@@ -57,15 +64,20 @@ export async function startDnsServer(
     Object.entries(records).map(([name, list]) => [normalise(name), list]),
   );
 
+  const asked = new Map<string, number>();
   const server = dns2.createServer({
     udp: true,
     handle(request, send) {
       const response = Packet.createResponseFromRequest(request);
       const question = request.questions[0];
       if (question) options.onQuery?.(question.name);
-      const matches = question
-        ? table.get(normalise(question.name))
-        : undefined;
+      let matches = question ? table.get(normalise(question.name)) : undefined;
+      if (question && options.answer) {
+        const key = `${normalise(question.name)} ${question.type}`;
+        const n = asked.get(key) ?? 0;
+        asked.set(key, n + 1);
+        matches = options.answer(normalise(question.name), n) ?? matches;
+      }
       if (options.truncate) {
         response.header.tc = 1;
       } else if (!question || !matches) {
@@ -112,4 +124,16 @@ export async function startDnsServer(
 
 function normalise(name: string): string {
   return name.toLowerCase().replace(/\.$/, "");
+}
+
+/**
+ * Asks only the test server at `port` for `name`'s A records, over UDP with dns2's client: unlike
+ * `Deno.resolveDns`, which answers names in /etc/hosts itself, this never reads /etc/hosts.
+ */
+export async function lookupA(port: number, name: string): Promise<string[]> {
+  const query = dns2.UDPClient({ dns: "127.0.0.1", port, timeout: 5_000 });
+  const response = await query(name, "A");
+  return response.answers
+    .map((answer) => (answer as { address?: string }).address)
+    .filter((address): address is string => typeof address === "string");
 }

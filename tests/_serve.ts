@@ -122,6 +122,8 @@ export async function startServe(
     writeDirs?: string[];
     /** @default 30000 */
     timeoutMs?: number;
+    /** A command that runs Deno, e.g. `["prlimit", "--nofile=256", "--"]` for a lower fd limit. */
+    wrap?: string[];
     /** Deno flags added to the task's (the benchmarks' `--cpu-prof`). */
     denoFlags?: string[];
   },
@@ -143,8 +145,9 @@ export async function startServe(
     "--config",
     options.config,
   ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const [program, ...before] = [...(options.wrap ?? []), Deno.execPath()];
+  const child = new Deno.Command(program!, {
+    args: [...before, ...args],
     cwd: ROOT,
     clearEnv: true,
     env: { ...Object.fromEntries(inherited), NO_COLOR: "1", ...options.env },

@@ -707,7 +707,10 @@ Deno.test("actionRoutes() rate-limits per client address with 429 and Retry-Afte
 Deno.test("actionRoutes() records the trusted header's user only when trusted_user_header is configured", async () => {
   {
     await using trusted = await setup({
-      global: { trusted_user_header: "X-Forwarded-User" },
+      global: {
+        trusted_user_header: "X-Forwarded-User",
+        trusted_proxies: ["127.0.0.1/32"], // the test's requests stand for the sign-in proxy's
+      },
     });
     const { id, links } = await trusted.ingest();
     await expectStatus(fetch(links[0]!), 403);
@@ -935,7 +938,10 @@ Deno.test("alertRoutes() lists alerts and shows the audit trail and Jira links b
   }
 
   await using sso = await setup({
-    global: { ui_auth: { trusted_header: "X-Forwarded-User" } },
+    global: {
+      ui_auth: { trusted_header: "X-Forwarded-User" },
+      trusted_proxies: ["127.0.0.1/32"],
+    },
   });
   await sso.ingest();
   const response = await fetch(`${sso.base}/alerts`, {

@@ -16,6 +16,11 @@ Deno.test("CATALOGUE rows match each built-in's own name and aliases", async () 
     assert.equal(pluginProblem(mod.default, row.kind), undefined, row.path);
     const plugin = mod.default as { name: string; aliases?: string[] };
     assert.equal(plugin.name, row.name, `${row.path}: name`);
+    assert.equal(
+      typeof (plugin as { check?: unknown }).check === "function",
+      row.checks === true,
+      `${row.path}: a check hook exactly when its catalogue row says checks: true`,
+    );
     assert.deepEqual(
       plugin.aliases,
       [...row.aliases],

@@ -11,6 +11,7 @@ import { channelHarness, signal } from "./_channels.ts";
 import { createApp } from "../routes/app.ts";
 import { Metrics } from "../core/service/metrics.ts";
 import { Queue } from "../core/service/queue.ts";
+import { ChannelQueue } from "../core/service/channel_queue.ts";
 import {
   type RecordedRequest,
   startDeferredServer,
@@ -125,7 +126,10 @@ Deno.test("a channel that is down: the email still goes out, the channel is retr
         },
       },
       env: { HOOK_SECRET: SECRET },
-      global: { ui_auth: { trusted_header: "X-Test-User" } },
+      global: {
+        ui_auth: { trusted_header: "X-Test-User" },
+        trusted_proxies: ["127.0.0.1/32"],
+      },
     });
     const summary = await h.ingest();
     assert.equal(summary.sent, true, "the email went out");
@@ -138,7 +142,7 @@ Deno.test("a channel that is down: the email still goes out, the channel is retr
       });
       const res = await app.request(`/alerts/${summary.alert_id}`, {
         headers: { "X-Test-User": "ana" },
-      });
+      }, { remoteAddr: { hostname: "127.0.0.1" } }); // the sign-in proxy
       assert.equal(res.status, 200);
       return await res.text();
     };
@@ -167,8 +171,14 @@ Deno.test("a channel that is down: the email still goes out, the channel is retr
       });
       return new Response("ok");
     });
-    h.startChannelQueue();
-    const request = await delivered.promise;
+    const metrics = new Metrics();
+    const queue = new ChannelQueue(metrics.instrument(h.runtime), {
+      pollMs: 20,
+    });
+    queue.start();
+    const request = await delivered.promise.finally(() =>
+      queue.stop({ graceMs: 5_000 })
+    );
     assert.equal(JSON.parse(request.body).alert_id, summary.alert_id);
     assert.equal(
       new Set(ids).size,
@@ -188,6 +198,15 @@ Deno.test("a channel that is down: the email still goes out, the channel is retr
     }
     assert.equal((await h.smtp.waitFor(1)).length, 1, "the email went once");
     assert.match(await page(), /delivered \d/);
+    const text = metrics.render();
+    assert.match(
+      text,
+      /blitz_channel_attempts_total\{channel="soar_hook",type="webhook",outcome="retry"\} 2\n/,
+    );
+    assert.match(
+      text,
+      /blitz_channel_attempts_total\{channel="soar_hook",type="webhook",outcome="delivered"\} 1\n/,
+    );
   } finally {
     await server.close();
   }

@@ -319,7 +319,7 @@ Deno.test("ingest exits 2 for an invalid config, naming the file and the path", 
     assert.equal(run.code, 2, show(run));
     assert.equal(
       oneError(run),
-      `error: ${project.config}: (root): Unrecognized key: "form_email"`,
+      `error: ${project.config}: (root): Unrecognized key: "form_email"; did you mean "from_email"?`,
     );
     await Deno.writeTextFile(
       `${project.dir}/detectors/det.yaml`,

@@ -96,7 +96,8 @@ Deno.test("install.sh --prefix installs a tree whose launcher checks and ingests
     assert.match(
       check.stdout,
       new RegExp(
-        `^ok: ${dir}/etc/blitz/blitz\\.yaml: 1 detector\\(s\\) \\(device_1\\)`,
+        // The example detectors of detectors/ are installed beside device_1.
+        `^ok: ${dir}/etc/blitz/blitz\\.yaml: 8 detector\\(s\\) \\(alertmanager, device_1, elastic, falco, guardduty, modsecurity, suricata, wazuh\\)`,
       ),
     );
 

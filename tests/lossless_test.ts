@@ -70,6 +70,7 @@ Deno.test("POST /ingest stores integers above 2^53 exactly and the alert page sh
     global: {
       ingest_tokens: [token],
       ui_auth: { trusted_header: "X-Forwarded-User" },
+      trusted_proxies: ["127.0.0.1/32"],
     },
     detectors: { falco: DETECTOR },
   });
@@ -98,7 +99,7 @@ Deno.test("POST /ingest stores integers above 2^53 exactly and the alert page sh
     assert.equal(second.alert.flow_id, -9007199254740993n);
     const page = await app.request(`/alerts/${ids[0]}`, {
       headers: { "x-forwarded-user": "carol" },
-    });
+    }, { remoteAddr: { hostname: "127.0.0.1" } }); // the sign-in proxy
     const html = await page.text();
     assert.equal(page.status, 200, html);
     assert.ok(html.includes(EVT_TIME), "the page shows the sender's digits");

@@ -74,7 +74,18 @@ Deno.test("migrate of the fixed sample: check passes and the ported detector mai
         )
         .replace("PRIMARY_RECIPIENT", "primary@soc.example.org")
         .replace("SECONDARY_RECIPIENT", "secondary@soc.example.org")
-        .replace("ELASTIC_HOST_IP", es.url.replace("http://", ""));
+        .replace("ELASTIC_HOST_IP", es.url.replace("http://", ""))
+        // What check now refuses in the published sample (README "Porting from the original Blitz"):
+        // get_data_from_db's query lived in the original's code, Jira's server and project were placeholders.
+        .replace(
+          `"e_func": "get_data_from_db",`,
+          `"e_func": "get_data_from_db",\n"e_args": {"query": "SELECT owner FROM assets WHERE ip = ?"},`,
+        )
+        .replace(
+          `"server": "JIRA_URL"`,
+          `"server": "https://jira.soc.example.org"`,
+        )
+        .replace(`'project': 'JIRA_PROJECT_NAME'`, `'project': {'key': 'SOC'}`);
       await Deno.writeTextFile(`${dir}/mail_conf.py`, fixed);
 
       const dry = await runTask("migrate", ["mail_conf.py", "--dry-run"], {
@@ -133,6 +144,12 @@ Deno.test("migrate of the fixed sample: check passes and the ported detector mai
         device,
       );
 
+      // The database get_data_from_db queries (none listens there: the enrichment fails, the alert is mailed).
+      await Deno.writeTextFile(
+        `${dir}/out/blitz.yaml`,
+        'databases: {assets: "mysql://blitz@127.0.0.1:1/assets"}\n',
+        { append: true },
+      );
       const check = await runTask("check", ["--config", "blitz.yaml"], {
         cwd: `${dir}/out`,
         env: ENV,

@@ -23,9 +23,9 @@ const COLORS: Record<string, string> = {
   low: "good",
 };
 
-/** Markdown that alert data must not use in a card (links, emphasis): escaped. */
+/** Link syntax alert data must not use in a card (`[text](url)`): its brackets escaped. */
 function plain(text: string): string {
-  return text.replace(/([\\`*_[\]()#<>])/g, "\\$1");
+  return text.replace(/([[\]])/g, "\\$1");
 }
 
 /** The request body for a message; `valueMax`/`keep` shorten it (see {@link teamsPayload}). */

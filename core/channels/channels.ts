@@ -52,6 +52,12 @@ export interface ChannelDeps {
   invoker?: Invoker;
   /** @default () => new Date() */
   clock?: () => Date;
+  /** Told of each attempt's outcome (metrics). */
+  onChannelAttempt?: (
+    channel: string,
+    type: string,
+    outcome: "delivered" | "retry" | "failed",
+  ) => void;
 }
 
 /** The outbox entries of one message: one per channel of `notify` other than email. */
@@ -153,6 +159,13 @@ export async function attemptDelivery(
     }
   }
   await deps.store.updateDelivery(delivery, patch);
+  deps.onChannelAttempt?.(
+    delivery.channel,
+    delivery.type,
+    patch.status === "pending"
+      ? "retry"
+      : patch.status as "delivered" | "failed",
+  );
   const after = { ...delivery } as Record<string, unknown>;
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) delete after[key];

@@ -25,10 +25,23 @@ export async function readStructured(file: string): Promise<unknown> {
   try {
     return parse(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
   } catch (err) {
-    throw new ConfigError([
-      `${file}: (root): invalid YAML: ${(err as Error).message.split("\n")[0]}`,
-    ]);
+    throw new ConfigError([yamlProblem(file, text, err)]);
   }
+}
+
+/**
+ * A YAML parse error as `<file>: (root): invalid YAML at line L, column C: <message>`, followed by the offending line
+ * and a caret under the column (the parser's own message ends in "at line L, column C:").
+ */
+export function yamlProblem(file: string, text: string, err: unknown): string {
+  const message = (err as Error).message.split("\n")[0]!
+    .replace(/ at line \d+, column \d+:?$/, "").replace(/:$/, "");
+  const pos = (err as { linePos?: { line: number; col: number }[] })
+    .linePos?.[0];
+  if (!pos) return `${file}: (root): invalid YAML: ${message}`;
+  const line = (text.split(/\r?\n/)[pos.line - 1] ?? "").replace(/\t/g, " ");
+  const caret = " ".repeat(Math.max(0, pos.col - 1)) + "^";
+  return `${file}: (root): invalid YAML at line ${pos.line}, column ${pos.col}: ${message}\n  ${line}\n  ${caret}`;
 }
 
 /** The detector files (`.yaml`, `.yml`, `.json`, `.ts` but not `_test.ts`) in `dir`, sorted. */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { z } from "zod";
+import { closest } from "../suggest.ts";
 
 const SECRET_PATHS = [
   /^action_keys\[\d+\]\.secret$/,
@@ -13,6 +14,25 @@ const SECRET_PATHS = [
   /^ui_auth\.users\[\d+\]\.password$/,
   /^channels\.[^.]+\.(token|signing_secret|secret|routing_key|webhook_url)$/,
 ];
+
+/**
+ * zod's message for keys a strict object does not know, each with the closest known key when one is
+ * close (`Unrecognized key: "subjet"; did you mean "subject"?`); undefined for every other issue.
+ */
+export function unknownKeysMessage(
+  issue: z.core.$ZodRawIssue,
+): string | undefined {
+  if (issue.code !== "unrecognized_keys") return undefined;
+  const shape = (issue.inst as { _zod?: { def?: { shape?: object } } })
+    ?._zod?.def?.shape;
+  const known = Object.keys(shape ?? {});
+  const keys = issue.keys as string[];
+  const hints = keys.map((key) => {
+    const best = closest(key, known);
+    return `"${key}"${best ? `; did you mean "${best}"?` : ""}`;
+  });
+  return `Unrecognized key${keys.length > 1 ? "s" : ""}: ${hints.join(", ")}`;
+}
 
 /** Formats a zod issue path: `a.b[0].c`. */
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -6,6 +6,7 @@
  * @module
  */
 import { Environment } from "@marcbachmann/cel-js";
+import { closest } from "../suggest.ts";
 
 const env = new Environment({
   unlistedVariablesAreDyn: false,
@@ -52,8 +53,9 @@ export function compileCondition(source: string): Condition {
     }
     program = parsed;
   } catch (err) {
+    const message = (err as Error).message.split("\n")[0]!;
     throw new SyntaxError(
-      `Invalid CEL condition: ${(err as Error).message.split("\n")[0]}`,
+      `Invalid CEL condition: ${message}${bareFieldHint(message)}`,
       { cause: err },
     );
   }
@@ -67,6 +69,16 @@ export function compileCondition(source: string): Condition {
       return result;
     },
   };
+}
+
+/** For an unknown variable: alert fields are read through `alert` (`src_ip` → `alert.src_ip`). */
+function bareFieldHint(message: string): string {
+  const name = /^Unknown variable: ([\w.]+)/.exec(message)?.[1];
+  if (name === undefined) return "";
+  const variable = closest(name, ["alert", "severity"]);
+  return variable && variable !== name
+    ? `; did you mean "${variable}" (or the field "alert.${name}")?`
+    : `; alert fields are read through alert: did you mean "alert.${name}"?`;
 }
 
 /** A compiled value expression (`severity.cel`). */
@@ -85,8 +97,9 @@ export function compileExpression(source: string): Expression {
     if (!checked.valid && checked.error) throw checked.error;
     program = parsed;
   } catch (err) {
+    const message = (err as Error).message.split("\n")[0]!;
     throw new SyntaxError(
-      `Invalid CEL expression: ${(err as Error).message.split("\n")[0]}`,
+      `Invalid CEL expression: ${message}${bareFieldHint(message)}`,
       { cause: err },
     );
   }

@@ -170,11 +170,11 @@ Deno.test("loadConfig() rejects typo keys with <file>: <path>: <message>", async
     const global = await problems(load(project));
     assertHas(
       global,
-      `${project.config}: (root): Unrecognized key: "form_email"`,
+      `${project.config}: (root): Unrecognized key: "form_email"; did you mean "from_email"?`,
     );
     assertHas(
       global,
-      `${project.config}: delivery: Unrecognized key: "max_attempt"`,
+      `${project.config}: delivery: Unrecognized key: "max_attempt"; did you mean "max_attempts"?`,
     );
     assert.equal(global.length, 2);
     await Deno.writeTextFile(
@@ -185,12 +185,18 @@ Deno.test("loadConfig() rejects typo keys with <file>: <path>: <message>", async
     );
     const detector = await problems(load(project));
     const file = `${project.dir}/detectors/det.yaml`;
-    assertHas(detector, `${file}: det: Unrecognized key: "subjet"`);
-    assertHas(detector, `${file}: det.mailers: Unrecognized key: "overide"`);
+    assertHas(
+      detector,
+      `${file}: det: Unrecognized key: "subjet"; did you mean "subject"?`,
+    );
+    assertHas(
+      detector,
+      `${file}: det.mailers: Unrecognized key: "overide"; did you mean "override"?`,
+    );
     // Inside a list-or-map and a tuple: the problem names the entry and the key, not a bare "Invalid input".
     assertHas(
       detector,
-      `${file}: det.enrichments[1]: Unrecognized key: "e_fun"`,
+      `${file}: det.enrichments[1]: Unrecognized key: "e_fun"; did you mean "e_func"?`,
     );
     assertHas(
       detector,
@@ -198,7 +204,7 @@ Deno.test("loadConfig() rejects typo keys with <file>: <path>: <message>", async
     );
     assertHas(
       detector,
-      `${file}: det.actions.reply[0][1]: Unrecognized key: "colour"`,
+      `${file}: det.actions.reply[0][1]: Unrecognized key: "colour"; did you mean "color"?`,
     );
     assert.ok(
       !detector.some((line) => line.endsWith(": Invalid input")),

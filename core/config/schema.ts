@@ -6,12 +6,16 @@
  */
 import { z } from "zod";
 import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
+import { checkAddress } from "../headers.ts";
+import { unknownKeysMessage } from "./_problems.ts";
 import { SeveritySchema } from "../severity.ts";
+import { parseCidr } from "../ip.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
 // a config validated once per process (one `ingest` per alert) pays for and never uses again (~3 ms of
 // a cold start), and which the no-eval rule of this project would rather not have at all.
-z.config({ jitless: true });
+// Unknown keys get a did-you-mean from the object's own keys (`subjet` → `subject`).
+z.config({ jitless: true, customError: unknownKeysMessage });
 
 /** A duration parsed to milliseconds, at most `max`; `hint` says what the bound is for. */
 function boundedDuration(max: number, hint: string) {
@@ -111,13 +115,17 @@ export const StormSchema = z.strictObject({
 });
 export type StormConfig = z.output<typeof StormSchema>;
 
-const Address = z.string().min(3).refine(
-  (s) => !/[\r\n]/.test(s),
-  "must not contain line breaks",
-).refine(
-  (s) => s.includes("@"),
-  'must be an email address such as "soc@example.org" (delivery refuses anything else)',
-);
+/** One address, checked as delivery will check it (nodemailer's address parser), so `check` refuses what delivery would. */
+const Address = z.string().superRefine((value, ctx) => {
+  try {
+    checkAddress(value);
+  } catch (err) {
+    ctx.addIssue({
+      code: "custom",
+      message: (err as Error).message.replace(/^Invalid address /, ""),
+    });
+  }
+});
 const AddressList = z.union([Address, z.array(Address)]).transform((
   v,
 ) => (Array.isArray(v) ? v : [v]));
@@ -184,6 +192,23 @@ export const GlobalConfigSchema = z.strictObject({
   ).default([]),
   action_link_ttl: Age.default(72 * 3_600_000),
   trusted_user_header: z.string().optional(),
+  /**
+   * CIDRs of the reverse proxies in front of Blitz: their `X-Forwarded-For` names the client, and only
+   * their requests may carry `trusted_user_header` / `ui_auth.trusted_header`.
+   */
+  trusted_proxies: z.array(
+    z.string().refine(
+      (value) => {
+        try {
+          parseCidr(value);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      "must be an IP address or a CIDR block such as 10.0.0.0/8 or 2001:db8::/32",
+    ),
+  ).default([]),
   ui_auth: z.strictObject({
     trusted_header: z.string().optional(),
     users: z.array(
@@ -208,6 +233,11 @@ export const GlobalConfigSchema = z.strictObject({
   max_json_depth: z.number().int().min(2).max(512).default(64),
   rate_limit: RateSpec.prefault("200/s burst 400"),
   max_backlog: z.number().int().positive().default(10_000),
+  // Connections: at most this many open (more get a fast 503), each must send its request headers
+  // within header_timeout, and an idle keep-alive one its next request within idle_timeout.
+  max_connections: z.number().int().min(1).max(1_000_000).default(512),
+  header_timeout: PositiveDuration.default(10_000),
+  idle_timeout: PositiveDuration.default(30_000),
   // 0 pauses processing: serve accepts and stores alerts (durable 202) and processes none until it
   // restarts with workers (maintenance of the mail relay; the ingest-only benchmark).
   workers: z.number().int().min(0).max(256).default(8),
@@ -239,6 +269,23 @@ export const GlobalConfigSchema = z.strictObject({
       });
     }
   }),
+}).superRefine((global, ctx) => {
+  // A header naming the user is only as good as the proxy that sets it: without trusted_proxies any
+  // client could send it itself.
+  const headers: [PropertyKey[], string | undefined][] = [
+    [["trusted_user_header"], global.trusted_user_header],
+    [["ui_auth", "trusted_header"], global.ui_auth?.trusted_header],
+  ];
+  for (const [path, header] of headers) {
+    if (header !== undefined && global.trusted_proxies.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message:
+          `${header} is believed only from trusted_proxies: add trusted_proxies with the address of the sign-in proxy that sets it (e.g. [127.0.0.1/32] for one on this host)`,
+      });
+    }
+  }
 });
 
 /** The parsed global config. */
@@ -341,6 +388,7 @@ export const DetectorSchema = z.strictObject({
   // Issue 12: the alert's level, the fields an analyst reads first, one request as many alerts.
   severity: SeveritySchema.optional(),
   key_fields: z.record(z.string(), z.string()).default({}),
+  split: z.string().min(1).optional(),
   thread_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .transform((v) => (Array.isArray(v) ? v : [v])).optional(),
 });

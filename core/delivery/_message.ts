@@ -6,7 +6,7 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
-import { checkAddress, headerSafe } from "../headers.ts";
+import { checkAddress, headerSafe, parseMailbox } from "../headers.ts";
 import { buildMime } from "./mime.ts";
 import {
   DeliveryError,
@@ -135,8 +135,7 @@ function checkMessageId(value: string, field: string): string {
 
 /** The bare `local@domain` of a checked address. */
 export function bareAddress(address: string): string {
-  const named = /<([^<>]*)>$/.exec(address);
-  return (named?.[1] ?? address).trim();
+  return parseMailbox(address).address;
 }
 
 /** The bare address lower-cased, for comparison. */

@@ -16,6 +16,7 @@ import {
   prepareToSend,
 } from "./_message.ts";
 import { errorMessage } from "../errors.ts";
+import { asciiDomain } from "../headers.ts";
 import { smtpFailureIsTransient } from "./retry.ts";
 
 /** Connection settings parsed from an SMTP URL. */
@@ -245,11 +246,5 @@ function envelopeAddress(address: string): string {
   const bare = bareAddress(address);
   const at = bare.lastIndexOf("@");
   const domain = bare.slice(at + 1);
-  let ascii = domain.toLowerCase();
-  try {
-    ascii = new URL(`http://${domain}/`).hostname;
-  } catch {
-    // not a host name URL accepts (an address literal, say): send it as given, lower-cased
-  }
-  return `${bare.slice(0, at)}@${ascii}`;
+  return `${bare.slice(0, at)}@${asciiDomain(domain)}`;
 }

@@ -104,8 +104,20 @@ Deno.test("checkAddress() accepts one address and rejects injection", () => {
     checkAddress('"Team SOC" <soc@example.test>'),
     '"Team SOC" <soc@example.test>',
   );
+  assert.equal(
+    checkAddress('"Doe, Jane" <jane@example.test>'),
+    '"Doe, Jane" <jane@example.test>',
+    "a comma inside a quoted display name is one address",
+  );
+  assert.equal(
+    checkAddress('"He said \\"hi\\"" <a@example.test>'),
+    '"He said \\"hi\\"" <a@example.test>',
+  );
   for (
     const bad of [
+      "PRIMARY_RECIPIENT",
+      "Doe, Jane <jane@example.test>",
+      "Name <a@example.test> (comment)",
       "soc@example.test\r\nBcc: x@evil.test",
       "SOC\n <soc@example.test>",
       "soc@example.test\u2028",

@@ -7,6 +7,7 @@
  * @module
  */
 import type { PreparedMessage } from "./_contract.ts";
+import { asciiDomain, parseMailbox } from "../headers.ts";
 
 const encoder = new TextEncoder();
 
@@ -62,18 +63,28 @@ function fold(value: string): string {
   return out.join("\r\n ");
 }
 
-/** One mailbox: `addr`, or `Name <addr>` with the name quoted or encoded as needed. */
+/**
+ * One mailbox for a From/To/Cc header, from a checked address: split by nodemailer's address parser,
+ * the domain in its ASCII (punycode) form as in the SMTP envelope, the display name encoded the way
+ * nodemailer's MIME node does it (a plain phrase as is; other ASCII as one quoted-string, `"` and `\`
+ * escaped once; non-ASCII as encoded words), and folded at spaces so no line gets near RFC 5322's
+ * 998-character limit (a name with a run of over 70 characters without a space is sent as encoded words).
+ */
 export function formatAddress(address: string): string {
-  const match = /^(.*?)\s*<([^<>]+)>$/.exec(address.trim());
-  if (!match) return address.trim();
-  const name = match[1]!.trim().replace(/^"(.*)"$/, "$1");
-  const addr = match[2]!.trim();
-  if (!name) return `<${addr}>`;
-  if (!ASCII_PRINTABLE.test(name)) return `${encodedWords(name)} <${addr}>`;
-  if (/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(name)) {
-    return `${name} <${addr}>`;
+  const { name, address: addr } = parseMailbox(address);
+  const at = addr.lastIndexOf("@");
+  const domain = addr.slice(at + 1);
+  const mailbox = at > 0 && !ASCII_PRINTABLE.test(domain)
+    ? `${addr.slice(0, at)}@${asciiDomain(domain)}`
+    : addr;
+  if (!name) return mailbox;
+  if (!ASCII_PRINTABLE.test(name) || /[^ ]{71}|=\?/.test(name)) {
+    return `${encodedWords(name)}\r\n <${mailbox}>`;
   }
-  return `"${name.replace(/(["\\])/g, "\\$1")}" <${addr}>`;
+  const phrase = /^[A-Za-z0-9_ ]*$/.test(name) && !/^ | $| {2}/.test(name)
+    ? name
+    : `"${name.replace(/["\\]/g, "\\$&")}"`;
+  return fold(`${phrase} <${mailbox}>`);
 }
 
 function base64Body(value: string): string {

@@ -73,7 +73,7 @@ export function messageIdOf(config: LoadedConfig, alertId: string): string {
 
 /** The first condition block the alert matches (the first block when enrichment is unconditional). */
 export function selectBlock(
-  runtime: Runtime,
+  runtime: Pick<Runtime, "log">,
   detector: LoadedDetector,
   alert: Record<string, unknown>,
   alertId: string,
@@ -145,7 +145,7 @@ export async function enrich(
  * fills a label template; the token's tag is over the configured label.
  */
 export function buttonLinks(
-  runtime: Runtime,
+  runtime: Pick<Runtime, "config" | "clock">,
   alertId: string,
   buttons: {
     index: number;

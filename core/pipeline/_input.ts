@@ -7,6 +7,7 @@
 import { parseJson } from "../json.ts";
 import type { LoadedConfig, LoadedDetector } from "../config/config.ts";
 import { InputError } from "../errors.ts";
+import { lookup } from "../template.ts";
 
 const MAX_DEPTH = 64;
 
@@ -22,6 +23,12 @@ export function parseAlert(
   try {
     value = parseJson(text); // big integers kept exactly
   } catch (err) {
+    const lines = text.trim().split("\n");
+    if (lines.length > 1 && lines.every(isJsonObject)) {
+      throw new InputError(
+        `stdin holds ${lines.length} JSON objects (NDJSON): ingest takes one alert; POST NDJSON to serve's /ingest/<detector> with Content-Type application/x-ndjson, or run ingest once per line`,
+      );
+    }
     throw new InputError(`Invalid JSON: ${(err as Error).message}`);
   }
   return checkAlert(value, maxDepth);
@@ -79,4 +86,55 @@ export async function preprocess(
   if (!detector.module?.preprocess) return alert;
   const out = await detector.module.preprocess(structuredClone(alert));
   return checkAlert(out, MAX_DEPTH, `Preprocessed alert of ${detector.name}`);
+}
+
+function isJsonObject(line: string): boolean {
+  try {
+    const v = parseJson(line);
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+/** Where a split item finds the request's other top-level fields (`{_parent.externalURL}`). */
+export const PARENT_KEY = "_parent";
+
+/**
+ * The alerts one received alert becomes: itself, or with the detector's `split` (a path to an array),
+ * each item of that array, an object, with the other top-level fields under `_parent` (Alertmanager's
+ * `commonLabels`, `externalURL`, …). InputError when the path is not a non-empty array of objects.
+ */
+export function splitAlert(
+  detector: LoadedDetector,
+  alert: Record<string, unknown>,
+  where = "Alert",
+): Record<string, unknown>[] {
+  const path = detector.config.split;
+  if (path === undefined) return [alert];
+  const items = lookup(alert, path);
+  if (!Array.isArray(items) || items.length === 0) {
+    throw new InputError(
+      `${where}: the detector splits on "${path}", which ${
+        Array.isArray(items)
+          ? "is empty"
+          : items === undefined
+          ? "it does not have"
+          : "is not an array"
+      }: send one object with a non-empty "${path}" array`,
+    );
+  }
+  const parent: Record<string, unknown> = {};
+  const top = path.split(".")[0]!;
+  for (const [key, value] of Object.entries(alert)) {
+    if (key !== path && key !== top) parent[key] = value;
+  }
+  return items.map((item, i) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      throw new InputError(
+        `${where}: item ${i} of "${path}" must be a JSON object`,
+      );
+    }
+    return { ...(item as Record<string, unknown>), [PARENT_KEY]: parent };
+  });
 }

@@ -45,7 +45,7 @@ export interface MessageInput extends ComposeInput {
 
 /** Renders the alert's email from the enriched alert and the values send actions passed to mail. */
 export async function renderMessage(
-  runtime: Runtime,
+  runtime: Pick<Runtime, "config" | "clock">,
   input: MessageInput,
 ): Promise<{ message: StoredMessage; channelMessage: ChannelMessage }> {
   const { detector, alert, alertId, enrichments, actions } = input;
@@ -152,7 +152,7 @@ export async function renderMessage(
  * descriptions are templates (`Block {src_ip}`); the token's tag is over the configured label.
  */
 async function replyButtons(
-  runtime: Runtime,
+  runtime: Pick<Runtime, "config" | "clock">,
   detector: LoadedDetector,
   options: {
     alertId: string;

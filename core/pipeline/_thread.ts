@@ -29,9 +29,7 @@ export async function threadOf(
   detector: LoadedDetector,
   input: { alert: Record<string, unknown>; alertId: string },
 ): Promise<Thread> {
-  const status = input.alert.status;
-  const resolved = typeof status === "string" &&
-    status.toLowerCase() === "resolved";
+  const resolved = isResolved(input.alert);
   const paths = detector.config.thread_key ??
     detector.config.storm?.fingerprint;
   if (!paths) return { resolved };
@@ -54,6 +52,12 @@ export async function threadOf(
       references: [...new Set([id(first), id(last)])],
     },
   };
+}
+
+/** An alert that reports a resolution: its `status` is "resolved" (Alertmanager, Grafana). */
+export function isResolved(alert: Record<string, unknown>): boolean {
+  const status = alert.status;
+  return typeof status === "string" && status.toLowerCase() === "resolved";
 }
 
 /** The subject of an alert in its thread: "Resolved: …" for a resolution that does not say so already. */

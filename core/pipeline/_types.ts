@@ -32,6 +32,12 @@ export interface Runtime {
   limits?: LimitedInvoker;
   /** @default () => new Date() */
   clock?: () => Date;
+  /** Called after each channel delivery attempt (metrics). */
+  onChannelAttempt?: (
+    channel: string,
+    type: string,
+    outcome: "delivered" | "retry" | "failed",
+  ) => void;
   /** Called when channel deliveries were queued (serve's channel queue wakes up). */
   onChannelWork?: () => void;
   /** Called once per alert storm control suppressed (metrics). */

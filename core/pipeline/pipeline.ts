@@ -35,7 +35,14 @@ import {
 } from "./_record.ts";
 
 export type { Composition, Runtime } from "./_types.ts";
-export { checkAlert, detectorOf, parseAlert, preprocess } from "./_input.ts";
+export {
+  checkAlert,
+  detectorOf,
+  PARENT_KEY,
+  parseAlert,
+  preprocess,
+  splitAlert,
+} from "./_input.ts";
 export {
   actionLink,
   messageIdOf,

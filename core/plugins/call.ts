@@ -18,6 +18,8 @@ export interface PluginEntry<T> {
   /** Module URL (the sandbox loads it in a worker). */
   url: string;
   builtin: boolean;
+  /** It has a `check` hook for `blitz check` (built-ins declare it in their catalogue row). */
+  checks?: boolean;
   load(): Promise<T>;
 }
 

@@ -16,6 +16,8 @@ export interface CatalogueRow {
   aliases: readonly string[];
   /** The module, from the project root (an `importLazy` path). */
   path: string;
+  /** The module declares a `check` hook, so `blitz check` loads it to run it (and only then). */
+  checks?: true;
 }
 
 /** Every built-in enrichment and action. */
@@ -31,12 +33,14 @@ export const CATALOGUE: readonly CatalogueRow[] = [
     name: "http_api",
     aliases: ["api_lookup"],
     path: "enrichments/http_api.ts",
+    checks: true,
   },
   {
     kind: "enrichment",
     name: "mysql",
     aliases: ["get_data_from_db"],
     path: "enrichments/mysql.ts",
+    checks: true,
   },
   {
     kind: "enrichment",
@@ -61,6 +65,7 @@ export const CATALOGUE: readonly CatalogueRow[] = [
     name: "jira_create",
     aliases: [],
     path: "actions/jira_create.ts",
+    checks: true,
   },
   {
     kind: "action",
@@ -73,6 +78,7 @@ export const CATALOGUE: readonly CatalogueRow[] = [
     name: "http_request",
     aliases: [],
     path: "actions/http_request.ts",
+    checks: true,
   },
   {
     kind: "action",

@@ -122,6 +122,7 @@ function fromCatalogue<T extends { name: string }>(
     aliases: [...row.aliases],
     url,
     builtin: true,
+    checks: row.checks === true,
     load: memo(async () => {
       const plugin = (await importLazy<{ default: T }>(row.path)).default;
       if (plugin.name !== row.name) {

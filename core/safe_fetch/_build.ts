@@ -99,3 +99,30 @@ function findAuthorityEnd(template: string, from: number): number {
   }
   return template.length;
 }
+
+/**
+ * What is wrong with a URL (or URL template) from config, for `check`: no scheme (`example.com/hook`),
+ * a scheme other than http(s), a placeholder in the scheme, host or port, or no host. Undefined when fine.
+ */
+export function urlProblem(template: string): string | undefined {
+  const shown = JSON.stringify(template);
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(template)?.[1];
+  if (scheme === undefined) {
+    const host = template.replace(/^\/*/, "");
+    return `${shown} has no scheme: write "https://${host}"`;
+  }
+  if (!/^https?$/i.test(scheme)) {
+    return `${shown}: the scheme must be http or https, not "${scheme}"`;
+  }
+  const authorityEnd = findAuthorityEnd(template, scheme.length + 3);
+  const authority = template.slice(scheme.length + 3, authorityEnd);
+  if (/[{}]/.test(authority)) {
+    return `${shown}: placeholders may fill the path and query, never the host or port (alert data must not choose where a request goes)`;
+  }
+  try {
+    if (!new URL(template.slice(0, authorityEnd)).hostname) throw new Error();
+  } catch {
+    return `${shown} is not a URL: write "https://host/path"`;
+  }
+  return undefined;
+}

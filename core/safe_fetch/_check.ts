@@ -29,12 +29,20 @@ export class BlockedRequestError extends Error {
   override name = "BlockedRequestError";
 }
 
-/** Cloud instance metadata endpoints: AWS/GCP/Azure/OCI, AWS IPv6, AWS ECS task credentials, Alibaba. */
+/**
+ * Cloud instance metadata endpoints, never opened by `allowPrivate`: AWS/GCP/Azure/OCI, AWS IPv6, AWS
+ * ECS task credentials, Alibaba, Tencent (169.254.0.23), EKS Pod Identity (169.254.170.23) and Azure
+ * WireServer (168.63.129.16, a public address: the class is by address, not by range).
+ */
 const METADATA_ADDRESSES = new Set([
   "169.254.169.254",
   "fd00:ec2::254",
   "169.254.170.2",
   "100.100.100.200",
+  "169.254.0.23",
+  "169.254.170.23",
+  "fd00:ec2::23",
+  "168.63.129.16",
 ]);
 const IP_CHARS = /^[0-9a-fA-FxX.:]+$/;
 const DOTTED_V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -53,12 +61,21 @@ export function isMetadataAddress(ip: string): boolean {
   return isMetadata(parseUrlIp(ip));
 }
 
-/** Refuses a hop (scheme, allowlist, loopback name, resolved addresses) before any connection is made. */
+/** What {@link checkUrl} approved: the host's addresses, and whether the host was an IP literal. */
+export interface CheckedHost {
+  addresses: string[];
+  literal: boolean;
+}
+
+/**
+ * Refuses a hop (scheme, allowlist, loopback name, resolved addresses) before any connection is made;
+ * returns the addresses it approved, the only ones the connection may use.
+ */
 export async function checkUrl(
   url: URL,
   policy: SafeFetchPolicy,
   signal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<CheckedHost> {
   signal?.throwIfAborted();
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new BlockedRequestError(
@@ -77,7 +94,8 @@ export async function checkUrl(
   }
 
   let addresses: string[];
-  if (host.startsWith("[") || DOTTED_V4.test(host)) {
+  const literal = host.startsWith("[") || DOTTED_V4.test(host);
+  if (literal) {
     addresses = [host];
   } else if (
     (host === "localhost" || host.endsWith(".localhost")) &&
@@ -102,6 +120,7 @@ export async function checkUrl(
       );
     }
   }
+  return { addresses, literal };
 }
 
 function denyReason(address: string, policy: SafeFetchPolicy): string | null {

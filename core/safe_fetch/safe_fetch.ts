@@ -5,11 +5,12 @@
  * values and refuses placeholders in the host), and {@linkcode safeFetch} checks the scheme, an optional
  * host allowlist and every address the host resolves to before each hop, redirects included.
  *
- * DNS rebinding caveat: `safeFetch` resolves the host, checks the addresses, then lets `fetch()` resolve
- * and connect again (time of check to time of use). A hostile DNS server can answer the check with a
- * public address and the connection with a private one. `allowHosts` is the mitigation: list the hosts a
- * plugin talks to, so alert data and redirects cannot pick a name whose DNS an attacker controls.
- * The check uses `Deno.resolveDns` (DNS only); `fetch()` also reads /etc/hosts, which the operator owns.
+ * DNS rebinding: the host is resolved once, for the check, and the connection goes to an address the
+ * check approved (`_pin.ts`: a TCP transport to that IP, the URL's Host header and TLS server name
+ * kept), so a hostile DNS server cannot answer the check with a public address and the connection with
+ * a private one. A sandbox granted only named hosts cannot connect by IP and goes unpinned: its
+ * permission list bounds it to those hosts. The check uses `Deno.resolveDns` (DNS only, not
+ * /etc/hosts).
  * `Deno.resolveDns` needs net permission for the system nameserver (`host:53`), so a plugin with a
  * narrow `net` list must include it.
  *
@@ -17,11 +18,13 @@
  */
 import {
   BlockedRequestError,
+  type CheckedHost,
   checkUrl,
   type SafeFetchPolicy,
 } from "./_check.ts";
+import { closeWithBody, connectOrder, pinnedClient, portOf } from "./_pin.ts";
 
-export { buildUrl, fillText } from "./_build.ts";
+export { buildUrl, fillText, urlProblem } from "./_build.ts";
 export { readTextCapped } from "./_read.ts";
 export {
   BlockedRequestError,
@@ -65,20 +68,17 @@ export async function safeFetch(
   let headers = new Headers(init.headers);
 
   for (let hop = 0;; hop++) {
-    await checkUrl(current, policy, init.signal);
+    const checked = await checkUrl(current, policy, init.signal);
     visited.push(current);
-    let response: Response;
-    try {
-      response = await fetch(current, {
-        ...init,
-        method,
-        headers,
-        body,
-        redirect: "manual",
-      });
-    } catch (err) {
+    const response = await connect(current, checked, {
+      ...init,
+      method,
+      headers,
+      body,
+      redirect: "manual",
+    }).catch((err) => {
       throw redactNetworkError(err, visited);
-    }
+    });
     const location = response.headers.get("location");
     if (!REDIRECT_STATUSES.has(response.status) || location === null) {
       return response;
@@ -112,6 +112,37 @@ export async function safeFetch(
     }
     current = next;
   }
+}
+
+/**
+ * One hop's request, pinned to the checked addresses of a named host (each in turn while connecting
+ * fails, as long as the body can be sent again); an IP literal is connected to as it is.
+ */
+async function connect(
+  url: URL,
+  checked: CheckedHost,
+  init: RequestInit,
+): Promise<Response> {
+  if (checked.literal) return await fetch(url, init);
+  const order = connectOrder(checked.addresses);
+  const port = portOf(url);
+  let lastError: unknown;
+  for (const [i, address] of order.entries()) {
+    const client = pinnedClient(address, port);
+    if (client === undefined) return await fetch(url, init);
+    try {
+      // Deno's fetch takes `client`; the DOM RequestInit type does not list it.
+      const pinned = { ...init, client } as RequestInit;
+      return closeWithBody(await fetch(url, pinned), client, url);
+    } catch (err) {
+      client.close();
+      lastError = err;
+      const retryable = err instanceof TypeError &&
+        !(init.body instanceof ReadableStream) && !init.signal?.aborted;
+      if (!retryable || i === order.length - 1) throw err;
+    }
+  }
+  throw lastError;
 }
 
 /** Rethrows fetch's network error without the URLs (their query strings may carry API keys). */

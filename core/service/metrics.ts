@@ -206,6 +206,15 @@ export class Metrics {
     );
   }
 
+  /** One channel delivery attempt (Slack, Teams, webhook, PagerDuty, plugin), by outcome. */
+  channelAttempt(channel: string, type: string, outcome: string): void {
+    this.#add(
+      "blitz_channel_attempts_total",
+      "Channel delivery attempts by channel, type and outcome (delivered, retry, failed)",
+      { channel, type, outcome },
+    );
+  }
+
   /** An alert storm control stored and did not mail, by reason. */
   suppressed(detector: string, reason: string): void {
     this.#add(
@@ -300,6 +309,8 @@ export class Metrics {
       delivery,
       onSuppressed: (detector, reason) => this.suppressed(detector, reason),
       onStormEmail: (detector, kind) => this.stormEmail(detector, kind),
+      onChannelAttempt: (channel, type, outcome) =>
+        this.channelAttempt(channel, type, outcome),
       onEnrichment: (detector, result) => {
         previous?.(detector, result);
         this.enrichment(detector, result);

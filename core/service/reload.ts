@@ -31,6 +31,9 @@ export const RESTART_KEYS: readonly (keyof GlobalConfig)[] = [
   "max_body_bytes",
   "max_json_depth",
   "max_backlog",
+  "max_connections",
+  "header_timeout",
+  "idle_timeout",
 ];
 
 /** What a reload did. */

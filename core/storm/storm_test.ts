@@ -64,7 +64,7 @@ Deno.test("loadConfig() storm: bad input names the file, the path and the fix", 
     await problemsOf({ fingerprint: ["src ip"], realet: "1m" }),
     [
       `<dir>/detectors/ids.yaml: ids.storm.fingerprint[0]: must be a path from the alert's root such as "src_ip" or "alert.signature_id"`,
-      '<dir>/detectors/ids.yaml: ids.storm: Unrecognized key: "realet"',
+      '<dir>/detectors/ids.yaml: ids.storm: Unrecognized key: "realet"; did you mean "realert"?',
     ],
   );
   assert.deepEqual(

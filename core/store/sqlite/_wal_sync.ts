@@ -2,8 +2,9 @@
  * The pipelined fsync of the WAL behind the SQLite store's group commit (`_sqlite_commit.ts`): after a
  * commit holding durable writes, the group commit hands them here, and they resolve once an fsync of
  * the WAL file that started after their commit completes (`syncData`, on Deno's blocking-I/O threads).
- * Up to four fsyncs run at once; commits made while all four run share the next one (pipelined group
- * commit). A failed fsync breaks the store (the group commit's `failed`): it fails its writes and every
+ * Up to four fsyncs run at once; commits made while all four run share the next one (the group commit
+ * holds durable commits while one runs, so in serve more than one runs only when a commit without
+ * durable writes made durable ones before it wait, or at close). A failed fsync breaks the store (the group commit's `failed`): it fails its writes and every
  * write waiting, and no fsync starts after it, for after a failed fsync the page cache cannot be trusted.
  *
  * @module
@@ -12,7 +13,8 @@
 /**
  * WAL fsyncs in flight at once. Each covers every commit before it started, so a commit need not wait
  * for an fsync already running before starting its own. (On the development machine 1 and 4 measured
- * the same within the noise; 4 keeps a slow fsync from holding up the commits behind it.)
+ * the same within the noise; 4 keeps a slow fsync from holding up the commits behind it.) The group
+ * commit's hold (`_commit.ts` #holdForSync) makes a second one rare.
  */
 const MAX_SYNCS = 4;
 
@@ -34,6 +36,8 @@ export interface WalSyncOptions {
    * error every waiting write fails with.
    */
   failed: (err: unknown, what: string) => Error;
+  /** Called after each fsync ends (its writes resolved or rejected): the group commit's cue. */
+  ended?: () => void;
 }
 
 /** The WAL file of a SQLite connection and the fsyncs that make its committed durable writes durable. */
@@ -41,6 +45,7 @@ export class WalSync {
   #path: string;
   #syncWal: (file: Deno.FsFile) => Promise<void>;
   #failed: (err: unknown, what: string) => Error;
+  #ended: (() => void) | undefined;
   /** The WAL file, for fsync; null when it cannot be opened (then durable commits use FULL). */
   #wal: Deno.FsFile | null | undefined;
   /** Durable writes committed and waiting for the next fsync of the WAL. */
@@ -55,6 +60,7 @@ export class WalSync {
     this.#path = options.path;
     this.#syncWal = options.syncWal;
     this.#failed = options.failed;
+    this.#ended = options.ended;
   }
 
   /** The WAL fsyncs in flight: `close` awaits them until none runs (each may start the next). */
@@ -111,6 +117,7 @@ export class WalSync {
       ).finally(() => {
         this.#syncs.delete(sync);
         if (!this.#broken) this.#startSyncs();
+        this.#ended?.();
       });
       this.#syncs.add(sync);
     }
