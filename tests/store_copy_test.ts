@@ -11,6 +11,7 @@ import { runTask, shown } from "./_task.ts";
 import { openSqliteStore } from "../core/store/sqlite/sqlite.ts";
 import { openPostgresStore } from "../core/store/postgres/postgres.ts";
 import { parseJson } from "../core/json.ts";
+import { writeProject } from "./_config.ts";
 
 Deno.test({
   name: "store copy: SQLite to PostgreSQL, idempotent, with a count check",
@@ -190,5 +191,26 @@ Deno.test("backup on a PostgreSQL store says to use pg_dump", async () => {
     assert.doesNotMatch(run.stderr, /s3cret/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("replay on a PostgreSQL config says it reads the SQLite store only", async () => {
+  const project = await writeProject({
+    global: {
+      store: { backend: "postgres", url: "${env:BLITZ_DATABASE_URL}" },
+    },
+  });
+  try {
+    const run = await runTask("replay", ["--config", project.config], {
+      cwd: project.dir,
+      env: {
+        ...project.env,
+        BLITZ_DATABASE_URL: "postgres://blitz:s3cret@127.0.0.1:5432/blitz",
+      },
+    });
+    assert.equal(run.code, 2, shown(run));
+    assert.match(run.stderr, /replay reads the SQLite store file/);
+  } finally {
+    await project.cleanup();
   }
 });
