@@ -29,6 +29,7 @@ import * as httpRequest from "./actions/http_request.ts";
 import * as silence from "./actions/silence.ts";
 import * as ack from "./actions/ack.ts";
 import * as smtpPool from "./core/delivery/smtp_pool.ts";
+import * as postgresStore from "./core/store/postgres/postgres.ts";
 import * as slackApi from "./core/channels/slack_api.ts";
 import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
@@ -56,6 +57,7 @@ preload({
   "actions/silence.ts": silence,
   "actions/ack.ts": ack,
   "core/delivery/smtp_pool.ts": smtpPool,
+  "core/store/postgres/postgres.ts": postgresStore,
   "core/channels/slack_api.ts": slackApi,
   "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,

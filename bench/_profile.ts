@@ -4,7 +4,8 @@
  * `JSON.parse` called from the body reader counts as ingest, a SQLite statement run by the claim as
  * claim, preact under the email as render. Frames of shared helpers (the pipeline's orchestration,
  * JSON, logging) are skipped over; a stack with no stage frame is "HTTP server" when Deno's HTTP
- * extension is on it, else "other JS". GC is its own line. The profile sees the main JS thread;
+ * extension is on it, else "other JS". Node-compat socket writes count as SMTP (in serve, node:net
+ * sockets are nodemailer's). GC is its own line. The profile sees the main JS thread;
  * the rest of the process's CPU (Rust I/O, fsync threads) is the difference to /proc's total.
  *
  * @module
@@ -36,6 +37,9 @@ const RULES: [RegExp, Stage | null][] = [
   [/\/emails\/|\/core\/pipeline\/_compose\.ts$|preact/, "render"],
   [/\/core\/auth\/tokens\.ts$|\/core\/template\.ts$/, "render"],
   [/\/core\/delivery\/|nodemailer/, "SMTP"],
+  // node:net sockets in serve are nodemailer's (the SMTP pool): their writes run from stream
+  // callbacks with no nodemailer frame on the stack.
+  [/^ext:deno_node\/(net\.ts|internal\/stream_base_commons\.ts)/, "SMTP"],
   [
     /\/core\/pipeline\/_record\.ts$|\/core\/store\/sqlite\/_update\.ts$/,
     "record",
@@ -77,7 +81,9 @@ export async function stageSplit(dir: string): Promise<Map<Stage, number>> {
       const known = memo.get(id);
       if (known) return known;
       const leaf = byId.get(id)!.callFrame.functionName;
-      let stage: Stage | "idle" = leaf === "(idle)"
+      // A worker thread blocked waiting for its next message shows as this op: a wait, not CPU.
+      let stage: Stage | "idle" = leaf === "(idle)" ||
+          leaf === "op_worker_maybe_wait_for_debugger"
         ? "idle"
         : leaf === "(garbage collector)"
         ? "GC"

@@ -19,6 +19,7 @@ import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import { rateKey, remoteAddress, trustedProxies } from "./http/client.ts";
 import type { NewAlert } from "../core/store/store.ts";
+import type { BacklogSlots } from "../core/service/queue.ts";
 import { lookup } from "../core/template.ts";
 import { errorMessage } from "../core/errors.ts";
 
@@ -83,8 +84,9 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
   const proxies = trustedProxies(global.trusted_proxies);
 
   return async (request, name, remote) => {
+    const held: { slots?: BacklogSlots } = {};
     try {
-      const response = await ingest(request, name, remote);
+      const response = await ingest(request, name, remote, held);
       metrics.request("/ingest", 202);
       return response;
     } catch (err) {
@@ -94,8 +96,18 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       }
       metrics.request("/ingest", err.status);
       return err.getResponse();
+    } finally {
+      held.slots?.release();
     }
   };
+
+  function backlogFull(): HTTPException {
+    return jsonError(
+      503,
+      `Backlog full (${queue.backlog} alerts waiting): retry later`,
+      { "Retry-After": String(BUSY_RETRY_AFTER_S) },
+    );
+  }
 
   /** A failed authentication: logged and answered 401 within the client's budget, else 429. */
   function refuse(
@@ -127,6 +139,7 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
     request: Request,
     name: string,
     remote: string | undefined,
+    held: { slots?: BacklogSlots },
   ): Promise<Response> {
     let token: number;
     try {
@@ -150,15 +163,10 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         "Retry-After": String(BUSY_RETRY_AFTER_S),
       });
     }
-    if (queue.backlog >= global.max_backlog) {
-      throw jsonError(
-        503,
-        `Backlog full (${queue.backlog} alerts waiting): retry later`,
-        {
-          "Retry-After": String(BUSY_RETRY_AFTER_S),
-        },
-      );
-    }
+    // One slot held now, before the body is read; a batch holds the rest once parsed (below).
+    const slots = queue.reserve(1, global.max_backlog);
+    if (!slots) throw backlogFull();
+    held.slots = slots;
     const detector = runtime.config.detectors.get(name);
     if (!detector) {
       throw jsonError(
@@ -250,6 +258,9 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         alerts: missingId,
         note: "accepted without deduplication by id_field",
       });
+    }
+    if (rows.length > 1 && !slots.grow(rows.length - 1)) {
+      throw backlogFull();
     }
     let results;
     try {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { writeProject } from "./_config.ts";
-import { runTask, shown, type TaskRun } from "./_task.ts";
+import { ROOT, runTask, shown, type TaskRun } from "./_task.ts";
 
 /** Runs `check --config blitz.yaml` in a project with these detectors, global keys and raw files. */
 async function check(options: Parameters<typeof writeProject>[0]): Promise<
@@ -206,4 +206,18 @@ Deno.test("check passes the same plugins when their config is right", async () =
   });
   assert.equal(run.code, 0, shown(run));
   assert.match(run.stdout, /^ok: /);
+});
+
+Deno.test("check passes on the repo's own config and its ported detectors/device_1.yaml", async () => {
+  const run = await runTask("check", ["--config", "blitz.yaml"], {
+    cwd: ROOT,
+    env: {
+      BLITZ_ACTION_KEY: "check-test-key-0123456789abcdef",
+      JIRA_USER: "demo",
+      JIRA_TOKEN: "demo",
+    },
+  });
+  assert.equal(run.code, 0, shown(run));
+  assert.match(run.stdout, /^ok: .*\bdevice_1\b/m);
+  assert.doesNotMatch(run.stderr, /^error:/m);
 });

@@ -30,6 +30,14 @@ export interface EnqueueResult {
   duplicate: boolean;
 }
 
+/** Backlog slots held by {@link Queue.reserve}. */
+export interface BacklogSlots {
+  /** Holds `more` slots too, if the limit allows; false (and nothing held) when it does not. */
+  grow(more: number): boolean;
+  /** Gives every held slot back (idempotent). */
+  release(): void;
+}
+
 /** Options of {@link Queue}. */
 export interface QueueOptions {
   metrics?: Metrics;
@@ -71,6 +79,8 @@ export class Queue {
   /** A refresh was due while writes were in flight: it runs once they are all counted. */
   #refreshWanted = false;
   #busy = 0;
+  /** Backlog slots held by requests between their check and their insert (see reserve). */
+  #reserved = 0;
   #loops: Promise<void>[] = [];
   /** Outcome writes the workers did not wait for (see #process); stop() waits for them. */
   #writes = new Set<Promise<void>>();
@@ -92,6 +102,36 @@ export class Queue {
   /** Alerts queued, processing or waiting for a retry (cached; exact after each refresh). */
   get backlog(): number {
     return Math.max(0, this.#backlog);
+  }
+
+  /**
+   * Holds `count` backlog slots for alerts a request is about to enqueue, if `limit` leaves room for
+   * them next to the backlog and every slot held already; undefined when it does not. The check and the
+   * hold are one synchronous step, so concurrent requests cannot all pass a check made before any of
+   * them is stored (1,000 requests once overshot a `max_backlog` of 10 by 990). Release the slots once
+   * the alerts are enqueued (they are counted in the backlog then) or refused.
+   */
+  reserve(count: number, limit: number): BacklogSlots | undefined {
+    if (this.#backlog + this.#reserved + count > limit) return undefined;
+    this.#reserved += count;
+    let held = count;
+    return {
+      grow: (more) => {
+        if (this.#backlog + this.#reserved + more > limit) return false;
+        this.#reserved += more;
+        held += more;
+        return true;
+      },
+      release: () => {
+        this.#reserved -= held;
+        held = 0;
+      },
+    };
+  }
+
+  /** Backlog slots held by requests that have not enqueued yet. */
+  get reserved(): number {
+    return this.#reserved;
   }
 
   /** Workers processing an alert right now. */

@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import type { Runtime } from "../pipeline/pipeline.ts";
 import { loadRegistry, type PluginRegistry } from "../plugins/registry.ts";
 import { openSqliteStore } from "../store/sqlite/sqlite.ts";
-import { openPostgresStore } from "../store/postgres/postgres.ts";
+import { importLazy } from "../lazy.ts";
 import { createSandboxInvoker } from "../plugins/sandbox.ts";
 import { withLimits } from "../pipeline/limits.ts";
 import { join } from "../paths.ts";
@@ -97,6 +97,11 @@ export async function openStore(
 ): Promise<Runtime["store"]> {
   const { store } = config.global;
   if (store.backend === "postgres") {
+    // Imported only here: the postgres client loads node:net, tls, crypto, dns and fs, ~50 ms of a
+    // cold CLI ingest that uses SQLite.
+    const { openPostgresStore } = await importLazy<
+      typeof import("../store/postgres/postgres.ts")
+    >("core/store/postgres/postgres.ts");
     return await openPostgresStore(store.url!);
   }
   try {
