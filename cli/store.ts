@@ -15,7 +15,8 @@ import { redactUrl } from "../core/store/postgres/postgres.ts";
 const USAGE =
   `Usage: blitz store copy --from <sqlite file | postgres url> --to <postgres url>
 
-Copies every alert, action run, channel delivery, storm window, timer and silence from the source to
+Copies every alert, action run, channel delivery, and storm control's windows, timers, silences,
+breaker and groups from the source to
 the PostgreSQL store at --to (migrating it first). Idempotent: rows already there are left as they
 are, so it can be run again after an interruption, or once more after the last SQLite instance
 stopped, to pick up what came in since. Ends with a count check of every table.

@@ -10,7 +10,7 @@ import { actionLink, type Runtime } from "../core/pipeline/pipeline.ts";
 import { buildUrl } from "../core/safe_fetch/safe_fetch.ts";
 import { redactDeep } from "../core/secrets.ts";
 import type { ActionRun } from "../core/store/store.ts";
-import { fillDeep } from "../core/template.ts";
+import { fill, fillDeep } from "../core/template.ts";
 import {
   type ActorModel,
   renderConfirmPage,
@@ -54,9 +54,13 @@ export async function confirmPage(
   const { config } = runtime;
   const alert = await alertOf(target);
   const data = { ...alert, ...sendValues(target.record) };
-  const fields = Object.entries(alert)
+  // The detector's key_fields (host, IP, user…) as the email showed them, then top-level values.
+  const keyFields = Object.entries(target.detector.config.key_fields).map((
+    [label, template],
+  ): [string, unknown] => [label, fill(template, data)]);
+  const fields = [...keyFields, ...Object.entries(alert)]
     .filter(([, v]) => v === null || typeof v !== "object")
-    .slice(0, KEY_FIELDS)
+    .slice(0, Math.max(KEY_FIELDS, keyFields.length))
     .map((
       [k, v],
     ): [string, unknown] => [

@@ -293,4 +293,39 @@ export const ALERTS_CASES: ContractCase[] = [
       );
     },
   },
+  {
+    name:
+      "severity and thread_key round-trip, listAlerts() finds a thread oldest first, big integers stay exact",
+    async fn(store) {
+      const big = { evt_time: 1685022245478445995n, small: 7, f: 0.25 };
+      await store.insertAlerts([
+        alert("th1", { received_at: "2030-01-01T00:00:01.000Z", alert: big }),
+        alert("th2", { received_at: "2030-01-01T00:00:02.000Z" }),
+        alert("th3", { received_at: "2030-01-01T00:00:03.000Z" }),
+      ]);
+      await store.updateAlert("th1", { severity: "high", thread_key: "k1" });
+      await store.updateAlert("th3", { severity: "low", thread_key: "k1" });
+      await store.updateAlert("th2", { thread_key: "k2" });
+      const first = (await store.getAlert("th1"))!;
+      assert.equal(first.severity, "high");
+      assert.equal(first.thread_key, "k1");
+      assert.deepEqual(
+        first.alert,
+        big,
+        "an integer above 2^53, digit for digit",
+      );
+      const thread = await store.listAlerts({
+        detector: "ssh_bruteforce",
+        thread_key: "k1",
+        oldest_first: true,
+      });
+      assert.deepEqual(thread.map((a) => a.id), ["th1", "th3"]);
+      assert.deepEqual(
+        (await store.listAlerts({ thread_key: "k1", limit: 1 })).map((a) =>
+          a.id
+        ),
+        ["th3"],
+      );
+    },
+  },
 ];

@@ -216,5 +216,120 @@ export function stormCases(): StormCase[] {
     assert.equal(quiet.action, "notify", "quiet for more than 60 min");
     assert.equal((await store.storm.window("fp-1"))?.acked_at, undefined);
   });
+
+  test("the breaker counts concurrent emails of a detector exactly: the one over the limit switches storm mode on once", async (store) => {
+    const ids = Array.from({ length: 7 }, (_, i) => `b${i}`);
+    await alerts(store, ids);
+    const outcomes = await Promise.all(
+      ids.map((id) =>
+        store.storm.breaker({
+          alertId: id,
+          detector: "ids",
+          now: new Date(T0 + 1000),
+          perHour: 4,
+        })
+      ),
+    );
+    assert.equal(outcomes.filter((o) => !o.held).length, 4);
+    assert.equal(outcomes.filter((o) => o.notice === "on").length, 1);
+    for (const [i, o] of outcomes.entries()) {
+      if (o.held) {
+        assert.equal((await store.getAlert(ids[i]!))?.suppressed_by, "breaker");
+      }
+    }
+    const [timer] = await store.storm.claimTimers({
+      now: new Date(T0 + 16 * MIN),
+      leaseMs: MIN,
+      limit: 10,
+    });
+    assert.equal(timer?.kind, "breaker");
+    const tick = await store.storm.breakerTick({
+      detector: "ids",
+      now: new Date(T0 + 16 * MIN),
+      perHour: 4,
+    });
+    assert.equal(tick?.count, 3);
+    assert.equal(tick?.ended, false, "12/h is still over 4/h");
+    const quiet = await store.storm.breakerTick({
+      detector: "ids",
+      now: new Date(T0 + 31 * MIN),
+      perHour: 4,
+    });
+    assert.deepEqual(quiet && [quiet.ended, quiet.count], [true, 0]);
+    assert.equal(
+      await store.storm.breakerTick({
+        detector: "ids",
+        now: new Date(T0 + 46 * MIN),
+        perHour: 4,
+      }),
+      undefined,
+      "off: no tick",
+    );
+  });
+
+  test("a group batches new fingerprints: joined in the decision, handed over once by flushGroup", async (store) => {
+    await alerts(store, ["g1", "g2", "g3"]);
+    const group = {
+      key: "grp-1",
+      paths: ["sig"],
+      values: ["7"],
+      waitMs: 30_000,
+      intervalMs: 5 * MIN,
+    };
+    const decisions = await Promise.all(
+      ["g1", "g2"].map((id, i) =>
+        store.storm.decide(
+          input(id, T0, { fingerprint: `fp-g${i}`, group }),
+        )
+      ),
+    );
+    assert.deepEqual(
+      decisions.map((d) => d.action === "suppress" && d.reason),
+      [
+        "group",
+        "group",
+      ],
+    );
+    const [timer] = await store.storm.claimTimers({
+      now: new Date(T0 + 30_000),
+      leaseMs: MIN,
+      limit: 10,
+    });
+    assert.equal(timer?.kind, "group");
+    const batch = await store.storm.flushGroup("grp-1", {
+      now: new Date(T0 + 30_000),
+      messageId: "<group.test@example.test>",
+    });
+    assert.deepEqual(batch.map((a) => a.id).sort(), ["g1", "g2"]);
+    const leader = batch[0]!.id;
+    const other = batch[1]!.id;
+    assert.equal((await store.getAlert(other))?.notified_id, leader);
+    assert.equal((await store.getAlert(leader))?.notified_id, undefined);
+    assert.equal(
+      (await store.getAlert(leader))?.message_id,
+      "<group.test@example.test>",
+    );
+    assert.deepEqual(
+      await store.storm.flushGroup("grp-1", {
+        now: new Date(T0 + 31_000),
+        messageId: "<group.again@example.test>",
+      }),
+      [],
+      "handed over once",
+    );
+    const later = await store.storm.decide(
+      input("g3", T0 + MIN, { fingerprint: "fp-g3", group }),
+    );
+    assert.equal(later.action === "suppress" && later.reason, "group");
+    const due = await store.storm.claimTimers({
+      now: new Date(T0 + 30_000 + 5 * MIN),
+      leaseMs: MIN,
+      limit: 10,
+    });
+    assert.ok(
+      due.some((t) => t.kind === "group"),
+      "the next batch is due one interval after the last",
+    );
+  });
   return cases;
 }

@@ -62,6 +62,8 @@ export interface RunOptions {
   cwd: string;
   env?: Record<string, string>;
   stdin?: string;
+  /** Kills the child (SIGKILL) when it runs longer: a bound, reported as exit 137. */
+  timeoutMs?: number;
 }
 
 /** Runs `command args` to its end with `stdin` piped in; returns its exit code and decoded output. */
@@ -81,7 +83,12 @@ export async function runCommand(
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(options.stdin ?? ""));
   await writer.close();
-  const { code, stdout, stderr } = await child.output();
+  const timer = options.timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+  const { code, stdout, stderr } = await child.output().finally(() =>
+    clearTimeout(timer)
+  );
   return {
     code,
     stdout: DECODER.decode(stdout),

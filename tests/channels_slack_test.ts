@@ -352,3 +352,44 @@ Deno.test("slack channel: a 429 is retried no sooner than its Retry-After, then 
     await slack.close();
   }
 });
+
+Deno.test("slack channel: a button run from the email's confirmation page updates the Slack message too", async () => {
+  const slack = startSlackFake({ token: TOKEN });
+  try {
+    await using h = await channelHarness({
+      channels: { soc_slack: slackChannel(slack.apiUrl) },
+      detector: detector("http://127.0.0.1:9"),
+      env: { SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET },
+    });
+    await h.ingest();
+    h.startChannelQueue();
+    const post = await slack.next("chat.postMessage", 0);
+    const note = buttons(post)[1]!;
+    const app = createApp({
+      runtime: h.runtime,
+      queue: new Queue(h.runtime),
+      metrics: new Metrics(),
+    });
+    const link = `/actions/${note.value}`;
+    const page = await (await app.request(link)).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+    assert.ok(csrf, "the confirmation page has its CSRF field");
+    const updated = slack.next("chat.update", 0);
+    const res = await app.request(link, {
+      method: "POST",
+      body: new URLSearchParams({ csrf, actor: "Ana Analyst" }),
+    });
+    assert.equal(res.status, 200);
+    const update = await updated;
+    assert.match(
+      allText(update),
+      /Note it\* — done by Ana Analyst: noted 203\.0\.113\.7/,
+    );
+    assert.deepEqual(buttons(update).map((b) => b.action_id), [
+      "blitz_action_0",
+    ]);
+    assert.deepEqual(slack.problems, []);
+  } finally {
+    await slack.close();
+  }
+});

@@ -221,3 +221,47 @@ Deno.test("check passes on the repo's own config and its ported detectors/device
   assert.match(run.stdout, /^ok: .*\bdevice_1\b/m);
   assert.doesNotMatch(run.stderr, /^error:/m);
 });
+
+Deno.test("check refuses signing keys that share an id or a secret, duplicate button labels and a detector defined twice", async () => {
+  const secret = "${env:BLITZ_ACTION_KEY}";
+  const keys = errors(
+    await check({
+      global: {
+        action_keys: [
+          { id: "k1", secret },
+          { id: "k1", secret: "another-secret-0123456789" },
+          { id: "k2", secret },
+        ],
+      },
+    }),
+  );
+  assert.deepEqual(keys, [
+    'error: <dir>/blitz.yaml: action_keys[1].id: "k1" is already the id of action_keys[0]: give each signing key its own id',
+    "error: <dir>/blitz.yaml: action_keys[2].secret: the same secret as action_keys[0]: a rotated-in key needs a new secret",
+  ]);
+  const step = [["pass_to_mail", { data: "x" }]];
+  const detectors = errors(
+    await check({
+      detectors: {
+        det: {
+          subject: "S",
+          actions: {
+            reply: [
+              ["Block", { actions: step }],
+              ["Ticket", { actions: step }],
+              [
+                "Block",
+                { color: "red", actions: step },
+              ],
+            ],
+          },
+        },
+      },
+      files: { "detectors/more.yaml": "det:\n  subject: again\n" },
+    }),
+  );
+  assert.deepEqual(detectors.sort(), [
+    'error: <dir>/detectors/det.yaml: det.actions.reply[2]: same label as actions.reply[0] ("Block"): give each button its own label, or the analyst cannot tell them apart',
+    "error: <dir>/detectors/more.yaml: det: detector already defined in <dir>/detectors/det.yaml",
+  ]);
+});

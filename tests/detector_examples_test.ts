@@ -12,6 +12,9 @@ import { simpleParser } from "mailparser";
 import { writeProject } from "./_config.ts";
 import { runTask } from "./_task.ts";
 import { exampleFiles, examplesHarness, SAMPLES } from "./_examples.ts";
+import { createApp } from "../routes/app.ts";
+import { Metrics } from "../core/service/metrics.ts";
+import { Queue } from "../core/service/queue.ts";
 
 /** What the top of each example's email must show: title, level, who/where, and each button. */
 const EXPECTED: Record<string, {
@@ -353,6 +356,66 @@ Deno.test("ingest (CLI) makes one alert and one summary line per item of a split
     );
     assert.equal(ndjson.code, 2);
     assert.match(ndjson.stderr, /NDJSON.*\/ingest\/<detector>/);
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("an example's confirmation page shows the filled button label and the detector's key fields", async () => {
+  await using h = await examplesHarness();
+  const [alert] = await h.ingest("suricata", "suricata.json");
+  const link = /href="(http:\/\/127\.0\.0\.1:8080\/actions\/[^"]+)"/.exec(
+    alert!.html,
+  )?.[1];
+  assert.ok(link, "the email links to the action");
+  const app = createApp({
+    runtime: h.runtime,
+    queue: new Queue(h.runtime),
+    metrics: new Metrics(),
+  });
+  const page = await app.request(new URL(link).pathname);
+  const html = await page.text();
+  assert.equal(page.status, 200, html);
+  const text = visibleText(html);
+  assert.ok(
+    text.includes("Run “Block 185.220.101.34 on the perimeter firewall”"),
+    text,
+  );
+  assert.ok(text.includes("Source 185.220.101.34:44312"), text);
+  assert.ok(text.includes("Sensor ids-dmz-01 (ens192)"), text);
+  assert.ok(text.includes('"sid": 2001219') || text.includes("2001219"));
+});
+
+Deno.test("render lists each placeholder a sample leaves unfilled on stderr, and still prints the email", async () => {
+  const project = await writeProject({ files: await exampleFiles() });
+  try {
+    const run = await runTask(
+      "render",
+      ["wazuh", "--text", "--config", project.config],
+      {
+        cwd: project.dir,
+        env: project.env,
+        stdin: '{"rule": {"level": 3, "description": "Login failed"}}',
+      },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const warnings = run.stderr.split("\n").filter((l) =>
+      l.startsWith("warning: unfilled placeholder: ")
+    );
+    for (
+      const expected of [
+        "subject: {rule.id}",
+        "subject: {agent.name}",
+        "key_fields.Agent: {agent.id}",
+        "actions.reply[0]: {agent.name}",
+      ]
+    ) {
+      assert.ok(
+        warnings.includes(`warning: unfilled placeholder: ${expected}`),
+        `${expected}\n${run.stderr}`,
+      );
+    }
+    assert.match(run.stdout, /^Severity: +LOW$/m);
   } finally {
     await project.cleanup();
   }

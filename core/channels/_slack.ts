@@ -149,7 +149,12 @@ export function slackMessage(
 
 /** "✅ *Create JIRA* — done by @alice: SOC-12" */
 export function outcomeLine(label: string, run: ActionRun): string {
-  const who = mrkdwn(run.actor.split(" ")[0] ?? run.actor);
+  // A Slack actor is "@name (U…, email)": chat shows the @name; others as recorded.
+  const who = mrkdwn(
+    run.actor_source === "slack"
+      ? run.actor.split(" ")[0] ?? run.actor
+      : run.actor,
+  );
   if (run.status === "running") {
     return `:hourglass_flowing_sand: *${mrkdwn(label)}* — running (${who})`;
   }

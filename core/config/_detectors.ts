@@ -1,8 +1,8 @@
 /**
  * Loading detectors: each detector file's entries through env substitution and the schema, then the
  * checks that need more than one field: CEL conditions compiled into enrichment blocks, the original
- * mail_conf's `custom_enrichment_data`, plugin and action names against the registry, button colors,
- * and action keys for reply links. Detector modules (`.ts`) attach to the config of the same name.
+ * mail_conf's `custom_enrichment_data`, plugin and action names against the registry, and the reply
+ * buttons (`_button_checks.ts`). Detector modules (`.ts`) attach to the config of the same name.
  *
  * @module
  */
@@ -26,6 +26,9 @@ import {
 } from "./_files.ts";
 import { literalSecrets, zodProblems } from "./_problems.ts";
 import { checkStorm } from "./_storm_checks.ts";
+import { checkButtons } from "./_button_checks.ts";
+
+export { DEFAULT_COLORS } from "./_button_checks.ts";
 import type { SeverityConfig, SeverityRule } from "../severity.ts";
 
 /** A block of enrichments and the condition that selects it (null: unconditional). */
@@ -56,17 +59,6 @@ export interface DetectorTarget {
   warnings: string[];
 }
 
-/** Built-in color names for reply buttons, overridable through `mail_colors`. */
-export const DEFAULT_COLORS: Record<string, string> = {
-  orange: "#d9822b",
-  red: "#c23030",
-  green: "#0f9960",
-  blue: "#2b6cb0",
-  grey: "#5c7080",
-  gray: "#5c7080",
-  purple: "#7157d9",
-};
-
 /** Loads every detector (or only `options.only`) into `config`, pushing what is wrong to `problems`. */
 export async function loadDetectors(
   config: DetectorTarget,
@@ -75,6 +67,7 @@ export async function loadDetectors(
   problems: string[],
 ): Promise<void> {
   const modules = new Map<string, { file: string; module: DetectorModule }>();
+  const seen = new Map<string, string>();
   for (const file of await listDetectorFiles(config.global.detectors_dir)) {
     if (file.endsWith(".ts")) {
       const name = file.slice(file.lastIndexOf("/") + 1, -3);
@@ -101,13 +94,15 @@ export async function loadDetectors(
     }
     for (const [name, value] of Object.entries(raw)) {
       if (options.only !== undefined && name !== options.only) continue;
-      const existing = config.detectors.get(name);
-      if (existing) {
+      // A name seen before is a duplicate even when that first definition had problems of its own.
+      const existing = seen.get(name) ?? config.detectors.get(name)?.file;
+      if (existing !== undefined) {
         problems.push(
-          `${file}: ${name}: detector already defined in ${existing.file}`,
+          `${file}: ${name}: detector already defined in ${existing}`,
         );
         continue;
       }
+      seen.set(name, file);
       const before = problems.length;
       const substituted = substituteEnv(value, {
         env,
@@ -128,11 +123,15 @@ export async function loadDetectors(
         ),
       );
       // The CEL engine is imported only when a detector has conditions (cold start).
-      const compile = parsed.data.enrichment_conditional
-        ? (await importLazy<typeof import("./conditions.ts")>(
+      const cel = parsed.data.enrichment_conditional
+        ? await importLazy<typeof import("./conditions.ts")>(
           "core/config/conditions.ts",
-        ))
-          .compileCondition
+        )
+        : undefined;
+      const { size, time } = config.global.condition_budget;
+      const compile = cel
+        ? (source: string) =>
+          cel.compileCondition(source, { size, timeMs: time })
         : undefined;
       const detector = checkDetector(
         config,
@@ -305,26 +304,7 @@ function checkDetector(
       })
     );
   }
-  detector.actions.reply.forEach((button, i) => {
-    const color = button.config.color;
-    if (
-      !color.startsWith("#") && !(color in config.global.mail_colors) &&
-      !(color in DEFAULT_COLORS)
-    ) {
-      problem(
-        `actions.reply[${i}].color`,
-        `unknown color "${color}": use a hex value or a name from mail_colors`,
-      );
-    }
-  });
-  if (
-    detector.actions.reply.length > 0 && config.global.action_keys.length === 0
-  ) {
-    problem(
-      "actions.reply",
-      "reply actions need action_keys in the global config to sign their links",
-    );
-  }
+  checkButtons(detector, config.global, problem);
   checkStorm(detector, problem);
   if (problems.length > before) return undefined;
   return { name, file, config: detector, blocks };

@@ -189,7 +189,31 @@ export const GlobalConfigSchema = z.strictObject({
       id: z.string().regex(/^[\w-]{1,16}$/, "must be 1-16 of [A-Za-z0-9_-]"),
       secret: z.string().min(16, "must be at least 16 characters"),
     }),
-  ).default([]),
+  ).superRefine((keys, ctx) => {
+    // Links name the key that signed them by id: two keys with one id would verify with the wrong one.
+    const ids = new Map<string, number>();
+    const secrets = new Map<string, number>();
+    keys.forEach((key, i) => {
+      const id = ids.get(key.id);
+      if (id !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i, "id"],
+          message:
+            `"${key.id}" is already the id of action_keys[${id}]: give each signing key its own id`,
+        });
+      } else ids.set(key.id, i);
+      const secret = secrets.get(key.secret);
+      if (secret !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i, "secret"],
+          message:
+            `the same secret as action_keys[${secret}]: a rotated-in key needs a new secret`,
+        });
+      } else secrets.set(key.secret, i);
+    });
+  }).default([]),
   action_link_ttl: Age.default(72 * 3_600_000),
   trusted_user_header: z.string().optional(),
   /**
@@ -222,6 +246,12 @@ export const GlobalConfigSchema = z.strictObject({
   // Enrichment defaults and plugin settings.
   enrichment_timeout: Duration.default(5_000),
   enrichment_ttl: Duration.default(300_000),
+  // What one evaluation of a CEL condition may cost: elements its comprehensions visit (estimated
+  // before it runs) and time; beyond either it counts as not matching, and the email says why.
+  condition_budget: z.strictObject({
+    size: z.number().int().min(1).default(100_000),
+    time: PositiveDuration.default(100),
+  }).prefault({}),
   plugins: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   databases: z.record(z.string(), z.string()).default({}),
   // HTTP ingest service.

@@ -78,26 +78,38 @@ export function selectBlock(
   alert: Record<string, unknown>,
   alertId: string,
   vars: ConditionVars = {},
-): { block: EnrichmentBlock | undefined; matched: boolean } {
+): {
+  block: EnrichmentBlock | undefined;
+  matched: boolean;
+  /** Conditions that failed (over their budget, or a runtime error), counted as not matching. */
+  problems: string[];
+} {
   // With enrichment off there are no conditions to match: the alert is sent as it is.
   if (!detector.config.enrichment_conditional || !detector.config.enrichment) {
-    return { block: detector.blocks[0], matched: true };
+    return { block: detector.blocks[0], matched: true, problems: [] };
   }
+  const problems: string[] = [];
   for (const block of detector.blocks) {
     try {
       if (block.condition?.matches(alert, vars)) {
-        return { block, matched: true };
+        return { block, matched: true, problems };
       }
     } catch (err) {
+      const error = errorMessage(err);
       runtime.log("condition_error", {
         alert_id: alertId,
         detector: detector.name,
         condition: block.condition?.source,
-        error: errorMessage(err),
+        error,
       });
+      problems.push(
+        `${
+          JSON.stringify(block.condition?.source.slice(0, 200) ?? "")
+        }: ${error}`,
+      );
     }
   }
-  return { block: undefined, matched: false };
+  return { block: undefined, matched: false, problems };
 }
 
 /** Runs a block's enrichments concurrently, redacts their results and logs the outcome. */

@@ -35,6 +35,8 @@ export interface MessageInput extends ComposeInput {
   values: Record<string, unknown>;
   /** The source of the condition block that matched (null: none, or unconditional). */
   condition?: string | null;
+  /** Conditions that failed (over their budget, or an error), each `"<source>": <why>`. */
+  conditionProblems?: string[];
   /** Enrichments not run because their block's condition did not match. */
   skipped?: string[];
   severity?: Level;
@@ -79,7 +81,11 @@ export async function renderMessage(
     name: a.return_name ?? a.name,
     value: a.value,
   }));
-  const conditionNote = "No enrichment condition matched this alert";
+  const failed = (input.conditionProblems ?? []).map((p) => `condition ${p}`);
+  const conditionNote = [
+    ...(input.matched ? [] : ["No enrichment condition matched this alert"]),
+    ...failed,
+  ].join("; ");
   const { html, text } = renderAlertEmail({
     title,
     subject,
@@ -90,7 +96,7 @@ export async function renderMessage(
     ...(input.severity ? { severity: input.severity } : {}),
     keyFields,
     ...(input.condition ? { condition: input.condition } : {}),
-    ...(input.matched ? {} : { conditionNote }),
+    ...(conditionNote ? { conditionNote } : {}),
     // Disabled entries (`enabled: false`) were not run and are not shown.
     enrichments: enrichments.filter((e) => e.status !== "skipped").map((
       e,
@@ -123,7 +129,7 @@ export async function renderMessage(
     enrichments,
     sendResults,
     buttons,
-    ...(input.matched ? {} : { note: conditionNote }),
+    ...(conditionNote ? { note: conditionNote } : {}),
     ...(input.severity ? { severity: input.severity } : {}),
   });
   const parent = input.thread?.parent;

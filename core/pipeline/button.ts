@@ -60,9 +60,12 @@ export async function alertOf(
   }
 }
 
-/** Values of the send actions (`pass_to_mail`) by return_name, as the email's placeholders saw them. */
+/** Values of the send actions (`pass_to_mail`) by return_name and the severity, as the email's placeholders saw them. */
 export function sendValues(record: AlertRecord): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
+  // `{severity}` is the mapped level in button steps too, as it was in the email.
+  const values: Record<string, unknown> = record.severity
+    ? { severity: record.severity }
+    : {};
   for (const action of record.actions ?? []) {
     if (action.status === "ok" && action.return_name) {
       values[action.return_name] = action.value;

@@ -23,6 +23,7 @@ import { deliver } from "./_deliver.ts";
 import { threadOf } from "./_thread.ts";
 import { severityOf } from "../severity.ts";
 import { decideStorm, similarSuffix } from "../storm/storm.ts";
+import { sendBreakerNotice } from "./storm_mail.ts";
 import { enrich, selectBlock, settingsFor } from "./_compose.ts";
 import { renderMessage } from "./_message.ts";
 import {
@@ -144,10 +145,17 @@ export async function processAlert(
       });
     }
     // Storm control decides before enrichment: a suppressed alert burns no lookup and no email.
-    const storm = await decideStorm(runtime, detector, {
-      id: record.id,
-      alert,
-    });
+    const storm = await decideStorm(
+      {
+        ...runtime,
+        breaker: runtime.config.global.storm_breaker,
+      },
+      detector,
+      {
+        id: record.id,
+        alert,
+      },
+    );
     if (storm?.action === "suppress") {
       const suppressed: AlertRecord = {
         ...record,
@@ -156,6 +164,7 @@ export async function processAlert(
         suppressed_by: storm.reason,
         ...(storm.notifiedId ? { notified_id: storm.notifiedId } : {}),
         ...(storm.silenceId ? { silence_id: storm.silenceId } : {}),
+        ...(storm.groupKey ? { group_key: storm.groupKey } : {}),
       };
       // The decision itself recorded it (one atomic store operation): nothing more to write.
       options.recording?.(Promise.resolve());
@@ -167,6 +176,20 @@ export async function processAlert(
         notified_id: storm.notifiedId,
         silence_id: storm.silenceId,
       });
+      if (storm.notice === "on") {
+        // This alert switched the storm breaker on: one notice now, then a digest every 15 minutes.
+        await sendBreakerNotice(runtime, detector, {
+          on: true,
+          rate: storm.rate ?? 0,
+          anchor: record.id,
+        }).catch((err: unknown) =>
+          runtime.log("storm_email_failed", {
+            detector: record.detector,
+            kind: "breaker_on",
+            error: errorMessage(err),
+          })
+        );
+      }
       return suppressed;
     }
     const composition = await compose(runtime, {
@@ -312,9 +335,13 @@ export async function compose(
   const severity = detector.severity
     ? severityOf(detector.severity, alert)
     : undefined;
-  const { block, matched } = selectBlock(runtime, detector, alert, alertId, {
-    severity: severity ?? "",
-  });
+  const { block, matched, problems } = selectBlock(
+    runtime,
+    detector,
+    alert,
+    alertId,
+    { severity: severity ?? "" },
+  );
   const unfilled: string[] = [];
   const onMissing = (where: string, placeholder: string) => {
     const entry = `${where}: ${placeholder}`;
@@ -342,6 +369,7 @@ export async function compose(
   const { message, channelMessage } = await renderMessage(runtime, {
     ...input,
     matched,
+    conditionProblems: problems,
     condition: block?.condition?.source ?? null,
     skipped: notRun(detector, block),
     enrichments,

@@ -9,13 +9,7 @@
  */
 import type { LoadedDetector } from "../config/config.ts";
 import { formatDuration } from "../duration.ts";
-import { headerSafe } from "../headers.ts";
-import type {
-  AlertRecord,
-  Store,
-  StormTimer,
-  SuppressedBy,
-} from "../store/store.ts";
+import type { AlertRecord, StormTimer } from "../store/store.ts";
 import {
   clockTime,
   shownValue,
@@ -24,21 +18,29 @@ import {
   stormPolicy,
 } from "../storm/storm.ts";
 import { fill, lookup } from "../template.ts";
+import type { StormEmailModel } from "../../emails/StormEmail.tsx";
+import { buttonLinks } from "./_compose.ts";
 import {
-  renderStormEmail,
-  type StormDistinct,
-  type StormEmailModel,
-} from "../../emails/StormEmail.tsx";
-import { buttonLinks, messageIdOf, recipients } from "./_compose.ts";
-import { queueNotice, stormChannelMessage } from "../channels/channels.ts";
-import type { Runtime } from "./_types.ts";
+  alertHref,
+  distinctValues,
+  host,
+  reasons,
+  sendStormEmail,
+  suppressedAlerts,
+  TABLE_ROWS,
+  total,
+} from "./_storm_send.ts";
+import { breakerDigest } from "./_storm_breaker_mail.ts";
+import { groupEmail } from "./_storm_group_mail.ts";
 
-/** Alerts listed in one email's table. */
-export const TABLE_ROWS = 50;
-/** Distinct values listed per path. */
-export const TOP_VALUES = 10;
-/** Suppressed alerts read for one email (its counts come from the store, never capped). */
-const READ_AT_MOST = 20_000;
+export { sendBreakerNotice } from "./_storm_breaker_mail.ts";
+export {
+  distinctValues,
+  suppressedAlerts,
+  TABLE_ROWS,
+  TOP_VALUES,
+} from "./_storm_send.ts";
+import type { Runtime } from "./_types.ts";
 
 /** What running a timer did. */
 export type TimerOutcome = "sent" | "nothing" | "unknown";
@@ -50,6 +52,8 @@ export async function runStormTimer(
 ): Promise<TimerOutcome> {
   if (timer.kind === "window") return await windowDigest(runtime, timer);
   if (timer.kind === "silence_end") return await silenceEnded(runtime, timer);
+  if (timer.kind === "breaker") return await breakerDigest(runtime, timer);
+  if (timer.kind === "group") return await groupEmail(runtime, timer);
   return "unknown";
 }
 
@@ -62,16 +66,19 @@ async function windowDigest(
   const notified = await store.getAlert(timer.ref.alert_id ?? "");
   const detector = notified && config.detectors.get(notified.detector);
   if (!notified || !detector) return "nothing";
-  const alerts = await suppressedAlerts(store, { notified_id: notified.id });
+  // Alerts of other fingerprints grouped under this one were in the grouped email, not this window.
+  const alerts = (await suppressedAlerts(store, { notified_id: notified.id }))
+    .filter((a) => a.suppressed_by !== "group");
   if (alerts.length === 0) return "nothing";
   const counts = await store.storm.suppressedCounts({
     notified_id: notified.id,
   });
+  delete counts.group;
   const count = total(counts);
   const window = await store.storm.window(timer.ref.fingerprint ?? "");
   const paths = detector.config.storm?.fingerprint ?? window?.paths ?? [];
   const opened = timer.ref.opened_at ?? notified.received_at;
-  const first = firstSubject(notified);
+  const first = firstSubject(notified, detector.config.subject);
   const subject = `${detector.name}: ${count} more like "${first}" (${
     clockTime(opened)
   }–${clockTime(timer.due_at)})`;
@@ -180,132 +187,6 @@ async function silenceEnded(
   return "sent";
 }
 
-/**
- * Sends a storm email to the detector's recipients, threaded under `parent`'s email when given, and
- * queues the same message to the detector's other channels (`notify`; its entries hang off the
- * `channels.anchor` alert). Without `email` in `notify` only the channels get it.
- */
-async function sendStormEmail(
-  runtime: Runtime,
-  detector: LoadedDetector,
-  parent: AlertRecord | undefined,
-  mail: {
-    subject: string;
-    model: StormEmailModel;
-    messageId: string;
-    kind: string;
-    channels: {
-      anchor: string;
-      count: number;
-      firstSeen?: string;
-      lastSeen?: string;
-      fingerprint?: string;
-    };
-  },
-): Promise<void> {
-  const { config } = runtime;
-  const queued = await queueNotice(runtime, {
-    notify: detector.config.notify,
-    event: `${mail.kind}:${mail.messageId.replace(/^<|@.*$/g, "")}`,
-    message: stormChannelMessage({
-      kind: mail.kind === "digest" ? "digest" : "notice",
-      alertId: mail.channels.anchor,
-      detector: detector.name,
-      subject: mail.subject,
-      at: (runtime.clock?.() ?? new Date()).toISOString(),
-      publicUrl: config.global.public_url,
-      facts: mail.model.facts,
-      distinct: mail.model.distinct,
-      buttons: mail.model.buttons,
-      ...(mail.model.note ? { note: mail.model.note } : {}),
-      count: mail.channels.count,
-      ...(mail.channels.firstSeen
-        ? { firstSeen: mail.channels.firstSeen }
-        : {}),
-      ...(mail.channels.lastSeen ? { lastSeen: mail.channels.lastSeen } : {}),
-      ...(mail.channels.fingerprint
-        ? { fingerprint: mail.channels.fingerprint }
-        : {}),
-    }),
-  });
-  if (queued) runtime.onChannelWork?.();
-  if (!detector.config.notify.includes("email")) return;
-  const fallback = recipients(config, detector);
-  const { html, text } = renderStormEmail(mail.model);
-  const parentId = parent
-    ? parent.message_id ?? messageIdOf(config, parent.id)
-    : undefined;
-  await runtime.delivery.send({
-    from: headerSafe(config.global.from_email),
-    to: parent?.to ?? fallback.to,
-    cc: parent?.cc ?? fallback.cc,
-    subject: headerSafe(mail.subject),
-    html,
-    text,
-    messageId: mail.messageId,
-    ...(parentId ? { inReplyTo: parentId, references: [parentId] } : {}),
-    headers: {
-      ...(parent ? { "X-Blitz-Alert-Id": parent.id } : {}),
-      "X-Blitz-Detector": detector.name,
-      "X-Blitz-Storm": mail.kind,
-    },
-  });
-  runtime.onStormEmail?.(detector.name, mail.kind);
-  runtime.log("storm_email", {
-    detector: detector.name,
-    kind: mail.kind,
-    subject: mail.subject,
-    ...(parent ? { alert_id: parent.id } : {}),
-  });
-}
-
-/** The suppressed alerts of a notified alert or a silence, oldest first (at most READ_AT_MOST). */
-export async function suppressedAlerts(
-  store: Store,
-  query: { notified_id?: string; silence_id?: string },
-): Promise<AlertRecord[]> {
-  const out: AlertRecord[] = [];
-  let before: { at: string; id: string } | undefined;
-  while (out.length < READ_AT_MOST) {
-    const page = await store.listAlerts({
-      ...query,
-      status: "suppressed",
-      limit: 500,
-      ...(before ? { before: before.at, before_id: before.id } : {}),
-    });
-    out.push(...page);
-    const last = page[page.length - 1];
-    if (!last || page.length < 500) break;
-    before = { at: last.received_at, id: last.id };
-  }
-  return out.reverse();
-}
-
-/** Each path's distinct values with counts, most frequent first (top 10, then "and K more"). */
-export function distinctValues(
-  paths: string[],
-  alerts: { alert: Record<string, unknown> }[],
-): StormDistinct[] {
-  return paths.map((path) => {
-    const counts = new Map<string, number>();
-    for (const a of alerts) {
-      const value = shownValue(lookup(a.alert, path));
-      counts.set(value, (counts.get(value) ?? 0) + 1);
-    }
-    const sorted = [...counts].sort((a, b) =>
-      b[1] - a[1] || (a[0] < b[0] ? -1 : 1)
-    );
-    return {
-      path,
-      values: sorted.slice(0, TOP_VALUES).map(([value, count]) => ({
-        value,
-        count,
-      })),
-      more: Math.max(0, sorted.length - TOP_VALUES),
-    };
-  });
-}
-
 /** The digest's buttons: silence this fingerprint 4h / 24h, ack, and the detector's own buttons. */
 function digestButtons(
   runtime: Runtime,
@@ -353,30 +234,12 @@ function nextEmail(
   }.`;
 }
 
-function total(counts: Partial<Record<SuppressedBy, number>>): number {
-  return Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
-}
-
-function reasons(counts: Partial<Record<SuppressedBy, number>>): string {
-  return Object.entries(counts).map(([reason, n]) => `${reason} ${n}`).join(
-    ", ",
-  );
-}
-
 /** The first email's subject without its `(+N similar since …)` count. */
-function firstSubject(record: AlertRecord): string {
-  return (record.subject ?? record.detector).replace(
+function firstSubject(record: AlertRecord, template?: string): string {
+  const own = record.subject ??
+    (template ? fill(template, record.alert) : record.detector);
+  return own.replace(
     / \(\+\d+ similar since \d\d:\d\d\)$/,
     "",
   );
-}
-
-function alertHref(runtime: Runtime, id: string): string {
-  return `${runtime.config.global.public_url.replace(/\/+$/, "")}/alerts/${
-    encodeURIComponent(id)
-  }`;
-}
-
-function host(runtime: Runtime): string {
-  return new URL(runtime.config.global.public_url).hostname;
 }

@@ -135,6 +135,9 @@ function nullStore(): Runtime["store"] {
     storm: {
       decide: no,
       silenced: no,
+      breaker: no,
+      breakerTick: no,
+      flushGroup: no,
       window: no,
       windows: no,
       ack: no,

@@ -20,6 +20,8 @@ export const COPY_TABLES = [
   { table: "storm_windows", key: ["fingerprint"] },
   { table: "storm_timers", key: ["id"] },
   { table: "silences", key: ["id"] },
+  { table: "storm_breaker", key: ["detector"] },
+  { table: "storm_groups", key: ["group_key"] },
 ] as const;
 
 /** What one table's copy did. */
@@ -142,12 +144,9 @@ async function openSource(from: string): Promise<Source> {
     const store = await openPostgresStore(from);
     return {
       async rows(table, after, limit) {
-        const order = table === "storm_windows"
-          ? "fingerprint"
-          : table === "storm_timers" || table === "silences"
-          ? "id"
-          : "seq";
-        // Tables without seq are ordered by their key and paged by row number.
+        const order = COPY_TABLES.find((t) => t.table === table)!.key
+          .join(", ");
+        // Ordered by each table's key and paged by row number.
         const rows = await store.sql.unsafe(
           `SELECT * FROM ${table} ORDER BY ${order} OFFSET $1 LIMIT $2`,
           [after + 1, limit],

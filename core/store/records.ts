@@ -117,6 +117,7 @@ export function toAlert(row: Row): AlertRecord {
   }
   if (row.notified_id != null) record.notified_id = row.notified_id as string;
   if (row.silence_id != null) record.silence_id = row.silence_id as string;
+  if (row.group_key != null) record.group_key = row.group_key as string;
   if (row.severity != null) record.severity = row.severity as string;
   if (row.thread_key != null) record.thread_key = row.thread_key as string;
   return record;

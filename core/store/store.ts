@@ -17,16 +17,26 @@ import type {
 } from "./storm_window.ts";
 
 export type {
+  BreakerOutcome,
+  BreakerState,
+  GroupInput,
   NewSilence,
   Silence,
   StormDecision,
+  StormGroup,
   StormInput,
   StormPolicy,
   StormTimer,
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
-export { decideWindow } from "./storm_window.ts";
+export {
+  BREAKER_PERIOD_MS,
+  breakerStep,
+  decideWindow,
+  groupStep,
+  heldWindow,
+} from "./storm_window.ts";
 
 /** Where an alert is in its life. */
 export type AlertStatus =
@@ -109,6 +119,8 @@ export interface AlertRecord {
   notified_id?: string;
   /** Storm control: the silence that suppressed it. */
   silence_id?: string;
+  /** Storm control: the group (`storm.group`) whose email lists it. */
+  group_key?: string;
   /** The detector's `severity` level (core/severity.ts): critical, high, medium or low. */
   severity?: string;
   /** Threads alerts of one detector (`thread_key` or `storm.fingerprint` values, hashed). */
@@ -129,6 +141,7 @@ export type AlertPatch = {
       | "suppressed_by"
       | "notified_id"
       | "silence_id"
+      | "group_key"
     >
   ]?:
     | AlertRecord[K]
@@ -234,6 +247,8 @@ export interface AlertQuery {
   silence_id?: string;
   /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
   thread_key?: string;
+  /** Received at or after this time (ISO 8601). */
+  after?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**
@@ -263,6 +278,35 @@ export interface StormStore {
    * timer (`window:<alert id>`, due at the window's end). Durable when it resolves.
    */
   decide(input: StormInput): Promise<StormDecision>;
+  /**
+   * The storm breaker for an alert of a detector without fingerprints that would be mailed: counts it,
+   * or holds it (status "suppressed", reason `breaker`) in storm mode; `notice: "on"` when this alert
+   * switched storm mode on (its 15-minute timer `breaker:<detector>:<time>` is scheduled with it).
+   */
+  breaker(
+    input: { alertId: string; detector: string; now: Date; perHour: number },
+  ): Promise<{ held: boolean; notice?: "on"; rate: number }>;
+  /**
+   * The 15-minute tick of storm mode: closes the period (its alerts go in the digest), then ends storm
+   * mode when the period's rate is at most `perHour`, or schedules the next tick. Undefined when the
+   * detector is not in storm mode.
+   */
+  breakerTick(
+    input: { detector: string; now: Date; perHour: number },
+  ): Promise<
+    | { ended: boolean; periodStart: string; count: number; rate: number }
+    | undefined
+  >;
+  /**
+   * Hands over a group's waiting batch (`storm.group`), oldest first: every alert of it gets
+   * `messageId` as its `message_id` (the grouped email) and, but the first, the first one's id as
+   * `notified_id`; the group's `last_sent_at` becomes `now`. Empty when no batch waits (a timer run
+   * twice).
+   */
+  flushGroup(
+    groupKey: string,
+    options: { now: Date; messageId: string },
+  ): Promise<AlertRecord[]>;
   /** Records an alert of a detector without fingerprints as suppressed by a silence (and counts it). */
   silenced(alertId: string, silenceId: string, at: Date): Promise<void>;
   /** The state of one fingerprint. */

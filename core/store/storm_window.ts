@@ -45,6 +45,10 @@ export interface StormInput {
   policy: StormPolicy;
   /** An active silence that matches the alert, as the caller evaluated it. */
   silenceId?: string;
+  /** The global storm breaker, when on: an alert that would be mailed counts against it. */
+  breaker?: { perHour: number };
+  /** `storm.group`: a new fingerprint joins its group's batch instead of being mailed alone. */
+  group?: GroupInput;
 }
 
 /** What to do with the alert. */
@@ -63,6 +67,12 @@ export type StormDecision =
     /** The alert whose email covers this one (undefined when none was mailed yet, e.g. silenced). */
     notifiedId?: string;
     silenceId?: string;
+    /** Reason `breaker`: set when this alert switched storm mode on (send the notice). */
+    notice?: "on";
+    /** Reason `breaker`: emails an hour when it switched on. */
+    rate?: number;
+    /** Reason `group`: the group whose batch it joined. */
+    groupKey?: string;
   };
 
 /** The state of one fingerprint, as stored. */
@@ -221,4 +231,161 @@ function fresh(input: StormInput, at: string): StormWindow {
     first_seen_at: at,
     last_seen_at: at,
   };
+}
+
+/** The storm breaker's state for one detector (`storm_breaker: 200/h`). */
+export interface BreakerState {
+  detector: string;
+  mode: "on" | "off";
+  /** The current hour bucket of emails (sliding-window counter with the previous bucket). */
+  bucket_start: string;
+  bucket_count: number;
+  prev_count: number;
+  /** In storm mode: when it began, and the current 15-minute digest period. */
+  on_since?: string;
+  period_start?: string;
+  /** Alerts held back in the current period. */
+  period_count: number;
+}
+
+/** What the breaker says of one alert that would be mailed. */
+export interface BreakerOutcome {
+  state: BreakerState;
+  held: boolean;
+  /** Set when this alert switched storm mode on. */
+  notice?: "on";
+  /** Emails an hour, as estimated when it switched on. */
+  rate: number;
+}
+
+/** Minutes between storm-mode digests. */
+export const BREAKER_PERIOD_MS = 15 * 60_000;
+const HOUR = 3_600_000;
+
+/**
+ * The breaker rule: emails of a detector are counted in a sliding hour (this hour's bucket plus the
+ * previous one, weighted by what is left of it); the email that would go over `perHour` switches
+ * storm mode on, and from then every alert that would be mailed is held for the 15-minute digest.
+ */
+export function breakerStep(
+  row: BreakerState | undefined,
+  input: { detector: string; now: Date; perHour: number },
+): BreakerOutcome {
+  const now = input.now.getTime();
+  const at = input.now.toISOString();
+  const hour = Math.floor(now / HOUR) * HOUR;
+  let state: BreakerState = row ? { ...row } : {
+    detector: input.detector,
+    mode: "off",
+    bucket_start: new Date(hour).toISOString(),
+    bucket_count: 0,
+    prev_count: 0,
+    period_count: 0,
+  };
+  const start = Date.parse(state.bucket_start);
+  if (now >= start + HOUR) {
+    state = {
+      ...state,
+      prev_count: now < start + 2 * HOUR ? state.bucket_count : 0,
+      bucket_start: new Date(hour).toISOString(),
+      bucket_count: 0,
+    };
+  }
+  const rate = Math.round(
+    state.prev_count * (1 - (now - Date.parse(state.bucket_start)) / HOUR) +
+      state.bucket_count + 1,
+  );
+  if (state.mode === "on") {
+    return {
+      state: { ...state, period_count: state.period_count + 1 },
+      held: true,
+      rate,
+    };
+  }
+  if (rate > input.perHour) {
+    return {
+      state: {
+        ...state,
+        mode: "on",
+        on_since: at,
+        period_start: at,
+        period_count: 1,
+      },
+      held: true,
+      notice: "on",
+      rate,
+    };
+  }
+  return {
+    state: { ...state, bucket_count: state.bucket_count + 1 },
+    held: false,
+    rate,
+  };
+}
+
+/** A fingerprint's window after an alert the breaker held (no email, so no new window). */
+export function heldWindow(
+  row: StormWindow | undefined,
+  input: StormInput,
+): StormWindow {
+  const at = input.now.toISOString();
+  if (row) {
+    return {
+      ...row,
+      total: row.total + 1,
+      last_seen_at: at,
+      since_count: row.since_count + 1,
+    };
+  }
+  return { ...fresh(input, at), since_count: 1 };
+}
+
+/** A group of fingerprints (`storm.group`): when its last email went, and the batch waiting, if any. */
+export interface StormGroup {
+  group_key: string;
+  detector: string;
+  paths: string[];
+  values: string[];
+  last_sent_at?: string;
+  /** When the waiting batch's email is due; absent when no batch waits. */
+  flush_at?: string;
+}
+
+/** The group of an alert whose fingerprint opens a window (`StormInput.group`). */
+export interface GroupInput {
+  key: string;
+  paths: string[];
+  values: string[];
+  waitMs: number;
+  intervalMs: number;
+}
+
+/**
+ * The group rule, for an alert whose fingerprint would be mailed: with `wait: 0s` and no batch
+ * waiting, the first email goes at once (and starts the interval); otherwise the alert joins the
+ * waiting batch, or starts one due at `now + wait`, or at the end of the interval after the last
+ * email, whichever is later.
+ */
+export function groupStep(
+  row: StormGroup | undefined,
+  input: { detector: string; now: Date; group: GroupInput },
+): { group: StormGroup; join: boolean; schedule?: string } {
+  const now = input.now.getTime();
+  const at = input.now.toISOString();
+  const base: StormGroup = row ?? {
+    group_key: input.group.key,
+    detector: input.detector,
+    paths: input.group.paths,
+    values: input.group.values,
+  };
+  if (base.flush_at !== undefined) return { group: base, join: true };
+  const allowed = base.last_sent_at === undefined
+    ? -Infinity
+    : Date.parse(base.last_sent_at) + input.group.intervalMs;
+  if (input.group.waitMs === 0 && now >= allowed) {
+    return { group: { ...base, last_sent_at: at }, join: false };
+  }
+  const due = new Date(Math.max(now + input.group.waitMs, allowed))
+    .toISOString();
+  return { group: { ...base, flush_at: due }, join: true, schedule: due };
 }

@@ -72,3 +72,24 @@ export function missingPaths(
 ): string[] {
   return paths.filter((path) => lookup(sample, path) === undefined);
 }
+
+/** The group (`storm.group.by`) of an alert: its key hashes detector, definition, paths and values. */
+export async function groupOf(
+  detector: string,
+  definition: string,
+  by: readonly string[],
+  alert: Readonly<Record<string, unknown>>,
+): Promise<{ key: string; paths: string[]; values: string[] }> {
+  const raw = by.map((path) => lookup(alert, path));
+  const encoded = raw.map((v) =>
+    v === undefined ? "\u0000" : JSON.stringify(v)
+  );
+  return {
+    key: await sha256Hex(
+      JSON.stringify(["group", detector, definition, by, encoded]),
+      24,
+    ),
+    paths: [...by],
+    values: raw.map(shownValue),
+  };
+}

@@ -17,7 +17,7 @@ import type {
   StormDecision,
   StormPolicy,
 } from "../store/store.ts";
-import { type Fingerprint, fingerprintOf } from "./_fingerprint.ts";
+import { type Fingerprint, fingerprintOf, groupOf } from "./_fingerprint.ts";
 export {
   addSilence,
   DEFAULT_SILENCE_MS,
@@ -46,11 +46,12 @@ export function stormPolicy(storm: StormConfig): StormPolicy {
   };
 }
 
-/** What deciding needs: the store and the runtime's clock. */
+/** What deciding needs: the store, the runtime's clock, and the global storm breaker (null: off). */
 export interface StormDeps {
   store: Store;
   clock?: (() => Date) | undefined;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  breaker?: { perHour: number } | null | undefined;
 }
 
 /** A decision with the fingerprint it was made for. */
@@ -74,13 +75,30 @@ export async function decideStorm(
       alert: alert.alert,
       now,
     });
-    if (!silence) return undefined;
-    await deps.store.storm.silenced(alert.id, silence.id, now);
+    const none = { id: "", definition: "", paths: [], values: [] };
+    if (silence) {
+      await deps.store.storm.silenced(alert.id, silence.id, now);
+      return {
+        action: "suppress",
+        reason: "silence",
+        silenceId: silence.id,
+        fingerprint: none,
+      };
+    }
+    if (!deps.breaker) return undefined;
+    const breaker = await deps.store.storm.breaker({
+      alertId: alert.id,
+      detector: detector.name,
+      now,
+      perHour: deps.breaker.perHour,
+    });
+    if (!breaker.held) return undefined;
     return {
       action: "suppress",
-      reason: "silence",
-      silenceId: silence.id,
-      fingerprint: { id: "", definition: "", paths: [], values: [] },
+      reason: "breaker",
+      rate: breaker.rate,
+      ...(breaker.notice ? { notice: breaker.notice } : {}),
+      fingerprint: none,
     };
   }
   const fingerprint = await fingerprintOf(
@@ -104,6 +122,21 @@ export async function decideStorm(
     now,
     policy: stormPolicy(storm),
     ...(silence ? { silenceId: silence.id } : {}),
+    ...(deps.breaker ? { breaker: { perHour: deps.breaker.perHour } } : {}),
+    ...(storm.group
+      ? {
+        group: {
+          ...(await groupOf(
+            detector.name,
+            fingerprint.definition,
+            storm.group.by,
+            alert.alert,
+          )),
+          waitMs: storm.group.wait,
+          intervalMs: storm.group.interval,
+        },
+      }
+      : {}),
   });
   return { ...decision, fingerprint };
 }

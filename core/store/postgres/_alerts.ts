@@ -145,6 +145,9 @@ export async function listAlerts(
       );
     } else where.push(`received_at < ${before}`);
   }
+  if (query.after !== undefined) {
+    where.push(`received_at >= $${params.push(toIso(query.after, "after"))}`);
+  }
   for (
     const field of [
       "fingerprint",

@@ -125,8 +125,31 @@ export const MIGRATIONS: readonly string[] = [
     result text,
     PRIMARY KEY (alert_id, channel, event)
   );
-  CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);
-  CREATE TABLE instances (
+  CREATE INDEX channel_deliveries_due ON channel_deliveries (status, next_attempt_at);`,
+  // 2: storm control (issue 11): the storm breaker's per-detector state, and groups of fingerprints.
+  `CREATE TABLE storm_breaker (
+    detector text PRIMARY KEY,
+    mode text NOT NULL,
+    bucket_start text NOT NULL,
+    bucket_count integer NOT NULL,
+    prev_count integer NOT NULL,
+    on_since text,
+    period_start text,
+    period_count integer NOT NULL
+  );
+  ALTER TABLE alerts ADD COLUMN group_key text;
+  CREATE INDEX alerts_group ON alerts (group_key, status) WHERE group_key IS NOT NULL;
+  CREATE TABLE storm_groups (
+    group_key text PRIMARY KEY,
+    detector text NOT NULL,
+    paths text NOT NULL,
+    fp_values text NOT NULL,
+    last_sent_at text,
+    flush_at text
+  );`,
+  // 3: issue 13: each instance's heartbeat, so a button run left "running" by an instance that went
+  // silent reads "unknown" (action_runs.owner names the instance).
+  `CREATE TABLE instances (
     owner text PRIMARY KEY,
     started_at text NOT NULL,
     seen_at text NOT NULL

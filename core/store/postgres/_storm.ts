@@ -9,12 +9,17 @@
  * @module
  */
 import type { Sql, TransactionSql } from "postgres";
-import { toSilence, toTimer, toWindow } from "../records.ts";
+import { toAlert, toSilence, toTimer, toWindow } from "../records.ts";
+import { applyBreaker, breakerTick } from "./_storm_breaker.ts";
 import {
+  type AlertRecord,
   decideWindow,
+  groupStep,
+  heldWindow,
   type NewSilence,
   type Silence,
   type StormDecision,
+  type StormGroup,
   type StormInput,
   type StormStore,
   type StormTimer,
@@ -56,26 +61,90 @@ export class PostgresStorm implements StormStore {
           "SELECT * FROM storm_windows WHERE fingerprint = $1",
           [input.fingerprint],
         );
-        const { decision, window } = decideWindow(
-          found ? toWindow(found) : undefined,
-          input,
-        );
+        const row = found ? toWindow(found) : undefined;
+        let { decision, window } = decideWindow(row, input);
+        if (decision.action === "notify" && input.breaker) {
+          const breaker = await applyBreaker(tx, {
+            detector: input.detector,
+            now: input.now,
+            perHour: input.breaker.perHour,
+          }, (id, due, ref) => scheduleBreaker(tx, id, due, ref));
+          if (breaker.held) {
+            // Storm mode: no email, so no window opens; the alert waits for the 15-minute digest.
+            decision = {
+              action: "suppress",
+              reason: "breaker",
+              rate: breaker.rate,
+              ...(breaker.notice ? { notice: breaker.notice } : {}),
+            };
+            window = heldWindow(row, input);
+          }
+        }
+        let groupKey: string | undefined;
+        if (decision.action === "notify" && input.group) {
+          await tx.unsafe(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
+            [`group:${input.group.key}`],
+          );
+          const [found] = await tx.unsafe(
+            "SELECT * FROM storm_groups WHERE group_key = $1",
+            [input.group.key],
+          );
+          const step = groupStep(found ? toGroup(found) : undefined, {
+            detector: input.detector,
+            now: input.now,
+            group: input.group,
+          });
+          await writeGroup(tx, step.group);
+          if (step.schedule) {
+            await insertTimer(tx, {
+              id: `group:${input.group.key}:${step.schedule}`,
+              kind: "group",
+              due_at: step.schedule,
+              ref: { group_key: input.group.key, detector: input.detector },
+            });
+          }
+          if (step.join) {
+            groupKey = input.group.key;
+            decision = {
+              action: "suppress",
+              reason: "group",
+              groupKey: input.group.key,
+            };
+          }
+        }
         await writeWindow(tx, window);
         const at = input.now.toISOString();
         if (decision.action === "suppress") {
           this.#settled(input.alertId);
           await tx.unsafe(
             `UPDATE alerts SET status = 'suppressed', fingerprint = $1, suppressed_by = $2, notified_id = $3,
-            silence_id = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5 WHERE id = $6`,
+            silence_id = $4, group_key = $5, lease_until = NULL, lease_owner = NULL, updated_at = $6
+            WHERE id = $7`,
             [
               input.fingerprint,
               decision.reason,
               decision.notifiedId ?? null,
               decision.silenceId ?? null,
+              groupKey ?? null,
               at,
               input.alertId,
             ],
           );
+          if (groupKey && input.policy.digest) {
+            await insertTimer(tx, {
+              id: `window:${input.alertId}`,
+              kind: "window",
+              due_at: new Date(input.now.getTime() + window.window_ms)
+                .toISOString(),
+              ref: {
+                fingerprint: input.fingerprint,
+                alert_id: input.alertId,
+                detector: input.detector,
+                opened_at: at,
+              },
+            });
+          }
           if (decision.silenceId) {
             await tx.unsafe(
               "UPDATE silences SET suppressed = suppressed + 1 WHERE id = $1",
@@ -103,6 +172,89 @@ export class PostgresStorm implements StormStore {
         }
         return decision;
       }) as Promise<StormDecision>
+    );
+  }
+
+  breaker(
+    input: { alertId: string; detector: string; now: Date; perHour: number },
+  ): Promise<{ held: boolean; notice?: "on"; rate: number }> {
+    return this.#call(() =>
+      this.#sql.begin(async (tx) => {
+        const outcome = await applyBreaker(
+          tx,
+          input,
+          (id, due, ref) => scheduleBreaker(tx, id, due, ref),
+        );
+        if (outcome.held) {
+          await tx.unsafe(
+            `UPDATE alerts SET status = 'suppressed', suppressed_by = 'breaker', lease_until = NULL,
+            lease_owner = NULL, updated_at = $1 WHERE id = $2`,
+            [input.now.toISOString(), input.alertId],
+          );
+        }
+        return {
+          held: outcome.held,
+          rate: outcome.rate,
+          ...(outcome.notice ? { notice: outcome.notice } : {}),
+        };
+      }) as Promise<{ held: boolean; notice?: "on"; rate: number }>
+    );
+  }
+
+  flushGroup(
+    groupKey: string,
+    options: { now: Date; messageId: string },
+  ): Promise<AlertRecord[]> {
+    return this.#call(() =>
+      this.#sql.begin(async (tx) => {
+        await tx.unsafe(
+          "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
+          [`group:${groupKey}`],
+        );
+        const rows = (await tx.unsafe(
+          `SELECT * FROM alerts WHERE group_key = $1 AND status = 'suppressed' AND suppressed_by = 'group'
+          AND message_id IS NULL ORDER BY received_at, id FOR UPDATE`,
+          [groupKey],
+        )).map(toAlert);
+        const at = options.now.toISOString();
+        if (rows.length > 0) {
+          await tx.unsafe(
+            `UPDATE alerts SET notified_id = CASE WHEN id = $1 THEN NULL ELSE $1 END, message_id = $2,
+            updated_at = $3 WHERE group_key = $4 AND status = 'suppressed' AND suppressed_by = 'group'
+            AND message_id IS NULL`,
+            [rows[0]!.id, options.messageId, at, groupKey],
+          );
+        }
+        await tx.unsafe(
+          "UPDATE storm_groups SET flush_at = NULL, last_sent_at = $1 WHERE group_key = $2",
+          [at, groupKey],
+        );
+        return rows.map((r, i) => ({
+          ...r,
+          ...(i > 0 ? { notified_id: rows[0]!.id } : {}),
+          message_id: options.messageId,
+        }));
+      }) as Promise<AlertRecord[]>
+    );
+  }
+
+  breakerTick(
+    input: { detector: string; now: Date; perHour: number },
+  ): Promise<
+    | { ended: boolean; periodStart: string; count: number; rate: number }
+    | undefined
+  > {
+    return this.#call(() =>
+      this.#sql.begin((tx) =>
+        breakerTick(
+          tx,
+          input,
+          (id, due, ref) => scheduleBreaker(tx, id, due, ref),
+        )
+      ) as Promise<
+        | { ended: boolean; periodStart: string; count: number; rate: number }
+        | undefined
+      >
     );
   }
 
@@ -334,6 +486,46 @@ async function writeWindow(db: Db, w: StormWindow): Promise<void> {
 }
 
 /** Schedules a timer unless one with its id exists. */
+function toGroup(row: Record<string, unknown>): StormGroup {
+  const group: StormGroup = {
+    group_key: row.group_key as string,
+    detector: row.detector as string,
+    paths: JSON.parse(row.paths as string),
+    values: JSON.parse(row.fp_values as string),
+  };
+  if (row.last_sent_at !== null) {
+    group.last_sent_at = row.last_sent_at as string;
+  }
+  if (row.flush_at !== null) group.flush_at = row.flush_at as string;
+  return group;
+}
+
+async function writeGroup(db: Db, g: StormGroup): Promise<void> {
+  await db.unsafe(
+    `INSERT INTO storm_groups (group_key, detector, paths, fp_values, last_sent_at, flush_at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at,
+      flush_at = excluded.flush_at`,
+    [
+      g.group_key,
+      g.detector,
+      JSON.stringify(g.paths),
+      JSON.stringify(g.values),
+      g.last_sent_at ?? null,
+      g.flush_at ?? null,
+    ],
+  );
+}
+
+function scheduleBreaker(
+  db: Db,
+  id: string,
+  due: string,
+  ref: Record<string, string>,
+): Promise<void> {
+  return insertTimer(db, { id, kind: "breaker", due_at: due, ref });
+}
+
 async function insertTimer(db: Db, timer: StormTimer): Promise<void> {
   await db.unsafe(
     "INSERT INTO storm_timers (id, kind, due_at, ref) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",

@@ -39,6 +39,10 @@ export function alertSelect(
       where.push("received_at < :before");
     }
   }
+  if (query.after !== undefined) {
+    where.push("received_at >= :after");
+    params.after = toIso(query.after, "after");
+  }
   for (
     const field of [
       "fingerprint",

@@ -76,6 +76,8 @@ const TABLES = [
   "storm_windows",
   "storm_timers",
   "silences",
+  "storm_breaker",
+  "storm_groups",
 ];
 
 /** `table` when it is one of the store's tables (names are never taken from input into SQL otherwise). */

@@ -138,6 +138,28 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE alerts ADD COLUMN severity TEXT;
   ALTER TABLE alerts ADD COLUMN thread_key TEXT;
   CREATE INDEX alerts_thread ON alerts (detector, thread_key, received_at) WHERE thread_key IS NOT NULL;`,
+  // 6: storm control (issue 11): the storm breaker's per-detector state, and groups of fingerprints
+  // (an alert waiting for its group's email carries the group's key).
+  `CREATE TABLE storm_breaker (
+    detector TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    bucket_start TEXT NOT NULL,
+    bucket_count INTEGER NOT NULL,
+    prev_count INTEGER NOT NULL,
+    on_since TEXT,
+    period_start TEXT,
+    period_count INTEGER NOT NULL
+  ) STRICT;
+  ALTER TABLE alerts ADD COLUMN group_key TEXT;
+  CREATE INDEX alerts_group ON alerts (group_key, status) WHERE group_key IS NOT NULL;
+  CREATE TABLE storm_groups (
+    group_key TEXT PRIMARY KEY,
+    detector TEXT NOT NULL,
+    paths TEXT NOT NULL, -- JSON array
+    fp_values TEXT NOT NULL, -- JSON array
+    last_sent_at TEXT,
+    flush_at TEXT -- the pending batch's email, when one waits
+  ) STRICT;`,
 ];
 
 /** The schema version this code creates and understands. */

@@ -7,12 +7,17 @@
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { toSilence, toTimer, toWindow } from "./_schema.ts";
+import { toAlert, toSilence, toTimer, toWindow } from "./_schema.ts";
+import { applyBreaker, breakerTick } from "./_storm_breaker.ts";
 import {
+  type AlertRecord,
   decideWindow,
+  groupStep,
+  heldWindow,
   type NewSilence,
   type Silence,
   type StormDecision,
+  type StormGroup,
   type StormInput,
   type StormStore,
   type StormTimer,
@@ -43,24 +48,83 @@ export class SqliteStorm implements StormStore {
     return this.#deps.write(() => {
       const found = sql("SELECT * FROM storm_windows WHERE fingerprint = ?")
         .get(input.fingerprint);
-      const { decision, window } = decideWindow(
-        found ? toWindow(found) : undefined,
-        input,
-      );
+      const row = found ? toWindow(found) : undefined;
+      let { decision, window } = decideWindow(row, input);
+      if (decision.action === "notify" && input.breaker) {
+        const breaker = applyBreaker(sql, {
+          detector: input.detector,
+          now: input.now,
+          perHour: input.breaker.perHour,
+        }, (id, due, ref) => schedule(sql, id, due, ref));
+        if (breaker.held) {
+          // Storm mode: no email, so no window opens; the alert waits for the 15-minute digest.
+          decision = {
+            action: "suppress",
+            reason: "breaker",
+            rate: breaker.rate,
+            ...(breaker.notice ? { notice: breaker.notice } : {}),
+          };
+          window = heldWindow(row, input);
+        }
+      }
+      let groupKey: string | undefined;
+      if (decision.action === "notify" && input.group) {
+        const found = sql("SELECT * FROM storm_groups WHERE group_key = ?").get(
+          input.group.key,
+        );
+        const step = groupStep(found ? toGroup(found) : undefined, {
+          detector: input.detector,
+          now: input.now,
+          group: input.group,
+        });
+        writeGroup(sql, step.group);
+        if (step.schedule) {
+          insertTimer(sql, {
+            id: `group:${input.group.key}:${step.schedule}`,
+            kind: "group",
+            due_at: step.schedule,
+            ref: { group_key: input.group.key, detector: input.detector },
+          });
+        }
+        if (step.join) {
+          // The window opens (its repeats are counted against this alert), the email is the batch's.
+          groupKey = input.group.key;
+          decision = {
+            action: "suppress",
+            reason: "group",
+            groupKey: input.group.key,
+          };
+        }
+      }
       writeWindow(sql, window);
       const at = input.now.toISOString();
       if (decision.action === "suppress") {
         sql(
           `UPDATE alerts SET status = 'suppressed', fingerprint = ?, suppressed_by = ?, notified_id = ?,
-          silence_id = ?, lease_until = NULL, updated_at = ? WHERE id = ?`,
+          silence_id = ?, group_key = ?, lease_until = NULL, updated_at = ? WHERE id = ?`,
         ).run(
           input.fingerprint,
           decision.reason,
           decision.notifiedId ?? null,
           decision.silenceId ?? null,
+          groupKey ?? null,
           at,
           input.alertId,
         );
+        if (groupKey && input.policy.digest) {
+          insertTimer(sql, {
+            id: `window:${input.alertId}`,
+            kind: "window",
+            due_at: new Date(input.now.getTime() + window.window_ms)
+              .toISOString(),
+            ref: {
+              fingerprint: input.fingerprint,
+              alert_id: input.alertId,
+              detector: input.detector,
+              opened_at: at,
+            },
+          });
+        }
         if (decision.silenceId) {
           sql("UPDATE silences SET suppressed = suppressed + 1 WHERE id = ?")
             .run(decision.silenceId);
@@ -99,6 +163,72 @@ export class SqliteStorm implements StormStore {
         silenceId,
       );
     });
+  }
+
+  breaker(
+    input: { alertId: string; detector: string; now: Date; perHour: number },
+  ): Promise<{ held: boolean; notice?: "on"; rate: number }> {
+    const { sql } = this.#deps;
+    return this.#deps.write(() => {
+      const outcome = applyBreaker(
+        sql,
+        input,
+        (id, due, ref) => schedule(sql, id, due, ref),
+      );
+      if (outcome.held) {
+        sql(
+          `UPDATE alerts SET status = 'suppressed', suppressed_by = 'breaker', lease_until = NULL,
+          updated_at = ? WHERE id = ?`,
+        ).run(input.now.toISOString(), input.alertId);
+      }
+      return {
+        held: outcome.held,
+        rate: outcome.rate,
+        ...(outcome.notice ? { notice: outcome.notice } : {}),
+      };
+    });
+  }
+
+  flushGroup(
+    groupKey: string,
+    options: { now: Date; messageId: string },
+  ): Promise<AlertRecord[]> {
+    const { sql } = this.#deps;
+    return this.#deps.write(() => {
+      const rows = sql(
+        `SELECT * FROM alerts WHERE group_key = ? AND status = 'suppressed' AND suppressed_by = 'group'
+        AND message_id IS NULL ORDER BY received_at, id`,
+      ).all(groupKey).map(toAlert);
+      const at = options.now.toISOString();
+      if (rows.length > 0) {
+        // The batch's first alert leads it: the others name it as the alert whose email covers them.
+        sql(
+          `UPDATE alerts SET notified_id = CASE WHEN id = ?1 THEN NULL ELSE ?1 END, message_id = ?2,
+          updated_at = ?3 WHERE group_key = ?4 AND status = 'suppressed' AND suppressed_by = 'group'
+          AND message_id IS NULL`,
+        ).run(rows[0]!.id, options.messageId, at, groupKey);
+      }
+      sql(
+        "UPDATE storm_groups SET flush_at = NULL, last_sent_at = ? WHERE group_key = ?",
+      ).run(at, groupKey);
+      return rows.map((r, i) => ({
+        ...r,
+        ...(i > 0 ? { notified_id: rows[0]!.id } : {}),
+        message_id: options.messageId,
+      }));
+    });
+  }
+
+  breakerTick(
+    input: { detector: string; now: Date; perHour: number },
+  ): Promise<
+    | { ended: boolean; periodStart: string; count: number; rate: number }
+    | undefined
+  > {
+    const { sql } = this.#deps;
+    return this.#deps.write(() =>
+      breakerTick(sql, input, (id, due, ref) => schedule(sql, id, due, ref))
+    );
   }
 
   window(fingerprint: string): Promise<StormWindow | undefined> {
@@ -303,6 +433,45 @@ function insertTimer(
     `INSERT INTO storm_timers (id, kind, due_at, ref) VALUES (?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING`,
   ).run(timer.id, timer.kind, timer.due_at, JSON.stringify(timer.ref));
+}
+
+function toGroup(row: Record<string, unknown>): StormGroup {
+  const group: StormGroup = {
+    group_key: row.group_key as string,
+    detector: row.detector as string,
+    paths: JSON.parse(row.paths as string),
+    values: JSON.parse(row.fp_values as string),
+  };
+  if (row.last_sent_at !== null) {
+    group.last_sent_at = row.last_sent_at as string;
+  }
+  if (row.flush_at !== null) group.flush_at = row.flush_at as string;
+  return group;
+}
+
+function writeGroup(sql: (sql: string) => StatementSync, g: StormGroup): void {
+  sql(
+    `INSERT INTO storm_groups (group_key, detector, paths, fp_values, last_sent_at, flush_at)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at,
+      flush_at = excluded.flush_at`,
+  ).run(
+    g.group_key,
+    g.detector,
+    JSON.stringify(g.paths),
+    JSON.stringify(g.values),
+    g.last_sent_at ?? null,
+    g.flush_at ?? null,
+  );
+}
+
+function schedule(
+  sql: (sql: string) => StatementSync,
+  id: string,
+  due: string,
+  ref: Record<string, string>,
+): void {
+  insertTimer(sql, { id, kind: "breaker", due_at: due, ref });
 }
 
 /** Runs synchronous work as a promise, so a throw becomes a rejection. */

@@ -71,6 +71,8 @@ Deno.test("openSqliteStore() creates the folder and migrates a fresh database", 
         "channel_deliveries",
         "schema_migrations",
         "silences",
+        "storm_breaker",
+        "storm_groups",
         "storm_timers",
         "storm_windows",
       ]);

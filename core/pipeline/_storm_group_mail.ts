@@ -1,0 +1,87 @@
+/**
+ * Storm control's grouped email (`storm.group`): when a group's batch comes due, one email lists the
+ * new fingerprints that joined it (up to `group.max_alerts` rows, the rest counted), instead of one
+ * email each. The store hands the batch over atomically (`Store.storm.flushGroup`): every alert of it
+ * then names the batch's first alert as the one whose email covers it.
+ *
+ * @module
+ */
+import type { StormTimer } from "../store/store.ts";
+import { shownValue } from "../storm/storm.ts";
+import { fill, lookup } from "../template.ts";
+import { buttonLinks } from "./_compose.ts";
+import {
+  alertHref,
+  distinctValues,
+  host,
+  sendStormEmail,
+} from "./_storm_send.ts";
+import type { Runtime } from "./_types.ts";
+
+/** Sends the grouped email of a batch that came due; "nothing" when it is empty. */
+export async function groupEmail(
+  runtime: Runtime,
+  timer: StormTimer,
+): Promise<"sent" | "nothing"> {
+  const { store, config } = runtime;
+  const key = timer.ref.group_key ?? "";
+  const now = runtime.clock?.() ?? new Date();
+  const messageId = `<group.${key}.${Date.parse(timer.due_at)}@${
+    host(runtime)
+  }>`;
+  const batch = await store.storm.flushGroup(key, { now, messageId });
+  if (batch.length === 0) return "nothing";
+  const first = batch[0]!;
+  const detector = config.detectors.get(first.detector);
+  const group = detector?.config.storm?.group;
+  if (!detector || !group) return "nothing";
+  const paths = detector.config.storm!.fingerprint;
+  const by = group.by.map((p) => `${p} ${shownValue(lookup(first.alert, p))}`)
+    .join(", ");
+  const count = batch.length;
+  const subject = `${detector.name}: ${count} new alert${
+    count === 1 ? "" : "s"
+  } with ${by}`;
+  const buttons = await buttonLinks(
+    runtime,
+    first.id,
+    detector.config.actions.reply.map((button, index) => ({ index, button })),
+    (template) => fill(template, first.alert),
+  );
+  await sendStormEmail(runtime, detector, undefined, {
+    subject,
+    model: {
+      kicker: `Blitz group · ${detector.name}`,
+      title: subject,
+      facts: [
+        ["Alerts", String(count)],
+        ["Grouped by", group.by.join(", ")],
+        ["First seen", first.received_at],
+        ["Last seen", batch[batch.length - 1]!.received_at],
+      ],
+      distinct: distinctValues(paths, batch),
+      columns: paths,
+      rows: batch.slice(0, group.max_alerts).map((a) => ({
+        at: a.received_at,
+        fields: paths.map((p) => shownValue(lookup(a.alert, p))),
+        href: alertHref(runtime, a.id),
+      })),
+      more: Math.max(0, count - group.max_alerts),
+      note:
+        `Each fingerprint listed is in its realert window now: its repeats are counted, and a digest follows when the window closes. The next batch of this group can go ${
+          Math.round(group.interval / 60_000)
+        } min after this one at the earliest.`,
+      buttons,
+      footer: "Sent by Blitz storm control (storm.group of the detector).",
+    },
+    messageId,
+    kind: "group",
+    channels: {
+      anchor: first.id,
+      count,
+      firstSeen: first.received_at,
+      lastSeen: batch[batch.length - 1]!.received_at,
+    },
+  });
+  return "sent";
+}
