@@ -70,6 +70,7 @@ Deno.test({
         public_url: PUBLIC,
         action_rate_limit: "10000/m burst 1000", // one test client presses 40 times
         ui_auth: { trusted_header: "X-Test-User" },
+        trusted_proxies: ["127.0.0.1/32"], // the test client plays the sign-in proxy
       },
       detectors: {
         t1: {
