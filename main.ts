@@ -63,6 +63,11 @@ export function fail(err: unknown): number {
     console.error(redact(`error: ${err.message}`));
     return 2;
   }
+  if (err instanceof Error && err.name === "StoreDamagedError") {
+    // Its message says what to do; a stack trace would only bury it.
+    console.error(redact(`error: ${err.message}`));
+    return 1;
+  }
   const denied = permissionHint(err);
   if (denied) {
     // A path outside the process's --allow-* lists is a config problem, not a crash.

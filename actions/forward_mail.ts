@@ -8,7 +8,12 @@
  * @module
  */
 import { z } from "zod";
-import { defineAction, type OutgoingMessage } from "../core/plugin.ts";
+import {
+  checkAddress,
+  type CheckProblem,
+  defineAction,
+  type OutgoingMessage,
+} from "../core/plugin.ts";
 
 const Address = z.string().min(3).refine(
   (s) => !/[\r\n]/.test(s),
@@ -65,6 +70,36 @@ export default defineAction({
   params: Params,
   sideEffects: true,
   timeoutMs: 30_000,
+  check: (config) => {
+    // Recipients written out in config are checked now; a `{placeholder}` one only at the click.
+    const problems: CheckProblem[] = [];
+    if (config.to === undefined) {
+      problems.push({
+        path: "to",
+        message: 'required: who to forward to, e.g. ["ir-team@example.org"]',
+      });
+    }
+    for (const key of ["to", "cc"]) {
+      const value = config[key];
+      const list = Array.isArray(value)
+        ? value
+        : value === undefined
+        ? []
+        : [value];
+      list.forEach((address, i) => {
+        if (typeof address !== "string" || address.includes("{")) return;
+        try {
+          checkAddress(address);
+        } catch (err) {
+          problems.push({
+            path: Array.isArray(value) ? `${key}[${i}]` : key,
+            message: (err as Error).message.replace(/^Invalid address /, ""),
+          });
+        }
+      });
+    }
+    return problems;
+  },
   async run({ to, cc, subject }, ctx) {
     const settings = Settings.safeParse(ctx.settings);
     if (!settings.success) {

@@ -7,6 +7,9 @@ import { loadRegistry, type PluginRegistry } from "../core/plugins/registry.ts";
 import { checkPluginConfigs } from "../core/pipeline/plugin_checks.ts";
 import { redact } from "../core/secrets.ts";
 import { checkSample } from "../core/pipeline/sample.ts";
+import { openSqliteReader } from "../core/store/sqlite/sqlite.ts";
+import { definitionHash } from "../core/storm/storm.ts";
+import { join } from "../core/paths.ts";
 
 const command: Command = {
   options: {
@@ -38,6 +41,9 @@ unfilled, conditions that error, CEL paths, fingerprint, thread or id paths the 
       registry: async (g) => (registry = await loadRegistry(g.plugin_dirs)),
     });
     for (const warning of config.warnings) {
+      console.error(redact(`warning: ${warning}`));
+    }
+    for (const warning of await fingerprintChanges(config)) {
       console.error(redact(`warning: ${warning}`));
     }
     // What the detectors give their plugins, checked by each plugin's own check hook.
@@ -133,3 +139,40 @@ async function checkSamples(
 }
 
 export default command;
+
+/**
+ * Storm control: a detector whose `storm.fingerprint` differs from the one its stored windows were
+ * made with starts new windows (the fingerprint id hashes the definition); says so, naming both.
+ * Nothing when there is no store yet or it cannot be read.
+ */
+async function fingerprintChanges(config: LoadedConfig): Promise<string[]> {
+  let stored: { detector: string; definition: string; paths: string[] }[];
+  try {
+    const reader = openSqliteReader(join(config.global.data_dir, "blitz.db"));
+    try {
+      stored = reader.stormDefinitions();
+    } finally {
+      reader.close();
+    }
+  } catch {
+    return [];
+  }
+  const warnings: string[] = [];
+  for (const detector of config.detectors.values()) {
+    const paths = detector.config.storm?.fingerprint;
+    if (!paths) continue;
+    const current = await definitionHash(paths);
+    const older = stored.filter((s) =>
+      s.detector === detector.name && s.definition !== current
+    );
+    if (older.length === 0) continue;
+    warnings.push(
+      `${detector.file}: ${detector.name}.storm.fingerprint: changed from ${
+        older.map((o) => `[${o.paths.join(", ")}]`).join(" and ")
+      } to [${
+        paths.join(", ")
+      }]: alerts start new windows (one email per fingerprint again); the old windows still send their digests`,
+    );
+  }
+  return warnings;
+}

@@ -8,6 +8,7 @@ import {
   newAlertId,
   parseAlert,
   preprocess,
+  splitAlert,
 } from "../core/pipeline/pipeline.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import { readStdin } from "./ingest.ts";
@@ -24,7 +25,8 @@ const command: Command = {
   usage: `Usage: blitz render <detector> [--config <path>] [--text] < alert.json
 
 Runs enrichments and side-effect-free send actions (pass_to_mail) and prints the email's HTML
-(or its plain-text part with --text). Sends nothing, records nothing. Each placeholder left unfilled
+(or its plain-text part with --text), one email after the other for a "split" detector. Sends
+nothing, records nothing. Each placeholder left unfilled
 is listed on stderr ("warning: unfilled placeholder: subject: {src_ip}").`,
 
   async run(args: CliArgs): Promise<number> {
@@ -43,22 +45,29 @@ is listed on stderr ("warning: unfilled placeholder: subject: {src_ip}").`,
     });
     try {
       const detector = detectorOf(runtime.config, detectorName);
-      const alert = await preprocess(
+      const items = splitAlert(
         detector,
         parseAlert(text, runtime.config.global.max_json_depth),
       );
-      const composed = await compose(runtime, {
-        detector,
-        alert,
-        alertId: newAlertId(),
-        receivedAt: new Date().toISOString(),
-      }, { sideEffects: false });
-      for (const unfilled of composed.unfilled) {
-        console.error(`warning: unfilled placeholder: ${unfilled}`);
+      if (items.length > 1) {
+        console.error(
+          `render: ${items.length} alerts (split: ${detector.config.split}): each email follows the other`,
+        );
       }
-      console.log(
-        args.flags.text ? composed.message.text : composed.message.html,
-      );
+      for (const item of items) {
+        const composed = await compose(runtime, {
+          detector,
+          alert: await preprocess(detector, item),
+          alertId: newAlertId(),
+          receivedAt: new Date().toISOString(),
+        }, { sideEffects: false });
+        for (const unfilled of composed.unfilled) {
+          console.error(`warning: unfilled placeholder: ${unfilled}`);
+        }
+        console.log(
+          args.flags.text ? composed.message.text : composed.message.html,
+        );
+      }
       return 0;
     } finally {
       await closeRuntime(runtime);

@@ -116,6 +116,7 @@ exit:   0 stopped, 2 bad config, 1 other error (also when the listening socket d
     const base = await createRuntime({
       configPath: args.config,
       log: jsonLogger,
+      checkStore: true,
     });
     let lock: Deno.FsFile | undefined;
     try {

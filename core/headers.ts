@@ -20,9 +20,29 @@ const HAS_CONTROL = /[\p{Cc}\u2028\u2029]/u;
 // A bare address: one @, no spaces, no angle brackets, no list separators.
 const BARE_ADDRESS = /^[^\s@<>,;]+@[^\s@<>,;]+$/;
 
-/** Strips CR, LF and other control characters (C0, DEL, C1, U+2028/2029) from a value that becomes a header; collapses runs of whitespace; trims. */
+/**
+ * Bidirectional controls: embeddings and overrides (U+202A–U+202E), isolates (U+2066–U+2069) and the
+ * marks (U+200E, U+200F, U+061C). `invoice\u202efdp.exe` displays as `invoiceexe.pdf`.
+ */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Strips CR, LF and other control characters (C0, DEL, C1, U+2028/2029) from a value that becomes a
+ * header, and the bidirectional controls (a subject shows what it says); collapses runs of whitespace;
+ * trims.
+ */
 export function headerSafe(value: string): string {
-  return value.replace(CONTROL, " ").replace(/\s+/g, " ").trim();
+  return value.replace(CONTROL, " ").replace(BIDI, "").replace(/\s+/g, " ")
+    .trim();
+}
+
+/** Shows each bidirectional control in a text as a visible mark, `[U+202E]`, instead of obeying it. */
+export function markBidi(text: string): string {
+  return text.replace(
+    BIDI,
+    (ch) =>
+      `[U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}]`,
+  );
 }
 
 /** One mailbox split by nodemailer's address parser: the display name (unquoted, unescaped) and `local@domain`. */

@@ -11,6 +11,7 @@ import type { SHAREABLE_CONFIG } from "./plugins/shareable_config.ts";
 
 export { lookup } from "./template.ts";
 export { closest } from "./suggest.ts";
+export { checkAddress } from "./headers.ts";
 import type { ChannelMessage } from "./channels/model.ts";
 export type {
   ChannelMessage,

@@ -12,6 +12,24 @@ import {
   type FollowUpModel,
 } from "./AlertEmail.tsx";
 import { alertText, followUpText } from "./text.ts";
+import { markBidi } from "../core/headers.ts";
+
+/**
+ * The model with every bidirectional control in its strings shown as a mark (`[U+202E]`): a body
+ * displays what a value holds, never text reordered by it.
+ */
+function marked<T>(value: T): T {
+  if (typeof value === "string") return markBidi(value) as T;
+  if (Array.isArray(value)) return value.map(marked) as T;
+  if (value && typeof value === "object") {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return value;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[markBidi(k)] = marked(v);
+    return out as T;
+  }
+  return value;
+}
 
 /** A rendered email: the HTML part and the plain-text part. */
 export interface RenderedEmail {
@@ -20,7 +38,8 @@ export interface RenderedEmail {
 }
 
 /** Renders the alert email. */
-export function renderAlertEmail(model: EmailModel): RenderedEmail {
+export function renderAlertEmail(raw: EmailModel): RenderedEmail {
+  const model = marked(raw);
   return {
     html: `<!DOCTYPE html>${render(h(AlertEmail, { model }))}`,
     text: alertText(model),
@@ -28,7 +47,8 @@ export function renderAlertEmail(model: EmailModel): RenderedEmail {
 }
 
 /** Renders the follow-up email sent after a reply button's actions ran. */
-export function renderFollowUpEmail(model: FollowUpModel): RenderedEmail {
+export function renderFollowUpEmail(raw: FollowUpModel): RenderedEmail {
+  const model = marked(raw);
   return {
     html: `<!DOCTYPE html>${render(h(FollowUpEmail, { model }))}`,
     text: followUpText(model),

@@ -353,3 +353,21 @@ Deno.test("renderFollowUpEmail() reports who ran which steps and escapes them", 
   assert.ok(text.includes(`jira_create [error]\n    HTTP 400: ${IMG}`));
   assert.ok(text.includes(`Pressed by:  ${BREAKOUT}`));
 });
+
+Deno.test("renderAlertEmail() marks bidi overrides in the body; headerSafe() drops them from headers", async () => {
+  const { headerSafe } = await import("../core/headers.ts");
+  const spoof = "invoice\u202efdp.exe";
+  const { html, text } = renderAlertEmail(model({
+    title: spoof,
+    subject: spoof,
+    keyFields: [["file", `a\u2066b\u2069c\u200f`]],
+    alertJson: { name: spoof },
+  }));
+  for (const part of [html, text]) {
+    assert.ok(!/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u.test(part));
+    assert.ok(part.includes("invoice[U+202E]fdp.exe"), part.slice(0, 400));
+    assert.ok(part.includes("a[U+2066]b[U+2069]c[U+200F]"));
+  }
+  assert.equal(headerSafe(spoof), "invoicefdp.exe");
+  assert.equal(headerSafe("a\u2066b\u2069 c\u200e"), "ab c");
+});

@@ -49,6 +49,7 @@ const STATUSES: AlertStatus[] = [
   "delivered",
   "not_sent",
   "failed",
+  "suppressed",
 ];
 const PAGE_SIZE = 50;
 
@@ -262,6 +263,10 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         status: a.status,
         ...(a.severity ? { severity: a.severity } : {}),
         jiraKeys: a.jira_keys ?? [],
+        ...(a.suppressed_by ? { suppressedBy: a.suppressed_by } : {}),
+        ...(a.notified_id
+          ? { notifiedHref: `${listHref}/${encodeURIComponent(a.notified_id)}` }
+          : {}),
       })),
       detectors: [...runtime.config.detectors.keys()].sort(),
       statuses: STATUSES,
@@ -304,6 +309,25 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       detector: record.detector,
       status: record.status,
       ...(record.severity ? { severity: record.severity } : {}),
+      ...(record.fingerprint || record.suppressed_by
+        ? {
+          storm: {
+            ...(record.fingerprint ? { fingerprint: record.fingerprint } : {}),
+            ...(record.suppressed_by
+              ? { suppressedBy: record.suppressed_by }
+              : {}),
+            ...(record.notified_id
+              ? {
+                notifiedId: record.notified_id,
+                notifiedHref: `${base()}/alerts/${
+                  encodeURIComponent(record.notified_id)
+                }`,
+              }
+              : {}),
+            ...(record.silence_id ? { silenceId: record.silence_id } : {}),
+          },
+        }
+        : {}),
       receivedAt: record.received_at,
       updatedAt: record.updated_at,
       ...(record.subject !== undefined ? { subject: record.subject } : {}),

@@ -265,3 +265,27 @@ Deno.test("check refuses signing keys that share an id or a secret, duplicate bu
     "error: <dir>/detectors/more.yaml: det: detector already defined in <dir>/detectors/det.yaml",
   ]);
 });
+
+Deno.test("check: forward_mail recipients written in config are addresses; placeholders wait for the click", async () => {
+  const lines = errors(
+    await check({
+      detectors: {
+        det: {
+          subject: "S",
+          actions: {
+            reply: [["Forward", {
+              actions: [["forward_mail", {
+                to: ["ir-team@example.test", "{owner_email}", "INCIDENT_TEAM"],
+                cc: "a@example.test, b@example.test",
+              }]],
+            }]],
+          },
+        },
+      },
+    }),
+  );
+  assert.deepEqual(lines, [
+    'error: <dir>/detectors/det.yaml: det.actions.reply[0].actions[0].to[2]: "INCIDENT_TEAM": missing @, not an email address (expected "a@b.c" or "Name <a@b.c>")',
+    `error: <dir>/detectors/det.yaml: det.actions.reply[0].actions[0].cc: "a@example.test, b@example.test": must be a single address; a display name with a comma is quoted: '"Doe, Jane" <jane@example.org>'`,
+  ]);
+});

@@ -420,3 +420,27 @@ Deno.test("render lists each placeholder a sample leaves unfilled on stderr, and
     await project.cleanup();
   }
 });
+
+Deno.test("render prints one email per item of a split detector, unthreaded (render opens no store)", async () => {
+  const project = await writeProject({ files: await exampleFiles() });
+  try {
+    const run = await runTask(
+      "render",
+      ["alertmanager", "--text", "--config", project.config],
+      {
+        cwd: project.dir,
+        env: project.env,
+        stdin: await Deno.readTextFile(`${SAMPLES}/alertmanager.json`),
+      },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /render: 2 alerts \(split: alerts\)/);
+    assert.doesNotMatch(run.stderr, /unfilled/);
+    assert.deepEqual(
+      [...run.stdout.matchAll(/^Instance: +(\S+)$/gm)].map((m) => m[1]),
+      ["db-01.example.org:9100", "db-02.example.org:9100"],
+    );
+  } finally {
+    await project.cleanup();
+  }
+});

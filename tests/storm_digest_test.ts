@@ -191,3 +191,45 @@ Deno.test("storm ack from the digest button: no more emails until the fingerprin
   assert.equal(after.sent, true, "quiet for more than ack_quiet ends the ack");
   assert.match(after.subject, /\(\+4 similar since 10:02\)$/);
 });
+
+Deno.test("storm on /alerts: a suppressed alert shows why and links the alert whose email covers it", async () => {
+  await using h = await stormHarness(ids(), {
+    ui_auth: { users: [{ username: "ana", password: "analyst-pass-1" }] },
+  });
+  const first = await h.ingest(suricata(2001, "203.0.113.7"));
+  const [held] = await storm(h, 1, MIN);
+  const auth = { Authorization: `Basic ${btoa("ana:analyst-pass-1")}` };
+  const list = await h.request(
+    "http://127.0.0.1:8080/alerts?status=suppressed",
+    { headers: auth },
+  );
+  const listHtml = await list.text();
+  assert.equal(list.status, 200, listHtml);
+  assert.match(
+    listHtml,
+    /realert · <a href="[^"]*\/alerts\/([^"]+)">mailed as<\/a>/,
+  );
+  assert.ok(listHtml.includes(`/alerts/${first.alert_id}">mailed as`));
+  assert.ok(
+    !listHtml.includes(`/alerts/${first.alert_id}">${first.subject}`),
+    "the filter keeps the mailed one out",
+  );
+  const page = await h.request(`http://127.0.0.1:8080/alerts/${held}`, {
+    headers: auth,
+  });
+  const html = await page.text();
+  assert.equal(page.status, 200);
+  assert.match(html, /Suppressed by/);
+  assert.ok(
+    html.includes(
+      `realert<!-- --> · covered by the email of <a href="http://127.0.0.1:8080/alerts/${first.alert_id}">${first.alert_id}</a>`,
+    ) ||
+      html.includes(
+        `realert · covered by the email of <a href="http://127.0.0.1:8080/alerts/${first.alert_id}">${first.alert_id}</a>`,
+      ),
+    html.slice(
+      html.indexOf("Suppressed by"),
+      html.indexOf("Suppressed by") + 400,
+    ),
+  );
+});

@@ -37,10 +37,17 @@ export async function threadOf(
   const query = { detector: detector.name, thread_key: key, limit: 2 };
   const earlier = (list: AlertRecord[]) =>
     list.find((r) => r.id !== input.alertId);
-  const [first, last] = await Promise.all([
-    runtime.store.listAlerts({ ...query, oldest_first: true }).then(earlier),
-    runtime.store.listAlerts(query).then(earlier),
-  ]);
+  let first: AlertRecord | undefined;
+  let last: AlertRecord | undefined;
+  try {
+    [first, last] = await Promise.all([
+      runtime.store.listAlerts({ ...query, oldest_first: true }).then(earlier),
+      runtime.store.listAlerts(query).then(earlier),
+    ]);
+  } catch {
+    // No store to ask (`render`), or it failed: the email goes out unthreaded rather than not at all.
+    return { key, resolved };
+  }
   if (!first || !last) return { key, resolved };
   const id = (r: AlertRecord) =>
     r.message_id ?? messageIdOf(runtime.config, r.id);

@@ -72,6 +72,7 @@ export const CATALOGUE: readonly CatalogueRow[] = [
     name: "forward_mail",
     aliases: [],
     path: "actions/forward_mail.ts",
+    checks: true,
   },
   {
     kind: "action",

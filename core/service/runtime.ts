@@ -22,6 +22,8 @@ export interface RuntimeOptions {
   log: Logger;
   /** Open the store and delivery. @default true */
   io?: boolean;
+  /** Check the SQLite store's integrity (`PRAGMA quick_check`) as it opens (`serve`). @default false */
+  checkStore?: boolean;
   clock?: () => Date;
   /** Environment lookup for `${env:NAME}` and `BLITZ_CONFIG`. @default Deno.env (see `loadConfig`) */
   env?: (name: string) => string | undefined;
@@ -42,7 +44,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     options.log("config_warning", { warning });
   }
   const io = options.io ?? true;
-  const store = io ? await openStore(config) : nullStore();
+  const store = io
+    ? await openStore(config, options.checkStore ?? false)
+    : nullStore();
   const delivery = io
     ? createDelivery({
       smtp: config.global.smtp,
@@ -94,6 +98,7 @@ export async function closeRuntime(
  */
 export async function openStore(
   config: LoadedConfig,
+  quickCheck = false,
 ): Promise<Runtime["store"]> {
   const { store } = config.global;
   if (store.backend === "postgres") {
@@ -105,7 +110,9 @@ export async function openStore(
     return await openPostgresStore(store.url!);
   }
   try {
-    return openSqliteStore(join(config.global.data_dir, "blitz.db"));
+    return openSqliteStore(join(config.global.data_dir, "blitz.db"), {
+      quickCheck,
+    });
   } catch (err) {
     const hint = permissionHint(err);
     if (hint) throw new ConfigError([`${config.file}: data_dir: ${hint}`]);

@@ -74,6 +74,26 @@ export function AlertDetailPage(
     ["Updated", formatTime(model.updatedAt)],
     ["Delivery attempts", String(model.attempts)],
   ];
+  if (model.storm?.suppressedBy) {
+    facts.push([
+      "Suppressed by",
+      <span key="storm">
+        {model.storm.suppressedBy}
+        {model.storm.notifiedHref
+          ? (
+            <>
+              {" · covered by the email of "}
+              <a href={model.storm.notifiedHref}>{model.storm.notifiedId}</a>
+            </>
+          )
+          : " · stored and counted, not mailed"}
+        {model.storm.silenceId ? ` · silence ${model.storm.silenceId}` : ""}
+      </span>,
+    ]);
+  }
+  if (model.storm?.fingerprint) {
+    facts.push(["Fingerprint", model.storm.fingerprint]);
+  }
   if (model.condition) facts.push(["Matched condition", model.condition]);
   if (model.lastError) facts.push(["Last error", model.lastError]);
   if (model.jira.length > 0) {

@@ -39,6 +39,14 @@ export interface AlertDetailModel {
   status: string;
   /** The detector's severity level for the alert. */
   severity?: string;
+  /** Storm control: its fingerprint, why it was not mailed, whose email covers it, the silence. */
+  storm?: {
+    fingerprint?: string;
+    suppressedBy?: string;
+    notifiedId?: string;
+    notifiedHref?: string;
+    silenceId?: string;
+  };
   receivedAt: string;
   updatedAt: string;
   subject?: string;

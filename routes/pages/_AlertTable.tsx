@@ -18,6 +18,9 @@ export interface AlertRow {
   status: string;
   severity?: string;
   jiraKeys: string[];
+  /** Storm control: why it was not mailed, and the alert whose email covers it. */
+  suppressedBy?: string;
+  notifiedHref?: string;
 }
 
 /** Everything the alert list shows. */
@@ -107,6 +110,22 @@ export function AlertTable({ rows }: { rows: AlertRow[] }): JSX.Element {
             </td>
             <td>
               <Badge status={row.status} />
+              {row.suppressedBy
+                ? (
+                  <span class="muted">
+                    {" "}
+                    {row.suppressedBy}
+                    {row.notifiedHref
+                      ? (
+                        <>
+                          {" · "}
+                          <a href={row.notifiedHref}>mailed as</a>
+                        </>
+                      )
+                      : null}
+                  </span>
+                )
+                : null}
             </td>
             <td>{row.jiraKeys.join(", ")}</td>
           </tr>

@@ -24,6 +24,12 @@ export interface StoreReader {
   ): { at: number; row: Record<string, unknown> }[];
   /** Rows in a store table. */
   count(table: string): number;
+  /** Storm control: the fingerprint definitions with windows, per detector (none on an older store). */
+  stormDefinitions(): {
+    detector: string;
+    definition: string;
+    paths: string[];
+  }[];
   close(): void;
 }
 
@@ -62,6 +68,19 @@ export function openSqliteReader(path: string): StoreReader {
     count(table) {
       const name = storeTable(table);
       return Number(db.prepare(`SELECT count(*) AS n FROM ${name}`).get()?.n);
+    },
+    stormDefinitions() {
+      try {
+        return db.prepare(
+          "SELECT detector, definition, min(paths) AS paths FROM storm_windows GROUP BY detector, definition",
+        ).all().map((row) => ({
+          detector: row.detector as string,
+          definition: row.definition as string,
+          paths: JSON.parse(row.paths as string) as string[],
+        }));
+      } catch {
+        return []; // a store from before storm control
+      }
     },
     close() {
       db.close();

@@ -83,6 +83,29 @@ export interface SqliteStoreOptions {
   checkpointEvery?: number;
   /** Milliseconds between checkpoints under a steady load. @default 1000 */
   checkpointMs?: number;
+  /**
+   * Runs `PRAGMA quick_check` before anything else and refuses a damaged file (`serve` at start; a
+   * one-shot CLI run skips it, it reads the whole file). @default false
+   */
+  quickCheck?: boolean;
+}
+
+/** The store file is damaged: SQLite reports it malformed. The message says how to restore a backup. */
+export class StoreDamagedError extends Error {
+  override name = "StoreDamagedError";
+  constructor(path: string, detail: string, options?: ErrorOptions) {
+    super(
+      `The store "${path}" is damaged (SQLite: ${detail}): Blitz will not use it. To restore: stop Blitz, move "${path}" and its "-wal" and "-shm" files aside (keep them for analysis), copy your latest backup (deno task backup <file>) to "${path}", and start again; alerts received since that backup are in the moved file only`,
+      options,
+    );
+  }
+}
+
+/** True for SQLite's "database disk image is malformed" family (SQLITE_CORRUPT, SQLITE_NOTADB). */
+function isCorruption(err: unknown): boolean {
+  return /malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(
+    String((err as Error)?.message ?? err),
+  );
 }
 
 /** {@link Store} on a SQLite file; create it with {@link openSqliteStore}. */
@@ -134,6 +157,11 @@ export class SqliteStore implements Store {
           `Cannot open store "${path}": WAL mode unavailable (got ${mode})`,
         );
       }
+      if (options?.quickCheck && path !== ":memory:" && path !== "") {
+        const rows = this.#db.prepare("PRAGMA quick_check").all();
+        const verdict = rows.map((r) => String(r.quick_check)).join("; ");
+        if (verdict !== "ok") throw new StoreDamagedError(path, verdict);
+      }
       this.#db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
       this.#commit.transaction(() =>
         migrate(this.#db, { path, now: () => this.#now() })
@@ -141,6 +169,11 @@ export class SqliteStore implements Store {
       this.#commit.open();
     } catch (err) {
       this.#db.close();
+      if (isCorruption(err) && !(err instanceof StoreDamagedError)) {
+        throw new StoreDamagedError(path, (err as Error).message, {
+          cause: err,
+        });
+      }
       throw err;
     }
   }
