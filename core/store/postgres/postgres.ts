@@ -17,7 +17,7 @@
  *
  * @module
  */
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
 import {
   heartbeat,
@@ -28,9 +28,9 @@ import {
 import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
-import { connectionOf, redactUrl } from "./_url.ts";
+import { redactUrl } from "./_url.ts";
+import { defaultOwner, isConnectionError, openPool } from "./_pool.ts";
 import { Wake } from "./_wake.ts";
-import { guardClientFaults } from "./_guard.ts";
 import {
   claimDueDeliveries,
   insertDeliveryRows,
@@ -55,6 +55,7 @@ import type {
 
 export { POSTGRES_SCHEMA_VERSION } from "./_schema.ts";
 export { redactUrl } from "./_url.ts";
+export { isConnectionError } from "./_pool.ts";
 
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -122,22 +123,12 @@ export class PostgresStore implements Store {
     this.where = redactUrl(url);
     this.#clock = options.clock ?? (() => new Date());
     this.owner = options.owner ?? defaultOwner();
-    guardClientFaults();
-    const connection = connectionOf(url);
     const pool = (synchronous: "on" | "off", max: number) =>
-      postgres(connection.url, {
-        ssl: connection.ssl,
+      openPool(url, {
+        synchronous,
         max,
-        connect_timeout: options.connectTimeout ?? 5,
-        idle_timeout: 60,
-        // Reconnect quickly while the database is away (the client's default grows to 20 s, and
-        // calls wait for it): an ingest then answers 503 within a second instead of holding the sender.
-        backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
-        onnotice: () => {},
-        connection: {
-          application_name: `blitz ${this.owner}`,
-          synchronous_commit: synchronous,
-        },
+        connectTimeout: options.connectTimeout ?? 5,
+        name: `blitz ${this.owner}`,
       });
     this.#sql = pool("on", options.max ?? 10);
     this.#lazy = pool("off", Math.max(2, Math.ceil((options.max ?? 10) / 2)));
@@ -441,33 +432,3 @@ export const GONE_AFTER_MS = 30_000;
 
 /** Thrown inside `ping`'s transaction to roll it back. */
 class Rollback extends Error {}
-
-/** Whether `err` says the database could not be reached (as opposed to a bad statement). */
-export function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code !== "string") return false;
-  return [
-    "ECONNREFUSED",
-    "ECONNRESET",
-    "ETIMEDOUT",
-    "EPIPE",
-    "CONNECTION_CLOSED",
-    "CONNECTION_ENDED",
-    "CONNECTION_DESTROYED",
-    "CONNECT_TIMEOUT",
-    "57P01", // admin_shutdown
-    "57P02", // crash_shutdown
-    "57P03", // cannot_connect_now
-    "25006", // read_only_sql_transaction (a standby)
-  ].includes(code) || code.startsWith("08");
-}
-
-function defaultOwner(): string {
-  let host = "blitz";
-  try {
-    host = Deno.hostname();
-  } catch {
-    // no --allow-sys=hostname
-  }
-  return `${host}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
-}
