@@ -24,6 +24,7 @@ import {
   renderAlertListPage,
 } from "./pages/AlertPages.tsx";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
+import { addSilenceRoutes } from "./silences.ts";
 import {
   clientIp,
   rateKey,
@@ -166,6 +167,14 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
 
   app.use("/alerts", guard);
   app.use("/alerts/*", guard);
+  app.use("/silences", guard);
+  app.use("/silences/*", guard);
+  addSilenceRoutes(app, {
+    runtime,
+    userOf: (c) => users.get(c.req.raw) ?? "",
+    base,
+    now,
+  });
 
   async function guard(c: Context, next: () => Promise<void>) {
     const headers = securityHeaders({

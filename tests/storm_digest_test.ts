@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type StormHarness, stormHarness, suricata } from "./_storm.ts";
+import { addSilence } from "../core/storm/storm.ts";
 
 const MIN = 60_000;
 
@@ -231,5 +232,77 @@ Deno.test("storm on /alerts: a suppressed alert shows why and links the alert wh
       html.indexOf("Suppressed by"),
       html.indexOf("Suppressed by") + 400,
     ),
+  );
+});
+
+Deno.test("storm /silences: who, since, until, held; the End button (CSRF) ends a silence and an ack", async () => {
+  await using h = await stormHarness(ids(), {
+    ui_auth: { users: [{ username: "ana", password: "analyst-pass-1" }] },
+  });
+  const first = await h.ingest(suricata(2001, "203.0.113.7"));
+  const silence = await addSilence({
+    store: h.runtime.store,
+    clock: () => h.now(),
+    detectors: ["ids"],
+  }, {
+    detector: "ids",
+    match: 'alert.src_ip == "198.51.100.1"',
+    forMs: 4 * 60 * MIN,
+    createdBy: "carol",
+    comment: "scanner maintenance",
+  });
+  const record = await h.runtime.store.getAlert(first.alert_id);
+  await h.runtime.store.storm.ack(record!.fingerprint!, {
+    actor: "bob",
+    at: h.now(),
+  });
+  const auth = { Authorization: `Basic ${btoa("ana:analyst-pass-1")}` };
+  const anonymous = await h.request("http://127.0.0.1:8080/silences");
+  assert.equal(anonymous.status, 401, "behind ui_auth");
+  await anonymous.body?.cancel();
+  const page = await h.request("http://127.0.0.1:8080/silences", {
+    headers: auth,
+  });
+  const html = await page.text();
+  assert.equal(page.status, 200, html);
+  assert.match(html, /alert\.src_ip == &quot;198\.51\.100\.1&quot;/);
+  assert.match(html, /carol/);
+  assert.match(html, /scanner maintenance/);
+  assert.match(html, /alert\.signature_id=2001, src_ip=203\.0\.113\.7/);
+  assert.match(html, /bob/);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+  const end = (path: string, token: string) =>
+    h.request(`http://127.0.0.1:8080${path}`, {
+      method: "POST",
+      headers: {
+        ...auth,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: new URLSearchParams({ csrf: token }),
+    });
+  const forged = await end(`/silences/${silence.id}/end`, "x");
+  assert.equal(forged.status, 403);
+  await forged.body?.cancel();
+  assert.equal(
+    (await h.runtime.store.storm.listSilences({ now: h.now() })).length,
+    1,
+    "a forged POST ends nothing",
+  );
+  const ok = await end(`/silences/${silence.id}/end`, csrf);
+  assert.equal(ok.status, 303);
+  await ok.body?.cancel();
+  assert.deepEqual(
+    await h.runtime.store.storm.listSilences({ now: h.now() }),
+    [],
+  );
+  const unacked = await end(
+    `/silences/acks/${record!.fingerprint}/end`,
+    csrf,
+  );
+  assert.equal(unacked.status, 303);
+  await unacked.body?.cancel();
+  assert.equal(
+    (await h.runtime.store.storm.window(record!.fingerprint!))?.acked_at,
+    undefined,
   );
 });
