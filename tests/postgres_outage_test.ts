@@ -74,8 +74,9 @@ Deno.test({
       if (elapsed < 20_000) {
         await new Promise((resolve) => setTimeout(resolve, 20_000 - elapsed));
       }
-      await pg.startServer();
+      // From here an insert may wait for the server coming up and commit: no longer "down".
       phase = "after";
+      await pg.startServer();
       await until(
         async () => {
           const res = await fetch(`${servers[1]!.url}/healthz`);
