@@ -171,7 +171,11 @@ export interface ActionRun {
   user_agent?: string;
   started_at: string;
   finished_at?: string;
-  status: "running" | "ok" | "error";
+  /**
+   * `unknown`: it was running when its instance died (a shared store sees the instance stop
+   * answering); what its steps did is not known, and it is never run again.
+   */
+  status: "running" | "ok" | "error" | "unknown";
   steps: ActionResult[];
 }
 

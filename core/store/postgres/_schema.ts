@@ -147,6 +147,13 @@ export const MIGRATIONS: readonly string[] = [
     last_sent_at text,
     flush_at text
   );`,
+  // 3: issue 13: each instance's heartbeat, so a button run left "running" by an instance that went
+  // silent reads "unknown" (action_runs.owner names the instance).
+  `CREATE TABLE instances (
+    owner text PRIMARY KEY,
+    started_at text NOT NULL,
+    seen_at text NOT NULL
+  );`,
 ];
 
 /** The schema version this code creates and understands. */
