@@ -251,6 +251,8 @@ export interface AlertQuery {
   thread_key?: string;
   /** Received at or after this time (ISO 8601). */
   after?: string;
+  /** Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive. */
+  text?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**

@@ -145,6 +145,9 @@ export async function listAlerts(
       );
     } else where.push(`received_at < ${before}`);
   }
+  if (query.text !== undefined && query.text !== "") {
+    where.push(`strpos(alert_json, $${params.push(query.text)}) > 0`);
+  }
   if (query.after !== undefined) {
     where.push(`received_at >= $${params.push(toIso(query.after, "after"))}`);
   }
