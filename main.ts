@@ -24,6 +24,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   backup: () => importLazy("cli/backup.ts"),
   replay: () => importLazy("cli/replay.ts"),
   silence: () => importLazy("cli/silence.ts"),
+  store: () => importLazy("cli/store.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -39,6 +40,7 @@ Commands:
   backup <file> [--config <path>]                    online, consistent copy of the SQLite store
   replay --config <path> [--since 24h | --ids a,b]   stored alerts through a changed config: what differs
   silence add|list|expire                            timed silences of storm control
+  store copy --from <file|url> --to <postgres url>   move the store to PostgreSQL (idempotent, checked)
 
 Run "blitz <command> --help" for details; "blitz --version" prints the version. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 

@@ -296,6 +296,7 @@ await benchFile("ingest_bench.ts", quick);
 await benchFile("e2e_bench.ts", quick);
 await benchFile("sandbox_bench.ts");
 await benchFile("storm_bench.ts");
+await benchFile("postgres_bench.ts", quick);
 
 const count = (what: string) => lines.filter((l) => l === what).length;
 console.log(

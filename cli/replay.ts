@@ -171,6 +171,12 @@ const command: Command = {
       log: silentLogger,
       io: false,
     });
+    if (runtime.config.global.store.backend === "postgres") {
+      await closeRuntime(runtime);
+      throw new InputError(
+        `${runtime.config.file}: store.backend: replay reads the SQLite store file (data_dir/blitz.db); on PostgreSQL it is not supported yet`,
+      );
+    }
     const storePath = join(runtime.config.global.data_dir, "blitz.db");
     let reader: StoreReader;
     try {

@@ -9,9 +9,8 @@ import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
 import { loadConfig } from "../core/config/config.ts";
 import { parseDuration } from "../core/duration.ts";
 import { InputError } from "../core/errors.ts";
-import { join } from "../core/paths.ts";
 import { didYouMean } from "../core/suggest.ts";
-import { openSqliteStore } from "../core/store/sqlite/sqlite.ts";
+import { openStore } from "../core/service/runtime.ts";
 import type { Silence } from "../core/store/store.ts";
 import { addSilence } from "../core/storm/storm.ts";
 
@@ -97,7 +96,7 @@ exit:   0 done, 2 bad input or config`,
     }
     checkFlags(sub, args);
     const config = await loadConfig({ path: args.config });
-    const store = openSqliteStore(join(config.global.data_dir, "blitz.db"));
+    const store = await openStore(config); // SQLite in data_dir, or the shared PostgreSQL
     try {
       if (sub === "add") {
         const [detector, extra] = rest;

@@ -27,6 +27,7 @@ export {
   parseIp,
   ptrName,
   rangeToCidrs,
+  unmapV4,
 } from "./ip.ts";
 export type { OutgoingMessage } from "./delivery/delivery.ts";
 // SSRF-safe HTTP for plugins that call out, and a capped body reader (safe_fetch imports only its own

@@ -1,11 +1,13 @@
 /**
  * Which RDAP server covers an IP: a longest-prefix match in the bundled IANA bootstrap data
- * (`rdap_bootstrap.json`), with its fallback (ARIN, which redirects) when nothing matches.
+ * (`rdap_bootstrap.json`: IANA's files as the npm package `rdap` ships them, publication dates kept),
+ * with its fallback (ARIN, which redirects) when nothing matches. A v4-mapped IPv6 address is looked
+ * up as its IPv4 address.
  *
  * @module
  */
 import bootstrapData from "./rdap_bootstrap.json" with { type: "json" };
-import { parseIp } from "../core/plugin.ts";
+import { parseIp, unmapV4 } from "../core/plugin.ts";
 
 /** RDAP bootstrap data for IPs, in the IANA file structure: `services` of `[[cidr, …], [base URL, …]]`. */
 export interface RdapBootstrap {
@@ -19,7 +21,8 @@ export function rdapBaseFor(
   ip: string,
   bootstrap: RdapBootstrap = bootstrapData,
 ): string {
-  const address = parseIp(ip);
+  // `::ffff:1.1.1.1` is 1.1.1.1: the IPv4 registry answers for it, not the IPv6 fallback.
+  const address = unmapV4(parseIp(ip));
   const bits = address.version === 4 ? 32 : 128;
   let best: { length: number; url: string } | undefined;
   for (

@@ -221,9 +221,10 @@ Deno.test("rdapBaseFor() prefers the longest matching prefix", () => {
     "https://v6-narrow.test/",
   );
   assert.equal(rdapBaseFor("2001:db8:2::1", bootstrap), "https://v6.test/");
+  // A v4-mapped address is its IPv4 address (issue 16: it used to fall through to the fallback).
   assert.equal(
     rdapBaseFor("::ffff:203.0.113.9", bootstrap),
-    "https://fallback.test/",
+    "https://narrow.test/",
   );
 });
 

@@ -62,6 +62,7 @@ const ListQuery = z.object({
     z.literal("").transform(() => undefined),
   ),
   before_id: z.string().max(200).optional().transform((v) => v || undefined),
+  q: z.string().max(200).optional().transform((v) => v?.trim() || undefined),
 });
 
 const encoder = new TextEncoder();
@@ -241,9 +242,10 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         400,
       );
     }
-    const { detector, status, before, before_id } = parsed.data;
+    const { detector, status, before, before_id, q } = parsed.data;
     const alerts = await runtime.store.listAlerts({
       limit: PAGE_SIZE,
+      ...(q ? { text: q } : {}),
       ...(detector ? { detector } : {}),
       ...(status ? { status } : {}),
       ...(before ? { before } : {}),
@@ -256,6 +258,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       const query = new URLSearchParams({
         ...(detector ? { detector } : {}),
         ...(status ? { status } : {}),
+        ...(q ? { q } : {}),
         before: last.received_at,
         before_id: last.id,
       });
@@ -282,6 +285,7 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       filter: {
         ...(detector ? { detector } : {}),
         ...(status ? { status } : {}),
+        ...(q ? { q } : {}),
       },
       listHref,
       ...(nextHref ? { nextHref } : {}),

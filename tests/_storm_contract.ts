@@ -331,5 +331,29 @@ export function stormCases(): StormCase[] {
       "the next batch is due one interval after the last",
     );
   });
+
+  test("listAlerts({ text }) finds alerts by any value in their JSON (the /alerts search)", async (store) => {
+    await store.insertAlerts([
+      {
+        id: "t1",
+        detector: "ids",
+        alert: { src_ip: "192.0.2.1", host: "web-1" },
+      },
+      {
+        id: "t2",
+        detector: "ids",
+        alert: { src_ip: "198.51.100.7", host: "db-2" },
+      },
+    ]);
+    assert.deepEqual(
+      (await store.listAlerts({ text: "198.51.100.7" })).map((a) => a.id),
+      ["t2"],
+    );
+    assert.deepEqual(
+      (await store.listAlerts({ text: "web-1" })).map((a) => a.id),
+      ["t1"],
+    );
+    assert.deepEqual(await store.listAlerts({ text: "nowhere" }), []);
+  });
   return cases;
 }

@@ -215,6 +215,16 @@ Deno.test("storm on /alerts: a suppressed alert shows why and links the alert wh
     !listHtml.includes(`/alerts/${first.alert_id}">${first.subject}`),
     "the filter keeps the mailed one out",
   );
+  const other = await h.ingest(suricata(2002, "198.51.100.77"));
+  const search = await h.request(
+    "http://127.0.0.1:8080/alerts?q=198.51.100.77",
+    { headers: auth },
+  );
+  const found = await search.text();
+  assert.equal(search.status, 200);
+  assert.ok(found.includes(`/alerts/${other.alert_id}"`), "found by its IP");
+  assert.ok(!found.includes(`/alerts/${held}"`), "the others are not listed");
+  assert.match(found, /name="q" value="198\.51\.100\.77"/);
   const page = await h.request(`http://127.0.0.1:8080/alerts/${held}`, {
     headers: auth,
   });

@@ -96,9 +96,9 @@ export async function closeRuntime(
  * Opens the configured store: SQLite in data_dir (a data_dir the process may not write is a config
  * error naming it), or PostgreSQL at `store.url` (migrated under an advisory lock).
  */
-async function openStore(
+export async function openStore(
   config: LoadedConfig,
-  quickCheck: boolean,
+  quickCheck = false,
 ): Promise<Runtime["store"]> {
   const { store } = config.global;
   if (store.backend === "postgres") {

@@ -191,7 +191,11 @@ export interface ActionRun {
   user_agent?: string;
   started_at: string;
   finished_at?: string;
-  status: "running" | "ok" | "error";
+  /**
+   * `unknown`: it was running when its instance died (a shared store sees the instance stop
+   * answering); what its steps did is not known, and it is never run again.
+   */
+  status: "running" | "ok" | "error" | "unknown";
   steps: ActionResult[];
 }
 
@@ -267,6 +271,8 @@ export interface AlertQuery {
   thread_key?: string;
   /** Received at or after this time (ISO 8601). */
   after?: string;
+  /** Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive. */
+  text?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**

@@ -28,7 +28,7 @@ td.k{width:30%;color:${THEME.muted}}
 pre{margin:0;white-space:pre-wrap;font:13px/1.45 ${THEME.mono};${WRAP}}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;background:${THEME.subtle};color:${THEME.muted}}
 .ok{background:#e3f4ec;color:#0b6e45}.error,.timeout,.failed{background:#fbe7e7;color:#a61b1b}
-.running,.retry,.queued,.processing{background:#fff4dc;color:#8a5a00}
+.running,.retry,.queued,.processing,.unknown{background:#fff4dc;color:#8a5a00}
 .note{padding:10px 12px;border-left:3px solid #7c93ad;background:#eef3f8}
 .warn{padding:10px 12px;border-left:3px solid #c23030;background:#fbe7e7}
 label{display:block;font-weight:600;margin:0 0 4px}
@@ -84,7 +84,9 @@ export function Card(
 /** A status word in a colored pill. */
 export function Badge({ status }: { status: string }): JSX.Element {
   const known =
-    /^(ok|error|timeout|failed|running|retry|queued|processing)$/.test(status)
+    /^(ok|error|timeout|failed|running|retry|queued|processing|unknown)$/.test(
+        status,
+      )
       ? ` ${status}`
       : "";
   return <span class={`badge${known}`}>{status}</span>;

@@ -32,7 +32,7 @@ export interface AlertListModel {
   detectors: string[];
   /** Status names for the filter. */
   statuses: string[];
-  filter: { detector?: string; status?: string };
+  filter: { detector?: string; status?: string; q?: string };
   /** Absolute URL of the list (the filter form's action). */
   listHref: string;
   /** Link to the next, older page. */
@@ -63,6 +63,16 @@ export function AlertFilter(
             </option>
           ))}
         </select>
+      </div>
+      <div>
+        <label for="q">Search</label>
+        <input
+          type="text"
+          id="q"
+          name="q"
+          value={model.filter.q ?? ""}
+          placeholder="any value: an IP, a host"
+        />
       </div>
       <div>
         <label for="status">Status</label>

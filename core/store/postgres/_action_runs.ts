@@ -91,14 +91,37 @@ export async function updateActionRun(
   }
 }
 
-/** The runs of alert `alertId`, oldest first. */
+/**
+ * The runs of alert `alertId`, oldest first. A run still "running" whose instance is gone (not
+ * `owner`, and not seen since `aliveSince`) reads as "unknown": nobody is finishing it.
+ */
 export async function selectActionRuns(
   sql: Sql,
   alertId: string,
+  options: { owner: string; aliveSince: string },
 ): Promise<ActionRun[]> {
   const rows = await sql.unsafe(
-    "SELECT * FROM action_runs WHERE alert_id = $1 ORDER BY started_at, seq",
-    [alertId],
+    `SELECT r.*, (r.status = 'running' AND r.owner IS DISTINCT FROM $2
+      AND (i.seen_at IS NULL OR i.seen_at < $3)) AS orphaned
+    FROM action_runs r LEFT JOIN instances i ON i.owner = r.owner
+    WHERE r.alert_id = $1 ORDER BY r.started_at, r.seq`,
+    [alertId, options.owner, options.aliveSince],
   );
-  return rows.map(toActionRun);
+  return rows.map((row) => {
+    const run = toActionRun(row);
+    if (row.orphaned) run.status = "unknown";
+    return run;
+  });
+}
+
+/** Records that instance `owner` is alive at `at` (its heartbeat). */
+export async function heartbeat(
+  sql: Sql,
+  options: { owner: string; at: string },
+): Promise<void> {
+  await sql.unsafe(
+    `INSERT INTO instances (owner, started_at, seen_at) VALUES ($1, $2, $2)
+    ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at`,
+    [options.owner, options.at],
+  );
 }

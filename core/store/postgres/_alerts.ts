@@ -21,7 +21,11 @@ type Param = string | number | null;
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 
-/** Inserts `alert` stamped `now`; with `idempotent`, returns the id already stored under its key instead. */
+/**
+ * Inserts `alert` stamped `now`; with `idempotent`, returns the id already stored under its key
+ * instead. One statement (prepared): outside a transaction it is one round trip, committed on its own
+ * (the ingest of one alert per request).
+ */
 export async function insertAlert(
   db: Db,
   alert: NewAlert,
@@ -38,22 +42,18 @@ export async function insertAlert(
     stringifyJson(alert.alert),
     alert.idempotency_key ?? null,
   ];
+  // Unique across instances: the constraint decides, and the loser reads the winner's id.
+  const conflict = options.idempotent && alert.idempotency_key !== undefined
+    ? " ON CONFLICT (detector, idempotency_key) DO NOTHING"
+    : "";
   const insert =
     `INSERT INTO alerts (id, detector, received_at, updated_at, status, alert_json, idempotency_key)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)`;
-  if (!options.idempotent || alert.idempotency_key === undefined) {
-    await db.unsafe(insert, params);
-    return { id: alert.id, duplicate: false };
-  }
-  // Unique across instances: the constraint decides, and the loser reads the winner's id.
-  const inserted = await db.unsafe(
-    `${insert} ON CONFLICT (detector, idempotency_key) DO NOTHING RETURNING id`,
-    params,
-  );
+    VALUES ($1, $2, $3, $4, $5, $6, $7)${conflict} RETURNING id`;
+  const inserted = await db.unsafe(insert, params, { prepare: true });
   if (inserted.length === 1) return { id: alert.id, duplicate: false };
   const [found] = await db.unsafe(
     "SELECT id FROM alerts WHERE detector = $1 AND idempotency_key = $2",
-    [alert.detector, alert.idempotency_key],
+    [alert.detector, alert.idempotency_key ?? null],
   );
   if (!found) {
     throw new Error(
@@ -144,6 +144,9 @@ export async function listAlerts(
         `(received_at < ${before} OR (received_at = ${before} AND id < ${id}))`,
       );
     } else where.push(`received_at < ${before}`);
+  }
+  if (query.text !== undefined && query.text !== "") {
+    where.push(`strpos(alert_json, $${params.push(query.text)}) > 0`);
   }
   if (query.after !== undefined) {
     where.push(`received_at >= $${params.push(toIso(query.after, "after"))}`);

@@ -41,14 +41,20 @@ export async function claimDue(
   ).map(toAlert);
 }
 
-/** Extends the leases `owner` holds to `until`; returns how many. */
+/**
+ * Extends to `until` the leases `owner` holds on `ids` (the alerts its workers are on); returns how
+ * many. An alert whose outcome could not be written is not among them: its lease lapses and any
+ * instance takes it over.
+ */
 export async function renewLeases(
   sql: Sql,
-  options: { owner: string; until: Date },
+  options: { owner: string; until: Date; ids: string[] },
 ): Promise<number> {
+  if (options.ids.length === 0) return 0;
   const result = await sql.unsafe(
-    `UPDATE alerts SET lease_until = $1 WHERE status = 'processing' AND lease_owner = $2`,
-    [options.until.toISOString(), options.owner],
+    `UPDATE alerts SET lease_until = $1 WHERE status = 'processing' AND lease_owner = $2
+    AND id IN (SELECT jsonb_array_elements_text($3::text::jsonb))`,
+    [options.until.toISOString(), options.owner, JSON.stringify(options.ids)],
   );
   return result.count;
 }

@@ -147,7 +147,14 @@ export const MIGRATIONS: readonly string[] = [
     last_sent_at text,
     flush_at text
   );`,
-  // 3: issue 16: claims since the alert's processing last ended (see the SQLite store's migration 7).
+  // 3: issue 13: each instance's heartbeat, so a button run left "running" by an instance that went
+  // silent reads "unknown" (action_runs.owner names the instance).
+  `CREATE TABLE instances (
+    owner text PRIMARY KEY,
+    started_at text NOT NULL,
+    seen_at text NOT NULL
+  );`,
+  // 4: issue 16: claims since the alert's processing last ended (see the SQLite store's migration 7).
   `ALTER TABLE alerts ADD COLUMN claims integer NOT NULL DEFAULT 0;`,
 ];
 

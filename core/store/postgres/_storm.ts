@@ -33,13 +33,19 @@ type Db = Sql | TransactionSql;
 export class PostgresStorm implements StormStore {
   #sql: Sql;
   #call: <T>(fn: () => Promise<T>) => Promise<T>;
+  #settled: (alertId: string) => void;
 
+  /** `settled(id)`: the alert got its outcome here (suppressed): its lease needs no renewal. */
   constructor(
     sql: Sql,
-    call: <T>(fn: () => Promise<T>) => Promise<T>,
+    options: {
+      call: <T>(fn: () => Promise<T>) => Promise<T>;
+      settled: (alertId: string) => void;
+    },
   ) {
     this.#sql = sql;
-    this.#call = call;
+    this.#call = options.call;
+    this.#settled = options.settled;
   }
 
   decide(input: StormInput): Promise<StormDecision> {
@@ -110,6 +116,7 @@ export class PostgresStorm implements StormStore {
         await writeWindow(tx, window);
         const at = input.now.toISOString();
         if (decision.action === "suppress") {
+          this.#settled(input.alertId);
           await tx.unsafe(
             `UPDATE alerts SET status = 'suppressed', fingerprint = $1, suppressed_by = $2, notified_id = $3,
             silence_id = $4, group_key = $5, lease_until = NULL, lease_owner = NULL, updated_at = $6
@@ -252,6 +259,7 @@ export class PostgresStorm implements StormStore {
   }
 
   silenced(alertId: string, silenceId: string, at: Date): Promise<void> {
+    this.#settled(alertId);
     return this.#call(async () => {
       await this.#sql.begin(async (tx) => {
         await tx.unsafe(

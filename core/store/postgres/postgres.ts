@@ -1,21 +1,26 @@
 /**
  * The alert store on PostgreSQL, shared by every Blitz instance on one database (npm `postgres`, no
- * ORM). Every write is a transaction that resolves only after its COMMIT, with `synchronous_commit =
- * on` (so a 202 is never given for an alert a failover could lose, with a synchronous standby). The
+ * ORM). Every write is a transaction that resolves only after its COMMIT. Promises to others (an
+ * alert behind a 202, a consumed nonce, an action run, a Jira key) commit with `synchronous_commit =
+ * on`, so a failover to a synchronous standby cannot lose them; bookkeeping (claims, leases, status
+ * and outcomes) commits with it off, as the SQLite store's NORMAL commits (see `#lazy`). The
  * statements are in one private file each: `_migrate.ts` (versioned migrations under an advisory
  * lock), `_alerts.ts` (inserts, updates, lists), `_lease.ts` (claims with `FOR UPDATE SKIP LOCKED`
  * and leases with an owner), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
  * singleton) and `_wake.ts` (LISTEN/NOTIFY). `_url.ts` reads `store.url` (sslmode, sslrootcert).
  *
- * Leases: each store is one instance, with an owner id; it renews the leases it holds every third
- * of the lease, so a lease lapses only when its instance is gone, and then any instance's
- * `requeueStale()` puts the alert back in the queue.
+ * Leases: each store is one instance, with an owner id; it renews the leases of the alerts its
+ * workers are on every third of the lease, so a lease lapses only when its instance is gone (or
+ * could not record an outcome), and then any instance's `requeueStale()` puts the alert back in the
+ * queue. Each instance also beats a heartbeat row every {@link HEARTBEAT_MS}; an action run left
+ * "running" by an instance silent for {@link GONE_AFTER_MS} reads as "unknown" (never run again).
  *
  * @module
  */
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
 import {
+  heartbeat,
   insertActionRun,
   selectActionRuns,
   updateActionRun,
@@ -23,7 +28,8 @@ import {
 import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
-import { connectionOf, redactUrl } from "./_url.ts";
+import { redactUrl } from "./_url.ts";
+import { defaultOwner, isConnectionError, openPool } from "./_pool.ts";
 import { Wake } from "./_wake.ts";
 import {
   claimDueDeliveries,
@@ -50,6 +56,7 @@ import type {
 
 export { POSTGRES_SCHEMA_VERSION } from "./_schema.ts";
 export { redactUrl } from "./_url.ts";
+export { isConnectionError } from "./_pool.ts";
 
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -94,10 +101,22 @@ export class PostgresStore implements Store {
   /** Storm control's state, decided per fingerprint under an advisory lock (`_storm.ts`). */
   readonly storm: PostgresStorm;
   #sql: Sql;
+  /**
+   * Bookkeeping (claims, leases, status and outcome updates, heartbeats): `synchronous_commit = off`,
+   * as the SQLite store's NORMAL commits. Visible to every instance at COMMIT and atomic, on disk
+   * within PostgreSQL's WAL writer delay (or with the next durable commit); a crash of the database
+   * (or a failover to an asynchronous copy) can undo the last of them, which at worst mails an alert
+   * again with the same Message-ID. Promises to others (inserts behind a 202, nonces, action runs,
+   * Jira keys, `durable: true`) go through the synchronous pool.
+   */
+  #lazy: Sql;
   #clock: () => Date;
   #wake: Wake;
   #leaseMs = 0;
   #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** Alerts claimed here and not yet given an outcome: the leases to renew. */
+  #inProgress = new Set<string>();
   #closed = false;
 
   /** Prefer {@link openPostgresStore}, which also migrates. */
@@ -105,20 +124,20 @@ export class PostgresStore implements Store {
     this.where = redactUrl(url);
     this.#clock = options.clock ?? (() => new Date());
     this.owner = options.owner ?? defaultOwner();
-    const connection = connectionOf(url);
-    this.#sql = postgres(connection.url, {
-      ssl: connection.ssl,
-      max: options.max ?? 10,
-      connect_timeout: options.connectTimeout ?? 5,
-      idle_timeout: 60,
-      onnotice: () => {},
-      connection: {
-        application_name: `blitz ${this.owner}`,
-        synchronous_commit: "on",
-      },
-    });
+    const pool = (synchronous: "on" | "off", max: number) =>
+      openPool(url, {
+        synchronous,
+        max,
+        connectTimeout: options.connectTimeout ?? 5,
+        name: `blitz ${this.owner}`,
+      });
+    this.#sql = pool("on", options.max ?? 10);
+    this.#lazy = pool("off", Math.max(2, Math.ceil((options.max ?? 10) / 2)));
     this.#wake = new Wake(this.#sql);
-    this.storm = new PostgresStorm(this.#sql, (fn) => this.#call(fn));
+    this.storm = new PostgresStorm(this.#sql, {
+      call: (fn) => this.#call(fn),
+      settled: (id) => this.#inProgress.delete(id),
+    });
   }
 
   /** Migrates and starts listening for work other instances queue. */
@@ -127,6 +146,15 @@ export class PostgresStore implements Store {
       migrate(this.#sql, { where: this.where, now: () => this.#now() })
     );
     await this.#wake.listen().catch(() => {}); // polling still finds the work
+    await this.#beat();
+    this.#heartbeatTimer = setInterval(() => void this.#beat(), HEARTBEAT_MS);
+    Deno.unrefTimer(this.#heartbeatTimer);
+  }
+
+  /** Records that this instance is alive (see {@link GONE_AFTER_MS}); an outage only delays it. */
+  async #beat(): Promise<void> {
+    await heartbeat(this.#lazy, { owner: this.owner, at: this.#now() })
+      .catch(() => {});
   }
 
   /** Calls `listener` when any instance queued new alerts (LISTEN/NOTIFY); returns the unsubscribe. */
@@ -137,13 +165,21 @@ export class PostgresStore implements Store {
   insertAlerts(alerts: NewAlert[]): Promise<void> {
     return this.#call(async () => {
       if (alerts.length === 0) return;
+      if (alerts.length === 1) {
+        await insertAlert(this.#sql, alerts[0]!, {
+          now: this.#now(),
+          idempotent: false,
+        });
+        this.#wake.announce(1);
+        return;
+      }
       await this.#sql.begin(async (tx) => {
         const now = this.#now();
         for (const alert of alerts) {
           await insertAlert(tx, alert, { now, idempotent: false });
         }
-        await this.#wake.notify(tx, alerts.length);
       });
+      this.#wake.announce(alerts.length);
     });
   }
 
@@ -152,16 +188,25 @@ export class PostgresStore implements Store {
   ): Promise<{ id: string; duplicate: boolean }[]> {
     return this.#call(async () => {
       if (alerts.length === 0) return [];
-      return await this.#sql.begin(async (tx) => {
+      if (alerts.length === 1) {
+        const result = await insertAlert(this.#sql, alerts[0]!, {
+          now: this.#now(),
+          idempotent: true,
+        });
+        if (!result.duplicate) this.#wake.announce(1);
+        return [result];
+      }
+      const inserted = await this.#sql.begin(async (tx) => {
         const now = this.#now();
         const results = [];
         for (const alert of alerts) {
           results.push(await insertAlert(tx, alert, { now, idempotent: true }));
         }
-        const fresh = results.filter((r) => !r.duplicate).length;
-        if (fresh > 0) await this.#wake.notify(tx, fresh);
         return results;
       }) as { id: string; duplicate: boolean }[];
+      const fresh = inserted.filter((r) => !r.duplicate).length;
+      if (fresh > 0) this.#wake.announce(fresh);
+      return inserted;
     });
   }
 
@@ -175,9 +220,20 @@ export class PostgresStore implements Store {
     });
   }
 
-  updateAlert(id: string, patch: AlertPatch): Promise<void> {
+  updateAlert(
+    id: string,
+    patch: AlertPatch,
+    options?: { durable?: boolean },
+  ): Promise<void> {
+    const durable = options?.durable ?? "jira_keys" in patch;
+    // An outcome: stop renewing the lease even if this write fails (then another instance takes over).
+    if (patch.status !== undefined && patch.status !== "processing") {
+      this.#inProgress.delete(id);
+    }
     return this.#call(() =>
-      updateAlert(this.#sql, id, patch, { now: this.#now() })
+      updateAlert(durable ? this.#sql : this.#lazy, id, patch, {
+        now: this.#now(),
+      })
     );
   }
 
@@ -208,19 +264,21 @@ export class PostgresStore implements Store {
       return Promise.reject(new RangeError(`Invalid limit: ${limit}`));
     }
     this.#renewEvery(options.leaseMs);
-    return this.#call(() =>
-      claimDue(this.#sql, {
+    return this.#call(async () => {
+      const claimed = await claimDue(this.#lazy, {
         now: options.now ?? this.#clock(),
         leaseMs: options.leaseMs,
         limit,
         owner: this.owner,
-      })
-    );
+      });
+      for (const record of claimed) this.#inProgress.add(record.id);
+      return claimed;
+    });
   }
 
   requeueStale(options: RequeueOptions = {}): Promise<number> {
     return this.#call(() =>
-      requeueLapsed(this.#sql, {
+      requeueLapsed(this.#lazy, {
         now: options.now ?? this.#clock(),
         all: options.all,
         quarantineAfter: options.quarantineAfter ?? 3,
@@ -242,7 +300,11 @@ export class PostgresStore implements Store {
   }
 
   listActionRuns(alertId: string): Promise<ActionRun[]> {
-    return this.#call(() => selectActionRuns(this.#sql, alertId));
+    const aliveSince = new Date(this.#clock().getTime() - GONE_AFTER_MS)
+      .toISOString();
+    return this.#call(() =>
+      selectActionRuns(this.#sql, alertId, { owner: this.owner, aliveSince })
+    );
   }
 
   insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void> {
@@ -255,7 +317,7 @@ export class PostgresStore implements Store {
     options: { now?: Date; leaseMs: number; limit: number },
   ): Promise<ChannelDelivery[]> {
     return this.#call(() =>
-      claimDueDeliveries(this.#sql, {
+      claimDueDeliveries(this.#lazy, {
         now: options.now ?? this.#clock(),
         leaseMs: options.leaseMs,
         limit: options.limit,
@@ -316,8 +378,12 @@ export class PostgresStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#renewTimer);
+    clearInterval(this.#heartbeatTimer);
     await this.#wake.close();
-    await this.#sql.end({ timeout: 5 });
+    await Promise.all([
+      this.#sql.end({ timeout: 5 }),
+      this.#lazy.end({ timeout: 5 }),
+    ]);
   }
 
   /** Runs a call, remembering why it failed while the database is away (see `lastError`). */
@@ -347,7 +413,8 @@ export class PostgresStore implements Store {
     clearInterval(this.#renewTimer);
     this.#renewTimer = setInterval(() => {
       const until = new Date(this.#clock().getTime() + this.#leaseMs);
-      renewLeases(this.#sql, { owner: this.owner, until }).catch(() => {
+      const ids = [...this.#inProgress];
+      renewLeases(this.#lazy, { owner: this.owner, until, ids }).catch(() => {
         // the database is away: the leases lapse unless it is back in time, and are then re-claimed
       });
     }, Math.max(50, Math.floor(leaseMs / 3)));
@@ -359,35 +426,11 @@ export class PostgresStore implements Store {
   }
 }
 
+/** How often an instance records that it is alive. */
+export const HEARTBEAT_MS = 5_000;
+
+/** An instance silent this long is gone: its action runs still "running" read as "unknown". */
+export const GONE_AFTER_MS = 30_000;
+
 /** Thrown inside `ping`'s transaction to roll it back. */
 class Rollback extends Error {}
-
-/** Whether `err` says the database could not be reached (as opposed to a bad statement). */
-export function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code !== "string") return false;
-  return [
-    "ECONNREFUSED",
-    "ECONNRESET",
-    "ETIMEDOUT",
-    "EPIPE",
-    "CONNECTION_CLOSED",
-    "CONNECTION_ENDED",
-    "CONNECTION_DESTROYED",
-    "CONNECT_TIMEOUT",
-    "57P01", // admin_shutdown
-    "57P02", // crash_shutdown
-    "57P03", // cannot_connect_now
-    "25006", // read_only_sql_transaction (a standby)
-  ].includes(code) || code.startsWith("08");
-}
-
-function defaultOwner(): string {
-  let host = "blitz";
-  try {
-    host = Deno.hostname();
-  } catch {
-    // no --allow-sys=hostname
-  }
-  return `${host}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
-}

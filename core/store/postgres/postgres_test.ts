@@ -12,6 +12,7 @@ import {
   redactUrl,
 } from "./postgres.ts";
 import { connectionOf } from "./_url.ts";
+import { isDeferredWriteFault } from "./_guard.ts";
 import {
   hasPostgres,
   type Postgres,
@@ -336,4 +337,18 @@ Deno.test("redactUrl() hides the password; connectionOf() honours sslmode and ss
     () => connectionOf("mysql://u:pw@h/d"),
     (err: Error) => !err.message.includes("pw"),
   );
+});
+
+Deno.test("isDeferredWriteFault() matches only the client's deferred write on a dropped socket", () => {
+  const fault = new TypeError(
+    "Cannot read properties of null (reading 'write')",
+  );
+  fault.stack =
+    `TypeError: ${fault.message}\n    at Immediate.nextWrite (file:///x/node_modules/.deno/postgres@3.4.9/node_modules/postgres/src/connection.js:255:22)`;
+  assert.equal(isDeferredWriteFault(fault), true);
+  const elsewhere = new TypeError(fault.message);
+  elsewhere.stack =
+    `TypeError: ${fault.message}\n    at file:///x/core/pipeline/pipeline.ts:1:1`;
+  assert.equal(isDeferredWriteFault(elsewhere), false);
+  assert.equal(isDeferredWriteFault(new Error(fault.message)), false);
 });

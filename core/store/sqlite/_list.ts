@@ -39,6 +39,10 @@ export function alertSelect(
       where.push("received_at < :before");
     }
   }
+  if (query.text !== undefined && query.text !== "") {
+    where.push("instr(alert_json, :text) > 0");
+    params.text = query.text;
+  }
   if (query.after !== undefined) {
     where.push("received_at >= :after");
     params.after = toIso(query.after, "after");

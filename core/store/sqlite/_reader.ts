@@ -14,6 +14,16 @@ export interface StoreReader {
   getAlert(id: string): AlertRecord | undefined;
   /** Newest first, as `Store.listAlerts`. */
   listAlerts(query?: AlertQuery): AlertRecord[];
+  /**
+   * Raw rows of a store table in insertion order (`store copy`): at most `limit` rows after position
+   * `after`, each with its position (`at`, the rowid) and its columns as stored.
+   */
+  rows(
+    table: string,
+    options: { after: number; limit: number },
+  ): { at: number; row: Record<string, unknown> }[];
+  /** Rows in a store table. */
+  count(table: string): number;
   /** Storm control: the fingerprint definitions with windows, per detector (none on an older store). */
   stormDefinitions(): {
     detector: string;
@@ -46,6 +56,19 @@ export function openSqliteReader(path: string): StoreReader {
       const { sql, params } = alertSelect(query);
       return db.prepare(sql).all(params).map(toAlert);
     },
+    rows(table, { after, limit }) {
+      const name = storeTable(table);
+      return db.prepare(
+        `SELECT rowid AS "__at", * FROM ${name} WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+      ).all(after, limit).map(({ __at, ...row }) => ({
+        at: Number(__at),
+        row,
+      }));
+    },
+    count(table) {
+      const name = storeTable(table);
+      return Number(db.prepare(`SELECT count(*) AS n FROM ${name}`).get()?.n);
+    },
     stormDefinitions() {
       try {
         return db.prepare(
@@ -63,4 +86,23 @@ export function openSqliteReader(path: string): StoreReader {
       db.close();
     },
   };
+}
+
+const TABLES = [
+  "alerts",
+  "action_runs",
+  "channel_deliveries",
+  "storm_windows",
+  "storm_timers",
+  "silences",
+  "storm_breaker",
+  "storm_groups",
+];
+
+/** `table` when it is one of the store's tables (names are never taken from input into SQL otherwise). */
+function storeTable(table: string): string {
+  if (!TABLES.includes(table)) {
+    throw new RangeError(`Unknown store table "${table}"`);
+  }
+  return table;
 }
