@@ -99,8 +99,10 @@ Deno.test({
                 await victim.stop("SIGKILL");
               },
             });
+            // Only requests in flight on the victim when it died may fail: at most one per sender
+            // (16), however long the kill takes on a loaded machine.
             assert.ok(
-              accepted.size >= 990,
+              accepted.size >= 1_000 - 16,
               `accepted ${accepted.size}: ${[...statuses]}`,
             );
             await until(
@@ -125,10 +127,17 @@ Deno.test({
             // Only what was in flight on the killed instance: at most its workers' claims.
             assert.ok(twice.length <= 4, `mailed twice: ${twice.length}`);
             const survivors = [servers[0]!, servers[2]!];
-            assert.ok(
-              survivors.some((s) => s.logs.some((l) => l.event === "requeued")),
-              "a survivor took over the killed instance's leases",
-            );
+            // Whether the victim held a lease at the instant of the kill depends on timing; when it
+            // did (an alert it mailed but never recorded is mailed again), a survivor must have
+            // taken the lease over. Every 202'd alert being mailed, above, is the promise itself.
+            if (twice.length > 0) {
+              assert.ok(
+                survivors.some((s) =>
+                  s.logs.some((l) => l.event === "requeued")
+                ),
+                "a survivor took over the killed instance's leases",
+              );
+            }
             for (const s of survivors) await s.stop();
           } finally {
             await project.cleanup();
