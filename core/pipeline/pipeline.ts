@@ -220,7 +220,13 @@ export async function processAlert(
       // (processing this alert again after a crash finds them queued and adds none).
       await queueChannels(runtime, composition);
     }
-    if (composition.sendMail && !composition.notify.includes("email")) {
+    // Not mailed: no condition matched, or the detector notifies only chat channels.
+    const unsent = !composition.sendMail
+      ? "no condition matched"
+      : composition.notify.includes("email")
+      ? undefined
+      : "email is not in notify";
+    if (unsent) {
       const patch: AlertPatch = {
         ...composed,
         status: "not_sent",
@@ -235,28 +241,10 @@ export async function processAlert(
           runtime.log("not_sent", {
             alert_id: record.id,
             detector: record.detector,
-            reason: "email is not in notify",
-          }),
-      );
-      return applyPatch(record, patch);
-    }
-    if (!composition.sendMail) {
-      const patch: AlertPatch = {
-        ...composed,
-        status: "not_sent",
-        delivery: { status: "skipped" },
-      };
-      await recordOutcome(
-        runtime,
-        record,
-        patch,
-        options,
-        () =>
-          runtime.log("not_sent", {
-            alert_id: record.id,
-            detector: record.detector,
-            reason: "no condition matched",
-            ...(unfilled.length ? { unfilled: unfilled.join("; ") } : {}),
+            reason: unsent,
+            ...(!composition.sendMail && unfilled.length
+              ? { unfilled: unfilled.join("; ") }
+              : {}),
           }),
       );
       return applyPatch(record, patch);
