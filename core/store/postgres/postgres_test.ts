@@ -351,4 +351,14 @@ Deno.test("isDeferredWriteFault() matches only the client's deferred write on a 
     `TypeError: ${fault.message}\n    at file:///x/core/pipeline/pipeline.ts:1:1`;
   assert.equal(isDeferredWriteFault(elsewhere), false);
   assert.equal(isDeferredWriteFault(new Error(fault.message)), false);
+  // The second form: the deferred write on a socket the server already ended (a rejected promise).
+  const ended = new Error("This socket has been ended by the other party");
+  ended.stack =
+    `Error: ${ended.message}\n    at Socket._writeAfterFIN [as write] (ext:deno_node/net.ts:1:10175)\n    at Immediate.nextWrite (file:///x/node_modules/.deno/postgres@3.4.9/node_modules/postgres/src/connection.js:255:22)`;
+  assert.equal(isDeferredWriteFault(ended), true);
+  const endedElsewhere = new Error(ended.message);
+  endedElsewhere.stack =
+    `Error: ${ended.message}\n    at Socket._writeAfterFIN [as write] (ext:deno_node/net.ts:1:10175)\n    at file:///x/core/delivery/smtp_pool.ts:1:1`;
+  assert.equal(isDeferredWriteFault(endedElsewhere), false);
+  assert.equal(isDeferredWriteFault(new TypeError(ended.message)), false);
 });
