@@ -38,7 +38,9 @@ unfilled, conditions that error, CEL paths, fingerprint, thread or id paths the 
     let registry: PluginRegistry | undefined;
     const config = await loadConfig({
       path: args.config,
-      registry: async (g) => (registry = await loadRegistry(g.plugin_dirs)),
+      registry: async (g) => (registry = await loadRegistry(g.plugin_dirs, {
+        memoryMb: g.plugin_memory_mb,
+      })),
     });
     for (const warning of config.warnings) {
       console.error(redact(`warning: ${warning}`));

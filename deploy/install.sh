@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs Blitz on a SOC host (run from a checkout, as root):
-#   /opt/blitz/           the bundle (blitz.js, sandbox_worker.ts), the pinned Deno, the launcher `blitz`
+#   /opt/blitz/           the bundle (blitz.js, sandbox_worker.ts, sandbox_child.ts), the pinned Deno, the launcher `blitz`
 #   /etc/blitz/           blitz.yaml, detectors/, blitz.env (secrets, 0640 root:blitz); never overwritten
 #   /var/lib/blitz/       data_dir: the store and the outbox, owned by the `blitz` system user
 #   /etc/systemd/system/blitz.service
@@ -64,11 +64,12 @@ UNIT_DIR=$PREFIX/etc/systemd/system
 BUILD=$(mktemp -d)
 trap 'rm -rf "$BUILD"' EXIT
 (cd "$REPO" && "$DENO" bundle --quiet --platform=deno -o "$BUILD/blitz.js" bundle.ts)
-cp "$REPO/core/plugins/sandbox_worker.ts" "$BUILD/sandbox_worker.ts"
+cp "$REPO/core/plugins/sandbox_worker.ts" "$REPO/core/plugins/sandbox_child.ts" "$BUILD/"
 
 mkdir -p "$OPT" "$ETC/detectors" "$DATA" "$UNIT_DIR"
 install -m 0644 "$BUILD/blitz.js" "$OPT/blitz.js"
 install -m 0644 "$BUILD/sandbox_worker.ts" "$OPT/sandbox_worker.ts"
+install -m 0644 "$BUILD/sandbox_child.ts" "$OPT/sandbox_child.ts"
 install -m 0644 "$REPO/README.md" "$OPT/README.md"
 if ! cmp -s "$DENO" "$OPT/deno"; then
   install -m 0755 "$DENO" "$OPT/deno.new" && mv -f "$OPT/deno.new" "$OPT/deno"

@@ -24,6 +24,10 @@ export function enrichmentMessage(e: EmailEnrichment): string | undefined {
     case "error":
       return `${e.name} — failed: ${e.error ?? "unknown error"}`;
     case "timeout":
+      // The plugin sandbox says what it did: "plugin timed out after 5 s and was killed".
+      if (e.error?.startsWith("plugin timed out")) {
+        return `${e.name} — ${e.error}`;
+      }
       return `${e.name} — timed out after ${
         formatSeconds(e.timeoutMs ?? e.ms)
       }`;

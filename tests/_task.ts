@@ -38,6 +38,12 @@ export function taskFlags(name: string): { flags: string[]; rest: string[] } {
     ),
     `task ${name} grants no blanket permissions`,
   );
+  // Only the Deno binary may run (plugin sandbox processes): PATH's `deno`, resolved at start.
+  assert.deepEqual(
+    flags.filter((f) => f.startsWith("--allow-run")),
+    flags.some((f) => f.startsWith("--allow-run")) ? ["--allow-run=deno"] : [],
+    `task ${name} may run only the deno binary`,
+  );
   const read = flags.findIndex((f) => f.startsWith("--allow-read="));
   if (read !== -1) flags[read] = `${flags[read]},${ROOT}`;
   return { flags, rest: words.slice(main + 1) };

@@ -29,6 +29,7 @@ Deno.test("install.sh --prefix installs a tree whose launcher checks and ingests
         "opt/blitz/blitz",
         "opt/blitz/blitz.js",
         "opt/blitz/sandbox_worker.ts",
+        "opt/blitz/sandbox_child.ts",
         "opt/blitz/deno",
         "etc/blitz/blitz.yaml",
         "etc/blitz/blitz.env",
@@ -59,9 +60,15 @@ Deno.test("install.sh --prefix installs a tree whose launcher checks and ingests
       ),
     );
     assert.ok(flags.includes(`--allow-write=${dir}/var/lib/blitz `));
+    const words = flags.split(" ");
     assert.doesNotMatch(
-      flags,
+      words.filter((w) => !w.startsWith("--allow-run=")).join(" "),
       /(^|\s)(-A|--allow-all|--allow-run|--allow-ffi)\b/,
+    );
+    // The service may run exactly its pinned Deno binary (the plugin sandbox processes), nothing else.
+    assert.deepEqual(
+      words.filter((w) => w.startsWith("--allow-run")),
+      [`--allow-run=${dir}/opt/blitz/deno`],
     );
     for (
       const line of [

@@ -100,6 +100,7 @@ Deno.test("ingestAlert() with the sandbox delivers the email with each evil plug
       "--allow-env",
       "--allow-net",
       "--allow-sys=hostname,osRelease",
+      `--allow-run=${Deno.execPath()}`,
     ];
     const child = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -147,7 +148,7 @@ Deno.test("ingestAlert() with the sandbox delivers the email with each evil plug
     }
     assert.deepEqual([byName["Loops"]?.status, byName["Loops"]?.error], [
       "timeout",
-      "timed out after 1 s",
+      "plugin timed out after 1 s and was killed",
     ]);
     assert.equal(out.stats.evil_loop.timeouts, 1);
 
@@ -161,7 +162,7 @@ Deno.test("ingestAlert() with the sandbox delivers the email with each evil plug
         `${name} in:\n${text}`,
       );
     }
-    assert.match(text, /Loops — timed out after/);
+    assert.match(text, /Loops — plugin timed out after 1 s and was killed/);
     assert.match(text, /team-a/);
   } finally {
     clearTimeout(guard);

@@ -266,6 +266,12 @@ export const GlobalConfigSchema = z.strictObject({
   // An alert whose processing was interrupted this many times in a row (a crash each time) is
   // quarantined as failed instead of crashing the service again at every start.
   quarantine_after: z.number().int().min(1).max(100).default(3),
+  // V8 heap cap (MB) of each plugin_dirs plugin's sandbox process: past it that process dies alone and
+  // its call fails with "plugin crashed: out of memory (cap N MB)".
+  plugin_memory_mb: z.number().int()
+    .min(32, "must be at least 32 (MB): a plugin's sandbox needs that to start")
+    .max(16_384, "must be at most 16384 (MB): it caps one plugin call")
+    .default(128),
   // Connections: at most this many open (more get a fast 503), each must send its request headers
   // within header_timeout, and an idle keep-alive one its next request within idle_timeout.
   max_connections: z.number().int().min(1).max(1_000_000).default(512),

@@ -254,7 +254,10 @@ async function runOne(
         ...base,
         status: "timeout",
         ms: ms(),
-        error: `timed out after ${formatDuration(timeoutMs)}`,
+        // The sandbox says what it did ("plugin timed out after 5 s and was killed").
+        error: /timed out after/.test((err as Error).message ?? "")
+          ? publicError(err)
+          : `timed out after ${formatDuration(timeoutMs)}`,
       };
     }
     return {

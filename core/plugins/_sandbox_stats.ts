@@ -14,11 +14,12 @@ export type SandboxEvent =
   }
   | { type: "terminate"; plugin: string; reason: TerminateReason };
 
-/** Why a worker was terminated: retired after an overrun, blocked by one, or the rest. */
+/** Why a worker or child process ended: retired or killed after an overrun, blocked by one, out of memory, or the rest. */
 export type TerminateReason =
   | "timeout"
   | "blocked"
   | "crash"
+  | "oom"
   | "load_failed"
   | "idle"
   | "close";

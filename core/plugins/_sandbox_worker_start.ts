@@ -16,7 +16,8 @@ const WORKER_URL = new URL("./sandbox_worker.ts", import.meta.url);
 // Plugins import `core/plugin.ts` and what it imports: the whole `core/` folder is readable. In the
 // bundle this module is dist/blitz.js itself, and dist/ is that folder.
 const HERE = new URL(".", import.meta.url);
-const CORE_DIR = decodeURIComponent(
+/** The folder plugins may read to import `core/plugin.ts` (dist/ in the bundle). */
+export const CORE_DIR = decodeURIComponent(
   (HERE.pathname.endsWith("/core/plugins/") ? new URL("../", HERE) : HERE)
     .pathname,
 );

@@ -225,13 +225,14 @@ async function importPlugin(
   file: string,
   kind: "enrichment" | "action" | "channel",
   problems: string[],
+  memoryMb: number | undefined,
 ) {
   const url = toFileUrl(file).href;
   let plugin: unknown;
   try {
     // Custom plugins are imported inside a sandbox worker, so not even their top-level code runs with
     // this process's permissions; the registry keeps a stand-in that only the sandbox can call.
-    plugin = await loadSandboxed(url);
+    plugin = await loadSandboxed(url, memoryMb ? { memoryMb } : {});
   } catch (err) {
     const message = (err as Error).message.split("\n")[0]!;
     problems.push(
@@ -275,9 +276,13 @@ async function pluginFiles(dir: string): Promise<string[]> {
   return files.sort();
 }
 
-/** Builds the registry: built-ins, then every module of each plugin dir (which may override a built-in). */
+/**
+ * Builds the registry: built-ins, then every module of each plugin dir (which may override a built-in),
+ * each loaded in a sandbox process capped at `memoryMb` (`plugin_memory_mb`).
+ */
 export async function loadRegistry(
   pluginDirs: string[] = [],
+  options: { memoryMb?: number } = {},
 ): Promise<PluginRegistry> {
   const registry = new PluginRegistry();
   for (const row of CATALOGUE) {
@@ -294,15 +299,30 @@ export async function loadRegistry(
       continue;
     }
     for (const file of await pluginFiles(dir)) {
-      const entry = await importPlugin(file, "enrichment", problems);
+      const entry = await importPlugin(
+        file,
+        "enrichment",
+        problems,
+        options.memoryMb,
+      );
       if (entry) registry.addEnrichment(entry as PluginEntry<AnyEnrichment>);
     }
     for (const file of await pluginFiles(join(dir, "actions"))) {
-      const entry = await importPlugin(file, "action", problems);
+      const entry = await importPlugin(
+        file,
+        "action",
+        problems,
+        options.memoryMb,
+      );
       if (entry) registry.addAction(entry as PluginEntry<AnyAction>);
     }
     for (const file of await pluginFiles(join(dir, "channels"))) {
-      const entry = await importPlugin(file, "channel", problems);
+      const entry = await importPlugin(
+        file,
+        "channel",
+        problems,
+        options.memoryMb,
+      );
       if (entry) registry.addChannel(entry as PluginEntry<AnyChannel>);
     }
   }

@@ -1,27 +1,31 @@
 /**
- * The plugin sandbox (SECURITY.md 12 and 13): each plugin runs in a small pool of Deno Workers granted
- * exactly the permissions it declares, under a deadline.
+ * The plugin sandbox (SECURITY.md 12 and 13): each plugin runs granted exactly the permissions it
+ * declares, under a deadline that really stops it.
+ *
+ * Plugins from `plugin_dirs` run in child processes (`_sandbox_process_pool.ts`): a warm pool per
+ * plugin of `deno run` processes started from this process's Deno binary with only the plugin's
+ * permission flags and `--v8-flags=--max-old-space-size=<memoryMb>`, one call at a time each, messages
+ * framed over stdin/stdout. At a call's deadline its process is SIGKILLed and replaced ("plugin timed
+ * out after 5s and was killed"); a process that runs out of heap or crashes fails only its call
+ * ("plugin crashed: out of memory (cap 128 MB)"). Their modules are also loaded (`loadSandboxed`) in a
+ * child process, so not even a plugin's top-level code can spin or exhaust memory in Blitz. The parent
+ * needs `--allow-run` for the Deno binary (see docs/security.md).
+ *
+ * Built-in plugins (reviewed code of this repository) run in a small pool of Deno Workers (or in this
+ * process, in the bundle): a Worker runs many calls at once and costs less per call, but cannot be
+ * stopped while it spins (Deno 2.9, denoland/deno#35657) nor capped. A call past its deadline is
+ * rejected with TimeoutError at once and its worker leaves the pool; a worker that does not acknowledge
+ * the abort within `graceMs` is terminated and counted as stuck, and `maxStuck` stuck workers disable
+ * the plugin until restart (`stats()` reports `stuck`).
  *
  * Permissions: `net`, `env`, `read` (and `sys`, if a plugin declares it) as declared: `true`, a list,
  * or nothing. Plus read access to the plugin's own folder and to `core/`, so it can import its modules
- * (npm packages need no grant). Never `write`, `run`, `ffi` or remote imports. `process.env` holds only
- * the declared variables. A denied call throws Deno's `NotCapable`, reported as
- * `permission denied: env access to "HOME"` and recorded as that enrichment's error.
+ * (npm packages need no grant). Never `write`, `run`, `ffi` or remote imports. The environment (a child
+ * process's, or `process.env` in a worker) holds only the declared variables. A denied call throws
+ * Deno's `NotCapable`, reported as `permission denied: env access to "HOME"` and recorded as that
+ * enrichment's error.
  *
- * Deadlines: a call past its deadline is rejected with TimeoutError at once, and its worker leaves the
- * pool (replacements start lazily). The worker is sent an abort for that call. If it acknowledges
- * (its event loop is alive), it is terminated as soon as its other calls have settled. If it does
- * not acknowledge within `graceMs`, its event loop is blocked by synchronous code: it is terminated
- * at once (its other calls fail) and counted as stuck.
- *
- * Deno 2.9 caveat (checked on 2.9.6; denoland/deno#35657): `Worker.terminate()` does not interrupt
- * JavaScript that never yields. A `while (true) {}` keeps its thread, and a CPU core, busy until the
- * process exits, and keeps the process from exiting on its own: the CLI must end with `Deno.exit()`.
- * Because each stuck worker may hold a core, a plugin that leaves `maxStuck` stuck workers is
- * disabled until restart, and `stats()` reports `stuck` for alerting.
- *
- * Needs `--unstable-worker-options` (or `"unstable": ["worker-options"]` in deno.json); without it Deno
- * exits when the first worker starts. A worker never gets more than the process has.
+ * Workers need `--unstable-worker-options` (or `"unstable": ["worker-options"]` in deno.json).
  *
  * @module
  */
@@ -29,15 +33,19 @@ import { inProcessInvoker, type Invoker, TimeoutError } from "./call.ts";
 import { formatDuration } from "../duration.ts";
 import type {
   CallContext,
-  FromWorker,
   PluginDescription,
   ToWorker,
 } from "./sandbox_worker.ts";
 import { PluginPool, type PoolOptions } from "./_sandbox_pool.ts";
+import {
+  ProcessPool,
+  type ProcessPoolOptions,
+} from "./_sandbox_process_pool.ts";
+import { describeExit, SandboxChild } from "./_sandbox_process.ts";
 import type { SandboxEvent, SandboxStats } from "./_sandbox_stats.ts";
 import {
-  startWorker,
   toError,
+  workerEnv,
   workerPermissions,
 } from "./_sandbox_worker_start.ts";
 
@@ -47,16 +55,24 @@ export type {
   TerminateReason,
 } from "./_sandbox_stats.ts";
 export { workerPermissions } from "./_sandbox_worker_start.ts";
+export { childArgs } from "./_sandbox_process.ts";
+
+/** The default V8 heap cap of a plugin's child process, in MB (config `plugin_memory_mb`). */
+export const DEFAULT_PLUGIN_MEMORY_MB = 128;
 
 const STAND_IN = Symbol("blitz.sandbox.standIn");
 
 /** Options of {@linkcode createSandboxInvoker}. */
 export interface SandboxOptions {
-  /** Workers per plugin; each runs many calls at once, so this bounds CPU and memory, not concurrency. @default 2 */
+  /** Workers per built-in plugin; each runs many calls at once, so this bounds CPU and memory, not concurrency. @default 2 */
   poolSize?: number;
+  /** Child processes per `plugin_dirs` plugin; each runs one call at a time, so this bounds its concurrency. @default 4 */
+  processes?: number;
+  /** V8 heap cap of each child process, in MB. @default 128 */
+  memoryMb?: number;
   /** Where built-in plugins run: in workers like custom ones, or in this process. @default "sandbox" */
   builtins?: "sandbox" | "in-process";
-  /** An idle worker is terminated after this long (the timer does not keep the process alive). @default 60_000 */
+  /** An idle worker, or an idle child process beyond a plugin's last one, ends after this long. @default 60_000 */
   idleMs?: number;
   /** How long a worker has to acknowledge the abort of an overrun call before it counts as blocked. @default 1_000 */
   graceMs?: number;
@@ -68,10 +84,12 @@ export interface SandboxOptions {
   log?: (line: string) => void;
 }
 
-/** The sandbox: an Invoker whose workers `close()` terminates, with counters for metrics. */
+/** The sandbox: an Invoker whose workers and child processes `close()` ends, with counters for metrics. */
 export type SandboxInvoker = Invoker & {
-  /** Terminates every worker; calls in flight and later calls reject. */
+  /** Terminates every worker and kills every child process (resolves once they are gone); calls in flight and later calls reject. */
   close(): Promise<void>;
+  /** The pids of the child processes alive now, per plugin name. */
+  pids(): Record<string, number[]>;
   /** Counters per plugin name. */
   stats(): Record<string, SandboxStats>;
 };
@@ -99,7 +117,14 @@ export function createSandboxInvoker(
     log: options.log ?? ((line: string) => console.error(line)),
     ...(options.onMetrics ? { onMetrics: options.onMetrics } : {}),
   };
-  const pools = new Map<string, PluginPool>();
+  const processOptions: ProcessPoolOptions = {
+    size: Math.max(1, options.processes ?? 4),
+    memoryMb: options.memoryMb ?? DEFAULT_PLUGIN_MEMORY_MB,
+    idleMs: poolOptions.idleMs,
+    log: poolOptions.log,
+    ...(options.onMetrics ? { onMetrics: options.onMetrics } : {}),
+  };
+  const pools = new Map<string, PluginPool | ProcessPool>();
   let closed = false;
   return {
     invoke(entry, plugin, params, ctx, invokeOptions) {
@@ -117,12 +142,19 @@ export function createSandboxInvoker(
       if (!pool) {
         pools.set(
           entry.url,
-          pool = new PluginPool(
-            entry.url,
-            plugin.name,
-            plugin.permissions,
-            poolOptions,
-          ),
+          pool = entry.builtin
+            ? new PluginPool(
+              entry.url,
+              plugin.name,
+              plugin.permissions,
+              poolOptions,
+            )
+            : new ProcessPool(
+              entry.url,
+              plugin.name,
+              plugin.permissions,
+              processOptions,
+            ),
         );
       }
       const callCtx: CallContext = {
@@ -143,12 +175,22 @@ export function createSandboxInvoker(
         return Promise.reject(err);
       }
     },
-    close() {
+    async close() {
       closed = true;
+      await Promise.all(
+        [...pools.values()].map((pool) =>
+          pool.close(new Error("The sandbox is closed"))
+        ),
+      );
+    },
+    pids() {
+      const out: Record<string, number[]> = {};
       for (const pool of pools.values()) {
-        pool.close(new Error("The sandbox is closed"));
+        if (pool instanceof ProcessPool) {
+          (out[pool.name] ??= []).push(...pool.pids());
+        }
       }
-      return Promise.resolve();
+      return out;
     },
     stats() {
       const out: Record<string, SandboxStats> = {};
@@ -178,35 +220,25 @@ function isStandIn(plugin: object): boolean {
 }
 
 /**
- * Imports a plugin module only inside a worker with no permissions beyond reading its own modules, so
- * its top-level code never runs in this process, and returns a stand-in for the registry: its declared
- * metadata and a `run` only the sandbox invoker can call (which then validates params in the worker).
- * Rejects with the load error, e.g. `permission denied: env access to "HOME"`.
+ * Imports a plugin module only inside a sandbox child process with no permissions beyond reading its
+ * own modules (and the heap cap), so its top-level code never runs in this process, and returns a
+ * stand-in for the registry: its declared metadata and a `run` only the sandbox invoker can call (which
+ * then validates params in the sandbox). Rejects with the load error, e.g.
+ * `permission denied: env access to "HOME"`, or "plugin crashed: out of memory (cap 128 MB)".
  */
 export function loadSandboxed(
   url: string,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; memoryMb?: number } = {},
 ): Promise<SandboxedPlugin> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  let worker: Worker;
-  try {
-    worker = startWorker("load", workerPermissions(undefined, url));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  const memoryMb = options.memoryMb ?? DEFAULT_PLUGIN_MEMORY_MB;
   return new Promise<SandboxedPlugin>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        done(
-          new TimeoutError(
-            `loading ${url} timed out after ${formatDuration(timeoutMs)}`,
-          ),
-        ),
-      timeoutMs,
-    );
+    let settled = false;
     const done = (result: Error | PluginDescription) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      worker.terminate();
+      child?.kill();
       if (result instanceof Error) return reject(result);
       const { hasParams: _, ...description } = result;
       resolve({
@@ -219,14 +251,35 @@ export function loadSandboxed(
         [STAND_IN]: true,
       });
     };
-    worker.onmessage = (event: MessageEvent<FromWorker>) => {
-      if (event.data.type === "ready") done(event.data.description);
-      else if (event.data.type === "failed") done(toError(event.data.error));
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      done(new Error(event.message));
-    };
-    worker.postMessage({ type: "init", url, env: [] } satisfies ToWorker);
+    const timer = setTimeout(
+      () =>
+        done(
+          new TimeoutError(
+            `loading ${url} timed out after ${formatDuration(timeoutMs)}`,
+          ),
+        ),
+      timeoutMs,
+    );
+    let child: SandboxChild | undefined;
+    try {
+      child = new SandboxChild(
+        {
+          name: "load",
+          permissions: workerPermissions(undefined, url),
+          env: workerEnv(undefined),
+          memoryMb,
+        },
+        (message) => {
+          if (message.type === "ready") done(message.description);
+          else if (message.type === "failed") done(toError(message.error));
+        },
+      );
+    } catch (err) {
+      return done(
+        new Error(`Cannot start the sandbox: ${(err as Error).message}`),
+      );
+    }
+    child.exited.then((exit) => done(new Error(describeExit(exit, memoryMb))));
+    child.send({ type: "init", url, env: [] } satisfies ToWorker);
   });
 }

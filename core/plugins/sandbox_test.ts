@@ -153,17 +153,18 @@ interface Helper {
   ): Promise<unknown>;
 }
 
-/** Runs `fn` with a freshly written helper plugin for `sandbox`, then stops its server and removes it. */
+/** Runs `fn` with a freshly written helper plugin for `sandbox` (a plugin_dirs one unless `builtin`), then stops its server and removes it. */
 async function withHelper(
   sandbox: ReturnType<typeof createSandboxInvoker>,
   fn: (h: Helper) => Promise<void>,
-  options: { hold?: boolean } = {},
+  options: { hold?: boolean; builtin?: boolean } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "blitz-sandbox-" });
   const srv = server(options);
   try {
     const url = await helperPlugin(dir, srv.port);
-    const entry = entryOf(url, "helper");
+    // As a built-in it runs in the worker pool; as a plugin_dirs plugin in child processes.
+    const entry = entryOf(url, "helper", options.builtin ?? false);
     let loaded: AnyPlugin | undefined;
     await fn({
       url,
@@ -335,7 +336,7 @@ test("createSandboxInvoker() redacts secrets from plugin logs and console output
   }
 });
 
-test("createSandboxInvoker() rejects an overrun call at its deadline and replaces its worker", async () => {
+test("createSandboxInvoker() rejects a built-in's overrun call at its deadline and replaces its worker", async () => {
   const events: SandboxEvent[] = [];
   const sandbox = createSandboxInvoker({ onMetrics: (e) => events.push(e) });
   try {
@@ -369,13 +370,13 @@ test("createSandboxInvoker() rejects an overrun call at its deadline and replace
         stuck: 0,
         disabled: 0,
       });
-    });
+    }, { builtin: true });
   } finally {
     await sandbox.close();
   }
 });
 
-test("createSandboxInvoker() counts a worker blocked past the deadline as stuck and disables the plugin at maxStuck", async () => {
+test("createSandboxInvoker() counts a built-in's worker blocked past the deadline as stuck and disables the plugin at maxStuck", async () => {
   const events: SandboxEvent[] = [];
   const sandbox = createSandboxInvoker({
     graceMs: 50,
@@ -404,13 +405,13 @@ test("createSandboxInvoker() counts a worker blocked past the deadline as stuck 
         },
       );
       assert.equal(sandbox.stats().helper?.stuck, 1);
-    });
+    }, { builtin: true });
   } finally {
     await sandbox.close();
   }
 });
 
-test("createSandboxInvoker() stops a shared worker whose overrun call blocks it", async () => {
+test("createSandboxInvoker() stops a built-in's shared worker whose overrun call blocks it", async () => {
   const events: SandboxEvent[] = [];
   const sandbox = createSandboxInvoker({
     poolSize: 1,
@@ -437,13 +438,13 @@ test("createSandboxInvoker() stops a shared worker whose overrun call blocks it"
         await call({ mode: "echo" }),
         { params: { mode: "echo" }, ...ctx },
       );
-    }, { hold: true });
+    }, { hold: true, builtin: true });
   } finally {
     await sandbox.close();
   }
 });
 
-test("createSandboxInvoker() retires a shared worker after an overrun and lets its other calls finish", async () => {
+test("createSandboxInvoker() retires a built-in's shared worker after an overrun and lets its other calls finish", async () => {
   const events: SandboxEvent[] = [];
   const sandbox = createSandboxInvoker({
     poolSize: 1,
@@ -468,13 +469,13 @@ test("createSandboxInvoker() retires a shared worker after an overrun and lets i
       });
       assert.deepEqual(terminations(events), ["timeout"]);
       assert.equal(sandbox.stats().helper?.spawned, 2);
-    }, { hold: true });
+    }, { hold: true, builtin: true });
   } finally {
     await sandbox.close();
   }
 });
 
-test("createSandboxInvoker() runs concurrent calls on at most poolSize workers", async () => {
+test("createSandboxInvoker() runs a built-in's concurrent calls on at most poolSize workers", async () => {
   const sandbox = createSandboxInvoker({ poolSize: 2 });
   try {
     await withHelper(sandbox, async ({ call, srv }) => {
@@ -494,20 +495,23 @@ test("createSandboxInvoker() runs concurrent calls on at most poolSize workers",
         Array.from({ length: n }, (_, i) => String(i)),
       );
       assert.equal(sandbox.stats().helper?.spawned, 2);
-    }, { hold: true });
+    }, { hold: true, builtin: true });
   } finally {
     await sandbox.close();
   }
 });
 
-test("createSandboxInvoker() close() terminates every worker and rejects calls in flight and after", async () => {
+test("createSandboxInvoker() close() ends every sandbox process and rejects calls in flight and after", async () => {
   const sandbox = createSandboxInvoker();
   await withHelper(sandbox, async ({ call, srv }) => {
     await call({ mode: "echo" });
     const inflight = call({ mode: "echo", wait: true });
+    const inflightFailed = assert.rejects(inflight, {
+      message: "The sandbox is closed",
+    });
     await until(() => srv.waiting > 0, "the call reached the server");
     await sandbox.close();
-    await assert.rejects(inflight, { message: "The sandbox is closed" });
+    await inflightFailed;
     await assert.rejects(
       call({ mode: "echo" }),
       { message: "The sandbox is closed" },

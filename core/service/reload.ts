@@ -62,7 +62,9 @@ export async function reloadConfig(
       ...(options.env ? { env: options.env } : {}),
       registry: async (
         global,
-      ) => (registry = await loadRegistry(global.plugin_dirs)),
+      ) => (registry = await loadRegistry(global.plugin_dirs, {
+        memoryMb: global.plugin_memory_mb,
+      })),
     });
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -38,7 +38,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...(options.env ? { env: options.env } : {}),
     registry: async (
       global,
-    ) => (registry = await loadRegistry(global.plugin_dirs)),
+    ) => (registry = await loadRegistry(global.plugin_dirs, {
+      memoryMb: global.plugin_memory_mb,
+    })),
   });
   for (const warning of config.warnings) {
     options.log("config_warning", { warning });
@@ -58,12 +60,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       send: () => Promise.reject(new Error("Delivery is disabled")),
       close: () => Promise.resolve(),
     };
-  // Every enrichment, and every action from plugin_dirs, runs in a worker granted only its declared
-  // permissions. In the single-file bundle the built-ins' module files do not exist next to it, so
-  // built-ins run in this process there (custom plugins are still sandboxed).
+  // Every plugin_dirs plugin runs in child processes granted only its declared permissions, killed at
+  // its deadline and capped at plugin_memory_mb; built-in enrichments in workers. In the single-file
+  // bundle the built-ins' module files do not exist next to it, so they run in this process there.
   const bundled = !import.meta.url.endsWith("/core/service/runtime.ts");
   const sandbox = createSandboxInvoker({
     poolSize: 2,
+    memoryMb: config.global.plugin_memory_mb,
     builtins: bundled ? "in-process" : "sandbox",
     log: (line) => options.log("sandbox", { message: line }),
   });

@@ -1,0 +1,347 @@
+/**
+ * The child processes of one plugin module (`plugin_dirs`): a warm pool of at most `size` sandbox
+ * processes, each running one call at a time. Calls wait in a queue for a free process; the deadline
+ * counts from the call. At its deadline a running call's process is SIGKILLed (spinning or not) and
+ * replaced; a process that dies under a call (V8 out of heap at `memoryMb`, a crash, an exit) fails
+ * that call with a clear error and is replaced. Replacements start only for processes that had loaded
+ * the plugin (one that dies while loading fails the calls waiting for it, never loops). The last
+ * process stays warm; extra ones end after `idleMs` idle. `close()` kills every child and waits for it.
+ *
+ * @module
+ */
+import { TimeoutError } from "./call.ts";
+import { formatDuration } from "../duration.ts";
+import { redact } from "../secrets.ts";
+import type { CallContext, FromWorker } from "./sandbox_worker.ts";
+import {
+  type Declared,
+  toError,
+  workerEnv,
+  workerPermissions,
+} from "./_sandbox_worker_start.ts";
+import {
+  type ChildExit,
+  describeExit,
+  SandboxChild,
+} from "./_sandbox_process.ts";
+import type {
+  SandboxEvent,
+  SandboxStats,
+  TerminateReason,
+} from "./_sandbox_stats.ts";
+
+/** The settled options of a process pool (`SandboxOptions` in `sandbox.ts` documents them). */
+export interface ProcessPoolOptions {
+  size: number;
+  memoryMb: number;
+  idleMs: number;
+  log: (line: string) => void;
+  onMetrics?: (event: SandboxEvent) => void;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+
+interface Call {
+  id: number;
+  params: unknown;
+  ctx: CallContext;
+  validate: boolean;
+  timeoutMs: number;
+  started: number;
+  timer?: Timer;
+  proc?: Proc;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Proc {
+  child: SandboxChild;
+  state: "starting" | "idle" | "busy" | "dead";
+  call?: Call;
+  idle?: Timer;
+  started: number;
+  /** Why we ended it (set before the kill). */
+  reason?: TerminateReason;
+  /** The error to give waiting calls when it fails to load. */
+  failure?: Error;
+}
+
+/** The sandbox processes of one plugin module. */
+export class ProcessPool {
+  readonly name: string;
+  readonly stats: SandboxStats = {
+    workers: 0,
+    spawned: 0,
+    terminated: 0,
+    calls: 0,
+    errors: 0,
+    timeouts: 0,
+    stuck: 0,
+    disabled: 0,
+  };
+  #url: string;
+  #permissions: Deno.PermissionOptionsObject;
+  #env: string[] | null;
+  #options: ProcessPoolOptions;
+  #procs = new Set<Proc>();
+  #queue: Call[] = [];
+  #seq = 0;
+  #closed = false;
+
+  constructor(
+    url: string,
+    name: string,
+    declared: Declared | undefined,
+    options: ProcessPoolOptions,
+  ) {
+    this.name = name;
+    this.#url = url;
+    this.#permissions = workerPermissions(declared, url);
+    this.#env = workerEnv(declared);
+    this.#options = options;
+  }
+
+  /** The pids of the live children (tests check that killed ones are gone). */
+  pids(): number[] {
+    return [...this.#procs].map((proc) => proc.child.pid);
+  }
+
+  /** Runs one call in a child process under a deadline. */
+  call(
+    params: unknown,
+    ctx: CallContext,
+    timeoutMs: number,
+    validate: boolean,
+  ): Promise<unknown> {
+    if (this.#closed) {
+      return Promise.reject(new Error("The sandbox is closed"));
+    }
+    this.stats.calls++;
+    return new Promise((resolve, reject) => {
+      const call: Call = {
+        id: ++this.#seq,
+        params,
+        ctx,
+        validate,
+        timeoutMs,
+        started: performance.now(),
+        resolve,
+        reject,
+      };
+      call.timer = setTimeout(() => this.#deadline(call), timeoutMs);
+      this.#queue.push(call);
+      this.#dispatch();
+    });
+  }
+
+  /** Kills every child and waits until each is gone; waiting and running calls reject with `error`. */
+  async close(error: Error): Promise<void> {
+    this.#closed = true;
+    for (const call of this.#queue.splice(0)) this.#fail(call, error);
+    const exits: Promise<unknown>[] = [];
+    for (const proc of this.#procs) {
+      if (proc.call) this.#fail(proc.call, error);
+      this.#end(proc, "close");
+      exits.push(proc.child.exited);
+    }
+    await Promise.all(exits);
+  }
+
+  #dispatch(): void {
+    for (const proc of this.#procs) {
+      if (this.#queue.length === 0) break;
+      if (proc.state === "idle") this.#run(proc, this.#queue.shift()!);
+    }
+    let starting = [...this.#procs].filter((p) => p.state === "starting")
+      .length;
+    while (
+      this.#queue.length > starting && this.#procs.size < this.#options.size
+    ) {
+      try {
+        this.#spawn();
+      } catch (err) {
+        const error = new Error(
+          `Cannot start the sandbox of "${this.name}": ${
+            (err as Error).message
+          }`,
+        );
+        for (const call of this.#queue.splice(0)) this.#fail(call, error);
+        return;
+      }
+      starting++;
+    }
+  }
+
+  #spawn(): void {
+    const proc = { state: "starting", started: performance.now() } as Proc;
+    proc.child = new SandboxChild({
+      name: this.name,
+      permissions: this.#permissions,
+      env: this.#env,
+      memoryMb: this.#options.memoryMb,
+    }, (message) => this.#onMessage(proc, message));
+    this.#procs.add(proc);
+    this.stats.spawned++;
+    this.stats.workers++;
+    proc.child.exited.then((exit) => this.#onExit(proc, exit));
+    proc.child.send({ type: "init", url: this.#url, env: this.#env });
+  }
+
+  #run(proc: Proc, call: Call): void {
+    proc.state = "busy";
+    proc.call = call;
+    call.proc = proc;
+    if (proc.idle !== undefined) clearTimeout(proc.idle);
+    delete proc.idle;
+    try {
+      proc.child.send({
+        type: "call",
+        id: call.id,
+        params: call.params,
+        ctx: call.ctx,
+        validate: call.validate,
+      });
+    } catch (err) {
+      this.#free(proc);
+      this.#fail(
+        call,
+        new Error(
+          `cannot pass params to the sandbox: ${(err as Error).message}`,
+        ),
+      );
+    }
+  }
+
+  #onMessage(
+    proc: Proc,
+    message: FromWorker | { type: "hello"; deno: string },
+  ): void {
+    if (proc.state === "dead") return;
+    if (message.type === "hello") {
+      if (message.deno !== Deno.version.deno) {
+        proc.failure = new Error(
+          `the sandbox runs Deno ${message.deno}, not this process's ${Deno.version.deno}: start Blitz with --allow-run=${Deno.execPath()}`,
+        );
+        this.#end(proc, "load_failed");
+      }
+    } else if (message.type === "ready") {
+      this.#options.onMetrics?.({
+        type: "spawn",
+        plugin: this.name,
+        ms: performance.now() - proc.started,
+      });
+      this.#free(proc);
+    } else if (message.type === "failed") {
+      proc.failure = toError(message.error);
+      this.#end(proc, "load_failed");
+    } else if (message.type === "result") {
+      const call = proc.call;
+      if (!call || call.id !== message.id) return;
+      delete proc.call;
+      clearTimeout(call.timer);
+      if (!message.ok) this.stats.errors++;
+      this.#metric(call, message.ok ? "ok" : "error");
+      if (message.ok) call.resolve(message.value);
+      else call.reject(toError(message.error));
+      this.#free(proc);
+    } else if (message.type === "log") {
+      this.#options.log(redact(`[${this.name}] ${message.message}`));
+    }
+  }
+
+  /** A process is free: it takes the next call, or waits (extra ones end after idleMs). */
+  #free(proc: Proc): void {
+    proc.state = "idle";
+    if (this.#queue.length > 0) return this.#dispatch();
+    const idle = [...this.#procs].filter((p) => p.state === "idle");
+    if (idle.length > 1) {
+      proc.idle = setTimeout(() => {
+        if (proc.state === "idle" && this.#procs.size > 1) {
+          this.#end(proc, "idle");
+        }
+      }, this.#options.idleMs);
+      Deno.unrefTimer(proc.idle);
+    }
+  }
+
+  #deadline(call: Call): void {
+    this.stats.timeouts++;
+    this.#metric(call, "timeout");
+    const took = formatDuration(call.timeoutMs);
+    const proc = call.proc;
+    if (!proc) {
+      this.#queue.splice(this.#queue.indexOf(call), 1);
+      call.reject(
+        new TimeoutError(
+          `timed out after ${took} waiting for a free sandbox process (all ${this.#options.size} busy)`,
+        ),
+      );
+      return;
+    }
+    delete proc.call;
+    call.reject(
+      new TimeoutError(`plugin timed out after ${took} and was killed`),
+    );
+    this.#end(proc, "timeout");
+  }
+
+  #end(proc: Proc, reason: TerminateReason): void {
+    if (proc.reason) return;
+    proc.reason = reason;
+    if (proc.idle !== undefined) clearTimeout(proc.idle);
+    proc.child.kill();
+  }
+
+  #onExit(proc: Proc, exit: ChildExit): void {
+    const wasReady = proc.state === "idle" || proc.state === "busy";
+    proc.state = "dead";
+    this.#procs.delete(proc);
+    this.stats.workers--;
+    this.stats.terminated++;
+    const reason = proc.reason ?? (exit.cause === "oom" ? "oom" : "crash");
+    this.#options.onMetrics?.({ type: "terminate", plugin: this.name, reason });
+    const crash = new Error(describeExit(exit, this.#options.memoryMb));
+    if (proc.call) {
+      this.stats.errors++;
+      this.#metric(proc.call, "error");
+      this.#fail(proc.call, crash);
+    }
+    if (this.#closed) return;
+    if (!wasReady) {
+      // It died loading the plugin: the calls waiting for it get why, and nothing respawns in a loop.
+      const failure = proc.failure ?? crash;
+      if (![...this.#procs].some((p) => p.state !== "starting")) {
+        for (const call of this.#queue.splice(0)) this.#fail(call, failure);
+      }
+      return;
+    }
+    // Replace it (killed at a deadline, or crashed) so the pool stays warm; or serve the queue.
+    if (this.#queue.length > 0) this.#dispatch();
+    else if (reason !== "idle" && this.#procs.size === 0) {
+      try {
+        this.#spawn();
+      } catch (err) {
+        this.#options.log(
+          `[${this.name}] cannot restart its sandbox: ${
+            (err as Error).message
+          }`,
+        );
+      }
+    }
+  }
+
+  #fail(call: Call, error: Error): void {
+    clearTimeout(call.timer);
+    if (call.proc?.call === call) delete call.proc.call;
+    call.reject(error);
+  }
+
+  #metric(call: Call, outcome: "ok" | "error" | "timeout"): void {
+    this.#options.onMetrics?.({
+      type: "call",
+      plugin: this.name,
+      ms: performance.now() - call.started,
+      outcome,
+    });
+  }
+}
