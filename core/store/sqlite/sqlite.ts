@@ -41,6 +41,7 @@ import { alertSelect } from "./_list.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
+import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
 import { toAlert } from "./_schema.ts";
 import { alertUpdate } from "./_update.ts";
 import { SqliteStorm } from "./_storm.ts";
@@ -57,6 +58,9 @@ import type {
   NewChannelDelivery,
   PurgeCounts,
   QuarantinedAlert,
+  RedeliverOptions,
+  RedeliverResult,
+  Redelivery,
   RequeueOptions,
   Store,
   StormStore,
@@ -366,6 +370,22 @@ export class SqliteStore implements Store {
 
   listDeliveries(alertId: string): Promise<ChannelDelivery[]> {
     return settle(() => selectDeliveries(this.#sql, alertId));
+  }
+
+  redeliver(options: RedeliverOptions): Promise<RedeliverResult> {
+    const now = options.now ?? this.#clock();
+    if (options.dryRun) {
+      // Reads only: the same selection, nothing written.
+      return settle(() => redeliverRows(this.#sql, { ...options, now }));
+    }
+    // A promise to the person who asked (and the audit trail): durable.
+    return this.#commit.write(() =>
+      redeliverRows(this.#sql, { ...options, now })
+    );
+  }
+
+  listRedeliveries(alertId: string): Promise<Redelivery[]> {
+    return settle(() => selectRedeliveries(this.#sql, alertId));
   }
 
   /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */
