@@ -62,6 +62,8 @@ interface Reply {
 
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
+/** Printable ASCII and the usual controls: an envelope without SMTPUTF8. */
+const ASCII = /^[\t\x20-\x7e]*$/;
 const LF = 0x0a;
 const DOT = 0x2e;
 const FINAL_DOT = encoder.encode(".\r\n");
@@ -309,7 +311,7 @@ export class SmtpConn {
       throw new SmtpError("No recipients", "EENVELOPE");
     }
     const utf8 = this.#extensions.has("SMTPUTF8") &&
-      /[^\x00-\x7f]/.test(envelope.from + envelope.to.join(""));
+      !ASCII.test(envelope.from + envelope.to.join(""));
     const commands = [
       `MAIL FROM:<${envelope.from}>${utf8 ? " SMTPUTF8" : ""}`,
       ...envelope.to.map((to) => `RCPT TO:<${to}>`),
