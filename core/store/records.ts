@@ -150,6 +150,9 @@ export function toWindow(row: Row): StormWindow {
   if (row.notified_at !== null) window.notified_at = row.notified_at as string;
   if (row.acked_by !== null) window.acked_by = row.acked_by as string;
   if (row.acked_at !== null) window.acked_at = row.acked_at as string;
+  if (row.resolved_at !== null && row.resolved_at !== undefined) {
+    window.resolved_at = row.resolved_at as string;
+  }
   return window;
 }
 

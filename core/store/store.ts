@@ -175,6 +175,18 @@ export interface RequeueOptions {
   all?: boolean;
   /** @default 3 */
   quarantineAfter?: number;
+  /** Called once the write is committed, with the alerts it quarantined (only when there are any). */
+  onQuarantined?: (alerts: QuarantinedAlert[]) => void;
+}
+
+/** An alert `requeueStale` set to "failed" instead of queueing it again. */
+export interface QuarantinedAlert {
+  id: string;
+  detector: string;
+  /** Claims in a row whose processing was interrupted. */
+  attempts: number;
+  /** Its `last_error` ({@link quarantineReason}). */
+  reason: string;
 }
 
 /** The `last_error` of an alert quarantined after `n` interrupted attempts. */

@@ -57,6 +57,7 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  QuarantinedAlert,
   RequeueOptions,
   Store,
 } from "../store.ts";
@@ -287,14 +288,17 @@ export class PostgresStore implements Store {
     });
   }
 
-  requeueStale(options: RequeueOptions = {}): Promise<number> {
-    return this.#call(() =>
+  async requeueStale(options: RequeueOptions = {}): Promise<number> {
+    const quarantined: QuarantinedAlert[] = [];
+    const requeued = await this.#call(() =>
       requeueLapsed(this.#lazy, {
         now: options.now ?? this.#clock(),
         all: options.all,
         quarantineAfter: options.quarantineAfter ?? 3,
-      })
+      }, quarantined)
     );
+    if (quarantined.length > 0) options.onQuarantined?.(quarantined);
+    return requeued;
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {

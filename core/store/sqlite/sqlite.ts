@@ -59,6 +59,7 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  QuarantinedAlert,
   RequeueOptions,
   Store,
   StormStore,
@@ -303,16 +304,19 @@ export class SqliteStore implements Store {
     }, { durable: false });
   }
 
-  requeueStale(options: RequeueOptions = {}): Promise<number> {
-    return this.#commit.write(
+  async requeueStale(options: RequeueOptions = {}): Promise<number> {
+    const quarantined: QuarantinedAlert[] = [];
+    const requeued = await this.#commit.write(
       () =>
         requeueLapsed(this.#sql, {
           now: options.now ?? this.#clock(),
           all: options.all,
           quarantineAfter: options.quarantineAfter ?? 3,
-        }),
-      { single: false, durable: false }, // two statements: quarantine, then requeue
+        }, quarantined),
+      { single: false, durable: false }, // several statements: quarantine, then requeue
     );
+    if (quarantined.length > 0) options.onQuarantined?.(quarantined);
+    return requeued;
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
