@@ -30,6 +30,18 @@ export type {
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
+import type {
+  AlertFilter,
+  AlertGroup,
+  AlertGroupQuery,
+} from "./alert_query.ts";
+
+export type {
+  AlertFilter,
+  AlertGroup,
+  AlertGroupQuery,
+  AlertSummary,
+} from "./alert_query.ts";
 export {
   BREAKER_PERIOD_MS,
   breakerStep,
@@ -314,9 +326,8 @@ export interface RedeliverResult {
   skipped: { alert_id: string; reason: string }[];
 }
 
-/** Filter for listing alerts. */
-export interface AlertQuery {
-  detector?: string;
+/** Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until). */
+export interface AlertQuery extends AlertFilter {
   status?: AlertStatus;
   limit?: number; // default 50
   before?: string; // received_at cursor
@@ -326,10 +337,6 @@ export interface AlertQuery {
   silence_id?: string;
   /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
   thread_key?: string;
-  /** Received at or after this time (ISO 8601). */
-  after?: string;
-  /** Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive. */
-  text?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**
@@ -443,6 +450,13 @@ export interface Store {
     options?: { durable?: boolean },
   ): Promise<void>;
   listAlerts(query?: AlertQuery): Promise<AlertRecord[]>;
+  /**
+   * `/alerts`: the alerts that match the filter grouped by storm fingerprint (an alert without one is
+   * its own group), each group counted with its first and last seen, its newest alert, its window and
+   * notified alert; newest last seen first, one page (`limit`, cursor `before`/`before_key`). Grouped
+   * in the database: a storm of any size is one row and reads no alert body.
+   */
+  listAlertGroups(query?: AlertGroupQuery): Promise<AlertGroup[]>;
   /** Number of alerts in queued, processing or retry state. */
   backlog(): Promise<number>;
   /**

@@ -18,7 +18,12 @@
  * @module
  */
 import type { Sql } from "postgres";
-import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
+import {
+  insertAlert,
+  listAlertGroups,
+  listAlerts,
+  updateAlert,
+} from "./_alerts.ts";
 import {
   heartbeat,
   insertActionRun,
@@ -42,6 +47,8 @@ import { PostgresStorm } from "./_storm.ts";
 import { toAlert } from "../records.ts";
 import type {
   ActionRun,
+  AlertGroup,
+  AlertGroupQuery,
   AlertPatch,
   AlertQuery,
   AlertRecord,
@@ -244,6 +251,10 @@ export class PostgresStore implements Store {
 
   listAlerts(query: AlertQuery = {}): Promise<AlertRecord[]> {
     return this.#call(() => listAlerts(this.#sql, query));
+  }
+
+  listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
+    return this.#call(() => listAlertGroups(this.#sql, query));
   }
 
   backlog(): Promise<number> {

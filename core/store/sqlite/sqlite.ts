@@ -37,7 +37,8 @@ import {
   updateDeliveryRow,
 } from "./_deliveries.ts";
 import { findDuplicate, insertAlert } from "./_insert.ts";
-import { alertSelect } from "./_list.ts";
+import { alertSelect, groupsSelect } from "./_list.ts";
+import { toGroup } from "../alert_query.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
@@ -48,6 +49,8 @@ import { SqliteStorm } from "./_storm.ts";
 import { dirname } from "../../paths.ts";
 import type {
   ActionRun,
+  AlertGroup,
+  AlertGroupQuery,
   AlertPatch,
   AlertQuery,
   AlertRecord,
@@ -255,6 +258,13 @@ export class SqliteStore implements Store {
     return settle(() => {
       const { sql, params } = alertSelect(query);
       return this.#sql(sql).all(params).map(toAlert);
+    });
+  }
+
+  listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
+    return settle(() => {
+      const { sql, params } = groupsSelect(query);
+      return this.#sql(sql).all(params).map(toGroup);
     });
   }
 
