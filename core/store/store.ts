@@ -189,6 +189,34 @@ export interface QuarantinedAlert {
   reason: string;
 }
 
+/**
+ * True for a write refused because the disk is full: SQLite's SQLITE_FULL ("database or disk is
+ * full"), an ENOSPC from the OS, PostgreSQL's `disk_full` (53100). Nothing of such a write is
+ * committed, and the same write succeeds once space returns.
+ */
+export function isDiskFull(err: unknown): boolean {
+  const e = err as { errcode?: unknown; code?: unknown; message?: unknown };
+  if (typeof e?.errcode === "number" && (e.errcode & 0xff) === 13) return true;
+  if (e?.code === "53100" || e?.code === "ENOSPC") return true;
+  return /database or disk is full|No space left on device|ENOSPC|os error 28/i
+    .test(String(e?.message ?? err));
+}
+
+/**
+ * Retries `write` while it is refused for a full disk, waiting 250 ms doubling to 5 s in between;
+ * any other error (the store closed at shutdown: the next start requeues the alert) ends it.
+ */
+export async function untilSpace<T>(write: () => Promise<T>): Promise<T> {
+  for (let wait = 250;; wait = Math.min(wait * 2, 5_000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    try {
+      return await write();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+    }
+  }
+}
+
 /** The `last_error` of an alert quarantined after `n` interrupted attempts. */
 export function quarantineReason(n: number): string {
   return `Quarantined: its processing was interrupted ${n} times in a row (the service crashed or was killed each time, e.g. a plugin ran out of memory); not retried`;
