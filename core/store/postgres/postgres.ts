@@ -20,6 +20,7 @@
 import type { Sql } from "postgres";
 import {
   insertAlert,
+  listAcks,
   listAlertGroups,
   listAlerts,
   updateAlert,
@@ -60,6 +61,7 @@ import type {
   QuarantinedAlert,
   RequeueOptions,
   Store,
+  StormWindow,
 } from "../store.ts";
 
 export { POSTGRES_SCHEMA_VERSION } from "./_schema.ts";
@@ -251,6 +253,10 @@ export class PostgresStore implements Store {
 
   listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
     return this.#call(() => listAlertGroups(this.#sql, query));
+  }
+
+  listAcks(query: { limit?: number } = {}): Promise<StormWindow[]> {
+    return this.#call(() => listAcks(this.#sql, query.limit ?? 100));
   }
 
   backlog(): Promise<number> {
