@@ -137,9 +137,7 @@ export async function alertList(c: Context, deps: ListDeps): Promise<Response> {
         state: stateOf(g, {
           now: deps.now,
           silences,
-          ackQuietMs:
-            deps.runtime.config.detectors.get(g.detector)?.config.storm
-              ?.ack_quiet ?? DEFAULT_ACK_QUIET_MS,
+          ackQuietMs: ackQuietOf(deps.runtime, g.detector),
         }),
       })
     ),
@@ -153,6 +151,12 @@ function withoutFingerprint(filter: ListFilter): ListFilter {
   const rest = { ...filter };
   delete rest.fingerprint;
   return rest;
+}
+
+/** How long a detector's acks last after the fingerprint's last alert (`storm.ack_quiet`). */
+export function ackQuietOf(runtime: Runtime, detector: string): number {
+  return runtime.config.detectors.get(detector)?.config.storm?.ack_quiet ??
+    DEFAULT_ACK_QUIET_MS;
 }
 
 /** `src_ip=192.0.2.1, alert.signature_id=2001`. */

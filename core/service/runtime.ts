@@ -129,6 +129,7 @@ function nullStore(): Runtime["store"] {
     updateAlert: no,
     listAlerts: no,
     listAlertGroups: no,
+    listAcks: no,
     backlog: no,
     claimNext: no,
     claimBatch: no,

@@ -1,7 +1,8 @@
 /**
- * Alert queries both stores run alike: the filter of `listAlerts` and `listAlertGroups` as SQL
- * conditions, and the grouped SELECT behind `/alerts` (one row per storm fingerprint, an alert
- * without one being its own group), with the mapping of its rows. The SQL is one text for SQLite and
+ * The queries of the alert pages, which both stores run alike: the filter of `listAlerts` and
+ * `listAlertGroups` as SQL conditions, the grouped SELECT behind `/alerts` (one row per storm
+ * fingerprint, an alert without one being its own group) with the mapping of its rows, and the acked
+ * fingerprints of `/silences` (`listAcks`). The SQL is one text for SQLite and
  * PostgreSQL; a {@link Params} collector gives each its placeholders (`:p1` or `$1`).
  *
  * The grouping is done in the database: the alerts that match the filter are grouped by fingerprint
@@ -282,4 +283,14 @@ export function toGroup(row: Row): AlertGroup {
     }
   }
   return group;
+}
+
+/** The acked fingerprints' windows, most recently acked first (`Store.listAcks`; map with `toWindow`). */
+export function acksSelect(limit: number, params: Params): string {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`Invalid limit: ${limit}`);
+  }
+  return `SELECT * FROM storm_windows WHERE acked_at IS NOT NULL ORDER BY acked_at DESC, fingerprint DESC LIMIT ${
+    params.add(Math.min(limit, MAX_LIMIT))
+  }`;
 }

@@ -485,6 +485,12 @@ export interface Store {
    * in the database: a storm of any size is one row and reads no alert body.
    */
   listAlertGroups(query?: AlertGroupQuery): Promise<AlertGroup[]>;
+  /**
+   * `/silences`: the windows of acked fingerprints (an ack lapses once the fingerprint has been
+   * quiet for `ack_quiet`; the caller tells), most recently acked first, at most `limit` (default 100,
+   * at most 500).
+   */
+  listAcks(query?: { limit?: number }): Promise<StormWindow[]>;
   /** Number of alerts in queued, processing or retry state. */
   backlog(): Promise<number>;
   /**

@@ -7,8 +7,15 @@
  */
 import type { Sql, TransactionSql } from "postgres";
 import { stringifyJson } from "../../json.ts";
-import { JSON_FIELDS, PATCH_FIELDS, toAlert, toIso } from "../records.ts";
 import {
+  JSON_FIELDS,
+  PATCH_FIELDS,
+  toAlert,
+  toIso,
+  toWindow,
+} from "../records.ts";
+import {
+  acksSelect,
   type AlertGroup,
   type AlertGroupQuery,
   filterConditions,
@@ -21,6 +28,7 @@ import type {
   AlertQuery,
   AlertRecord,
   NewAlert,
+  StormWindow,
 } from "../store.ts";
 
 type Db = Sql | TransactionSql;
@@ -179,4 +187,11 @@ export async function listAlertGroups(
   const params = postgresParams();
   const sql = groupSelect(query, params);
   return (await db.unsafe(sql, params.values)).map(toGroup);
+}
+
+/** The acked fingerprints' windows (`Store.listAcks`), most recently acked first. */
+export async function listAcks(db: Db, limit: number): Promise<StormWindow[]> {
+  const params = postgresParams();
+  const sql = acksSelect(limit, params);
+  return (await db.unsafe(sql, params.values)).map(toWindow);
 }

@@ -20,6 +20,7 @@
 import type { Sql } from "postgres";
 import {
   insertAlert,
+  listAcks,
   listAlertGroups,
   listAlerts,
   updateAlert,
@@ -64,6 +65,7 @@ import type {
   Redelivery,
   RequeueOptions,
   Store,
+  StormWindow,
 } from "../store.ts";
 
 export { POSTGRES_SCHEMA_VERSION } from "./_schema.ts";
@@ -255,6 +257,10 @@ export class PostgresStore implements Store {
 
   listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
     return this.#call(() => listAlertGroups(this.#sql, query));
+  }
+
+  listAcks(query: { limit?: number } = {}): Promise<StormWindow[]> {
+    return this.#call(() => listAcks(this.#sql, query.limit ?? 100));
   }
 
   backlog(): Promise<number> {

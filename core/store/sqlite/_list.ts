@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  acksSelect,
   type AlertGroupQuery,
   filterConditions,
   groupSelect,
@@ -66,4 +67,12 @@ export function groupsSelect(
 ): { sql: string; params: Record<string, string | number> } {
   const params = sqliteParams();
   return { sql: groupSelect(query, params), params: params.values };
+}
+
+/** The SELECT of the acked fingerprints' windows, with its parameters. */
+export function acksQuery(
+  limit: number,
+): { sql: string; params: Record<string, string | number> } {
+  const params = sqliteParams();
+  return { sql: acksSelect(limit, params), params: params.values };
 }

@@ -37,13 +37,13 @@ import {
   updateDeliveryRow,
 } from "./_deliveries.ts";
 import { findDuplicate, insertAlert } from "./_insert.ts";
-import { alertSelect, groupsSelect } from "./_list.ts";
+import { acksQuery, alertSelect, groupsSelect } from "./_list.ts";
 import { toGroup } from "../alert_query.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
-import { toAlert } from "./_schema.ts";
+import { toAlert, toWindow } from "./_schema.ts";
 import { alertUpdate } from "./_update.ts";
 import { SqliteStorm } from "./_storm.ts";
 import { dirname } from "../../paths.ts";
@@ -68,6 +68,7 @@ import type {
   RequeueOptions,
   Store,
   StormStore,
+  StormWindow,
 } from "../store.ts";
 
 export { SQLITE_SCHEMA_VERSION } from "./_schema.ts";
@@ -277,6 +278,13 @@ export class SqliteStore implements Store {
     return settle(() => {
       const { sql, params } = groupsSelect(query);
       return this.#sql(sql).all(params).map(toGroup);
+    });
+  }
+
+  listAcks(query: { limit?: number } = {}): Promise<StormWindow[]> {
+    return settle(() => {
+      const { sql, params } = acksQuery(query.limit ?? 100);
+      return this.#sql(sql).all(params).map(toWindow);
     });
   }
 
