@@ -145,6 +145,15 @@ Deno.test("redeliver: failed email and webhook go out again once, from the CLI (
     await until(project.dataDir, cliId, "failed");
     await until(project.dataDir, uiId, "failed");
     assert.equal(smtp.messages.length, 0);
+    // The webhook's give-up is logged under its own name, with what it was sending.
+    const gaveUp = server.logs.find((l) =>
+      l.event === "channel_failed" && l.alert_id === cliId
+    );
+    assert.ok(gaveUp, "a channel_failed line");
+    assert.deepEqual(
+      [gaveUp.channel, gaveUp.channel_event, gaveUp.attempts],
+      ["hook", "alert", 2],
+    );
     receiver.open();
 
     await t.step(
