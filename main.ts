@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { ConfigError, InputError } from "./core/errors.ts";
+import {
+  ConfigError,
+  errorMessage,
+  InputError,
+  isDiskFull,
+} from "./core/errors.ts";
 import { redact } from "./core/secrets.ts";
 import { importLazy } from "./core/lazy.ts";
 import { closest } from "./core/suggest.ts";
@@ -68,6 +73,17 @@ export function fail(err: unknown): number {
   if (err instanceof Error && err.name === "StoreDamagedError") {
     // Its message says what to do; a stack trace would only bury it.
     console.error(redact(`error: ${err.message}`));
+    return 1;
+  }
+  if (isDiskFull(err)) {
+    // Not a crash: say what happened and what to do, without a stack trace.
+    console.error(
+      redact(
+        `error: the store's disk is full (${
+          errorMessage(err)
+        }): nothing of this run was recorded; free space on data_dir and run it again`,
+      ),
+    );
     return 1;
   }
   const denied = permissionHint(err);

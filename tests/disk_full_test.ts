@@ -15,6 +15,7 @@ import { ingestRequest } from "./_ingest.ts";
 import { startServe } from "./_serve.ts";
 import { startSmtpServer } from "./_smtp.ts";
 import { fill, mountTmpfs, requireTmpfs } from "./_tmpfs.ts";
+import { runTask, shown } from "./_task.ts";
 
 const TOKEN = `ingest-${crypto.randomUUID()}`;
 
@@ -97,6 +98,17 @@ Deno.test("serve on a full disk: 503 + Retry-After, /healthz unwritable with the
     assert.equal(health.status, 503, JSON.stringify(body));
     assert.equal(body.store, "unwritable");
     assert.match(body.reason, /full|No space/i);
+
+    // The CLI on the same full disk: a clear error, no stack trace, nothing recorded.
+    const cli = await runTask("ingest", ["d"], {
+      cwd: project.dir,
+      env,
+      stdin: '{"n":"cli"}',
+      timeoutMs: 60_000,
+    });
+    assert.equal(cli.code, 1, shown(cli));
+    assert.match(cli.stderr, /error: the store's disk is full/, shown(cli));
+    assert.doesNotMatch(cli.stderr, /^\s+at /m, shown(cli));
 
     // The relay answers now, on a full disk: the outcomes wait for space, in memory.
     relay.resolve();

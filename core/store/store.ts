@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { isDiskFull } from "../errors.ts";
 import type {
   NewSilence,
   Silence,
@@ -42,6 +43,7 @@ export type {
   AlertGroupQuery,
   AlertSummary,
 } from "./alert_query.ts";
+export { isDiskFull } from "../errors.ts";
 export {
   BREAKER_PERIOD_MS,
   breakerStep,
@@ -187,19 +189,6 @@ export interface QuarantinedAlert {
   attempts: number;
   /** Its `last_error` ({@link quarantineReason}). */
   reason: string;
-}
-
-/**
- * True for a write refused because the disk is full: SQLite's SQLITE_FULL ("database or disk is
- * full"), an ENOSPC from the OS, PostgreSQL's `disk_full` (53100). Nothing of such a write is
- * committed, and the same write succeeds once space returns.
- */
-export function isDiskFull(err: unknown): boolean {
-  const e = err as { errcode?: unknown; code?: unknown; message?: unknown };
-  if (typeof e?.errcode === "number" && (e.errcode & 0xff) === 13) return true;
-  if (e?.code === "53100" || e?.code === "ENOSPC") return true;
-  return /database or disk is full|No space left on device|ENOSPC|os error 28/i
-    .test(String(e?.message ?? err));
 }
 
 /**
