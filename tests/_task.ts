@@ -50,9 +50,10 @@ export function runTask(
   options: RunOptions,
 ): Promise<TaskRun> {
   const { flags, rest } = taskFlags(name);
+  const [program, ...before] = [...(options.wrap ?? []), Deno.execPath()];
   return runCommand(
-    Deno.execPath(),
-    ["run", ...flags, `${ROOT}/main.ts`, ...rest, ...args],
+    program!,
+    [...before, "run", ...flags, `${ROOT}/main.ts`, ...rest, ...args],
     options,
   );
 }
@@ -64,6 +65,8 @@ export interface RunOptions {
   stdin?: string;
   /** Kills the child (SIGKILL) when it runs longer: a bound, reported as exit 137. */
   timeoutMs?: number;
+  /** `runTask`: a command that runs Deno (e.g. `nsenter -t <pid> -U -m --`). */
+  wrap?: string[];
 }
 
 /** Runs `command args` to its end with `stdin` piped in; returns its exit code and decoded output. */

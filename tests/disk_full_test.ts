@@ -3,8 +3,9 @@
  * filled while alerts arrive: ingest answers 503 with `Retry-After` (never a 500), `/healthz` says
  * the store cannot be written and why; once the filler is deleted ingest recovers by itself, and
  * every alert that got a 202, before or during the outage, is stored and delivered once to a real
- * SMTP server on loopback. Skipped (with the reason) where a tmpfs cannot be mounted, unless
- * `BLITZ_REQUIRE_TMPFS=1`.
+ * SMTP server on loopback. The tmpfs is mounted here (root), else in the service's own user and
+ * mount namespace (`unshare -rm`); skipped (with the reason) where neither works, unless
+ * `BLITZ_REQUIRE_TMPFS=1` (`BLITZ_TMPFS_MODE=unshare` takes the namespace way even as root).
  *
  * @module
  */
@@ -15,7 +16,7 @@ import { ingestRequest } from "./_ingest.ts";
 import { startServe } from "./_serve.ts";
 import { startSmtpServer } from "./_smtp.ts";
 import { fill, mountTmpfs, requireTmpfs } from "./_tmpfs.ts";
-import { runTask, shown } from "./_task.ts";
+import { runCommand, runTask, shown } from "./_task.ts";
 
 const TOKEN = `ingest-${crypto.randomUUID()}`;
 
@@ -29,6 +30,17 @@ async function until(
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The status of each alert in the store file at `path`. */
+function readStatuses(path: string, ids: string[]): string[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const query = db.prepare("SELECT status FROM alerts WHERE id = ?");
+    return ids.map((id) => String(query.get(id)?.status));
+  } finally {
+    db.close();
   }
 }
 
@@ -55,6 +67,11 @@ Deno.test("serve on a full disk: 503 + Retry-After, /healthz unwritable with the
     console.log(`skipped: ${fs.why}`);
     return;
   }
+  if (fs.mode === "unshare") {
+    console.log(
+      "disk_full_test: mount is refused here; the tmpfs is the service's own (unshare -rm)",
+    );
+  }
   const env = { ...project.env, BLITZ_INGEST_TOKEN: TOKEN };
   let server;
   try {
@@ -63,7 +80,10 @@ Deno.test("serve on a full disk: 503 + Retry-After, /healthz unwritable with the
       env,
       dirs: [project.dir],
       writeDirs: [project.dataDir],
+      wrap: fs.wrap,
     });
+    // Where this process sees the tmpfs (through the service's namespace with unshare).
+    const data = fs.view(server.child.pid);
     const accepted: string[] = [];
     let n = 0;
     const post = () =>
@@ -79,7 +99,7 @@ Deno.test("serve on a full disk: 503 + Retry-After, /healthz unwritable with the
     }
     const before = accepted.length;
 
-    const filler = await fill(fs.path);
+    const filler = await fill(data);
     // Alerts keep coming: those that still fit get a 202, then the store refuses.
     let refused: Response | undefined;
     for (let i = 0; i < 2000 && !refused; i++) {
@@ -105,6 +125,7 @@ Deno.test("serve on a full disk: 503 + Retry-After, /healthz unwritable with the
       env,
       stdin: '{"n":"cli"}',
       timeoutMs: 60_000,
+      wrap: fs.enter(server.child.pid, project.dir),
     });
     assert.equal(cli.code, 1, shown(cli));
     assert.match(cli.stderr, /error: the store's disk is full/, shown(cli));
@@ -148,26 +169,36 @@ Deno.test("serve on a full disk: 503 + Retry-After, /healthz unwritable with the
       120_000,
     );
     // …and recorded as delivered: the outcomes the full disk refused were held, then written.
-    const statuses = () => {
-      const db = new DatabaseSync(`${project.dataDir}/blitz.db`, {
-        readOnly: true,
-      });
-      try {
-        return accepted.map((id) =>
-          String(
-            db.prepare("SELECT status FROM alerts WHERE id = ?").get(id)
-              ?.status,
-          )
-        );
-      } finally {
-        db.close();
+    const statuses = async (): Promise<string[]> => {
+      if (fs.mode === "mount") {
+        return readStatuses(`${fs.path}/blitz.db`, accepted);
       }
+      // SQLite resolves /proc/<pid>/root to the path outside the namespace: read it from inside.
+      const run = await runCommand(
+        fs.enter(server!.child.pid, project.dir)[0]!,
+        [
+          ...fs.enter(server!.child.pid, project.dir).slice(1),
+          Deno.execPath(),
+          "eval",
+          `import { DatabaseSync } from "node:sqlite";
+          const db = new DatabaseSync(${
+            JSON.stringify(`${fs.path}/blitz.db`)
+          }, { readOnly: true });
+          const q = db.prepare("SELECT status FROM alerts WHERE id = ?");
+          console.log(JSON.stringify(${
+            JSON.stringify(accepted)
+          }.map((id) => String(q.get(id)?.status))));`,
+        ],
+        { cwd: project.dir, timeoutMs: 30_000 },
+      );
+      assert.equal(run.code, 0, shown(run));
+      return JSON.parse(run.stdout);
     };
     await until(
-      () => statuses().every((s) => s === "delivered"),
+      async () => (await statuses()).every((s) => s === "delivered"),
       "every accepted alert recorded as delivered",
-    ).catch((err) => {
-      throw new Error(`${err.message}: ${statuses().join(", ")}`);
+    ).catch(async (err) => {
+      throw new Error(`${err.message}: ${(await statuses()).join(", ")}`);
     });
     const perId = new Map<string, number>();
     for (const m of smtp.messages) {
