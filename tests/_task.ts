@@ -84,8 +84,13 @@ export async function runCommand(
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(options.stdin ?? ""));
-  await writer.close();
+  try {
+    await writer.write(new TextEncoder().encode(options.stdin ?? ""));
+    await writer.close();
+  } catch (err) {
+    // A child that exits without reading its stdin (a refused option) closes the pipe first.
+    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+  }
   const timer = options.timeoutMs === undefined
     ? undefined
     : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
