@@ -10,54 +10,20 @@ import assert from "node:assert/strict";
 import { writeProject } from "./_config.ts";
 import {
   DETECTOR,
-  type Mailed,
+  mailedBy,
   playStorm,
   STEP_MS,
+  storeSnapshot,
   STORM_ALERTS,
   stormDetector,
   stormStart,
   writeVariant,
 } from "./_replay_storm.ts";
 import { runTask, shown } from "./_task.ts";
-import { openSqliteReader } from "../core/store/sqlite/sqlite.ts";
 
 const OFF = stormDetector();
 const TEN = stormDetector({ realert: "10m" });
 const FIVE = stormDetector({ realert: "5m", realert_max: "20m" });
-
-/** What processing the storm with `detector` really mails (a project of its own, same clock). */
-async function truth(
-  detector: Record<string, unknown>,
-  start: number,
-): Promise<Mailed> {
-  const project = await writeProject({ detectors: { [DETECTOR]: detector } });
-  try {
-    return await playStorm(project, { start });
-  } finally {
-    await project.cleanup();
-  }
-}
-
-async function sha256(path: string): Promise<string> {
-  const bytes = await Deno.readFile(path).catch(() => new Uint8Array());
-  const hash = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(hash), (b) => b.toString(16)).join("");
-}
-
-/** The store's files' hashes and its row counts, and the outbox's files. */
-async function snapshot(dataDir: string): Promise<unknown> {
-  const files = await Promise.all(
-    ["blitz.db", "blitz.db-wal"].map((f) => sha256(`${dataDir}/${f}`)),
-  );
-  const reader = openSqliteReader(`${dataDir}/blitz.db`);
-  const rows = ["alerts", "storm_windows", "storm_timers", "silences"].map(
-    (t) => reader.count(t),
-  );
-  reader.close();
-  const outbox = [...Deno.readDirSync(`${dataDir}/outbox`)].map((e) => e.name)
-    .sort();
-  return { files, rows, outbox };
-}
 
 Deno.test("replay predicts storm control's emails and digests exactly, per alert and in sum, and touches nothing", async () => {
   const start = stormStart();
@@ -70,7 +36,7 @@ Deno.test("replay predicts storm control's emails and digests exactly, per alert
       "recorded without storm control",
     );
     const ten = await writeVariant(project, "ten", { [DETECTOR]: TEN });
-    const untouched = await snapshot(project.dataDir);
+    const untouched = await storeSnapshot(project.dataDir);
     const replay = (config: string, ...args: string[]) =>
       runTask("replay", ["--config", config, ...args], {
         cwd: project.dir,
@@ -80,7 +46,7 @@ Deno.test("replay predicts storm control's emails and digests exactly, per alert
     const run = await replay(ten, "--json", "--fail-on", "changed");
     assert.equal(run.code, 1, shown(run));
     const report = JSON.parse(run.stdout);
-    const expected = await truth(TEN, start);
+    const expected = await mailedBy(TEN, start);
     // By hand: each fingerprint notifies at its first alert and 630 s later (the first alert after
     // its 10-minute window); both windows close with alerts in them, so 2 digests each.
     assert.deepEqual(
@@ -133,7 +99,7 @@ Deno.test("replay predicts storm control's emails and digests exactly, per alert
       ),
       text.stdout,
     );
-    assert.deepEqual(await snapshot(project.dataDir), untouched);
+    assert.deepEqual(await storeSnapshot(project.dataDir), untouched);
   } finally {
     await project.cleanup();
   }
@@ -144,7 +110,7 @@ Deno.test("replay of a storm recorded with storm control: the same config change
   const project = await writeProject({ detectors: { [DETECTOR]: TEN } });
   try {
     const recorded = await playStorm(project, { start });
-    const untouched = await snapshot(project.dataDir);
+    const untouched = await storeSnapshot(project.dataDir);
     const replay = (config: string) =>
       runTask(
         "replay",
@@ -174,7 +140,7 @@ Deno.test("replay of a storm recorded with storm control: the same config change
     const run = await replay(five);
     assert.equal(run.code, 1, shown(run));
     const report = JSON.parse(run.stdout);
-    const expected = await truth(FIVE, start);
+    const expected = await mailedBy(FIVE, start);
     const { after } = report.summary.storm;
     assert.equal(after.emails, expected.emails, run.stdout.slice(0, 2000));
     assert.equal(after.storm_emails.digest, expected.storm.digest ?? 0);
@@ -192,7 +158,7 @@ Deno.test("replay of a storm recorded with storm control: the same config change
     });
     assert.deepEqual(twelfth.after.storm, { decision: "notify" });
     assert.match(twelfth.after.subject, /\(\+3 similar since \d\d:\d\d\)$/);
-    assert.deepEqual(await snapshot(project.dataDir), untouched);
+    assert.deepEqual(await storeSnapshot(project.dataDir), untouched);
   } finally {
     await project.cleanup();
   }
