@@ -12,7 +12,7 @@ import {
   CONFIG_OPTION,
   type Options,
 } from "./command.ts";
-import { InputError } from "../core/errors.ts";
+import { errorMessage, InputError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import { silentLogger } from "../core/log.ts";
 import { join, resolve } from "../core/paths.ts";
@@ -216,10 +216,15 @@ async function openSource(runtime: Runtime): Promise<{
     const { openPostgresStore } = await importLazy<
       typeof import("../core/store/postgres/postgres.ts")
     >("core/store/postgres/postgres.ts");
-    const pg = await openPostgresStore(store.url!, {
-      readOnly: true,
-      max: 2,
-    });
+    let pg: Awaited<ReturnType<typeof openPostgresStore>>;
+    try {
+      pg = await openPostgresStore(store.url!, { readOnly: true, max: 2 });
+    } catch (err) {
+      // Unreachable, or a schema older or newer than this Blitz's: say which store, no stack.
+      throw new InputError(
+        `${runtime.config.file}: store.url: ${errorMessage(err)}`,
+      );
+    }
     return {
       source: storeSource(pg, () => new Date()),
       where: pg.where,
