@@ -31,7 +31,6 @@ import * as ack from "./actions/ack.ts";
 import * as smtpPool from "./core/delivery/smtp_pool.ts";
 import * as postgresStore from "./core/store/postgres/postgres.ts";
 import * as slackApi from "./core/channels/slack_api.ts";
-import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
 preload({
@@ -59,7 +58,6 @@ preload({
   "core/delivery/smtp_pool.ts": smtpPool,
   "core/store/postgres/postgres.ts": postgresStore,
   "core/channels/slack_api.ts": slackApi,
-  "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });
 

@@ -11,7 +11,8 @@
  *   speed: alerts/s until all are settled (target ≥ 2,000, as end to end), mails and enrichment calls;
  * - `--soak`: instead of the above, `--soak-minutes` (10) at half the sustained rate: RSS flat ±10%.
  *
- * Run: `deno run -A bench/e2e_bench.ts [--alerts 10000] [--rounds 3] [--soak [--soak-minutes 10]]`.
+ * Run: `deno run -A bench/e2e_bench.ts [--alerts 10000] [--rounds 3] [--soak [--soak-minutes 10]]`;
+ * `--profile-only` runs only the profiled burst, `--keep-profile` keeps its `.cpuprofile` files.
  *
  * @module
  */
@@ -232,7 +233,9 @@ async function stages(sink: Sink): Promise<void> {
       } ms per alert (profiling slows it: ${b.rate.toFixed(0)} alerts/s)`,
     );
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    // `--keep-profile`: leave the .cpuprofile files for a closer look (DevTools, or `_profile.ts`).
+    if (Deno.args.includes("--keep-profile")) info("  profiles kept in", dir);
+    else await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -356,6 +359,7 @@ async function main(): Promise<void> {
   const sink = await startSink();
   try {
     if (Deno.args.includes("--soak")) return await soak(sink);
+    if (Deno.args.includes("--profile-only")) return await stages(sink);
     await endToEnd(sink);
     await stages(sink);
     await storm(sink);

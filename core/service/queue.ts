@@ -22,7 +22,11 @@ import { publicError } from "../secrets.ts";
 import type { Metrics } from "./metrics.ts";
 import { processAlert, type Runtime } from "../pipeline/pipeline.ts";
 import { retryOrFail } from "../delivery/retry.ts";
-import type { AlertRecord, NewAlert } from "../store/store.ts";
+import type {
+  AlertRecord,
+  NewAlert,
+  QuarantinedAlert,
+} from "../store/store.ts";
 
 /** What `enqueue` returns for each alert: its id, and whether it was already recorded (a retry). */
 export interface EnqueueResult {
@@ -161,6 +165,7 @@ export class Queue {
     const requeued = await store.requeueStale({
       all: !store.shared,
       quarantineAfter: this.#runtime.config.global.quarantine_after,
+      onQuarantined: this.#logQuarantined,
     });
     if (requeued > 0) {
       this.#runtime.log("requeued", {
@@ -282,11 +287,24 @@ export class Queue {
     }
   }
 
+  /** One `quarantined` line per alert `requeueStale` set to failed after `quarantine_after` crashed claims. */
+  #logQuarantined = (alerts: QuarantinedAlert[]): void => {
+    for (const pill of alerts) {
+      this.#runtime.log("quarantined", {
+        alert_id: pill.id,
+        detector: pill.detector,
+        attempts: pill.attempts,
+        reason: pill.reason,
+      });
+    }
+  };
+
   /** On a shared store: requeues the alerts whose lease lapsed (their instance died), for any worker. */
   async #takeOver(): Promise<void> {
     try {
       const requeued = await this.#runtime.store.requeueStale({
         quarantineAfter: this.#runtime.config.global.quarantine_after,
+        onQuarantined: this.#logQuarantined,
       });
       if (requeued === 0) return;
       this.#runtime.log("requeued", {

@@ -128,6 +128,7 @@ function nullStore(): Runtime["store"] {
     getAlert: no,
     updateAlert: no,
     listAlerts: no,
+    listAlertGroups: no,
     backlog: no,
     claimNext: no,
     claimBatch: no,

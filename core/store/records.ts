@@ -7,6 +7,7 @@
  * @module
  */
 import { parseJson } from "../json.ts";
+export { toIso } from "./alert_query.ts";
 import type {
   ActionRun,
   AlertPatch,
@@ -55,17 +56,6 @@ export const JSON_FIELDS: Set<string> = new Set([
   "jira_keys",
   "condition",
 ]);
-
-/** Normalises an ISO 8601 time to `toISOString()` form, which sorts as text. */
-export function toIso(value: string, field: string): string {
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) {
-    throw new RangeError(
-      `Invalid ${field}: "${value}" is not an ISO 8601 time`,
-    );
-  }
-  return time.toISOString();
-}
 
 type Row = Record<string, unknown>;
 
@@ -160,6 +150,9 @@ export function toWindow(row: Row): StormWindow {
   if (row.notified_at !== null) window.notified_at = row.notified_at as string;
   if (row.acked_by !== null) window.acked_by = row.acked_by as string;
   if (row.acked_at !== null) window.acked_at = row.acked_at as string;
+  if (row.resolved_at !== null && row.resolved_at !== undefined) {
+    window.resolved_at = row.resolved_at as string;
+  }
   return window;
 }
 

@@ -30,6 +30,18 @@ export type {
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
+import type {
+  AlertFilter,
+  AlertGroup,
+  AlertGroupQuery,
+} from "./alert_query.ts";
+
+export type {
+  AlertFilter,
+  AlertGroup,
+  AlertGroupQuery,
+  AlertSummary,
+} from "./alert_query.ts";
 export {
   BREAKER_PERIOD_MS,
   breakerStep,
@@ -163,6 +175,18 @@ export interface RequeueOptions {
   all?: boolean;
   /** @default 3 */
   quarantineAfter?: number;
+  /** Called once the write is committed, with the alerts it quarantined (only when there are any). */
+  onQuarantined?: (alerts: QuarantinedAlert[]) => void;
+}
+
+/** An alert `requeueStale` set to "failed" instead of queueing it again. */
+export interface QuarantinedAlert {
+  id: string;
+  detector: string;
+  /** Claims in a row whose processing was interrupted. */
+  attempts: number;
+  /** Its `last_error` ({@link quarantineReason}). */
+  reason: string;
 }
 
 /** The `last_error` of an alert quarantined after `n` interrupted attempts. */
@@ -257,9 +281,8 @@ export type ChannelDeliveryPatch = {
   ]?: ChannelDelivery[K] | undefined;
 };
 
-/** Filter for listing alerts. */
-export interface AlertQuery {
-  detector?: string;
+/** Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until). */
+export interface AlertQuery extends AlertFilter {
   status?: AlertStatus;
   limit?: number; // default 50
   before?: string; // received_at cursor
@@ -269,10 +292,6 @@ export interface AlertQuery {
   silence_id?: string;
   /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
   thread_key?: string;
-  /** Received at or after this time (ISO 8601). */
-  after?: string;
-  /** Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive. */
-  text?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**
@@ -386,6 +405,13 @@ export interface Store {
     options?: { durable?: boolean },
   ): Promise<void>;
   listAlerts(query?: AlertQuery): Promise<AlertRecord[]>;
+  /**
+   * `/alerts`: the alerts that match the filter grouped by storm fingerprint (an alert without one is
+   * its own group), each group counted with its first and last seen, its newest alert, its window and
+   * notified alert; newest last seen first, one page (`limit`, cursor `before`/`before_key`). Grouped
+   * in the database: a storm of any size is one row and reads no alert body.
+   */
+  listAlertGroups(query?: AlertGroupQuery): Promise<AlertGroup[]>;
   /** Number of alerts in queued, processing or retry state. */
   backlog(): Promise<number>;
   /**

@@ -156,6 +156,8 @@ export const MIGRATIONS: readonly string[] = [
   );`,
   // 4: issue 16: claims since the alert's processing last ended (see the SQLite store's migration 7).
   `ALTER TABLE alerts ADD COLUMN claims integer NOT NULL DEFAULT 0;`,
+  // 5: storm control (issue 11): a fingerprint whose last email was its resolve (SQLite's migration 8).
+  `ALTER TABLE storm_windows ADD COLUMN resolved_at text;`,
 ];
 
 /** The schema version this code creates and understands. */

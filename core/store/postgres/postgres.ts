@@ -18,7 +18,12 @@
  * @module
  */
 import type { Sql } from "postgres";
-import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
+import {
+  insertAlert,
+  listAlertGroups,
+  listAlerts,
+  updateAlert,
+} from "./_alerts.ts";
 import {
   heartbeat,
   insertActionRun,
@@ -41,6 +46,8 @@ import { PostgresStorm } from "./_storm.ts";
 import { toAlert } from "../records.ts";
 import type {
   ActionRun,
+  AlertGroup,
+  AlertGroupQuery,
   AlertPatch,
   AlertQuery,
   AlertRecord,
@@ -50,6 +57,7 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  QuarantinedAlert,
   RequeueOptions,
   Store,
 } from "../store.ts";
@@ -253,6 +261,10 @@ export class PostgresStore implements Store {
     return this.#call(() => listAlerts(this.#sql, query));
   }
 
+  listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
+    return this.#call(() => listAlertGroups(this.#sql, query));
+  }
+
   backlog(): Promise<number> {
     return this.#call(async () => {
       const [row] = await this.#sql.unsafe(
@@ -288,14 +300,17 @@ export class PostgresStore implements Store {
     });
   }
 
-  requeueStale(options: RequeueOptions = {}): Promise<number> {
-    return this.#call(() =>
+  async requeueStale(options: RequeueOptions = {}): Promise<number> {
+    const quarantined: QuarantinedAlert[] = [];
+    const requeued = await this.#call(() =>
       requeueLapsed(this.#lazy, {
         now: options.now ?? this.#clock(),
         all: options.all,
         quarantineAfter: options.quarantineAfter ?? 3,
-      })
+      }, quarantined)
     );
+    if (quarantined.length > 0) options.onQuarantined?.(quarantined);
+    return requeued;
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {

@@ -163,6 +163,9 @@ export const MIGRATIONS: readonly string[] = [
   // 7: issue 16: claims since the alert's processing last ended, counted when it is claimed; an alert
   // found "processing" with 3 of them was interrupted 3 times in a row and is quarantined.
   `ALTER TABLE alerts ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;`,
+  // 8: storm control (issue 11): a fingerprint whose last email was its resolve (the next firing is
+  // mailed at once; a repeated resolve is suppressed).
+  `ALTER TABLE storm_windows ADD COLUMN resolved_at TEXT;`,
 ];
 
 /** The schema version this code creates and understands. */

@@ -37,7 +37,8 @@ import {
   updateDeliveryRow,
 } from "./_deliveries.ts";
 import { findDuplicate, insertAlert } from "./_insert.ts";
-import { alertSelect } from "./_list.ts";
+import { alertSelect, groupsSelect } from "./_list.ts";
+import { toGroup } from "../alert_query.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
@@ -47,6 +48,8 @@ import { SqliteStorm } from "./_storm.ts";
 import { dirname } from "../../paths.ts";
 import type {
   ActionRun,
+  AlertGroup,
+  AlertGroupQuery,
   AlertPatch,
   AlertQuery,
   AlertRecord,
@@ -56,6 +59,7 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  QuarantinedAlert,
   RequeueOptions,
   Store,
   StormStore,
@@ -253,6 +257,13 @@ export class SqliteStore implements Store {
     });
   }
 
+  listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
+    return settle(() => {
+      const { sql, params } = groupsSelect(query);
+      return this.#sql(sql).all(params).map(toGroup);
+    });
+  }
+
   backlog(): Promise<number> {
     return settle(() =>
       Number(
@@ -293,16 +304,19 @@ export class SqliteStore implements Store {
     }, { durable: false });
   }
 
-  requeueStale(options: RequeueOptions = {}): Promise<number> {
-    return this.#commit.write(
+  async requeueStale(options: RequeueOptions = {}): Promise<number> {
+    const quarantined: QuarantinedAlert[] = [];
+    const requeued = await this.#commit.write(
       () =>
         requeueLapsed(this.#sql, {
           now: options.now ?? this.#clock(),
           all: options.all,
           quarantineAfter: options.quarantineAfter ?? 3,
-        }),
-      { single: false, durable: false }, // two statements: quarantine, then requeue
+        }, quarantined),
+      { single: false, durable: false }, // several statements: quarantine, then requeue
     );
+    if (quarantined.length > 0) options.onQuarantined?.(quarantined);
+    return requeued;
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
