@@ -30,13 +30,8 @@ export type {
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
-export {
-  BREAKER_PERIOD_MS,
-  breakerStep,
-  decideWindow,
-  groupStep,
-  heldWindow,
-} from "./storm_window.ts";
+export { decideWindow, heldWindow } from "./storm_window.ts";
+export { BREAKER_PERIOD_MS, breakerStep, groupStep } from "./storm_rules.ts";
 
 /** Where an alert is in its life. */
 export type AlertStatus =
