@@ -162,6 +162,16 @@ export const GROUPS_CASES: ContractCase[] = [
       const keys = async (query: Parameters<Store["listAlertGroups"]>[0]) =>
         (await store.listAlertGroups(query)).map((g) => `${g.key}=${g.count}`);
       assert.deepEqual(await keys({ text: "198.51.100.7" }), ["f:fp-t=10"]);
+      await store.insertAlerts([{
+        id: "win",
+        detector: "edr",
+        alert: { path: 'C:\\Users\\bob\\evil "x".exe', user: "bob" },
+        received_at: at(-SEC),
+      }]);
+      assert.deepEqual(await keys({ text: 'C:\\Users\\bob\\evil "x"' }), [
+        "a:win=1",
+      ], "a value with backslashes and quotes, as typed");
+      assert.deepEqual(await keys({ text: '"user":"bob"' }), ["a:win=1"]);
       assert.deepEqual(await keys({ text: "192.0.2.1" }), [
         "f:fp-s=60",
         "f:fp-u=5",

@@ -158,6 +158,19 @@ function cases(
         }
       }
       assert.equal(seen.size, 59, "every held alert of the storm, over pages");
+
+      // A held alert's page links its storm; view=alerts lists every alert, ungrouped and paged.
+      const detail = await h.request(`${BASE}/alerts/${storm[5]!.alert_id}`, {
+        headers: AUTH,
+      });
+      assert.ok(
+        (await detail.text()).includes(
+          `href="${BASE}/alerts?fingerprint=${fp}"`,
+        ),
+      );
+      const flat = await page(h, "?view=alerts&detector=ids");
+      assert.equal(rows(flat.html).length, 50);
+      assert.match(nextHref(flat.html) ?? "", /view=alerts.*before_id=/);
       assert.ok(!seen.has(storm[0]!.alert_id), "the mailed one is delivered");
     },
   });

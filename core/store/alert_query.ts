@@ -24,7 +24,10 @@ export interface AlertFilter {
    * matches with the severity of the alert whose email covers it (`notified_id`).
    */
   severity?: string;
-  /** Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive. */
+  /**
+   * Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive: as typed,
+   * or JSON-escaped (a value with quotes or backslashes, such as a Windows path).
+   */
   text?: string;
   /** Received at or after this time (ISO 8601). */
   after?: string;
@@ -151,7 +154,16 @@ export function filterConditions(
   }
   if (filter.text !== undefined && filter.text !== "") {
     const find = params.dialect === "sqlite" ? "instr" : "strpos";
-    where.push(`${find}(alert_json, ${params.add(filter.text)}) > 0`);
+    // As typed (a JSON fragment such as `"user":"bob"` too), or as the JSON text stores a value
+    // with quotes or backslashes (`C:\Users` is `C:\\Users` in the JSON).
+    const escaped = JSON.stringify(filter.text).slice(1, -1);
+    where.push(
+      escaped === filter.text
+        ? `${find}(alert_json, ${params.add(filter.text)}) > 0`
+        : `(${find}(alert_json, ${
+          params.add(filter.text)
+        }) > 0 OR ${find}(alert_json, ${params.add(escaped)}) > 0)`,
+    );
   }
   if (filter.after !== undefined) {
     where.push(`received_at >= ${params.add(toIso(filter.after, "after"))}`);
