@@ -221,6 +221,9 @@ function groupRow(
       : {}),
     subject: shown.subject || keys || g.latest.id,
     keyFields: shown.subject ? keys : "",
+    ...(!shown.subject && !keys
+      ? { note: "held before it was rendered: no subject" }
+      : {}),
     state: options.state,
     status: shown.status,
     ...(g.latest.suppressed_by ? { reason: g.latest.suppressed_by } : {}),
