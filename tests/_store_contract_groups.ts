@@ -176,6 +176,14 @@ export const GROUPS_CASES: ContractCase[] = [
         "f:fp-s=60",
         "f:fp-u=5",
       ]);
+      assert.deepEqual(
+        await keys({ suppressed_by: "realert", detector: "ids" }),
+        [
+          "f:fp-s=59",
+          "f:fp-t=9",
+        ],
+      );
+      assert.deepEqual(await keys({ silence_id: "none" }), []);
       assert.deepEqual(await keys({ text: "192.0.2.1", detector: "fw" }), [
         "f:fp-u=5",
       ]);

@@ -205,6 +205,11 @@ function cases(
         "IDS ET RULE 2001=59",
         "IDS ET RULE 2002=1",
       ]);
+      assert.deepEqual(await ids("?reason=realert"), [
+        "IDS ET RULE 2001=59",
+        "IDS ET RULE 2002=1",
+      ]);
+      assert.deepEqual(await ids("?reason=silence"), []);
       assert.deepEqual(await ids("?since=1h&detector=ids"), [
         "IDS ET RULE 2001=60",
       ]);
@@ -229,6 +234,7 @@ function cases(
         ["?since=1h&until=2h", "until"],
         ["?severity=urgent", "severity"],
         ["?status=bogus", "status"],
+        ["?reason=forgot", "reason"],
         ["?view=table", "view"],
         ["?before=tuesday", "before"],
         ["?detectr=ids", "detectr"],

@@ -33,6 +33,10 @@ export interface AlertFilter {
   after?: string;
   /** Received at or before this time (ISO 8601). */
   until?: string;
+  /** Suppressed for this reason. */
+  suppressed_by?: SuppressedBy;
+  /** Suppressed by this silence. */
+  silence_id?: string;
 }
 
 /** A page of alert groups, newest last seen first. */
@@ -140,7 +144,14 @@ export function filterConditions(
   params: Params,
 ): string[] {
   const where: string[] = [];
-  for (const field of ["detector", "status"] as const) {
+  for (
+    const field of [
+      "detector",
+      "status",
+      "suppressed_by",
+      "silence_id",
+    ] as const
+  ) {
     const value = filter[field];
     if (value !== undefined) where.push(`${field} = ${params.add(value)}`);
   }

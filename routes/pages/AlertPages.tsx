@@ -59,6 +59,7 @@ export function AlertListPage(
           detectors={model.detectors}
           severities={model.severities}
           statuses={model.statuses}
+          reasons={model.reasons}
         />
       </Card>
       <Card>

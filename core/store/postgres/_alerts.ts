@@ -160,8 +160,6 @@ export async function listAlerts(
     const field of [
       "fingerprint",
       "notified_id",
-      "suppressed_by",
-      "silence_id",
       "thread_key",
     ] as const
   ) {

@@ -42,8 +42,6 @@ export function alertSelect(
     const field of [
       "fingerprint",
       "notified_id",
-      "suppressed_by",
-      "silence_id",
       "thread_key",
     ] as const
   ) {
