@@ -76,12 +76,12 @@ export class SmtpDelivery implements Delivery {
   }
 
   async send(message: OutgoingMessage): Promise<DeliveryResult> {
-    const { prepared, raw } = prepareToSend(message, this.#closed);
+    const { prepared, mime } = prepareToSend(message, this.#closed);
     const envelope = {
       from: envelopeAddress(prepared.from),
       to: [...prepared.to, ...prepared.cc].map(envelopeAddress),
     };
-    const sending = this.#getPool().then((pool) => pool.send(envelope, raw));
+    const sending = this.#getPool().then((pool) => pool.send(envelope, mime));
     this.#inFlight.add(sending);
     try {
       const info = await sending;

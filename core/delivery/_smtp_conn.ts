@@ -121,6 +121,14 @@ export function dataBytes(raw: Uint8Array): Uint8Array {
   return out;
 }
 
+/** `text` dot-stuffed, ending in CRLF, with the final `.` line (no copy when nothing needs stuffing). */
+export function dataText(text: string): string {
+  if (text.startsWith(".") || text.includes("\n.")) {
+    text = text.replace(/(^|\n)\./g, "$1..");
+  }
+  return text.endsWith("\r\n") ? `${text}.\r\n` : `${text}\r\n.\r\n`;
+}
+
 /** A ready SMTP session; open with {@link SmtpConn.open}. One message at a time. */
 export class SmtpConn {
   #conn: Deno.Conn;
@@ -293,11 +301,11 @@ export class SmtpConn {
    */
   async send(
     envelope: { from: string; to: string[] },
-    raw: Uint8Array,
+    message: Uint8Array | string,
   ): Promise<{ response: string; rejected: string[] }> {
     this.#ref(true);
     try {
-      return await this.#send(envelope, raw);
+      return await this.#send(envelope, message);
     } finally {
       this.#ref(false);
     }
@@ -305,7 +313,7 @@ export class SmtpConn {
 
   async #send(
     envelope: { from: string; to: string[] },
-    raw: Uint8Array,
+    message: Uint8Array | string,
   ): Promise<{ response: string; rejected: string[] }> {
     if (envelope.to.length === 0) {
       throw new SmtpError("No recipients", "EENVELOPE");
@@ -368,7 +376,11 @@ export class SmtpConn {
     if (data.code !== 354) {
       throw new SmtpError("Data command failed", "EENVELOPE", data, "DATA");
     }
-    await this.#write(dataBytes(raw));
+    await this.#write(
+      typeof message === "string"
+        ? encoder.encode(dataText(message))
+        : dataBytes(message),
+    );
     const final = await this.#reply("end of data");
     if (final.code < 200 || final.code >= 300) {
       throw new SmtpError("Message failed", "EMESSAGE", final, "DATA");

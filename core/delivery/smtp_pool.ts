@@ -74,15 +74,18 @@ export class SmtpPool {
     this.#maxMessages = options.maxMessages ?? 100;
   }
 
-  /** Sends `raw` (CRLF lines) to the envelope's recipients; rejects with an {@link SmtpError}. */
+  /**
+   * Sends `message` (CRLF lines: bytes, or text sent as UTF-8) to the envelope's recipients; rejects
+   * with an {@link SmtpError}.
+   */
   async send(
     envelope: { from: string; to: string[] },
-    raw: Uint8Array,
+    message: Uint8Array | string,
   ): Promise<SmtpSendResult> {
     const connection = await this.#acquire();
     connection.messages++;
     try {
-      const result = await connection.smtp.send(envelope, raw);
+      const result = await connection.smtp.send(envelope, message);
       this.#release(connection, true);
       return result;
     } catch (err) {

@@ -279,3 +279,28 @@ Deno.test("SmtpPool serves a waiting send when the server hangs up during the re
     await serve.catch(() => {});
   }
 });
+
+Deno.test("SmtpPool sends text messages as UTF-8, dot-stuffed, with or without a final CRLF", async () => {
+  const s = await server();
+  const p = pool(s.port, 1);
+  try {
+    await p.send(
+      envelope,
+      "Message-ID: <t1@t>\r\nSubject: t\r\n\r\n.first\r\n..second\r\nbody t1 \u00e9\u2014\r\n",
+    );
+    await p.send(envelope, "Message-ID: <t2@t>\r\n\r\nbody t2\r\n.");
+    assert.equal(s.messages.length, 2);
+    const bytes = (m: string) =>
+      new TextDecoder().decode(
+        Uint8Array.from(m, (c) => c.charCodeAt(0)),
+      );
+    assert.match(
+      bytes(s.messages[0]!.raw),
+      /\r\n\r\n\.first\r\n\.\.second\r\nbody t1 \u00e9\u2014\r\n$/,
+    );
+    assert.match(s.messages[1]!.raw, /\r\n\r\nbody t2\r\n\.\r\n$/);
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});

@@ -32,7 +32,7 @@ import {
   updateActionRun,
 } from "./_action_runs.ts";
 import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
-import { migrate } from "./_migrate.ts";
+import { checkSchema, migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { redactUrl } from "./_url.ts";
 import { defaultOwner, isConnectionError, openPool } from "./_pool.ts";
@@ -77,6 +77,11 @@ export interface PostgresStoreOptions {
   max?: number;
   /** Seconds to wait for a connection before a call fails (the database is away). @default 5 */
   connectTimeout?: number;
+  /**
+   * Read-only (`replay`): every session's transactions are read-only, so any write fails; no
+   * migration (the schema must be current), no heartbeat, no LISTEN. @default false
+   */
+  readOnly?: boolean;
 }
 
 /** Opens the store at `url`, applying missing migrations; throws a clear Error when it cannot. */
@@ -128,6 +133,7 @@ export class PostgresStore implements Store {
   /** Alerts claimed here and not yet given an outcome: the leases to renew. */
   #inProgress = new Set<string>();
   #closed = false;
+  #readOnly: boolean;
 
   /** Prefer {@link openPostgresStore}, which also migrates. */
   constructor(url: string, options: PostgresStoreOptions = {}) {
@@ -140,7 +146,9 @@ export class PostgresStore implements Store {
         max,
         connectTimeout: options.connectTimeout ?? 5,
         name: `blitz ${this.owner}`,
+        readOnly: options.readOnly ?? false,
       });
+    this.#readOnly = options.readOnly ?? false;
     this.#sql = pool("on", options.max ?? 10);
     this.#lazy = pool("off", Math.max(2, Math.ceil((options.max ?? 10) / 2)));
     this.#wake = new Wake(this.#sql);
@@ -152,6 +160,10 @@ export class PostgresStore implements Store {
 
   /** Migrates and starts listening for work other instances queue. */
   async open(): Promise<void> {
+    if (this.#readOnly) {
+      await this.#call(() => checkSchema(this.#sql, { where: this.where }));
+      return;
+    }
     await this.#call(() =>
       migrate(this.#sql, { where: this.where, now: () => this.#now() })
     );
