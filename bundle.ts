@@ -16,6 +16,7 @@ import * as backup from "./cli/backup.ts";
 import * as replay from "./cli/replay.ts";
 import * as silenceCli from "./cli/silence.ts";
 import * as storeCli from "./cli/store.ts";
+import * as redeliverCli from "./cli/redeliver.ts";
 import * as conditions from "./core/config/conditions.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
@@ -43,6 +44,7 @@ preload({
   "cli/replay.ts": replay,
   "cli/silence.ts": silenceCli,
   "cli/store.ts": storeCli,
+  "cli/redeliver.ts": redeliverCli,
   "core/config/conditions.ts": conditions,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,

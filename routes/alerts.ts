@@ -21,6 +21,7 @@ import { type JiraLink, renderAlertDetailPage } from "./pages/AlertPages.tsx";
 import { alertList } from "./_alert_list.ts";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
 import { addSilenceRoutes } from "./silences.ts";
+import { addRedeliverRoutes, redeliverForm } from "./redeliver.ts";
 import {
   clientIp,
   rateKey,
@@ -37,6 +38,8 @@ export interface AlertRouteDeps {
   runtime: Runtime;
   /** Clock in epoch ms (rate limit of failed sign-ins). @default Date.now */
   now?: () => number;
+  /** Serve's queue: the Redeliver button wakes its idle workers. */
+  queue?: { notify(count?: number): void };
 }
 
 const encoder = new TextEncoder();
@@ -150,6 +153,12 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
     base,
     now,
   });
+  addRedeliverRoutes(app, {
+    runtime,
+    userOf: (c) => users.get(c.req.raw) ?? "",
+    base,
+    wake: () => deps.queue?.notify(),
+  });
 
   async function guard(c: Context, next: () => Promise<void>) {
     const headers = securityHeaders({
@@ -226,6 +235,17 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
     }
     const runs = await runtime.store.listActionRuns(record.id);
     const deliveries = await runtime.store.listDeliveries(record.id);
+    const redeliveries = await runtime.store.listRedeliveries(record.id);
+    // The button only while a delivery is failed (a redelivered one is "retry"/"pending" again).
+    const redeliver = record.status === "failed" || deliveries.some((d) =>
+        d.status === "failed"
+      )
+      ? await redeliverForm(runtime, {
+        user: users.get(c.req.raw) ?? "",
+        id: record.id,
+        base: base(),
+      })
+      : undefined;
     const server = jiraServer(
       runtime.config.detectors.get(record.detector),
       runtime.registry,
@@ -303,6 +323,16 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         steps: run.steps,
       })),
       jira,
+      ...(redeliver ? { redeliver } : {}),
+      redeliveries: redeliveries.map((r) => ({
+        at: r.at,
+        actor: r.actor,
+        source: r.source,
+        what: [
+          ...(r.email ? ["email"] : []),
+          ...r.channels.map((d) => d.channel),
+        ].join(", "),
+      })),
       channels: deliveries.map((d) => ({
         channel: d.channel,
         type: d.type,

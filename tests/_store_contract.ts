@@ -11,6 +11,7 @@ import { ALERTS_CASES } from "./_store_contract_alerts.ts";
 import { DELIVERIES_CASES } from "./_store_contract_deliveries.ts";
 import { GROUPS_CASES } from "./_store_contract_groups.ts";
 import { QUEUE_CASES } from "./_store_contract_queue.ts";
+import { REDELIVER_CASES } from "./_store_contract_redeliver.ts";
 import { RUNS_CASES } from "./_store_contract_runs.ts";
 import type { ContractCase } from "./_store_fixtures.ts";
 
@@ -30,4 +31,5 @@ export const STORE_CONTRACT: ContractCase[] = [
   ...QUEUE_CASES,
   ...RUNS_CASES,
   ...DELIVERIES_CASES,
+  ...REDELIVER_CASES,
 ];

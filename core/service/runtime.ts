@@ -141,6 +141,8 @@ function nullStore(): Runtime["store"] {
     claimDeliveries: no,
     updateDelivery: no,
     listDeliveries: no,
+    redeliver: no,
+    listRedeliveries: no,
     storm: {
       decide: no,
       silenced: no,

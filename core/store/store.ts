@@ -189,6 +189,34 @@ export interface QuarantinedAlert {
   reason: string;
 }
 
+/**
+ * True for a write refused because the disk is full: SQLite's SQLITE_FULL ("database or disk is
+ * full"), an ENOSPC from the OS, PostgreSQL's `disk_full` (53100). Nothing of such a write is
+ * committed, and the same write succeeds once space returns.
+ */
+export function isDiskFull(err: unknown): boolean {
+  const e = err as { errcode?: unknown; code?: unknown; message?: unknown };
+  if (typeof e?.errcode === "number" && (e.errcode & 0xff) === 13) return true;
+  if (e?.code === "53100" || e?.code === "ENOSPC") return true;
+  return /database or disk is full|No space left on device|ENOSPC|os error 28/i
+    .test(String(e?.message ?? err));
+}
+
+/**
+ * Retries `write` while it is refused for a full disk, waiting 250 ms doubling to 5 s in between;
+ * any other error (the store closed at shutdown: the next start requeues the alert) ends it.
+ */
+export async function untilSpace<T>(write: () => Promise<T>): Promise<T> {
+  for (let wait = 250;; wait = Math.min(wait * 2, 5_000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    try {
+      return await write();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+    }
+  }
+}
+
 /** The `last_error` of an alert quarantined after `n` interrupted attempts. */
 export function quarantineReason(n: number): string {
   return `Quarantined: its processing was interrupted ${n} times in a row (the service crashed or was killed each time, e.g. a plugin ran out of memory); not retried`;
@@ -280,6 +308,51 @@ export type ChannelDeliveryPatch = {
     >
   ]?: ChannelDelivery[K] | undefined;
 };
+
+/**
+ * One redelivery, as audited: an alert whose delivery had failed for good (its email, its channel
+ * deliveries, or both) put back in the queue by a person (`deno task redeliver`, the alert page's
+ * button). Each failed delivery is re-queued once: two redeliveries at the same moment re-queue it
+ * for one of them only, and only that one is recorded.
+ */
+export interface Redelivery {
+  id: string;
+  alert_id: string;
+  detector: string;
+  /** When (ISO 8601), by whom and from where. */
+  at: string;
+  actor: string;
+  source: "cli" | "ui";
+  /** The email was re-queued: the alert was "failed"; it is due now with its attempts reset. */
+  email: boolean;
+  /** Channel deliveries that were "failed", now pending with their attempts reset. */
+  channels: { channel: string; event: string }[];
+  /** The alert's attempts and last error before, kept for the audit trail. */
+  previous_attempts: number;
+  previous_error?: string;
+}
+
+/** What to redeliver: given alerts, or every one that failed since a time (one of the two). */
+export interface RedeliverOptions {
+  ids?: string[];
+  /** Alerts that became "failed", or have a channel delivery that did, at or after this time. */
+  failedSince?: Date;
+  actor: string;
+  source: Redelivery["source"];
+  /** @default the store's clock */
+  now?: Date;
+  /** Finds and reports what would be re-queued; changes and records nothing. */
+  dryRun?: boolean;
+  /** At most this many alerts with `failedSince`. @default 1000 */
+  limit?: number;
+}
+
+/** What `redeliver` did: the redeliveries recorded (or, dry, that would be), and the alerts it left. */
+export interface RedeliverResult {
+  redelivered: Redelivery[];
+  /** Given alerts with nothing failed to re-queue (or whose email retention removed), and why. */
+  skipped: { alert_id: string; reason: string }[];
+}
 
 /**
  * Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until,
@@ -469,6 +542,15 @@ export interface Store {
   ): Promise<void>;
   /** The channel deliveries of one alert, oldest first (the alert page shows each channel's state). */
   listDeliveries(alertId: string): Promise<ChannelDelivery[]>;
+  /**
+   * Re-queues failed deliveries (see {@link Redelivery}) and records each redelivery, atomically and
+   * durably: an alert "failed" goes back to "retry" due now (or "queued" when it was never composed)
+   * with its attempts reset, and its "failed" channel deliveries to "pending". An alert whose email or
+   * body retention removed is skipped (redelivering it would compose a different email).
+   */
+  redeliver(options: RedeliverOptions): Promise<RedeliverResult>;
+  /** The redeliveries of one alert, oldest first (its page's audit trail). */
+  listRedeliveries(alertId: string): Promise<Redelivery[]>;
   /**
    * Retention, one batch: clears the body (alert JSON, enrichment results, email) of finished alerts
    * received before `alertsBefore` and the rendered email of those before `emailsBefore`, at most

@@ -13,6 +13,7 @@ import {
   EmailSummary,
   EnrichmentTable,
   JiraKeys,
+  Redeliver,
   SendActionTable,
 } from "./_AlertDetail.tsx";
 import { ChannelTable } from "./_ChannelTable.tsx";
@@ -182,6 +183,7 @@ export function AlertDetailPage(
         : null}
       <Card heading="Email">
         <EmailSummary model={model} />
+        <Redeliver model={model} />
       </Card>
       {model.channels?.length
         ? (

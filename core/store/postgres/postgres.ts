@@ -34,6 +34,7 @@ import {
 import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
 import { checkSchema, migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
+import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
 import { redactUrl } from "./_url.ts";
 import { defaultOwner, isConnectionError, openPool } from "./_pool.ts";
 import { Wake } from "./_wake.ts";
@@ -59,6 +60,9 @@ import type {
   NewChannelDelivery,
   PurgeCounts,
   QuarantinedAlert,
+  RedeliverOptions,
+  RedeliverResult,
+  Redelivery,
   RequeueOptions,
   Store,
   StormWindow,
@@ -369,6 +373,20 @@ export class PostgresStore implements Store {
 
   listDeliveries(alertId: string): Promise<ChannelDelivery[]> {
     return this.#call(() => selectDeliveries(this.#sql, alertId));
+  }
+
+  redeliver(options: RedeliverOptions): Promise<RedeliverResult> {
+    const now = options.now ?? this.#clock();
+    return this.#call(async () => {
+      const result = await redeliverRows(this.#sql, { ...options, now });
+      const emails = result.redelivered.filter((r) => r.email).length;
+      if (!options.dryRun && emails > 0) this.#wake.announce(emails);
+      return result;
+    });
+  }
+
+  listRedeliveries(alertId: string): Promise<Redelivery[]> {
+    return this.#call(() => selectRedeliveries(this.#sql, alertId));
   }
 
   purge(

@@ -125,6 +125,7 @@ const TABLES = [
   "silences",
   "storm_breaker",
   "storm_groups",
+  "redeliveries",
 ];
 
 /** `table` when it is one of the store's tables (names are never taken from input into SQL otherwise). */
