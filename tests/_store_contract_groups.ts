@@ -11,16 +11,16 @@ import assert from "node:assert/strict";
 import type { Store, StormInput } from "../core/store/store.ts";
 import type { ContractCase } from "./_store_fixtures.ts";
 
-const T0 = Date.parse("2030-01-01T10:00:00.000Z");
-const SEC = 1000;
-const at = (ms: number) => new Date(T0 + ms).toISOString();
+export const T0 = Date.parse("2030-01-01T10:00:00.000Z");
+export const SEC = 1000;
+export const at = (ms: number) => new Date(T0 + ms).toISOString();
 
 /**
  * Stores `count` alerts of one fingerprint, one a second from `start` ms after T0, and decides each
  * (a 1 h realert window: the first is mailed with a subject and `severity`, the rest suppressed,
  * without a severity of their own, as the pipeline records them).
  */
-async function storm(
+export async function storm(
   store: Store,
   options: {
     prefix: string;
@@ -299,30 +299,6 @@ export const GROUPS_CASES: ContractCase[] = [
         (await store.listAlertGroups({ before: same })).map((g) => g.key),
         ["a:other", "a:old", "f:fp-s"],
       );
-    },
-  },
-  {
-    name: "listAcks() lists acked fingerprints, most recently acked first",
-    async fn(store) {
-      await storm(store, { prefix: "s", count: 2, ip: "192.0.2.1" });
-      await storm(store, { prefix: "t", count: 2, ip: "192.0.2.2" });
-      await storm(store, { prefix: "u", count: 2, ip: "192.0.2.3" });
-      assert.deepEqual(await store.listAcks(), []);
-      await store.storm.ack("fp-s", { actor: "ana", at: new Date(T0) });
-      await store.storm.ack("fp-t", { actor: "bob", at: new Date(T0 + SEC) });
-      await store.storm.ack("fp-u", {
-        actor: "cy",
-        at: new Date(T0 + 2 * SEC),
-      });
-      await store.storm.unack("fp-t");
-      const acks = await store.listAcks();
-      assert.deepEqual(
-        acks.map((w) => [w.fingerprint, w.acked_by, w.acked_at]),
-        [["fp-u", "cy", at(2 * SEC)], ["fp-s", "ana", at(0)]],
-      );
-      assert.deepEqual(acks[0]!.values, ["192.0.2.3"]);
-      assert.equal((await store.listAcks({ limit: 1 })).length, 1);
-      await assert.rejects(store.listAcks({ limit: 0 }), RangeError);
     },
   },
 ];
