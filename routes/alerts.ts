@@ -266,7 +266,14 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       ...(record.fingerprint || record.suppressed_by
         ? {
           storm: {
-            ...(record.fingerprint ? { fingerprint: record.fingerprint } : {}),
+            ...(record.fingerprint
+              ? {
+                fingerprint: record.fingerprint,
+                fingerprintHref: `${base()}/alerts?fingerprint=${
+                  encodeURIComponent(record.fingerprint)
+                }`,
+              }
+              : {}),
             ...(record.suppressed_by
               ? { suppressedBy: record.suppressed_by }
               : {}),

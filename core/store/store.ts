@@ -354,15 +354,16 @@ export interface RedeliverResult {
   skipped: { alert_id: string; reason: string }[];
 }
 
-/** Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until). */
+/**
+ * Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until,
+ * suppressed_by, silence_id).
+ */
 export interface AlertQuery extends AlertFilter {
   status?: AlertStatus;
   limit?: number; // default 50
   before?: string; // received_at cursor
   fingerprint?: string;
   notified_id?: string;
-  suppressed_by?: SuppressedBy;
-  silence_id?: string;
   /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
   thread_key?: string;
   /** Oldest first instead of newest first. */

@@ -38,7 +38,7 @@ import {
 } from "./_deliveries.ts";
 import { findDuplicate, insertAlert } from "./_insert.ts";
 import { acksQuery, alertSelect, groupsSelect } from "./_list.ts";
-import { toGroup } from "../alert_query.ts";
+import { toGroup } from "../alert_groups.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
