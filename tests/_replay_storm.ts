@@ -67,6 +67,8 @@ export async function playStorm(
     start: number;
     end?: number;
     setup?: (store: Store) => Promise<unknown>;
+    /** Alert `n`. @default stormAlert */
+    alert?: (n: number) => Record<string, unknown>;
     /** Runs before alert `n` is ingested, on the clock's time then (an ack, say). */
     before?: (
       n: number,
@@ -95,7 +97,11 @@ export async function playStorm(
         ids: mailed.ids,
         at: new Date(time),
       });
-      const summary = await ingestAlert(runtime, DETECTOR, stormAlert(n));
+      const summary = await ingestAlert(
+        runtime,
+        DETECTOR,
+        (options.alert ?? stormAlert)(n),
+      );
       mailed.ids.push(summary.alert_id);
       if (summary.sent && !summary.suppressed_by) mailed.emails++;
     }
@@ -156,13 +162,14 @@ export async function mailedBy(
   detector: Record<string, unknown>,
   start: number,
   global: Record<string, unknown> = {},
+  alert?: (n: number) => Record<string, unknown>,
 ): Promise<Mailed> {
   const project = await writeProject({
     global,
     detectors: { [DETECTOR]: detector },
   });
   try {
-    return await playStorm(project, { start });
+    return await playStorm(project, { start, ...(alert ? { alert } : {}) });
   } finally {
     await project.cleanup();
   }

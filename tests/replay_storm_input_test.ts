@@ -2,7 +2,8 @@
  * `deno task replay` with the rest of storm control: the silences and acks an operator recorded in the
  * store are replayed as recorded (at their times, on the scratch state), grouped emails and the storm
  * breaker's notices and digests are predicted exactly (each checked against processing the same
- * storm with that config on an injected clock), and the real store stays as it was.
+ * storm with that config on an injected clock), a resolve goes through its realert window in its
+ * thread, and the real store stays as it was.
  */
 import assert from "node:assert/strict";
 import { writeProject } from "./_config.ts";
@@ -14,6 +15,7 @@ import {
   STEP_MS,
   storeSnapshot,
   STORM_ALERTS,
+  stormAlert,
   stormDetector,
   stormStart,
   writeVariant,
@@ -152,6 +154,40 @@ Deno.test("replay predicts grouped emails and the storm breaker's notices and di
       );
     }
     assert.deepEqual(await storeSnapshot(project.dataDir), untouched);
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("replay lets a fingerprint's resolve through its realert window, in its thread, as processing does", async () => {
+  const start = stormStart();
+  // Alert 30 (fingerprint 0, at 15 min: inside its second window) reports a resolution.
+  const alert = (n: number) => ({
+    ...stormAlert(n),
+    ...(n === 30 ? { status: "resolved" } : {}),
+  });
+  const project = await writeProject({ detectors: { [DETECTOR]: OFF } });
+  try {
+    const recorded = await playStorm(project, { start, alert });
+    const ten = await writeVariant(project, "ten", { [DETECTOR]: TEN });
+    const run = await runTask("replay", ["--config", ten, "--json"], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.equal(run.code, 0, shown(run));
+    const { summary, alerts } = JSON.parse(run.stdout);
+    const expected = await mailedBy(TEN, start, {}, alert);
+    assert.equal(summary.storm.after.emails, expected.emails);
+    // The resolve is mailed, and the next firing after it opens a fresh window (one more email).
+    assert.equal(expected.emails, 8);
+    assert.equal(
+      summary.storm.after.storm_emails.digest,
+      expected.storm.digest ?? 0,
+    );
+    const resolve = alerts[30];
+    assert.equal(resolve.id, recorded.ids[30]);
+    assert.deepEqual(resolve.after.storm, { decision: "notify" });
+    assert.match(resolve.after.subject, /^Resolved: IDS ET RULE 2000 from /);
   } finally {
     await project.cleanup();
   }

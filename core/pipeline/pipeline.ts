@@ -57,6 +57,7 @@ export {
 } from "./_compose.ts";
 // The steps of compose, for replaying stored alerts (core/replay).
 export { enrich, selectBlock } from "./_compose.ts";
+export { threadOf } from "./_thread.ts";
 export { renderMessage } from "./_message.ts";
 export { type IngestSummary, summarize } from "./_record.ts";
 export { deliver } from "./_deliver.ts";

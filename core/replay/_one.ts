@@ -3,8 +3,9 @@
  * detector's preprocess hook; storm control's decision on the scratch state (a suppressed alert stops
  * here, as it does in processing: no enrichment, no email); the condition block; the enrichments
  * (offline: the results stored with the alert; `live`: queried again); the side-effect-free send
- * actions (one with side effects is not run again: what it recorded stands in for it); the email,
- * with storm control's `(+N similar since …)` in its subject; then each extra step's decision.
+ * actions (one with side effects is not run again: what it recorded stands in for it); the email in
+ * its thread (found on the scratch state), with storm control's `(+N similar since …)` in its
+ * subject; then each extra step's decision.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import {
   type Runtime,
   selectBlock,
   settingsFor,
+  threadOf,
 } from "../pipeline/pipeline.ts";
 import type { AlertRecord, EnrichmentResult } from "../store/store.ts";
 import { similarSuffix } from "../storm/storm.ts";
@@ -100,6 +102,11 @@ export async function replayedView(
     return stored;
   });
   const sent = matched || detector.config.send_mail_no_condition_match;
+  // The thread (a resolve's "Resolved: …" subject, the earlier alerts it answers) on the scratch state.
+  const thread = await threadOf(runtime, detector, {
+    alert,
+    alertId: record.id,
+  });
   const { message } = await renderMessage(runtime, {
     detector,
     alert,
@@ -110,10 +117,11 @@ export async function replayedView(
     enrichments,
     actions,
     values,
+    thread,
     ...(severity ? { severity } : {}),
     ...(storm ? { subjectSuffix: similarSuffix(storm.since) } : {}),
   });
-  await options.storm.composed(record, sent, message);
+  await options.storm.composed(record, { sent, message, thread: thread.key });
   const after: AlertView = {
     sent,
     subject: message.subject,

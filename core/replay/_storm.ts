@@ -183,18 +183,26 @@ export class StormReplay {
     return outcome;
   }
 
-  /** Records what became of an alert storm control let through (digests thread under its email). */
+  /**
+   * Records what became of an alert storm control let through: digests thread under its email, and
+   * later alerts of its thread answer it.
+   */
   async composed(
     record: AlertRecord,
-    sent: boolean,
-    message: StoredMessage,
+    outcome: {
+      sent: boolean;
+      message: StoredMessage;
+      thread?: string | undefined;
+    },
   ): Promise<void> {
+    const { message } = outcome;
     await this.#scratch.updateAlert(record.id, {
-      status: sent ? "delivered" : "not_sent",
+      status: outcome.sent ? "delivered" : "not_sent",
       subject: message.subject,
       to: message.to,
       cc: message.cc,
       message_id: message.message_id,
+      ...(outcome.thread ? { thread_key: outcome.thread } : {}),
     });
   }
 
