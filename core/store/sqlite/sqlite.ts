@@ -181,10 +181,11 @@ export class SqliteStore implements Store {
 
   insertAlerts(alerts: NewAlert[]): Promise<void> {
     return this.#commit.write(() => {
-      if (alerts.length === 1) this.#insert(alerts[0]!); // one statement is already atomic
+      const now = this.#now();
+      if (alerts.length === 1) this.#insert(alerts[0]!, now); // one statement is already atomic
       else if (alerts.length > 1) {
         this.#commit.transaction(() =>
-          alerts.forEach((alert) => this.#insert(alert))
+          alerts.forEach((alert) => this.#insert(alert, now))
         );
       }
     }, { single: alerts.length <= 1 });
@@ -193,21 +194,25 @@ export class SqliteStore implements Store {
   insertAlertsIdempotent(
     alerts: NewAlert[],
   ): Promise<{ id: string; duplicate: boolean }[]> {
-    const insertNew = (alert: NewAlert) => {
+    // One clock reading per call: the alerts of one request share their updated_at.
+    const insertNew = (alert: NewAlert, now: string) => {
       const found = findDuplicate(this.#sql, alert);
       if (found !== undefined) return { id: found, duplicate: true };
-      this.#insert(alert);
+      this.#insert(alert, now);
       return { id: alert.id, duplicate: false };
     };
     // One alert: a lookup and at most one INSERT, atomic without a savepoint of its own.
     if (alerts.length === 1) {
-      return this.#commit.write(() => [insertNew(alerts[0]!)], {
+      return this.#commit.write(() => [insertNew(alerts[0]!, this.#now())], {
         single: true,
       });
     }
-    return this.#commit.write(() =>
-      this.#commit.transaction(() => alerts.map(insertNew))
-    );
+    return this.#commit.write(() => {
+      const now = this.#now();
+      return this.#commit.transaction(() =>
+        alerts.map((alert) => insertNew(alert, now))
+      );
+    });
   }
 
   getAlert(id: string): Promise<AlertRecord | undefined> {
@@ -422,8 +427,8 @@ export class SqliteStore implements Store {
     this.#statements.clear();
   }
 
-  #insert(alert: NewAlert): void {
-    insertAlert(this.#sql, alert, { now: this.#now() });
+  #insert(alert: NewAlert, now: string): void {
+    insertAlert(this.#sql, alert, { now });
   }
 
   /** The prepared statement for `sql`, prepared once and reused; an arrow, so helpers take it as is. */
