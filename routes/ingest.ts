@@ -5,7 +5,7 @@
  *
  * Checks run cheapest first: token (401), rate limit per token (429), shutdown and backlog (503),
  * detector (404), media type (415), body size (413), signature (401), JSON (400); a store that cannot
- * commit (the database is away) is a 503 with `Retry-After`, never a 202.
+ * commit (the database is away, the disk is full) is a 503 with `Retry-After`, never a 202.
  *
  * @module
  */
@@ -18,7 +18,7 @@ import { alertRows, IDEMPOTENCY_KEY } from "./_ingest_rows.ts";
 import { canonicalJson } from "../core/pipeline/enrich.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import { rateKey, remoteAddress, trustedProxies } from "./http/client.ts";
-import type { NewAlert } from "../core/store/store.ts";
+import { isDiskFull, type NewAlert } from "../core/store/store.ts";
 import type { BacklogSlots } from "../core/service/queue.ts";
 import { errorMessage } from "../core/errors.ts";
 
@@ -27,6 +27,9 @@ export const BUSY_RETRY_AFTER_S = 10;
 
 /** Seconds a sender should wait when the store could not commit (the database is away). */
 export const STORE_RETRY_AFTER_S = 5;
+
+/** Seconds a sender should wait when the store's disk is full (someone has to free space). */
+export const DISK_FULL_RETRY_AFTER_S = 30;
 
 /**
  * Handles one `POST /ingest/<name>`: the 202, or the HTTPException's response for a refused request
@@ -382,10 +385,17 @@ export function ingestEndpoints(
         error: errorMessage(err),
         during: "ingest",
       });
+      const full = isDiskFull(err);
       throw jsonError(
         503,
-        "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
-        { "Retry-After": String(STORE_RETRY_AFTER_S) },
+        full
+          ? "The store's disk is full: nothing was accepted, retry later (alerts already accepted are kept and delivered)"
+          : "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
+        {
+          "Retry-After": String(
+            full ? DISK_FULL_RETRY_AFTER_S : STORE_RETRY_AFTER_S,
+          ),
+        },
       );
     }
     await refuseReusedKey(rows, results, key);

@@ -12,6 +12,12 @@
  *   most `realertMaxMs`) while the fingerprint kept firing (its last alert less than 2× the last window
  *   ago); back to `realertMs` after a quiet spell of that length.
  *
+ * Resolutions (`resolved`: the alert's `status` is "resolved"): the first resolve of a fingerprint whose
+ * firing was mailed is mailed once (`resolve: true`), inside the window or not, acked or not (it closes
+ * the PagerDuty incident; the ack stays until quiet), and closes the window; a silence still holds it.
+ * A resolve of a fingerprint already resolved, or never mailed, is suppressed (`realert`, or `ack`
+ * while acked). The next firing after a mailed resolve is mailed at once and opens a fresh window.
+ *
  * @module
  */
 
@@ -49,6 +55,8 @@ export interface StormInput {
   breaker?: { perHour: number };
   /** `storm.group`: a new fingerprint joins its group's batch instead of being mailed alone. */
   group?: GroupInput;
+  /** The alert reports a resolution (`status: resolved`). */
+  resolved?: boolean;
 }
 
 /** What to do with the alert. */
@@ -57,9 +65,14 @@ export type StormDecision =
     action: "notify";
     /** Suppressed since the previous regular email (for `(+37 similar since 10:02)`). */
     since?: { count: number; at: string };
-    /** The window this email opens. */
+    /** The window this email opens (a resolve: none, 0 ending now). */
     windowMs: number;
     windowEnd: string;
+    /**
+     * The fingerprint's resolve (firing → resolved): mailed regardless of the window, never grouped,
+     * no digest timer; the storm breaker still holds it in storm mode.
+     */
+    resolve?: true;
   }
   | {
     action: "suppress";
@@ -95,6 +108,8 @@ export interface StormWindow {
   last_seen_at: string;
   acked_by?: string;
   acked_at?: string;
+  /** Set when the fingerprint's last email was its resolve (`notified_id`); a firing email clears it. */
+  resolved_at?: string;
 }
 
 /** A promise to do something later: claimed like a queue item once due, finished once done. */
@@ -145,10 +160,14 @@ export function decideWindow(
         action: "notify",
         windowMs: row.window_ms,
         windowEnd: row.window_end,
+        ...(row.resolved_at !== undefined ? { resolve: true as const } : {}),
       },
       window: row,
     };
   }
+  // The transition firing → resolved of a fingerprint whose firing was mailed.
+  const resolves = input.resolved === true && row?.notified_id !== undefined &&
+    row.resolved_at === undefined;
   const seen = row
     ? { ...row, total: row.total + 1, last_seen_at: at }
     : undefined;
@@ -167,11 +186,12 @@ export function decideWindow(
     window: { ...window, since_count: window.since_count + 1 },
   });
   if (row && seen && row.acked_at !== undefined) {
-    if (now - Date.parse(row.last_seen_at) < policy.ackQuietMs) {
+    if (now - Date.parse(row.last_seen_at) >= policy.ackQuietMs) {
+      delete seen.acked_at;
+      delete seen.acked_by;
+    } else if (!resolves) {
       return suppress(seen, "ack");
     }
-    delete seen.acked_at;
-    delete seen.acked_by;
   }
   if (input.silenceId !== undefined) {
     return suppress(
@@ -182,6 +202,34 @@ export function decideWindow(
       },
       "silence",
     );
+  }
+  if (input.resolved === true && !resolves) {
+    // Already resolved, or never mailed: nothing to close.
+    return suppress(seen ?? fresh(input, at), "realert");
+  }
+  const since = row && row.since_count > 0
+    ? { count: row.since_count, at: row.notified_at ?? row.first_seen_at }
+    : undefined;
+  if (resolves) {
+    // Mailed once, window or not; it closes the window, so the next firing opens a fresh one.
+    return {
+      decision: {
+        action: "notify",
+        windowMs: 0,
+        windowEnd: at,
+        resolve: true,
+        ...(since ? { since } : {}),
+      },
+      window: {
+        ...seen!,
+        notified_id: input.alertId,
+        notified_at: at,
+        window_ms: 0,
+        window_end: at,
+        since_count: 0,
+        resolved_at: at,
+      },
+    };
   }
   if (row && seen && row.notified_id && now < Date.parse(row.window_end)) {
     return suppress(seen, "realert");
@@ -195,9 +243,6 @@ export function decideWindow(
     )
     : policy.realertMs;
   const windowEnd = new Date(now + windowMs).toISOString();
-  const since = row && row.since_count > 0
-    ? { count: row.since_count, at: row.notified_at ?? row.first_seen_at }
-    : undefined;
   const window: StormWindow = {
     ...(seen ?? fresh(input, at)),
     notified_id: input.alertId,
@@ -206,6 +251,7 @@ export function decideWindow(
     window_end: windowEnd,
     since_count: 0,
   };
+  delete window.resolved_at;
   return {
     decision: {
       action: "notify",

@@ -81,7 +81,7 @@ export class PostgresStorm implements StormStore {
           }
         }
         let groupKey: string | undefined;
-        if (decision.action === "notify" && input.group) {
+        if (decision.action === "notify" && !decision.resolve && input.group) {
           await tx.unsafe(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
             [`group:${input.group.key}`],
@@ -156,7 +156,8 @@ export class PostgresStorm implements StormStore {
             input.fingerprint,
             input.alertId,
           ]);
-          if (input.policy.digest) {
+          // A resolve closes the window: no digest to send for it.
+          if (input.policy.digest && !decision.resolve) {
             await insertTimer(tx, {
               id: `window:${input.alertId}`,
               kind: "window",
@@ -459,12 +460,12 @@ export class PostgresStorm implements StormStore {
 async function writeWindow(db: Db, w: StormWindow): Promise<void> {
   await db.unsafe(
     `INSERT INTO storm_windows (fingerprint, detector, definition, paths, fp_values, notified_id, notified_at,
-      window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+      window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at, resolved_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
     ON CONFLICT (fingerprint) DO UPDATE SET notified_id = excluded.notified_id,
       notified_at = excluded.notified_at, window_ms = excluded.window_ms, window_end = excluded.window_end,
       since_count = excluded.since_count, total = excluded.total, last_seen_at = excluded.last_seen_at,
-      acked_by = excluded.acked_by, acked_at = excluded.acked_at`,
+      acked_by = excluded.acked_by, acked_at = excluded.acked_at, resolved_at = excluded.resolved_at`,
     [
       w.fingerprint,
       w.detector,
@@ -481,6 +482,7 @@ async function writeWindow(db: Db, w: StormWindow): Promise<void> {
       w.last_seen_at,
       w.acked_by ?? null,
       w.acked_at ?? null,
+      w.resolved_at ?? null,
     ],
   );
 }

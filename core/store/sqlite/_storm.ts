@@ -68,7 +68,7 @@ export class SqliteStorm implements StormStore {
         }
       }
       let groupKey: string | undefined;
-      if (decision.action === "notify" && input.group) {
+      if (decision.action === "notify" && !decision.resolve && input.group) {
         const found = sql("SELECT * FROM storm_groups WHERE group_key = ?").get(
           input.group.key,
         );
@@ -134,7 +134,8 @@ export class SqliteStorm implements StormStore {
           input.fingerprint,
           input.alertId,
         );
-        if (input.policy.digest) {
+        // A resolve closes the window: no digest to send for it.
+        if (input.policy.digest && !decision.resolve) {
           insertTimer(sql, {
             id: `window:${input.alertId}`,
             kind: "window",
@@ -400,12 +401,12 @@ function writeWindow(
 ): void {
   sql(
     `INSERT INTO storm_windows (fingerprint, detector, definition, paths, fp_values, notified_id, notified_at,
-      window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at, resolved_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (fingerprint) DO UPDATE SET notified_id = excluded.notified_id,
       notified_at = excluded.notified_at, window_ms = excluded.window_ms, window_end = excluded.window_end,
       since_count = excluded.since_count, total = excluded.total, last_seen_at = excluded.last_seen_at,
-      acked_by = excluded.acked_by, acked_at = excluded.acked_at`,
+      acked_by = excluded.acked_by, acked_at = excluded.acked_at, resolved_at = excluded.resolved_at`,
   ).run(
     w.fingerprint,
     w.detector,
@@ -422,6 +423,7 @@ function writeWindow(
     w.last_seen_at,
     w.acked_by ?? null,
     w.acked_at ?? null,
+    w.resolved_at ?? null,
   );
 }
 
