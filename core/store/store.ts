@@ -227,6 +227,8 @@ export interface NewAlert {
   id: string;
   detector: string;
   alert: Record<string, unknown>;
+  /** `alert` as `stringifyJson` writes it, when the caller has that text already: stored as it is. */
+  alert_json?: string;
   received_at?: string;
   status?: AlertStatus; // default "queued"
   idempotency_key?: string;

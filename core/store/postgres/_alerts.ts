@@ -55,7 +55,7 @@ export async function insertAlert(
       : toIso(alert.received_at, "received_at"),
     options.now,
     alert.status ?? "queued",
-    stringifyJson(alert.alert),
+    alert.alert_json ?? stringifyJson(alert.alert),
     alert.idempotency_key ?? null,
   ];
   // Unique across instances: the constraint decides, and the loser reads the winner's id.
