@@ -226,7 +226,11 @@ function groupRow(
     subject: shown.subject || keys || g.latest.id,
     keyFields: shown.subject ? keys : "",
     ...(!shown.subject && !keys
-      ? { note: "held before it was rendered: no subject" }
+      ? {
+        note: shown.status === "suppressed"
+          ? "held before it was rendered: no subject"
+          : "not rendered yet",
+      }
       : {}),
     state: options.state,
     status: shown.status,
