@@ -55,7 +55,19 @@ function writeBatched(line: string): void {
   }
 }
 
+/** Levels of the events seen so far (a handful of names, one per line logged). */
+const levels = new Map<string, "error" | "warn" | "info">();
+
 function level(event: string): "error" | "warn" | "info" {
+  let known = levels.get(event);
+  if (known === undefined) {
+    known = levelOf(event);
+    if (levels.size < 1024) levels.set(event, known);
+  }
+  return known;
+}
+
+function levelOf(event: string): "error" | "warn" | "info" {
   return /fail|error/.test(event)
     ? "error"
     : /retry|warn/.test(event)
@@ -79,6 +91,19 @@ function redacting(_key: string, value: unknown): unknown {
     }
   }
   return value;
+}
+
+let lastMs = NaN;
+let lastTs = "";
+
+/** `new Date().toISOString()`, made once per millisecond (a burst logs many lines in one). */
+function timestamp(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastTs = new Date(ms).toISOString();
+  }
+  return lastTs;
 }
 
 /**
@@ -114,7 +139,7 @@ function flatLine(
 
 /** One JSON object per line: `{"ts", "level", "event", ...fields}`, every string redacted. */
 export const jsonLogger: Logger = (event, fields = {}) => {
-  const ts = new Date().toISOString();
+  const ts = timestamp();
   const flat = flatLine(ts, event, fields);
   if (flat !== undefined) return writeBatched(flat);
   writeBatched(
