@@ -1,13 +1,14 @@
 /**
  * The row shape both stores share: the alert fields `updateAlert` may patch, and the mapping from a
  * row (`alerts`, `action_runs`, `storm_windows`, `storm_timers`, `silences`, `storm_breaker`,
- * `storm_groups`, `channel_deliveries`: columns of the same names in SQLite and PostgreSQL, JSON held
- * as text, parsed losslessly) to a record. Timestamps are `Date#toISOString()`
+ * `storm_groups`, `channel_deliveries`, `redeliveries`: columns of the same names in SQLite and
+ * PostgreSQL, JSON held as text, parsed losslessly) to a record. Timestamps are `Date#toISOString()`
  * strings, which sort as text.
  *
  * @module
  */
 import { parseJson } from "../json.ts";
+export { toIso } from "./alert_query.ts";
 import type {
   ActionRun,
   AlertPatch,
@@ -16,6 +17,7 @@ import type {
   BreakerState,
   ChannelDelivery,
   ChannelDeliveryStatus,
+  Redelivery,
   Silence,
   StormGroup,
   StormTimer,
@@ -58,17 +60,6 @@ export const JSON_FIELDS: Set<string> = new Set([
   "jira_keys",
   "condition",
 ]);
-
-/** Normalises an ISO 8601 time to `toISOString()` form, which sorts as text. */
-export function toIso(value: string, field: string): string {
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) {
-    throw new RangeError(
-      `Invalid ${field}: "${value}" is not an ISO 8601 time`,
-    );
-  }
-  return time.toISOString();
-}
 
 type Row = Record<string, unknown>;
 
@@ -257,4 +248,60 @@ export function toGroup(row: Record<string, unknown>): StormGroup {
   }
   if (row.flush_at !== null) group.flush_at = row.flush_at as string;
   return group;
+}
+
+/** What an alert row says about redelivering it (`redeliver` in both stores). */
+export interface RedeliveryRow {
+  id: string;
+  detector: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  /** `message IS NOT NULL`, `subject IS NOT NULL`, `alert_json = '{}'`. */
+  has_message: boolean;
+  composed: boolean;
+  purged: boolean;
+}
+
+/**
+ * Whether the alert's email is re-queued (it is "failed" and its email or body is still stored), and
+ * why not; `channels` is how many of its channel deliveries are "failed".
+ */
+export function redeliveryPlan(
+  row: RedeliveryRow | undefined,
+  channels: number,
+): { email: boolean; reason?: string } {
+  if (!row) return { email: false, reason: "no such alert" };
+  if (row.status !== "failed") {
+    return channels > 0
+      ? { email: false }
+      : { email: false, reason: `nothing failed (status ${row.status})` };
+  }
+  if (row.purged || (row.composed && !row.has_message)) {
+    return {
+      email: false,
+      reason:
+        "its email was removed by retention: it cannot be sent again as it was",
+    };
+  }
+  return { email: true };
+}
+
+/** The redelivery a `redeliveries` row holds. */
+export function toRedelivery(row: Row): Redelivery {
+  const redelivery: Redelivery = {
+    id: row.id as string,
+    alert_id: row.alert_id as string,
+    detector: row.detector as string,
+    at: row.at as string,
+    actor: row.actor as string,
+    source: row.source as Redelivery["source"],
+    email: Boolean(Number(row.email)),
+    channels: JSON.parse(row.channels as string),
+    previous_attempts: Number(row.previous_attempts),
+  };
+  if (row.previous_error !== null && row.previous_error !== undefined) {
+    redelivery.previous_error = row.previous_error as string;
+  }
+  return redelivery;
 }
