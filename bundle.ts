@@ -16,6 +16,7 @@ import * as backup from "./cli/backup.ts";
 import * as replay from "./cli/replay.ts";
 import * as silenceCli from "./cli/silence.ts";
 import * as storeCli from "./cli/store.ts";
+import * as redeliverCli from "./cli/redeliver.ts";
 import * as conditions from "./core/config/conditions.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
@@ -33,7 +34,6 @@ import * as postgresStore from "./core/store/postgres/postgres.ts";
 import * as slackApi from "./core/channels/slack_api.ts";
 import * as channels from "./core/channels/channels.ts";
 import * as stormMail from "./core/pipeline/storm_mail.ts";
-import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
 import * as yaml from "yaml";
 
 preload({
@@ -46,6 +46,7 @@ preload({
   "cli/replay.ts": replay,
   "cli/silence.ts": silenceCli,
   "cli/store.ts": storeCli,
+  "cli/redeliver.ts": redeliverCli,
   "core/config/conditions.ts": conditions,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,
@@ -63,7 +64,6 @@ preload({
   "core/channels/slack_api.ts": slackApi,
   "core/channels/channels.ts": channels,
   "core/pipeline/storm_mail.ts": stormMail,
-  "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
   "npm:yaml": yaml,
 });
 

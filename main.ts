@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   replay: () => importLazy("cli/replay.ts"),
   silence: () => importLazy("cli/silence.ts"),
   store: () => importLazy("cli/store.ts"),
+  redeliver: () => importLazy("cli/redeliver.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -41,6 +42,7 @@ Commands:
   replay --config <path> [--since 24h | --ids a,b]   stored alerts through a changed config: what differs
   silence add|list|expire                            timed silences of storm control
   store copy --from <file|url> --to <postgres url>   move the store to PostgreSQL (idempotent, checked)
+  redeliver --ids a,b | --failed-since 1h           re-queue alerts whose delivery failed for good
 
 Run "blitz <command> --help" for details; "blitz --version" prints the version. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
-import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { SmtpPool } from "./smtp_pool.ts";
 
@@ -74,7 +73,7 @@ async function server(options: Partial<SMTPServerOptions> = {}) {
 }
 
 function pool(port: number, connections = 2) {
-  return new SmtpPool(SMTPConnection, {
+  return new SmtpPool({
     host: "127.0.0.1",
     port,
     secure: false,
@@ -155,7 +154,7 @@ Deno.test("SmtpPool keeps a connection after a refused message, and replaces one
 Deno.test("SmtpPool verifies the server's certificate on STARTTLS: a self-signed one fails, nothing is sent", async () => {
   // smtp-server offers STARTTLS with its built-in self-signed certificate.
   const s = await server({ disabledCommands: [] });
-  const p = new SmtpPool(SMTPConnection, {
+  const p = new SmtpPool({
     host: "127.0.0.1",
     port: s.port,
     secure: false,
@@ -278,5 +277,30 @@ Deno.test("SmtpPool serves a waiting send when the server hangs up during the re
     await p.close();
     listener.close();
     await serve.catch(() => {});
+  }
+});
+
+Deno.test("SmtpPool sends text messages as UTF-8, dot-stuffed, with or without a final CRLF", async () => {
+  const s = await server();
+  const p = pool(s.port, 1);
+  try {
+    await p.send(
+      envelope,
+      "Message-ID: <t1@t>\r\nSubject: t\r\n\r\n.first\r\n..second\r\nbody t1 \u00e9\u2014\r\n",
+    );
+    await p.send(envelope, "Message-ID: <t2@t>\r\n\r\nbody t2\r\n.");
+    assert.equal(s.messages.length, 2);
+    const bytes = (m: string) =>
+      new TextDecoder().decode(
+        Uint8Array.from(m, (c) => c.charCodeAt(0)),
+      );
+    assert.match(
+      bytes(s.messages[0]!.raw),
+      /\r\n\r\n\.first\r\n\.\.second\r\nbody t1 \u00e9\u2014\r\n$/,
+    );
+    assert.match(s.messages[1]!.raw, /\r\n\r\nbody t2\r\n\.\r\n$/);
+  } finally {
+    await p.close();
+    await s.close();
   }
 });

@@ -13,7 +13,12 @@
  */
 import { runSteps } from "./actions.ts";
 import { errorMessage } from "../plugins/call.ts";
-import type { AlertPatch, AlertRecord } from "../store/store.ts";
+import {
+  type AlertPatch,
+  type AlertRecord,
+  isDiskFull,
+  untilSpace,
+} from "../store/store.ts";
 import type { EnrichmentBlock, LoadedDetector } from "../config/config.ts";
 import { uuidv7 } from "../ids.ts";
 import type { ComposeInput, Composition, Runtime } from "./_types.ts";
@@ -51,6 +56,7 @@ export {
 } from "./_compose.ts";
 // The steps of compose, for replaying stored alerts (core/replay).
 export { enrich, selectBlock } from "./_compose.ts";
+export { threadOf } from "./_thread.ts";
 export { renderMessage } from "./_message.ts";
 export { type IngestSummary, summarize } from "./_record.ts";
 export { deliver } from "./_deliver.ts";
@@ -317,9 +323,19 @@ async function recordOutcome(
   log: () => void,
 ): Promise<void> {
   const durable = { durable: options.durable ?? false };
-  const write = runtime.store.updateAlert(record.id, patch, durable).catch(() =>
-    runtime.store.updateAlert(record.id, patch, durable)
-  );
+  const update = () => runtime.store.updateAlert(record.id, patch, durable);
+  const write = update().catch((err) => {
+    if (!options.recording || !isDiskFull(err)) return update();
+    // serve holds an outcome refused for a full disk until space returns: the email went out, and
+    // requeueing the alert would mail it again.
+    runtime.log("outcome_waiting_for_space", {
+      alert_id: record.id,
+      detector: record.detector,
+      status: patch.status,
+      error: errorMessage(err),
+    });
+    return untilSpace(update);
+  });
   write.then(() => {
     try {
       log();

@@ -18,6 +18,8 @@ export function openPool(
     connectTimeout: number;
     /** The sessions' application_name (seen in pg_stat_activity). */
     name: string;
+    /** Every transaction read-only (`default_transaction_read_only`): a write fails. */
+    readOnly?: boolean;
   },
 ): Sql {
   guardClientFaults();
@@ -34,6 +36,7 @@ export function openPool(
     connection: {
       application_name: options.name,
       synchronous_commit: options.synchronous,
+      ...(options.readOnly ? { default_transaction_read_only: true } : {}),
     },
   });
 }

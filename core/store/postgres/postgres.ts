@@ -18,7 +18,13 @@
  * @module
  */
 import type { Sql } from "postgres";
-import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
+import {
+  insertAlert,
+  listAcks,
+  listAlertGroups,
+  listAlerts,
+  updateAlert,
+} from "./_alerts.ts";
 import {
   heartbeat,
   insertActionRun,
@@ -26,8 +32,9 @@ import {
   updateActionRun,
 } from "./_action_runs.ts";
 import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
-import { migrate } from "./_migrate.ts";
+import { checkSchema, migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
+import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
 import { redactUrl } from "./_url.ts";
 import { defaultOwner, isConnectionError, openPool } from "./_pool.ts";
 import { Wake } from "./_wake.ts";
@@ -41,6 +48,8 @@ import { PostgresStorm } from "./_storm.ts";
 import { toAlert } from "../records.ts";
 import type {
   ActionRun,
+  AlertGroup,
+  AlertGroupQuery,
   AlertPatch,
   AlertQuery,
   AlertRecord,
@@ -50,8 +59,13 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  QuarantinedAlert,
+  RedeliverOptions,
+  RedeliverResult,
+  Redelivery,
   RequeueOptions,
   Store,
+  StormWindow,
 } from "../store.ts";
 
 export { POSTGRES_SCHEMA_VERSION } from "./_schema.ts";
@@ -67,6 +81,11 @@ export interface PostgresStoreOptions {
   max?: number;
   /** Seconds to wait for a connection before a call fails (the database is away). @default 5 */
   connectTimeout?: number;
+  /**
+   * Read-only (`replay`): every session's transactions are read-only, so any write fails; no
+   * migration (the schema must be current), no heartbeat, no LISTEN. @default false
+   */
+  readOnly?: boolean;
 }
 
 /** Opens the store at `url`, applying missing migrations; throws a clear Error when it cannot. */
@@ -118,6 +137,7 @@ export class PostgresStore implements Store {
   /** Alerts claimed here and not yet given an outcome: the leases to renew. */
   #inProgress = new Set<string>();
   #closed = false;
+  #readOnly: boolean;
 
   /** Prefer {@link openPostgresStore}, which also migrates. */
   constructor(url: string, options: PostgresStoreOptions = {}) {
@@ -130,7 +150,9 @@ export class PostgresStore implements Store {
         max,
         connectTimeout: options.connectTimeout ?? 5,
         name: `blitz ${this.owner}`,
+        readOnly: options.readOnly ?? false,
       });
+    this.#readOnly = options.readOnly ?? false;
     this.#sql = pool("on", options.max ?? 10);
     this.#lazy = pool("off", Math.max(2, Math.ceil((options.max ?? 10) / 2)));
     this.#wake = new Wake(this.#sql);
@@ -142,6 +164,10 @@ export class PostgresStore implements Store {
 
   /** Migrates and starts listening for work other instances queue. */
   async open(): Promise<void> {
+    if (this.#readOnly) {
+      await this.#call(() => checkSchema(this.#sql, { where: this.where }));
+      return;
+    }
     await this.#call(() =>
       migrate(this.#sql, { where: this.where, now: () => this.#now() })
     );
@@ -241,6 +267,14 @@ export class PostgresStore implements Store {
     return this.#call(() => listAlerts(this.#sql, query));
   }
 
+  listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
+    return this.#call(() => listAlertGroups(this.#sql, query));
+  }
+
+  listAcks(query: { limit?: number } = {}): Promise<StormWindow[]> {
+    return this.#call(() => listAcks(this.#sql, query.limit ?? 100));
+  }
+
   backlog(): Promise<number> {
     return this.#call(async () => {
       const [row] = await this.#sql.unsafe(
@@ -276,14 +310,17 @@ export class PostgresStore implements Store {
     });
   }
 
-  requeueStale(options: RequeueOptions = {}): Promise<number> {
-    return this.#call(() =>
+  async requeueStale(options: RequeueOptions = {}): Promise<number> {
+    const quarantined: QuarantinedAlert[] = [];
+    const requeued = await this.#call(() =>
       requeueLapsed(this.#lazy, {
         now: options.now ?? this.#clock(),
         all: options.all,
         quarantineAfter: options.quarantineAfter ?? 3,
-      })
+      }, quarantined)
     );
+    if (quarantined.length > 0) options.onQuarantined?.(quarantined);
+    return requeued;
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
@@ -336,6 +373,20 @@ export class PostgresStore implements Store {
 
   listDeliveries(alertId: string): Promise<ChannelDelivery[]> {
     return this.#call(() => selectDeliveries(this.#sql, alertId));
+  }
+
+  redeliver(options: RedeliverOptions): Promise<RedeliverResult> {
+    const now = options.now ?? this.#clock();
+    return this.#call(async () => {
+      const result = await redeliverRows(this.#sql, { ...options, now });
+      const emails = result.redelivered.filter((r) => r.email).length;
+      if (!options.dryRun && emails > 0) this.#wake.announce(emails);
+      return result;
+    });
+  }
+
+  listRedeliveries(alertId: string): Promise<Redelivery[]> {
+    return this.#call(() => selectRedeliveries(this.#sql, alertId));
   }
 
   purge(
