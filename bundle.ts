@@ -32,6 +32,8 @@ import * as ack from "./actions/ack.ts";
 import * as smtpPool from "./core/delivery/smtp_pool.ts";
 import * as postgresStore from "./core/store/postgres/postgres.ts";
 import * as slackApi from "./core/channels/slack_api.ts";
+import * as channels from "./core/channels/channels.ts";
+import * as stormMail from "./core/pipeline/storm_mail.ts";
 import * as yaml from "yaml";
 
 preload({
@@ -60,6 +62,8 @@ preload({
   "core/delivery/smtp_pool.ts": smtpPool,
   "core/store/postgres/postgres.ts": postgresStore,
   "core/channels/slack_api.ts": slackApi,
+  "core/channels/channels.ts": channels,
+  "core/pipeline/storm_mail.ts": stormMail,
   "npm:yaml": yaml,
 });
 

@@ -1,6 +1,7 @@
 /**
  * The query string of `GET /alerts`, parsed once at the edge: the filters (`q`, `detector`,
- * `severity`, `status`, `since`, `until`), the expansion of one storm (`fingerprint`), the flat view
+ * `severity`, `status`, `reason` (why it was held), `silence` (held by that silence), `since`,
+ * `until`), the expansion of one storm (`fingerprint`), the flat view
  * (`view=alerts`) and the keyset cursors (`before` with `before_id` for alerts, `before_key` for
  * groups). An invalid value is an error that names the parameter; `filterQuery` gives the query string
  * that carries the filters onto the next page.
@@ -12,7 +13,16 @@
  */
 import { parseDuration } from "../core/duration.ts";
 import { LEVELS } from "../core/severity.ts";
-import type { AlertStatus } from "../core/store/store.ts";
+import type { AlertStatus, SuppressedBy } from "../core/store/store.ts";
+
+/** Why an alert was held, as the reason filter offers it. */
+export const REASONS: SuppressedBy[] = [
+  "realert",
+  "group",
+  "silence",
+  "ack",
+  "breaker",
+];
 
 /** Alert statuses the status filter offers. */
 export const STATUSES: AlertStatus[] = [
@@ -31,6 +41,10 @@ export interface ListFilter {
   detector?: string;
   severity?: string;
   status?: AlertStatus;
+  /** Held for this reason (storm control's `suppressed_by`). */
+  reason?: SuppressedBy;
+  /** Held by this silence (its id). */
+  silence?: string;
   /** As typed (`24h`, or a date and time), for the form and the next page's link. */
   since?: string;
   until?: string;
@@ -63,6 +77,8 @@ const KNOWN = new Set([
   "detector",
   "severity",
   "status",
+  "reason",
+  "silence",
   "since",
   "until",
   "fingerprint",
@@ -133,7 +149,7 @@ export function parseListQuery(
   };
   const filter: ListFilter = {};
   const out: ListRequest = { filter };
-  for (const name of ["q", "detector", "fingerprint"] as const) {
+  for (const name of ["q", "detector", "fingerprint", "silence"] as const) {
     const value = given(name);
     if (value !== undefined) filter[name] = value;
   }
@@ -141,6 +157,8 @@ export function parseListQuery(
   if (severity) filter.severity = oneOf("severity", severity, LEVELS);
   const status = given("status");
   if (status) filter.status = oneOf("status", status, STATUSES);
+  const reason = given("reason");
+  if (reason) filter.reason = oneOf("reason", reason, REASONS);
   const view = given("view");
   if (view) filter.view = oneOf("view", view, ["alerts"] as const);
   const since = given("since");

@@ -21,6 +21,7 @@ import {
   type ListFilter,
   type ListRequest,
   parseListQuery,
+  REASONS,
   STATUSES,
 } from "./_alert_filter.ts";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
@@ -64,6 +65,8 @@ export async function alertList(c: Context, deps: ListDeps): Promise<Response> {
     ...(filter.detector ? { detector: filter.detector } : {}),
     ...(filter.severity ? { severity: filter.severity } : {}),
     ...(filter.status ? { status: filter.status } : {}),
+    ...(filter.reason ? { suppressed_by: filter.reason } : {}),
+    ...(filter.silence ? { silence_id: filter.silence } : {}),
     ...(request.after ? { after: request.after } : {}),
     ...(request.until ? { until: request.until } : {}),
   };
@@ -72,6 +75,7 @@ export async function alertList(c: Context, deps: ListDeps): Promise<Response> {
     detectors: [...deps.runtime.config.detectors.keys()].sort(),
     statuses: STATUSES,
     severities: [...LEVELS],
+    reasons: REASONS,
     filter,
     listHref,
     silencesHref: `${deps.base}/silences`,
@@ -221,6 +225,13 @@ function groupRow(
       : {}),
     subject: shown.subject || keys || g.latest.id,
     keyFields: shown.subject ? keys : "",
+    ...(!shown.subject && !keys
+      ? {
+        note: shown.status === "suppressed"
+          ? "held before it was rendered: no subject"
+          : "not rendered yet",
+      }
+      : {}),
     state: options.state,
     status: shown.status,
     ...(g.latest.suppressed_by ? { reason: g.latest.suppressed_by } : {}),

@@ -3,31 +3,25 @@
  * `_alert_list.ts`) and `GET /alerts/:id` (data, enrichments, the email sent, the action audit
  * trail, Jira keys), and `/silences` (`silences.ts`).
  *
- * Protected by `ui_auth`: the trusted header (set by an SSO proxy) when configured, else HTTP basic
- * credentials from config, compared in constant time. Without `ui_auth` the pages are off. Failed sign-ins
+ * Protected by `ui_auth` (`_ui_auth.ts`): the trusted header (set by an SSO proxy) when configured,
+ * else HTTP basic credentials from config, compared in constant time. Without `ui_auth` the pages are off. Failed sign-ins
  * are rate-limited per client address.
  *
  * @module
  */
 import { type Context, Hono } from "hono";
-import { timingSafeEqual } from "../core/auth/auth.ts";
 import type { LoadedDetector } from "../core/config/config.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import type { PluginRegistry } from "../core/plugins/registry.ts";
 import { redactDeep } from "../core/secrets.ts";
-import { headerSafe } from "../core/headers.ts";
 import { type JiraLink, renderAlertDetailPage } from "./pages/AlertPages.tsx";
 import { alertList } from "./_alert_list.ts";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
 import { addSilenceRoutes } from "./silences.ts";
 import { addRedeliverRoutes, redeliverForm } from "./redeliver.ts";
-import {
-  clientIp,
-  rateKey,
-  remoteAddress,
-  trustedProxies,
-} from "./http/client.ts";
+import { clientIp, rateKey, trustedProxies } from "./http/client.ts";
+import { authenticate } from "./_ui_auth.ts";
 import {
   securityHeaders,
   setResponseHeaders,
@@ -40,60 +34,6 @@ export interface AlertRouteDeps {
   now?: () => number;
   /** Serve's queue: the Redeliver button wakes its idle workers. */
   queue?: { notify(count?: number): void };
-}
-
-const encoder = new TextEncoder();
-
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(
-    await crypto.subtle.digest("SHA-256", encoder.encode(text)),
-  );
-}
-
-/** The user behind a request, or why there is none. */
-type Auth = { user: string } | { refused: "off" | "missing" | "bad" };
-
-/** Checks `ui_auth`: the trusted header only when configured, else basic credentials (every user compared). */
-async function authenticate(c: Context, runtime: Runtime): Promise<Auth> {
-  const uiAuth = runtime.config.global.ui_auth;
-  if (!uiAuth || (!uiAuth.trusted_header && uiAuth.users.length === 0)) {
-    return { refused: "off" };
-  }
-  const proxies = trustedProxies(runtime.config.global.trusted_proxies);
-  // The header is believed only from a trusted proxy: anyone else could send it themselves.
-  if (uiAuth.trusted_header && proxies.trusts(remoteAddress(c))) {
-    const name = headerSafe(c.req.header(uiAuth.trusted_header) ?? "").slice(
-      0,
-      200,
-    );
-    if (name) return { user: name };
-  }
-  const header = c.req.header("authorization");
-  const match = header
-    ? /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(header)
-    : null;
-  if (!match) return { refused: "missing" };
-  let decoded: string;
-  try {
-    decoded = new TextDecoder("utf-8", { fatal: true }).decode(
-      Uint8Array.from(atob(match[1]!), (ch) => ch.charCodeAt(0)),
-    );
-  } catch {
-    return { refused: "bad" };
-  }
-  const colon = decoded.indexOf(":");
-  if (colon < 0) return { refused: "bad" };
-  const [name, password] = [
-    await sha256(decoded.slice(0, colon)),
-    await sha256(decoded.slice(colon + 1)),
-  ];
-  let found: string | undefined;
-  for (const user of uiAuth.users) {
-    const nameOk = timingSafeEqual(name, await sha256(user.username));
-    const passwordOk = timingSafeEqual(password, await sha256(user.password));
-    if (nameOk && passwordOk && found === undefined) found = user.username;
-  }
-  return found === undefined ? { refused: "bad" } : { user: found };
 }
 
 /** Where the issues of a detector's jira_create steps live: `conn_details.server` of the first one. */
@@ -266,7 +206,14 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       ...(record.fingerprint || record.suppressed_by
         ? {
           storm: {
-            ...(record.fingerprint ? { fingerprint: record.fingerprint } : {}),
+            ...(record.fingerprint
+              ? {
+                fingerprint: record.fingerprint,
+                fingerprintHref: `${base()}/alerts?fingerprint=${
+                  encodeURIComponent(record.fingerprint)
+                }`,
+              }
+              : {}),
             ...(record.suppressed_by
               ? { suppressedBy: record.suppressed_by }
               : {}),

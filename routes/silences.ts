@@ -78,6 +78,9 @@ export function addSilenceRoutes(
           })`
           : formatTime(s.ends_at),
         held: String(s.suppressed),
+        ...(s.suppressed > 0
+          ? { heldHref: `${alerts}?silence=${encodeURIComponent(s.id)}` }
+          : {}),
         ...(s.comment ? { comment: s.comment } : {}),
         ...(end && key
           ? { endHref: `${base}/${encodeURIComponent(s.id)}/end` }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { ACKS_CASES } from "./_store_contract_acks.ts";
 import { ALERTS_CASES } from "./_store_contract_alerts.ts";
 import { DELIVERIES_CASES } from "./_store_contract_deliveries.ts";
 import { GROUPS_CASES } from "./_store_contract_groups.ts";
@@ -28,6 +29,7 @@ export {
 export const STORE_CONTRACT: ContractCase[] = [
   ...ALERTS_CASES,
   ...GROUPS_CASES,
+  ...ACKS_CASES,
   ...QUEUE_CASES,
   ...RUNS_CASES,
   ...DELIVERIES_CASES,

@@ -1,7 +1,8 @@
 /**
  * The alert pages' layout in headless Chromium: `/alerts` with a stored storm (200 alerts of one
- * fingerprint, long unbroken values), a storm's alerts and `/silences`, at 800 px and at a phone's
- * 390 px: the page never scrolls sideways, and the storm's grouped row with its count is visible.
+ * fingerprint, long unbroken values), a storm's alerts, one of them, and `/silences`, at 800 px and
+ * at a phone's 390 px: the page never scrolls sideways, and the storm's grouped row with its count
+ * is visible.
  * Skipped when /usr/bin/chromium is missing, unless BLITZ_REQUIRE_BROWSER=1.
  *
  * @module
@@ -113,6 +114,16 @@ Deno.test({
         assert.equal(storm?.status(), 200);
         await assertNoSideScroll(page, `a storm's alerts at ${width} px`);
         assert.equal(await page.locator("tr:not(.head)").count(), 50);
+
+        const held = page.locator('tr:not(.head) a[href*="/alerts/"]').first();
+        const detail = await page.goto(
+          (await held.getAttribute("href"))!.replace(
+            /^https?:\/\/[^/]+/,
+            base,
+          ),
+        );
+        assert.equal(detail?.status(), 200);
+        await assertNoSideScroll(page, `a held alert's page at ${width} px`);
 
         const silences = await page.goto(`${base}/silences`);
         assert.equal(silences?.status(), 200);

@@ -129,7 +129,7 @@ function cases(
       );
       assert.match(
         states.find((r) => r.includes(held.alert_id))!,
-        />silenced<\/span>/,
+        /held before it was rendered.*>silenced<\/span>/s,
       );
 
       // Expanded: the storm's alerts, paged with the keyset cursor, filters kept.
@@ -158,6 +158,19 @@ function cases(
         }
       }
       assert.equal(seen.size, 59, "every held alert of the storm, over pages");
+
+      // A held alert's page links its storm; view=alerts lists every alert, ungrouped and paged.
+      const detail = await h.request(`${BASE}/alerts/${storm[5]!.alert_id}`, {
+        headers: AUTH,
+      });
+      assert.ok(
+        (await detail.text()).includes(
+          `href="${BASE}/alerts?fingerprint=${fp}"`,
+        ),
+      );
+      const flat = await page(h, "?view=alerts&detector=ids");
+      assert.equal(rows(flat.html).length, 50);
+      assert.match(nextHref(flat.html) ?? "", /view=alerts.*before_id=/);
       assert.ok(!seen.has(storm[0]!.alert_id), "the mailed one is delivered");
     },
   });
@@ -192,6 +205,11 @@ function cases(
         "IDS ET RULE 2001=59",
         "IDS ET RULE 2002=1",
       ]);
+      assert.deepEqual(await ids("?reason=realert"), [
+        "IDS ET RULE 2001=59",
+        "IDS ET RULE 2002=1",
+      ]);
+      assert.deepEqual(await ids("?reason=silence"), []);
       assert.deepEqual(await ids("?since=1h&detector=ids"), [
         "IDS ET RULE 2001=60",
       ]);
@@ -216,6 +234,7 @@ function cases(
         ["?since=1h&until=2h", "until"],
         ["?severity=urgent", "severity"],
         ["?status=bogus", "status"],
+        ["?reason=forgot", "reason"],
         ["?view=table", "view"],
         ["?before=tuesday", "before"],
         ["?detectr=ids", "detectr"],

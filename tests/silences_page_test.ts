@@ -80,7 +80,15 @@ function cases(
       assert.match(silences, /WAF maintenance/);
       assert.match(silences, /2026-03-02 10:07:00 UTC/, "since");
       assert.match(silences, /2026-03-02 11:07:00 UTC/, "until");
-      assert.match(silences, /data-label="Held">1</);
+      const heldHref = /data-label="Held"><a href="([^"]+)">1<\/a>/.exec(
+        silences,
+      )?.[1];
+      assert.ok(heldHref?.startsWith(`${BASE}/alerts?silence=`), silences);
+      const heldPage = await h.request(heldHref!, { headers: AUTH });
+      const heldHtml = await heldPage.text();
+      assert.equal(heldPage.status, 200, heldHtml);
+      assert.ok(heldHtml.includes(`/alerts/${held.alert_id}"`), "its alert");
+      assert.ok(!heldHtml.includes(first.alert_id), "no other alert");
       const acks = card(html, "Acked fingerprints");
       assert.ok(
         acks.includes(

@@ -1,15 +1,9 @@
 /**
- * The queries of the alert pages, which both stores run alike: the filter of `listAlerts` and
- * `listAlertGroups` as SQL conditions, the grouped SELECT behind `/alerts` (one row per storm
- * fingerprint, an alert without one being its own group) with the mapping of its rows, and the acked
- * fingerprints of `/silences` (`listAcks`). The SQL is one text for SQLite and
- * PostgreSQL; a {@link Params} collector gives each its placeholders (`:p1` or `$1`).
- *
- * The grouping is done in the database: the alerts that match the filter are grouped by fingerprint
- * (`GROUP BY`, counted, first and last seen), the page's groups are cut with `LIMIT` and a keyset
- * cursor (last seen, group key), and only then is each group's newest alert found through the
- * `(fingerprint, received_at)` index and joined with its storm window and its notified alert. No alert
- * body is read.
+ * The queries of the alert pages, which both stores run alike: the shapes of a grouped list
+ * (`AlertGroup`), the filter of `listAlerts` and `listAlertGroups` as SQL conditions, and the acked
+ * fingerprints of `/silences` (`listAcks`); the grouped SELECT itself is `alert_groups.ts`. The SQL
+ * is one text for SQLite and PostgreSQL; a {@link Params} collector gives each its placeholders
+ * (`:p1` or `$1`).
  *
  * @module
  */
@@ -24,12 +18,19 @@ export interface AlertFilter {
    * matches with the severity of the alert whose email covers it (`notified_id`).
    */
   severity?: string;
-  /** Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive. */
+  /**
+   * Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive: as typed,
+   * or JSON-escaped (a value with quotes or backslashes, such as a Windows path).
+   */
   text?: string;
   /** Received at or after this time (ISO 8601). */
   after?: string;
   /** Received at or before this time (ISO 8601). */
   until?: string;
+  /** Suppressed for this reason. */
+  suppressed_by?: SuppressedBy;
+  /** Suppressed by this silence. */
+  silence_id?: string;
 }
 
 /** A page of alert groups, newest last seen first. */
@@ -64,8 +65,6 @@ export interface AlertGroup {
   detector: string;
   /** Alerts of the group that match the filter. */
   count: number;
-  /** Of them, the suppressed ones. */
-  suppressed: number;
   /** The oldest and newest `received_at` among them. */
   first_seen_at: string;
   last_seen_at: string;
@@ -120,8 +119,14 @@ export function postgresParams(): Params & { values: (string | number)[] } {
   };
 }
 
+/** `toISOString()`'s form on a day every month has (later days go through Date, which checks them). */
+const CANONICAL_ISO =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
 /** Normalises an ISO 8601 time to `toISOString()` form, which sorts as text. */
 export function toIso(value: string, field: string): string {
+  // Already in that form (as every time Blitz makes): as it is, without a Date (ingest's hot path).
+  if (value.length === 24 && CANONICAL_ISO.test(value)) return value;
   const time = new Date(value);
   if (Number.isNaN(time.getTime())) {
     throw new RangeError(
@@ -137,7 +142,14 @@ export function filterConditions(
   params: Params,
 ): string[] {
   const where: string[] = [];
-  for (const field of ["detector", "status"] as const) {
+  for (
+    const field of [
+      "detector",
+      "status",
+      "suppressed_by",
+      "silence_id",
+    ] as const
+  ) {
     const value = filter[field];
     if (value !== undefined) where.push(`${field} = ${params.add(value)}`);
   }
@@ -151,7 +163,16 @@ export function filterConditions(
   }
   if (filter.text !== undefined && filter.text !== "") {
     const find = params.dialect === "sqlite" ? "instr" : "strpos";
-    where.push(`${find}(alert_json, ${params.add(filter.text)}) > 0`);
+    // As typed (a JSON fragment such as `"user":"bob"` too), or as the JSON text stores a value
+    // with quotes or backslashes (`C:\Users` is `C:\\Users` in the JSON).
+    const escaped = JSON.stringify(filter.text).slice(1, -1);
+    where.push(
+      escaped === filter.text
+        ? `${find}(alert_json, ${params.add(filter.text)}) > 0`
+        : `(${find}(alert_json, ${
+          params.add(filter.text)
+        }) > 0 OR ${find}(alert_json, ${params.add(escaped)}) > 0)`,
+    );
   }
   if (filter.after !== undefined) {
     where.push(`received_at >= ${params.add(toIso(filter.after, "after"))}`);
@@ -162,128 +183,8 @@ export function filterConditions(
   return where;
 }
 
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 500;
-const GROUP_KEY =
-  "CASE WHEN fingerprint IS NULL THEN 'a:' || id ELSE 'f:' || fingerprint END";
-const SUMMARY = [
-  "id",
-  "detector",
-  "received_at",
-  "status",
-  "subject",
-  "severity",
-  "suppressed_by",
-  "notified_id",
-  "silence_id",
-  "jira_keys",
-];
-
-/** The grouped SELECT of one page of groups, newest last seen first. */
-export function groupSelect(query: AlertGroupQuery, params: Params): string {
-  const limit = Math.min(query.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new RangeError(`Invalid limit: ${query.limit}`);
-  }
-  const where = filterConditions(query, params);
-  const having: string[] = [];
-  if (query.before !== undefined) {
-    const before = params.add(toIso(query.before, "before"));
-    having.push(
-      query.before_key === undefined
-        ? `max(received_at) < ${before}`
-        : `(max(received_at) < ${before} OR (max(received_at) = ${before} AND ${GROUP_KEY} < ${
-          params.add(query.before_key)
-        }))`,
-    );
-  }
-  const pick = (alias: string) =>
-    SUMMARY.map((c) => `${alias}.${c} AS ${alias}_${c}`).join(", ");
-  return `SELECT g.*, ${pick("l")}, ${pick("n")} FROM (
-  SELECT p.*, w.notified_id AS w_notified_id, w.paths AS w_paths, w.fp_values AS w_values,
-    w.total AS w_total, w.window_end AS w_window_end, w.last_seen_at AS w_last_seen_at,
-    w.acked_by AS w_acked_by, w.acked_at AS w_acked_at,
-    CASE WHEN p.fp IS NULL THEN p.one_id ELSE (SELECT a.id FROM alerts a WHERE a.fingerprint = p.fp
-      ORDER BY a.received_at DESC LIMIT 1) END AS latest_id
-  FROM (
-    SELECT ${GROUP_KEY} AS gkey, max(fingerprint) AS fp, max(id) AS one_id, max(detector) AS detector,
-      count(*) AS n, sum(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END) AS n_suppressed,
-      min(received_at) AS first_seen, max(received_at) AS last_seen
-    FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-    GROUP BY ${GROUP_KEY} ${
-    having.length ? `HAVING ${having.join(" AND ")}` : ""
-  }
-    ORDER BY last_seen DESC, gkey DESC LIMIT ${params.add(limit)}
-  ) p LEFT JOIN storm_windows w ON w.fingerprint = p.fp
-) g LEFT JOIN alerts l ON l.id = g.latest_id LEFT JOIN alerts n ON n.id = g.w_notified_id
-ORDER BY g.last_seen DESC, g.gkey DESC`;
-}
-
-type Row = Record<string, unknown>;
-
-function summary(row: Row, alias: string): AlertSummary | undefined {
-  const col = (name: string) => row[`${alias}_${name}`];
-  if (col("id") == null) return undefined;
-  const out: AlertSummary = {
-    id: col("id") as string,
-    detector: col("detector") as string,
-    received_at: col("received_at") as string,
-    status: col("status") as string,
-    jira_keys: col("jira_keys") == null
-      ? []
-      : JSON.parse(col("jira_keys") as string),
-  };
-  for (
-    const name of [
-      "subject",
-      "severity",
-      "notified_id",
-      "silence_id",
-    ] as const
-  ) {
-    if (col(name) != null) out[name] = col(name) as string;
-  }
-  if (col("suppressed_by") != null) {
-    out.suppressed_by = col("suppressed_by") as SuppressedBy;
-  }
-  return out;
-}
-
-/** The group a row of {@link groupSelect} holds. */
-export function toGroup(row: Row): AlertGroup {
-  const latest = summary(row, "l");
-  if (!latest) {
-    throw new Error(`Cannot read alert group "${row.gkey}": no newest alert`);
-  }
-  const group: AlertGroup = {
-    key: row.gkey as string,
-    detector: row.detector as string,
-    count: Number(row.n),
-    suppressed: Number(row.n_suppressed),
-    first_seen_at: row.first_seen as string,
-    last_seen_at: row.last_seen as string,
-    latest,
-  };
-  if (row.fp != null) group.fingerprint = row.fp as string;
-  const notified = summary(row, "n");
-  if (notified) group.notified = notified;
-  if (row.w_paths != null) {
-    group.window = {
-      paths: JSON.parse(row.w_paths as string),
-      values: JSON.parse(row.w_values as string),
-      total: Number(row.w_total),
-      window_end: row.w_window_end as string,
-      last_seen_at: row.w_last_seen_at as string,
-    };
-    if (row.w_acked_by != null) {
-      group.window.acked_by = row.w_acked_by as string;
-    }
-    if (row.w_acked_at != null) {
-      group.window.acked_at = row.w_acked_at as string;
-    }
-  }
-  return group;
-}
+/** The most rows one page of a list holds. */
+export const MAX_LIMIT = 500;
 
 /** The acked fingerprints' windows, most recently acked first (`Store.listAcks`; map with `toWindow`). */
 export function acksSelect(limit: number, params: Params): string {

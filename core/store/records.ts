@@ -1,6 +1,7 @@
 /**
  * The row shape both stores share: the alert fields `updateAlert` may patch, and the mapping from a
- * row (`alerts`, `action_runs`, `storm_windows`, `storm_timers`, `silences`, `channel_deliveries`, `redeliveries`: columns of the same names in SQLite and
+ * row (`alerts`, `action_runs`, `storm_windows`, `storm_timers`, `silences`, `storm_breaker`,
+ * `storm_groups`, `channel_deliveries`, `redeliveries`: columns of the same names in SQLite and
  * PostgreSQL, JSON held as text, parsed losslessly) to a record. Timestamps are `Date#toISOString()`
  * strings, which sort as text.
  *
@@ -13,10 +14,12 @@ import type {
   AlertPatch,
   AlertRecord,
   AlertStatus,
+  BreakerState,
   ChannelDelivery,
   ChannelDeliveryStatus,
   Redelivery,
   Silence,
+  StormGroup,
   StormTimer,
   StormWindow,
   SuppressedBy,
@@ -213,6 +216,38 @@ export function toTimer(row: Record<string, unknown>): StormTimer {
     due_at: row.due_at as string,
     ref: JSON.parse(row.ref as string),
   };
+}
+
+/** The breaker state a `storm_breaker` row holds. */
+export function toBreaker(row: Record<string, unknown>): BreakerState {
+  const state: BreakerState = {
+    detector: row.detector as string,
+    mode: row.mode as "on" | "off",
+    bucket_start: row.bucket_start as string,
+    bucket_count: Number(row.bucket_count),
+    prev_count: Number(row.prev_count),
+    period_count: Number(row.period_count),
+  };
+  if (row.on_since !== null) state.on_since = row.on_since as string;
+  if (row.period_start !== null) {
+    state.period_start = row.period_start as string;
+  }
+  return state;
+}
+
+/** The group a `storm_groups` row holds. */
+export function toGroup(row: Record<string, unknown>): StormGroup {
+  const group: StormGroup = {
+    group_key: row.group_key as string,
+    detector: row.detector as string,
+    paths: JSON.parse(row.paths as string),
+    values: JSON.parse(row.fp_values as string),
+  };
+  if (row.last_sent_at !== null) {
+    group.last_sent_at = row.last_sent_at as string;
+  }
+  if (row.flush_at !== null) group.flush_at = row.flush_at as string;
+  return group;
 }
 
 /** What an alert row says about redelivering it (`redeliver` in both stores). */

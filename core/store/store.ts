@@ -44,13 +44,8 @@ export type {
   AlertSummary,
 } from "./alert_query.ts";
 export { isDiskFull } from "../errors.ts";
-export {
-  BREAKER_PERIOD_MS,
-  breakerStep,
-  decideWindow,
-  groupStep,
-  heldWindow,
-} from "./storm_window.ts";
+export { decideWindow, heldWindow } from "./storm_window.ts";
+export { BREAKER_PERIOD_MS, breakerStep, groupStep } from "./storm_rules.ts";
 
 /** Where an alert is in its life. */
 export type AlertStatus =
@@ -216,6 +211,8 @@ export interface NewAlert {
   id: string;
   detector: string;
   alert: Record<string, unknown>;
+  /** `alert` as `stringifyJson` writes it, when the caller has that text already: stored as it is. */
+  alert_json?: string;
   received_at?: string;
   status?: AlertStatus; // default "queued"
   idempotency_key?: string;
@@ -343,15 +340,16 @@ export interface RedeliverResult {
   skipped: { alert_id: string; reason: string }[];
 }
 
-/** Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until). */
+/**
+ * Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until,
+ * suppressed_by, silence_id).
+ */
 export interface AlertQuery extends AlertFilter {
   status?: AlertStatus;
   limit?: number; // default 50
   before?: string; // received_at cursor
   fingerprint?: string;
   notified_id?: string;
-  suppressed_by?: SuppressedBy;
-  silence_id?: string;
   /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
   thread_key?: string;
   /** Oldest first instead of newest first. */

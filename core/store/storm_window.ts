@@ -1,7 +1,8 @@
 /**
  * Storm control's part of the store contract: the shapes of a storm decision, a fingerprint's window,
  * a timer and a silence, and the pure window rule every backend applies inside its one atomic
- * statement or transaction (`decideWindow`), so SQLite and PostgreSQL decide alike.
+ * statement or transaction (`decideWindow`), so SQLite and PostgreSQL decide alike. The breaker and
+ * group rules are `storm_rules.ts`; the flow of a whole decision is `storm_plan.ts`.
  *
  * The rule, for one alert of a fingerprint (see docs/storm.md):
  * - the alert that opened the window asks again (a crash between decision and delivery): notify again;
@@ -196,7 +197,7 @@ export function decideWindow(
   if (input.silenceId !== undefined) {
     return suppress(
       seen ?? {
-        ...fresh(input, at),
+        ...freshWindow(input, at),
         window_ms: 0,
         window_end: at,
       },
@@ -205,7 +206,7 @@ export function decideWindow(
   }
   if (input.resolved === true && !resolves) {
     // Already resolved, or never mailed: nothing to close.
-    return suppress(seen ?? fresh(input, at), "realert");
+    return suppress(seen ?? freshWindow(input, at), "realert");
   }
   const since = row && row.since_count > 0
     ? { count: row.since_count, at: row.notified_at ?? row.first_seen_at }
@@ -244,7 +245,7 @@ export function decideWindow(
     : policy.realertMs;
   const windowEnd = new Date(now + windowMs).toISOString();
   const window: StormWindow = {
-    ...(seen ?? fresh(input, at)),
+    ...(seen ?? freshWindow(input, at)),
     notified_id: input.alertId,
     notified_at: at,
     window_ms: windowMs,
@@ -263,7 +264,8 @@ export function decideWindow(
   };
 }
 
-function fresh(input: StormInput, at: string): StormWindow {
+/** The window of a fingerprint seen for the first time (no email yet). */
+export function freshWindow(input: StormInput, at: string): StormWindow {
   return {
     fingerprint: input.fingerprint,
     detector: input.detector,
@@ -304,71 +306,6 @@ export interface BreakerOutcome {
   rate: number;
 }
 
-/** Minutes between storm-mode digests. */
-export const BREAKER_PERIOD_MS = 15 * 60_000;
-const HOUR = 3_600_000;
-
-/**
- * The breaker rule: emails of a detector are counted in a sliding hour (this hour's bucket plus the
- * previous one, weighted by what is left of it); the email that would go over `perHour` switches
- * storm mode on, and from then every alert that would be mailed is held for the 15-minute digest.
- */
-export function breakerStep(
-  row: BreakerState | undefined,
-  input: { detector: string; now: Date; perHour: number },
-): BreakerOutcome {
-  const now = input.now.getTime();
-  const at = input.now.toISOString();
-  const hour = Math.floor(now / HOUR) * HOUR;
-  let state: BreakerState = row ? { ...row } : {
-    detector: input.detector,
-    mode: "off",
-    bucket_start: new Date(hour).toISOString(),
-    bucket_count: 0,
-    prev_count: 0,
-    period_count: 0,
-  };
-  const start = Date.parse(state.bucket_start);
-  if (now >= start + HOUR) {
-    state = {
-      ...state,
-      prev_count: now < start + 2 * HOUR ? state.bucket_count : 0,
-      bucket_start: new Date(hour).toISOString(),
-      bucket_count: 0,
-    };
-  }
-  const rate = Math.round(
-    state.prev_count * (1 - (now - Date.parse(state.bucket_start)) / HOUR) +
-      state.bucket_count + 1,
-  );
-  if (state.mode === "on") {
-    return {
-      state: { ...state, period_count: state.period_count + 1 },
-      held: true,
-      rate,
-    };
-  }
-  if (rate > input.perHour) {
-    return {
-      state: {
-        ...state,
-        mode: "on",
-        on_since: at,
-        period_start: at,
-        period_count: 1,
-      },
-      held: true,
-      notice: "on",
-      rate,
-    };
-  }
-  return {
-    state: { ...state, bucket_count: state.bucket_count + 1 },
-    held: false,
-    rate,
-  };
-}
-
 /** A fingerprint's window after an alert the breaker held (no email, so no new window). */
 export function heldWindow(
   row: StormWindow | undefined,
@@ -383,7 +320,7 @@ export function heldWindow(
       since_count: row.since_count + 1,
     };
   }
-  return { ...fresh(input, at), since_count: 1 };
+  return { ...freshWindow(input, at), since_count: 1 };
 }
 
 /** A group of fingerprints (`storm.group`): when its last email went, and the batch waiting, if any. */
@@ -404,34 +341,4 @@ export interface GroupInput {
   values: string[];
   waitMs: number;
   intervalMs: number;
-}
-
-/**
- * The group rule, for an alert whose fingerprint would be mailed: with `wait: 0s` and no batch
- * waiting, the first email goes at once (and starts the interval); otherwise the alert joins the
- * waiting batch, or starts one due at `now + wait`, or at the end of the interval after the last
- * email, whichever is later.
- */
-export function groupStep(
-  row: StormGroup | undefined,
-  input: { detector: string; now: Date; group: GroupInput },
-): { group: StormGroup; join: boolean; schedule?: string } {
-  const now = input.now.getTime();
-  const at = input.now.toISOString();
-  const base: StormGroup = row ?? {
-    group_key: input.group.key,
-    detector: input.detector,
-    paths: input.group.paths,
-    values: input.group.values,
-  };
-  if (base.flush_at !== undefined) return { group: base, join: true };
-  const allowed = base.last_sent_at === undefined
-    ? -Infinity
-    : Date.parse(base.last_sent_at) + input.group.intervalMs;
-  if (input.group.waitMs === 0 && now >= allowed) {
-    return { group: { ...base, last_sent_at: at }, join: false };
-  }
-  const due = new Date(Math.max(now + input.group.waitMs, allowed))
-    .toISOString();
-  return { group: { ...base, flush_at: due }, join: true, schedule: due };
 }

@@ -60,6 +60,7 @@ export function AlertListPage(
           detectors={model.detectors}
           severities={model.severities}
           statuses={model.statuses}
+          reasons={model.reasons}
         />
       </Card>
       <Card>
@@ -140,7 +141,16 @@ export function AlertDetailPage(
     ]);
   }
   if (model.storm?.fingerprint) {
-    facts.push(["Fingerprint", model.storm.fingerprint]);
+    facts.push([
+      "Fingerprint",
+      model.storm.fingerprintHref
+        ? (
+          <a key="fp" href={model.storm.fingerprintHref}>
+            {`${model.storm.fingerprint} · every alert of this storm`}
+          </a>
+        )
+        : model.storm.fingerprint,
+    ]);
   }
   if (model.condition) facts.push(["Matched condition", model.condition]);
   if (model.lastError) facts.push(["Last error", model.lastError]);

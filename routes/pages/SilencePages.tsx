@@ -20,6 +20,8 @@ export interface SilenceRow {
   until: string;
   /** How many alerts it held. */
   held?: string;
+  /** Those alerts on `/alerts` (`?silence=`). */
+  heldHref?: string;
   comment?: string;
   /** Where its end button posts; absent when it is over (or no key signs the form). */
   endHref?: string;
@@ -58,7 +60,9 @@ function Rows({ rows, csrf }: { rows: SilenceRow[]; csrf: string }) {
           <td data-label="By">{row.by}</td>
           <td data-label="Since">{row.since}</td>
           <td data-label="Until">{row.until}</td>
-          <td data-label="Held">{row.held ?? ""}</td>
+          <td data-label="Held">
+            {row.heldHref ? <a href={row.heldHref}>{row.held}</a> : row.held}
+          </td>
           <td>
             {row.endHref
               ? (

@@ -42,6 +42,8 @@ export interface AlertDetailModel {
   /** Storm control: its fingerprint, why it was not mailed, whose email covers it, the silence. */
   storm?: {
     fingerprint?: string;
+    /** The storm's alerts (`/alerts?fingerprint=`). */
+    fingerprintHref?: string;
     suppressedBy?: string;
     notifiedId?: string;
     notifiedHref?: string;

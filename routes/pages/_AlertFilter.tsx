@@ -1,8 +1,8 @@
 /**
  * The alert list's filter form: a GET form (no scripts) with the search box (any alert value: an IP,
- * a host), detector, severity, status, and the time range (`since`/`until`: a duration back from now
+ * a host), detector, severity, status, why it was held (`reason`), and the time range (`since`/`until`: a duration back from now
  * such as `24h`, or a date and time in UTC). An expanded storm (`fingerprint`) and the flat view
- * (`view`) ride along as hidden fields, so filtering keeps them.
+ * (`view`) and a silence's alerts (`silence`) ride along as hidden fields, so filtering keeps them.
  *
  * @module
  */
@@ -14,6 +14,8 @@ export interface FilterModel {
   detector?: string;
   severity?: string;
   status?: string;
+  reason?: string;
+  silence?: string;
   since?: string;
   until?: string;
   fingerprint?: string;
@@ -67,12 +69,13 @@ function Text(
 
 /** The form. */
 export function AlertFilter(
-  { action, filter, detectors, severities, statuses }: {
+  { action, filter, detectors, severities, statuses, reasons }: {
     action: string;
     filter: FilterModel;
     detectors: string[];
     severities: string[];
     statuses: string[];
+    reasons: string[];
   },
 ): JSX.Element {
   return (
@@ -101,6 +104,12 @@ export function AlertFilter(
         options={statuses}
         value={filter.status}
       />
+      <Choice
+        name="reason"
+        label="Held by"
+        options={reasons}
+        value={filter.reason}
+      />
       <Text
         name="since"
         label="Since"
@@ -125,6 +134,9 @@ export function AlertFilter(
         : null}
       {filter.view
         ? <input type="hidden" name="view" value={filter.view} />
+        : null}
+      {filter.silence
+        ? <input type="hidden" name="silence" value={filter.silence} />
         : null}
       <div class="field">
         <button type="submit" style="background:#2b6cb0;color:#fff;">

@@ -47,6 +47,7 @@ export interface AlertListModel {
   detectors: string[];
   statuses: string[];
   severities: string[];
+  reasons: string[];
   filter: FilterModel;
   /** Absolute URL of the list (the filter form's action). */
   listHref: string;

@@ -30,6 +30,8 @@ export interface GroupRow {
   subject: string;
   /** `src_ip=192.0.2.1, alert.signature_id=2001` under the subject. */
   keyFields: string;
+  /** Said under the subject instead, when there are no key fields. */
+  note?: string;
   state: GroupState;
   /** The shown alert's status (delivered, failed, …). */
   status: string;
@@ -49,7 +51,12 @@ const STATE_STYLE: Record<GroupState, string> = {
 };
 
 function State({ row }: { row: GroupRow }): JSX.Element {
-  const held = row.reason && row.state !== "notifying";
+  // `realert · mailed as`, `silence`, `by bob · mailed as`: why it is held, then whose email covers it.
+  const why = row.state === "acked"
+    ? (row.ackedBy ? `by ${row.ackedBy}` : "")
+    : row.state !== "notifying" && row.reason
+    ? row.reason
+    : "";
   return (
     <>
       <span class="badge" style={STATE_STYLE[row.state]}>{row.state}</span>
@@ -62,9 +69,8 @@ function State({ row }: { row: GroupRow }): JSX.Element {
         )
         : null}
       <span class="muted">
-        {held ? ` ${row.reason} · ` : " "}
+        {why ? ` ${why}${row.notifiedHref ? " · " : ""}` : " "}
         {row.notifiedHref ? <a href={row.notifiedHref}>mailed as</a> : null}
-        {row.ackedBy && row.state === "acked" ? ` by ${row.ackedBy}` : ""}
       </span>
     </>
   );
@@ -104,8 +110,8 @@ export function GroupTable({ rows }: { rows: GroupRow[] }): JSX.Element {
             </td>
             <td data-label="Subject">
               <a href={row.href}>{row.subject}</a>
-              {row.keyFields
-                ? <div class="muted small">{row.keyFields}</div>
+              {row.keyFields || row.note
+                ? <div class="muted small">{row.keyFields || row.note}</div>
                 : null}
               {row.jiraKeys.length > 0
                 ? <div class="small">Jira: {row.jiraKeys.join(", ")}</div>

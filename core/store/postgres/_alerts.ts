@@ -1,7 +1,8 @@
 /**
  * The alert statements of the PostgreSQL store: insert (idempotent or not), `updateAlert`'s UPDATE,
- * `listAlerts`'s SELECT and `listAlertGroups`'s grouped SELECT (its SQL and the filter are
- * `../alert_query.ts`, shared with SQLite). Each runs on the connection or transaction it is given.
+ * `listAlerts`'s SELECT, `listAlertGroups`'s grouped SELECT and `listAcks` (their SQL and the
+ * filter are `../alert_query.ts` and `../alert_groups.ts`, shared with SQLite). Each runs on the
+ * connection or transaction it is given.
  *
  * @module
  */
@@ -19,10 +20,9 @@ import {
   type AlertGroup,
   type AlertGroupQuery,
   filterConditions,
-  groupSelect,
   postgresParams,
-  toGroup,
 } from "../alert_query.ts";
+import { groupSelect, toGroup } from "../alert_groups.ts";
 import type {
   AlertPatch,
   AlertQuery,
@@ -55,7 +55,7 @@ export async function insertAlert(
       : toIso(alert.received_at, "received_at"),
     options.now,
     alert.status ?? "queued",
-    stringifyJson(alert.alert),
+    alert.alert_json ?? stringifyJson(alert.alert),
     alert.idempotency_key ?? null,
   ];
   // Unique across instances: the constraint decides, and the loser reads the winner's id.
@@ -160,8 +160,6 @@ export async function listAlerts(
     const field of [
       "fingerprint",
       "notified_id",
-      "suppressed_by",
-      "silence_id",
       "thread_key",
     ] as const
   ) {

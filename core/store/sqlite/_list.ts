@@ -1,7 +1,8 @@
 /**
- * The `listAlerts` and `listAlertGroups` steps of the SQLite store: turn an {@link AlertQuery} or an
- * {@link AlertGroupQuery} into one SELECT and its named parameters, newest first (the filter and the
- * grouped SELECT are `../alert_query.ts`, shared with PostgreSQL). Pure: they touch no database.
+ * The `listAlerts`, `listAlertGroups` and `listAcks` steps of the SQLite store: turn a query into
+ * one SELECT and its named parameters, newest first (the filter and the grouped SELECT are
+ * `../alert_query.ts` and `../alert_groups.ts`, shared with PostgreSQL). Pure: they touch no
+ * database.
  *
  * @module
  */
@@ -9,9 +10,9 @@ import {
   acksSelect,
   type AlertGroupQuery,
   filterConditions,
-  groupSelect,
   sqliteParams,
 } from "../alert_query.ts";
+import { groupSelect } from "../alert_groups.ts";
 import { toIso } from "./_schema.ts";
 import type { AlertQuery } from "../store.ts";
 
@@ -42,8 +43,6 @@ export function alertSelect(
     const field of [
       "fingerprint",
       "notified_id",
-      "suppressed_by",
-      "silence_id",
       "thread_key",
     ] as const
   ) {

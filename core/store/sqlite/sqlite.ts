@@ -38,7 +38,7 @@ import {
 } from "./_deliveries.ts";
 import { findDuplicate, insertAlert } from "./_insert.ts";
 import { acksQuery, alertSelect, groupsSelect } from "./_list.ts";
-import { toGroup } from "../alert_query.ts";
+import { toGroup } from "../alert_groups.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
@@ -197,10 +197,11 @@ export class SqliteStore implements Store {
   insertAlerts(alerts: NewAlert[]): Promise<void> {
     return this.#write(
       () => {
-        if (alerts.length === 1) this.#insert(alerts[0]!); // one statement is already atomic
+        const now = this.#now();
+        if (alerts.length === 1) this.#insert(alerts[0]!, now); // one statement is already atomic
         else if (alerts.length > 1) {
           this.#commit.transaction(() =>
-            alerts.forEach((alert) => this.#insert(alert))
+            alerts.forEach((alert) => this.#insert(alert, now))
           );
         }
       },
@@ -212,20 +213,26 @@ export class SqliteStore implements Store {
   insertAlertsIdempotent(
     alerts: NewAlert[],
   ): Promise<{ id: string; duplicate: boolean }[]> {
-    const insertNew = (alert: NewAlert) => {
+    // One clock reading per call: the alerts of one request share their updated_at.
+    const insertNew = (alert: NewAlert, now: string) => {
       const found = findDuplicate(this.#sql, alert);
       if (found !== undefined) return { id: found, duplicate: true };
-      this.#insert(alert);
+      this.#insert(alert, now);
       return { id: alert.id, duplicate: false };
     };
     // One alert: a lookup and at most one INSERT, atomic without a savepoint of its own.
     if (alerts.length === 1) {
-      return this.#write(() => [insertNew(alerts[0]!)], {
+      return this.#write(() => [insertNew(alerts[0]!, this.#now())], {
         single: true,
       }, true);
     }
     return this.#write(
-      () => this.#commit.transaction(() => alerts.map(insertNew)),
+      () => {
+        const now = this.#now();
+        return this.#commit.transaction(() =>
+          alerts.map((alert) => insertNew(alert, now))
+        );
+      },
       {},
       true,
     );
@@ -522,8 +529,8 @@ export class SqliteStore implements Store {
     return `The disk of the store "${this.#path}" is full (${this.#full.message}) since ${this.#full.at}: new alerts are refused with 503; free space on it and Blitz resumes by itself`;
   }
 
-  #insert(alert: NewAlert): void {
-    insertAlert(this.#sql, alert, { now: this.#now() });
+  #insert(alert: NewAlert, now: string): void {
+    insertAlert(this.#sql, alert, { now });
   }
 
   /** The prepared statement for `sql`, prepared once and reused; an arrow, so helpers take it as is. */
