@@ -14,6 +14,19 @@
  * @module
  */
 
+import {
+  clientName,
+  dataBytes,
+  dataText,
+  FINAL_DOT,
+  type Reply,
+  SmtpError,
+  socketCode,
+  withTimeout,
+} from "./_smtp_wire.ts";
+
+export { SmtpError } from "./_smtp_wire.ts";
+
 /** Settings of one session. */
 export interface SmtpConnOptions {
   host: string;
@@ -27,107 +40,18 @@ export interface SmtpConnOptions {
   auth?: { user: string; pass: string } | undefined;
   /** Connect, greeting and every reply wait. */
   timeoutMs: number;
+  /** PEM certificates to trust besides the system's (a private relay's CA). */
+  caCerts?: string[] | undefined;
   /** Called once when the session ends, by either side. */
   onClose?: (() => void) | undefined;
-}
-
-/** An SMTP failure, shaped like nodemailer's errors (`code`, `responseCode`, `response`, `command`). */
-export class SmtpError extends Error {
-  override name = "SmtpError";
-  code: string;
-  responseCode?: number;
-  response?: string;
-  command?: string;
-  constructor(
-    message: string,
-    code: string,
-    reply?: { code: number; text: string },
-    command?: string,
-  ) {
-    super(reply ? `${message}: ${reply.text}` : message);
-    this.code = code;
-    if (reply) {
-      this.responseCode = reply.code;
-      this.response = reply.text;
-    }
-    if (command !== undefined) this.command = command;
-  }
-}
-
-interface Reply {
-  code: number;
-  /** Every line, joined by newlines. */
-  text: string;
 }
 
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 /** Printable ASCII and the usual controls: an envelope without SMTPUTF8. */
 const ASCII = /^[\t\x20-\x7e]*$/;
-const LF = 0x0a;
-const DOT = 0x2e;
-const FINAL_DOT = encoder.encode(".\r\n");
-const CRLF_FINAL_DOT = encoder.encode("\r\n.\r\n");
-
-/** The EHLO name: the host's name when it is a FQDN, else `[127.0.0.1]` (as nodemailer). */
-let ehloName: string | undefined;
-function clientName(): string {
-  if (ehloName !== undefined) return ehloName;
-  let name = "";
-  try {
-    name = Deno.hostname();
-  } catch {
-    // no --allow-sys=hostname
-  }
-  return ehloName = name.includes(".") && /^[a-z0-9.-]+$/i.test(name)
-    ? name
-    : "[127.0.0.1]";
-}
-
-/** The code of a socket error, as node's (and so nodemailer's) would be. */
-function socketCode(err: unknown): string {
-  const name = (err as { name?: string })?.name;
-  if (name === "ConnectionRefused") return "ECONNREFUSED";
-  if (name === "ConnectionReset") return "ECONNRESET";
-  if (name === "BrokenPipe") return "EPIPE";
-  if (name === "TimedOut") return "ETIMEDOUT";
-  if (/lookup|resolve|dns/i.test(String((err as Error)?.message))) {
-    return "EDNS";
-  }
-  return "ECONNECTION";
-}
-
-/** `raw` dot-stuffed, ending in CRLF, with the final `.` line, in one buffer. */
-export function dataBytes(raw: Uint8Array): Uint8Array {
-  const dots: number[] = [];
-  for (let i = raw.indexOf(DOT); i >= 0; i = raw.indexOf(DOT, i + 1)) {
-    if (i === 0 || raw[i - 1] === LF) dots.push(i);
-  }
-  const tail = raw.length >= 2 && raw[raw.length - 1] === LF &&
-      raw[raw.length - 2] === 0x0d
-    ? FINAL_DOT
-    : CRLF_FINAL_DOT;
-  const out = new Uint8Array(raw.length + dots.length + tail.length);
-  let from = 0;
-  let to = 0;
-  for (const at of dots) {
-    out.set(raw.subarray(from, at), to);
-    to += at - from;
-    out[to++] = DOT;
-    from = at;
-  }
-  out.set(raw.subarray(from), to);
-  out.set(tail, to + raw.length - from);
-  return out;
-}
-
-/** `text` dot-stuffed, ending in CRLF, with the final `.` line (no copy when nothing needs stuffing). */
-export function dataText(text: string): string {
-  if (text.startsWith(".") || text.includes("\n.")) {
-    text = text.replace(/(^|\n)\./g, "$1..");
-  }
-  return text.endsWith("\r\n") ? `${text}.\r\n` : `${text}\r\n.\r\n`;
-}
+/** How often the watchdog looks for replies overdue: the precision of the reply timeout. */
+const WATCHDOG_MS = 100;
 
 /** A ready SMTP session; open with {@link SmtpConn.open}. One message at a time. */
 export class SmtpConn {
@@ -156,11 +80,12 @@ export class SmtpConn {
   /** Connects, greets, upgrades to TLS as configured and logs in. */
   static async open(options: SmtpConnOptions): Promise<SmtpConn> {
     const target = { hostname: options.host, port: options.port };
+    const tlsOptions = options.caCerts ? { caCerts: options.caCerts } : {};
     let conn: Deno.Conn | undefined;
     try {
       conn = await withTimeout(
         (options.secure
-          ? Deno.connectTls(target)
+          ? Deno.connectTls({ ...target, ...tlsOptions })
           : Deno.connect(target)) as Promise<Deno.Conn>,
         options.timeoutMs,
         "Connection timeout",
@@ -231,6 +156,7 @@ export class SmtpConn {
       try {
         const tls = await Deno.startTls(this.#conn as Deno.TcpConn, {
           hostname: o.host,
+          ...(o.caCerts ? { caCerts: o.caCerts } : {}),
         });
         this.#conn = tls;
         await withTimeout(tls.handshake(), o.timeoutMs, "TLS timeout");
@@ -539,13 +465,36 @@ export class SmtpConn {
       } else if (n > 0) this.#buffer += latin1.decode(chunk.subarray(0, n));
       return;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // No timer per reply: one watchdog for every waiting session wakes those past their deadline.
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
-      timer = setTimeout(resolve, ms);
+      this.#deadline = Date.now() + ms;
+      SmtpConn.#watch(this);
     });
     this.#wake = undefined;
-    clearTimeout(timer);
+    SmtpConn.#waiting.delete(this);
+  }
+
+  /** Sessions waiting for input after start-up, checked by one interval timer. */
+  static #waiting = new Set<SmtpConn>();
+  static #watchdog: ReturnType<typeof setInterval> | undefined;
+  #deadline = 0;
+
+  static #watch(session: SmtpConn): void {
+    SmtpConn.#waiting.add(session);
+    if (SmtpConn.#watchdog !== undefined) return;
+    // Unreferenced: a busy session's socket keeps the process alive, the watchdog does not.
+    SmtpConn.#watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const waiting of SmtpConn.#waiting) {
+        if (now >= waiting.#deadline) waiting.#wake?.();
+      }
+      if (SmtpConn.#waiting.size === 0) {
+        clearInterval(SmtpConn.#watchdog);
+        SmtpConn.#watchdog = undefined;
+      }
+    }, WATCHDOG_MS);
+    Deno.unrefTimer(SmtpConn.#watchdog as unknown as number);
   }
 
   async #readLoop(): Promise<void> {
@@ -574,27 +523,4 @@ export class SmtpConn {
       this.#wake?.();
     }
   }
-}
-
-/** `promise`, or an ETIMEDOUT SmtpError after `ms` (a late result is passed to `late`). */
-function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  message: string,
-  late?: (value: T) => void,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
-  return Promise.race([
-    promise.then((value) => {
-      if (timedOut) late?.(value);
-      return value;
-    }),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        reject(new SmtpError(message, "ETIMEDOUT"));
-      }, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

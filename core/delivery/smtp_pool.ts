@@ -29,6 +29,8 @@ export interface SmtpPoolOptions {
   auth?: { user: string; pass: string };
   /** Connection, greeting and reply timeout. */
   timeoutMs: number;
+  /** PEM certificates to trust besides the system's. */
+  caCerts?: string[];
   /** Connections open at most. */
   connections: number;
   /** Messages per connection before it is replaced. @default 100 */
@@ -165,6 +167,7 @@ export class SmtpPool {
         requireTLS: o.requireTLS ?? false,
         auth: o.auth,
         timeoutMs: o.timeoutMs,
+        caCerts: o.caCerts,
         onClose: () => {
           if (!connection || !this.#live.delete(connection)) return;
           const at = this.#idle.indexOf(connection);
