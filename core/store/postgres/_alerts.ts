@@ -193,3 +193,20 @@ export async function listAcks(db: Db, limit: number): Promise<StormWindow[]> {
   const sql = acksSelect(limit, params);
   return (await db.unsafe(sql, params.values)).map(toWindow);
 }
+
+/** One alert by id. */
+export async function selectAlert(
+  db: Db,
+  id: string,
+): Promise<AlertRecord | undefined> {
+  const [row] = await db.unsafe("SELECT * FROM alerts WHERE id = $1", [id]);
+  return row ? toAlert(row) : undefined;
+}
+
+/** Alerts still to process: queued, processing or waiting for a retry. */
+export async function countBacklog(db: Db): Promise<number> {
+  const [row] = await db.unsafe(
+    "SELECT count(*) AS n FROM alerts WHERE status IN ('queued', 'processing', 'retry')",
+  );
+  return Number(row?.n ?? 0);
+}

@@ -71,3 +71,25 @@ export function defaultOwner(): string {
   }
   return `${host}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
 }
+
+/** Thrown inside {@link canWrite}'s transaction to roll it back. */
+class Rollback extends Error {}
+
+/**
+ * True when the database takes a write: a real one, rolled back (it fails on a read-only standby after
+ * a failover, too). Throws what the database said when it does not.
+ */
+export async function canWrite(sql: Sql): Promise<boolean> {
+  try {
+    await sql.begin(async (tx) => {
+      await tx.unsafe(
+        "UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT max(version) FROM schema_migrations)",
+      );
+      throw new Rollback();
+    });
+  } catch (err) {
+    if (err instanceof Rollback) return true;
+    throw err;
+  }
+  return true;
+}

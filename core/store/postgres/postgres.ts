@@ -6,7 +6,7 @@
  * and outcomes) commits with it off, as the SQLite store's NORMAL commits (see `#lazy`). The
  * statements are in one private file each: `_migrate.ts` (versioned migrations under an advisory
  * lock), `_alerts.ts` (inserts, updates, lists), `_lease.ts` (claims with `FOR UPDATE SKIP LOCKED`
- * and leases with an owner), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
+ * and leases with an owner, renewed by `_queue.ts`, the instance's queue side), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
  * singleton) and `_wake.ts` (LISTEN/NOTIFY). `_url.ts` reads `store.url` (sslmode, sslrootcert).
  *
  * Leases: each store is one instance, with an owner id; it renews the leases of the alerts its
@@ -19,10 +19,11 @@
  */
 import type { Sql } from "postgres";
 import {
-  insertAlert,
+  countBacklog,
   listAcks,
   listAlertGroups,
   listAlerts,
+  selectAlert,
   updateAlert,
 } from "./_alerts.ts";
 import {
@@ -31,12 +32,17 @@ import {
   selectActionRuns,
   updateActionRun,
 } from "./_action_runs.ts";
-import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
+import { PostgresQueue } from "./_queue.ts";
 import { checkSchema, migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
 import { redactUrl } from "./_url.ts";
-import { defaultOwner, isConnectionError, openPool } from "./_pool.ts";
+import {
+  canWrite,
+  defaultOwner,
+  isConnectionError,
+  openPool,
+} from "./_pool.ts";
 import { Wake } from "./_wake.ts";
 import {
   claimDueDeliveries,
@@ -45,7 +51,6 @@ import {
   updateDeliveryRow,
 } from "./_deliveries.ts";
 import { PostgresStorm } from "./_storm.ts";
-import { toAlert } from "../records.ts";
 import type {
   ActionRun,
   AlertGroup,
@@ -131,11 +136,8 @@ export class PostgresStore implements Store {
   #lazy: Sql;
   #clock: () => Date;
   #wake: Wake;
-  #leaseMs = 0;
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #queue: PostgresQueue;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  /** Alerts claimed here and not yet given an outcome: the leases to renew. */
-  #inProgress = new Set<string>();
   #closed = false;
   #readOnly: boolean;
 
@@ -156,9 +158,16 @@ export class PostgresStore implements Store {
     this.#sql = pool("on", options.max ?? 10);
     this.#lazy = pool("off", Math.max(2, Math.ceil((options.max ?? 10) / 2)));
     this.#wake = new Wake(this.#sql);
+    this.#queue = new PostgresQueue({
+      sql: this.#sql,
+      lazy: this.#lazy,
+      wake: this.#wake,
+      owner: this.owner,
+      clock: this.#clock,
+    });
     this.storm = new PostgresStorm(this.#sql, {
       call: (fn) => this.#call(fn),
-      settled: (id) => this.#inProgress.delete(id),
+      settled: (id) => this.#queue.settled(id),
     });
   }
 
@@ -189,61 +198,17 @@ export class PostgresStore implements Store {
   }
 
   insertAlerts(alerts: NewAlert[]): Promise<void> {
-    return this.#call(async () => {
-      if (alerts.length === 0) return;
-      if (alerts.length === 1) {
-        await insertAlert(this.#sql, alerts[0]!, {
-          now: this.#now(),
-          idempotent: false,
-        });
-        this.#wake.announce(1);
-        return;
-      }
-      await this.#sql.begin(async (tx) => {
-        const now = this.#now();
-        for (const alert of alerts) {
-          await insertAlert(tx, alert, { now, idempotent: false });
-        }
-      });
-      this.#wake.announce(alerts.length);
-    });
+    return this.#call(async () => void await this.#queue.insert(alerts, false));
   }
 
   insertAlertsIdempotent(
     alerts: NewAlert[],
   ): Promise<{ id: string; duplicate: boolean }[]> {
-    return this.#call(async () => {
-      if (alerts.length === 0) return [];
-      if (alerts.length === 1) {
-        const result = await insertAlert(this.#sql, alerts[0]!, {
-          now: this.#now(),
-          idempotent: true,
-        });
-        if (!result.duplicate) this.#wake.announce(1);
-        return [result];
-      }
-      const inserted = await this.#sql.begin(async (tx) => {
-        const now = this.#now();
-        const results = [];
-        for (const alert of alerts) {
-          results.push(await insertAlert(tx, alert, { now, idempotent: true }));
-        }
-        return results;
-      }) as { id: string; duplicate: boolean }[];
-      const fresh = inserted.filter((r) => !r.duplicate).length;
-      if (fresh > 0) this.#wake.announce(fresh);
-      return inserted;
-    });
+    return this.#call(() => this.#queue.insert(alerts, true));
   }
 
   getAlert(id: string): Promise<AlertRecord | undefined> {
-    return this.#call(async () => {
-      const [row] = await this.#sql.unsafe(
-        "SELECT * FROM alerts WHERE id = $1",
-        [id],
-      );
-      return row ? toAlert(row) : undefined;
-    });
+    return this.#call(() => selectAlert(this.#sql, id));
   }
 
   updateAlert(
@@ -254,7 +219,7 @@ export class PostgresStore implements Store {
     const durable = options?.durable ?? "jira_keys" in patch;
     // An outcome: stop renewing the lease even if this write fails (then another instance takes over).
     if (patch.status !== undefined && patch.status !== "processing") {
-      this.#inProgress.delete(id);
+      this.#queue.settled(id);
     }
     return this.#call(() =>
       updateAlert(durable ? this.#sql : this.#lazy, id, patch, {
@@ -276,12 +241,7 @@ export class PostgresStore implements Store {
   }
 
   backlog(): Promise<number> {
-    return this.#call(async () => {
-      const [row] = await this.#sql.unsafe(
-        "SELECT count(*) AS n FROM alerts WHERE status IN ('queued', 'processing', 'retry')",
-      );
-      return Number(row?.n ?? 0);
-    });
+    return this.#call(() => countBacklog(this.#sql));
   }
 
   async claimNext(
@@ -297,27 +257,13 @@ export class PostgresStore implements Store {
     if (!Number.isInteger(limit) || limit < 1) {
       return Promise.reject(new RangeError(`Invalid limit: ${limit}`));
     }
-    this.#renewEvery(options.leaseMs);
-    return this.#call(async () => {
-      const claimed = await claimDue(this.#lazy, {
-        now: options.now ?? this.#clock(),
-        leaseMs: options.leaseMs,
-        limit,
-        owner: this.owner,
-      });
-      for (const record of claimed) this.#inProgress.add(record.id);
-      return claimed;
-    });
+    return this.#call(() => this.#queue.claim(options));
   }
 
   async requeueStale(options: RequeueOptions = {}): Promise<number> {
     const quarantined: QuarantinedAlert[] = [];
     const requeued = await this.#call(() =>
-      requeueLapsed(this.#lazy, {
-        now: options.now ?? this.#clock(),
-        all: options.all,
-        quarantineAfter: options.quarantineAfter ?? 3,
-      }, quarantined)
+      this.#queue.requeue(options, quarantined)
     );
     if (quarantined.length > 0) options.onQuarantined?.(quarantined);
     return requeued;
@@ -404,20 +350,8 @@ export class PostgresStore implements Store {
 
   async ping(): Promise<boolean> {
     if (this.#closed) return false;
-    try {
-      // A real write, rolled back: fails on a read-only standby after a failover, too.
-      await this.#call(() =>
-        this.#sql.begin(async (tx) => {
-          await tx.unsafe(
-            "UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT max(version) FROM schema_migrations)",
-          );
-          throw new Rollback();
-        })
-      );
-      return true;
-    } catch (err) {
-      return err instanceof Rollback;
-    }
+    // A real write, rolled back: fails on a read-only standby after a failover, too.
+    return await this.#call(() => canWrite(this.#sql)).catch(() => false);
   }
 
   /** The client, for `store copy` and tests in this folder's family. */
@@ -428,7 +362,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#renewTimer);
+    this.#queue.stop();
     clearInterval(this.#heartbeatTimer);
     await this.#wake.close();
     await Promise.all([
@@ -444,10 +378,6 @@ export class PostgresStore implements Store {
       this.lastError = undefined;
       return result;
     } catch (err) {
-      if (err instanceof Rollback) {
-        this.lastError = undefined;
-        throw err;
-      }
       if (isConnectionError(err)) {
         this.lastError = `PostgreSQL ${this.where} unreachable: ${
           (err as Error).message
@@ -455,21 +385,6 @@ export class PostgresStore implements Store {
       }
       throw err;
     }
-  }
-
-  /** Starts (or re-times) the renewal of this instance's leases, every third of the lease. */
-  #renewEvery(leaseMs: number): void {
-    if (leaseMs === this.#leaseMs || this.#closed) return;
-    this.#leaseMs = leaseMs;
-    clearInterval(this.#renewTimer);
-    this.#renewTimer = setInterval(() => {
-      const until = new Date(this.#clock().getTime() + this.#leaseMs);
-      const ids = [...this.#inProgress];
-      renewLeases(this.#lazy, { owner: this.owner, until, ids }).catch(() => {
-        // the database is away: the leases lapse unless it is back in time, and are then re-claimed
-      });
-    }, Math.max(50, Math.floor(leaseMs / 3)));
-    Deno.unrefTimer(this.#renewTimer);
   }
 
   #now(): string {
@@ -482,6 +397,3 @@ export const HEARTBEAT_MS = 5_000;
 
 /** An instance silent this long is gone: its action runs still "running" read as "unknown". */
 export const GONE_AFTER_MS = 30_000;
-
-/** Thrown inside `ping`'s transaction to roll it back. */
-class Rollback extends Error {}
