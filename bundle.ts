@@ -16,6 +16,7 @@ import * as backup from "./cli/backup.ts";
 import * as replay from "./cli/replay.ts";
 import * as silenceCli from "./cli/silence.ts";
 import * as storeCli from "./cli/store.ts";
+import * as redeliverCli from "./cli/redeliver.ts";
 import * as conditions from "./core/config/conditions.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
@@ -31,7 +32,8 @@ import * as ack from "./actions/ack.ts";
 import * as smtpPool from "./core/delivery/smtp_pool.ts";
 import * as postgresStore from "./core/store/postgres/postgres.ts";
 import * as slackApi from "./core/channels/slack_api.ts";
-import * as nodemailerSmtpConnection from "nodemailer/lib/smtp-connection";
+import * as channels from "./core/channels/channels.ts";
+import * as stormMail from "./core/pipeline/storm_mail.ts";
 import * as yaml from "yaml";
 
 preload({
@@ -44,6 +46,7 @@ preload({
   "cli/replay.ts": replay,
   "cli/silence.ts": silenceCli,
   "cli/store.ts": storeCli,
+  "cli/redeliver.ts": redeliverCli,
   "core/config/conditions.ts": conditions,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,
@@ -59,7 +62,8 @@ preload({
   "core/delivery/smtp_pool.ts": smtpPool,
   "core/store/postgres/postgres.ts": postgresStore,
   "core/channels/slack_api.ts": slackApi,
-  "npm:nodemailer/lib/smtp-connection": nodemailerSmtpConnection,
+  "core/channels/channels.ts": channels,
+  "core/pipeline/storm_mail.ts": stormMail,
   "npm:yaml": yaml,
 });
 

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { ConfigError, InputError } from "./core/errors.ts";
+import {
+  ConfigError,
+  errorMessage,
+  InputError,
+  isDiskFull,
+} from "./core/errors.ts";
 import { redact } from "./core/secrets.ts";
 import { importLazy } from "./core/lazy.ts";
 import { closest } from "./core/suggest.ts";
@@ -25,6 +30,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   replay: () => importLazy("cli/replay.ts"),
   silence: () => importLazy("cli/silence.ts"),
   store: () => importLazy("cli/store.ts"),
+  redeliver: () => importLazy("cli/redeliver.ts"),
 };
 
 const USAGE = `Blitz: incident-response alert automation
@@ -41,6 +47,7 @@ Commands:
   replay --config <path> [--since 24h | --ids a,b]   stored alerts through a changed config: what differs
   silence add|list|expire                            timed silences of storm control
   store copy --from <file|url> --to <postgres url>   move the store to PostgreSQL (idempotent, checked)
+  redeliver --ids a,b | --failed-since 1h           re-queue alerts whose delivery failed for good
 
 Run "blitz <command> --help" for details; "blitz --version" prints the version. Config: --config, else BLITZ_CONFIG, else ./blitz.yaml`;
 
@@ -66,6 +73,17 @@ export function fail(err: unknown): number {
   if (err instanceof Error && err.name === "StoreDamagedError") {
     // Its message says what to do; a stack trace would only bury it.
     console.error(redact(`error: ${err.message}`));
+    return 1;
+  }
+  if (isDiskFull(err)) {
+    // Not a crash: say what happened and what to do, without a stack trace.
+    console.error(
+      redact(
+        `error: the store's disk is full (${
+          errorMessage(err)
+        }): nothing of this run was recorded; free space on data_dir and run it again`,
+      ),
+    );
     return 1;
   }
   const denied = permissionHint(err);

@@ -1,7 +1,8 @@
 /**
  * Prometheus Alertmanager as the reference of the ingest benchmark (Debian `prometheus-alertmanager`):
- * started by the bench on a free loopback port with gossip off, a throwaway storage folder, and one
- * receiver that sends nothing, so what is measured is its in-memory ingest of `POST /api/v2/alerts`.
+ * started by the bench on a free loopback port with gossip off, a throwaway storage folder, and by
+ * default one receiver that sends nothing, so what is measured is its in-memory ingest of `POST
+ * /api/v2/alerts`; the storm bench passes its own config (an email receiver, `group_by`).
  *
  * @module
  */
@@ -30,12 +31,21 @@ function freePort(): number {
   return port;
 }
 
+/** Options of {@link startAlertmanager}. */
+export interface AlertmanagerOptions {
+  /** The `alertmanager.yml` text. @default one route to a receiver "null" that sends nothing */
+  config?: string;
+}
+
 /** Starts Alertmanager and waits until `/-/ready` answers 200 (30 s at most). */
-export async function startAlertmanager(): Promise<Alertmanager> {
+export async function startAlertmanager(
+  options: AlertmanagerOptions = {},
+): Promise<Alertmanager> {
   const dir = await Deno.makeTempDir({ prefix: "blitz_bench_am_" });
   await Deno.writeTextFile(
     `${dir}/alertmanager.yml`,
-    `route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n`,
+    options.config ??
+      `route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n`,
   );
   const version = new TextDecoder().decode(
     (await new Deno.Command(ALERTMANAGER, {

@@ -4,8 +4,7 @@
  * `JSON.parse` called from the body reader counts as ingest, a SQLite statement run by the claim as
  * claim, preact under the email as render. Frames of shared helpers (the pipeline's orchestration,
  * JSON, logging) are skipped over; a stack with no stage frame is "HTTP server" when Deno's HTTP
- * extension is on it, else "other JS". Node-compat socket writes count as SMTP (in serve, node:net
- * sockets are nodemailer's). GC is its own line. The profile sees the main JS thread;
+ * extension is on it, else "other JS". GC is its own line. The profile sees the main JS thread;
  * the rest of the process's CPU (Rust I/O, fsync threads) is the difference to /proc's total.
  *
  * @module
@@ -36,10 +35,9 @@ const RULES: [RegExp, Stage | null][] = [
   [/\/core\/config\/conditions\.ts$|@marcbachmann\/cel-js/, "enrich"],
   [/\/emails\/|\/core\/pipeline\/_compose\.ts$|preact/, "render"],
   [/\/core\/auth\/tokens\.ts$|\/core\/template\.ts$/, "render"],
+  // The SMTP client (`_smtp_conn.ts`) writes and reads through Deno.Conn from its own frames; MIME
+  // building and nodemailer's address parser run under `core/delivery/` too.
   [/\/core\/delivery\/|nodemailer/, "SMTP"],
-  // node:net sockets in serve are nodemailer's (the SMTP pool): their writes run from stream
-  // callbacks with no nodemailer frame on the stack.
-  [/^ext:deno_node\/(net\.ts|internal\/stream_base_commons\.ts)/, "SMTP"],
   [
     /\/core\/pipeline\/_record\.ts$|\/core\/store\/sqlite\/_update\.ts$/,
     "record",

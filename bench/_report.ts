@@ -7,8 +7,8 @@
  * @module
  */
 
-/** The comparisons a target can make. */
-export type Goal = { op: "≥" | "≤" | "<"; value: number };
+/** The comparisons a target can make; `unit` is printed after the goal (in the unit `shown` uses). */
+export type Goal = { op: "≥" | "≤" | "<"; value: number; unit?: string };
 
 /** True when `measured` meets `goal`. */
 export function meets(measured: number, goal: Goal): boolean {
@@ -34,9 +34,9 @@ export function target(
   console.log(
     `target: ${name}: ${
       options.shown ?? measured.toFixed(2)
-    } (target ${goal.op} ${goal.value}: ${ok ? "met" : "MISSED"})${
-      options.detail ? `  ${options.detail}` : ""
-    }`,
+    } (target ${goal.op} ${goal.value}${goal.unit ?? ""}: ${
+      ok ? "met" : "MISSED"
+    })${options.detail ? `  ${options.detail}` : ""}`,
   );
   return ok;
 }

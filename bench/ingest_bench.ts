@@ -9,7 +9,9 @@
  * - batches of 100: Blitz NDJSON bodies of 100 lines ÷ Alertmanager JSON arrays of 100 ≥ 1.0.
  *
  * Skipped with a clear line when wrk or Alertmanager is absent.
- * Run: `deno run -A bench/ingest_bench.ts [--rounds 5] [--seconds 3]`.
+ * Blitz's stderr (a log line per alert) is read but not parsed, as a log shipper would take it.
+ * Run: `deno run -A bench/ingest_bench.ts [--rounds 5] [--seconds 3] [--threads 0]`; `--profile [--batch]`
+ * profiles one paused Blitz instead (CPU per request, split by stage).
  *
  * @module
  */
@@ -19,7 +21,15 @@ import {
   startAlertmanager,
 } from "./_alertmanager.ts";
 import { hasWrk, wrk } from "./_wrk.ts";
-import { info, median, numberFlag, skipped, target } from "./_report.ts";
+import {
+  cpuSeconds,
+  info,
+  median,
+  numberFlag,
+  skipped,
+  target,
+} from "./_report.ts";
+import { STAGES, stageSplit } from "./_profile.ts";
 import { BENCH_ALERT, benchProject, TOKEN } from "./_project.ts";
 import { startServe } from "../tests/_serve.ts";
 
@@ -27,6 +37,8 @@ const ROUNDS = numberFlag("rounds", 5);
 const SECONDS = numberFlag("seconds", 3);
 const CONNECTIONS = 32;
 const BATCH = 100;
+/** `--threads N`: Blitz with `http_threads: N` (see docs/operations.md). */
+const THREADS = numberFlag("threads", 0);
 
 interface Side {
   url: string;
@@ -44,16 +56,28 @@ async function measure(side: Side): Promise<{ rps: number; errors: number }> {
 }
 
 /** Blitz with processing paused, on a fresh store; stopped by the returned function. */
-async function pausedBlitz(): Promise<{ url: string; stop(): Promise<void> }> {
-  const project = await benchProject({ workers: 0, max_backlog: 100_000_000 });
+async function pausedBlitz(
+  profileDir?: string,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const project = await benchProject({
+    workers: 0,
+    max_backlog: 100_000_000,
+    http_threads: THREADS,
+  });
   const server = await startServe({
     config: project.config,
     env: project.env,
     dirs: [project.dir],
-    writeDirs: [project.dataDir],
+    writeDirs: [project.dataDir, ...(profileDir ? [profileDir] : [])],
+    ...(profileDir
+      ? { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] }
+      : {}),
+    // Parsing every log line here would take CPU from the service on the same cores.
+    parseLogs: false,
   });
   return {
     url: server.url,
+    pid: server.child.pid,
     async stop() {
       await server.stop();
       await project.cleanup();
@@ -109,6 +133,44 @@ async function compare(
   );
 }
 
+/**
+ * `--profile [--batch]`: one paused Blitz under wrk for SECONDS with `--cpu-prof`; prints the whole
+ * process's CPU per request (`/proc`) and the main thread's split by stage (`_profile.ts`; the
+ * warm-up's samples included, so the split runs a little high).
+ */
+async function profile(side: (url: string) => Side, unit: number) {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_ingest_prof_" });
+  try {
+    const blitz = await pausedBlitz(dir);
+    let requests: number;
+    let cpuUs: number;
+    try {
+      await wrk({ ...side(blitz.url), connections: CONNECTIONS, seconds: 1 });
+      const before = cpuSeconds(blitz.pid);
+      const r = await wrk({
+        ...side(blitz.url),
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+      });
+      cpuUs = (cpuSeconds(blitz.pid) - before) * 1e6;
+      requests = r.rps * SECONDS;
+      info("req/s (profiled)", r.rps.toFixed(0));
+    } finally {
+      await blitz.stop();
+    }
+    const per = unit === 1 ? "request" : `request of ${unit} alerts`;
+    info(`process CPU per ${per}`, `${(cpuUs / requests).toFixed(1)} µs`);
+    const split = await stageSplit(dir);
+    info(
+      `main thread per ${per}, µs`,
+      STAGES.map((s) => `${s} ${(split.get(s)! * 1000 / requests).toFixed(1)}`)
+        .join(", "),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function main(): Promise<void> {
   const single = "ingest alone, 1 alert per request: Blitz ÷ Alertmanager";
   const batch =
@@ -129,7 +191,7 @@ async function main(): Promise<void> {
   });
   info(
     "setup",
-    `wrk -t1 -c${CONNECTIONS}, Blitz serve with workers: 0 (processing paused), Alertmanager ${version}`,
+    `wrk -t1 -c${CONNECTIONS}, Blitz serve with workers: 0 (processing paused), http_threads: ${THREADS}, Alertmanager ${version}`,
   );
   const auth = {
     Authorization: `Bearer ${TOKEN}`,
@@ -138,20 +200,27 @@ async function main(): Promise<void> {
     { length: BATCH },
     (_, n) => JSON.stringify({ ...BENCH_ALERT, n }),
   );
-  await compare(single, (url) => ({
+  const singleSide = (url: string): Side => ({
     url: `${url}/ingest/bench`,
     body: JSON.stringify(BENCH_ALERT),
     headers: { ...auth, "Content-Type": "application/json" },
-  }), (url) => ({
+  });
+  const batchSide = (url: string): Side => ({
+    url: `${url}/ingest/bench`,
+    body: lines.join("\n") + "\n",
+    headers: { ...auth, "Content-Type": "application/x-ndjson" },
+  });
+  if (Deno.args.includes("--profile")) {
+    return Deno.args.includes("--batch")
+      ? await profile(batchSide, BATCH)
+      : await profile(singleSide, 1);
+  }
+  await compare(single, singleSide, (url) => ({
     url: `${url}/api/v2/alerts`,
     body: JSON.stringify([alertmanagerAlert(BENCH_ALERT)]),
     headers: { "Content-Type": "application/json" },
   }), 1);
-  await compare(batch, (url) => ({
-    url: `${url}/ingest/bench`,
-    body: lines.join("\n") + "\n",
-    headers: { ...auth, "Content-Type": "application/x-ndjson" },
-  }), (url) => ({
+  await compare(batch, batchSide, (url) => ({
     url: `${url}/api/v2/alerts`,
     body: JSON.stringify(
       Array.from(

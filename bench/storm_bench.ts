@@ -15,7 +15,11 @@ import { DatabaseSync } from "node:sqlite";
 import { postMany } from "./_load.ts";
 import { type Sink, startSink } from "./_sink.ts";
 import { info, numberFlag, quantile, skipped, target } from "./_report.ts";
-import { ALERTMANAGER, hasAlertmanager } from "./_alertmanager.ts";
+import {
+  ALERTMANAGER,
+  hasAlertmanager,
+  startAlertmanager,
+} from "./_alertmanager.ts";
 import { BENCH_ALERT, benchProject, TOKEN } from "./_project.ts";
 import { type ServeProcess, startServe } from "../tests/_serve.ts";
 
@@ -157,10 +161,8 @@ async function blitz(sink: Sink): Promise<Outcome> {
 
 /** Alertmanager with an email receiver to `sink`, grouping by the same fields. */
 async function alertmanager(sink: Sink): Promise<Outcome> {
-  const dir = await Deno.makeTempDir({ prefix: "blitz_bench_am_storm_" });
-  await Deno.writeTextFile(
-    `${dir}/alertmanager.yml`,
-    `global:
+  const am = await startAlertmanager({
+    config: `global:
   smtp_smarthost: "127.0.0.1:${sink.port}"
   smtp_from: "alertmanager@bench.test"
   smtp_require_tls: false
@@ -176,33 +178,9 @@ receivers:
       - to: "soc@bench.test"
         send_resolved: false
 `,
-  );
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const child = new Deno.Command(ALERTMANAGER, {
-    args: [
-      `--config.file=${dir}/alertmanager.yml`,
-      `--storage.path=${dir}/data`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--cluster.listen-address=",
-      "--log.level=error",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
+  });
+  const { url } = am;
   try {
-    await until(async () => {
-      try {
-        const res = await fetch(`${url}/-/ready`);
-        await res.body?.cancel();
-        return res.ok;
-      } catch {
-        return false;
-      }
-    }, 30_000);
     const started = performance.now();
     const latencies = await storm(async (i, first, count) => {
       // One alert per request, as to Blitz (distinct alerts: `n` is a label).
@@ -243,13 +221,7 @@ receivers:
       seconds: posted,
     };
   } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // exited
-    }
-    await child.status;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await am.stop();
   }
 }
 

@@ -1,13 +1,15 @@
 /**
- * The command-line parser of every subcommand: `node:util` `parseArgs` in strict mode over the
- * command's declared option table (`Command.options`) plus the common `--help`/`-h` and `--version`.
+ * The command-line parser of every subcommand, over the command's declared option table
+ * (`Command.options`) plus the common `--help`/`-h` and `--version`. It follows `node:util`
+ * `parseArgs` in strict mode (a string option takes the next word or `=value`, `--` ends the options,
+ * a repeated option keeps its last value unless `multiple`) without loading it: `node:util` pulls in
+ * Deno's Node inspect, errors and validators, ~7 ms of every cold `ingest` (issue 17).
  * Unknown options and stray positionals are errors that name the word and suggest the closest known
  * option; a boolean option never takes the next word as its value; `--flag=false` (also `0`, `no`,
  * `off`) is false and `--flag=true` (`1`, `yes`, `on`) is true.
  *
  * @module
  */
-import { parseArgs as nodeParseArgs } from "node:util";
 import { InputError } from "../core/errors.ts";
 import { closest } from "../core/suggest.ts";
 import type { CliArgs, Options } from "./command.ts";
@@ -64,21 +66,8 @@ export function parseCommandArgs(spec: ArgsSpec, argv: string[]): CliArgs {
     }
     words.push(word);
   }
-  let parsed: ReturnType<typeof nodeParseArgs>;
-  try {
-    parsed = nodeParseArgs({
-      args: words,
-      options: nodeOptions(options),
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (err) {
-    throw new InputError(`${spec.command}: ${parseErrorMessage(err)}`);
-  }
-  const values = parsed.values as Record<
-    string,
-    string | boolean | string[] | undefined
-  >;
+  const parsed = parseWords(words, options, spec.command);
+  const values = parsed.values;
   for (const [name, value] of forced) {
     if (!options[name]!.multiple) values[name] = value;
   }
@@ -139,33 +128,60 @@ function unexpected(spec: ArgsSpec, word: string): InputError {
   );
 }
 
-function nodeOptions(options: Options) {
-  const out: Record<
-    string,
-    { type: "string" | "boolean"; short?: string; multiple?: boolean }
-  > = {};
-  for (const [name, option] of Object.entries(options)) {
-    out[name] = {
-      type: option.type,
-      ...(option.short ? { short: option.short } : {}),
-      ...(option.multiple ? { multiple: true } : {}),
-    };
+/**
+ * Splits `words` (every option in them is known: `optionName` ran first) into option values and
+ * positionals, the way strict `parseArgs` does.
+ */
+function parseWords(
+  words: string[],
+  options: Options,
+  command: string,
+): {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+} {
+  const values: Record<string, string | boolean | string[] | undefined> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === "--") {
+      positionals.push(...words.slice(i + 1));
+      break;
+    }
+    if (!word.startsWith("-") || word === "-") {
+      positionals.push(word);
+      continue;
+    }
+    const eq = word.indexOf("=");
+    const name = word.startsWith("--")
+      ? word.slice(2, eq === -1 ? undefined : eq)
+      : Object.keys(options).find((n) => options[n]!.short === word[1])!;
+    const option = options[name]!;
+    if (option.type === "boolean") {
+      values[name] = true;
+      continue;
+    }
+    let value: string;
+    if (word.startsWith("--") && eq !== -1) value = word.slice(eq + 1);
+    else {
+      const next = words[i + 1];
+      if (next === undefined) {
+        throw new InputError(
+          `${command}: --${name} needs a value: --${name} <value>`,
+        );
+      }
+      if (next.startsWith("-") && next !== "-") {
+        throw new InputError(
+          `${command}: --${name} needs a value, not an option (for a value that starts with "-", write --${name}=-value)`,
+        );
+      }
+      value = next;
+      i++;
+    }
+    if (option.multiple) {
+      const list = values[name];
+      values[name] = Array.isArray(list) ? [...list, value] : [value];
+    } else values[name] = value;
   }
-  return out;
-}
-
-/** parseArgs's own message, with its "--name <value>" spelling kept and its advice trimmed. */
-function parseErrorMessage(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const code = (err as { code?: string }).code;
-  const named =
-    /^Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument (missing|is ambiguous)/
-      .exec(message);
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && named) {
-    const [, flag, why] = named;
-    return why === "missing"
-      ? `${flag} needs a value: ${flag} <value>`
-      : `${flag} needs a value, not an option (for a value that starts with "-", write ${flag}=-value)`;
-  }
-  return message;
+  return { values, positionals };
 }

@@ -1,7 +1,8 @@
 /**
  * `blitz replay --config <path> [--since 24h | --ids a,b] [--detector d] [--live] [--fail-on changed]
  * [--json] [--html <dir>]`: stored alerts through a changed config (core/replay/replay.ts), reported per
- * alert. Reads the store read-only; composes on a scratch in-memory store; sends nothing.
+ * alert with storm control's emails counted before and after. Reads the store read-only (the SQLite
+ * file, or PostgreSQL with read-only sessions); storm control replays on a scratch store; sends nothing.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import {
   CONFIG_OPTION,
   type Options,
 } from "./command.ts";
-import { InputError } from "../core/errors.ts";
+import { errorMessage, InputError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import { silentLogger } from "../core/log.ts";
 import { join, resolve } from "../core/paths.ts";
@@ -22,22 +23,33 @@ import {
   replayAlerts,
   textReport,
 } from "../core/replay/replay.ts";
+import {
+  readerSource,
+  type ReplaySource,
+  selectAlerts,
+  storeSource,
+} from "../core/replay/source.ts";
+import type { Runtime } from "../core/pipeline/pipeline.ts";
+import { importLazy } from "../core/lazy.ts";
 import { closeRuntime, createRuntime } from "../core/service/runtime.ts";
 import {
   openSqliteReader,
-  openSqliteStore,
   type StoreReader,
 } from "../core/store/sqlite/sqlite.ts";
-import type { AlertRecord } from "../core/store/store.ts";
 
 const USAGE =
   `Usage: blitz replay --config <path> [--since 24h | --ids a,b] [--detector d] [--live] [--fail-on changed] [--json] [--html <dir>]
 
-Re-runs stored alerts through the config at <path> (a changed copy of the running one, same data_dir)
-in alert-time order and shows what would differ from what was recorded: whether the email goes out,
-subject, recipients, matched condition block, enrichments, send actions, reply buttons and their steps.
+Re-runs stored alerts through the config at <path> (a changed copy of the running one, same data_dir
+or store) in alert-time order and shows what would differ from what was recorded: whether the email
+goes out, subject, recipients, matched condition block, enrichments, send actions, reply buttons and
+their steps, and storm control's decision (notify, or suppressed by realert, group, silence, ack or
+breaker, with the alert whose email covers it). Storm control replays on a scratch state with its
+timers (digests, grouped emails, silence ends, breaker notices) run in due order, using the silences
+and acks recorded in the store, so the summary's "12 emails and 3 digests instead of 140" is exact.
 Offline by default: enrichments are the results stored with each alert (exact, repeatable); --live
-queries them again. Sends nothing, runs nothing with side effects, writes nothing to the store.
+queries them again. Sends nothing, runs nothing with side effects, writes nothing to the store
+(SQLite: read-only file; PostgreSQL: read-only sessions).
 
   --since <duration>   alerts received in the last <duration> (default 24h)
   --ids a,b            these alerts instead
@@ -119,44 +131,6 @@ function optionsOf(args: CliArgs): ReplayArgs {
   return out;
 }
 
-/** The alerts to replay: by id, or received since the cutoff (newest-first pages, then all of them). */
-function select(
-  reader: StoreReader,
-  options: ReplayArgs,
-  now: Date,
-): AlertRecord[] {
-  let records: AlertRecord[];
-  if (options.ids) {
-    records = options.ids.map((id) => {
-      const record = reader.getAlert(id);
-      if (!record) throw new InputError(`No alert "${id}" in the store`);
-      return record;
-    });
-  } else {
-    const cutoff = new Date(now.getTime() - options.since!).toISOString();
-    records = [];
-    // Keyset pages on (received_at, id): alerts that share a received_at across a page boundary
-    // are neither skipped nor read twice.
-    let cursor: { before: string; before_id: string } | undefined;
-    for (;;) {
-      const page = reader.listAlerts({
-        limit: 500,
-        ...(options.detector ? { detector: options.detector } : {}),
-        ...cursor,
-      });
-      const recent = page.filter((r) => r.received_at >= cutoff);
-      records.push(...recent);
-      if (page.length < 500 || recent.length < page.length) break;
-      const last = page[page.length - 1]!;
-      cursor = { before: last.received_at, before_id: last.id };
-    }
-  }
-  return records.filter((r) =>
-    REPLAYABLE.has(r.status) &&
-    (options.detector === undefined || r.detector === options.detector)
-  );
-}
-
 const command: Command = {
   usage: USAGE,
   options: OPTIONS,
@@ -171,32 +145,26 @@ const command: Command = {
       log: silentLogger,
       io: false,
     });
-    if (runtime.config.global.store.backend === "postgres") {
-      await closeRuntime(runtime);
-      throw new InputError(
-        `${runtime.config.file}: store.backend: replay reads the SQLite store file (data_dir/blitz.db); on PostgreSQL it is not supported yet`,
-      );
-    }
-    const storePath = join(runtime.config.global.data_dir, "blitz.db");
-    let reader: StoreReader;
+    let opened: { source: ReplaySource; where: string; close(): Promise<void> };
     try {
-      reader = openSqliteReader(storePath);
+      opened = await openSource(runtime);
     } catch (err) {
       await closeRuntime(runtime);
-      if (/^No store at/.test((err as Error).message)) {
-        throw new InputError((err as Error).message);
-      }
       throw err;
     }
-    // Steps that keep state (storm control) keep it here, never in the real store.
-    const scratch = openSqliteStore(":memory:");
     try {
-      const records = select(reader, options, new Date());
-      const report = await replayAlerts(
-        { ...runtime, store: scratch },
-        records,
-        { live: options.live },
-      );
+      const now = new Date();
+      const records = await selectAlerts(opened.source, {
+        ...(options.ids ? { ids: options.ids } : {}),
+        ...(options.since !== undefined ? { since: options.since } : {}),
+        ...(options.detector ? { detector: options.detector } : {}),
+        statuses: REPLAYABLE,
+      }, now);
+      const report = await replayAlerts(runtime, records, {
+        live: options.live,
+        operator: await opened.source.operatorInput(),
+        end: now,
+      });
       if (options.json) {
         console.log(JSON.stringify({
           summary: report.summary,
@@ -212,7 +180,7 @@ const command: Command = {
           : "offline: stored enrichment results";
         await Deno.stdout.write(new TextEncoder().encode(textReport(
           report,
-          `replay: ${records.length} alert(s) from ${storePath} through ${runtime.config.file} (${mode})`,
+          `replay: ${records.length} alert(s) from ${opened.where} through ${runtime.config.file} (${mode})`,
         )));
       }
       if (options.html) {
@@ -228,11 +196,56 @@ const command: Command = {
       }
       return options.failOnChanged && report.summary.changed > 0 ? 1 : 0;
     } finally {
-      reader.close();
-      await scratch.close();
+      await opened.close();
       await closeRuntime(runtime);
     }
   },
 };
+
+/**
+ * The real store, read-only: the SQLite file through its read-only reader, or PostgreSQL with
+ * read-only sessions (a write would fail; no migration, no heartbeat).
+ */
+async function openSource(runtime: Runtime): Promise<{
+  source: ReplaySource;
+  where: string;
+  close(): Promise<void>;
+}> {
+  const { store } = runtime.config.global;
+  if (store.backend === "postgres") {
+    const { openPostgresStore } = await importLazy<
+      typeof import("../core/store/postgres/postgres.ts")
+    >("core/store/postgres/postgres.ts");
+    let pg: Awaited<ReturnType<typeof openPostgresStore>>;
+    try {
+      pg = await openPostgresStore(store.url!, { readOnly: true, max: 2 });
+    } catch (err) {
+      // Unreachable, or a schema older or newer than this Blitz's: say which store, no stack.
+      throw new InputError(
+        `${runtime.config.file}: store.url: ${errorMessage(err)}`,
+      );
+    }
+    return {
+      source: storeSource(pg, () => new Date()),
+      where: pg.where,
+      close: () => pg.close(),
+    };
+  }
+  const path = join(runtime.config.global.data_dir, "blitz.db");
+  let reader: StoreReader;
+  try {
+    reader = openSqliteReader(path);
+  } catch (err) {
+    if (/^No store at/.test((err as Error).message)) {
+      throw new InputError((err as Error).message);
+    }
+    throw err;
+  }
+  return {
+    source: readerSource(reader),
+    where: path,
+    close: () => Promise.resolve(reader.close()),
+  };
+}
 
 export default command;

@@ -6,7 +6,7 @@
  * @module
  */
 import { type CliArgs, type Command, CONFIG_OPTION } from "./command.ts";
-import { createHandler } from "../routes/app.ts";
+import { createHandlers } from "../routes/app.ts";
 import { ConfigError, errorMessage, InputError } from "../core/errors.ts";
 import { jsonLogger } from "../core/log.ts";
 import { Metrics } from "../core/service/metrics.ts";
@@ -19,7 +19,15 @@ import { RetentionJob } from "../core/service/retention.ts";
 import { StormJob } from "../core/service/storm_job.ts";
 import { ChannelQueue } from "../core/service/channel_queue.ts";
 import { join } from "../core/paths.ts";
-import { serveGuarded } from "../core/service/http_listener.ts";
+import {
+  type GuardedServer,
+  serveGuarded,
+} from "../core/service/http_listener.ts";
+import {
+  serveThreads,
+  threadDetectors,
+  type ThreadedServer,
+} from "../routes/http_threads.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
 
@@ -155,20 +163,44 @@ async function serve(
   storm.start();
   const channels = new ChannelQueue(runtime);
   channels.start();
-  const handler = createHandler({ runtime, queue, metrics });
+  const handlers = createHandlers({ runtime, queue, metrics });
   let stopping: Promise<number> | undefined;
-  const ready = Promise.withResolvers<Deno.NetAddr>();
-  let server: ReturnType<typeof serveGuarded>;
+  let server: GuardedServer;
+  let threaded: ThreadedServer | undefined;
+  let addr: Deno.NetAddr;
   try {
-    server = serveGuarded({
-      hostname: listen.hostname,
-      port: listen.port,
-      maxConnections: global.max_connections,
-      headerTimeoutMs: global.header_timeout,
-      idleTimeoutMs: global.idle_timeout,
-      onListen: (addr) => ready.resolve(addr),
-      log: runtime.log,
-    }, handler);
+    if (global.http_threads > 0) {
+      server = threaded = await serveThreads({
+        hostname: listen.hostname,
+        port: listen.port,
+        threads: global.http_threads,
+        maxConnections: global.max_connections,
+        headerTimeoutMs: global.header_timeout,
+        idleTimeoutMs: global.idle_timeout,
+        log: runtime.log,
+        answered: (status) => metrics.request("/ingest", status),
+        config: {
+          tokens: global.ingest_tokens,
+          hmacSecret: global.ingest_hmac_secret,
+          maxBodyBytes: global.max_body_bytes,
+          maxJsonDepth: global.max_json_depth,
+          detectors: threadDetectors(runtime.config.detectors),
+        },
+      }, handlers);
+      addr = server.addr;
+    } else {
+      const ready = Promise.withResolvers<Deno.NetAddr>();
+      server = serveGuarded({
+        hostname: listen.hostname,
+        port: listen.port,
+        maxConnections: global.max_connections,
+        headerTimeoutMs: global.header_timeout,
+        idleTimeoutMs: global.idle_timeout,
+        onListen: (addr) => ready.resolve(addr),
+        log: runtime.log,
+      }, handlers.handler);
+      addr = await ready.promise;
+    }
   } catch (err) {
     throw new Error(
       `Cannot listen on ${listen.hostname}:${listen.port}: ${
@@ -176,13 +208,13 @@ async function serve(
       }`,
     );
   }
-  const addr = await ready.promise;
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
   runtime.log("listening", {
     address: `http://${host}:${addr.port}`,
     workers: global.workers,
+    ...(threaded ? { http_threads: global.http_threads } : {}),
     ...(global.workers === 0
       ? { processing: "paused (workers: 0): alerts are stored, not sent" }
       : {}),
@@ -237,6 +269,7 @@ async function serve(
       return;
     }
     metrics.init(result.config.detectors.keys());
+    threaded?.detectors(result.config.detectors);
     runtime.log("config_reloaded", {
       file,
       detectors: result.config.detectors.size,

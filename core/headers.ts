@@ -10,9 +10,31 @@ interface ParsedAddress {
   address?: string;
   group?: ParsedAddress[];
 }
-const parseAddresses = addressparser as unknown as (
+const parseAddressesUncached = addressparser as unknown as (
   value: string,
 ) => ParsedAddress[];
+
+/**
+ * A small memo for the address parser and the domain conversion: every alert of a detector has the same
+ * From and To, and parsing them (nodemailer's tokenizer, a URL for the domain) twice per message was
+ * ~0.03 ms per alert under a burst. Cleared when full; the values are never mutated by their users.
+ */
+function memo<T>(compute: (key: string) => T): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    let value = cache.get(key);
+    if (value === undefined) {
+      if (cache.size >= 1000) cache.clear();
+      value = compute(key);
+      cache.set(key, value);
+    }
+    return value;
+  };
+}
+
+const parseAddresses = memo((value): readonly Readonly<ParsedAddress>[] =>
+  Object.freeze(parseAddressesUncached(value).map((a) => Object.freeze(a)))
+);
 
 // \p{Cc}: C0 controls (CR, LF, TAB, NUL…), DEL and C1 controls; plus LINE and PARAGRAPH SEPARATOR.
 const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
@@ -116,9 +138,13 @@ export function parseMailbox(address: string): Mailbox {
  * host name (an address literal, say) is only lower-cased. Envelope and headers use the same form.
  */
 export function asciiDomain(domain: string): string {
+  return asciiDomainMemo(domain);
+}
+
+const asciiDomainMemo = memo((domain) => {
   try {
     return new URL(`http://${domain}/`).hostname;
   } catch {
     return domain.toLowerCase();
   }
-}
+});

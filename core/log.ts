@@ -55,7 +55,19 @@ function writeBatched(line: string): void {
   }
 }
 
+/** Levels of the events seen so far (a handful of names, one per line logged). */
+const levels = new Map<string, "error" | "warn" | "info">();
+
 function level(event: string): "error" | "warn" | "info" {
+  let known = levels.get(event);
+  if (known === undefined) {
+    known = levelOf(event);
+    if (levels.size < 1024) levels.set(event, known);
+  }
+  return known;
+}
+
+function levelOf(event: string): "error" | "warn" | "info" {
   return /fail|error/.test(event)
     ? "error"
     : /retry|warn/.test(event)
@@ -81,12 +93,59 @@ function redacting(_key: string, value: unknown): unknown {
   return value;
 }
 
+let lastMs = NaN;
+let lastTs = "";
+
+/** `new Date().toISOString()`, made once per millisecond (a burst logs many lines in one). */
+function timestamp(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastTs = new Date(ms).toISOString();
+  }
+  return lastTs;
+}
+
+/**
+ * The line of a flat event (every field a string, number, boolean or undefined; none named `ts`,
+ * `level` or `event`, none starting with a digit), written out directly: what `JSON.stringify` with {@link redacting} writes, at a
+ * fraction of its cost (most lines are flat: `accepted` is one per alert). Undefined for any other.
+ */
+function flatLine(
+  ts: string,
+  event: string,
+  fields: Record<string, unknown>,
+): string | undefined {
+  let line = `{"ts":"${ts}","level":"${level(event)}","event":${
+    JSON.stringify(redact(event))
+  }`;
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    let text: string;
+    if (typeof value === "string") text = JSON.stringify(redact(value));
+    else if (typeof value === "number" || typeof value === "boolean") {
+      text = JSON.stringify(value);
+    } else if (value === undefined) continue;
+    else return undefined;
+    // An integer-like key goes first in an object (JSON.stringify's order), a known one replaces.
+    if (
+      key === "ts" || key === "level" || key === "event" ||
+      (key.charCodeAt(0) >= 48 && key.charCodeAt(0) <= 57)
+    ) return undefined;
+    line += `,${JSON.stringify(redact(key))}:${text}`;
+  }
+  return line + "}";
+}
+
 /** One JSON object per line: `{"ts", "level", "event", ...fields}`, every string redacted. */
 export const jsonLogger: Logger = (event, fields = {}) => {
+  const ts = timestamp();
+  const flat = flatLine(ts, event, fields);
+  if (flat !== undefined) return writeBatched(flat);
   writeBatched(
     JSON.stringify(
       {
-        ts: new Date().toISOString(),
+        ts,
         level: level(event),
         event,
         ...fields,

@@ -98,3 +98,35 @@ Deno.exit(0);`);
   assert.equal(event.nested["[redacted]"], "as a key");
   assert.match(event.error, /^error: \[redacted\] \| error: \[redacted\]/);
 });
+
+Deno.test("jsonLogger writes a flat event exactly as JSON.stringify would, redacted, and falls back for any other", async () => {
+  const cases = [
+    '{ alert_id: "a-1", detector: "d", token_index: 0, signed: true }',
+    '{ z: "pw hunter2-secret", "hunter2-secret": 2, u: undefined, n: NaN, m: -0 }',
+    '{ s: "q\\"uo\\\\te\\n\\u2028", url: "http://u:p@h/" }',
+    '{ "1": "integer-like keys go first" }',
+    '{ ts: "replaces the time", event: "and the event" }',
+    "{ nested: { a: [1, 2] } }",
+    "{}",
+  ];
+  const lines = await run(`registerSecret("hunter2-secret");
+${cases.map((c) => `jsonLogger("ev_failed", ${c});`).join("\n")}
+flushLogs();`);
+  assert.equal(lines.length, cases.length);
+  for (const [i, line] of lines.entries()) {
+    const fields = new Function(`return ${cases[i]}`)();
+    const { ts } = JSON.parse(line);
+    // What JSON.stringify writes, with the secret and the URL's password replaced where they stand.
+    const expected = JSON.parse(
+      JSON.stringify({ ts, level: "error", event: "ev_failed", ...fields })
+        .replaceAll("hunter2-secret", "[redacted]")
+        .replace("u:p@", "u:[redacted]@"),
+    );
+    assert.deepEqual(JSON.parse(line), expected, line);
+    assert.deepEqual(
+      Object.keys(JSON.parse(line)),
+      Object.keys(expected),
+      `key order of ${line}`,
+    );
+  }
+});

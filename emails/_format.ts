@@ -4,9 +4,14 @@ import { safeJson } from "./DataView.tsx";
 /** `2025-01-31 14:05:09 UTC` for a valid ISO time, else the input unchanged. */
 export function formatTime(iso: string): string {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime())
-    ? iso
-    : date.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return Number.isNaN(date.getTime()) ? iso : formatIso(date.toISOString());
+}
+
+/** `2026-12-02T20:59:12.345Z` → `2026-12-02 20:59:12 UTC` (slices for four-digit years, no regexps). */
+function formatIso(iso: string): string {
+  return iso.length === 24
+    ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`
+    : iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
 /** `5 s`, `2.5 s`, `0.25 s`. */

@@ -1,36 +1,27 @@
 /**
- * Alert pages for analysts: `GET /alerts` (recent alerts, filter by detector and status) and
- * `GET /alerts/:id` (data, enrichments, the email sent, the action audit trail, Jira keys).
+ * Alert pages for analysts: `GET /alerts` (one row per storm fingerprint, searched and filtered:
+ * `_alert_list.ts`) and `GET /alerts/:id` (data, enrichments, the email sent, the action audit
+ * trail, Jira keys), and `/silences` (`silences.ts`).
  *
- * Protected by `ui_auth`: the trusted header (set by an SSO proxy) when configured, else HTTP basic
- * credentials from config, compared in constant time. Without `ui_auth` the pages are off. Failed sign-ins
+ * Protected by `ui_auth` (`_ui_auth.ts`): the trusted header (set by an SSO proxy) when configured,
+ * else HTTP basic credentials from config, compared in constant time. Without `ui_auth` the pages are off. Failed sign-ins
  * are rate-limited per client address.
  *
  * @module
  */
 import { type Context, Hono } from "hono";
-import { z } from "zod";
-import { timingSafeEqual } from "../core/auth/auth.ts";
 import type { LoadedDetector } from "../core/config/config.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import type { PluginRegistry } from "../core/plugins/registry.ts";
 import { redactDeep } from "../core/secrets.ts";
-import type { AlertStatus } from "../core/store/store.ts";
-import { headerSafe } from "../core/headers.ts";
-import {
-  type JiraLink,
-  renderAlertDetailPage,
-  renderAlertListPage,
-} from "./pages/AlertPages.tsx";
+import { type JiraLink, renderAlertDetailPage } from "./pages/AlertPages.tsx";
+import { alertList } from "./_alert_list.ts";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
 import { addSilenceRoutes } from "./silences.ts";
-import {
-  clientIp,
-  rateKey,
-  remoteAddress,
-  trustedProxies,
-} from "./http/client.ts";
+import { addRedeliverRoutes, redeliverForm } from "./redeliver.ts";
+import { clientIp, rateKey, trustedProxies } from "./http/client.ts";
+import { authenticate } from "./_ui_auth.ts";
 import {
   securityHeaders,
   setResponseHeaders,
@@ -41,82 +32,8 @@ export interface AlertRouteDeps {
   runtime: Runtime;
   /** Clock in epoch ms (rate limit of failed sign-ins). @default Date.now */
   now?: () => number;
-}
-
-const STATUSES: AlertStatus[] = [
-  "queued",
-  "processing",
-  "retry",
-  "delivered",
-  "not_sent",
-  "failed",
-  "suppressed",
-];
-const PAGE_SIZE = 50;
-
-const ListQuery = z.object({
-  detector: z.string().max(200).optional().transform((v) => v || undefined),
-  status: z.enum(STATUSES as [AlertStatus, ...AlertStatus[]]).or(z.literal(""))
-    .optional().transform((v) => v || undefined),
-  before: z.iso.datetime({ offset: true }).optional().or(
-    z.literal("").transform(() => undefined),
-  ),
-  before_id: z.string().max(200).optional().transform((v) => v || undefined),
-  q: z.string().max(200).optional().transform((v) => v?.trim() || undefined),
-});
-
-const encoder = new TextEncoder();
-
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(
-    await crypto.subtle.digest("SHA-256", encoder.encode(text)),
-  );
-}
-
-/** The user behind a request, or why there is none. */
-type Auth = { user: string } | { refused: "off" | "missing" | "bad" };
-
-/** Checks `ui_auth`: the trusted header only when configured, else basic credentials (every user compared). */
-async function authenticate(c: Context, runtime: Runtime): Promise<Auth> {
-  const uiAuth = runtime.config.global.ui_auth;
-  if (!uiAuth || (!uiAuth.trusted_header && uiAuth.users.length === 0)) {
-    return { refused: "off" };
-  }
-  const proxies = trustedProxies(runtime.config.global.trusted_proxies);
-  // The header is believed only from a trusted proxy: anyone else could send it themselves.
-  if (uiAuth.trusted_header && proxies.trusts(remoteAddress(c))) {
-    const name = headerSafe(c.req.header(uiAuth.trusted_header) ?? "").slice(
-      0,
-      200,
-    );
-    if (name) return { user: name };
-  }
-  const header = c.req.header("authorization");
-  const match = header
-    ? /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(header)
-    : null;
-  if (!match) return { refused: "missing" };
-  let decoded: string;
-  try {
-    decoded = new TextDecoder("utf-8", { fatal: true }).decode(
-      Uint8Array.from(atob(match[1]!), (ch) => ch.charCodeAt(0)),
-    );
-  } catch {
-    return { refused: "bad" };
-  }
-  const colon = decoded.indexOf(":");
-  if (colon < 0) return { refused: "bad" };
-  const [name, password] = [
-    await sha256(decoded.slice(0, colon)),
-    await sha256(decoded.slice(colon + 1)),
-  ];
-  let found: string | undefined;
-  for (const user of uiAuth.users) {
-    const nameOk = timingSafeEqual(name, await sha256(user.username));
-    const passwordOk = timingSafeEqual(password, await sha256(user.password));
-    if (nameOk && passwordOk && found === undefined) found = user.username;
-  }
-  return found === undefined ? { refused: "bad" } : { user: found };
+  /** Serve's queue: the Redeliver button wakes its idle workers. */
+  queue?: { notify(count?: number): void };
 }
 
 /** Where the issues of a detector's jira_create steps live: `conn_details.server` of the first one. */
@@ -176,6 +93,12 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
     base,
     now,
   });
+  addRedeliverRoutes(app, {
+    runtime,
+    userOf: (c) => users.get(c.req.raw) ?? "",
+    base,
+    wake: () => deps.queue?.notify(),
+  });
 
   async function guard(c: Context, next: () => Promise<void>) {
     const headers = securityHeaders({
@@ -231,66 +154,13 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
     return response;
   }
 
-  app.get("/alerts", async (c) => {
-    const parsed = ListQuery.safeParse(c.req.query());
-    if (!parsed.success) {
-      return c.html(
-        renderMessagePage({
-          title: "Bad filter",
-          message: "Use the filter form on the alert list.",
-        }),
-        400,
-      );
-    }
-    const { detector, status, before, before_id, q } = parsed.data;
-    const alerts = await runtime.store.listAlerts({
-      limit: PAGE_SIZE,
-      ...(q ? { text: q } : {}),
-      ...(detector ? { detector } : {}),
-      ...(status ? { status } : {}),
-      ...(before ? { before } : {}),
-      ...(before && before_id ? { before_id } : {}),
-    });
-    const listHref = `${base()}/alerts`;
-    const last = alerts[alerts.length - 1];
-    let nextHref: string | undefined;
-    if (alerts.length === PAGE_SIZE && last) {
-      const query = new URLSearchParams({
-        ...(detector ? { detector } : {}),
-        ...(status ? { status } : {}),
-        ...(q ? { q } : {}),
-        before: last.received_at,
-        before_id: last.id,
-      });
-      nextHref = `${listHref}?${query}`;
-    }
-    return c.html(renderAlertListPage({
+  app.get("/alerts", (c) =>
+    alertList(c, {
+      runtime,
       user: users.get(c.req.raw) ?? "",
-      rows: alerts.map((a) => ({
-        id: a.id,
-        href: `${listHref}/${encodeURIComponent(a.id)}`,
-        receivedAt: a.received_at,
-        detector: a.detector,
-        subject: a.subject ?? "",
-        status: a.status,
-        ...(a.severity ? { severity: a.severity } : {}),
-        jiraKeys: a.jira_keys ?? [],
-        ...(a.suppressed_by ? { suppressedBy: a.suppressed_by } : {}),
-        ...(a.notified_id
-          ? { notifiedHref: `${listHref}/${encodeURIComponent(a.notified_id)}` }
-          : {}),
-      })),
-      detectors: [...runtime.config.detectors.keys()].sort(),
-      statuses: STATUSES,
-      filter: {
-        ...(detector ? { detector } : {}),
-        ...(status ? { status } : {}),
-        ...(q ? { q } : {}),
-      },
-      listHref,
-      ...(nextHref ? { nextHref } : {}),
+      base: base(),
+      now: now(),
     }));
-  });
 
   app.get("/alerts/:id", async (c) => {
     const record = await runtime.store.getAlert(c.req.param("id"));
@@ -305,6 +175,17 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
     }
     const runs = await runtime.store.listActionRuns(record.id);
     const deliveries = await runtime.store.listDeliveries(record.id);
+    const redeliveries = await runtime.store.listRedeliveries(record.id);
+    // The button only while a delivery is failed (a redelivered one is "retry"/"pending" again).
+    const redeliver = record.status === "failed" || deliveries.some((d) =>
+        d.status === "failed"
+      )
+      ? await redeliverForm(runtime, {
+        user: users.get(c.req.raw) ?? "",
+        id: record.id,
+        base: base(),
+      })
+      : undefined;
     const server = jiraServer(
       runtime.config.detectors.get(record.detector),
       runtime.registry,
@@ -325,7 +206,14 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
       ...(record.fingerprint || record.suppressed_by
         ? {
           storm: {
-            ...(record.fingerprint ? { fingerprint: record.fingerprint } : {}),
+            ...(record.fingerprint
+              ? {
+                fingerprint: record.fingerprint,
+                fingerprintHref: `${base()}/alerts?fingerprint=${
+                  encodeURIComponent(record.fingerprint)
+                }`,
+              }
+              : {}),
             ...(record.suppressed_by
               ? { suppressedBy: record.suppressed_by }
               : {}),
@@ -375,6 +263,16 @@ export function alertRoutes(deps: AlertRouteDeps): Hono {
         steps: run.steps,
       })),
       jira,
+      ...(redeliver ? { redeliver } : {}),
+      redeliveries: redeliveries.map((r) => ({
+        at: r.at,
+        actor: r.actor,
+        source: r.source,
+        what: [
+          ...(r.email ? ["email"] : []),
+          ...r.channels.map((d) => d.channel),
+        ].join(", "),
+      })),
       channels: deliveries.map((d) => ({
         channel: d.channel,
         type: d.type,

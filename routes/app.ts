@@ -9,7 +9,13 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { errorMessage } from "../core/errors.ts";
 import type { AppDeps } from "./_deps.ts";
-import { type IngestHandler, ingestHandler, ingestRoutes } from "./ingest.ts";
+import {
+  type Answer,
+  type FrontRequest,
+  ingestEndpoints,
+  type IngestHandler,
+  ingestRoutes,
+} from "./ingest.ts";
 import { healthRoutes } from "./health.ts";
 import { actionRoutes } from "./actions.ts";
 import { alertRoutes } from "./alerts.ts";
@@ -60,24 +66,44 @@ export function createHandler(
   request: Request,
   info: Deno.ServeHandlerInfo,
 ) => Response | Promise<Response> {
-  const ingest = ingestHandler(deps);
+  return createHandlers(deps).handler;
+}
+
+/**
+ * {@link createHandler}'s handler, and `commit`: the main thread's part of an ingest request an HTTP
+ * thread parsed (`routes/http_threads.ts`), on the same ingest handler, answered with the same
+ * security headers and error exit.
+ */
+export function createHandlers(deps: AppDeps): {
+  handler: (
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ) => Response | Promise<Response>;
+  commit: (front: FrontRequest) => Promise<Answer>;
+} {
+  const { handle: ingest, commit } = ingestEndpoints(deps);
   const app = createApp(deps, { ingest });
   const headers = Object.entries(securityHeaders());
-  const fast = async (
-    request: Request,
-    name: string,
-    remote: string | undefined,
+  const secured = async (
+    run: () => Promise<Response>,
+    request: () => Request | undefined,
   ): Promise<Response> => {
     let response: Response;
     try {
-      response = await ingest(request, name, remote);
+      response = await run();
     } catch (err) {
-      response = internalError(deps, request, err);
+      response = internalError(deps, request(), err);
     }
     for (const [k, v] of headers) response.headers.set(k, v);
     return response;
   };
-  return (request, info) => {
+  const fast = (
+    request: Request,
+    name: string,
+    remote: string | undefined,
+  ): Promise<Response> =>
+    secured(() => ingest(request, name, remote), () => request);
+  const handler = (request: Request, info: Deno.ServeHandlerInfo) => {
     if (request.method === "POST") {
       const url = request.url;
       const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -89,18 +115,38 @@ export function createHandler(
     }
     return app.fetch(request, info);
   };
+  return {
+    handler,
+    commit: async (front) => {
+      let out: Answer;
+      try {
+        out = await commit(front);
+      } catch (err) {
+        const response = internalError(deps, undefined, err);
+        out = {
+          status: response.status,
+          headers: [...response.headers],
+          body: await response.text(),
+        };
+      }
+      out.headers.push(...headers);
+      return out;
+    },
+  };
 }
 
 /** The app's error exit for an unexpected error: logged (never an action token), a JSON 500. */
 function internalError(
   deps: AppDeps,
-  request: Request,
+  request: Request | undefined,
   err: unknown,
 ): Response {
-  const url = new URL(request.url);
+  const path = request === undefined
+    ? "/ingest"
+    : new URL(request.url).pathname;
   deps.runtime.log("http_error", {
-    method: request.method,
-    path: url.pathname.replace(/^\/actions\/[^/]+/, "/actions/[token]"),
+    method: request?.method ?? "POST",
+    path: path.replace(/^\/actions\/[^/]+/, "/actions/[token]"),
     error: errorMessage(err),
   });
   return Response.json({ error: "Internal error" }, { status: 500 });

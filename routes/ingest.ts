@@ -5,7 +5,7 @@
  *
  * Checks run cheapest first: token (401), rate limit per token (429), shutdown and backlog (503),
  * detector (404), media type (415), body size (413), signature (401), JSON (400); a store that cannot
- * commit (the database is away) is a 503 with `Retry-After`, never a 202.
+ * commit (the database is away, the disk is full) is a 503 with `Retry-After`, never a 202.
  *
  * @module
  */
@@ -14,14 +14,12 @@ import { HTTPException } from "hono/http-exception";
 import type { AppDeps } from "./_deps.ts";
 import { AuthError, IngestAuth } from "../core/auth/auth.ts";
 import { bodyKind, jsonError, parseAlerts, readBody } from "./http/body.ts";
-import { newAlertId, splitAlert } from "../core/pipeline/pipeline.ts";
+import { alertRows, IDEMPOTENCY_KEY } from "./_ingest_rows.ts";
 import { canonicalJson } from "../core/pipeline/enrich.ts";
-import { InputError } from "../core/errors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import { rateKey, remoteAddress, trustedProxies } from "./http/client.ts";
-import type { NewAlert } from "../core/store/store.ts";
+import { isDiskFull, type NewAlert } from "../core/store/store.ts";
 import type { BacklogSlots } from "../core/service/queue.ts";
-import { lookup } from "../core/template.ts";
 import { errorMessage } from "../core/errors.ts";
 
 /** Seconds a sender should wait when the backlog is full or the service is stopping. */
@@ -30,7 +28,8 @@ export const BUSY_RETRY_AFTER_S = 10;
 /** Seconds a sender should wait when the store could not commit (the database is away). */
 export const STORE_RETRY_AFTER_S = 5;
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+/** Seconds a sender should wait when the store's disk is full (someone has to free space). */
+export const DISK_FULL_RETRY_AFTER_S = 30;
 
 /**
  * Handles one `POST /ingest/<name>`: the 202, or the HTTPException's response for a refused request
@@ -70,8 +69,45 @@ export function ingestRoutes(
   return app;
 }
 
+/**
+ * An ingest request an HTTP thread (`routes/http_threads.ts`) authenticated, read and parsed: its
+ * alerts, for the main thread to commit. The token's index, whether the signature verified, the
+ * `Idempotency-Key` header, and how many rows lack the detector's `id_field`.
+ */
+export interface FrontRequest {
+  name: string;
+  token: number;
+  signed: boolean;
+  key: string | null;
+  rows: NewAlert[];
+  missingId: number;
+}
+
+/** An answer as plain data (status, header pairs, body text), to pass to another thread. */
+export interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
+const JSON_TYPE = { "Content-Type": "application/json; charset=utf-8" };
+
 /** The ingest handler: its token check, rate limiter and the rest, built once. */
 export function ingestHandler(deps: AppDeps): IngestHandler {
+  return ingestEndpoints(deps).handle;
+}
+
+/**
+ * The ingest handler (`handle`) and, on the same token check, rate limiter and backlog, `commit`: the
+ * rest of the ingest of a {@link FrontRequest} (rate limit 429, shutdown and backlog 503, then the
+ * store), answered like `handle` answers.
+ */
+export function ingestEndpoints(
+  deps: AppDeps,
+): {
+  handle: IngestHandler;
+  commit: (front: FrontRequest) => Promise<Answer>;
+} {
   const { runtime, queue, metrics } = deps;
   const global = runtime.config.global;
   const now = deps.now ?? Date.now;
@@ -84,12 +120,15 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
   const failures = new RateLimiter(AUTH_FAILURES, { now });
   const proxies = trustedProxies(global.trusted_proxies);
 
-  return async (request, name, remote) => {
+  /** Runs one ingest: its 202 body, or the refusal's response; counted either way. */
+  const answer = async (
+    run: (held: { slots?: BacklogSlots }) => Promise<string>,
+  ): Promise<string | Response> => {
     const held: { slots?: BacklogSlots } = {};
     try {
-      const response = await ingest(request, name, remote, held);
+      const body = await run(held);
       metrics.request("/ingest", 202);
-      return response;
+      return body;
     } catch (err) {
       if (!(err instanceof HTTPException)) {
         metrics.request("/ingest", 500);
@@ -101,6 +140,66 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       held.slots?.release();
     }
   };
+  return {
+    handle: async (request, name, remote) => {
+      const out = await answer((held) => ingest(request, name, remote, held));
+      return typeof out === "string"
+        ? new Response(out, { status: 202, headers: { ...JSON_TYPE } })
+        : out;
+    },
+    commit: async (front) => {
+      const out = await answer((held) => commitFront(front, held));
+      if (typeof out === "string") {
+        return { status: 202, headers: Object.entries(JSON_TYPE), body: out };
+      }
+      return {
+        status: out.status,
+        headers: [...out.headers],
+        body: await out.text(),
+      };
+    },
+  };
+
+  /** The main thread's part of a {@link FrontRequest}: the checks that need its state, then the store. */
+  function commitFront(
+    front: FrontRequest,
+    held: { slots?: BacklogSlots },
+  ): Promise<string> {
+    const rate = limiter.take(`token:${front.token}`, now());
+    if (!rate.ok) throw rateLimited(rate.retryAfterS);
+    if (!queue.running) throw shuttingDown();
+    const slots = queue.reserve(front.rows.length, global.max_backlog);
+    if (!slots) throw backlogFull();
+    held.slots = slots;
+    // A reload may have removed the detector since the thread looked it up.
+    if (!runtime.config.detectors.has(front.name)) {
+      throw unknownDetector(front.name);
+    }
+    return accept(front.rows, front);
+  }
+
+  function rateLimited(retryAfterS: number): HTTPException {
+    return jsonError(
+      429,
+      `Rate limit of this token exceeded: retry after ${retryAfterS} s`,
+      { "Retry-After": String(retryAfterS) },
+    );
+  }
+
+  function shuttingDown(): HTTPException {
+    return jsonError(503, "Blitz is shutting down: retry shortly", {
+      "Retry-After": String(BUSY_RETRY_AFTER_S),
+    });
+  }
+
+  function unknownDetector(name: string): HTTPException {
+    return jsonError(
+      404,
+      `Unknown detector "${
+        name.slice(0, 100)
+      }": check the detector name in the URL /ingest/<detector>`,
+    );
+  }
 
   /**
    * An `Idempotency-Key` sent again with a different body is a client bug, not a retry: 422 (as
@@ -195,7 +294,7 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
     name: string,
     remote: string | undefined,
     held: { slots?: BacklogSlots },
-  ): Promise<Response> {
+  ): Promise<string> {
     let token: number;
     try {
       token = auth.bearer(request.headers.get("authorization"));
@@ -204,33 +303,14 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       throw err;
     }
     const rate = limiter.take(`token:${token}`, now());
-    if (!rate.ok) {
-      throw jsonError(
-        429,
-        `Rate limit of this token exceeded: retry after ${rate.retryAfterS} s`,
-        {
-          "Retry-After": String(rate.retryAfterS),
-        },
-      );
-    }
-    if (!queue.running) {
-      throw jsonError(503, "Blitz is shutting down: retry shortly", {
-        "Retry-After": String(BUSY_RETRY_AFTER_S),
-      });
-    }
+    if (!rate.ok) throw rateLimited(rate.retryAfterS);
+    if (!queue.running) throw shuttingDown();
     // One slot held now, before the body is read; a batch holds the rest once parsed (below).
     const slots = queue.reserve(1, global.max_backlog);
     if (!slots) throw backlogFull();
     held.slots = slots;
     const detector = runtime.config.detectors.get(name);
-    if (!detector) {
-      throw jsonError(
-        404,
-        `Unknown detector "${
-          name.slice(0, 100)
-        }": check the detector name in the URL /ingest/<detector>`,
-      );
-    }
+    if (!detector) throw unknownDetector(name);
     const kind = bodyKind(request.headers.get("content-type"));
     const key = request.headers.get("idempotency-key");
     if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
@@ -258,54 +338,34 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       kind,
       maxDepth: global.max_json_depth,
     });
-    // `split`: each item of the detector's array is its own alert (a bad element refuses the batch).
-    const split = detector.config.split !== undefined;
-    const alerts: Record<string, unknown>[] = [];
-    const origin: string[] = [];
-    parsed.alerts.forEach((alert, i) => {
-      let items: Record<string, unknown>[];
-      try {
-        items = splitAlert(
-          detector,
-          alert,
-          parsed.batch ? `Element ${i}` : "Alert",
-        );
-      } catch (err) {
-        if (err instanceof InputError) throw jsonError(400, err.message);
-        throw err;
-      }
-      items.forEach((item, j) => {
-        alerts.push(item);
-        origin.push(
-          [parsed.batch ? [i] : [], split ? [j] : []].flat().join(":"),
-        );
-      });
+    const { rows, missingId } = alertRows(parsed, {
+      detector,
+      name,
+      key,
+      receivedAt: new Date(now()).toISOString(),
     });
-    const batch = parsed.batch || split;
-    const receivedAt = new Date(now()).toISOString();
-    const idField = detector.config.id_field;
-    let missingId = 0;
-    const rows = alerts.map((alert, i): NewAlert => {
-      const row: NewAlert = {
-        id: newAlertId(),
-        detector: name,
-        alert,
-        received_at: receivedAt,
-      };
-      const own = idField === undefined ? undefined : lookup(alert, idField);
-      if (
-        (typeof own === "string" && own !== "") || typeof own === "number" ||
-        typeof own === "bigint"
-      ) {
-        row.idempotency_key = `id:${own}`;
-      } else if (key !== null) {
-        row.idempotency_key = batch ? `key:${key}:${origin[i]}` : `key:${key}`;
-      }
-      if (
-        idField !== undefined && row.idempotency_key?.startsWith("id:") !== true
-      ) missingId++;
-      return row;
-    });
+    if (rows.length > 1 && !slots.grow(rows.length - 1)) {
+      throw backlogFull();
+    }
+    return await accept(rows, { name, token, signed, key, missingId });
+  }
+
+  /**
+   * The alerts of an authenticated, parsed request with their backlog slots held: enqueued (202 once
+   * durable), logged and counted; 503 when the store cannot commit, 422 for a reused Idempotency-Key.
+   */
+  async function accept(
+    rows: NewAlert[],
+    request: {
+      name: string;
+      token: number;
+      signed: boolean;
+      key: string | null;
+      missingId: number;
+    },
+  ): Promise<string> {
+    const { name, token, signed, key, missingId } = request;
+    const idField = runtime.config.detectors.get(name)?.config.id_field;
     if (missingId > 0) {
       runtime.log("idempotency_missing", {
         detector: name,
@@ -313,9 +373,6 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         alerts: missingId,
         note: "accepted without deduplication by id_field",
       });
-    }
-    if (rows.length > 1 && !slots.grow(rows.length - 1)) {
-      throw backlogFull();
     }
     let results;
     try {
@@ -328,10 +385,17 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
         error: errorMessage(err),
         during: "ingest",
       });
+      const full = isDiskFull(err);
       throw jsonError(
         503,
-        "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
-        { "Retry-After": String(STORE_RETRY_AFTER_S) },
+        full
+          ? "The store's disk is full: nothing was accepted, retry later (alerts already accepted are kept and delivered)"
+          : "The store did not record the alerts (is the database reachable?): nothing was accepted, retry shortly",
+        {
+          "Retry-After": String(
+            full ? DISK_FULL_RETRY_AFTER_S : STORE_RETRY_AFTER_S,
+          ),
+        },
       );
     }
     await refuseReusedKey(rows, results, key);
@@ -354,14 +418,10 @@ export function ingestHandler(deps: AppDeps): IngestHandler {
       metrics.duplicates(name, duplicates);
     }
     metrics.ingested(name, results.length - duplicates);
-    const body = {
+    return JSON.stringify({
       accepted: results.length,
       ids: results.map((r) => r.id),
       duplicates,
-    };
-    return new Response(JSON.stringify(body), {
-      status: 202,
-      headers: { "Content-Type": "application/json; charset=utf-8" },
     });
   }
 }

@@ -1,6 +1,8 @@
 /**
  * `GET /silences` (storm control, behind `ui_auth` like `/alerts`): active silences and acked
- * fingerprints with who, when and until when, and `POST /silences/<id>/end` and
+ * fingerprints with who, when, until when (an ack: until the fingerprint is quiet for the detector's
+ * `ack_quiet`, at the earliest its last alert plus that), what they held and the comment, each
+ * linking the storm's alerts, and `POST /silences/<id>/end` and
  * `POST /silences/acks/<fingerprint>/end` from the page's buttons, each checked against a CSRF field
  * bound to the signed-in user (HMAC with the first action key), then a 303 back to the page.
  *
@@ -11,6 +13,15 @@ import { csrfFor, csrfValid } from "../core/auth/csrf.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
 import { renderSilencePage, type SilenceRow } from "./pages/SilencePages.tsx";
+import { formatDuration } from "../core/duration.ts";
+import { formatTime } from "../emails/AlertEmail.tsx";
+import type { Silence, StormWindow } from "../core/store/store.ts";
+import { ackQuietOf } from "./_alert_list.ts";
+
+/** `alert.signature_id=2001, src_ip=203.0.113.7`. */
+function keyFields(w: StormWindow): string {
+  return w.paths.map((p, i) => `${p}=${w.values[i] ?? ""}`).join(", ");
+}
 
 /** Adds the silence routes to `app`, whose guard already signed the user in (`userOf`). */
 export function addSilenceRoutes(
@@ -30,40 +41,86 @@ export function addSilenceRoutes(
     const key = runtime.config.global.action_keys[0];
     const now = new Date(deps.now());
     const base = `${deps.base()}/silences`;
-    const active = await runtime.store.storm.listSilences({ now });
-    const all = await runtime.store.storm.listSilences({ now, all: true });
-    const windows = await runtime.store.storm.windows({ limit: 500 });
-    const row = (s: (typeof all)[number], end: boolean): SilenceRow => ({
-      what: s.match ??
-        (s.fingerprint ? `fingerprint ${s.fingerprint}` : "every alert"),
-      detector: s.detector,
-      by: s.created_by,
-      since: s.starts_at,
-      until: s.expired_at ? `${s.ends_at} (ended early)` : s.ends_at,
-      suppressed: s.suppressed,
-      ...(s.comment ? { comment: s.comment } : {}),
-      ...(end && key
-        ? { endHref: `${base}/${encodeURIComponent(s.id)}/end` }
-        : {}),
-    });
-    const acks = windows.filter((w) => w.acked_at).map((w): SilenceRow => ({
-      what: `${w.paths.map((p, i) => `${p}=${w.values[i]}`).join(", ")}`,
-      detector: w.detector,
-      by: w.acked_by ?? "",
-      since: w.acked_at!,
-      until: "quiet for ack_quiet",
-      ...(key
-        ? { endHref: `${base}/acks/${encodeURIComponent(w.fingerprint)}/end` }
-        : {}),
-    }));
+    const alerts = `${deps.base()}/alerts`;
+    const storm = runtime.store.storm;
+    const active = await storm.listSilences({ now });
+    const all = await storm.listSilences({ now, all: true });
+    const recent = all.filter((s) => !active.some((a) => a.id === s.id))
+      .slice(0, 50);
+    // A fingerprint silence is shown by its key fields, as the alert list shows the storm.
+    const windows = new Map<string, StormWindow>();
+    for (const s of [...active, ...recent]) {
+      if (s.fingerprint && !windows.has(s.fingerprint)) {
+        const w = await storm.window(s.fingerprint);
+        if (w) windows.set(s.fingerprint, w);
+      }
+    }
+    const row = (s: Silence, end: boolean): SilenceRow => {
+      const w = s.fingerprint ? windows.get(s.fingerprint) : undefined;
+      return {
+        what: s.match ??
+          (w
+            ? keyFields(w)
+            : s.fingerprint
+            ? `fingerprint ${s.fingerprint}`
+            : "every alert"),
+        ...(s.fingerprint
+          ? {
+            href: `${alerts}?fingerprint=${encodeURIComponent(s.fingerprint)}`,
+          }
+          : {}),
+        detector: s.detector,
+        by: s.created_by,
+        since: formatTime(s.starts_at),
+        until: s.expired_at
+          ? `${formatTime(s.expired_at)} (ended early; was until ${
+            formatTime(s.ends_at)
+          })`
+          : formatTime(s.ends_at),
+        held: String(s.suppressed),
+        ...(s.suppressed > 0
+          ? { heldHref: `${alerts}?silence=${encodeURIComponent(s.id)}` }
+          : {}),
+        ...(s.comment ? { comment: s.comment } : {}),
+        ...(end && key
+          ? { endHref: `${base}/${encodeURIComponent(s.id)}/end` }
+          : {}),
+      };
+    };
+    const acks = (await runtime.store.listAcks({ limit: 200 })).map(
+      (w): SilenceRow => {
+        const quietMs = ackQuietOf(runtime, w.detector);
+        const ends = Date.parse(w.last_seen_at) + quietMs;
+        const on = ends > now.getTime();
+        return {
+          what: keyFields(w),
+          href: `${alerts}?fingerprint=${encodeURIComponent(w.fingerprint)}`,
+          detector: w.detector,
+          by: w.acked_by ?? "",
+          since: formatTime(w.acked_at!),
+          until: on
+            ? `quiet for ${formatDuration(quietMs)} (at the earliest ${
+              formatTime(new Date(ends).toISOString())
+            })`
+            : `${formatTime(new Date(ends).toISOString())} (quiet for ${
+              formatDuration(quietMs)
+            })`,
+          held: `${w.since_count} since the last email`,
+          ...(on && key
+            ? {
+              endHref: `${base}/acks/${encodeURIComponent(w.fingerprint)}/end`,
+            }
+            : {}),
+        };
+      },
+    );
     return c.html(renderSilencePage({
       user,
       csrf: key ? await csrfFor(csrfToken(user), key) : "",
       active: active.map((s) => row(s, true)),
       acks,
-      recent: all.filter((s) => !active.some((a) => a.id === s.id)).slice(0, 50)
-        .map((s) => row(s, false)),
-      listHref: `${deps.base()}/alerts`,
+      recent: recent.map((s) => row(s, false)),
+      listHref: alerts,
     }));
   });
 

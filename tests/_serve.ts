@@ -126,6 +126,11 @@ export async function startServe(
     wrap?: string[];
     /** Deno flags added to the task's (the benchmarks' `--cpu-prof`). */
     denoFlags?: string[];
+    /**
+     * `false`: stderr is not parsed into `logs` and only its last 64 KiB are kept (benchmarks: parsing
+     * thousands of log lines a second would take CPU from the service under test). @default true
+     */
+    parseLogs?: boolean;
   },
 ): Promise<ServeProcess> {
   const inherited = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]
@@ -180,8 +185,13 @@ export async function startServe(
     const match = /^Blitz listening on (http:\/\/\S+)$/.exec(line);
     if (match) listening.resolve(match[1]!);
   });
+  const parseLogs = options.parseLogs ?? true;
   const errDone = readLines(child.stderr, (line) => {
     errText += line + "\n";
+    if (!parseLogs) {
+      if (errText.length > 128 * 1024) errText = errText.slice(-64 * 1024);
+      return;
+    }
     try {
       const parsed = JSON.parse(line);
       if (parsed && typeof parsed === "object") logs.push(parsed);

@@ -48,6 +48,8 @@ export async function startSmtpServer(
     failFirst?: number;
     /** Required credentials; without them AUTH is optional and any login is accepted. */
     auth?: { user: string; pass: string };
+    /** Each message's answer waits for this (a relay that is slow to answer). */
+    hold?: Promise<unknown>;
   } = {},
 ): Promise<TestSmtpServer> {
   const messages: ReceivedMail[] = [];
@@ -82,7 +84,8 @@ export async function startSmtpServer(
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("error", (err: Error) => callback(err));
-      stream.on("end", () => {
+      stream.on("end", async () => {
+        await options.hold;
         if (toFail > 0) {
           toFail--;
           return callback(

@@ -7,9 +7,12 @@
  *
  * @module
  */
+import { ACKS_CASES } from "./_store_contract_acks.ts";
 import { ALERTS_CASES } from "./_store_contract_alerts.ts";
 import { DELIVERIES_CASES } from "./_store_contract_deliveries.ts";
+import { GROUPS_CASES } from "./_store_contract_groups.ts";
 import { QUEUE_CASES } from "./_store_contract_queue.ts";
+import { REDELIVER_CASES } from "./_store_contract_redeliver.ts";
 import { RUNS_CASES } from "./_store_contract_runs.ts";
 import type { ContractCase } from "./_store_fixtures.ts";
 
@@ -25,7 +28,10 @@ export {
 /** The cases every store passes. */
 export const STORE_CONTRACT: ContractCase[] = [
   ...ALERTS_CASES,
+  ...GROUPS_CASES,
+  ...ACKS_CASES,
   ...QUEUE_CASES,
   ...RUNS_CASES,
   ...DELIVERIES_CASES,
+  ...REDELIVER_CASES,
 ];

@@ -5,6 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { alert, type ContractCase, insertQueue } from "./_store_fixtures.ts";
+import {
+  type QuarantinedAlert,
+  quarantineReason,
+} from "../core/store/store.ts";
 
 /** The cases for claims, leases, requeues and the backlog. */
 export const QUEUE_CASES: ContractCase[] = [
@@ -113,8 +117,22 @@ export const QUEUE_CASES: ContractCase[] = [
           next_attempt_at: now.toISOString(),
         });
         // The service dies with "pill" processing; the next start requeues (or quarantines) it.
-        const requeued = await store.requeueStale({ all: true });
+        const reported: QuarantinedAlert[][] = [];
+        const requeued = await store.requeueStale({
+          all: true,
+          onQuarantined: (alerts) => reported.push(alerts),
+        });
         assert.equal(requeued, crash < 3 ? 1 : 0, `after crash ${crash}`);
+        // Reported once, after the write, with the claims counted before the reset.
+        assert.deepEqual(
+          reported,
+          crash < 3 ? [] : [[{
+            id: "pill",
+            detector: "ssh_bruteforce",
+            attempts: 3,
+            reason: quarantineReason(3),
+          }]],
+        );
       }
       const pill = await store.getAlert("pill");
       assert.equal(pill?.status, "failed");

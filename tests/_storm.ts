@@ -50,10 +50,11 @@ export interface StormHarness {
 /** The clock's start: 10:02 UTC. */
 export const START = Date.parse("2026-03-02T10:02:00Z");
 
-/** Starts a harness whose first detector is the default for `ingest`. */
+/** Starts a harness whose first detector is the default for `ingest`; `env` adds `${env:}` values. */
 export async function stormHarness(
   detectors: Record<string, Record<string, unknown>>,
   global: Record<string, unknown> = {},
+  env: Record<string, string> = {},
 ): Promise<StormHarness> {
   const smtp = await startSmtpServer();
   const project = await writeProject({
@@ -63,6 +64,7 @@ export async function stormHarness(
     },
     detectors,
   });
+  Object.assign(project.env, env);
   let time = START;
   const events: [string, Record<string, unknown>][] = [];
   const open = () =>

@@ -1,11 +1,13 @@
 /**
  * The storm part of the store contract, as tests every backend runs (`stormContract(open)` registers
- * them): decisions under concurrency, timers claimed once with a lease, silences and acks.
+ * them): decisions under concurrency, timers claimed once with a lease, silences and acks, and
+ * resolves (`_storm_contract_resolve.ts`).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import type { Store, StormInput } from "../core/store/store.ts";
+import { RESOLVE_CASES } from "./_storm_contract_resolve.ts";
 
 const T0 = Date.parse("2026-03-02T10:00:00Z");
 const MIN = 60_000;
@@ -355,5 +357,6 @@ export function stormCases(): StormCase[] {
     );
     assert.deepEqual(await store.listAlerts({ text: "nowhere" }), []);
   });
+  cases.push(...RESOLVE_CASES);
   return cases;
 }

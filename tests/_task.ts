@@ -56,9 +56,10 @@ export function runTask(
   options: RunOptions,
 ): Promise<TaskRun> {
   const { flags, rest } = taskFlags(name);
+  const [program, ...before] = [...(options.wrap ?? []), Deno.execPath()];
   return runCommand(
-    Deno.execPath(),
-    ["run", ...flags, `${ROOT}/main.ts`, ...rest, ...args],
+    program!,
+    [...before, "run", ...flags, `${ROOT}/main.ts`, ...rest, ...args],
     options,
   );
 }
@@ -70,6 +71,8 @@ export interface RunOptions {
   stdin?: string;
   /** Kills the child (SIGKILL) when it runs longer: a bound, reported as exit 137. */
   timeoutMs?: number;
+  /** `runTask`: a command that runs Deno (e.g. `nsenter -t <pid> -U -m --`). */
+  wrap?: string[];
 }
 
 /** Runs `command args` to its end with `stdin` piped in; returns its exit code and decoded output. */
@@ -87,8 +90,13 @@ export async function runCommand(
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(options.stdin ?? ""));
-  await writer.close();
+  try {
+    await writer.write(new TextEncoder().encode(options.stdin ?? ""));
+    await writer.close();
+  } catch (err) {
+    // A child that exits without reading its stdin (a refused option) closes the pipe first.
+    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+  }
   const timer = options.timeoutMs === undefined
     ? undefined
     : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { channelHarness } from "./_channels.ts";
 import { type RecordedRequest, startReceiver } from "./_http.ts";
+import { fakePagerDuty } from "./_pagerduty.ts";
 
 const SIG = "teams-sig-0123456789abcdefABCDEF";
 const WORKFLOW_PATH = "/workflows/abc123/triggers/manual/paths/invoke";
@@ -153,82 +154,6 @@ Deno.test("teams channel: a card over 28 KB is shortened to fit, and says so", a
     await teams.close();
   }
 });
-
-/** A fake PagerDuty Events API v2: 202 for a valid event, 400 naming what is missing. */
-function fakePagerDuty() {
-  const events: Record<string, unknown>[] = [];
-  const receiver = startReceiver(({ method, path, headers, body }) => {
-    if (method !== "POST" || path !== "/v2/enqueue") {
-      return new Response("Not found", { status: 404 });
-    }
-    const errors: string[] = [];
-    let event: Record<string, unknown> = {};
-    try {
-      event = JSON.parse(body);
-    } catch {
-      errors.push("body is not JSON");
-    }
-    if (!/^application\/json/.test(headers.get("content-type") ?? "")) {
-      errors.push("Content-Type must be application/json");
-    }
-    if (
-      typeof event.routing_key !== "string" || event.routing_key.length !== 32
-    ) {
-      errors.push("'routing_key' must be a 32-character integration key");
-    }
-    if (
-      !["trigger", "acknowledge", "resolve"].includes(
-        String(event.event_action),
-      )
-    ) {
-      errors.push("'event_action' is invalid");
-    }
-    if (event.dedup_key !== undefined && String(event.dedup_key).length > 255) {
-      errors.push("'dedup_key' is longer than 255");
-    }
-    if (
-      event.event_action !== "trigger" && typeof event.dedup_key !== "string"
-    ) {
-      errors.push("'dedup_key' is required for acknowledge and resolve");
-    }
-    if (event.event_action === "trigger") {
-      const p = (event.payload ?? {}) as Record<string, unknown>;
-      if (
-        typeof p.summary !== "string" || !p.summary || p.summary.length > 1024
-      ) {
-        errors.push("'payload.summary' is required (at most 1024)");
-      }
-      if (typeof p.source !== "string" || !p.source) {
-        errors.push("'payload.source' is required");
-      }
-      if (
-        !["critical", "error", "warning", "info"].includes(String(p.severity))
-      ) {
-        errors.push("'payload.severity' is invalid");
-      }
-      if (
-        p.timestamp !== undefined &&
-        Number.isNaN(Date.parse(String(p.timestamp)))
-      ) {
-        errors.push("'payload.timestamp' is not ISO 8601");
-      }
-    }
-    if (errors.length) {
-      return Response.json({
-        status: "invalid event",
-        message: "Event object is invalid",
-        errors,
-      }, { status: 400 });
-    }
-    events.push(event);
-    return Response.json({
-      status: "success",
-      message: "Event processed",
-      dedup_key: event.dedup_key ?? `pd-${events.length}`,
-    }, { status: 202 });
-  });
-  return { ...receiver, events };
-}
 
 Deno.test("pagerduty channel: trigger with the storm fingerprint as dedup_key and a mapped severity; a resolved alert resolves it", async () => {
   const pd = fakePagerDuty();

@@ -73,6 +73,17 @@ Deno.test("serve quarantines an alert interrupted by a crash 3 times as failed, 
       row.last_error ?? "",
       /^Quarantined: its processing was interrupted 3 times in a row/,
     );
+    // …and says so in its log: one structured line with the alert, detector, attempts and reason.
+    const line = server.logs.find((l) => l.event === "quarantined");
+    assert.ok(line, `a quarantined line in:\n${server.stderr()}`);
+    assert.equal(line.alert_id, id);
+    assert.equal(line.detector, "pill");
+    assert.equal(line.attempts, 3);
+    assert.equal(line.reason, row.last_error);
+    assert.equal(
+      server.logs.filter((l) => l.event === "quarantined").length,
+      1,
+    );
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 200);
     await health.body?.cancel();

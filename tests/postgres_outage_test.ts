@@ -127,6 +127,12 @@ Deno.test({
           `alert ${n} mailed with different Message-IDs`,
         );
       }
+    } catch (err) {
+      // A serve that died says why only on its stderr: put each one's tail on the failure.
+      const tails = servers.map((server, i) =>
+        `--- serve ${i} stderr (tail) ---\n${server.stderr().slice(-4000)}`
+      );
+      throw new Error(`${err}\n${tails.join("\n")}`, { cause: err });
     } finally {
       for (const server of servers) {
         await server.stop("SIGKILL").catch(() => {});

@@ -40,7 +40,6 @@ async function fixture(
         "${env:BLITZ_INGEST_TOKEN}",
         "${env:BLITZ_INGEST_TOKEN_OLD}",
       ],
-      ingest_hmac_secret: "${env:BLITZ_INGEST_HMAC}",
       smtp: `${smtp}?ignore_tls=1`,
       max_body_bytes: LIMIT,
       max_json_depth: 16,
@@ -189,36 +188,6 @@ Deno.test("serve ingest: auth, media types, limits, batches, idempotency, NiFi r
           authorization: `Bearer ${OLD_TOKEN}`,
         });
         for (const id of await accept(old)) delivered.add(id);
-      },
-    );
-
-    await t.step(
-      "a signed request is verified: fresh passes, stale or changed body gets 401",
-      async () => {
-        const body = '{"n":"signed"}';
-        const now = Math.floor(Date.now() / 1000);
-        const signature = signBody(HMAC_SECRET, now, body);
-        const headers = {
-          "x-blitz-timestamp": String(now),
-          "x-blitz-signature": signature,
-        };
-        for (const id of await accept(post(server, "t1", body, headers))) {
-          delivered.add(id);
-        }
-        const changed = await read(
-          post(server, "t1", '{"n":"signed!"}', headers),
-        );
-        assert.equal(changed.status, 401);
-        assert.match(String(changed.body.error), /Invalid X-Blitz-Signature/);
-        const stale = now - 301;
-        const old = await read(
-          post(server, "t1", body, {
-            "x-blitz-timestamp": String(stale),
-            "x-blitz-signature": signBody(HMAC_SECRET, stale, body),
-          }),
-        );
-        assert.equal(old.status, 401);
-        assert.match(String(old.body.error), /300 s/);
       },
     );
 
@@ -630,6 +599,93 @@ Deno.test("serve ingest: auth, media types, limits, batches, idempotency, NiFi r
         assert.ok(server.logs.some((l) => l.event === "stopped"));
       },
     );
+  } finally {
+    await server.stop("SIGKILL");
+    await smtp.close();
+    await fx.project.cleanup();
+  }
+});
+
+Deno.test("serve with ingest_hmac_secret: every request must be signed; unsigned and badly signed ones get a logged 401", async (t) => {
+  const smtp = await startSmtpServer();
+  const fx = await fixture(smtp.url, {
+    ingest_hmac_secret: "${env:BLITZ_INGEST_HMAC}",
+  });
+  const server = await fx.start();
+  try {
+    const delivered = new Set<string>();
+    const accept = async (res: Promise<Response>, count = 1) => {
+      const { status, body } = await read(res);
+      assert.equal(status, 202, JSON.stringify(body));
+      assert.equal(body.accepted, count);
+      return body.ids as string[];
+    };
+
+    await t.step(
+      "an unsigned request with a valid token gets 401 and an ingest_auth_failed line",
+      async () => {
+        const unsigned = await read(post(server, "t1", '{"n":"unsigned"}'));
+        assert.equal(unsigned.status, 401);
+        assert.equal(
+          unsigned.headers.get("www-authenticate"),
+          'Bearer realm="blitz"',
+        );
+        assert.match(
+          String(unsigned.body.error),
+          /requires signed requests/,
+        );
+        await until(
+          () => server.logs.some((l) => l.event === "ingest_auth_failed"),
+          "the ingest_auth_failed line",
+        );
+        assert.ok(!server.logs.some((l) => l.event === "accepted"));
+      },
+    );
+
+    await t.step(
+      "a signed request is verified: fresh passes, stale or changed body gets 401",
+      async () => {
+        const body = '{"n":"signed"}';
+        const now = Math.floor(Date.now() / 1000);
+        const signature = signBody(HMAC_SECRET, now, body);
+        const headers = {
+          "x-blitz-timestamp": String(now),
+          "x-blitz-signature": signature,
+        };
+        for (const id of await accept(post(server, "t1", body, headers))) {
+          delivered.add(id);
+        }
+        const changed = await read(
+          post(server, "t1", '{"n":"signed!"}', headers),
+        );
+        assert.equal(changed.status, 401);
+        assert.match(String(changed.body.error), /Invalid X-Blitz-Signature/);
+        const stale = now - 301;
+        const old = await read(
+          post(server, "t1", body, {
+            "x-blitz-timestamp": String(stale),
+            "x-blitz-signature": signBody(HMAC_SECRET, stale, body),
+          }),
+        );
+        assert.equal(old.status, 401);
+        assert.match(String(old.body.error), /300 s/);
+      },
+    );
+
+    await t.step("only the signed alert was accepted and mailed", async () => {
+      const [mail] = await smtp.waitFor(1, 20_000);
+      assert.equal(mail!.parsed.subject, "Alert signed");
+      assert.deepEqual(
+        server.logs.filter((l) => l.event === "accepted").map((l) =>
+          l.alert_id
+        ),
+        [...delivered],
+      );
+      assert.ok(
+        !server.stderr().includes(HMAC_SECRET),
+        "the secret reached the logs",
+      );
+    });
   } finally {
     await server.stop("SIGKILL");
     await smtp.close();

@@ -2,7 +2,8 @@
  * `deno task store copy` (the move from one host's SQLite to a shared PostgreSQL), run as a child
  * process with the task's own permissions against a throwaway PostgreSQL: every table copied, the
  * alert JSON digit for digit, a count check at the end, and a second run that copies nothing twice.
- * Also `deno task backup` on a PostgreSQL config, which points to pg_dump.
+ * Also `deno task backup` on a PostgreSQL config, which points to pg_dump, and `deno task replay` on
+ * one whose database is away, which says which store (password redacted).
  */
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
@@ -194,22 +195,31 @@ Deno.test("backup on a PostgreSQL store says to use pg_dump", async () => {
   }
 });
 
-Deno.test("replay on a PostgreSQL config says it reads the SQLite store only", async () => {
+Deno.test("replay on a PostgreSQL config whose database is away says which store, redacted, exit 2, no stack", async () => {
   const project = await writeProject({
     global: {
       store: { backend: "postgres", url: "${env:BLITZ_DATABASE_URL}" },
     },
   });
+  // A port nothing listens on: bound, then let go.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
   try {
     const run = await runTask("replay", ["--config", project.config], {
       cwd: project.dir,
       env: {
         ...project.env,
-        BLITZ_DATABASE_URL: "postgres://blitz:s3cret@127.0.0.1:5432/blitz",
+        BLITZ_DATABASE_URL: `postgres://blitz:s3cret@127.0.0.1:${port}/blitz`,
       },
     });
     assert.equal(run.code, 2, shown(run));
-    assert.match(run.stderr, /replay reads the SQLite store file/);
+    assert.match(
+      run.stderr,
+      /blitz\.yaml: store\.url: Cannot open store postgres:\/\/blitz:\[redacted\]@127\.0\.0\.1:\d+\/blitz: connect ECONNREFUSED/,
+    );
+    assert.doesNotMatch(run.stderr, /s3cret/);
+    assert.doesNotMatch(run.stderr, /^\s+at /m);
   } finally {
     await project.cleanup();
   }

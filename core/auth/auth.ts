@@ -1,7 +1,7 @@
 /**
- * Ingest authentication: `Authorization: Bearer <token>` against several tokens (rotation), and an
- * optional request signature `X-Blitz-Signature` = hex HMAC-SHA256 of `timestamp + "." + body` with a
- * `X-Blitz-Timestamp` (Unix seconds) inside a window. Every comparison of a secret is constant-time:
+ * Ingest authentication: `Authorization: Bearer <token>` against several tokens (rotation), and a
+ * request signature `X-Blitz-Signature` = hex HMAC-SHA256 of `timestamp + "." + body` with a
+ * `X-Blitz-Timestamp` (Unix seconds) inside a window, mandatory once a secret is configured. Every comparison of a secret is constant-time:
  * tokens are compared as SHA-256 digests (equal length whatever was sent), signatures as HMAC bytes,
  * both with `node:crypto`'s `timingSafeEqual`. Hashing is synchronous (`node:crypto`): on the ingest hot
  * path a WebCrypto digest costs a thread-pool round trip per request.
@@ -92,7 +92,10 @@ export class IngestAuth {
   static create(
     options: {
       tokens: readonly string[];
-      /** Secret for `X-Blitz-Signature`; without it a signed request is refused. */
+      /**
+       * Secret for `X-Blitz-Signature`: with it every request must be signed; without it a signed
+       * request is refused.
+       */
       hmacSecret?: string | undefined;
       /** Accepted clock skew of `X-Blitz-Timestamp`, in seconds. @default 300 */
       windowS?: number;
@@ -143,9 +146,9 @@ export class IngestAuth {
   }
 
   /**
-   * Verifies the optional signature over `timestamp + "." + body`. Returns false when the request carries
-   * no signature headers, true when it carries a valid one; throws AuthError for a bad, stale or
-   * unexpected signature.
+   * Verifies the signature over `timestamp + "." + body`. With a secret configured the signature is
+   * mandatory: true when the request carries a valid one, AuthError for a missing, bad or stale one.
+   * Without a secret: false for an unsigned request, AuthError for a signed one.
    */
   verifySignature(
     headers: SignatureHeaders,
@@ -153,7 +156,12 @@ export class IngestAuth {
     now: number = this.#now(),
   ): boolean {
     const { timestamp, signature } = headers;
-    if (!timestamp && !signature) return false;
+    if (!timestamp && !signature) {
+      if (!this.#hmacKey) return false;
+      throw new AuthError(
+        'Missing signature: this server requires signed requests (ingest_hmac_secret is set): send X-Blitz-Timestamp (Unix seconds) and X-Blitz-Signature (hex HMAC-SHA256 of timestamp + "." + body)',
+      );
+    }
     if (!timestamp) {
       throw new AuthError(
         "X-Blitz-Signature needs an X-Blitz-Timestamp header (Unix seconds)",

@@ -65,10 +65,27 @@ Deno.test("IngestAuth.verifySignature() accepts a fresh signature over timestamp
     }, body),
     true,
   );
+});
+
+Deno.test("IngestAuth.verifySignature() makes signatures mandatory once a secret is configured", () => {
+  const { auth, body } = signing();
+  assert.throws(
+    () => auth.verifySignature({}, body),
+    (err: unknown) =>
+      err instanceof AuthError &&
+      /Missing signature: this server requires signed requests/.test(
+        err.message,
+      ),
+  );
+  assert.throws(
+    () => auth.verifySignature({ timestamp: "", signature: "" }, body),
+    AuthError,
+  );
+  const open = IngestAuth.create({ tokens: ["t"] });
   assert.equal(
-    auth.verifySignature({}, body),
+    open.verifySignature({}, body),
     false,
-    "unsigned requests pass through to the bearer check",
+    "without a secret an unsigned request passes to the bearer check alone",
   );
 });
 

@@ -181,7 +181,8 @@ export async function attemptDelivery(
       alert_id: delivery.alert_id,
       channel: delivery.channel,
       type: delivery.type,
-      event: delivery.event,
+      // Not `event`: that field is the log line's own name (channel_failed, …), which it overwrote.
+      channel_event: delivery.event,
       attempts,
       ...(patch.last_error ? { error: patch.last_error } : {}),
       ...(patch.next_attempt_at

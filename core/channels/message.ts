@@ -12,6 +12,7 @@ import type {
   SeverityLevel,
 } from "./model.ts";
 import { redactDeep } from "../secrets.ts";
+import { isResolved } from "../resolved.ts";
 
 export type {
   ChannelMessage,
@@ -59,10 +60,7 @@ export function buildChannelMessage(input: MessageInput): ChannelMessage {
   const base = input.publicUrl.replace(/\/+$/, "");
   const severity = input.severity ?? severityOf(input.alert);
   const message: ChannelMessage = {
-    kind: typeof input.alert.status === "string" &&
-        input.alert.status.toLowerCase() === "resolved"
-      ? "resolved"
-      : "alert",
+    kind: isResolved(input.alert) ? "resolved" : "alert",
     alert_id: input.alertId,
     detector: input.detector,
     title: input.title,

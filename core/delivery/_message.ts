@@ -7,7 +7,7 @@
  */
 import { errorMessage } from "../errors.ts";
 import { checkAddress, headerSafe, parseMailbox } from "../headers.ts";
-import { buildMime } from "./mime.ts";
+import { buildMimeText } from "./mime.ts";
 import {
   DeliveryError,
   type OutgoingMessage,
@@ -104,7 +104,7 @@ export function prepareMessage(message: OutgoingMessage): PreparedMessage {
 export function prepareToSend(
   message: OutgoingMessage,
   closed: boolean,
-): { prepared: PreparedMessage; raw: Uint8Array } {
+): { prepared: PreparedMessage; mime: string } {
   if (closed) {
     throw new DeliveryError("Cannot send: delivery is closed", {
       transient: false,
@@ -120,7 +120,7 @@ export function prepareToSend(
       cause: err,
     });
   }
-  return { prepared, raw: buildMime(prepared) };
+  return { prepared, mime: buildMimeText(prepared) };
 }
 
 function checkMessageId(value: string, field: string): string {

@@ -24,7 +24,8 @@ export class OutboxDelivery implements Delivery {
   }
 
   async send(message: OutgoingMessage): Promise<DeliveryResult> {
-    const { prepared, raw } = prepareToSend(message, this.#closed);
+    const { prepared, mime } = prepareToSend(message, this.#closed);
+    const raw = new TextEncoder().encode(mime);
     const path = join(this.#dir, `${outboxName(prepared.messageId)}.eml`);
     const tmp = `${path}.${crypto.randomUUID()}.tmp`;
     try {

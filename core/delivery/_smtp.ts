@@ -1,11 +1,11 @@
 /**
- * SMTP delivery over pooled nodemailer connections (`smtp_pool.ts`, which sends the bytes built by
+ * SMTP delivery over pooled connections of our own SMTP client (`smtp_pool.ts`, which sends the bytes built by
  * `mime.ts`): parses the `smtp://` URL, classifies failures as transient or permanent, and keeps SMTP
  * credentials out of every error message and reply it returns (SECURITY.md 18).
  *
  * @module
  */
-import type { SmtpConnectionClass, SmtpPool } from "./smtp_pool.ts";
+import type { SmtpPool } from "./smtp_pool.ts";
 import { importLazy } from "../lazy.ts";
 import {
   bareAddress,
@@ -54,18 +54,15 @@ export class SmtpDelivery implements Delivery {
   }
 
   /**
-   * The connection pool, created on first use: the pool and nodemailer (and the node:buffer polyfill
-   * they bring) load only when SMTP is used, never on a CLI run that writes the outbox.
+   * The connection pool, created on first use: the pool and its client load only when SMTP is used,
+   * never on a CLI run that writes the outbox.
    */
   #getPool(): Promise<SmtpPool> {
-    return this.#pool ??= Promise.all([
-      importLazy<typeof import("./smtp_pool.ts")>("core/delivery/smtp_pool.ts"),
-      importLazy<{ default: SmtpConnectionClass }>(
-        "npm:nodemailer/lib/smtp-connection",
-      ),
-    ]).then(([{ SmtpPool }, smtp]) => {
+    return this.#pool ??= importLazy<typeof import("./smtp_pool.ts")>(
+      "core/delivery/smtp_pool.ts",
+    ).then(({ SmtpPool }) => {
       const settings = this.#settings;
-      return new SmtpPool(smtp.default, {
+      return new SmtpPool({
         host: settings.host,
         port: settings.port,
         secure: settings.secure,
@@ -79,12 +76,12 @@ export class SmtpDelivery implements Delivery {
   }
 
   async send(message: OutgoingMessage): Promise<DeliveryResult> {
-    const { prepared, raw } = prepareToSend(message, this.#closed);
+    const { prepared, mime } = prepareToSend(message, this.#closed);
     const envelope = {
       from: envelopeAddress(prepared.from),
       to: [...prepared.to, ...prepared.cc].map(envelopeAddress),
     };
-    const sending = this.#getPool().then((pool) => pool.send(envelope, raw));
+    const sending = this.#getPool().then((pool) => pool.send(envelope, mime));
     this.#inFlight.add(sending);
     try {
       const info = await sending;
@@ -134,7 +131,7 @@ export class SmtpDelivery implements Delivery {
       : undefined;
     const transient = smtpFailureIsTransient({ code, responseCode });
     const reason = this.#redact(errorMessage(err));
-    // A clean copy of nodemailer's error: its message, code and reply, never the credentials.
+    // A clean copy of the client's error: its message, code and reply, never the credentials.
     const cause = new Error(reason);
     if (code !== undefined) Object.assign(cause, { code });
     if (responseCode !== undefined) Object.assign(cause, { responseCode });

@@ -1,5 +1,5 @@
 /**
- * Email delivery: SMTP over pooled nodemailer connections (`_smtp_delivery.ts`), or a file outbox
+ * Email delivery: SMTP over pooled connections of our own client (`_smtp.ts`, `smtp_pool.ts`), or a file outbox
  * (`_outbox.ts`) when no SMTP server is configured; both send the message bytes built by `mime.ts`.
  * Every header value is checked before it is used (`_message.ts`, SECURITY.md 17), and SMTP
  * credentials never reach an error message (SECURITY.md 18).
@@ -23,7 +23,7 @@ export {
   type OutgoingMessage,
 } from "./_message.ts";
 
-/** SMTP (pooled nodemailer connections) when `smtp` is set, else a file outbox in `<dataDir>/outbox`. */
+/** SMTP (pooled connections) when `smtp` is set, else a file outbox in `<dataDir>/outbox`. */
 export function createDelivery(
   options: {
     /**

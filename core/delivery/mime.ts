@@ -101,6 +101,14 @@ function rfc5322Date(date: Date): string {
 
 /** Builds the message bytes, CRLF line endings. */
 export function buildMime(message: MimeMessage): Uint8Array {
+  return encoder.encode(buildMimeText(message));
+}
+
+/**
+ * The message as text, CRLF line endings: its UTF-8 encoding is {@link buildMime}'s bytes. SMTP sends
+ * the text (dot-stuffed, with the next commands) in one encoding step, without a copy of the bytes.
+ */
+export function buildMimeText(message: MimeMessage): string {
   const boundary = `----=_Blitz_${crypto.randomUUID().replaceAll("-", "")}`;
   const headers: string[] = [
     `From: ${formatAddress(message.from)}`,
@@ -129,8 +137,7 @@ export function buildMime(message: MimeMessage): Uint8Array {
     `--${boundary}\r\nContent-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${
       base64Body(body)
     }\r\n`;
-  const text = `${headers.join("\r\n")}\r\n\r\n${
-    part("text/plain", message.text)
-  }${part("text/html", message.html)}--${boundary}--\r\n`;
-  return encoder.encode(text);
+  return `${headers.join("\r\n")}\r\n\r\n${part("text/plain", message.text)}${
+    part("text/html", message.html)
+  }--${boundary}--\r\n`;
 }

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
-import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { SmtpPool } from "./smtp_pool.ts";
 
 /** A loopback smtp-server that counts sessions (open now, and at most at once) and keeps messages. */
 async function server(options: Partial<SMTPServerOptions> = {}) {
   const stats = { sessions: 0, open: 0, maxOpen: 0, resets: 0 };
-  const messages: { to: string[]; raw: string }[] = [];
+  const messages: { to: string[]; raw: string; secure: boolean }[] = [];
   let refuse = 0;
   const sockets = new Set<{ destroy(): void }>();
   const smtp = new SMTPServer({
@@ -37,6 +36,7 @@ async function server(options: Partial<SMTPServerOptions> = {}) {
         messages.push({
           to: session.envelope.rcptTo.map((r) => r.address),
           raw: chunks.map((c) => c.toString("latin1")).join(""),
+          secure: Boolean((session as { secure?: boolean }).secure),
         });
         callback();
       });
@@ -74,7 +74,7 @@ async function server(options: Partial<SMTPServerOptions> = {}) {
 }
 
 function pool(port: number, connections = 2) {
-  return new SmtpPool(SMTPConnection, {
+  return new SmtpPool({
     host: "127.0.0.1",
     port,
     secure: false,
@@ -155,7 +155,7 @@ Deno.test("SmtpPool keeps a connection after a refused message, and replaces one
 Deno.test("SmtpPool verifies the server's certificate on STARTTLS: a self-signed one fails, nothing is sent", async () => {
   // smtp-server offers STARTTLS with its built-in self-signed certificate.
   const s = await server({ disabledCommands: [] });
-  const p = new SmtpPool(SMTPConnection, {
+  const p = new SmtpPool({
     host: "127.0.0.1",
     port: s.port,
     secure: false,
@@ -278,5 +278,197 @@ Deno.test("SmtpPool serves a waiting send when the server hangs up during the re
     await p.close();
     listener.close();
     await serve.catch(() => {});
+  }
+});
+
+Deno.test("SmtpPool sends text messages as UTF-8, dot-stuffed, with or without a final CRLF", async () => {
+  const s = await server();
+  const p = pool(s.port, 1);
+  try {
+    await p.send(
+      envelope,
+      "Message-ID: <t1@t>\r\nSubject: t\r\n\r\n.first\r\n..second\r\nbody t1 \u00e9\u2014\r\n",
+    );
+    await p.send(envelope, "Message-ID: <t2@t>\r\n\r\nbody t2\r\n.");
+    assert.equal(s.messages.length, 2);
+    const bytes = (m: string) =>
+      new TextDecoder().decode(
+        Uint8Array.from(m, (c) => c.charCodeAt(0)),
+      );
+    assert.match(
+      bytes(s.messages[0]!.raw),
+      /\r\n\r\n\.first\r\n\.\.second\r\nbody t1 \u00e9\u2014\r\n$/,
+    );
+    assert.match(s.messages[1]!.raw, /\r\n\r\nbody t2\r\n\.\r\n$/);
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});
+
+Deno.test("SmtpPool times out a server that goes silent after the greeting (ETIMEDOUT)", async () => {
+  // A relay that greets and answers EHLO, then never answers again.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const conns: Deno.Conn[] = [];
+  const serve = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const say = (line: string) =>
+          conn.write(new TextEncoder().encode(line + "\r\n"));
+        await say("220 relay ESMTP");
+        const buffer = new Uint8Array(4096);
+        let text = "";
+        while (true) {
+          const n = await conn.read(buffer).catch(() => null);
+          if (n === null) break;
+          text += new TextDecoder().decode(buffer.subarray(0, n));
+          if (/^EHLO[^\n]*\n/i.test(text)) {
+            text = "";
+            await say("250-relay\r\n250 PIPELINING");
+          }
+        }
+      })();
+    }
+  })();
+  const p = new SmtpPool({
+    host: "127.0.0.1",
+    port,
+    secure: false,
+    ignoreTLS: true,
+    timeoutMs: 300,
+    connections: 1,
+  });
+  try {
+    await assert.rejects(
+      p.send(envelope, raw("silent")),
+      (err: { code?: string }) => err.code === "ETIMEDOUT",
+    );
+  } finally {
+    await p.close();
+    listener.close();
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // closed by the client
+      }
+    }
+    await serve.catch(() => {});
+  }
+});
+
+/** A throwaway CA and a certificate it signed for 127.0.0.1 (openssl), PEM. */
+async function loopbackCertificate(): Promise<
+  { key: string; cert: string; ca: string }
+> {
+  const dir = await Deno.makeTempDir();
+  const openssl = async (...args: string[]) => {
+    const { success, stderr } = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(success, new TextDecoder().decode(stderr));
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  try {
+    await openssl(
+      "req",
+      "-x509",
+      ...ec,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=Blitz test CA",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    );
+    await openssl(
+      "req",
+      ...ec,
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      "key.pem",
+      "-out",
+      "leaf.csr",
+    );
+    await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1\n");
+    await openssl(
+      "x509",
+      "-req",
+      "-in",
+      "leaf.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      "ext.cnf",
+      "-out",
+      "cert.pem",
+    );
+    return {
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+      ca: await Deno.readTextFile(`${dir}/ca.pem`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("SmtpPool sends over STARTTLS and over implicit TLS to a server whose certificate it trusts", async () => {
+  const { key, cert, ca } = await loopbackCertificate();
+  for (const secure of [false, true]) {
+    const logins: { user: string; pass: string; secure: boolean }[] = [];
+    const s = await server({
+      disabledCommands: [],
+      key,
+      cert,
+      secure,
+      onAuth(auth, session, callback) {
+        logins.push({
+          user: auth.username ?? "",
+          pass: auth.password ?? "",
+          secure: Boolean((session as { secure?: boolean }).secure),
+        });
+        callback(null, { user: auth.username });
+      },
+    });
+    const p = new SmtpPool({
+      host: "127.0.0.1",
+      port: s.port,
+      secure,
+      ignoreTLS: false,
+      requireTLS: !secure,
+      auth: { user: "u", pass: "p" },
+      timeoutMs: 5000,
+      connections: 1,
+      caCerts: [ca],
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        assert.match(
+          (await p.send(envelope, raw(`tls${i}`))).response,
+          /^250/,
+        );
+      }
+      assert.equal(s.messages.length, 2);
+      assert.ok(s.messages.every((m) => m.secure), "sent over TLS");
+      assert.equal(s.stats.sessions, 1);
+      assert.deepEqual(logins, [{ user: "u", pass: "p", secure: true }]);
+    } finally {
+      await p.close();
+      await s.close();
+    }
   }
 });

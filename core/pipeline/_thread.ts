@@ -10,6 +10,7 @@
 import type { LoadedDetector } from "../config/config.ts";
 import { fingerprintOf } from "../storm/storm.ts";
 import type { AlertRecord } from "../store/store.ts";
+import { isResolved } from "../resolved.ts";
 import { messageIdOf } from "./_compose.ts";
 import type { Runtime } from "./_types.ts";
 
@@ -59,12 +60,6 @@ export async function threadOf(
       references: [...new Set([id(first), id(last)])],
     },
   };
-}
-
-/** An alert that reports a resolution: its `status` is "resolved" (Alertmanager, Grafana). */
-export function isResolved(alert: Record<string, unknown>): boolean {
-  const status = alert.status;
-  return typeof status === "string" && status.toLowerCase() === "resolved";
 }
 
 /** The subject of an alert in its thread: "Resolved: …" for a resolution that does not say so already. */

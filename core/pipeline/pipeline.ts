@@ -12,9 +12,13 @@
  * @module
  */
 import { runSteps } from "./actions.ts";
-import { deliverAlertChannels, deliveriesFor } from "../channels/channels.ts";
 import { errorMessage } from "../plugins/call.ts";
-import type { AlertPatch, AlertRecord } from "../store/store.ts";
+import {
+  type AlertPatch,
+  type AlertRecord,
+  isDiskFull,
+  untilSpace,
+} from "../store/store.ts";
 import type { EnrichmentBlock, LoadedDetector } from "../config/config.ts";
 import { uuidv7 } from "../ids.ts";
 import type { ComposeInput, Composition, Runtime } from "./_types.ts";
@@ -23,7 +27,7 @@ import { deliver } from "./_deliver.ts";
 import { threadOf } from "./_thread.ts";
 import { severityOf } from "../severity.ts";
 import { decideStorm, similarSuffix } from "../storm/storm.ts";
-import { sendBreakerNotice } from "./storm_mail.ts";
+import { importLazy } from "../lazy.ts";
 import { enrich, selectBlock, settingsFor } from "./_compose.ts";
 import { renderMessage } from "./_message.ts";
 import {
@@ -52,6 +56,7 @@ export {
 } from "./_compose.ts";
 // The steps of compose, for replaying stored alerts (core/replay).
 export { enrich, selectBlock } from "./_compose.ts";
+export { threadOf } from "./_thread.ts";
 export { renderMessage } from "./_message.ts";
 export { type IngestSummary, summarize } from "./_record.ts";
 export { deliver } from "./_deliver.ts";
@@ -95,7 +100,10 @@ export async function ingestAlert(
   ].some((list) => list.some((name) => name !== "email"));
   if (!usesChannels) return done;
   // One attempt per channel; what fails stays queued for `serve`, with its backoff.
-  const channels = await deliverAlertChannels(runtime, id);
+  const channels = await (await channelsModule()).deliverAlertChannels(
+    runtime,
+    id,
+  );
   return channels.length ? { ...done, channels } : done;
 }
 
@@ -178,7 +186,9 @@ export async function processAlert(
       });
       if (storm.notice === "on") {
         // This alert switched the storm breaker on: one notice now, then a digest every 15 minutes.
-        await sendBreakerNotice(runtime, detector, {
+        await (await importLazy<typeof import("./storm_mail.ts")>(
+          "core/pipeline/storm_mail.ts",
+        )).sendBreakerNotice(runtime, detector, {
           on: true,
           rate: storm.rate ?? 0,
           anchor: record.id,
@@ -267,12 +277,29 @@ export async function processAlert(
   return applyPatch(record, patch);
 }
 
+let channelsLoading:
+  | Promise<typeof import("../channels/channels.ts")>
+  | undefined;
+
+/**
+ * The chat channels (Slack, Teams, PagerDuty, webhooks and safe_fetch), loaded on first use: an
+ * `ingest` that only mails skips ~15 modules (issue 17).
+ */
+function channelsModule(): Promise<typeof import("../channels/channels.ts")> {
+  return channelsLoading ??= importLazy("core/channels/channels.ts");
+}
+
 /** Queues the composition's channel deliveries (none when `notify` is only email) and wakes the channel queue. */
 async function queueChannels(
   runtime: Runtime,
   composition: Composition,
 ): Promise<void> {
-  const rows = deliveriesFor(
+  // Mail only (no chat channel among `notify`): the channels' modules are not even loaded.
+  const chat = composition.notify.some((name) =>
+    runtime.config.channels.has(name)
+  );
+  if (!chat) return;
+  const rows = (await channelsModule()).deliveriesFor(
     runtime.config,
     composition.notify,
     composition.channelMessage,
@@ -296,9 +323,19 @@ async function recordOutcome(
   log: () => void,
 ): Promise<void> {
   const durable = { durable: options.durable ?? false };
-  const write = runtime.store.updateAlert(record.id, patch, durable).catch(() =>
-    runtime.store.updateAlert(record.id, patch, durable)
-  );
+  const update = () => runtime.store.updateAlert(record.id, patch, durable);
+  const write = update().catch((err) => {
+    if (!options.recording || !isDiskFull(err)) return update();
+    // serve holds an outcome refused for a full disk until space returns: the email went out, and
+    // requeueing the alert would mail it again.
+    runtime.log("outcome_waiting_for_space", {
+      alert_id: record.id,
+      detector: record.detector,
+      status: patch.status,
+      error: errorMessage(err),
+    });
+    return untilSpace(update);
+  });
   write.then(() => {
     try {
       log();

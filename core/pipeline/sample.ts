@@ -17,7 +17,7 @@ import { runSteps } from "./actions.ts";
 import { selectBlock, settingsFor } from "./_compose.ts";
 import { preprocess, splitAlert } from "./_input.ts";
 import { renderMessage } from "./_message.ts";
-import { isResolved } from "./_thread.ts";
+import { isResolved } from "../resolved.ts";
 
 /** What a sample came to: one entry per alert it became, and every finding as `<path>: <message>`. */
 export interface SampleReport {

@@ -5,11 +5,62 @@
  *
  * @module
  */
-import type { ReplayedAlert, ReplayReport } from "./_views.ts";
+import type { ReplayedAlert, ReplayReport, StormCounts } from "./_views.ts";
+import type { StormView } from "./_storm.ts";
 import { stringifyJson } from "../json.ts";
 
-function show(value: unknown): string {
+function show(value: unknown, field?: string): string {
+  if (field === "storm" && value && typeof value === "object") {
+    return decision(value as StormView);
+  }
   return stringifyJson(value);
+}
+
+/** `notify`, or `suppressed by realert (notified <id>)`. */
+function decision(view: StormView): string {
+  if (view.decision === "notify") return "notify";
+  const about = [
+    ...(view.notified_id ? [`notified ${view.notified_id}`] : []),
+    ...(view.silence_id ? [`silence ${view.silence_id}`] : []),
+  ];
+  return `suppressed by ${view.suppressed_by ?? "?"}${
+    about.length ? ` (${about.join(", ")})` : ""
+  }`;
+}
+
+const KINDS: [string, string, string][] = [
+  ["digest", "digest", "digests"],
+  ["group", "grouped email", "grouped emails"],
+  ["silence_end", "end-of-silence email", "end-of-silence emails"],
+  ["breaker_on", "storm-mode-on notice", "storm-mode-on notices"],
+  ["breaker_digest", "storm-mode digest", "storm-mode digests"],
+  ["breaker_off", "storm-mode-off notice", "storm-mode-off notices"],
+];
+
+function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** `12 emails and 3 digests`: the alerts' own emails, then each storm email kind sent. */
+export function mailLine(counts: Record<string, number>, emails?: number) {
+  const parts = [
+    ...(emails !== undefined ? [counted(emails, "email", "emails")] : []),
+    ...KINDS.filter(([kind]) => (counts[kind] ?? 0) > 0).map((
+      [kind, one, many],
+    ) => counted(counts[kind]!, one, many)),
+  ];
+  if (parts.length === 0) return "none";
+  return parts.length === 1
+    ? parts[0]!
+    : `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}`;
+}
+
+function suppressedLine(counts: StormCounts): string {
+  const entries = Object.entries(counts.suppressed);
+  const n = entries.reduce((sum, [, k]) => sum + (k ?? 0), 0);
+  return entries.length
+    ? `${n} suppressed (${entries.map(([r, k]) => `${r} ${k}`).join(", ")})`
+    : "0 suppressed";
 }
 
 /** The text report: one line per alert, each change below a changed one, then the summary. */
@@ -22,7 +73,9 @@ export function textReport(report: ReplayReport, header: string): string {
     lines.push(alert.changed ? head : `${head} unchanged`);
     for (const change of alert.changes) {
       lines.push(
-        `    ${change.field}: ${show(change.before)} → ${show(change.after)}`,
+        `    ${change.field}: ${show(change.before, change.field)} → ${
+          show(change.after, change.field)
+        }`,
       );
     }
   }
@@ -31,6 +84,19 @@ export function textReport(report: ReplayReport, header: string): string {
     `summary: ${summary.replayed} replayed, ${summary.changed} changed, ${summary.unchanged} unchanged; ` +
       `emails ${summary.emails.before} → ${summary.emails.after}`,
   );
+  const { before, after, pending } = summary.storm;
+  lines.push(
+    `storm: ${mailLine(after.storm_emails, after.emails)} instead of ${
+      mailLine(before.storm_emails, before.emails)
+    }; ${suppressedLine(after)} instead of ${suppressedLine(before)}`,
+  );
+  if (Object.keys(pending).length) {
+    lines.push(
+      `storm pending: ${
+        mailLine(pending)
+      } still to come once their windows close (after the replay's end)`,
+    );
+  }
   for (const [step, counts] of Object.entries(summary.decisions)) {
     lines.push(
       `${step}: ${
@@ -69,9 +135,9 @@ function frame(html: string | undefined, label: string): string {
 /** One alert's page: its changes, then the recorded and the replayed email side by side. */
 export function alertPage(alert: ReplayedAlert): string {
   const rows = alert.changes.map((c) =>
-    `<tr><th>${escape(c.field)}</th><td>${escape(show(c.before))}</td><td>${
-      escape(show(c.after))
-    }</td></tr>`
+    `<tr><th>${escape(c.field)}</th><td>${
+      escape(show(c.before, c.field))
+    }</td><td>${escape(show(c.after, c.field))}</td></tr>`
   ).join("");
   return page(
     `${alert.id} (${alert.detector})`,
@@ -107,7 +173,21 @@ export function indexPage(report: ReplayReport): string {
   return page(
     "Blitz replay",
     `<h1>Blitz replay</h1><p>${summary.replayed} replayed, ${summary.changed} changed; emails ` +
-      `${summary.emails.before} → ${summary.emails.after}</p>` +
+      `${summary.emails.before} → ${summary.emails.after}; storm: ${
+        escape(
+          mailLine(
+            summary.storm.after.storm_emails,
+            summary.storm.after.emails,
+          ),
+        )
+      } instead of ${
+        escape(
+          mailLine(
+            summary.storm.before.storm_emails,
+            summary.storm.before.emails,
+          ),
+        )
+      }</p>` +
       `<table><tr><th>alert</th><th>detector</th><th>received</th><th>changes</th></tr>${rows}</table>`,
   );
 }

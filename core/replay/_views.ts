@@ -8,11 +8,13 @@
  * @module
  */
 import { stringifyJson } from "../json.ts";
+import { type StormView, stormView } from "./_storm.ts";
 import type {
   ActionResult,
   AlertRecord,
   EnrichmentResult,
   StoredMessage,
+  SuppressedBy,
 } from "../store/store.ts";
 
 /** One side of the comparison. `null` means "not known" (not recorded) and is never a difference. */
@@ -31,6 +33,11 @@ export interface AlertView {
   buttons: string[] | null;
   /** `label: step, step` of each reply button (not recorded with an alert: null before). */
   steps: string[] | null;
+  /**
+   * Storm control's decision (notify, or suppressed with the reason and the alert whose email covers
+   * it); null when unknown (a detector the changed config no longer has).
+   */
+  storm: StormView | null;
   /** Decisions of extra replay steps, e.g. `{ storm: "digest" }`. */
   decisions: Record<string, string>;
   /** Channels the alert goes to besides email (none yet). */
@@ -57,6 +64,7 @@ const FIELDS = [
   "send",
   "buttons",
   "steps",
+  "storm",
   "channels",
 ] as const;
 
@@ -97,7 +105,7 @@ export function buttonLabels(text: string): string[] {
 export function recordedView(record: AlertRecord): AlertView {
   const message = record.message;
   return {
-    sent: record.status !== "not_sent",
+    sent: record.status !== "not_sent" && record.status !== "suppressed",
     subject: record.subject ?? null,
     to: record.to ?? null,
     cc: record.cc ?? null,
@@ -108,6 +116,7 @@ export function recordedView(record: AlertRecord): AlertView {
     send: record.actions ? sendLines(record.actions as ActionResult[]) : null,
     buttons: message ? buttonLabels(message.text) : null,
     steps: null,
+    storm: stormView(record),
     decisions: {},
     channels: [],
     message,
@@ -161,5 +170,29 @@ export interface ReplayReport {
     emails: { before: number; after: number };
     /** Counts of each extra step's decisions after the change, e.g. `{ storm: { digest: 3 } }`. */
     decisions: Record<string, Record<string, number>>;
+    /** Every email storm control lets go, before (as recorded) and after (replayed). */
+    storm: {
+      before: StormCounts;
+      after: StormCounts;
+      /** Storm emails the replay's timers would send after its end, by kind (windows still open). */
+      pending: Record<string, number>;
+    };
   };
+}
+
+/** What storm control let go for the replayed alerts. */
+export interface StormCounts {
+  /** The alerts' own emails. */
+  emails: number;
+  /**
+   * Storm emails by kind: `digest`, `group` (grouped emails), `silence_end`, `breaker_on`,
+   * `breaker_off`, `breaker_digest`. Before: derived from the stored alerts (a notified alert with
+   * alerts suppressed under it had a digest, a grouped email's Message-ID on its alerts, a silence that
+   * held alerts its end email); breaker notices are not recorded with alerts and are left out.
+   */
+  storm_emails: Record<string, number>;
+  /** Alerts stored, counted and not mailed, by reason. */
+  suppressed: Partial<Record<SuppressedBy, number>>;
+  /** Emails of every kind. */
+  total: number;
 }

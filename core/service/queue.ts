@@ -22,7 +22,13 @@ import { publicError } from "../secrets.ts";
 import type { Metrics } from "./metrics.ts";
 import { processAlert, type Runtime } from "../pipeline/pipeline.ts";
 import { retryOrFail } from "../delivery/retry.ts";
-import type { AlertRecord, NewAlert } from "../store/store.ts";
+import {
+  type AlertRecord,
+  isDiskFull,
+  type NewAlert,
+  type QuarantinedAlert,
+  untilSpace,
+} from "../store/store.ts";
 
 /** What `enqueue` returns for each alert: its id, and whether it was already recorded (a retry). */
 export interface EnqueueResult {
@@ -161,6 +167,7 @@ export class Queue {
     const requeued = await store.requeueStale({
       all: !store.shared,
       quarantineAfter: this.#runtime.config.global.quarantine_after,
+      onQuarantined: this.#logQuarantined,
     });
     if (requeued > 0) {
       this.#runtime.log("requeued", {
@@ -282,11 +289,24 @@ export class Queue {
     }
   }
 
+  /** One `quarantined` line per alert `requeueStale` set to failed after `quarantine_after` crashed claims. */
+  #logQuarantined = (alerts: QuarantinedAlert[]): void => {
+    for (const pill of alerts) {
+      this.#runtime.log("quarantined", {
+        alert_id: pill.id,
+        detector: pill.detector,
+        attempts: pill.attempts,
+        reason: pill.reason,
+      });
+    }
+  };
+
   /** On a shared store: requeues the alerts whose lease lapsed (their instance died), for any worker. */
   async #takeOver(): Promise<void> {
     try {
       const requeued = await this.#runtime.store.requeueStale({
         quarantineAfter: this.#runtime.config.global.quarantine_after,
+        onQuarantined: this.#logQuarantined,
       });
       if (requeued === 0) return;
       this.#runtime.log("requeued", {
@@ -342,7 +362,9 @@ export class Queue {
     } catch (err) {
       // A bug or a store error, not a delivery failure: record it and retry like a delivery, so the
       // alert is never stuck and never dropped. An unknown detector (config changed) fails at once.
-      const attempts = record.attempts + 1;
+      // A full disk is no delivery attempt: the alert waits for space with its attempts unchanged.
+      const full = isDiskFull(err);
+      const attempts = full ? record.attempts : record.attempts + 1;
       const decision = retryOrFail(runtime.config.global.delivery, {
         attempts,
         transient: !(err instanceof InputError),
@@ -356,8 +378,8 @@ export class Queue {
         this.#issue();
         issuedOwn = true;
       } // else counted once, with `written` below
-      try {
-        await runtime.store.updateAlert(
+      const write = () =>
+        runtime.store.updateAlert(
           record.id,
           nextAttemptAt === undefined
             ? { status, attempts, last_error: error }
@@ -367,6 +389,12 @@ export class Queue {
               last_error: error,
               next_attempt_at: nextAttemptAt,
             },
+        );
+      try {
+        // Refused for a full disk: held until space returns, or the alert would stay "processing"
+        // until a restart.
+        await write().catch((e) =>
+          isDiskFull(e) ? untilSpace(write) : Promise.reject(e)
         );
       } catch (again) {
         runtime.log("queue_error", {

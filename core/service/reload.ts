@@ -34,6 +34,7 @@ export const RESTART_KEYS: readonly (keyof GlobalConfig)[] = [
   "max_connections",
   "header_timeout",
   "idle_timeout",
+  "http_threads",
 ];
 
 /** What a reload did. */

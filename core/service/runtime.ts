@@ -131,6 +131,8 @@ function nullStore(): Runtime["store"] {
     getAlert: no,
     updateAlert: no,
     listAlerts: no,
+    listAlertGroups: no,
+    listAcks: no,
     backlog: no,
     claimNext: no,
     claimBatch: no,
@@ -142,6 +144,8 @@ function nullStore(): Runtime["store"] {
     claimDeliveries: no,
     updateDelivery: no,
     listDeliveries: no,
+    redeliver: no,
+    listRedeliveries: no,
     storm: {
       decide: no,
       silenced: no,

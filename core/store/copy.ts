@@ -22,6 +22,7 @@ export const COPY_TABLES = [
   { table: "silences", key: ["id"] },
   { table: "storm_breaker", key: ["detector"] },
   { table: "storm_groups", key: ["group_key"] },
+  { table: "redeliveries", key: ["id"] },
 ] as const;
 
 /** What one table's copy did. */

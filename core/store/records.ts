@@ -1,20 +1,25 @@
 /**
  * The row shape both stores share: the alert fields `updateAlert` may patch, and the mapping from a
- * row (`alerts`, `action_runs`, `storm_windows`, `storm_timers`, `silences`, `channel_deliveries`: columns of the same names in SQLite and
+ * row (`alerts`, `action_runs`, `storm_windows`, `storm_timers`, `silences`, `storm_breaker`,
+ * `storm_groups`, `channel_deliveries`, `redeliveries`: columns of the same names in SQLite and
  * PostgreSQL, JSON held as text, parsed losslessly) to a record. Timestamps are `Date#toISOString()`
  * strings, which sort as text.
  *
  * @module
  */
 import { parseJson } from "../json.ts";
+export { toIso } from "./alert_query.ts";
 import type {
   ActionRun,
   AlertPatch,
   AlertRecord,
   AlertStatus,
+  BreakerState,
   ChannelDelivery,
   ChannelDeliveryStatus,
+  Redelivery,
   Silence,
+  StormGroup,
   StormTimer,
   StormWindow,
   SuppressedBy,
@@ -55,17 +60,6 @@ export const JSON_FIELDS: Set<string> = new Set([
   "jira_keys",
   "condition",
 ]);
-
-/** Normalises an ISO 8601 time to `toISOString()` form, which sorts as text. */
-export function toIso(value: string, field: string): string {
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) {
-    throw new RangeError(
-      `Invalid ${field}: "${value}" is not an ISO 8601 time`,
-    );
-  }
-  return time.toISOString();
-}
 
 type Row = Record<string, unknown>;
 
@@ -160,6 +154,9 @@ export function toWindow(row: Row): StormWindow {
   if (row.notified_at !== null) window.notified_at = row.notified_at as string;
   if (row.acked_by !== null) window.acked_by = row.acked_by as string;
   if (row.acked_at !== null) window.acked_at = row.acked_at as string;
+  if (row.resolved_at !== null && row.resolved_at !== undefined) {
+    window.resolved_at = row.resolved_at as string;
+  }
   return window;
 }
 
@@ -219,4 +216,92 @@ export function toTimer(row: Record<string, unknown>): StormTimer {
     due_at: row.due_at as string,
     ref: JSON.parse(row.ref as string),
   };
+}
+
+/** The breaker state a `storm_breaker` row holds. */
+export function toBreaker(row: Record<string, unknown>): BreakerState {
+  const state: BreakerState = {
+    detector: row.detector as string,
+    mode: row.mode as "on" | "off",
+    bucket_start: row.bucket_start as string,
+    bucket_count: Number(row.bucket_count),
+    prev_count: Number(row.prev_count),
+    period_count: Number(row.period_count),
+  };
+  if (row.on_since !== null) state.on_since = row.on_since as string;
+  if (row.period_start !== null) {
+    state.period_start = row.period_start as string;
+  }
+  return state;
+}
+
+/** The group a `storm_groups` row holds. */
+export function toGroup(row: Record<string, unknown>): StormGroup {
+  const group: StormGroup = {
+    group_key: row.group_key as string,
+    detector: row.detector as string,
+    paths: JSON.parse(row.paths as string),
+    values: JSON.parse(row.fp_values as string),
+  };
+  if (row.last_sent_at !== null) {
+    group.last_sent_at = row.last_sent_at as string;
+  }
+  if (row.flush_at !== null) group.flush_at = row.flush_at as string;
+  return group;
+}
+
+/** What an alert row says about redelivering it (`redeliver` in both stores). */
+export interface RedeliveryRow {
+  id: string;
+  detector: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  /** `message IS NOT NULL`, `subject IS NOT NULL`, `alert_json = '{}'`. */
+  has_message: boolean;
+  composed: boolean;
+  purged: boolean;
+}
+
+/**
+ * Whether the alert's email is re-queued (it is "failed" and its email or body is still stored), and
+ * why not; `channels` is how many of its channel deliveries are "failed".
+ */
+export function redeliveryPlan(
+  row: RedeliveryRow | undefined,
+  channels: number,
+): { email: boolean; reason?: string } {
+  if (!row) return { email: false, reason: "no such alert" };
+  if (row.status !== "failed") {
+    return channels > 0
+      ? { email: false }
+      : { email: false, reason: `nothing failed (status ${row.status})` };
+  }
+  if (row.purged || (row.composed && !row.has_message)) {
+    return {
+      email: false,
+      reason:
+        "its email was removed by retention: it cannot be sent again as it was",
+    };
+  }
+  return { email: true };
+}
+
+/** The redelivery a `redeliveries` row holds. */
+export function toRedelivery(row: Row): Redelivery {
+  const redelivery: Redelivery = {
+    id: row.id as string,
+    alert_id: row.alert_id as string,
+    detector: row.detector as string,
+    at: row.at as string,
+    actor: row.actor as string,
+    source: row.source as Redelivery["source"],
+    email: Boolean(Number(row.email)),
+    channels: JSON.parse(row.channels as string),
+    previous_attempts: Number(row.previous_attempts),
+  };
+  if (row.previous_error !== null && row.previous_error !== undefined) {
+    redelivery.previous_error = row.previous_error as string;
+  }
+  return redelivery;
 }

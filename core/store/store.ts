@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { isDiskFull } from "../errors.ts";
 import type {
   NewSilence,
   Silence,
@@ -30,13 +31,21 @@ export type {
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
-export {
-  BREAKER_PERIOD_MS,
-  breakerStep,
-  decideWindow,
-  groupStep,
-  heldWindow,
-} from "./storm_window.ts";
+import type {
+  AlertFilter,
+  AlertGroup,
+  AlertGroupQuery,
+} from "./alert_query.ts";
+
+export type {
+  AlertFilter,
+  AlertGroup,
+  AlertGroupQuery,
+  AlertSummary,
+} from "./alert_query.ts";
+export { isDiskFull } from "../errors.ts";
+export { decideWindow, heldWindow } from "./storm_window.ts";
+export { BREAKER_PERIOD_MS, breakerStep, groupStep } from "./storm_rules.ts";
 
 /** Where an alert is in its life. */
 export type AlertStatus =
@@ -163,6 +172,33 @@ export interface RequeueOptions {
   all?: boolean;
   /** @default 3 */
   quarantineAfter?: number;
+  /** Called once the write is committed, with the alerts it quarantined (only when there are any). */
+  onQuarantined?: (alerts: QuarantinedAlert[]) => void;
+}
+
+/** An alert `requeueStale` set to "failed" instead of queueing it again. */
+export interface QuarantinedAlert {
+  id: string;
+  detector: string;
+  /** Claims in a row whose processing was interrupted. */
+  attempts: number;
+  /** Its `last_error` ({@link quarantineReason}). */
+  reason: string;
+}
+
+/**
+ * Retries `write` while it is refused for a full disk, waiting 250 ms doubling to 5 s in between;
+ * any other error (the store closed at shutdown: the next start requeues the alert) ends it.
+ */
+export async function untilSpace<T>(write: () => Promise<T>): Promise<T> {
+  for (let wait = 250;; wait = Math.min(wait * 2, 5_000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    try {
+      return await write();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+    }
+  }
 }
 
 /** The `last_error` of an alert quarantined after `n` interrupted attempts. */
@@ -175,6 +211,8 @@ export interface NewAlert {
   id: string;
   detector: string;
   alert: Record<string, unknown>;
+  /** `alert` as `stringifyJson` writes it, when the caller has that text already: stored as it is. */
+  alert_json?: string;
   received_at?: string;
   status?: AlertStatus; // default "queued"
   idempotency_key?: string;
@@ -257,22 +295,63 @@ export type ChannelDeliveryPatch = {
   ]?: ChannelDelivery[K] | undefined;
 };
 
-/** Filter for listing alerts. */
-export interface AlertQuery {
-  detector?: string;
+/**
+ * One redelivery, as audited: an alert whose delivery had failed for good (its email, its channel
+ * deliveries, or both) put back in the queue by a person (`deno task redeliver`, the alert page's
+ * button). Each failed delivery is re-queued once: two redeliveries at the same moment re-queue it
+ * for one of them only, and only that one is recorded.
+ */
+export interface Redelivery {
+  id: string;
+  alert_id: string;
+  detector: string;
+  /** When (ISO 8601), by whom and from where. */
+  at: string;
+  actor: string;
+  source: "cli" | "ui";
+  /** The email was re-queued: the alert was "failed"; it is due now with its attempts reset. */
+  email: boolean;
+  /** Channel deliveries that were "failed", now pending with their attempts reset. */
+  channels: { channel: string; event: string }[];
+  /** The alert's attempts and last error before, kept for the audit trail. */
+  previous_attempts: number;
+  previous_error?: string;
+}
+
+/** What to redeliver: given alerts, or every one that failed since a time (one of the two). */
+export interface RedeliverOptions {
+  ids?: string[];
+  /** Alerts that became "failed", or have a channel delivery that did, at or after this time. */
+  failedSince?: Date;
+  actor: string;
+  source: Redelivery["source"];
+  /** @default the store's clock */
+  now?: Date;
+  /** Finds and reports what would be re-queued; changes and records nothing. */
+  dryRun?: boolean;
+  /** At most this many alerts with `failedSince`. @default 1000 */
+  limit?: number;
+}
+
+/** What `redeliver` did: the redeliveries recorded (or, dry, that would be), and the alerts it left. */
+export interface RedeliverResult {
+  redelivered: Redelivery[];
+  /** Given alerts with nothing failed to re-queue (or whose email retention removed), and why. */
+  skipped: { alert_id: string; reason: string }[];
+}
+
+/**
+ * Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until,
+ * suppressed_by, silence_id).
+ */
+export interface AlertQuery extends AlertFilter {
   status?: AlertStatus;
   limit?: number; // default 50
   before?: string; // received_at cursor
   fingerprint?: string;
   notified_id?: string;
-  suppressed_by?: SuppressedBy;
-  silence_id?: string;
   /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
   thread_key?: string;
-  /** Received at or after this time (ISO 8601). */
-  after?: string;
-  /** Alerts whose JSON contains this text (a value such as an IP or a host), case-sensitive. */
-  text?: string;
   /** Oldest first instead of newest first. */
   oldest_first?: boolean;
   /**
@@ -386,6 +465,19 @@ export interface Store {
     options?: { durable?: boolean },
   ): Promise<void>;
   listAlerts(query?: AlertQuery): Promise<AlertRecord[]>;
+  /**
+   * `/alerts`: the alerts that match the filter grouped by storm fingerprint (an alert without one is
+   * its own group), each group counted with its first and last seen, its newest alert, its window and
+   * notified alert; newest last seen first, one page (`limit`, cursor `before`/`before_key`). Grouped
+   * in the database: a storm of any size is one row and reads no alert body.
+   */
+  listAlertGroups(query?: AlertGroupQuery): Promise<AlertGroup[]>;
+  /**
+   * `/silences`: the windows of acked fingerprints (an ack lapses once the fingerprint has been
+   * quiet for `ack_quiet`; the caller tells), most recently acked first, at most `limit` (default 100,
+   * at most 500).
+   */
+  listAcks(query?: { limit?: number }): Promise<StormWindow[]>;
   /** Number of alerts in queued, processing or retry state. */
   backlog(): Promise<number>;
   /**
@@ -436,6 +528,15 @@ export interface Store {
   ): Promise<void>;
   /** The channel deliveries of one alert, oldest first (the alert page shows each channel's state). */
   listDeliveries(alertId: string): Promise<ChannelDelivery[]>;
+  /**
+   * Re-queues failed deliveries (see {@link Redelivery}) and records each redelivery, atomically and
+   * durably: an alert "failed" goes back to "retry" due now (or "queued" when it was never composed)
+   * with its attempts reset, and its "failed" channel deliveries to "pending". An alert whose email or
+   * body retention removed is skipped (redelivering it would compose a different email).
+   */
+  redeliver(options: RedeliverOptions): Promise<RedeliverResult>;
+  /** The redeliveries of one alert, oldest first (its page's audit trail). */
+  listRedeliveries(alertId: string): Promise<Redelivery[]>;
   /**
    * Retention, one batch: clears the body (alert JSON, enrichment results, email) of finished alerts
    * received before `alertsBefore` and the rendered email of those before `emailsBefore`, at most

@@ -1,7 +1,8 @@
 /**
  * Storm control's part of the store contract: the shapes of a storm decision, a fingerprint's window,
  * a timer and a silence, and the pure window rule every backend applies inside its one atomic
- * statement or transaction (`decideWindow`), so SQLite and PostgreSQL decide alike.
+ * statement or transaction (`decideWindow`), so SQLite and PostgreSQL decide alike. The breaker and
+ * group rules are `storm_rules.ts`; the flow of a whole decision is `storm_plan.ts`.
  *
  * The rule, for one alert of a fingerprint (see docs/storm.md):
  * - the alert that opened the window asks again (a crash between decision and delivery): notify again;
@@ -11,6 +12,12 @@
  * - otherwise notify and open a window: `realertMs`, or, with `realertMaxMs`, twice the last window (at
  *   most `realertMaxMs`) while the fingerprint kept firing (its last alert less than 2× the last window
  *   ago); back to `realertMs` after a quiet spell of that length.
+ *
+ * Resolutions (`resolved`: the alert's `status` is "resolved"): the first resolve of a fingerprint whose
+ * firing was mailed is mailed once (`resolve: true`), inside the window or not, acked or not (it closes
+ * the PagerDuty incident; the ack stays until quiet), and closes the window; a silence still holds it.
+ * A resolve of a fingerprint already resolved, or never mailed, is suppressed (`realert`, or `ack`
+ * while acked). The next firing after a mailed resolve is mailed at once and opens a fresh window.
  *
  * @module
  */
@@ -49,6 +56,8 @@ export interface StormInput {
   breaker?: { perHour: number };
   /** `storm.group`: a new fingerprint joins its group's batch instead of being mailed alone. */
   group?: GroupInput;
+  /** The alert reports a resolution (`status: resolved`). */
+  resolved?: boolean;
 }
 
 /** What to do with the alert. */
@@ -57,9 +66,14 @@ export type StormDecision =
     action: "notify";
     /** Suppressed since the previous regular email (for `(+37 similar since 10:02)`). */
     since?: { count: number; at: string };
-    /** The window this email opens. */
+    /** The window this email opens (a resolve: none, 0 ending now). */
     windowMs: number;
     windowEnd: string;
+    /**
+     * The fingerprint's resolve (firing → resolved): mailed regardless of the window, never grouped,
+     * no digest timer; the storm breaker still holds it in storm mode.
+     */
+    resolve?: true;
   }
   | {
     action: "suppress";
@@ -95,6 +109,8 @@ export interface StormWindow {
   last_seen_at: string;
   acked_by?: string;
   acked_at?: string;
+  /** Set when the fingerprint's last email was its resolve (`notified_id`); a firing email clears it. */
+  resolved_at?: string;
 }
 
 /** A promise to do something later: claimed like a queue item once due, finished once done. */
@@ -145,10 +161,14 @@ export function decideWindow(
         action: "notify",
         windowMs: row.window_ms,
         windowEnd: row.window_end,
+        ...(row.resolved_at !== undefined ? { resolve: true as const } : {}),
       },
       window: row,
     };
   }
+  // The transition firing → resolved of a fingerprint whose firing was mailed.
+  const resolves = input.resolved === true && row?.notified_id !== undefined &&
+    row.resolved_at === undefined;
   const seen = row
     ? { ...row, total: row.total + 1, last_seen_at: at }
     : undefined;
@@ -167,21 +187,50 @@ export function decideWindow(
     window: { ...window, since_count: window.since_count + 1 },
   });
   if (row && seen && row.acked_at !== undefined) {
-    if (now - Date.parse(row.last_seen_at) < policy.ackQuietMs) {
+    if (now - Date.parse(row.last_seen_at) >= policy.ackQuietMs) {
+      delete seen.acked_at;
+      delete seen.acked_by;
+    } else if (!resolves) {
       return suppress(seen, "ack");
     }
-    delete seen.acked_at;
-    delete seen.acked_by;
   }
   if (input.silenceId !== undefined) {
     return suppress(
       seen ?? {
-        ...fresh(input, at),
+        ...freshWindow(input, at),
         window_ms: 0,
         window_end: at,
       },
       "silence",
     );
+  }
+  if (input.resolved === true && !resolves) {
+    // Already resolved, or never mailed: nothing to close.
+    return suppress(seen ?? freshWindow(input, at), "realert");
+  }
+  const since = row && row.since_count > 0
+    ? { count: row.since_count, at: row.notified_at ?? row.first_seen_at }
+    : undefined;
+  if (resolves) {
+    // Mailed once, window or not; it closes the window, so the next firing opens a fresh one.
+    return {
+      decision: {
+        action: "notify",
+        windowMs: 0,
+        windowEnd: at,
+        resolve: true,
+        ...(since ? { since } : {}),
+      },
+      window: {
+        ...seen!,
+        notified_id: input.alertId,
+        notified_at: at,
+        window_ms: 0,
+        window_end: at,
+        since_count: 0,
+        resolved_at: at,
+      },
+    };
   }
   if (row && seen && row.notified_id && now < Date.parse(row.window_end)) {
     return suppress(seen, "realert");
@@ -195,17 +244,15 @@ export function decideWindow(
     )
     : policy.realertMs;
   const windowEnd = new Date(now + windowMs).toISOString();
-  const since = row && row.since_count > 0
-    ? { count: row.since_count, at: row.notified_at ?? row.first_seen_at }
-    : undefined;
   const window: StormWindow = {
-    ...(seen ?? fresh(input, at)),
+    ...(seen ?? freshWindow(input, at)),
     notified_id: input.alertId,
     notified_at: at,
     window_ms: windowMs,
     window_end: windowEnd,
     since_count: 0,
   };
+  delete window.resolved_at;
   return {
     decision: {
       action: "notify",
@@ -217,7 +264,8 @@ export function decideWindow(
   };
 }
 
-function fresh(input: StormInput, at: string): StormWindow {
+/** The window of a fingerprint seen for the first time (no email yet). */
+export function freshWindow(input: StormInput, at: string): StormWindow {
   return {
     fingerprint: input.fingerprint,
     detector: input.detector,
@@ -258,71 +306,6 @@ export interface BreakerOutcome {
   rate: number;
 }
 
-/** Minutes between storm-mode digests. */
-export const BREAKER_PERIOD_MS = 15 * 60_000;
-const HOUR = 3_600_000;
-
-/**
- * The breaker rule: emails of a detector are counted in a sliding hour (this hour's bucket plus the
- * previous one, weighted by what is left of it); the email that would go over `perHour` switches
- * storm mode on, and from then every alert that would be mailed is held for the 15-minute digest.
- */
-export function breakerStep(
-  row: BreakerState | undefined,
-  input: { detector: string; now: Date; perHour: number },
-): BreakerOutcome {
-  const now = input.now.getTime();
-  const at = input.now.toISOString();
-  const hour = Math.floor(now / HOUR) * HOUR;
-  let state: BreakerState = row ? { ...row } : {
-    detector: input.detector,
-    mode: "off",
-    bucket_start: new Date(hour).toISOString(),
-    bucket_count: 0,
-    prev_count: 0,
-    period_count: 0,
-  };
-  const start = Date.parse(state.bucket_start);
-  if (now >= start + HOUR) {
-    state = {
-      ...state,
-      prev_count: now < start + 2 * HOUR ? state.bucket_count : 0,
-      bucket_start: new Date(hour).toISOString(),
-      bucket_count: 0,
-    };
-  }
-  const rate = Math.round(
-    state.prev_count * (1 - (now - Date.parse(state.bucket_start)) / HOUR) +
-      state.bucket_count + 1,
-  );
-  if (state.mode === "on") {
-    return {
-      state: { ...state, period_count: state.period_count + 1 },
-      held: true,
-      rate,
-    };
-  }
-  if (rate > input.perHour) {
-    return {
-      state: {
-        ...state,
-        mode: "on",
-        on_since: at,
-        period_start: at,
-        period_count: 1,
-      },
-      held: true,
-      notice: "on",
-      rate,
-    };
-  }
-  return {
-    state: { ...state, bucket_count: state.bucket_count + 1 },
-    held: false,
-    rate,
-  };
-}
-
 /** A fingerprint's window after an alert the breaker held (no email, so no new window). */
 export function heldWindow(
   row: StormWindow | undefined,
@@ -337,7 +320,7 @@ export function heldWindow(
       since_count: row.since_count + 1,
     };
   }
-  return { ...fresh(input, at), since_count: 1 };
+  return { ...freshWindow(input, at), since_count: 1 };
 }
 
 /** A group of fingerprints (`storm.group`): when its last email went, and the batch waiting, if any. */
@@ -358,34 +341,4 @@ export interface GroupInput {
   values: string[];
   waitMs: number;
   intervalMs: number;
-}
-
-/**
- * The group rule, for an alert whose fingerprint would be mailed: with `wait: 0s` and no batch
- * waiting, the first email goes at once (and starts the interval); otherwise the alert joins the
- * waiting batch, or starts one due at `now + wait`, or at the end of the interval after the last
- * email, whichever is later.
- */
-export function groupStep(
-  row: StormGroup | undefined,
-  input: { detector: string; now: Date; group: GroupInput },
-): { group: StormGroup; join: boolean; schedule?: string } {
-  const now = input.now.getTime();
-  const at = input.now.toISOString();
-  const base: StormGroup = row ?? {
-    group_key: input.group.key,
-    detector: input.detector,
-    paths: input.group.paths,
-    values: input.group.values,
-  };
-  if (base.flush_at !== undefined) return { group: base, join: true };
-  const allowed = base.last_sent_at === undefined
-    ? -Infinity
-    : Date.parse(base.last_sent_at) + input.group.intervalMs;
-  if (input.group.waitMs === 0 && now >= allowed) {
-    return { group: { ...base, last_sent_at: at }, join: false };
-  }
-  const due = new Date(Math.max(now + input.group.waitMs, allowed))
-    .toISOString();
-  return { group: { ...base, flush_at: due }, join: true, schedule: due };
 }

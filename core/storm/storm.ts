@@ -3,14 +3,17 @@
  * `preprocess` and before enrichment, as one atomic store operation (`Store.storm.decide`): notify
  * (mail it, opening a realert window), or suppress (store and count it, with the reason and the alert
  * whose email covers it). Silences are matched here (a CEL `match` is evaluated in this process) and
- * passed to the decision. Fingerprints are `_fingerprint.ts`; the window rule is the store's
- * (`core/store/storm_window.ts`), so every backend applies the same one. See docs/storm.md.
+ * passed to the decision, and so is whether the alert reports a resolution (`status: resolved`: a
+ * fingerprint's first resolve goes through its window). Fingerprints are `_fingerprint.ts`; the window
+ * rule is the store's (`core/store/storm_window.ts`), so every backend applies the same one. See
+ * docs/storm.md.
  *
  * @module
  */
 import type { LoadedDetector } from "../config/config.ts";
 import type { StormConfig } from "../config/schema.ts";
 import { importLazy } from "../lazy.ts";
+import { isResolved } from "../resolved.ts";
 import type {
   Silence,
   Store,
@@ -122,6 +125,7 @@ export async function decideStorm(
     now,
     policy: stormPolicy(storm),
     ...(silence ? { silenceId: silence.id } : {}),
+    ...(isResolved(alert.alert) ? { resolved: true } : {}),
     ...(deps.breaker ? { breaker: { perHour: deps.breaker.perHour } } : {}),
     ...(storm.group
       ? {

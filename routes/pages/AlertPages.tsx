@@ -13,14 +13,13 @@ import {
   EmailSummary,
   EnrichmentTable,
   JiraKeys,
+  Redeliver,
   SendActionTable,
 } from "./_AlertDetail.tsx";
 import { ChannelTable } from "./_ChannelTable.tsx";
-import {
-  AlertFilter,
-  type AlertListModel,
-  AlertTable,
-} from "./_AlertTable.tsx";
+import { type AlertListModel, AlertTable } from "./_AlertTable.tsx";
+import { AlertFilter } from "./_AlertFilter.tsx";
+import { GroupTable } from "./_GroupTable.tsx";
 import {
   Badge,
   Card,
@@ -32,18 +31,68 @@ import {
 
 export type { AlertDetailModel, AuditRow, JiraLink } from "./_AlertDetail.tsx";
 export type { AlertListModel, AlertRow } from "./_AlertTable.tsx";
+export type { GroupRow, GroupState } from "./_GroupTable.tsx";
 
-/** The alert list with detector and status filters. */
+/**
+ * The alert list: the filter form, then one row per storm fingerprint (or the alerts of one storm,
+ * or every alert with `view=alerts`), and a link to the next page.
+ */
 export function AlertListPage(
   { model }: { model: AlertListModel },
 ): JSX.Element {
+  const flatHref = `${model.listHref}?${new URLSearchParams({
+    ...Object.fromEntries(
+      Object.entries(model.filter).filter(([k, v]) =>
+        v && k !== "fingerprint" && k !== "view"
+      ),
+    ),
+    view: "alerts",
+  })}`;
   return (
-    <Page title="Recent alerts" kicker={`Blitz · ${model.user}`}>
+    <Page
+      title={model.storm ? `Storm: ${model.storm.keyFields}` : "Recent alerts"}
+      kicker={`Blitz · ${model.user}`}
+    >
       <Card>
-        <AlertFilter model={model} />
+        <AlertFilter
+          action={model.listHref}
+          filter={model.filter}
+          detectors={model.detectors}
+          severities={model.severities}
+          statuses={model.statuses}
+          reasons={model.reasons}
+        />
       </Card>
       <Card>
-        <AlertTable rows={model.rows} />
+        <p class="muted" style="margin-top:0;">
+          {model.storm
+            ? (
+              <>
+                {`${model.storm.detector}: ${model.storm.total} alerts of this fingerprint in all · `}
+                <a href={model.storm.groupsHref}>All storms</a>
+              </>
+            )
+            : model.groups
+            ? (
+              <>
+                {"One row per storm fingerprint · "}
+                <a href={flatHref}>every alert</a>
+              </>
+            )
+            : (
+              <>
+                {"Every alert · "}
+                <a href={model.listHref}>grouped by storm</a>
+              </>
+            )}
+          {" · "}
+          <a href={model.silencesHref}>
+            Silences and acks
+          </a>
+        </p>
+        {model.groups
+          ? <GroupTable rows={model.groups} />
+          : <AlertTable rows={model.rows ?? []} />}
         {model.nextHref
           ? (
             <p style="margin-bottom:0;">
@@ -92,7 +141,16 @@ export function AlertDetailPage(
     ]);
   }
   if (model.storm?.fingerprint) {
-    facts.push(["Fingerprint", model.storm.fingerprint]);
+    facts.push([
+      "Fingerprint",
+      model.storm.fingerprintHref
+        ? (
+          <a key="fp" href={model.storm.fingerprintHref}>
+            {`${model.storm.fingerprint} · every alert of this storm`}
+          </a>
+        )
+        : model.storm.fingerprint,
+    ]);
   }
   if (model.condition) facts.push(["Matched condition", model.condition]);
   if (model.lastError) facts.push(["Last error", model.lastError]);
@@ -125,6 +183,7 @@ export function AlertDetailPage(
         : null}
       <Card heading="Email">
         <EmailSummary model={model} />
+        <Redeliver model={model} />
       </Card>
       {model.channels?.length
         ? (

@@ -33,6 +33,26 @@ pre{margin:0;white-space:pre-wrap;font:13px/1.45 ${THEME.mono};${WRAP}}
 .warn{padding:10px 12px;border-left:3px solid #c23030;background:#fbe7e7}
 label{display:block;font-weight:600;margin:0 0 4px}
 input[type=text],select{font:inherit;padding:7px 9px;border:1px solid #b8c2cc;border-radius:4px;width:100%;max-width:360px}
+.filters{display:flex;gap:10px 12px;align-items:flex-end;flex-wrap:wrap}
+.filters .field{flex:1 1 150px;min-width:0;max-width:260px}
+.filters .field:first-child{flex-basis:220px}
+td.when{white-space:nowrap}
+table.stack th{white-space:nowrap;overflow-wrap:normal;word-break:normal}
+.badge{white-space:nowrap}
+.num{text-align:right}
+a.count{font-weight:700;font-size:16px}
+.small{font-size:12px}
+@media (max-width:640px){
+main{padding:12px 8px 32px}
+.band,.card{padding:14px 14px}
+.filters .field{max-width:none;flex-basis:40%}
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+table.stack tr.head{display:none}
+table.stack tr{padding:8px 0;border-bottom:1px solid ${THEME.line}}
+table.stack td{border:0;padding:2px 0;text-align:left;white-space:normal}
+table.stack td:empty{display:none}
+table.stack td[data-label]::before{content:attr(data-label) ": ";color:${THEME.muted};font-size:12px;font-weight:600}
+}
 button{font:inherit;font-weight:600;padding:9px 18px;border:0;border-radius:4px;cursor:pointer}
 .muted{color:${THEME.muted}}
 a{color:#1d5fa8}

@@ -1,22 +1,27 @@
 /**
- * The `/silences` page (storm control): active silences and acked fingerprints with who, when and
- * until when, each with a button (a POST form with a CSRF field) that ends it; and recent ones.
- * No scripts.
+ * The `/silences` page (storm control): active silences and acked fingerprints with what they hold
+ * (linking the storm's alerts), who, since, until when, how many alerts they held and the comment,
+ * each with a button (a POST form with a CSRF field) that ends it; and the recent ones. No scripts;
+ * under 640 px the rows stack into labelled cards (Page.tsx's `.stack`).
  *
  * @module
  */
 import type { JSX } from "preact";
-import { formatTime } from "../../emails/AlertEmail.tsx";
 import { Card, Page, renderPage } from "./Page.tsx";
 
-/** One silence or ack as the page shows it. */
+/** One silence or ack as the page shows it (times already formatted). */
 export interface SilenceRow {
   what: string;
+  /** The alerts it concerns (a fingerprint's storm). */
+  href?: string;
   detector: string;
   by: string;
   since: string;
   until: string;
-  suppressed?: number;
+  /** How many alerts it held. */
+  held?: string;
+  /** Those alerts on `/alerts` (`?silence=`). */
+  heldHref?: string;
   comment?: string;
   /** Where its end button posts; absent when it is over (or no key signs the form). */
   endHref?: string;
@@ -35,8 +40,8 @@ export interface SilencePageModel {
 function Rows({ rows, csrf }: { rows: SilenceRow[]; csrf: string }) {
   if (rows.length === 0) return <p class="muted" style="margin:0;">None.</p>;
   return (
-    <table>
-      <tr>
+    <table class="stack">
+      <tr class="head">
         <th>What</th>
         <th>Detector</th>
         <th>By</th>
@@ -47,15 +52,17 @@ function Rows({ rows, csrf }: { rows: SilenceRow[]; csrf: string }) {
       </tr>
       {rows.map((row, i) => (
         <tr key={i}>
-          <td>
-            {row.what}
+          <td data-label="What">
+            {row.href ? <a href={row.href}>{row.what}</a> : row.what}
             {row.comment ? <div class="muted">{row.comment}</div> : null}
           </td>
-          <td>{row.detector}</td>
-          <td>{row.by}</td>
-          <td style="white-space:nowrap;">{formatTime(row.since)}</td>
-          <td style="white-space:nowrap;">{row.until}</td>
-          <td>{row.suppressed ?? ""}</td>
+          <td data-label="Detector">{row.detector}</td>
+          <td data-label="By">{row.by}</td>
+          <td data-label="Since">{row.since}</td>
+          <td data-label="Until">{row.until}</td>
+          <td data-label="Held">
+            {row.heldHref ? <a href={row.heldHref}>{row.held}</a> : row.held}
+          </td>
           <td>
             {row.endHref
               ? (

@@ -42,6 +42,8 @@ export interface AlertDetailModel {
   /** Storm control: its fingerprint, why it was not mailed, whose email covers it, the silence. */
   storm?: {
     fingerprint?: string;
+    /** The storm's alerts (`/alerts?fingerprint=`). */
+    fingerprintHref?: string;
     suppressedBy?: string;
     notifiedId?: string;
     notifiedHref?: string;
@@ -79,6 +81,40 @@ export interface AlertDetailModel {
   jira: JiraLink[];
   /** Deliveries to channels other than email. */
   channels?: ChannelRow[];
+  /** The Redeliver button's form, while a delivery of the alert is failed. */
+  redeliver?: { href: string; csrf: string };
+  /** Who re-queued its failed deliveries, and when. */
+  redeliveries?: { at: string; actor: string; source: string; what: string }[];
+}
+
+/** The Redeliver button (a POST form with its CSRF field) and the redeliveries so far. */
+export function Redeliver({ model }: { model: AlertDetailModel }): JSX.Element {
+  return (
+    <>
+      {model.redeliver
+        ? (
+          <form
+            method="post"
+            action={model.redeliver.href}
+            style="margin:12px 0 0;"
+          >
+            <input type="hidden" name="csrf" value={model.redeliver.csrf} />
+            <button type="submit" style="background:#1f5fbf;color:#fff;">
+              Redeliver
+            </button>{" "}
+            <span class="muted">
+              sends the failed email and channel messages again, as they were
+            </span>
+          </form>
+        )
+        : null}
+      {(model.redeliveries ?? []).map((r, i) => (
+        <p key={i} class="muted" style="margin:8px 0 0;">
+          Redelivered ({r.what}) by {r.actor} ({r.source}), {formatTime(r.at)}
+        </p>
+      ))}
+    </>
+  );
 }
 
 /** Jira keys separated by commas, each linked when its link is safe. */

@@ -1,11 +1,15 @@
 /**
- * Pieces of the alert list page: the detector and status filter form, and the table of alerts.
+ * Pieces of the alert list page: the model, and the table of single alerts (a storm expanded with
+ * `?fingerprint=`, or the flat `?view=alerts`). Under 640 px the rows stack into cards, each cell
+ * labelled (`data-label`, Page.tsx's `.stack`).
  *
  * @module
  */
 import type { JSX } from "preact";
 import { formatTime } from "../../emails/AlertEmail.tsx";
 import { Badge, SeverityBadge } from "./Page.tsx";
+import type { FilterModel } from "./_AlertFilter.tsx";
+import type { GroupRow } from "./_GroupTable.tsx";
 
 /** One row of the alert list. */
 export interface AlertRow {
@@ -23,73 +27,34 @@ export interface AlertRow {
   notifiedHref?: string;
 }
 
-/** Everything the alert list shows. */
+/** Everything the alert list shows: groups (the default) or single alerts. */
 export interface AlertListModel {
   /** Who is looking. */
   user: string;
-  rows: AlertRow[];
-  /** Detector names for the filter. */
+  /** One row per storm fingerprint (or alert without one). */
+  groups?: GroupRow[];
+  /** Single alerts (an expanded storm, or `view=alerts`). */
+  rows?: AlertRow[];
+  /** The storm a `?fingerprint=` list expands. */
+  storm?: {
+    keyFields: string;
+    detector: string;
+    total: number;
+    /** Back to the grouped list, filters kept. */
+    groupsHref: string;
+  };
+  /** Names for the filter's choices. */
   detectors: string[];
-  /** Status names for the filter. */
   statuses: string[];
-  filter: { detector?: string; status?: string; q?: string };
+  severities: string[];
+  reasons: string[];
+  filter: FilterModel;
   /** Absolute URL of the list (the filter form's action). */
   listHref: string;
-  /** Link to the next, older page. */
+  /** Absolute URL of `/silences`. */
+  silencesHref: string;
+  /** Link to the next, older page (filters kept). */
   nextHref?: string;
-}
-
-/** The GET form that filters the list by detector and status. */
-export function AlertFilter(
-  { model }: { model: AlertListModel },
-): JSX.Element {
-  return (
-    <form
-      method="get"
-      action={model.listHref}
-      style="display:flex;gap:12px;align-items:flex-end;flex-wrap:wrap;"
-    >
-      <div>
-        <label for="detector">Detector</label>
-        <select id="detector" name="detector">
-          <option value="">All</option>
-          {model.detectors.map((d) => (
-            <option
-              key={d}
-              value={d}
-              selected={d === model.filter.detector}
-            >
-              {d}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label for="q">Search</label>
-        <input
-          type="text"
-          id="q"
-          name="q"
-          value={model.filter.q ?? ""}
-          placeholder="any value: an IP, a host"
-        />
-      </div>
-      <div>
-        <label for="status">Status</label>
-        <select id="status" name="status">
-          <option value="">All</option>
-          {model.statuses.map((s) => (
-            <option key={s} value={s} selected={s === model.filter.status}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </div>
-      <button type="submit" style="background:#2b6cb0;color:#fff;">
-        Filter
-      </button>
-    </form>
-  );
 }
 
 /** The alerts as a table, or a note when none match. */
@@ -97,8 +62,8 @@ export function AlertTable({ rows }: { rows: AlertRow[] }): JSX.Element {
   return rows.length === 0
     ? <p class="muted" style="margin:0;">No alerts match.</p>
     : (
-      <table>
-        <tr>
+      <table class="stack">
+        <tr class="head">
           <th>Received</th>
           <th>Detector</th>
           <th>Severity</th>
@@ -108,23 +73,22 @@ export function AlertTable({ rows }: { rows: AlertRow[] }): JSX.Element {
         </tr>
         {rows.map((row) => (
           <tr key={row.id}>
-            <td style="white-space:nowrap;">
+            <td class="when" data-label="Received">
               {formatTime(row.receivedAt)}
             </td>
-            <td>{row.detector}</td>
-            <td>
+            <td data-label="Detector">{row.detector}</td>
+            <td data-label="Severity">
               {row.severity ? <SeverityBadge level={row.severity} /> : null}
             </td>
-            <td>
+            <td data-label="Subject">
               <a href={row.href}>{row.subject || row.id}</a>
             </td>
-            <td>
+            <td data-label="Status">
               <Badge status={row.status} />
               {row.suppressedBy
                 ? (
                   <span class="muted">
-                    {" "}
-                    {row.suppressedBy}
+                    {` ${row.suppressedBy}`}
                     {row.notifiedHref
                       ? (
                         <>
@@ -137,7 +101,7 @@ export function AlertTable({ rows }: { rows: AlertRow[] }): JSX.Element {
                 )
                 : null}
             </td>
-            <td>{row.jiraKeys.join(", ")}</td>
+            <td data-label="Jira">{row.jiraKeys.join(", ")}</td>
           </tr>
         ))}
       </table>

@@ -1,18 +1,34 @@
 /**
- * The alert statements of the PostgreSQL store: insert (idempotent or not), `updateAlert`'s UPDATE and
- * `listAlerts`'s SELECT. Each runs on the connection or transaction it is given; the SQL mirrors the
- * SQLite store's, with `$n` parameters.
+ * The alert statements of the PostgreSQL store: insert (idempotent or not), `updateAlert`'s UPDATE,
+ * `listAlerts`'s SELECT, `listAlertGroups`'s grouped SELECT and `listAcks` (their SQL and the
+ * filter are `../alert_query.ts` and `../alert_groups.ts`, shared with SQLite). Each runs on the
+ * connection or transaction it is given.
  *
  * @module
  */
 import type { Sql, TransactionSql } from "postgres";
 import { stringifyJson } from "../../json.ts";
-import { JSON_FIELDS, PATCH_FIELDS, toAlert, toIso } from "../records.ts";
+import {
+  JSON_FIELDS,
+  PATCH_FIELDS,
+  toAlert,
+  toIso,
+  toWindow,
+} from "../records.ts";
+import {
+  acksSelect,
+  type AlertGroup,
+  type AlertGroupQuery,
+  filterConditions,
+  postgresParams,
+} from "../alert_query.ts";
+import { groupSelect, toGroup } from "../alert_groups.ts";
 import type {
   AlertPatch,
   AlertQuery,
   AlertRecord,
   NewAlert,
+  StormWindow,
 } from "../store.ts";
 
 type Db = Sql | TransactionSql;
@@ -39,7 +55,7 @@ export async function insertAlert(
       : toIso(alert.received_at, "received_at"),
     options.now,
     alert.status ?? "queued",
-    stringifyJson(alert.alert),
+    alert.alert_json ?? stringifyJson(alert.alert),
     alert.idempotency_key ?? null,
   ];
   // Unique across instances: the constraint decides, and the loser reads the winner's id.
@@ -128,46 +144,69 @@ export async function listAlerts(
   if (!Number.isInteger(limit) || limit < 1) {
     throw new RangeError(`Invalid limit: ${query.limit}`);
   }
-  const params: Param[] = [limit];
-  const where: string[] = [];
-  if (query.detector !== undefined) {
-    where.push(`detector = $${params.push(query.detector)}`);
-  }
-  if (query.status !== undefined) {
-    where.push(`status = $${params.push(query.status)}`);
-  }
+  const params = postgresParams();
+  const where = filterConditions(query, params);
   if (query.before !== undefined) {
-    const before = `$${params.push(toIso(query.before, "before"))}`;
-    if (query.before_id !== undefined) {
-      const id = `$${params.push(query.before_id)}`;
-      where.push(
-        `(received_at < ${before} OR (received_at = ${before} AND id < ${id}))`,
-      );
-    } else where.push(`received_at < ${before}`);
-  }
-  if (query.text !== undefined && query.text !== "") {
-    where.push(`strpos(alert_json, $${params.push(query.text)}) > 0`);
-  }
-  if (query.after !== undefined) {
-    where.push(`received_at >= $${params.push(toIso(query.after, "after"))}`);
+    const before = params.add(toIso(query.before, "before"));
+    where.push(
+      query.before_id !== undefined
+        ? `(received_at < ${before} OR (received_at = ${before} AND id < ${
+          params.add(query.before_id)
+        }))`
+        : `received_at < ${before}`,
+    );
   }
   for (
     const field of [
       "fingerprint",
       "notified_id",
-      "suppressed_by",
-      "silence_id",
       "thread_key",
     ] as const
   ) {
     const value = query[field];
-    if (value !== undefined) where.push(`${field} = $${params.push(value)}`);
+    if (value !== undefined) where.push(`${field} = ${params.add(value)}`);
   }
   const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
   const order = query.oldest_first ? "ASC" : "DESC";
   const rows = await db.unsafe(
-    `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT $1`,
-    params,
+    `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT ${
+      params.add(limit)
+    }`,
+    params.values,
   );
   return rows.map(toAlert);
+}
+
+/** One page of `/alerts` groups (`Store.listAlertGroups`), newest last seen first. */
+export async function listAlertGroups(
+  db: Db,
+  query: AlertGroupQuery,
+): Promise<AlertGroup[]> {
+  const params = postgresParams();
+  const sql = groupSelect(query, params);
+  return (await db.unsafe(sql, params.values)).map(toGroup);
+}
+
+/** The acked fingerprints' windows (`Store.listAcks`), most recently acked first. */
+export async function listAcks(db: Db, limit: number): Promise<StormWindow[]> {
+  const params = postgresParams();
+  const sql = acksSelect(limit, params);
+  return (await db.unsafe(sql, params.values)).map(toWindow);
+}
+
+/** One alert by id. */
+export async function selectAlert(
+  db: Db,
+  id: string,
+): Promise<AlertRecord | undefined> {
+  const [row] = await db.unsafe("SELECT * FROM alerts WHERE id = $1", [id]);
+  return row ? toAlert(row) : undefined;
+}
+
+/** Alerts still to process: queued, processing or waiting for a retry. */
+export async function countBacklog(db: Db): Promise<number> {
+  const [row] = await db.unsafe(
+    "SELECT count(*) AS n FROM alerts WHERE status IN ('queued', 'processing', 'retry')",
+  );
+  return Number(row?.n ?? 0);
 }

@@ -9,7 +9,11 @@
  */
 import type { Sql } from "postgres";
 import { toAlert } from "../records.ts";
-import { type AlertRecord, quarantineReason } from "../store.ts";
+import {
+  type AlertRecord,
+  type QuarantinedAlert,
+  quarantineReason,
+} from "../store.ts";
 
 /** Leases up to `limit` due alerts to `owner`, oldest first. */
 export async function claimDue(
@@ -66,16 +70,31 @@ export async function renewLeases(
 export async function requeueLapsed(
   sql: Sql,
   options: { now: Date; all?: boolean | undefined; quarantineAfter: number },
+  quarantined: QuarantinedAlert[] = [],
 ): Promise<number> {
   const stale = options.all
     ? ""
     : "AND (lease_until IS NULL OR lease_until < $1)";
   const n = options.quarantineAfter;
-  await sql.unsafe(
-    `UPDATE alerts SET status = 'failed', lease_until = NULL, lease_owner = NULL, claims = 0,
-    updated_at = $1, last_error = $2 WHERE status = 'processing' ${stale} AND claims >= $3`,
-    [options.now.toISOString(), quarantineReason(n), n],
+  const reason = quarantineReason(n);
+  // The claims before the reset, for the log line: read under the rows' locks in the same statement.
+  const pills = await sql.unsafe(
+    `WITH pill AS (
+      SELECT id, claims FROM alerts WHERE status = 'processing' ${stale} AND claims >= $3
+      FOR UPDATE)
+    UPDATE alerts SET status = 'failed', lease_until = NULL, lease_owner = NULL, claims = 0,
+    updated_at = $1, last_error = $2 FROM pill WHERE alerts.id = pill.id
+    RETURNING alerts.id, alerts.detector, pill.claims AS attempts`,
+    [options.now.toISOString(), reason, n],
   );
+  for (const pill of pills) {
+    quarantined.push({
+      id: pill.id as string,
+      detector: pill.detector as string,
+      attempts: Number(pill.attempts),
+      reason,
+    });
+  }
   const result = await sql.unsafe(
     `UPDATE alerts SET status = 'queued', lease_until = NULL, lease_owner = NULL, updated_at = $1
     WHERE status = 'processing' ${stale}`,

@@ -34,3 +34,26 @@ export async function migrate(
     return applied;
   }) as number[];
 }
+
+/**
+ * For a read-only session (`replay`): checks that the schema is exactly the one this Blitz migrates
+ * to, without writing; a clear Error when it is older (no store yet, or not migrated) or newer.
+ */
+export async function checkSchema(
+  sql: Sql,
+  options: { where: string },
+): Promise<void> {
+  const [table] =
+    await sql`SELECT to_regclass('schema_migrations') IS NOT NULL AS found`;
+  const current = table?.found
+    ? Number(
+      (await sql`SELECT max(version) AS v FROM schema_migrations`)[0]?.v ?? 0,
+    )
+    : 0;
+  if (current === MIGRATIONS.length) return;
+  throw new Error(
+    current > MIGRATIONS.length
+      ? `Cannot open store ${options.where}: its schema version ${current} is newer than this Blitz supports (${MIGRATIONS.length}); upgrade Blitz`
+      : `Cannot open store ${options.where} read-only: its schema version ${current} is older than this Blitz's (${MIGRATIONS.length}); run serve or ingest once to migrate it`,
+  );
+}

@@ -18,6 +18,8 @@ export function openPool(
     connectTimeout: number;
     /** The sessions' application_name (seen in pg_stat_activity). */
     name: string;
+    /** Every transaction read-only (`default_transaction_read_only`): a write fails. */
+    readOnly?: boolean;
   },
 ): Sql {
   guardClientFaults();
@@ -34,6 +36,7 @@ export function openPool(
     connection: {
       application_name: options.name,
       synchronous_commit: options.synchronous,
+      ...(options.readOnly ? { default_transaction_read_only: true } : {}),
     },
   });
 }
@@ -67,4 +70,26 @@ export function defaultOwner(): string {
     // no --allow-sys=hostname
   }
   return `${host}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Thrown inside {@link canWrite}'s transaction to roll it back. */
+class Rollback extends Error {}
+
+/**
+ * True when the database takes a write: a real one, rolled back (it fails on a read-only standby after
+ * a failover, too). Throws what the database said when it does not.
+ */
+export async function canWrite(sql: Sql): Promise<boolean> {
+  try {
+    await sql.begin(async (tx) => {
+      await tx.unsafe(
+        "UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT max(version) FROM schema_migrations)",
+      );
+      throw new Rollback();
+    });
+  } catch (err) {
+    if (err instanceof Rollback) return true;
+    throw err;
+  }
+  return true;
 }

@@ -156,6 +156,22 @@ export const MIGRATIONS: readonly string[] = [
   );`,
   // 4: issue 16: claims since the alert's processing last ended (see the SQLite store's migration 7).
   `ALTER TABLE alerts ADD COLUMN claims integer NOT NULL DEFAULT 0;`,
+  // 5: storm control (issue 11): a fingerprint whose last email was its resolve (SQLite's migration 8).
+  `ALTER TABLE storm_windows ADD COLUMN resolved_at text;`,
+  // 6: issue 16: who re-queued an alert's failed deliveries, and when (see the SQLite store's migration 9).
+  `CREATE TABLE redeliveries (
+    id text PRIMARY KEY,
+    alert_id text NOT NULL REFERENCES alerts (id),
+    detector text NOT NULL,
+    at text NOT NULL,
+    actor text NOT NULL,
+    source text NOT NULL,
+    email integer NOT NULL,
+    channels text NOT NULL,
+    previous_attempts integer NOT NULL,
+    previous_error text
+  );
+  CREATE INDEX redeliveries_alert ON redeliveries (alert_id, at);`,
 ];
 
 /** The schema version this code creates and understands. */

@@ -6,7 +6,7 @@
  * and outcomes) commits with it off, as the SQLite store's NORMAL commits (see `#lazy`). The
  * statements are in one private file each: `_migrate.ts` (versioned migrations under an advisory
  * lock), `_alerts.ts` (inserts, updates, lists), `_lease.ts` (claims with `FOR UPDATE SKIP LOCKED`
- * and leases with an owner), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
+ * and leases with an owner, renewed by `_queue.ts`, the instance's queue side), `_action_runs.ts` (single-use nonces), `_purge.ts` (retention as a
  * singleton) and `_wake.ts` (LISTEN/NOTIFY). `_url.ts` reads `store.url` (sslmode, sslrootcert).
  *
  * Leases: each store is one instance, with an owner id; it renews the leases of the alerts its
@@ -18,18 +18,31 @@
  * @module
  */
 import type { Sql } from "postgres";
-import { insertAlert, listAlerts, updateAlert } from "./_alerts.ts";
+import {
+  countBacklog,
+  listAcks,
+  listAlertGroups,
+  listAlerts,
+  selectAlert,
+  updateAlert,
+} from "./_alerts.ts";
 import {
   heartbeat,
   insertActionRun,
   selectActionRuns,
   updateActionRun,
 } from "./_action_runs.ts";
-import { claimDue, renewLeases, requeueLapsed } from "./_lease.ts";
-import { migrate } from "./_migrate.ts";
+import { PostgresQueue } from "./_queue.ts";
+import { checkSchema, migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
+import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
 import { redactUrl } from "./_url.ts";
-import { defaultOwner, isConnectionError, openPool } from "./_pool.ts";
+import {
+  canWrite,
+  defaultOwner,
+  isConnectionError,
+  openPool,
+} from "./_pool.ts";
 import { Wake } from "./_wake.ts";
 import {
   claimDueDeliveries,
@@ -38,9 +51,10 @@ import {
   updateDeliveryRow,
 } from "./_deliveries.ts";
 import { PostgresStorm } from "./_storm.ts";
-import { toAlert } from "../records.ts";
 import type {
   ActionRun,
+  AlertGroup,
+  AlertGroupQuery,
   AlertPatch,
   AlertQuery,
   AlertRecord,
@@ -50,8 +64,13 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  QuarantinedAlert,
+  RedeliverOptions,
+  RedeliverResult,
+  Redelivery,
   RequeueOptions,
   Store,
+  StormWindow,
 } from "../store.ts";
 
 export { POSTGRES_SCHEMA_VERSION } from "./_schema.ts";
@@ -67,6 +86,11 @@ export interface PostgresStoreOptions {
   max?: number;
   /** Seconds to wait for a connection before a call fails (the database is away). @default 5 */
   connectTimeout?: number;
+  /**
+   * Read-only (`replay`): every session's transactions are read-only, so any write fails; no
+   * migration (the schema must be current), no heartbeat, no LISTEN. @default false
+   */
+  readOnly?: boolean;
 }
 
 /** Opens the store at `url`, applying missing migrations; throws a clear Error when it cannot. */
@@ -112,12 +136,10 @@ export class PostgresStore implements Store {
   #lazy: Sql;
   #clock: () => Date;
   #wake: Wake;
-  #leaseMs = 0;
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #queue: PostgresQueue;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  /** Alerts claimed here and not yet given an outcome: the leases to renew. */
-  #inProgress = new Set<string>();
   #closed = false;
+  #readOnly: boolean;
 
   /** Prefer {@link openPostgresStore}, which also migrates. */
   constructor(url: string, options: PostgresStoreOptions = {}) {
@@ -130,18 +152,31 @@ export class PostgresStore implements Store {
         max,
         connectTimeout: options.connectTimeout ?? 5,
         name: `blitz ${this.owner}`,
+        readOnly: options.readOnly ?? false,
       });
+    this.#readOnly = options.readOnly ?? false;
     this.#sql = pool("on", options.max ?? 10);
     this.#lazy = pool("off", Math.max(2, Math.ceil((options.max ?? 10) / 2)));
     this.#wake = new Wake(this.#sql);
+    this.#queue = new PostgresQueue({
+      sql: this.#sql,
+      lazy: this.#lazy,
+      wake: this.#wake,
+      owner: this.owner,
+      clock: this.#clock,
+    });
     this.storm = new PostgresStorm(this.#sql, {
       call: (fn) => this.#call(fn),
-      settled: (id) => this.#inProgress.delete(id),
+      settled: (id) => this.#queue.settled(id),
     });
   }
 
   /** Migrates and starts listening for work other instances queue. */
   async open(): Promise<void> {
+    if (this.#readOnly) {
+      await this.#call(() => checkSchema(this.#sql, { where: this.where }));
+      return;
+    }
     await this.#call(() =>
       migrate(this.#sql, { where: this.where, now: () => this.#now() })
     );
@@ -163,61 +198,17 @@ export class PostgresStore implements Store {
   }
 
   insertAlerts(alerts: NewAlert[]): Promise<void> {
-    return this.#call(async () => {
-      if (alerts.length === 0) return;
-      if (alerts.length === 1) {
-        await insertAlert(this.#sql, alerts[0]!, {
-          now: this.#now(),
-          idempotent: false,
-        });
-        this.#wake.announce(1);
-        return;
-      }
-      await this.#sql.begin(async (tx) => {
-        const now = this.#now();
-        for (const alert of alerts) {
-          await insertAlert(tx, alert, { now, idempotent: false });
-        }
-      });
-      this.#wake.announce(alerts.length);
-    });
+    return this.#call(async () => void await this.#queue.insert(alerts, false));
   }
 
   insertAlertsIdempotent(
     alerts: NewAlert[],
   ): Promise<{ id: string; duplicate: boolean }[]> {
-    return this.#call(async () => {
-      if (alerts.length === 0) return [];
-      if (alerts.length === 1) {
-        const result = await insertAlert(this.#sql, alerts[0]!, {
-          now: this.#now(),
-          idempotent: true,
-        });
-        if (!result.duplicate) this.#wake.announce(1);
-        return [result];
-      }
-      const inserted = await this.#sql.begin(async (tx) => {
-        const now = this.#now();
-        const results = [];
-        for (const alert of alerts) {
-          results.push(await insertAlert(tx, alert, { now, idempotent: true }));
-        }
-        return results;
-      }) as { id: string; duplicate: boolean }[];
-      const fresh = inserted.filter((r) => !r.duplicate).length;
-      if (fresh > 0) this.#wake.announce(fresh);
-      return inserted;
-    });
+    return this.#call(() => this.#queue.insert(alerts, true));
   }
 
   getAlert(id: string): Promise<AlertRecord | undefined> {
-    return this.#call(async () => {
-      const [row] = await this.#sql.unsafe(
-        "SELECT * FROM alerts WHERE id = $1",
-        [id],
-      );
-      return row ? toAlert(row) : undefined;
-    });
+    return this.#call(() => selectAlert(this.#sql, id));
   }
 
   updateAlert(
@@ -228,7 +219,7 @@ export class PostgresStore implements Store {
     const durable = options?.durable ?? "jira_keys" in patch;
     // An outcome: stop renewing the lease even if this write fails (then another instance takes over).
     if (patch.status !== undefined && patch.status !== "processing") {
-      this.#inProgress.delete(id);
+      this.#queue.settled(id);
     }
     return this.#call(() =>
       updateAlert(durable ? this.#sql : this.#lazy, id, patch, {
@@ -241,13 +232,16 @@ export class PostgresStore implements Store {
     return this.#call(() => listAlerts(this.#sql, query));
   }
 
+  listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
+    return this.#call(() => listAlertGroups(this.#sql, query));
+  }
+
+  listAcks(query: { limit?: number } = {}): Promise<StormWindow[]> {
+    return this.#call(() => listAcks(this.#sql, query.limit ?? 100));
+  }
+
   backlog(): Promise<number> {
-    return this.#call(async () => {
-      const [row] = await this.#sql.unsafe(
-        "SELECT count(*) AS n FROM alerts WHERE status IN ('queued', 'processing', 'retry')",
-      );
-      return Number(row?.n ?? 0);
-    });
+    return this.#call(() => countBacklog(this.#sql));
   }
 
   async claimNext(
@@ -263,27 +257,16 @@ export class PostgresStore implements Store {
     if (!Number.isInteger(limit) || limit < 1) {
       return Promise.reject(new RangeError(`Invalid limit: ${limit}`));
     }
-    this.#renewEvery(options.leaseMs);
-    return this.#call(async () => {
-      const claimed = await claimDue(this.#lazy, {
-        now: options.now ?? this.#clock(),
-        leaseMs: options.leaseMs,
-        limit,
-        owner: this.owner,
-      });
-      for (const record of claimed) this.#inProgress.add(record.id);
-      return claimed;
-    });
+    return this.#call(() => this.#queue.claim(options));
   }
 
-  requeueStale(options: RequeueOptions = {}): Promise<number> {
-    return this.#call(() =>
-      requeueLapsed(this.#lazy, {
-        now: options.now ?? this.#clock(),
-        all: options.all,
-        quarantineAfter: options.quarantineAfter ?? 3,
-      })
+  async requeueStale(options: RequeueOptions = {}): Promise<number> {
+    const quarantined: QuarantinedAlert[] = [];
+    const requeued = await this.#call(() =>
+      this.#queue.requeue(options, quarantined)
     );
+    if (quarantined.length > 0) options.onQuarantined?.(quarantined);
+    return requeued;
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
@@ -338,6 +321,20 @@ export class PostgresStore implements Store {
     return this.#call(() => selectDeliveries(this.#sql, alertId));
   }
 
+  redeliver(options: RedeliverOptions): Promise<RedeliverResult> {
+    const now = options.now ?? this.#clock();
+    return this.#call(async () => {
+      const result = await redeliverRows(this.#sql, { ...options, now });
+      const emails = result.redelivered.filter((r) => r.email).length;
+      if (!options.dryRun && emails > 0) this.#wake.announce(emails);
+      return result;
+    });
+  }
+
+  listRedeliveries(alertId: string): Promise<Redelivery[]> {
+    return this.#call(() => selectRedeliveries(this.#sql, alertId));
+  }
+
   purge(
     options: { alertsBefore: Date; emailsBefore: Date; limit: number },
   ): Promise<PurgeCounts> {
@@ -353,20 +350,8 @@ export class PostgresStore implements Store {
 
   async ping(): Promise<boolean> {
     if (this.#closed) return false;
-    try {
-      // A real write, rolled back: fails on a read-only standby after a failover, too.
-      await this.#call(() =>
-        this.#sql.begin(async (tx) => {
-          await tx.unsafe(
-            "UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT max(version) FROM schema_migrations)",
-          );
-          throw new Rollback();
-        })
-      );
-      return true;
-    } catch (err) {
-      return err instanceof Rollback;
-    }
+    // A real write, rolled back: fails on a read-only standby after a failover, too.
+    return await this.#call(() => canWrite(this.#sql)).catch(() => false);
   }
 
   /** The client, for `store copy` and tests in this folder's family. */
@@ -377,7 +362,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#renewTimer);
+    this.#queue.stop();
     clearInterval(this.#heartbeatTimer);
     await this.#wake.close();
     await Promise.all([
@@ -393,10 +378,6 @@ export class PostgresStore implements Store {
       this.lastError = undefined;
       return result;
     } catch (err) {
-      if (err instanceof Rollback) {
-        this.lastError = undefined;
-        throw err;
-      }
       if (isConnectionError(err)) {
         this.lastError = `PostgreSQL ${this.where} unreachable: ${
           (err as Error).message
@@ -404,21 +385,6 @@ export class PostgresStore implements Store {
       }
       throw err;
     }
-  }
-
-  /** Starts (or re-times) the renewal of this instance's leases, every third of the lease. */
-  #renewEvery(leaseMs: number): void {
-    if (leaseMs === this.#leaseMs || this.#closed) return;
-    this.#leaseMs = leaseMs;
-    clearInterval(this.#renewTimer);
-    this.#renewTimer = setInterval(() => {
-      const until = new Date(this.#clock().getTime() + this.#leaseMs);
-      const ids = [...this.#inProgress];
-      renewLeases(this.#lazy, { owner: this.owner, until, ids }).catch(() => {
-        // the database is away: the leases lapse unless it is back in time, and are then re-claimed
-      });
-    }, Math.max(50, Math.floor(leaseMs / 3)));
-    Deno.unrefTimer(this.#renewTimer);
   }
 
   #now(): string {
@@ -431,6 +397,3 @@ export const HEARTBEAT_MS = 5_000;
 
 /** An instance silent this long is gone: its action runs still "running" read as "unknown". */
 export const GONE_AFTER_MS = 30_000;
-
-/** Thrown inside `ping`'s transaction to roll it back. */
-class Rollback extends Error {}

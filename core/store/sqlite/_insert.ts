@@ -28,7 +28,7 @@ export function insertAlert(
       : toIso(alert.received_at, "received_at"),
     now,
     alert.status ?? "queued",
-    stringifyJson(alert.alert), // big integers digit for digit
+    alert.alert_json ?? stringifyJson(alert.alert), // big integers digit for digit
     alert.idempotency_key ?? null,
   );
 }

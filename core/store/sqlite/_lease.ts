@@ -6,7 +6,11 @@
  */
 import type { StatementSync } from "node:sqlite";
 import { toAlert } from "./_schema.ts";
-import { type AlertRecord, quarantineReason } from "../store.ts";
+import {
+  type AlertRecord,
+  type QuarantinedAlert,
+  quarantineReason,
+} from "../store.ts";
 
 /**
  * Leases up to `limit` due alerts, oldest first (queued, and retries whose time has come), inside the
@@ -46,21 +50,38 @@ export function claimDue(
 
 /**
  * Requeues processing alerts whose lease lapsed before `now` (every one with `all`), quarantining as
- * "failed" those interrupted `quarantineAfter` times in a row; returns how many were requeued.
+ * "failed" those interrupted `quarantineAfter` times in a row (pushed onto `quarantined`); returns
+ * how many were requeued.
  */
 export function requeueLapsed(
   sql: (sql: string) => StatementSync,
   options: { now: Date; all?: boolean | undefined; quarantineAfter: number },
+  quarantined: QuarantinedAlert[] = [],
 ): number {
   const now = options.now.toISOString();
   const stale = options.all
     ? ""
     : "AND (lease_until IS NULL OR lease_until < :now)";
   const n = options.quarantineAfter;
-  sql(
+  const reason = quarantineReason(n);
+  // Read, then set, in the caller's one write: the claims before they are reset go in the log line.
+  const pills = sql(
+    `SELECT rowid AS seq, id, detector, claims FROM alerts
+    WHERE status = 'processing' ${stale} AND claims >= :n`,
+  ).all(options.all ? { n } : { now, n });
+  const quarantine = sql(
     `UPDATE alerts SET status = 'failed', lease_until = NULL, claims = 0, updated_at = :now,
-    last_error = :reason WHERE status = 'processing' ${stale} AND claims >= :n`,
-  ).run({ now, n, reason: quarantineReason(n) });
+    last_error = :reason WHERE rowid = :seq`,
+  );
+  for (const pill of pills) {
+    quarantine.run({ now, reason, seq: pill.seq! });
+    quarantined.push({
+      id: pill.id as string,
+      detector: pill.detector as string,
+      attempts: Number(pill.claims),
+      reason,
+    });
+  }
   const update =
     `UPDATE alerts SET status = 'queued', lease_until = NULL, updated_at = :now
     WHERE status = 'processing' ${stale}`;

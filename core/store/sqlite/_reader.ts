@@ -7,7 +7,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { alertSelect } from "./_list.ts";
 import { toAlert } from "./_schema.ts";
-import type { AlertQuery, AlertRecord } from "../store.ts";
+import { toSilence } from "../records.ts";
+import type { AlertQuery, AlertRecord, Silence } from "../store.ts";
 
 /** Read-only access to the alerts of a store file. */
 export interface StoreReader {
@@ -30,6 +31,14 @@ export interface StoreReader {
     definition: string;
     paths: string[];
   }[];
+  /**
+   * Storm control's operator input (`replay`): every silence, oldest first, and the acks in effect
+   * (none on an older store).
+   */
+  stormInput(): {
+    silences: Silence[];
+    acks: { fingerprint: string; acked_by: string; acked_at: string }[];
+  };
   close(): void;
 }
 
@@ -82,6 +91,25 @@ export function openSqliteReader(path: string): StoreReader {
         return []; // a store from before storm control
       }
     },
+    stormInput() {
+      try {
+        return {
+          silences: db.prepare(
+            "SELECT * FROM silences ORDER BY created_at, id",
+          ).all().map(toSilence),
+          acks: db.prepare(
+            `SELECT fingerprint, acked_by, acked_at FROM storm_windows WHERE acked_at IS NOT NULL
+            ORDER BY acked_at, fingerprint`,
+          ).all().map((row) => ({
+            fingerprint: row.fingerprint as string,
+            acked_by: (row.acked_by as string | null) ?? "",
+            acked_at: row.acked_at as string,
+          })),
+        };
+      } catch {
+        return { silences: [], acks: [] }; // a store from before storm control
+      }
+    },
     close() {
       db.close();
     },
@@ -97,6 +125,7 @@ const TABLES = [
   "silences",
   "storm_breaker",
   "storm_groups",
+  "redeliveries",
 ];
 
 /** `table` when it is one of the store's tables (names are never taken from input into SQL otherwise). */

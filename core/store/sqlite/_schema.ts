@@ -163,6 +163,24 @@ export const MIGRATIONS: readonly string[] = [
   // 7: issue 16: claims since the alert's processing last ended, counted when it is claimed; an alert
   // found "processing" with 3 of them was interrupted 3 times in a row and is quarantined.
   `ALTER TABLE alerts ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;`,
+  // 8: storm control (issue 11): a fingerprint whose last email was its resolve (the next firing is
+  // mailed at once; a repeated resolve is suppressed).
+  `ALTER TABLE storm_windows ADD COLUMN resolved_at TEXT;`,
+  // 9: issue 16: who re-queued an alert's failed deliveries, and when (`deno task redeliver`, the
+  // alert page's button); `channels` is a JSON array of {channel, event}.
+  `CREATE TABLE redeliveries (
+    id TEXT PRIMARY KEY,
+    alert_id TEXT NOT NULL REFERENCES alerts (id),
+    detector TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    email INTEGER NOT NULL,
+    channels TEXT NOT NULL,
+    previous_attempts INTEGER NOT NULL,
+    previous_error TEXT
+  ) STRICT;
+  CREATE INDEX redeliveries_alert ON redeliveries (alert_id, at);`,
 ];
 
 /** The schema version this code creates and understands. */

@@ -1,28 +1,36 @@
 /**
  * Storm control on the SQLite store ({@link StormStore}): each decision is one write transaction of
- * the group commit (read the window, apply `decideWindow`, write the window, the alert and the timer),
- * so concurrent alerts of one fingerprint, in this process or another on the same file, are decided
- * one after the other. Timers are rows claimed with a lease, like queue items.
+ * the group commit (read the window, run the shared flow of `../storm_plan.ts` with the reads of
+ * `_storm_sql.ts`, write its plan), so concurrent alerts of one fingerprint, in this process or
+ * another on the same file, are decided one after the other. Timers are rows claimed with a lease,
+ * like queue items.
  *
  * @module
  */
 import type { StatementSync } from "node:sqlite";
 import { toAlert, toSilence, toTimer, toWindow } from "./_schema.ts";
-import { applyBreaker, breakerTick } from "./_storm_breaker.ts";
+import { insertTimer, readRow, writePlan } from "./_storm_sql.ts";
 import {
-  type AlertRecord,
-  decideWindow,
-  groupStep,
-  heldWindow,
-  type NewSilence,
-  type Silence,
-  type StormDecision,
-  type StormGroup,
-  type StormInput,
-  type StormStore,
-  type StormTimer,
-  type StormWindow,
-  type SuppressedBy,
+  byDue,
+  countsByReason,
+  drive,
+  handedOver,
+  planBreaker,
+  planBreakerTick,
+  planDecision,
+  planSilenced,
+  silenceEndTimer,
+} from "../storm_plan.ts";
+import type {
+  AlertRecord,
+  NewSilence,
+  Silence,
+  StormDecision,
+  StormInput,
+  StormStore,
+  StormTimer,
+  StormWindow,
+  SuppressedBy,
 } from "../store.ts";
 
 /** What the storm part needs of its store: the group commit's write and transaction, and statements. */
@@ -48,145 +56,32 @@ export class SqliteStorm implements StormStore {
     return this.#deps.write(() => {
       const found = sql("SELECT * FROM storm_windows WHERE fingerprint = ?")
         .get(input.fingerprint);
-      const row = found ? toWindow(found) : undefined;
-      let { decision, window } = decideWindow(row, input);
-      if (decision.action === "notify" && input.breaker) {
-        const breaker = applyBreaker(sql, {
-          detector: input.detector,
-          now: input.now,
-          perHour: input.breaker.perHour,
-        }, (id, due, ref) => schedule(sql, id, due, ref));
-        if (breaker.held) {
-          // Storm mode: no email, so no window opens; the alert waits for the 15-minute digest.
-          decision = {
-            action: "suppress",
-            reason: "breaker",
-            rate: breaker.rate,
-            ...(breaker.notice ? { notice: breaker.notice } : {}),
-          };
-          window = heldWindow(row, input);
-        }
-      }
-      let groupKey: string | undefined;
-      if (decision.action === "notify" && input.group) {
-        const found = sql("SELECT * FROM storm_groups WHERE group_key = ?").get(
-          input.group.key,
-        );
-        const step = groupStep(found ? toGroup(found) : undefined, {
-          detector: input.detector,
-          now: input.now,
-          group: input.group,
-        });
-        writeGroup(sql, step.group);
-        if (step.schedule) {
-          insertTimer(sql, {
-            id: `group:${input.group.key}:${step.schedule}`,
-            kind: "group",
-            due_at: step.schedule,
-            ref: { group_key: input.group.key, detector: input.detector },
-          });
-        }
-        if (step.join) {
-          // The window opens (its repeats are counted against this alert), the email is the batch's.
-          groupKey = input.group.key;
-          decision = {
-            action: "suppress",
-            reason: "group",
-            groupKey: input.group.key,
-          };
-        }
-      }
-      writeWindow(sql, window);
-      const at = input.now.toISOString();
-      if (decision.action === "suppress") {
-        sql(
-          `UPDATE alerts SET status = 'suppressed', fingerprint = ?, suppressed_by = ?, notified_id = ?,
-          silence_id = ?, group_key = ?, lease_until = NULL, updated_at = ? WHERE id = ?`,
-        ).run(
-          input.fingerprint,
-          decision.reason,
-          decision.notifiedId ?? null,
-          decision.silenceId ?? null,
-          groupKey ?? null,
-          at,
-          input.alertId,
-        );
-        if (groupKey && input.policy.digest) {
-          insertTimer(sql, {
-            id: `window:${input.alertId}`,
-            kind: "window",
-            due_at: new Date(input.now.getTime() + window.window_ms)
-              .toISOString(),
-            ref: {
-              fingerprint: input.fingerprint,
-              alert_id: input.alertId,
-              detector: input.detector,
-              opened_at: at,
-            },
-          });
-        }
-        if (decision.silenceId) {
-          sql("UPDATE silences SET suppressed = suppressed + 1 WHERE id = ?")
-            .run(decision.silenceId);
-        }
-      } else {
-        sql("UPDATE alerts SET fingerprint = ? WHERE id = ?").run(
-          input.fingerprint,
-          input.alertId,
-        );
-        if (input.policy.digest) {
-          insertTimer(sql, {
-            id: `window:${input.alertId}`,
-            kind: "window",
-            due_at: decision.windowEnd,
-            ref: {
-              fingerprint: input.fingerprint,
-              alert_id: input.alertId,
-              detector: input.detector,
-              opened_at: at,
-            },
-          });
-        }
-      }
-      return decision;
+      const steps = planDecision(found ? toWindow(found) : undefined, input);
+      return writePlan(
+        sql,
+        drive(steps, (what) => readRow(sql, what)),
+        input.now,
+      );
     });
   }
 
   silenced(alertId: string, silenceId: string, at: Date): Promise<void> {
-    const { sql } = this.#deps;
-    return this.#deps.write(() => {
-      sql(
-        `UPDATE alerts SET status = 'suppressed', suppressed_by = 'silence', silence_id = ?,
-        lease_until = NULL, updated_at = ? WHERE id = ?`,
-      ).run(silenceId, at.toISOString(), alertId);
-      sql("UPDATE silences SET suppressed = suppressed + 1 WHERE id = ?").run(
-        silenceId,
-      );
-    });
+    return this.#deps.write(() =>
+      writePlan(this.#deps.sql, planSilenced(alertId, silenceId), at)
+    );
   }
 
   breaker(
     input: { alertId: string; detector: string; now: Date; perHour: number },
   ): Promise<{ held: boolean; notice?: "on"; rate: number }> {
     const { sql } = this.#deps;
-    return this.#deps.write(() => {
-      const outcome = applyBreaker(
+    return this.#deps.write(() =>
+      writePlan(
         sql,
-        input,
-        (id, due, ref) => schedule(sql, id, due, ref),
-      );
-      if (outcome.held) {
-        sql(
-          `UPDATE alerts SET status = 'suppressed', suppressed_by = 'breaker', lease_until = NULL,
-          updated_at = ? WHERE id = ?`,
-        ).run(input.now.toISOString(), input.alertId);
-      }
-      return {
-        held: outcome.held,
-        rate: outcome.rate,
-        ...(outcome.notice ? { notice: outcome.notice } : {}),
-      };
-    });
+        drive(planBreaker(input), (what) => readRow(sql, what)),
+        input.now,
+      )
+    );
   }
 
   flushGroup(
@@ -211,11 +106,7 @@ export class SqliteStorm implements StormStore {
       sql(
         "UPDATE storm_groups SET flush_at = NULL, last_sent_at = ? WHERE group_key = ?",
       ).run(at, groupKey);
-      return rows.map((r, i) => ({
-        ...r,
-        ...(i > 0 ? { notified_id: rows[0]!.id } : {}),
-        message_id: options.messageId,
-      }));
+      return handedOver(rows, options.messageId);
     });
   }
 
@@ -227,7 +118,11 @@ export class SqliteStorm implements StormStore {
   > {
     const { sql } = this.#deps;
     return this.#deps.write(() =>
-      breakerTick(sql, input, (id, due, ref) => schedule(sql, id, due, ref))
+      writePlan(
+        sql,
+        drive(planBreakerTick(input), (what) => readRow(sql, what)),
+        input.now,
+      )
     );
   }
 
@@ -293,9 +188,7 @@ export class SqliteStorm implements StormStore {
           SELECT id FROM storm_timers WHERE done_at IS NULL AND due_at <= :at
           AND (lease_until IS NULL OR lease_until <= :at) ORDER BY due_at, id LIMIT :limit
         ) RETURNING *`,
-      ).all({ lease, at, limit: options.limit }).map(toTimer).sort((a, b) =>
-        a.due_at < b.due_at ? -1 : a.due_at > b.due_at ? 1 : 0
-      );
+      ).all({ lease, at, limit: options.limit }).map(toTimer).sort(byDue);
     }, { durable: false });
   }
 
@@ -325,12 +218,7 @@ export class SqliteStorm implements StormStore {
         silence.comment,
         at.toISOString(),
       )!;
-      insertTimer(sql, {
-        id: `silence_end:${silence.id}`,
-        kind: "silence_end",
-        due_at: silence.ends_at,
-        ref: { silence_id: silence.id },
-      });
+      insertTimer(sql, silenceEndTimer(silence));
       return toSilence(row);
     });
   }
@@ -384,94 +272,9 @@ export class SqliteStorm implements StormStore {
         `SELECT suppressed_by, count(*) AS n FROM alerts WHERE ${column} = ? AND status = 'suppressed'
         GROUP BY suppressed_by`,
       ).all(value);
-      const counts: Partial<Record<SuppressedBy, number>> = {};
-      for (const row of rows) {
-        counts[row.suppressed_by as SuppressedBy] = Number(row.n);
-      }
-      return counts;
+      return countsByReason(rows);
     });
   }
-}
-
-/** Writes a fingerprint's window (insert or replace). */
-function writeWindow(
-  sql: (sql: string) => StatementSync,
-  w: StormWindow,
-): void {
-  sql(
-    `INSERT INTO storm_windows (fingerprint, detector, definition, paths, fp_values, notified_id, notified_at,
-      window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (fingerprint) DO UPDATE SET notified_id = excluded.notified_id,
-      notified_at = excluded.notified_at, window_ms = excluded.window_ms, window_end = excluded.window_end,
-      since_count = excluded.since_count, total = excluded.total, last_seen_at = excluded.last_seen_at,
-      acked_by = excluded.acked_by, acked_at = excluded.acked_at`,
-  ).run(
-    w.fingerprint,
-    w.detector,
-    w.definition,
-    JSON.stringify(w.paths),
-    JSON.stringify(w.values),
-    w.notified_id ?? null,
-    w.notified_at ?? null,
-    w.window_ms,
-    w.window_end,
-    w.since_count,
-    w.total,
-    w.first_seen_at,
-    w.last_seen_at,
-    w.acked_by ?? null,
-    w.acked_at ?? null,
-  );
-}
-
-function insertTimer(
-  sql: (sql: string) => StatementSync,
-  timer: StormTimer,
-): void {
-  sql(
-    `INSERT INTO storm_timers (id, kind, due_at, ref) VALUES (?, ?, ?, ?)
-    ON CONFLICT (id) DO NOTHING`,
-  ).run(timer.id, timer.kind, timer.due_at, JSON.stringify(timer.ref));
-}
-
-function toGroup(row: Record<string, unknown>): StormGroup {
-  const group: StormGroup = {
-    group_key: row.group_key as string,
-    detector: row.detector as string,
-    paths: JSON.parse(row.paths as string),
-    values: JSON.parse(row.fp_values as string),
-  };
-  if (row.last_sent_at !== null) {
-    group.last_sent_at = row.last_sent_at as string;
-  }
-  if (row.flush_at !== null) group.flush_at = row.flush_at as string;
-  return group;
-}
-
-function writeGroup(sql: (sql: string) => StatementSync, g: StormGroup): void {
-  sql(
-    `INSERT INTO storm_groups (group_key, detector, paths, fp_values, last_sent_at, flush_at)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at,
-      flush_at = excluded.flush_at`,
-  ).run(
-    g.group_key,
-    g.detector,
-    JSON.stringify(g.paths),
-    JSON.stringify(g.values),
-    g.last_sent_at ?? null,
-    g.flush_at ?? null,
-  );
-}
-
-function schedule(
-  sql: (sql: string) => StatementSync,
-  id: string,
-  due: string,
-  ref: Record<string, string>,
-): void {
-  insertTimer(sql, { id, kind: "breaker", due_at: due, ref });
 }
 
 /** Runs synchronous work as a promise, so a throw becomes a rejection. */

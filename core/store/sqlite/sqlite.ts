@@ -37,16 +37,21 @@ import {
   updateDeliveryRow,
 } from "./_deliveries.ts";
 import { findDuplicate, insertAlert } from "./_insert.ts";
-import { alertSelect } from "./_list.ts";
+import { acksQuery, alertSelect, groupsSelect } from "./_list.ts";
+import { toGroup } from "../alert_groups.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
 import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
-import { toAlert } from "./_schema.ts";
+import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
+import { toAlert, toWindow } from "./_schema.ts";
 import { alertUpdate } from "./_update.ts";
 import { SqliteStorm } from "./_storm.ts";
 import { dirname } from "../../paths.ts";
+import { isDiskFull } from "../store.ts";
 import type {
   ActionRun,
+  AlertGroup,
+  AlertGroupQuery,
   AlertPatch,
   AlertQuery,
   AlertRecord,
@@ -56,9 +61,14 @@ import type {
   NewAlert,
   NewChannelDelivery,
   PurgeCounts,
+  QuarantinedAlert,
+  RedeliverOptions,
+  RedeliverResult,
+  Redelivery,
   RequeueOptions,
   Store,
   StormStore,
+  StormWindow,
 } from "../store.ts";
 
 export { SQLITE_SCHEMA_VERSION } from "./_schema.ts";
@@ -119,6 +129,11 @@ export class SqliteStore implements Store {
   #path: string;
   /** Set by `close`, which may leave the connection open for the process's exit. */
   #closed = false;
+  /**
+   * The last write refused for a full disk, while no write has committed since: `ping` then tries a
+   * real committed write instead of a rolled-back one (which succeeds on a full disk).
+   */
+  #full: { at: string; message: string } | undefined;
   /** Storm control's windows, timers and silences (`_storm.ts`), on this connection's group commit. */
   readonly storm: StormStore;
 
@@ -143,7 +158,7 @@ export class SqliteStore implements Store {
       sql: (sql) => this.#sql(sql),
     });
     this.storm = new SqliteStorm({
-      write: (fn, options) => this.#commit.write(fn, options),
+      write: (fn, options) => this.#write(fn, options),
       transaction: (fn) => this.#commit.transaction(fn),
       sql: (sql) => this.#sql(sql),
     });
@@ -180,33 +195,46 @@ export class SqliteStore implements Store {
   }
 
   insertAlerts(alerts: NewAlert[]): Promise<void> {
-    return this.#commit.write(() => {
-      if (alerts.length === 1) this.#insert(alerts[0]!); // one statement is already atomic
-      else if (alerts.length > 1) {
-        this.#commit.transaction(() =>
-          alerts.forEach((alert) => this.#insert(alert))
-        );
-      }
-    }, { single: alerts.length <= 1 });
+    return this.#write(
+      () => {
+        const now = this.#now();
+        if (alerts.length === 1) this.#insert(alerts[0]!, now); // one statement is already atomic
+        else if (alerts.length > 1) {
+          this.#commit.transaction(() =>
+            alerts.forEach((alert) => this.#insert(alert, now))
+          );
+        }
+      },
+      { single: alerts.length <= 1 },
+      true,
+    );
   }
 
   insertAlertsIdempotent(
     alerts: NewAlert[],
   ): Promise<{ id: string; duplicate: boolean }[]> {
-    const insertNew = (alert: NewAlert) => {
+    // One clock reading per call: the alerts of one request share their updated_at.
+    const insertNew = (alert: NewAlert, now: string) => {
       const found = findDuplicate(this.#sql, alert);
       if (found !== undefined) return { id: found, duplicate: true };
-      this.#insert(alert);
+      this.#insert(alert, now);
       return { id: alert.id, duplicate: false };
     };
     // One alert: a lookup and at most one INSERT, atomic without a savepoint of its own.
     if (alerts.length === 1) {
-      return this.#commit.write(() => [insertNew(alerts[0]!)], {
+      return this.#write(() => [insertNew(alerts[0]!, this.#now())], {
         single: true,
-      });
+      }, true);
     }
-    return this.#commit.write(() =>
-      this.#commit.transaction(() => alerts.map(insertNew))
+    return this.#write(
+      () => {
+        const now = this.#now();
+        return this.#commit.transaction(() =>
+          alerts.map((alert) => insertNew(alert, now))
+        );
+      },
+      {},
+      true,
     );
   }
 
@@ -222,7 +250,7 @@ export class SqliteStore implements Store {
     patch: AlertPatch,
     options?: { durable?: boolean },
   ): Promise<void> {
-    return this.#commit.write(() => {
+    return this.#write(() => {
       const { sql, params } = alertUpdate(id, patch, { now: this.#now() });
       const { changes } = this.#sql(sql).run(params);
       if (Number(changes) === 0) {
@@ -236,7 +264,7 @@ export class SqliteStore implements Store {
   ): Promise<PurgeCounts> {
     // One batch is one bookkeeping commit (a savepoint in the group commit): a crash loses at most a
     // batch to be cleared again.
-    return this.#commit.write(() =>
+    return this.#write(() =>
       purgeBatch((sql) => this.#sql(sql), {
         alertsBefore: options.alertsBefore.toISOString(),
         emailsBefore: options.emailsBefore.toISOString(),
@@ -253,6 +281,20 @@ export class SqliteStore implements Store {
     });
   }
 
+  listAlertGroups(query: AlertGroupQuery = {}): Promise<AlertGroup[]> {
+    return settle(() => {
+      const { sql, params } = groupsSelect(query);
+      return this.#sql(sql).all(params).map(toGroup);
+    });
+  }
+
+  listAcks(query: { limit?: number } = {}): Promise<StormWindow[]> {
+    return settle(() => {
+      const { sql, params } = acksQuery(query.limit ?? 100);
+      return this.#sql(sql).all(params).map(toWindow);
+    });
+  }
+
   backlog(): Promise<number> {
     return settle(() =>
       Number(
@@ -266,7 +308,7 @@ export class SqliteStore implements Store {
   claimNext(
     options: { now?: Date; leaseMs: number },
   ): Promise<AlertRecord | undefined> {
-    return this.#commit.write(
+    return this.#write(
       () =>
         claimDue(this.#sql, {
           now: options.now ?? this.#clock(),
@@ -280,7 +322,7 @@ export class SqliteStore implements Store {
   claimBatch(
     options: { now?: Date; leaseMs: number; limit: number },
   ): Promise<AlertRecord[]> {
-    return this.#commit.write(() => {
+    return this.#write(() => {
       const { limit } = options;
       if (!Number.isInteger(limit) || limit < 1) {
         throw new RangeError(`Invalid limit: ${limit}`);
@@ -293,20 +335,23 @@ export class SqliteStore implements Store {
     }, { durable: false });
   }
 
-  requeueStale(options: RequeueOptions = {}): Promise<number> {
-    return this.#commit.write(
+  async requeueStale(options: RequeueOptions = {}): Promise<number> {
+    const quarantined: QuarantinedAlert[] = [];
+    const requeued = await this.#write(
       () =>
         requeueLapsed(this.#sql, {
           now: options.now ?? this.#clock(),
           all: options.all,
           quarantineAfter: options.quarantineAfter ?? 3,
-        }),
-      { single: false, durable: false }, // two statements: quarantine, then requeue
+        }, quarantined),
+      { single: false, durable: false }, // several statements: quarantine, then requeue
     );
+    if (quarantined.length > 0) options.onQuarantined?.(quarantined);
+    return requeued;
   }
 
   consumeNonce(run: ActionRun): Promise<{ run: ActionRun; created: boolean }> {
-    return this.#commit.write(() =>
+    return this.#write(() =>
       this.#commit.transaction(() => insertActionRun(this.#sql, run))
     );
   }
@@ -315,7 +360,7 @@ export class SqliteStore implements Store {
     nonce: string,
     patch: Partial<Pick<ActionRun, "finished_at" | "status" | "steps">>,
   ): Promise<void> {
-    return this.#commit.write(
+    return this.#write(
       () => updateActionRun(this.#sql, nonce, patch),
       { single: true },
     );
@@ -326,7 +371,7 @@ export class SqliteStore implements Store {
   }
 
   insertDeliveries(deliveries: NewChannelDelivery[]): Promise<void> {
-    return this.#commit.write(() => {
+    return this.#write(() => {
       if (deliveries.length === 0) return;
       this.#commit.transaction(() =>
         insertDeliveryRows(this.#sql, deliveries, this.#now())
@@ -337,7 +382,7 @@ export class SqliteStore implements Store {
   claimDeliveries(
     options: { now?: Date; leaseMs: number; limit: number },
   ): Promise<ChannelDelivery[]> {
-    return this.#commit.write(() => {
+    return this.#write(() => {
       const { limit } = options;
       if (!Number.isInteger(limit) || limit < 1) {
         throw new RangeError(`Invalid limit: ${limit}`);
@@ -354,7 +399,7 @@ export class SqliteStore implements Store {
     key: ChannelDeliveryKey,
     patch: ChannelDeliveryPatch,
   ): Promise<void> {
-    return this.#commit.write(
+    return this.#write(
       () => updateDeliveryRow(this.#sql, key, patch, this.#now()),
       { single: true, durable: false },
     );
@@ -362,6 +407,20 @@ export class SqliteStore implements Store {
 
   listDeliveries(alertId: string): Promise<ChannelDelivery[]> {
     return settle(() => selectDeliveries(this.#sql, alertId));
+  }
+
+  redeliver(options: RedeliverOptions): Promise<RedeliverResult> {
+    const now = options.now ?? this.#clock();
+    if (options.dryRun) {
+      // Reads only: the same selection, nothing written.
+      return settle(() => redeliverRows(this.#sql, { ...options, now }));
+    }
+    // A promise to the person who asked (and the audit trail): durable.
+    return this.#write(() => redeliverRows(this.#sql, { ...options, now }));
+  }
+
+  listRedeliveries(alertId: string): Promise<Redelivery[]> {
+    return settle(() => selectRedeliveries(this.#sql, alertId));
   }
 
   /** Group commits so far: `full` made durable (fsynced), `normal` bookkeeping only. */
@@ -381,6 +440,23 @@ export class SqliteStore implements Store {
 
   ping(): Promise<boolean> {
     if (this.#commit.broken || this.#closed) return Promise.resolve(false);
+    if (this.#full) {
+      // A rolled-back write succeeds on a full disk: only a real commit of what an alert needs (a
+      // row of about 2 KB in the alerts table and its indexes, inserted and deleted) says that
+      // space came back.
+      return this.#write(
+        () => {
+          const at = this.#now();
+          this.#sql(
+            `INSERT INTO alerts (id, detector, received_at, updated_at, status, alert_json)
+          VALUES (:id, '', :at, :at, 'probe', :json)`,
+          ).run({ id: PROBE_ID, at, json: PROBE_JSON });
+          this.#sql("DELETE FROM alerts WHERE id = ?").run(PROBE_ID);
+        },
+        { durable: false },
+        true,
+      ).then(() => true, () => false);
+    }
     // A checkpoint holds the write lock until the database file is fsynced: writes wait, nothing fails.
     if (this.#commit.checkpointing) return Promise.resolve(true);
     try {
@@ -422,8 +498,39 @@ export class SqliteStore implements Store {
     this.#statements.clear();
   }
 
-  #insert(alert: NewAlert): void {
-    insertAlert(this.#sql, alert, { now: this.#now() });
+  /**
+   * Every write goes through here to the group commit: a write refused for a full disk marks the store
+   * full. Only a committed alert insert (`accepts`: new alerts, or `ping`'s probe of one) clears it: a
+   * small bookkeeping write can still fit on a disk too full for an alert.
+   */
+  #write<T>(
+    fn: () => T,
+    options?: { single?: boolean; durable?: boolean },
+    accepts = false,
+  ): Promise<T> {
+    return this.#commit.write(fn, options).then((value) => {
+      if (accepts) this.#full = undefined;
+      return value;
+    }, (err: unknown) => {
+      if (isDiskFull(err)) {
+        this.#full ??= {
+          at: this.#now(),
+          message: err instanceof Error ? err.message : String(err),
+        };
+      }
+      throw err;
+    });
+  }
+
+  /** Why the store cannot be written right now, for `/healthz`: a full disk, or a failed fsync. */
+  get lastError(): string | undefined {
+    if (this.#commit.broken) return this.#commit.broken.message;
+    if (!this.#full) return undefined;
+    return `The disk of the store "${this.#path}" is full (${this.#full.message}) since ${this.#full.at}: new alerts are refused with 503; free space on it and Blitz resumes by itself`;
+  }
+
+  #insert(alert: NewAlert, now: string): void {
+    insertAlert(this.#sql, alert, { now });
   }
 
   /** The prepared statement for `sql`, prepared once and reused; an arrow, so helpers take it as is. */
@@ -439,6 +546,10 @@ export class SqliteStore implements Store {
     return this.#clock().toISOString();
   }
 }
+
+/** `ping`'s probe of a full disk: an alert row inserted and deleted in one committed write. */
+const PROBE_ID = "00000000-0000-0000-0000-000000000000-health-probe";
+const PROBE_JSON = JSON.stringify({ probe: "x".repeat(2048) });
 
 /** The WAL size up to which an exiting process leaves it for the next (see `close`): 128 pages of 8 KiB. */
 const LEAVE_WAL_BELOW = 1024 * 1024;

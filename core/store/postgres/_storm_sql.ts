@@ -1,0 +1,160 @@
+/**
+ * Storm control's statements on the PostgreSQL store: the reads a decision asks for (`readRow`, for
+ * `../storm_plan.ts`), each after a transaction-scoped advisory lock on its detector or group (so
+ * instances count and batch one after the other), and the writes of its plan (`writePlan`), all in
+ * the caller's transaction. Counts are `count + 1` in the statement, never read-modify-write.
+ *
+ * @module
+ */
+import type { Sql, TransactionSql } from "postgres";
+import { toBreaker, toGroup } from "../records.ts";
+import type { StormPlan, StormRead, StormRow } from "../storm_plan.ts";
+import type {
+  BreakerState,
+  StormGroup,
+  StormTimer,
+  StormWindow,
+} from "../store.ts";
+
+type Db = Sql | TransactionSql;
+
+/** Takes a transaction-scoped advisory lock on `key` (`storm:<fingerprint>`, `group:<key>`, …). */
+export async function lock(db: Db, key: string): Promise<void> {
+  await db.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))", [
+    key,
+  ]);
+}
+
+/** A row a decision asks for, under its lock. */
+export async function readRow(db: Db, what: StormRead): Promise<StormRow> {
+  if (what.read === "breaker") {
+    await lock(db, `breaker:${what.detector}`);
+    const [row] = await db.unsafe(
+      "SELECT * FROM storm_breaker WHERE detector = $1",
+      [what.detector],
+    );
+    return row ? toBreaker(row) : undefined;
+  }
+  await lock(db, `group:${what.key}`);
+  const [row] = await db.unsafe(
+    "SELECT * FROM storm_groups WHERE group_key = $1",
+    [what.key],
+  );
+  return row ? toGroup(row) : undefined;
+}
+
+/** Writes a decision's plan (in the caller's transaction) and returns its result. */
+export async function writePlan<T>(
+  db: Db,
+  plan: StormPlan<T>,
+  at: Date,
+): Promise<T> {
+  if (plan.breaker) await writeBreaker(db, plan.breaker);
+  if (plan.group) await writeGroup(db, plan.group);
+  if (plan.window) await writeWindow(db, plan.window);
+  for (const timer of plan.timers) await insertTimer(db, timer);
+  const mark = plan.alert;
+  if (mark?.suppressed) {
+    await db.unsafe(
+      `UPDATE alerts SET status = 'suppressed', fingerprint = $1, suppressed_by = $2, notified_id = $3,
+      silence_id = $4, group_key = $5, lease_until = NULL, lease_owner = NULL, updated_at = $6
+      WHERE id = $7`,
+      [
+        mark.fingerprint ?? null,
+        mark.suppressed.reason,
+        mark.suppressed.notifiedId ?? null,
+        mark.suppressed.silenceId ?? null,
+        mark.suppressed.groupKey ?? null,
+        at.toISOString(),
+        mark.id,
+      ],
+    );
+  } else if (mark?.fingerprint) {
+    await db.unsafe("UPDATE alerts SET fingerprint = $1 WHERE id = $2", [
+      mark.fingerprint,
+      mark.id,
+    ]);
+  }
+  if (plan.silence) {
+    await db.unsafe(
+      "UPDATE silences SET suppressed = suppressed + 1 WHERE id = $1",
+      [plan.silence],
+    );
+  }
+  return plan.result;
+}
+
+/** Schedules a timer unless one with its id exists. */
+export async function insertTimer(db: Db, timer: StormTimer): Promise<void> {
+  await db.unsafe(
+    "INSERT INTO storm_timers (id, kind, due_at, ref) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    [timer.id, timer.kind, timer.due_at, JSON.stringify(timer.ref)],
+  );
+}
+
+async function writeWindow(db: Db, w: StormWindow): Promise<void> {
+  await db.unsafe(
+    `INSERT INTO storm_windows (fingerprint, detector, definition, paths, fp_values, notified_id, notified_at,
+      window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at, resolved_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    ON CONFLICT (fingerprint) DO UPDATE SET notified_id = excluded.notified_id,
+      notified_at = excluded.notified_at, window_ms = excluded.window_ms, window_end = excluded.window_end,
+      since_count = excluded.since_count, total = excluded.total, last_seen_at = excluded.last_seen_at,
+      acked_by = excluded.acked_by, acked_at = excluded.acked_at, resolved_at = excluded.resolved_at`,
+    [
+      w.fingerprint,
+      w.detector,
+      w.definition,
+      JSON.stringify(w.paths),
+      JSON.stringify(w.values),
+      w.notified_id ?? null,
+      w.notified_at ?? null,
+      w.window_ms,
+      w.window_end,
+      w.since_count,
+      w.total,
+      w.first_seen_at,
+      w.last_seen_at,
+      w.acked_by ?? null,
+      w.acked_at ?? null,
+      w.resolved_at ?? null,
+    ],
+  );
+}
+
+async function writeGroup(db: Db, g: StormGroup): Promise<void> {
+  await db.unsafe(
+    `INSERT INTO storm_groups (group_key, detector, paths, fp_values, last_sent_at, flush_at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at,
+      flush_at = excluded.flush_at`,
+    [
+      g.group_key,
+      g.detector,
+      JSON.stringify(g.paths),
+      JSON.stringify(g.values),
+      g.last_sent_at ?? null,
+      g.flush_at ?? null,
+    ],
+  );
+}
+
+async function writeBreaker(db: Db, s: BreakerState): Promise<void> {
+  await db.unsafe(
+    `INSERT INTO storm_breaker (detector, mode, bucket_start, bucket_count, prev_count, on_since, period_start, period_count)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (detector) DO UPDATE SET mode = excluded.mode, bucket_start = excluded.bucket_start,
+      bucket_count = excluded.bucket_count, prev_count = excluded.prev_count, on_since = excluded.on_since,
+      period_start = excluded.period_start, period_count = excluded.period_count`,
+    [
+      s.detector,
+      s.mode,
+      s.bucket_start,
+      s.bucket_count,
+      s.prev_count,
+      s.on_since ?? null,
+      s.period_start ?? null,
+      s.period_count,
+    ],
+  );
+}
