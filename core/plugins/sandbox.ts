@@ -8,8 +8,11 @@
  * framed over stdin/stdout. At a call's deadline its process is SIGKILLed and replaced ("plugin timed
  * out after 5s and was killed"); a process that runs out of heap or crashes fails only its call
  * ("plugin crashed: out of memory (cap 128 MB)"). Their modules are also loaded (`loadSandboxed`) in a
- * child process, so not even a plugin's top-level code can spin or exhaust memory in Blitz. The parent
- * needs `--allow-run` for the Deno binary (see docs/security.md).
+ * child process, so not even a plugin's top-level code can spin or exhaust memory in Blitz. All plugins
+ * together run at most `maxProcesses` children (config `plugin_processes_max`,
+ * `_sandbox_process_slots.ts`): beyond it calls wait, each until its deadline, and idle children of
+ * other plugins are ended to make room. The parent needs `--allow-run` for the Deno binary (see
+ * docs/security.md).
  *
  * Built-in plugins (reviewed code of this repository) run in a small pool of Deno Workers (or in this
  * process, in the bundle): a Worker runs many calls at once and costs less per call, but cannot be
@@ -42,6 +45,7 @@ import {
   type ProcessPoolOptions,
 } from "./_sandbox_process_pool.ts";
 import { describeExit, SandboxChild } from "./_sandbox_process.ts";
+import { ProcessSlots } from "./_sandbox_process_slots.ts";
 import type { SandboxEvent, SandboxStats } from "./_sandbox_stats.ts";
 import {
   toError,
@@ -59,6 +63,8 @@ export { childArgs } from "./_sandbox_process.ts";
 
 /** The default V8 heap cap of a plugin's child process, in MB (config `plugin_memory_mb`). */
 export const DEFAULT_PLUGIN_MEMORY_MB = 128;
+/** The default cap on child processes of all plugins together (config `plugin_processes_max`). */
+export const DEFAULT_PLUGIN_PROCESSES_MAX = 16;
 
 const STAND_IN = Symbol("blitz.sandbox.standIn");
 
@@ -68,6 +74,11 @@ export interface SandboxOptions {
   poolSize?: number;
   /** Child processes per `plugin_dirs` plugin; each runs one call at a time, so this bounds its concurrency. @default 4 */
   processes?: number;
+  /**
+   * Child processes of all `plugin_dirs` plugins together; past it calls queue (each until its
+   * deadline) and idle children of other plugins are ended to make room. @default 16
+   */
+  maxProcesses?: number;
   /** V8 heap cap of each child process, in MB. @default 128 */
   memoryMb?: number;
   /** Where built-in plugins run: in workers like custom ones, or in this process. @default "sandbox" */
@@ -120,6 +131,9 @@ export function createSandboxInvoker(
   const processOptions: ProcessPoolOptions = {
     size: Math.max(1, options.processes ?? 4),
     memoryMb: options.memoryMb ?? DEFAULT_PLUGIN_MEMORY_MB,
+    slots: new ProcessSlots(
+      options.maxProcesses ?? DEFAULT_PLUGIN_PROCESSES_MAX,
+    ),
     idleMs: poolOptions.idleMs,
     log: poolOptions.log,
     ...(options.onMetrics ? { onMetrics: options.onMetrics } : {}),
