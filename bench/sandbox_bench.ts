@@ -200,8 +200,8 @@ const firstProcess = median(firstCalls.process!);
 info(
   "first call, Worker",
   `${ms(firstWorker)} (${
-    times(firstWorker * 1000 / inUs)
-  } a warm in-process call)`,
+    times(firstWorker * 1000 / workerUs)
+  } a warm call in it)`,
 );
 info(
   "first call, child process",
