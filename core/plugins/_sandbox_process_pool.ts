@@ -295,13 +295,17 @@ export class ProcessPool {
     const proc = call.proc;
     if (!proc) {
       this.#queue.splice(this.#queue.indexOf(call), 1);
+      // Say what it waited for: a process that was still starting (a loaded host), the global cap
+      // (plugin_processes_max), or busy ones.
       const { slots, size } = this.#options;
+      const busy = [...this.#procs].filter((p) => p.state === "busy").length;
+      const waited = busy === 0 && this.#starting() > 0
+        ? "for its sandbox process to start"
+        : this.#procs.size < size && slots.used >= slots.max
+        ? `for a sandbox process: all ${slots.max} that plugin_processes_max allows are in use`
+        : `for a free sandbox process (all ${size} busy)`;
       call.reject(
-        new TimeoutError(
-          this.#procs.size < size && slots.used >= slots.max
-            ? `timed out after ${took} waiting for a sandbox process: all ${slots.max} that plugin_processes_max allows are in use`
-            : `timed out after ${took} waiting for a free sandbox process (all ${size} busy)`,
-        ),
+        new TimeoutError(`timed out after ${took} waiting ${waited}`),
       );
       return;
     }
