@@ -46,6 +46,14 @@ export function registerSecret(value: string): void {
   probe = undefined;
   shortest = Math.min(shortest, ...forms.map((f) => f.length));
   redacted.clear();
+  version++;
+}
+
+let version = 0;
+
+/** Bumped by every secret registered: what a cache of redacted texts compares to know it is stale. */
+export function secretsVersion(): number {
+  return version;
 }
 
 /**
