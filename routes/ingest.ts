@@ -123,6 +123,9 @@ export function ingestEndpoints(
   const failures = new RateLimiter(AUTH_FAILURES, { now });
   const proxies = trustedProxies(global.trusted_proxies);
   const extra = Object.entries(options.headers ?? {});
+  /** The rate limiter's key of each token (made once, not per request). */
+  const tokenKeys = global.ingest_tokens.map((_, i) => `token:${i}`);
+  const tokenKey = (token: number) => tokenKeys[token] ?? `token:${token}`;
   const acceptedHeaders: [string, string][] = [
     ...Object.entries(JSON_TYPE),
     ...extra,
@@ -175,7 +178,7 @@ export function ingestEndpoints(
     front: FrontRequest,
     held: { slots?: BacklogSlots },
   ): Promise<string> {
-    const rate = limiter.take(`token:${front.token}`, now());
+    const rate = limiter.take(tokenKey(front.token), now());
     if (!rate.ok) throw rateLimited(rate.retryAfterS);
     if (!queue.running) throw shuttingDown();
     const slots = queue.reserve(front.rows.length, global.max_backlog);
@@ -312,7 +315,7 @@ export function ingestEndpoints(
       if (err instanceof AuthError) throw refuse(request, remote, err, name);
       throw err;
     }
-    const rate = limiter.take(`token:${token}`, now());
+    const rate = limiter.take(tokenKey(token), now());
     if (!rate.ok) throw rateLimited(rate.retryAfterS);
     if (!queue.running) throw shuttingDown();
     // One slot held now, before the body is read; a batch holds the rest once parsed (below).

@@ -234,7 +234,7 @@ function broken(): HTTPException {
  * a Request made in process may carry more, so the length is checked again. Past the deadline the read
  * is given up (408; the listener closes a connection answered ≥ 400 with its body unread).
  */
-async function readWhole(
+function readWhole(
   request: Request,
   options: {
     maxBytes: number;
@@ -243,26 +243,21 @@ async function readWhole(
     timedOut: () => HTTPException;
   },
 ): Promise<Uint8Array> {
-  const read = request.bytes();
-  let giveUp!: (err: HTTPException) => void;
-  const stalled = new Promise<never>((_, reject) => (giveUp = reject));
-  stalled.catch(() => {}); // only ever awaited through the race
-  const deadline = watch(
-    Date.now() + options.timeoutMs,
-    () => giveUp(options.timedOut()),
-  );
-  let bytes: Uint8Array;
-  try {
-    bytes = await Promise.race([read, stalled]);
-  } catch (err) {
-    read.catch(() => {}); // a read given up ends with the connection
-    if (err instanceof HTTPException) throw err;
-    throw broken();
-  } finally {
-    unwatch(deadline);
-  }
-  if (bytes.byteLength > options.maxBytes) throw options.tooLarge();
-  return bytes;
+  // One promise settled by whichever comes first, the read or the deadline (a race of two cost more).
+  return new Promise((resolve, reject) => {
+    const deadline = watch(
+      Date.now() + options.timeoutMs,
+      () => reject(options.timedOut()), // the read left behind ends with the connection
+    );
+    request.bytes().then((bytes) => {
+      unwatch(deadline);
+      if (bytes.byteLength > options.maxBytes) reject(options.tooLarge());
+      else resolve(bytes);
+    }, () => {
+      unwatch(deadline);
+      reject(broken());
+    });
+  });
 }
 
 /** Alerts parsed from a body. */
