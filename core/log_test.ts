@@ -144,5 +144,5 @@ flushLogs();`,
   assert.equal(before["hunter3-key"], 1);
   assert.equal(after.event, "ev_pw-[redacted]");
   assert.deepEqual(Object.keys(after).slice(3), ["[redacted]", "[redacted]-v"]);
-  assert.ok(!lines[1]!.includes("hunter3"), lines[1]);
+  assert.ok(!lines[1]!.includes("hunter3"), lines[1]!);
 });
