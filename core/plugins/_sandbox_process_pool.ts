@@ -155,7 +155,10 @@ export class ProcessPool {
     if (this.#closed) return;
     for (const proc of this.#procs) {
       if (this.#queue.length === 0) break;
-      if (proc.state === "idle") this.#run(proc, this.#queue.shift()!);
+      // Not one that is being ended (idle, or reclaimed for another plugin) and has not exited yet.
+      if (proc.state === "idle" && !proc.reason) {
+        this.#run(proc, this.#queue.shift()!);
+      }
     }
     while (this.#waiter.wants()) {
       // Past the global cap the calls stay queued until a slot frees (or their deadline).

@@ -173,6 +173,26 @@ Deno.test("the sandbox ends another plugin's idle child to make room, and a call
   });
 });
 
+Deno.test("the sandbox gives no call to a child it is ending for another plugin: both calls complete", async () => {
+  const sandbox = createSandboxInvoker({ maxProcesses: 1 });
+  await withGatedPlugins(["a", "b"], sandbox, async (call, gate) => {
+    gate.open();
+    const warm = await call("a") as { pid: number };
+    // b's call ends a's idle child to make room; a's next call, made before that child has exited,
+    // must wait for a new one rather than go to the dying child.
+    const b = call("b");
+    const a = call("a");
+    const [ra, rb] = await Promise.all([a, b]) as {
+      name: string;
+      pid: number;
+    }[];
+    assert.equal(rb!.name, "b");
+    assert.equal(ra!.name, "a");
+    assert.notEqual(ra!.pid, warm.pid, "a new child of a ran the call");
+    assert.ok(gate.childrenAtArrival.every((n) => n <= 1));
+  });
+});
+
 Deno.test("createRuntime() gives its sandbox the config's plugin_processes_max", async () => {
   const dir = await Deno.makeTempDir({ prefix: "blitz-cap-config-" });
   await Deno.mkdir(`${dir}/detectors`);
