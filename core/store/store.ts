@@ -42,7 +42,10 @@ export type {
   AlertGroup,
   AlertGroupQuery,
   AlertSummary,
+  GroupState,
+  StateFilter,
 } from "./alert_query.ts";
+export { GROUP_STATES } from "./alert_query.ts";
 export { isDiskFull } from "../errors.ts";
 export { decideWindow, heldWindow } from "./storm_window.ts";
 export { BREAKER_PERIOD_MS, breakerStep, groupStep } from "./storm_rules.ts";
