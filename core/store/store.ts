@@ -407,7 +407,8 @@ export interface StormStore {
    * Hands over a group's waiting batch (`storm.group`), oldest first: every alert of it gets
    * `messageId` as its `message_id` (the grouped email) and, but the first, the first one's id as
    * `notified_id`; the group's `last_sent_at` becomes `now`. Empty when no batch waits (a timer run
-   * twice).
+   * twice). The batch already handed to `messageId` is handed again (with any alert that joined
+   * since), so a grouped email whose send failed goes out, whole, when its timer runs again.
    */
   flushGroup(
     groupKey: string,

@@ -30,10 +30,15 @@ import {
   type SuppressedBy,
 } from "./storm_window.ts";
 
-/** A row a decision needs, read (after its lock, on PostgreSQL) inside the decision's transaction. */
+/**
+ * A row a decision needs, read (after its lock, on PostgreSQL) inside the decision's transaction:
+ * the detector's breaker, the group's row, or (`batched`) the group's row only if `alertId` still
+ * waits in its batch (suppressed by `group`, not handed to an email yet).
+ */
 export type StormRead =
   | { read: "breaker"; detector: string }
-  | { read: "group"; key: string };
+  | { read: "group"; key: string }
+  | { read: "batched"; key: string; alertId: string };
 
 /** What a read gives back: the detector's breaker state or the group's row, if stored. */
 export type StormRow = BreakerState | StormGroup | undefined;
@@ -92,9 +97,11 @@ export async function driveAsync<T>(
 }
 
 /**
- * One alert of a fingerprint (`StormStore.decide`), given its window as stored: the window rule, then
- * the breaker for an alert that would be mailed (held in storm mode: no window opens), then the group
- * (a resolve is never grouped); the alert's record, and the digest timer of the window it opens.
+ * One alert of a fingerprint (`StormStore.decide`), given its window as stored: the window rule; a
+ * resolve whose firing still waits in its group's batch joins that batch (folded into the grouped
+ * email, which says it resolved: nobody was told it fired yet); then the breaker for an alert that
+ * would be mailed (held in storm mode: no window opens), then the group (a resolve is never grouped
+ * on its own); the alert's record, and the digest timer of the window it opens.
  */
 export function* planDecision(
   row: StormWindow | undefined,
@@ -102,6 +109,19 @@ export function* planDecision(
 ): PlanSteps<StormDecision> {
   let { decision, window } = decideWindow(row, input);
   const timers: StormTimer[] = [];
+  let groupKey: string | undefined;
+  if (
+    decision.action === "notify" && decision.resolve && input.group &&
+    row?.notified_id !== undefined && row.notified_id !== input.alertId &&
+    (yield {
+      read: "batched",
+      key: input.group.key,
+      alertId: row.notified_id,
+    })
+  ) {
+    groupKey = input.group.key;
+    decision = { action: "suppress", reason: "group", groupKey };
+  }
   let breaker: BreakerState | undefined;
   if (decision.action === "notify" && input.breaker) {
     const step = breakerStep(
@@ -130,7 +150,6 @@ export function* planDecision(
     }
   }
   let group: StormGroup | undefined;
-  let groupKey: string | undefined;
   if (decision.action === "notify" && !decision.resolve && input.group) {
     const { key } = input.group;
     const step = groupStep(
@@ -156,7 +175,9 @@ export function* planDecision(
     ? decision.windowEnd
     : new Date(input.now.getTime() + window.window_ms).toISOString();
   // A window that opens gets its digest; a resolve closes the window, so it has none.
-  const opens = decision.action === "notify" ? !decision.resolve : !!groupKey;
+  const opens = decision.action === "notify"
+    ? !decision.resolve
+    : !!groupKey && window.resolved_at === undefined;
   if (opens && input.policy.digest) {
     timers.push({
       id: `window:${input.alertId}`,

@@ -92,17 +92,18 @@ export class PostgresStorm implements StormStore {
     return this.#call(() =>
       this.#sql.begin(async (tx) => {
         await lock(tx, `group:${groupKey}`);
+        // The batch waiting, and the one handed to this email before (its send failed: run again).
         const rows = (await tx.unsafe(
           `SELECT * FROM alerts WHERE group_key = $1 AND status = 'suppressed' AND suppressed_by = 'group'
-          AND message_id IS NULL ORDER BY received_at, id FOR UPDATE`,
-          [groupKey],
+          AND (message_id IS NULL OR message_id = $2) ORDER BY received_at, id FOR UPDATE`,
+          [groupKey, options.messageId],
         )).map(toAlert);
         const at = options.now.toISOString();
         if (rows.length > 0) {
           await tx.unsafe(
             `UPDATE alerts SET notified_id = CASE WHEN id = $1 THEN NULL ELSE $1 END, message_id = $2,
             updated_at = $3 WHERE group_key = $4 AND status = 'suppressed' AND suppressed_by = 'group'
-            AND message_id IS NULL`,
+            AND (message_id IS NULL OR message_id = $2)`,
             [rows[0]!.id, options.messageId, at, groupKey],
           );
         }
