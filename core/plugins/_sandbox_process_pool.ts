@@ -271,10 +271,13 @@ export class ProcessPool {
     const proc = call.proc;
     if (!proc) {
       this.#queue.splice(this.#queue.indexOf(call), 1);
+      // Say what it waited for: a process that was still starting (a loaded host), or busy ones.
+      const busy = [...this.#procs].filter((p) => p.state === "busy").length;
+      const waited = busy === 0
+        ? "for its sandbox process to start"
+        : `for a free sandbox process (all ${this.#options.size} busy)`;
       call.reject(
-        new TimeoutError(
-          `timed out after ${took} waiting for a free sandbox process (all ${this.#options.size} busy)`,
-        ),
+        new TimeoutError(`timed out after ${took} waiting ${waited}`),
       );
       return;
     }

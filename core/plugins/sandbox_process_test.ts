@@ -163,6 +163,21 @@ Deno.test("the sandbox runs one call at a time per process: with one process a s
   }, sandbox);
 });
 
+Deno.test("a call whose deadline passes while its plugin's first process is still starting says so, not busy", async () => {
+  const sandbox = createSandboxInvoker({ processes: 1 });
+  await withRogue(async (call) => {
+    // No Deno process starts in 1 ms: the call waits for the start, not for a busy process.
+    await assert.rejects(call({ mode: "echo" }, 1), {
+      name: "TimeoutError",
+      message: "timed out after 1 ms waiting for its sandbox process to start",
+    });
+    assert.equal(
+      (await call({ mode: "echo", n: 2 }) as { echo: number }).echo,
+      2,
+    );
+  }, sandbox);
+});
+
 Deno.test("the sandbox keeps at most `processes` children per plugin and close() leaves none alive", async () => {
   const sandbox = createSandboxInvoker({ processes: 2 });
   let pids: number[] = [];

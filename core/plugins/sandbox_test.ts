@@ -338,7 +338,12 @@ test("createSandboxInvoker() redacts secrets from plugin logs and console output
 
 test("createSandboxInvoker() rejects a built-in's overrun call at its deadline and replaces its worker", async () => {
   const events: SandboxEvent[] = [];
-  const sandbox = createSandboxInvoker({ onMetrics: (e) => events.push(e) });
+  // A grace far above any load: the ack of a live worker must win, so the reason is "timeout", never
+  // "blocked" (the default 1 s grace lost to a loaded CI machine once).
+  const sandbox = createSandboxInvoker({
+    onMetrics: (e) => events.push(e),
+    graceMs: 10_000,
+  });
   try {
     await withHelper(sandbox, async ({ call }) => {
       await assert.rejects(
