@@ -8,29 +8,29 @@
  */
 import { isDiskFull } from "../errors.ts";
 import type {
-  NewSilence,
-  Silence,
   StormDecision,
   StormInput,
-  StormTimer,
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
+import type { NewSilence, Silence } from "./storm_silence.ts";
+import type { StormTimer } from "./storm_timers.ts";
 
+export type {
+  GroupInput,
+  StormDecision,
+  StormInput,
+  StormPolicy,
+  StormWindow,
+  SuppressedBy,
+} from "./storm_window.ts";
 export type {
   BreakerOutcome,
   BreakerState,
-  GroupInput,
-  NewSilence,
-  Silence,
-  StormDecision,
   StormGroup,
-  StormInput,
-  StormPolicy,
-  StormTimer,
-  StormWindow,
-  SuppressedBy,
-} from "./storm_window.ts";
+} from "./storm_rules.ts";
+export type { NewSilence, Silence } from "./storm_silence.ts";
+export type { StormTimer } from "./storm_timers.ts";
 import type {
   AlertFilter,
   AlertGroup,

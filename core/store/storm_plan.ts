@@ -2,30 +2,34 @@
  * The flow of a storm decision, shared by every backend: what one atomic decision reads and what it
  * writes. Each `plan*` function is a generator that asks its backend for the rows it needs, in order
  * (`yield { read: "breaker" }` only when the alert would be mailed and the breaker is on, `yield {
- * read: "group" }` only when it would still be mailed and the detector groups), applies the pure rules
- * (`decideWindow`, `breakerStep`, `breakerTickStep`, `groupStep`, `heldWindow`) and returns a
- * {@link StormPlan}: the rows to write. A backend drives it with its own statements inside its one
+ * read: "group" }` only when it would still be mailed and the detector groups, `yield { read:
+ * "batched" }` only for a resolve of a grouped detector), applies the pure rules (`decideWindow`,
+ * `breakerStep`, `breakerTickStep`, `groupStep`, `heldWindow`) and returns a {@link StormPlan}: the
+ * rows to write, with the timers of `storm_timers.ts`. A backend drives it with its own statements inside its one
  * write or transaction (`drive` for SQLite's synchronous writes, `driveAsync` for PostgreSQL, which
  * takes its advisory locks as it reads) and writes the plan; it keeps only its SQL.
  *
  * @module
  */
 import {
-  BREAKER_PERIOD_MS,
+  type BreakerState,
   breakerStep,
   type BreakerTick,
   breakerTickStep,
   groupStep,
+  type StormGroup,
 } from "./storm_rules.ts";
 import {
-  type BreakerState,
+  breakerTimer,
+  groupTimer,
+  type StormTimer,
+  windowTimer,
+} from "./storm_timers.ts";
+import {
   decideWindow,
   heldWindow,
-  type NewSilence,
   type StormDecision,
-  type StormGroup,
   type StormInput,
-  type StormTimer,
   type StormWindow,
   type SuppressedBy,
 } from "./storm_window.ts";
@@ -158,12 +162,7 @@ export function* planDecision(
     );
     group = step.group;
     if (step.schedule) {
-      timers.push({
-        id: `group:${key}:${step.schedule}`,
-        kind: "group",
-        due_at: step.schedule,
-        ref: { group_key: key, detector: input.detector },
-      });
+      timers.push(groupTimer(key, input.detector, step.schedule));
     }
     if (step.join) {
       // The window opens (its repeats are counted against this alert), the email is the batch's.
@@ -179,17 +178,7 @@ export function* planDecision(
     ? !decision.resolve
     : !!groupKey && window.resolved_at === undefined;
   if (opens && input.policy.digest) {
-    timers.push({
-      id: `window:${input.alertId}`,
-      kind: "window",
-      due_at: windowEnd,
-      ref: {
-        fingerprint: input.fingerprint,
-        alert_id: input.alertId,
-        detector: input.detector,
-        opened_at: input.now.toISOString(),
-      },
-    });
+    timers.push(windowTimer(input, windowEnd));
   }
   const alert: AlertMark = {
     id: input.alertId,
@@ -278,57 +267,4 @@ export function planSilenced(
     alert: { id: alertId, suppressed: { reason: "silence", silenceId } },
     silence: silenceId,
   };
-}
-
-/** The next tick of storm mode, `breaker:<detector>:<time>`, due 15 minutes after `now`. */
-function breakerTimer(detector: string, now: Date): StormTimer {
-  const at = now.toISOString();
-  return {
-    id: `breaker:${detector}:${at}`,
-    kind: "breaker",
-    due_at: new Date(now.getTime() + BREAKER_PERIOD_MS).toISOString(),
-    ref: { detector, period_start: at },
-  };
-}
-
-/** A silence's end timer, `silence_end:<id>`, due when it ends. */
-export function silenceEndTimer(silence: NewSilence): StormTimer {
-  return {
-    id: `silence_end:${silence.id}`,
-    kind: "silence_end",
-    due_at: silence.ends_at,
-    ref: { silence_id: silence.id },
-  };
-}
-
-/**
- * A group's batch as `flushGroup` hands it over: every alert with the grouped email's Message-ID, and
- * all but the first naming the first as the alert whose email covers them.
- */
-export function handedOver<T extends { id: string }>(
-  rows: T[],
-  messageId: string,
-): (T & { message_id: string; notified_id?: string })[] {
-  return rows.map((r, i) => ({
-    ...r,
-    ...(i > 0 ? { notified_id: rows[0]!.id } : {}),
-    message_id: messageId,
-  }));
-}
-
-/** `suppressedCounts` from `(suppressed_by, n)` rows. */
-export function countsByReason(
-  rows: Iterable<Record<string, unknown>>,
-): Partial<Record<SuppressedBy, number>> {
-  const counts: Partial<Record<SuppressedBy, number>> = {};
-  for (const row of rows) {
-    counts[row.suppressed_by as SuppressedBy] = Number(row.n);
-  }
-  return counts;
-}
-
-/** Claimed timers in due order, ties by id. */
-export function byDue(a: StormTimer, b: StormTimer): number {
-  if (a.due_at !== b.due_at) return a.due_at < b.due_at ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

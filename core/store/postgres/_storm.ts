@@ -12,16 +12,15 @@ import type { Sql } from "postgres";
 import { toAlert, toSilence, toTimer, toWindow } from "../records.ts";
 import { insertTimer, lock, readRow, writePlan } from "./_storm_sql.ts";
 import {
-  byDue,
-  countsByReason,
   driveAsync,
-  handedOver,
   planBreaker,
   planBreakerTick,
   planDecision,
   planSilenced,
-  silenceEndTimer,
 } from "../storm_plan.ts";
+import { handedOver } from "../storm_rules.ts";
+import { byDue, silenceEndTimer } from "../storm_timers.ts";
+import { countsByReason } from "../storm_window.ts";
 import type {
   AlertRecord,
   NewSilence,

@@ -11,16 +11,15 @@ import type { StatementSync } from "node:sqlite";
 import { toAlert, toSilence, toTimer, toWindow } from "./_schema.ts";
 import { insertTimer, readRow, writePlan } from "./_storm_sql.ts";
 import {
-  byDue,
-  countsByReason,
   drive,
-  handedOver,
   planBreaker,
   planBreakerTick,
   planDecision,
   planSilenced,
-  silenceEndTimer,
 } from "../storm_plan.ts";
+import { handedOver } from "../storm_rules.ts";
+import { byDue, silenceEndTimer } from "../storm_timers.ts";
+import { countsByReason } from "../storm_window.ts";
 import type {
   AlertRecord,
   NewSilence,
