@@ -172,21 +172,29 @@ export class PostgresStorm implements StormStore {
     });
   }
 
+  // Under the fingerprint's lock, as a decision: a decision in progress writes the window it read,
+  // so an ack (or unack) committed between its read and its write would be undone.
   ack(fingerprint: string, by: { actor: string; at: Date }): Promise<boolean> {
-    return this.#call(async () =>
-      (await this.#sql.unsafe(
-        "UPDATE storm_windows SET acked_by = $1, acked_at = $2 WHERE fingerprint = $3",
-        [by.actor, by.at.toISOString(), fingerprint],
-      )).count > 0
+    return this.#call(() =>
+      this.#sql.begin(async (tx) => {
+        await lock(tx, `storm:${fingerprint}`);
+        return (await tx.unsafe(
+          "UPDATE storm_windows SET acked_by = $1, acked_at = $2 WHERE fingerprint = $3",
+          [by.actor, by.at.toISOString(), fingerprint],
+        )).count > 0;
+      }) as Promise<boolean>
     );
   }
 
   unack(fingerprint: string): Promise<boolean> {
-    return this.#call(async () =>
-      (await this.#sql.unsafe(
-        "UPDATE storm_windows SET acked_by = NULL, acked_at = NULL WHERE fingerprint = $1 AND acked_at IS NOT NULL",
-        [fingerprint],
-      )).count > 0
+    return this.#call(() =>
+      this.#sql.begin(async (tx) => {
+        await lock(tx, `storm:${fingerprint}`);
+        return (await tx.unsafe(
+          "UPDATE storm_windows SET acked_by = NULL, acked_at = NULL WHERE fingerprint = $1 AND acked_at IS NOT NULL",
+          [fingerprint],
+        )).count > 0;
+      }) as Promise<boolean>
     );
   }
 
