@@ -36,7 +36,7 @@ export interface TestSmtpServer {
   messages: ReceivedMail[];
   /** AUTH commands the server received (the plain server offers no STARTTLS: each was in clear). */
   authAttempts: number;
-  /** Resolves with the messages once at least `count` arrived; rejects after `timeoutMs` (default 5000). */
+  /** Resolves with the messages once at least `count` arrived; rejects after `timeoutMs` (default 30_000: a bound, not a timing). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   /** Answers the next `count` messages with a 451 (transient), as `failFirst` does at the start. */
   failNext(count: number): void;
@@ -136,7 +136,7 @@ export async function startSmtpServer(
     failNext(count) {
       toFail = count;
     },
-    waitFor(count, timeoutMs = 5000) {
+    waitFor(count, timeoutMs = 30_000) {
       if (messages.length >= count) return Promise.resolve(messages.slice());
       return new Promise((resolve, reject) => {
         const wake = () => {

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
 import { checkAddress } from "../headers.ts";
 import { unknownKeysMessage } from "./_problems.ts";
-import { SeveritySchema } from "../severity.ts";
+import { LEVELS, type SeverityConfig } from "../severity.ts";
 import { parseCidr } from "../ip.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
@@ -86,6 +86,25 @@ export const BreakerSpec = z.string().transform((value, ctx) => {
     });
     return z.NEVER;
   }
+});
+
+const LevelSchema = z.enum(LEVELS, {
+  error: (issue) =>
+    `must be one of critical, high, medium, low, not ${
+      JSON.stringify(issue.input)
+    }`,
+});
+
+/** The detector key `severity` (core/severity.ts applies it). */
+export const SeveritySchema: z.ZodType<SeverityConfig> = z.strictObject({
+  field: z.string().min(1).optional(),
+  cel: z.string().min(1).optional(),
+  map: z.record(z.string(), LevelSchema).optional(),
+  ranges: z.array(z.strictObject({ min: z.number(), level: LevelSchema }))
+    .optional(),
+  default: LevelSchema.default("medium"),
+}).refine((s) => (s.field === undefined) !== (s.cel === undefined), {
+  message: "needs exactly one of field (an alert path) or cel (an expression)",
 });
 
 /** A path from the alert's root, as placeholders read it: `src_ip`, `alert.signature_id`. */
@@ -272,6 +291,18 @@ export const GlobalConfigSchema = z.strictObject({
     .min(32, "must be at least 32 (MB): a plugin's sandbox needs that to start")
     .max(16_384, "must be at most 16384 (MB): it caps one plugin call")
     .default(128),
+  // Child processes of all plugin_dirs plugins together (each plugin has at most 4): past it calls
+  // queue, each until its deadline, and idle children of other plugins are ended to make room.
+  plugin_processes_max: z.number().int()
+    .min(
+      1,
+      "must be at least 1: plugin_dirs plugins run only in sandbox processes",
+    )
+    .max(
+      1024,
+      "must be at most 1024 (processes): it caps what plugins may fork",
+    )
+    .default(16),
   // Connections: at most this many open (more get a fast 503), each must send its request headers
   // within header_timeout, and an idle keep-alive one its next request within idle_timeout.
   max_connections: z.number().int().min(1).max(1_000_000).default(512),

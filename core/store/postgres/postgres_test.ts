@@ -244,7 +244,7 @@ Deno.test({
       await t.step(
         "an owner renews its leases while it works; a dead owner's lapse and are requeued",
         () =>
-          withStores(server, async (open) => {
+          withStores(server, async (open, { time }) => {
             const live = await openPostgresStore(
               await server.freshDatabase(),
               { owner: "live" },
@@ -255,24 +255,45 @@ Deno.test({
             const alive = await open({ owner: "alive" });
             const dying = await open({ owner: "dying" });
             await alive.insertAlerts([alert("a1"), alert("a2")]);
-            const real = { now: new Date() };
+            // Claimed at the stores' clock (00:00:00.000) for 600 ms; the renewal runs every 200 ms
+            // of real time and extends a lease from the clock's time then.
             assert.equal(
-              (await alive.claimBatch({ ...real, leaseMs: 600, limit: 1 }))
-                .length,
+              (await alive.claimBatch({ leaseMs: 600, limit: 1 })).length,
               1,
             );
             assert.equal(
-              (await dying.claimBatch({ ...real, leaseMs: 600, limit: 1 }))
-                .length,
+              (await dying.claimBatch({ leaseMs: 600, limit: 1 })).length,
               1,
             );
             await dying.close(); // dies: renews no more
+            time.set("2030-01-01T00:00:00.500Z");
+            const leaseOf = async (owner: string) =>
+              (await alive.sql.unsafe(
+                "SELECT lease_until FROM alerts WHERE lease_owner = $1",
+                [owner],
+              ))[0]?.lease_until;
+            // Waits for the live owner's renewal (an event, bounded), not for a lease to lapse in
+            // real time: a loaded machine may delay a renewal by more than a short lease.
             const deadline = Date.now() + 20_000;
-            let requeued = 0;
-            while (requeued === 0 && Date.now() < deadline) {
-              await new Promise((resolve) => setTimeout(resolve, 200));
-              requeued = await alive.requeueStale({ now: new Date() });
+            while (
+              (await leaseOf("alive")) !== "2030-01-01T00:00:01.100Z" &&
+              Date.now() < deadline
+            ) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
             }
+            assert.equal(
+              await leaseOf("alive"),
+              "2030-01-01T00:00:01.100Z",
+              "the live owner renewed its lease",
+            );
+            assert.equal(
+              await leaseOf("dying"),
+              "2030-01-01T00:00:00.600Z",
+              "the dead owner renewed nothing",
+            );
+            const requeued = await alive.requeueStale({
+              now: new Date("2030-01-01T00:00:00.700Z"),
+            });
             assert.equal(requeued, 1, "the dead instance's lease lapsed");
             const rows = await alive.sql.unsafe(
               "SELECT id, status, lease_owner FROM alerts ORDER BY id",
