@@ -18,7 +18,7 @@ import { type Receiver, startReceiver } from "./_http.ts";
 const TOKEN = "xoxb-test-1234-abcd";
 const SIGNING_SECRET = "slack-signing-secret-for-tests-0123";
 
-/** A fake Jira that holds every create until `release()` (or 5 s): a slow Jira. */
+/** A fake Jira that holds every create until `release()` (or 60 s, a bound: the test checks what is true while it holds): a slow Jira. */
 function slowJira(): Receiver & { called: Promise<void>; release(): void } {
   const called = signal("the Jira create");
   const gate = Promise.withResolvers<void>();
@@ -31,7 +31,7 @@ function slowJira(): Receiver & { called: Promise<void>; release(): void } {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       gate.promise,
-      new Promise((r) => timer = setTimeout(r, 5_000)),
+      new Promise((r) => timer = setTimeout(r, 60_000)),
     ]);
     clearTimeout(timer);
     n++;
