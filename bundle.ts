@@ -18,6 +18,7 @@ import * as silenceCli from "./cli/silence.ts";
 import * as storeCli from "./cli/store.ts";
 import * as redeliverCli from "./cli/redeliver.ts";
 import * as conditions from "./core/config/conditions.ts";
+import * as validateConfig from "./core/config/validate.ts";
 import * as reverseDns from "./enrichments/reverse_dns.ts";
 import * as httpApi from "./enrichments/http_api.ts";
 import * as mysql from "./enrichments/mysql.ts";
@@ -48,6 +49,7 @@ preload({
   "cli/store.ts": storeCli,
   "cli/redeliver.ts": redeliverCli,
   "core/config/conditions.ts": conditions,
+  "core/config/validate.ts": validateConfig,
   "enrichments/reverse_dns.ts": reverseDns,
   "enrichments/http_api.ts": httpApi,
   "enrichments/mysql.ts": mysql,

@@ -135,6 +135,17 @@ export function capText(text: string, max = MAX_ERROR_CHARS): string {
   return `${text.slice(0, cut)}…`;
 }
 
+/** Registers the `sig=` (and other signature-like) query values of a URL (a Teams webhook's) as secrets. */
+export function registerUrlSecrets(url: string): void {
+  try {
+    for (const [key, value] of new URL(url).searchParams) {
+      if (/^(sig|signature|code|token|key)$/i.test(key)) registerSecret(value);
+    }
+  } catch {
+    // not a URL: the schema reports it
+  }
+}
+
 /** Redacts secrets in every string of a JSON-like value (for records and emails). */
 export function redactDeep<T>(value: T): T {
   if (typeof value === "string") return redact(value) as T;

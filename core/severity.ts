@@ -16,7 +16,6 @@
  *
  * @module
  */
-import { z } from "zod";
 import { lookup } from "./template.ts";
 
 /** Blitz's severity levels, most severe first. */
@@ -24,26 +23,14 @@ export const LEVELS = ["critical", "high", "medium", "low"] as const;
 /** One of {@link LEVELS}. */
 export type Level = typeof LEVELS[number];
 
-const LevelSchema = z.enum(LEVELS, {
-  error: (issue) =>
-    `must be one of critical, high, medium, low, not ${
-      JSON.stringify(issue.input)
-    }`,
-});
-
-/** The detector key `severity`. */
-export const SeveritySchema = z.strictObject({
-  field: z.string().min(1).optional(),
-  cel: z.string().min(1).optional(),
-  map: z.record(z.string(), LevelSchema).optional(),
-  ranges: z.array(z.strictObject({ min: z.number(), level: LevelSchema }))
-    .optional(),
-  default: LevelSchema.default("medium"),
-}).refine((s) => (s.field === undefined) !== (s.cel === undefined), {
-  message: "needs exactly one of field (an alert path) or cel (an expression)",
-});
-/** The parsed `severity` key. */
-export type SeverityConfig = z.output<typeof SeveritySchema>;
+/** The parsed detector key `severity` (its schema is `SeveritySchema` in `config/schema.ts`). */
+export interface SeverityConfig {
+  field?: string | undefined;
+  cel?: string | undefined;
+  map?: Record<string, Level> | undefined;
+  ranges?: { min: number; level: Level }[] | undefined;
+  default: Level;
+}
 
 /** A severity rule ready to apply: the config, and its CEL expression compiled when it has one. */
 export interface SeverityRule {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { levelFor, severityOf, SeveritySchema } from "./severity.ts";
+import { levelFor, severityOf } from "./severity.ts";
+import { SeveritySchema } from "./config/schema.ts";
 import { compileExpression } from "./config/conditions.ts";
 
 const rule = (config: Record<string, unknown>) => ({

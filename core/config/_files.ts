@@ -9,9 +9,24 @@ import type { DetectorModule } from "../plugin.ts";
 import { join, toFileUrl } from "../paths.ts";
 import { yamlParser } from "./yaml.ts";
 
-/** Parses a `.json` file as JSON and any other as YAML; throws ConfigError on a parse error. */
-export async function readStructured(file: string): Promise<unknown> {
+/**
+ * Parses a `.json` file as JSON and any other as YAML; throws ConfigError on a parse error. `texts`
+ * gets the file's text (what the config cache's key is made of).
+ */
+export async function readStructured(
+  file: string,
+  texts?: Map<string, string>,
+): Promise<unknown> {
   const text = await Deno.readTextFile(file);
+  texts?.set(file, text);
+  return parseStructured(file, text);
+}
+
+/** Parses `text`, the content of `file`, as {@link readStructured} does. */
+export async function parseStructured(
+  file: string,
+  text: string,
+): Promise<unknown> {
   if (file.endsWith(".json")) {
     try {
       return JSON.parse(text);

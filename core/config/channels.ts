@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { Duration } from "./schema.ts";
 import { zodProblems } from "./_problems.ts";
-import { registerSecret } from "../secrets.ts";
+import { registerUrlSecrets } from "../secrets.ts";
 import { didYouMean } from "../suggest.ts";
 
 /** The built-in channel types. */
@@ -159,29 +159,4 @@ export function checkChannels(
     channels.set(name, channel);
   }
   return channels;
-}
-
-/** Registers the `sig=` (and other signature-like) query values of a URL as secrets. */
-export function registerUrlSecrets(url: string): void {
-  try {
-    for (const [key, value] of new URL(url).searchParams) {
-      if (/^(sig|signature|code|token|key)$/i.test(key)) registerSecret(value);
-    }
-  } catch {
-    // not a URL: the schema reports it
-  }
-}
-
-/** What is wrong with a `notify` list: each unknown channel, with its index and a did-you-mean. */
-export function notifyProblems(
-  notify: readonly string[],
-  channels: ReadonlyMap<string, ChannelConfig>,
-): { index: number; message: string }[] {
-  const known = ["email", ...channels.keys()];
-  return notify.flatMap((name, index) =>
-    known.includes(name) ? [] : [{
-      index,
-      message: `unknown channel "${name}"${didYouMean(name, known)}`,
-    }]
-  );
 }

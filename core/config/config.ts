@@ -1,58 +1,25 @@
 /**
  * Loads the global config and the detector files, substitutes `${env:NAME}`, validates everything
- * once at start-up, and reports each problem as `<file>: <detector>.<path>: <message>`.
+ * once at start-up, and reports each problem as `<file>: <detector>.<path>: <message>`. The full
+ * load (`validate.ts`, with the schemas and the YAML parser) is imported on first use; with `cache`
+ * an unchanged config comes from the config cache in data_dir instead (`_cache.ts`).
  *
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { type GlobalConfig, GlobalConfigSchema } from "./schema.ts";
-import type { PluginRegistry } from "../plugins/registry.ts";
-import { substituteEnv } from "../secrets.ts";
-import { dirname, isAbsolute, join, resolve } from "../paths.ts";
-import {
-  DEFAULT_COLORS,
-  loadDetectors,
-  type LoadedDetector,
-} from "./_detectors.ts";
-import { readStructured } from "./_files.ts";
-import { literalSecrets, zodProblems } from "./_problems.ts";
-import { type ChannelConfig, checkChannels } from "./channels.ts";
+import type { GlobalConfig } from "./schema.ts";
+import { resolve } from "../paths.ts";
 import { permissionHint } from "../permissions.ts";
-import { checkSmtpUrl } from "../delivery/delivery.ts";
+import { importLazy } from "../lazy.ts";
+import { DEFAULT_COLORS } from "./_button_checks.ts";
+import { cachedConfig, writeConfigCache } from "./_cache.ts";
+import type { LoadConfigOptions, LoadedConfig } from "./_loaded.ts";
 
-export {
-  DEFAULT_COLORS,
-  type EnrichmentBlock,
-  type LoadedDetector,
-} from "./_detectors.ts";
+export { DEFAULT_COLORS } from "./_button_checks.ts";
+export type { EnrichmentBlock, LoadedDetector } from "./_detector_checks.ts";
+export type { LoadConfigOptions, LoadedConfig } from "./_loaded.ts";
 export { formatPath } from "./_problems.ts";
 export type { ChannelConfig } from "./channels.ts";
-
-/** The whole validated configuration. */
-export interface LoadedConfig {
-  file: string;
-  dir: string;
-  global: GlobalConfig;
-  /** The global `channels`, validated by type (email is not one of them). */
-  channels: Map<string, ChannelConfig>;
-  detectors: Map<string, LoadedDetector>;
-  /** Non-fatal findings, e.g. a literal secret in a committed file. */
-  warnings: string[];
-}
-
-/** Options of `loadConfig`. */
-export interface LoadConfigOptions {
-  /** Config file path. @default `BLITZ_CONFIG`, else `blitz.yaml` in the working directory */
-  path?: string | undefined;
-  /** Environment lookup. @default readEnv (Deno.env.get; a denied variable becomes a config problem) */
-  env?: (name: string) => string | undefined;
-  /** Plugins to validate `e_func` and action names against (or a loader given the global config). */
-  registry?:
-    | PluginRegistry
-    | ((global: GlobalConfig) => Promise<PluginRegistry>);
-  /** Load and validate only this detector (fast path for one CLI ingest). @default all */
-  only?: string | undefined;
-}
 
 /**
  * Reads an environment variable; one the process may not read (its `--allow-env` list) is a config
@@ -82,17 +49,11 @@ export function configPath(
   return resolve(path ?? env("BLITZ_CONFIG") ?? "blitz.yaml");
 }
 
-/** Loads and validates the global config and its detectors; throws ConfigError listing every problem. */
-export async function loadConfig(
-  options: LoadConfigOptions = {},
-): Promise<LoadedConfig> {
-  const env = options.env ?? readEnv;
-  const file = configPath(options.path, env);
-  let raw: unknown;
+/** The global config file's text; a missing or unreadable file is a ConfigError. */
+async function readConfigText(file: string): Promise<string> {
   try {
-    raw = await readStructured(file);
+    return await Deno.readTextFile(file);
   } catch (err) {
-    if (err instanceof ConfigError) throw err;
     if (err instanceof Deno.errors.NotFound) {
       throw new ConfigError([
         `${file}: (root): config file not found (use --config <path> or BLITZ_CONFIG)`,
@@ -104,54 +65,40 @@ export async function loadConfig(
       }`,
     ]);
   }
-  const problems: string[] = [];
-  const substituted = substituteEnv(raw, {
-    env,
-    onMissing: (name, path) =>
-      problems.push(
-        `${file}: ${path || "(root)"}: environment variable ${name} is not set`,
-      ),
+}
+
+/** Loads and validates the global config and its detectors; throws ConfigError listing every problem. */
+export async function loadConfig(
+  options: LoadConfigOptions = {},
+): Promise<LoadedConfig> {
+  const env = options.env ?? readEnv;
+  const file = configPath(options.path, env);
+  const text = await readConfigText(file);
+  let registry = options.registry;
+  if (options.cache) {
+    const lookup = await cachedConfig(file, text, env, options);
+    if ("config" in lookup) return lookup.config;
+    if (lookup.registry) registry = lookup.registry;
+  }
+  // With the cache, the variables the load looks up are part of the cache's key.
+  const looked = new Map<string, string | undefined>();
+  const lookup = options.cache
+    ? (name: string) => {
+      const value = env(name);
+      looked.set(name, value);
+      return value;
+    }
+    : env;
+  const { validateConfig } = await importLazy<
+    typeof import("./validate.ts")
+  >("core/config/validate.ts");
+  const { config, sources } = await validateConfig(file, text, lookup, {
+    ...options,
+    ...(registry ? { registry } : {}),
   });
-  const parsed = GlobalConfigSchema.safeParse(substituted);
-  if (!parsed.success) problems.push(...zodProblems(file, "", parsed.error));
-  if (problems.length) throw new ConfigError(problems);
-  const global = parsed.data!;
-  const dir = dirname(file);
-  const at = (p: string) => (isAbsolute(p) ? p : join(dir, p));
-  global.detectors_dir = at(global.detectors_dir);
-  global.data_dir = at(global.data_dir);
-  global.plugin_dirs = global.plugin_dirs.map(at);
-  const registry = typeof options.registry === "function"
-    ? await options.registry(global)
-    : options.registry;
-  const config: LoadedConfig = {
-    file,
-    dir,
-    global,
-    channels: checkChannels(file, global.channels, {
-      // Without a registry (a bare config check) any type may be a plugin's: only built-ins are checked.
-      pluginTypes: registry?.names("channel") ?? [],
-      anyPlugin: registry === undefined,
-      problems,
-    }),
-    detectors: new Map(),
-    warnings: literalSecrets(raw, file),
-  };
-  if (global.smtp !== undefined) {
-    const smtp = checkSmtpUrl(global.smtp);
-    if (smtp.problem) problems.push(`${file}: smtp: ${smtp.problem}`);
-    if (smtp.warning) config.warnings.push(`${file}: smtp: ${smtp.warning}`);
+  if (options.cache) {
+    await writeConfigCache(config, text, sources, looked, options.only);
   }
-  await loadDetectors(config, env, { ...options, registry }, problems);
-  if (
-    options.only !== undefined && !config.detectors.has(options.only) &&
-    problems.length === 0
-  ) {
-    throw new ConfigError([
-      `Unknown detector "${options.only}": no detector of that name in ${global.detectors_dir}`,
-    ]);
-  }
-  if (problems.length) throw new ConfigError(problems);
   return config;
 }
 

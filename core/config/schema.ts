@@ -8,7 +8,7 @@ import { z } from "zod";
 import { MAX_TIMER_MS, parseDuration, parseRate } from "../duration.ts";
 import { checkAddress } from "../headers.ts";
 import { unknownKeysMessage } from "./_problems.ts";
-import { SeveritySchema } from "../severity.ts";
+import { LEVELS, type SeverityConfig } from "../severity.ts";
 import { parseCidr } from "../ip.ts";
 
 // No generated code: zod's JIT compiles each object schema with `new Function` on its first parse, which
@@ -86,6 +86,25 @@ export const BreakerSpec = z.string().transform((value, ctx) => {
     });
     return z.NEVER;
   }
+});
+
+const LevelSchema = z.enum(LEVELS, {
+  error: (issue) =>
+    `must be one of critical, high, medium, low, not ${
+      JSON.stringify(issue.input)
+    }`,
+});
+
+/** The detector key `severity` (core/severity.ts applies it). */
+export const SeveritySchema: z.ZodType<SeverityConfig> = z.strictObject({
+  field: z.string().min(1).optional(),
+  cel: z.string().min(1).optional(),
+  map: z.record(z.string(), LevelSchema).optional(),
+  ranges: z.array(z.strictObject({ min: z.number(), level: LevelSchema }))
+    .optional(),
+  default: LevelSchema.default("medium"),
+}).refine((s) => (s.field === undefined) !== (s.cel === undefined), {
+  message: "needs exactly one of field (an alert path) or cel (an expression)",
 });
 
 /** A path from the alert's root, as placeholders read it: `src_ip`, `alert.signature_id`. */

@@ -8,6 +8,7 @@ import { formatDuration } from "../duration.ts";
 import type { EnrichmentEntry } from "../config/schema.ts";
 import type { EnrichmentPlugin, PluginContext } from "../plugin.ts";
 import { redact } from "../secrets.ts";
+import { after } from "../timers.ts";
 
 export { errorMessage } from "../errors.ts";
 
@@ -69,15 +70,15 @@ export async function callWithDeadline(
   timeoutMs: number,
 ): Promise<unknown> {
   const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: (() => void) | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    cancel = after(timeoutMs, () => {
       const err = new TimeoutError(
         `timed out after ${formatDuration(timeoutMs)}`,
       );
       controller.abort(err);
       reject(err);
-    }, timeoutMs);
+    });
   });
   const log = (m: string) => console.error(redact(`[${plugin.name}] ${m}`));
   try {
@@ -88,6 +89,6 @@ export async function callWithDeadline(
       deadline,
     ]);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
 }

@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   configPath?: string | undefined;
   /** Load only this detector (one CLI ingest). @default all */
   only?: string | undefined;
+  /** Use the config cache in data_dir (see `loadConfig`'s `cache`). @default false */
+  cacheConfig?: boolean;
   log: Logger;
   /** Open the store and delivery. @default true */
   io?: boolean;
@@ -35,6 +37,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const config: LoadedConfig = await loadConfig({
     path: options.configPath,
     only: options.only,
+    cache: options.cacheConfig ?? false,
     ...(options.env ? { env: options.env } : {}),
     registry: async (
       global,

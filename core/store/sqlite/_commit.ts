@@ -27,6 +27,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Checkpointer, type CheckpointerOptions } from "./_checkpoint.ts";
 import { openForSync, type Waiter, WalSync } from "./_wal_sync.ts";
+import { afterIo } from "../../timers.ts";
 
 /**
  * Options of {@link GroupCommit}: the same as its checkpointer's (the database `path`, `syncWal`,
@@ -170,7 +171,7 @@ export class GroupCommit {
 
   /**
    * Group commit: writes issued while the event loop is busy are applied together in one transaction
-   * once pending I/O has run (setImmediate); each write sits in its own savepoint, so one failing write
+   * once pending I/O has run (setImmediate, or `afterIo`'s light form in a CLI command); each write sits in its own savepoint, so one failing write
    * never undoes the others. Every promise resolves only after the commit (and a durable one only after
    * the fsync that follows it).
    *
@@ -194,7 +195,7 @@ export class GroupCommit {
         resolve: resolve as (v: unknown) => void,
         reject,
       });
-      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+      if (this.#pending.length === 1) afterIo(() => this.#flush());
     });
   }
 
