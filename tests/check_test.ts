@@ -4,32 +4,8 @@
  * what to write instead.
  */
 import assert from "node:assert/strict";
-import { writeProject } from "./_config.ts";
-import { ROOT, runTask, shown, type TaskRun } from "./_task.ts";
-
-/** Runs `check --config blitz.yaml` in a project with these detectors, global keys and raw files. */
-async function check(options: Parameters<typeof writeProject>[0]): Promise<
-  TaskRun & { dir: string }
-> {
-  const project = await writeProject(options);
-  try {
-    const run = await runTask("check", ["--config", "blitz.yaml"], {
-      cwd: project.dir,
-      env: project.env,
-    });
-    return { ...run, dir: project.dir };
-  } finally {
-    await project.cleanup();
-  }
-}
-
-/** The `error: …` lines of a run that must have failed with exit 2, with the temp folder as `<dir>`. */
-function errors(run: TaskRun & { dir: string }): string[] {
-  assert.equal(run.code, 2, shown(run));
-  assert.equal(run.stdout, "", "no ok line");
-  return run.stderr.split("\n").filter((l) => l.startsWith("error: "))
-    .map((l) => l.replaceAll(run.dir, "<dir>"));
-}
+import { check, errors } from "./_check.ts";
+import { ROOT, runTask, shown } from "./_task.ts";
 
 Deno.test("check refuses recipients that are not addresses (the original mail_conf's PRIMARY_RECIPIENT) and accepts a quoted name with a comma", async () => {
   const run = await check({

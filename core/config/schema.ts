@@ -291,6 +291,18 @@ export const GlobalConfigSchema = z.strictObject({
     .min(32, "must be at least 32 (MB): a plugin's sandbox needs that to start")
     .max(16_384, "must be at most 16384 (MB): it caps one plugin call")
     .default(128),
+  // Child processes of all plugin_dirs plugins together (each plugin has at most 4): past it calls
+  // queue, each until its deadline, and idle children of other plugins are ended to make room.
+  plugin_processes_max: z.number().int()
+    .min(
+      1,
+      "must be at least 1: plugin_dirs plugins run only in sandbox processes",
+    )
+    .max(
+      1024,
+      "must be at most 1024 (processes): it caps what plugins may fork",
+    )
+    .default(16),
   // Connections: at most this many open (more get a fast 503), each must send its request headers
   // within header_timeout, and an idle keep-alive one its next request within idle_timeout.
   max_connections: z.number().int().min(1).max(1_000_000).default(512),

@@ -3,16 +3,19 @@
  * send or reply action's config goes to the plugin's own `check` hook (core/plugin.ts), with the settings
  * it will run with, and each problem comes back as `<file>: <detector>.<path>: <message>`. Only the
  * built-ins whose catalogue row says `checks` are loaded (in this process, so `check` needs no more
- * permissions than reading the project); sandboxed plugins from `plugin_dirs` have their params checked
- * by their schema at each call, in their worker, and are skipped here. Disabled enrichments are skipped.
+ * permissions than reading the project). A `plugin_dirs` plugin with a hook (its description says so)
+ * runs it in a sandbox child process, as it was loaded (reading its own modules, nothing else): one
+ * child per plugin for all the configs that name it. Disabled enrichments are skipped.
  *
  * @module
  */
 import type { LoadedConfig, LoadedDetector } from "../config/config.ts";
 import type { ActionStep } from "../config/schema.ts";
 import type { CheckProblem } from "../plugin.ts";
+import type { CheckRequest } from "../plugins/sandbox_worker.ts";
 import type { PluginEntry, PluginRegistry } from "../plugins/registry.ts";
 import { errorMessage } from "../errors.ts";
+import { checkSandboxed } from "../plugins/sandbox.ts";
 import { settingsFor } from "./_compose.ts";
 
 type Checkable = {
@@ -30,6 +33,19 @@ export async function checkPluginConfigs(
   registry: PluginRegistry,
 ): Promise<string[]> {
   const problems: string[] = [];
+  /** The configs each sandboxed plugin checks, by module URL: one child per plugin runs them all. */
+  const sandboxed = new Map<
+    string,
+    { entry: PluginEntry<unknown>; uses: Use[] }
+  >();
+  const report = (use: Use, found: CheckProblem[]) => {
+    for (const p of found) {
+      const path = p.path ? `${use.where}.${p.path}` : use.where;
+      problems.push(
+        `${use.detector.file}: ${use.detector.name}.${path}: ${p.message}`,
+      );
+    }
+  };
   for (const detector of config.detectors.values()) {
     const run = async (
       entry: PluginEntry<unknown>,
@@ -48,16 +64,25 @@ export async function checkPluginConfigs(
         );
         return;
       }
-      if (typeof plugin.check !== "function") return;
-      const settings = settingsFor(config, detector, plugin);
-      for (
-        const p of plugin.check(value, { detector: detector.name, settings })
-      ) {
-        const path = p.path ? `${where}.${p.path}` : where;
-        problems.push(
-          `${detector.file}: ${detector.name}.${path}: ${p.message}`,
-        );
+      const use: Use = {
+        detector,
+        where,
+        check: {
+          config: value,
+          ctx: {
+            detector: detector.name,
+            settings: settingsFor(config, detector, plugin),
+          },
+        },
+      };
+      if (!entry.builtin) {
+        const group = sandboxed.get(entry.url) ?? { entry, uses: [] };
+        group.uses.push(use);
+        sandboxed.set(entry.url, group);
+        return;
       }
+      if (typeof plugin.check !== "function") return;
+      report(use, plugin.check(use.check.config, use.check.ctx));
     };
     for (const [where, entry] of enrichmentsOf(detector)) {
       await run(
@@ -71,7 +96,33 @@ export async function checkPluginConfigs(
       await run(registry.action(step.name), where, step.config);
     }
   }
+  for (const { entry, uses } of sandboxed.values()) {
+    let found: CheckProblem[][];
+    try {
+      found = await checkSandboxed(
+        entry.url,
+        uses.map((use) => use.check),
+        { memoryMb: config.global.plugin_memory_mb },
+      );
+    } catch (err) {
+      const use = uses[0]!;
+      problems.push(
+        `${use.detector.file}: ${use.detector.name}.${use.where}: the check() of "${entry.name}" (${
+          decodeURIComponent(new URL(entry.url).pathname)
+        }) failed: ${errorMessage(err)}`,
+      );
+      continue;
+    }
+    uses.forEach((use, i) => report(use, found[i]!));
+  }
   return problems;
+}
+
+/** One place a detector gives a plugin its config. */
+interface Use {
+  detector: LoadedDetector;
+  where: string;
+  check: CheckRequest;
 }
 
 /** Each enrichment entry once, with its path (`enrichments[0]`, `enrichments["<condition>"][1]`). */

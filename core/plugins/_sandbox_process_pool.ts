@@ -5,7 +5,10 @@
  * replaced; a process that dies under a call (V8 out of heap at `memoryMb`, a crash, an exit) fails
  * that call with a clear error and is replaced. Replacements start only for processes that had loaded
  * the plugin (one that dies while loading fails the calls waiting for it, never loops). The last
- * process stays warm; extra ones end after `idleMs` idle. `close()` kills every child and waits for it.
+ * process stays warm; extra ones end after `idleMs` idle. Every child takes a slot of the sandbox's
+ * global cap (`_sandbox_process_slots.ts`) before it starts and gives it back once it has exited; with
+ * none free the calls stay queued, and an idle child may be ended for another plugin's call.
+ * `close()` kills every child and waits for it.
  *
  * @module
  */
@@ -29,10 +32,13 @@ import type {
   SandboxStats,
   TerminateReason,
 } from "./_sandbox_stats.ts";
+import type { ProcessSlots, SlotWaiter } from "./_sandbox_process_slots.ts";
 
 /** The settled options of a process pool (`SandboxOptions` in `sandbox.ts` documents them). */
 export interface ProcessPoolOptions {
   size: number;
+  /** The children of all pools together (`plugin_processes_max`). */
+  slots: ProcessSlots;
   memoryMb: number;
   idleMs: number;
   log: (line: string) => void;
@@ -87,6 +93,13 @@ export class ProcessPool {
   #queue: Call[] = [];
   #seq = 0;
   #closed = false;
+  /** In line for a slot of the global cap while calls wait that no process can take. */
+  #waiter: SlotWaiter = {
+    wants: () =>
+      !this.#closed && this.#queue.length > this.#starting() &&
+      this.#procs.size < this.#options.size,
+    wake: () => this.#dispatch(),
+  };
 
   constructor(
     url: string,
@@ -147,16 +160,19 @@ export class ProcessPool {
     await Promise.all(exits);
   }
 
+  #starting(): number {
+    return [...this.#procs].filter((p) => p.state === "starting").length;
+  }
+
   #dispatch(): void {
+    if (this.#closed) return;
     for (const proc of this.#procs) {
       if (this.#queue.length === 0) break;
       if (proc.state === "idle") this.#run(proc, this.#queue.shift()!);
     }
-    let starting = [...this.#procs].filter((p) => p.state === "starting")
-      .length;
-    while (
-      this.#queue.length > starting && this.#procs.size < this.#options.size
-    ) {
+    while (this.#waiter.wants()) {
+      // Past the global cap the calls stay queued until a slot frees (or their deadline).
+      if (!this.#options.slots.take(this.#waiter)) return;
       try {
         this.#spawn();
       } catch (err) {
@@ -168,18 +184,23 @@ export class ProcessPool {
         for (const call of this.#queue.splice(0)) this.#fail(call, error);
         return;
       }
-      starting++;
     }
   }
 
+  /** Starts a child in a slot already taken (given back if it cannot start). */
   #spawn(): void {
     const proc = { state: "starting", started: performance.now() } as Proc;
-    proc.child = new SandboxChild({
-      name: this.name,
-      permissions: this.#permissions,
-      env: this.#env,
-      memoryMb: this.#options.memoryMb,
-    }, (message) => this.#onMessage(proc, message));
+    try {
+      proc.child = new SandboxChild({
+        name: this.name,
+        permissions: this.#permissions,
+        env: this.#env,
+        memoryMb: this.#options.memoryMb,
+      }, (message) => this.#onMessage(proc, message));
+    } catch (err) {
+      this.#options.slots.give(proc);
+      throw err;
+    }
     this.#procs.add(proc);
     this.stats.spawned++;
     this.stats.workers++;
@@ -188,6 +209,7 @@ export class ProcessPool {
   }
 
   #run(proc: Proc, call: Call): void {
+    this.#options.slots.busy(proc);
     proc.state = "busy";
     proc.call = call;
     call.proc = proc;
@@ -262,6 +284,8 @@ export class ProcessPool {
       }, this.#options.idleMs);
       Deno.unrefTimer(proc.idle);
     }
+    // Another plugin waiting for a slot of the global cap may end it (last: this may end it at once).
+    this.#options.slots.idle(proc, () => this.#end(proc, "idle"));
   }
 
   #deadline(call: Call): void {
@@ -271,11 +295,15 @@ export class ProcessPool {
     const proc = call.proc;
     if (!proc) {
       this.#queue.splice(this.#queue.indexOf(call), 1);
-      // Say what it waited for: a process that was still starting (a loaded host), or busy ones.
+      // Say what it waited for: a process that was still starting (a loaded host), the global cap
+      // (plugin_processes_max), or busy ones.
+      const { slots, size } = this.#options;
       const busy = [...this.#procs].filter((p) => p.state === "busy").length;
-      const waited = busy === 0
+      const waited = busy === 0 && this.#starting() > 0
         ? "for its sandbox process to start"
-        : `for a free sandbox process (all ${this.#options.size} busy)`;
+        : this.#procs.size < size && slots.used >= slots.max
+        ? `for a sandbox process: all ${slots.max} that plugin_processes_max allows are in use`
+        : `for a free sandbox process (all ${size} busy)`;
       call.reject(
         new TimeoutError(`timed out after ${took} waiting ${waited}`),
       );
@@ -291,6 +319,7 @@ export class ProcessPool {
   #end(proc: Proc, reason: TerminateReason): void {
     if (proc.reason) return;
     proc.reason = reason;
+    this.#options.slots.busy(proc);
     if (proc.idle !== undefined) clearTimeout(proc.idle);
     proc.child.kill();
   }
@@ -299,6 +328,7 @@ export class ProcessPool {
     const wasReady = proc.state === "idle" || proc.state === "busy";
     proc.state = "dead";
     this.#procs.delete(proc);
+    this.#options.slots.busy(proc);
     this.stats.workers--;
     this.stats.terminated++;
     const reason = proc.reason ?? (exit.cause === "oom" ? "oom" : "crash");
@@ -309,18 +339,22 @@ export class ProcessPool {
       this.#metric(proc.call, "error");
       this.#fail(proc.call, crash);
     }
-    if (this.#closed) return;
-    if (!wasReady) {
+    if (!this.#closed && !wasReady) {
       // It died loading the plugin: the calls waiting for it get why, and nothing respawns in a loop.
       const failure = proc.failure ?? crash;
       if (![...this.#procs].some((p) => p.state !== "starting")) {
         for (const call of this.#queue.splice(0)) this.#fail(call, failure);
       }
-      return;
     }
+    // Its slot goes to the first pool in line (this one's queue comes after those already waiting).
+    this.#options.slots.give(proc);
+    if (this.#closed || !wasReady) return;
     // Replace it (killed at a deadline, or crashed) so the pool stays warm; or serve the queue.
     if (this.#queue.length > 0) this.#dispatch();
-    else if (reason !== "idle" && this.#procs.size === 0) {
+    else if (
+      reason !== "idle" && this.#procs.size === 0 &&
+      this.#options.slots.take(this.#waiter)
+    ) {
       try {
         this.#spawn();
       } catch (err) {

@@ -215,6 +215,32 @@ function readsProblem(name: string, reads: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The fix for a load error: a plugin's module (its top-level code and imports) is loaded in a sandbox
+ * that may only read its own folder and `core/`, under the heap cap and a deadline.
+ */
+function loadHint(message: string, memoryMb: number | undefined): string {
+  if (/^permission denied: read access/.test(message)) {
+    return "; a plugin module may import only files in its own folder, core/ and npm: packages, and its top-level code reads nothing: move the read into run() and declare it in permissions.read";
+  }
+  if (/^permission denied: (\w+) access/.test(message)) {
+    const kind = /^permission denied: (\w+)/.exec(message)![1];
+    return `; a plugin's top-level code runs with no permissions: move that access into run() and declare it in permissions.${kind}`;
+  }
+  if (/out of memory/.test(message)) {
+    return `; its top-level code allocated past plugin_memory_mb (${
+      memoryMb ?? 128
+    } MB): move the work into run() or raise plugin_memory_mb`;
+  }
+  if (/^loading .* timed out/.test(message)) {
+    return "; its top-level code must finish loading: move long or endless work into run()";
+  }
+  if (/^Module not found/.test(message)) {
+    return "; check the import path (relative to the plugin's file)";
+  }
+  return "";
+}
+
 const HELPERS = {
   enrichment: "defineEnrichment({ name, run })",
   action: "defineAction({ name, run })",
@@ -234,11 +260,13 @@ async function importPlugin(
     // this process's permissions; the registry keeps a stand-in that only the sandbox can call.
     plugin = await loadSandboxed(url, memoryMb ? { memoryMb } : {});
   } catch (err) {
-    const message = (err as Error).message.split("\n")[0]!;
+    const message = (err as Error).message.split("\n")[0]!.replace(/\.$/, "");
     problems.push(
       /^could not find a default export/.test(message)
         ? `${file}: (plugin): ${message}; use "export default ${HELPERS[kind]}"`
-        : `${file}: (plugin): cannot import: ${message}`,
+        : `${file}: (plugin): cannot import: ${message}${
+          loadHint(message, memoryMb)
+        }`,
     );
     return undefined;
   }
@@ -247,12 +275,17 @@ async function importPlugin(
     problems.push(`${file}: (plugin): ${problem}`);
     return undefined;
   }
-  const loaded = plugin as { name: string; aliases?: string[] };
+  const loaded = plugin as {
+    name: string;
+    aliases?: string[];
+    hasCheck?: boolean;
+  };
   return {
     name: loaded.name,
     aliases: loaded.aliases ?? [],
     url,
     builtin: false,
+    checks: loaded.hasCheck === true,
     load: () => Promise.resolve(loaded),
   };
 }

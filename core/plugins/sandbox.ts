@@ -8,8 +8,11 @@
  * framed over stdin/stdout. At a call's deadline its process is SIGKILLed and replaced ("plugin timed
  * out after 5s and was killed"); a process that runs out of heap or crashes fails only its call
  * ("plugin crashed: out of memory (cap 128 MB)"). Their modules are also loaded (`loadSandboxed`) in a
- * child process, so not even a plugin's top-level code can spin or exhaust memory in Blitz. The parent
- * needs `--allow-run` for the Deno binary (see docs/security.md).
+ * child process, so not even a plugin's top-level code can spin or exhaust memory in Blitz. All plugins
+ * together run at most `maxProcesses` children (config `plugin_processes_max`,
+ * `_sandbox_process_slots.ts`): beyond it calls wait, each until its deadline, and idle children of
+ * other plugins are ended to make room. The parent needs `--allow-run` for the Deno binary (see
+ * docs/security.md).
  *
  * Built-in plugins (reviewed code of this repository) run in a small pool of Deno Workers (or in this
  * process, in the bundle): a Worker runs many calls at once and costs less per call, but cannot be
@@ -29,25 +32,16 @@
  *
  * @module
  */
-import { inProcessInvoker, type Invoker, TimeoutError } from "./call.ts";
-import { formatDuration } from "../duration.ts";
-import type {
-  CallContext,
-  PluginDescription,
-  ToWorker,
-} from "./sandbox_worker.ts";
+import { inProcessInvoker, type Invoker } from "./call.ts";
+import type { CallContext } from "./sandbox_worker.ts";
 import { PluginPool, type PoolOptions } from "./_sandbox_pool.ts";
 import {
   ProcessPool,
   type ProcessPoolOptions,
 } from "./_sandbox_process_pool.ts";
-import { describeExit, SandboxChild } from "./_sandbox_process.ts";
+import { ProcessSlots } from "./_sandbox_process_slots.ts";
 import type { SandboxEvent, SandboxStats } from "./_sandbox_stats.ts";
-import {
-  toError,
-  workerEnv,
-  workerPermissions,
-} from "./_sandbox_worker_start.ts";
+import { DEFAULT_PLUGIN_MEMORY_MB, isStandIn } from "./_sandbox_load.ts";
 
 export type {
   SandboxEvent,
@@ -56,11 +50,16 @@ export type {
 } from "./_sandbox_stats.ts";
 export { workerPermissions } from "./_sandbox_worker_start.ts";
 export { childArgs } from "./_sandbox_process.ts";
+export {
+  checkSandboxed,
+  DEFAULT_PLUGIN_MEMORY_MB,
+  type LoadOptions,
+  loadSandboxed,
+  type SandboxedPlugin,
+} from "./_sandbox_load.ts";
 
-/** The default V8 heap cap of a plugin's child process, in MB (config `plugin_memory_mb`). */
-export const DEFAULT_PLUGIN_MEMORY_MB = 128;
-
-const STAND_IN = Symbol("blitz.sandbox.standIn");
+/** The default cap on child processes of all plugins together (config `plugin_processes_max`). */
+export const DEFAULT_PLUGIN_PROCESSES_MAX = 16;
 
 /** Options of {@linkcode createSandboxInvoker}. */
 export interface SandboxOptions {
@@ -68,6 +67,11 @@ export interface SandboxOptions {
   poolSize?: number;
   /** Child processes per `plugin_dirs` plugin; each runs one call at a time, so this bounds its concurrency. @default 4 */
   processes?: number;
+  /**
+   * Child processes of all `plugin_dirs` plugins together; past it calls queue (each until its
+   * deadline) and idle children of other plugins are ended to make room. @default 16
+   */
+  maxProcesses?: number;
   /** V8 heap cap of each child process, in MB. @default 128 */
   memoryMb?: number;
   /** Where built-in plugins run: in workers like custom ones, or in this process. @default "sandbox" */
@@ -120,6 +124,9 @@ export function createSandboxInvoker(
   const processOptions: ProcessPoolOptions = {
     size: Math.max(1, options.processes ?? 4),
     memoryMb: options.memoryMb ?? DEFAULT_PLUGIN_MEMORY_MB,
+    slots: new ProcessSlots(
+      options.maxProcesses ?? DEFAULT_PLUGIN_PROCESSES_MAX,
+    ),
     idleMs: poolOptions.idleMs,
     log: poolOptions.log,
     ...(options.onMetrics ? { onMetrics: options.onMetrics } : {}),
@@ -207,79 +214,4 @@ export function createSandboxInvoker(
       return out;
     },
   };
-}
-
-/** A registry stand-in for a plugin whose module was loaded only inside a sandbox worker. */
-export interface SandboxedPlugin extends Omit<PluginDescription, "hasParams"> {
-  run(): never;
-  [STAND_IN]: true;
-}
-
-function isStandIn(plugin: object): boolean {
-  return (plugin as Partial<SandboxedPlugin>)[STAND_IN] === true;
-}
-
-/**
- * Imports a plugin module only inside a sandbox child process with no permissions beyond reading its
- * own modules (and the heap cap), so its top-level code never runs in this process, and returns a
- * stand-in for the registry: its declared metadata and a `run` only the sandbox invoker can call (which
- * then validates params in the sandbox). Rejects with the load error, e.g.
- * `permission denied: env access to "HOME"`, or "plugin crashed: out of memory (cap 128 MB)".
- */
-export function loadSandboxed(
-  url: string,
-  options: { timeoutMs?: number; memoryMb?: number } = {},
-): Promise<SandboxedPlugin> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const memoryMb = options.memoryMb ?? DEFAULT_PLUGIN_MEMORY_MB;
-  return new Promise<SandboxedPlugin>((resolve, reject) => {
-    let settled = false;
-    const done = (result: Error | PluginDescription) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child?.kill();
-      if (result instanceof Error) return reject(result);
-      const { hasParams: _, ...description } = result;
-      resolve({
-        ...description,
-        run(): never {
-          throw new Error(
-            `Plugin "${description.name}" runs only in the sandbox`,
-          );
-        },
-        [STAND_IN]: true,
-      });
-    };
-    const timer = setTimeout(
-      () =>
-        done(
-          new TimeoutError(
-            `loading ${url} timed out after ${formatDuration(timeoutMs)}`,
-          ),
-        ),
-      timeoutMs,
-    );
-    let child: SandboxChild | undefined;
-    try {
-      child = new SandboxChild(
-        {
-          name: "load",
-          permissions: workerPermissions(undefined, url),
-          env: workerEnv(undefined),
-          memoryMb,
-        },
-        (message) => {
-          if (message.type === "ready") done(message.description);
-          else if (message.type === "failed") done(toError(message.error));
-        },
-      );
-    } catch (err) {
-      return done(
-        new Error(`Cannot start the sandbox: ${(err as Error).message}`),
-      );
-    }
-    child.exited.then((exit) => done(new Error(describeExit(exit, memoryMb))));
-    child.send({ type: "init", url, env: [] } satisfies ToWorker);
-  });
 }

@@ -31,6 +31,14 @@ export interface PluginDescription {
   reads?: ConfigReads;
   /** Whether the plugin has a params schema (validated in the worker for stand-ins). */
   hasParams: boolean;
+  /** Whether the plugin has a `check` hook (`blitz check` runs it in a sandbox). */
+  hasCheck?: boolean;
+}
+
+/** One config a `check` hook validates: what the detector gives the plugin, and its context. */
+export interface CheckRequest {
+  config: Record<string, unknown>;
+  ctx: { detector: string; settings: Record<string, unknown> };
 }
 
 /** Messages from the parent. */
@@ -43,7 +51,9 @@ export type ToWorker =
     ctx: CallContext;
     validate: boolean;
   }
-  | { type: "abort"; id: number; message: string };
+  | { type: "abort"; id: number; message: string }
+  /** `blitz check`: runs the plugin's `check` hook over each config; the result is a list of problem lists. */
+  | { type: "check"; id: number; checks: CheckRequest[] };
 
 /** Messages to the parent. */
 export type FromWorker =
@@ -76,6 +86,7 @@ interface LoadedPlugin {
   run?(params: unknown, ctx: unknown): unknown;
   /** A channel plugin (`defineChannel`): `send(message, ctx)`, its params in `ctx.settings`. */
   send?(message: unknown, ctx: unknown): unknown;
+  check?(config: unknown, ctx: unknown): unknown;
 }
 
 const scope = globalThis as unknown as {
@@ -185,6 +196,7 @@ function describe(value: unknown): PluginDescription {
     name: String(plugin.name),
     hasParams: params !== undefined,
   };
+  if (typeof plugin.check === "function") description.hasCheck = true;
   for (
     const key of [
       "aliases",
@@ -258,6 +270,19 @@ async function call(
   }
 }
 
+/** Runs the `check` hook over each config: a list of `{ path, message }` lists, in order. */
+async function check(id: number, checks: CheckRequest[]): Promise<void> {
+  try {
+    const plugin = await loaded!;
+    const out = checks.map(({ config, ctx }) =>
+      toJson(plugin.check?.call(plugin, config, ctx) ?? [])
+    );
+    post({ type: "result", id, ok: true, value: out });
+  } catch (err) {
+    post({ type: "result", id, ok: false, error: wireError(err) });
+  }
+}
+
 scope.onmessage = (event) => {
   const message = event.data;
   if (message.type === "init") {
@@ -265,6 +290,8 @@ scope.onmessage = (event) => {
     loaded.catch((err) => post({ type: "failed", error: wireError(err) }));
   } else if (message.type === "call") {
     call(message.id, message.params, message.ctx, message.validate);
+  } else if (message.type === "check") {
+    check(message.id, message.checks);
   } else if (message.type === "abort") {
     post({ type: "aborted", id: message.id });
     const error = new Error(message.message);

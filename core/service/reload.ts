@@ -35,6 +35,7 @@ export const RESTART_KEYS: readonly (keyof GlobalConfig)[] = [
   "header_timeout",
   "idle_timeout",
   "http_threads",
+  "plugin_processes_max",
 ];
 
 /** What a reload did. */

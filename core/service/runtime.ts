@@ -70,6 +70,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const sandbox = createSandboxInvoker({
     poolSize: 2,
     memoryMb: config.global.plugin_memory_mb,
+    maxProcesses: config.global.plugin_processes_max,
     builtins: bundled ? "in-process" : "sandbox",
     log: (line) => options.log("sandbox", { message: line }),
   });
