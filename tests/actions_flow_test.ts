@@ -58,8 +58,8 @@ interface Harness {
   api: Receiver;
   /** Every line the runtime logged. */
   logs: string[];
-  /** Added to the app's clock. */
-  clock: { offsetMs: number };
+  /** Added to the app's clock; `at` stops it at that time (ms). */
+  clock: { offsetMs: number; at?: number };
   env: Record<string, string>;
   /** Ingests an alert; returns its id, the delivered email and its button links in button order. */
   ingest(
@@ -163,7 +163,7 @@ async function setup(
     BLITZ_OLD_ACTION_KEY: `old-action-key-${crypto.randomUUID()}`,
   };
   const logs: string[] = [];
-  const clock = { offsetMs: 0 };
+  const clock: { offsetMs: number; at?: number } = { offsetMs: 0 };
   let runtime: Runtime | undefined;
   try {
     runtime = await createRuntime({
@@ -186,7 +186,7 @@ async function setup(
     runtime: rt,
     queue: new Queue(rt),
     metrics: new Metrics(),
-    now: () => Date.now() + clock.offsetMs,
+    now: () => clock.at ?? Date.now() + clock.offsetMs,
   });
   server.handle((req, info) => app.fetch(req, info));
   return {
@@ -586,10 +586,12 @@ Deno.test("actionRoutes() answers 410 once the link has expired (injected clock)
     h.runtime.config.global.action_keys,
   );
 
-  h.clock.offsetMs = claims.expiresAt - 1000 - Date.now();
+  // The clock stands a second before the expiry, then a second after: a request that takes longer
+  // than a second on a loaded machine must not cross the line on its own.
+  h.clock.at = claims.expiresAt - 1000;
   await expectStatus(fetch(link), 200);
 
-  h.clock.offsetMs = claims.expiresAt + 1000 - Date.now();
+  h.clock.at = claims.expiresAt + 1000;
   const page = await fetch(link);
   assert.equal(page.status, 410);
   assert.equal(page.headers.get("referrer-policy"), "no-referrer");
