@@ -46,6 +46,8 @@ export interface StormEmailModel {
   more: number;
   /** A line under the table (e.g. "The next single email can fire at …"). */
   note?: string;
+  /** A link to every alert the email is about, on the alert pages (e.g. a silence's `/alerts?silence=`). */
+  link?: { label: string; href: string };
   buttons: EmailButton[];
   footer: string;
 }
@@ -126,6 +128,15 @@ export function StormEmail({ model }: { model: StormEmailModel }): JSX.Element {
           </Row>
         )
         : null}
+      {model.link
+        ? (
+          <Row>
+            <div style={`font-size:13px;${WRAP}`}>
+              <AlertLink href={model.link.href} label={model.link.label} />
+            </div>
+          </Row>
+        )
+        : null}
       {model.note
         ? (
           <Row>
@@ -169,6 +180,7 @@ export function stormText(model: StormEmailModel): string {
     }
     if (model.more > 0) lines.push(`  and ${model.more} more`);
   }
+  if (model.link) lines.push("", `${model.link.label}: ${model.link.href}`);
   if (model.note) lines.push("", model.note);
   if (model.buttons.length > 0) {
     lines.push("", "Respond (each link opens a confirmation page):");

@@ -1,9 +1,9 @@
 /**
  * The query string of `GET /alerts`, parsed once at the edge: the filters (`q`, `detector`,
- * `severity`, `status`, `reason` (why it was held), `silence` (held by that silence), `since`,
- * `until`), the expansion of one storm (`fingerprint`), the flat view
- * (`view=alerts`) and the keyset cursors (`before` with `before_id` for alerts, `before_key` for
- * groups). An invalid value is an error that names the parameter; `filterQuery` gives the query string
+ * `severity`, `status`, `reason` (why it was held), `silence` (held by that silence), `state` (of a
+ * storm: notifying, suppressed, silenced, acked; the grouped list only), `since`, `until`), the
+ * expansion of one storm (`fingerprint`), the flat view (`view=alerts`) and the keyset cursors
+ * (`before` with `before_id` for alerts, `before_key` for groups). An invalid value is an error that names the parameter; `filterQuery` gives the query string
  * that carries the filters onto the next page.
  *
  * `since` and `until` take a duration back from now (`24h`, `30m`, `7d`), or a date and time: ISO 8601
@@ -13,7 +13,12 @@
  */
 import { parseDuration } from "../core/duration.ts";
 import { LEVELS } from "../core/severity.ts";
-import type { AlertStatus, SuppressedBy } from "../core/store/store.ts";
+import {
+  type AlertStatus,
+  GROUP_STATES,
+  type GroupState,
+  type SuppressedBy,
+} from "../core/store/store.ts";
 
 /** Why an alert was held, as the reason filter offers it. */
 export const REASONS: SuppressedBy[] = [
@@ -45,6 +50,8 @@ export interface ListFilter {
   reason?: SuppressedBy;
   /** Held by this silence (its id). */
   silence?: string;
+  /** Groups in this state (the grouped list only). */
+  state?: GroupState;
   /** As typed (`24h`, or a date and time), for the form and the next page's link. */
   since?: string;
   until?: string;
@@ -79,6 +86,7 @@ const KNOWN = new Set([
   "status",
   "reason",
   "silence",
+  "state",
   "since",
   "until",
   "fingerprint",
@@ -161,6 +169,18 @@ export function parseListQuery(
   if (reason) filter.reason = oneOf("reason", reason, REASONS);
   const view = given("view");
   if (view) filter.view = oneOf("view", view, ["alerts"] as const);
+  const state = given("state");
+  if (state) {
+    filter.state = oneOf("state", state, GROUP_STATES);
+    if (filter.view || filter.fingerprint) {
+      throw new FilterError(
+        "state",
+        `a storm's state filters the grouped list (one row per fingerprint), not ${
+          filter.view ? "view=alerts" : "the alerts of one fingerprint"
+        }`,
+      );
+    }
+  }
   const since = given("since");
   if (since) {
     out.after = time("since", since, now);

@@ -14,7 +14,12 @@
  */
 import type { Context } from "hono";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
-import type { AlertGroup, AlertRecord } from "../core/store/store.ts";
+import {
+  type AlertGroup,
+  type AlertRecord,
+  GROUP_STATES,
+  type StateFilter,
+} from "../core/store/store.ts";
 import {
   FilterError,
   filterQuery,
@@ -118,6 +123,9 @@ export async function alertList(c: Context, deps: ListDeps): Promise<Response> {
   }
   const groups = await store.listAlertGroups({
     ...query,
+    ...(filter.state
+      ? { state: stateFilter(deps.runtime, filter.state, deps.now) }
+      : {}),
     limit: PAGE_SIZE,
     ...(request.before ? { before: request.before } : {}),
     ...(request.before && request.before_key
@@ -134,10 +142,12 @@ export async function alertList(c: Context, deps: ListDeps): Promise<Response> {
   const last = groups[groups.length - 1];
   return c.html(renderAlertListPage({
     ...common,
+    states: GROUP_STATES,
     groups: groups.map((g) =>
       groupRow(g, {
         listHref,
-        filter: filterQuery(filter),
+        // A storm's alerts are not filtered by its state: the row had it.
+        filter: filterQuery(withoutState(filter)),
         state: stateOf(g, {
           now: deps.now,
           silences,
@@ -149,6 +159,31 @@ export async function alertList(c: Context, deps: ListDeps): Promise<Response> {
       ? { nextHref: next({ before: last.last_seen_at, before_key: last.key }) }
       : {}),
   }));
+}
+
+function withoutState(filter: ListFilter): ListFilter {
+  const rest = { ...filter };
+  delete rest.state;
+  return rest;
+}
+
+/** The store's state filter at `now`, with each storm detector's `ack_quiet`. */
+function stateFilter(
+  runtime: Runtime,
+  state: GroupState,
+  now: number,
+): StateFilter {
+  const ackQuietMs: Record<string, number> = {};
+  for (const [name, detector] of runtime.config.detectors) {
+    const quiet = detector.config.storm?.ack_quiet;
+    if (quiet !== undefined) ackQuietMs[name] = quiet;
+  }
+  return {
+    is: state,
+    now: new Date(now).toISOString(),
+    ackQuietMs,
+    defaultAckQuietMs: DEFAULT_ACK_QUIET_MS,
+  };
 }
 
 function withoutFingerprint(filter: ListFilter): ListFilter {
@@ -168,7 +203,7 @@ function keyFields(paths: string[], values: string[]): string {
   return paths.map((p, i) => `${p}=${values[i] ?? ""}`).join(", ");
 }
 
-/** What the group's next alert meets (see the module doc). */
+/** What the group's next alert meets (see the module doc; `alert_groups.ts` has it in SQL). */
 export function stateOf(
   group: AlertGroup,
   options: { now: number; silences: Set<string>; ackQuietMs: number },

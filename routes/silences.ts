@@ -2,9 +2,12 @@
  * `GET /silences` (storm control, behind `ui_auth` like `/alerts`): active silences and acked
  * fingerprints with who, when, until when (an ack: until the fingerprint is quiet for the detector's
  * `ack_quiet`, at the earliest its last alert plus that), what they held and the comment, each
- * linking the storm's alerts, and `POST /silences/<id>/end` and
- * `POST /silences/acks/<fingerprint>/end` from the page's buttons, each checked against a CSRF field
- * bound to the signed-in user (HMAC with the first action key), then a 303 back to the page.
+ * linking the storm's alerts; `POST /silences` from the page's form makes a silence (detector or `*`,
+ * an optional CEL `match`, `for` (required, at most 30d), a comment; by the signed-in user), a bad
+ * field being a 400 page naming it; and `POST /silences/<id>/end` and
+ * `POST /silences/acks/<fingerprint>/end` from the page's buttons. Each POST is checked against a
+ * CSRF field bound to the signed-in user (HMAC with the first action key), then a 303 back to the
+ * page.
  *
  * @module
  */
@@ -13,7 +16,9 @@ import { csrfFor, csrfValid } from "../core/auth/csrf.ts";
 import type { Runtime } from "../core/pipeline/pipeline.ts";
 import { renderMessagePage } from "./pages/ActionPages.tsx";
 import { renderSilencePage, type SilenceRow } from "./pages/SilencePages.tsx";
-import { formatDuration } from "../core/duration.ts";
+import { formatDuration, parseDuration } from "../core/duration.ts";
+import { InputError } from "../core/errors.ts";
+import { addSilence } from "../core/storm/storm.ts";
 import { formatTime } from "../emails/AlertEmail.tsx";
 import type { Silence, StormWindow } from "../core/store/store.ts";
 import { ackQuietOf } from "./_alert_list.ts";
@@ -117,6 +122,14 @@ export function addSilenceRoutes(
     return c.html(renderSilencePage({
       user,
       csrf: key ? await csrfFor(csrfToken(user), key) : "",
+      ...(key
+        ? {
+          create: {
+            action: base,
+            detectors: ["*", ...[...runtime.config.detectors.keys()].sort()],
+          },
+        }
+        : {}),
       active: active.map((s) => row(s, true)),
       acks,
       recent: recent.map((s) => row(s, false)),
@@ -124,28 +137,80 @@ export function addSilenceRoutes(
     }));
   });
 
+  /** The form's text fields, when its CSRF field is the signed-in user's; undefined: refused. */
+  const checkedForm = async (
+    c: Context,
+  ): Promise<Record<string, string> | undefined> => {
+    const key = runtime.config.global.action_keys[0];
+    const body = await c.req.parseBody().catch(() => ({}));
+    const form: Record<string, string> = {};
+    for (const [name, value] of Object.entries(body)) {
+      if (typeof value === "string") form[name] = value;
+    }
+    if (
+      !key ||
+      !(await csrfValid(form.csrf ?? "", csrfToken(deps.userOf(c)), key))
+    ) return undefined;
+    return form;
+  };
+  const refused = (c: Context) =>
+    c.html(
+      renderMessagePage({
+        title: "Refused",
+        message: "Use the form on the silences page.",
+      }),
+      403,
+    );
+
+  app.post("/silences", async (c) => {
+    const form = await checkedForm(c);
+    if (!form) return refused(c);
+    const user = deps.userOf(c);
+    try {
+      const forText = form.for?.trim() ?? "";
+      let forMs: number | undefined;
+      if (forText) {
+        try {
+          forMs = parseDuration(forText);
+        } catch (err) {
+          throw new InputError(`for: ${(err as Error).message}`);
+        }
+      }
+      const silence = await addSilence({
+        store: runtime.store,
+        clock: () => new Date(deps.now()),
+        detectors: runtime.config.detectors.keys(),
+      }, {
+        detector: form.detector?.trim() ?? "",
+        match: form.match,
+        forMs,
+        createdBy: user,
+        comment: form.comment,
+      });
+      runtime.log("silence_added", {
+        id: silence.id,
+        detector: silence.detector,
+        by: user,
+        ends_at: silence.ends_at,
+      });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      return c.html(
+        renderMessagePage({ title: "Cannot silence", message: err.message }),
+        400,
+      );
+    }
+    return c.redirect(`${deps.base()}/silences`, 303);
+  });
+
   const ended = async (
     c: Context,
     end: () => Promise<boolean>,
     what: string,
   ) => {
-    const user = deps.userOf(c);
-    const key = runtime.config.global.action_keys[0];
-    const form = await c.req.parseBody().catch(() => ({}));
-    const csrf = typeof (form as Record<string, unknown>).csrf === "string"
-      ? (form as Record<string, string>).csrf!
-      : "";
-    if (!key || !(await csrfValid(csrf, csrfToken(user), key))) {
-      return c.html(
-        renderMessagePage({
-          title: "Refused",
-          message: "Use the button on the silences page.",
-        }),
-        403,
-      );
-    }
+    if (!(await checkedForm(c))) return refused(c);
     const done = await end();
-    runtime.log("silence_ended", { what, by: user, changed: done });
+    runtime.log("silence_ended", { what, by: deps.userOf(c), changed: done });
     return c.redirect(`${deps.base()}/silences`, 303);
   };
 

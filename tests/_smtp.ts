@@ -38,6 +38,8 @@ export interface TestSmtpServer {
   authAttempts: number;
   /** Resolves with the messages once at least `count` arrived; rejects after `timeoutMs` (default 30_000: a bound, not a timing). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+  /** Answers the next `count` messages with a 451 (transient), as `failFirst` does at the start. */
+  failNext(count: number): void;
   close(): Promise<void>;
 }
 
@@ -131,6 +133,9 @@ export async function startSmtpServer(
     url: `smtp://127.0.0.1:${port}`,
     messages,
     authAttempts: 0,
+    failNext(count) {
+      toFail = count;
+    },
     waitFor(count, timeoutMs = 30_000) {
       if (messages.length >= count) return Promise.resolve(messages.slice());
       return new Promise((resolve, reject) => {

@@ -14,6 +14,7 @@ import { GROUPS_CASES } from "./_store_contract_groups.ts";
 import { QUEUE_CASES } from "./_store_contract_queue.ts";
 import { REDELIVER_CASES } from "./_store_contract_redeliver.ts";
 import { RUNS_CASES } from "./_store_contract_runs.ts";
+import { STATES_CASES } from "./_store_contract_states.ts";
 import type { ContractCase } from "./_store_fixtures.ts";
 
 export {
@@ -29,6 +30,7 @@ export {
 export const STORE_CONTRACT: ContractCase[] = [
   ...ALERTS_CASES,
   ...GROUPS_CASES,
+  ...STATES_CASES,
   ...ACKS_CASES,
   ...QUEUE_CASES,
   ...RUNS_CASES,

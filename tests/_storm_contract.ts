@@ -319,6 +319,15 @@ export function stormCases(): StormCase[] {
       [],
       "handed over once",
     );
+    const again = await store.storm.flushGroup("grp-1", {
+      now: new Date(T0 + 32_000),
+      messageId: "<group.test@example.test>",
+    });
+    assert.deepEqual(
+      again.map((a) => [a.id, a.notified_id, a.message_id]),
+      batch.map((a) => [a.id, a.notified_id, a.message_id]),
+      "its own email, run again after a failed send, gets the same batch",
+    );
     const later = await store.storm.decide(
       input("g3", T0 + MIN, { fingerprint: "fp-g3", group }),
     );

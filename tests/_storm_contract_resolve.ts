@@ -1,7 +1,8 @@
 /**
  * The storm contract's resolve cases (`stormCases` includes them, so both backends run them): the
  * transition firing → resolved of a mailed fingerprint is mailed once, through its window and its ack,
- * never grouped and with no digest timer; repeated resolves and resolves of a fingerprint never mailed
+ * never grouped and with no digest timer, or, while its firing still waits in a group's batch, joins
+ * that batch; repeated resolves and resolves of a fingerprint never mailed
  * are suppressed; the next firing opens a fresh window. See docs/storm.md, "Resolved alerts".
  *
  * @module
@@ -175,8 +176,65 @@ export const RESOLVE_CASES: ResolveCase[] = [{
       );
     const joined = await g("g1", T0);
     assert.equal(joined.action === "suppress" && joined.reason, "group");
+    await store.storm.flushGroup("grp-r", {
+      now: new Date(T0 + 30_000),
+      messageId: "<group.r@example.test>",
+    });
     const groupResolve = await g("gr", T0 + MIN, resolved);
-    assert.ok(groupResolve.action === "notify" && groupResolve.resolve);
+    assert.ok(
+      groupResolve.action === "notify" && groupResolve.resolve,
+      "its firing was mailed in the grouped email: the resolve goes alone",
+    );
     assert.equal((await store.getAlert("gr"))?.group_key, undefined);
+  },
+}, {
+  title:
+    "a resolve while its firing waits in the group's batch joins the batch (one grouped email), and the fingerprint is resolved",
+  async fn(store) {
+    await alerts(store, ["g1", "g2", "gr", "gr2", "g3"]);
+    const group = {
+      key: "grp-w",
+      paths: ["sig"],
+      values: ["7"],
+      waitMs: 30_000,
+      intervalMs: 5 * MIN,
+    };
+    const g = (id: string, at: number, fp: string, extra = {}) =>
+      store.storm.decide(input(id, at, { fingerprint: fp, group, ...extra }));
+    await g("g1", T0, "fp-1");
+    await g("g2", T0 + 1_000, "fp-2");
+    const [first, second] = await Promise.all([
+      g("gr", T0 + 10_000, "fp-1", resolved),
+      g("gr2", T0 + 10_000, "fp-1", resolved),
+    ]);
+    const decided = [first!, second!].map((d) =>
+      d.action === "suppress" ? d.reason : d.action
+    ).sort();
+    assert.deepEqual(decided, ["group", "realert"], "concurrent: one joins");
+    const folded = first!.action === "suppress" && first!.reason === "group"
+      ? "gr"
+      : "gr2";
+    assert.equal((await store.getAlert(folded))?.group_key, "grp-w");
+    const window = await store.storm.window("fp-1");
+    assert.equal(window?.notified_id, folded);
+    assert.ok(window?.resolved_at, "the fingerprint is resolved");
+    const batch = await store.storm.flushGroup("grp-w", {
+      now: new Date(T0 + 30_000),
+      messageId: "<group.w@example.test>",
+    });
+    assert.deepEqual(batch.map((a) => a.id), ["g1", "g2", folded]);
+    const due = await store.storm.claimTimers({
+      now: new Date(T0 + 120 * MIN),
+      leaseMs: MIN,
+      limit: 10,
+    });
+    assert.deepEqual(
+      due.filter((t) => t.kind === "window").map((t) => t.id).sort(),
+      ["window:g1", "window:g2"],
+      "the firings' digests; none for the folded resolve",
+    );
+    const fresh = await g("g3", T0 + 2 * MIN, "fp-1");
+    assert.equal(fresh.action === "suppress" && fresh.reason, "group");
+    assert.equal((await store.storm.window("fp-1"))?.notified_id, "g3");
   },
 }];

@@ -131,6 +131,27 @@ function cases(
         states.find((r) => r.includes(held.alert_id))!,
         /held before it was rendered.*>silenced<\/span>/s,
       );
+      // ?state= lists exactly the rows showing that state (decided in the store, before the page).
+      const badge = (r: string) =>
+        /class="badge"[^>]*>(notifying|suppressed|silenced|acked)<\/span>/
+          .exec(r)?.[1];
+      const shown = new Set(states.map(badge));
+      assert.equal(shown.size, 4, "every state is on the page");
+      for (const state of ["notifying", "suppressed", "silenced", "acked"]) {
+        const filtered = await page(h, `?state=${state}`);
+        assert.equal(filtered.status, 200, filtered.html);
+        assert.deepEqual(
+          rows(filtered.html),
+          states.filter((r) => badge(r) === state),
+          state,
+        );
+        assert.match(filtered.html, new RegExp(`value="${state}" selected>`));
+      }
+      const acked = rows((await page(h, "?state=acked")).html)[0]!;
+      assert.ok(
+        acked.includes(`?fingerprint=${earlyFp}"`),
+        "a storm's alerts are not filtered by the state its row had",
+      );
 
       // Expanded: the storm's alerts, paged with the keyset cursor, filters kept.
       let href: string | undefined =
@@ -238,6 +259,9 @@ function cases(
         ["?view=table", "view"],
         ["?before=tuesday", "before"],
         ["?detectr=ids", "detectr"],
+        ["?state=firing", "state"],
+        ["?view=alerts&state=acked", "state"],
+        ["?fingerprint=abc&state=acked", "state"],
       ];
       for (const [query, param] of invalid) {
         const bad = await page(h, query);

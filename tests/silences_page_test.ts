@@ -2,7 +2,7 @@
  * `GET /silences` through `app.request()` on an injected clock, on SQLite and on a throwaway
  * PostgreSQL server: silences and acks with who, since, until when (an ack until the fingerprint is
  * quiet for `ack_quiet`), what they held, the storm they concern linked, and End buttons (CSRF) that
- * end them; a lapsed ack is shown as over, without a button.
+ * end them; a lapsed ack is shown as over, without a button; the New silence form makes one.
  *
  * @module
  */
@@ -132,6 +132,97 @@ function cases(
       assert.match(lapsed, /dana/);
       assert.match(lapsed, /2026-03-02 12:07:00 UTC \(quiet for 2 h\)/);
       assert.doesNotMatch(lapsed, /\/end"/);
+    },
+  });
+
+  Deno.test({
+    name:
+      `/silences (${name}): the New silence form makes a silence by the signed-in user; a bad field is a 400 naming it, a forged form a 403`,
+    ignore,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      await using h = await open();
+      const html = await silencesPage(h);
+      const form = card(html, "New silence");
+      assert.match(
+        form,
+        /<form method="post" action="http:\/\/127\.0\.0\.1:8080\/silences"/,
+      );
+      assert.match(form, /<option\s+value="\*">/);
+      assert.match(form, /<option\s+value="ids">ids<\/option>/);
+      const csrf = /name="csrf" value="([^"]+)"/.exec(form)![1]!;
+      const post = async (fields: Record<string, string>) => {
+        const res = await h.request(`${BASE}/silences`, {
+          method: "POST",
+          headers: {
+            ...AUTH,
+            "content-type": "application/x-www-form-urlencoded",
+          },
+          body: new URLSearchParams(fields),
+        });
+        return { status: res.status, html: await res.text() };
+      };
+      const bad: [Record<string, string>, string][] = [
+        [{ detector: "ids", for: "" }, "for: a silence needs an end"],
+        [
+          { detector: "ids", for: "31d" },
+          "for: must be more than 0 and at most 30d",
+        ],
+        [{ detector: "ids", for: "soon" }, "for: Invalid duration"],
+        [{ detector: "ids", for: "4h", match: "alert.src_ip ==" }, "match: "],
+        [
+          { detector: "idz", for: "4h" },
+          "detector: unknown detector &quot;idz&quot;",
+        ],
+      ];
+      for (const [fields, message] of bad) {
+        const res = await post({ csrf, ...fields });
+        assert.equal(res.status, 400, JSON.stringify(fields));
+        assert.ok(res.html.includes(message), res.html);
+      }
+      const forged = await post({ csrf: "forged", detector: "ids", for: "4h" });
+      assert.equal(forged.status, 403);
+      const anonymous = await h.request(`${BASE}/silences`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ csrf, detector: "ids", for: "4h" }),
+      });
+      assert.equal(anonymous.status, 401, "behind ui_auth");
+      await anonymous.body?.cancel();
+      assert.deepEqual(
+        await h.runtime.store.storm.listSilences({ now: h.now(), all: true }),
+        [],
+        "nothing stored",
+      );
+
+      const made = await post({
+        csrf,
+        detector: "ids",
+        match: 'alert.src_ip == "203.0.113.7"',
+        for: "2h",
+        comment: "pentest",
+      });
+      assert.equal(made.status, 303);
+      const [silence] = await h.runtime.store.storm.listSilences({
+        now: h.now(),
+      });
+      assert.equal(silence?.created_by, "ana", "the signed-in user");
+      assert.equal(silence?.detector, "ids");
+      assert.equal(silence?.comment, "pentest");
+      assert.equal(
+        Date.parse(silence!.ends_at) - Date.parse(silence!.starts_at),
+        120 * MIN,
+      );
+      const held = await h.ingest(suricata(2001, "203.0.113.7"));
+      assert.equal(held.suppressed_by, "silence");
+      assert.equal(
+        (await h.runtime.store.getAlert(held.alert_id))?.silence_id,
+        silence!.id,
+      );
+      const other = await h.ingest(suricata(2001, "198.51.100.1"));
+      assert.equal(other.sent, true, "the match keeps other alerts out");
+      assert.match(card(await silencesPage(h), "Active silences"), /pentest/);
     },
   });
 }

@@ -115,8 +115,10 @@ Deno.test("storm digest after a restart in the middle of the window: no re-notif
   assert.match(mails[1]!.parsed.subject ?? "", /^ids: 5 more like/);
 });
 
-Deno.test("storm silence from the digest button: confirmation page, POST, later alerts suppressed, one email when it ends", async () => {
-  await using h = await stormHarness(ids());
+Deno.test("storm silence from the digest button: confirmation page, POST, later alerts suppressed, one email when it ends, linking the alerts it held", async () => {
+  await using h = await stormHarness(ids(), {
+    ui_auth: { users: [{ username: "ana", password: "analyst-pass-1" }] },
+  });
   await h.ingest(suricata(2001, "203.0.113.7"));
   await storm(h, 2, MIN);
   h.advance(9 * MIN);
@@ -165,6 +167,34 @@ Deno.test("storm silence from the digest button: confirmation page, POST, later 
   );
   assert.ok((end.parsed.text ?? "").includes(`/alerts/${held.alert_id}`));
   assert.match(end.parsed.text ?? "", /By: Alice Analyst/);
+  const heldLink = link(end.parsed.text ?? "", "All 2 alerts it held");
+  assert.equal(
+    heldLink,
+    `http://127.0.0.1:8080/alerts?silence=${silence!.id}`,
+  );
+  assert.ok(
+    (end.parsed.html || "").includes(`href="${heldLink}"`),
+    "the HTML part links them too",
+  );
+  const auth = { Authorization: `Basic ${btoa("ana:analyst-pass-1")}` };
+  const list = await h.request(heldLink, { headers: auth });
+  const listed = await list.text();
+  assert.equal(list.status, 200, listed);
+  const fingerprint = (await h.runtime.store.getAlert(held.alert_id))!
+    .fingerprint!;
+  assert.ok(
+    listed.includes(`fingerprint=${fingerprint}`),
+    "the held alerts' storm is the row",
+  );
+  const flat = await (await h.request(`${heldLink}&view=alerts`, {
+    headers: auth,
+  })).text();
+  // Each row's subject links its alert; "mailed as" links the covering one.
+  const shown = [...flat.matchAll(/\/alerts\/([0-9a-f-]{36})">(?!mailed as)/g)]
+    .map((m) => m[1]);
+  assert.ok(shown.includes(held.alert_id), flat);
+  assert.equal(new Set(shown).size, 2, "the two it held, nothing else");
+  assert.ok(!shown.includes(other.alert_id));
   assert.equal(await h.runTimers(), 0);
   const next = await h.ingest(suricata(2001, "203.0.113.7"));
   assert.equal(next.sent, true, "mailed again once the silence is over");

@@ -114,3 +114,28 @@ Deno.test("storm group: the window digest of a grouped fingerprint threads under
   );
   assert.equal(digest!.parsed.inReplyTo, group!.parsed.messageId);
 });
+
+Deno.test("storm group: a grouped email the relay refuses is sent again with its whole batch once the timer's lease lapses", async () => {
+  await using h = await stormHarness(ids({ wait: "30s" }));
+  const batch = [];
+  for (const ip of ["192.0.2.1", "192.0.2.2"]) {
+    batch.push((await h.ingest(suricata(2001, ip))).alert_id);
+  }
+  h.advance(30 * SEC);
+  h.smtp.failNext(1);
+  assert.equal(await h.runTimers(), 0, "the email failed: the timer stays");
+  assert.ok(h.events.some(([e]) => e === "storm_timer_failed"));
+  h.advance(5 * MIN + SEC); // the lease (5 min) lapsed
+  assert.equal(await h.runTimers(), 1);
+  const [grouped] = await h.smtp.waitFor(1);
+  assert.equal(
+    grouped!.parsed.subject,
+    "ids: 2 new alerts with alert.signature_id 2001",
+  );
+  for (const id of batch) {
+    assert.ok((grouped!.parsed.text ?? "").includes(`/alerts/${id}`));
+    const record = await h.runtime.store.getAlert(id);
+    assert.equal(record?.message_id, grouped!.parsed.messageId);
+  }
+  assert.equal(await h.runTimers(), 0, "sent once");
+});

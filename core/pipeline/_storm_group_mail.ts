@@ -2,12 +2,18 @@
  * Storm control's grouped email (`storm.group`): when a group's batch comes due, one email lists the
  * new fingerprints that joined it (up to `group.max_alerts` rows, the rest counted), instead of one
  * email each. The store hands the batch over atomically (`Store.storm.flushGroup`): every alert of it
- * then names the batch's first alert as the one whose email covers it.
+ * then names the batch's first alert as the one whose email covers it. A fingerprint that resolved
+ * while its firing waited in the batch is in it too (its resolve's row says "resolved"): one email
+ * says it fired and ended. Once sent, the batch's alerts join their threads, so a fingerprint's later
+ * email (its resolve, the next firing) answers the grouped one.
  *
  * @module
  */
-import type { StormTimer } from "../store/store.ts";
-import { shownValue } from "../storm/storm.ts";
+import type { LoadedDetector } from "../config/config.ts";
+import { errorMessage } from "../errors.ts";
+import { isResolved } from "../resolved.ts";
+import type { AlertRecord, StormTimer } from "../store/store.ts";
+import { fingerprintOf, shownValue } from "../storm/storm.ts";
 import { fill, lookup } from "../template.ts";
 import { buttonLinks } from "./_compose.ts";
 import {
@@ -38,10 +44,12 @@ export async function groupEmail(
   const paths = detector.config.storm!.fingerprint;
   const by = group.by.map((p) => `${p} ${shownValue(lookup(first.alert, p))}`)
     .join(", ");
-  const count = batch.length;
+  const firing = batch.filter((a) => !isResolved(a.alert));
+  const resolved = batch.length - firing.length;
+  const count = firing.length;
   const subject = `${detector.name}: ${count} new alert${
     count === 1 ? "" : "s"
-  } with ${by}`;
+  } with ${by}${resolved > 0 ? ` (${resolved} already resolved)` : ""}`;
   const buttons = await buttonLinks(
     runtime,
     first.id,
@@ -55,20 +63,28 @@ export async function groupEmail(
       title: subject,
       facts: [
         ["Alerts", String(count)],
+        ...(resolved > 0
+          ? [["Already resolved", String(resolved)] as [string, string]]
+          : []),
         ["Grouped by", group.by.join(", ")],
         ["First seen", first.received_at],
         ["Last seen", batch[batch.length - 1]!.received_at],
       ],
-      distinct: distinctValues(paths, batch),
+      distinct: distinctValues(paths, firing),
       columns: paths,
       rows: batch.slice(0, group.max_alerts).map((a) => ({
         at: a.received_at,
         fields: paths.map((p) => shownValue(lookup(a.alert, p))),
         href: alertHref(runtime, a.id),
+        ...(isResolved(a.alert) ? { note: "resolved" } : {}),
       })),
-      more: Math.max(0, count - group.max_alerts),
+      more: Math.max(0, batch.length - group.max_alerts),
       note:
-        `Each fingerprint listed is in its realert window now: its repeats are counted, and a digest follows when the window closes. The next batch of this group can go ${
+        `Each fingerprint listed is in its realert window now: its repeats are counted, and a digest follows when the window closes${
+          resolved > 0
+            ? " (one marked resolved ended before this email: its next alert is mailed at once)"
+            : ""
+        }. The next batch of this group can go ${
           Math.round(group.interval / 60_000)
         } min after this one at the earliest.`,
       buttons,
@@ -83,5 +99,33 @@ export async function groupEmail(
       lastSeen: batch[batch.length - 1]!.received_at,
     },
   });
+  await joinThreads(runtime, detector, batch);
   return "sent";
+}
+
+/**
+ * Records each alert of a sent batch in its thread (`thread_key`, as an alert mailed on its own is),
+ * so the fingerprint's next email answers the grouped one. A failure leaves the next email unthreaded,
+ * never unsent: logged.
+ */
+async function joinThreads(
+  runtime: Runtime,
+  detector: LoadedDetector,
+  batch: AlertRecord[],
+): Promise<void> {
+  const paths = detector.config.thread_key;
+  try {
+    await Promise.all(batch.map(async (a) => {
+      // Without `thread_key` an alert's thread is its fingerprint (hashed from the preprocessed alert).
+      const key = paths
+        ? (await fingerprintOf(detector.name, paths, a.alert)).id
+        : a.fingerprint;
+      if (key) await runtime.store.updateAlert(a.id, { thread_key: key });
+    }));
+  } catch (err) {
+    runtime.log("storm_thread_failed", {
+      detector: detector.name,
+      error: errorMessage(err),
+    });
+  }
 }

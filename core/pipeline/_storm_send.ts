@@ -171,10 +171,14 @@ export function reasons(counts: Partial<Record<SuppressedBy, number>>): string {
   );
 }
 
+/** The alert pages' list, `<public_url>/alerts`. */
+export function alertsHref(runtime: Runtime): string {
+  return `${runtime.config.global.public_url.replace(/\/+$/, "")}/alerts`;
+}
+
+/** One alert's page, `<public_url>/alerts/<id>`. */
 export function alertHref(runtime: Runtime, id: string): string {
-  return `${runtime.config.global.public_url.replace(/\/+$/, "")}/alerts/${
-    encodeURIComponent(id)
-  }`;
+  return `${alertsHref(runtime)}/${encodeURIComponent(id)}`;
 }
 
 export function host(runtime: Runtime): string {

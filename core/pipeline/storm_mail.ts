@@ -22,6 +22,7 @@ import type { StormEmailModel } from "../../emails/StormEmail.tsx";
 import { buttonLinks } from "./_compose.ts";
 import {
   alertHref,
+  alertsHref,
   distinctValues,
   host,
   reasons,
@@ -173,6 +174,12 @@ async function silenceEnded(
       href: alertHref(runtime, a.id),
     })),
     more: Math.max(0, count - Math.min(TABLE_ROWS, alerts.length)),
+    link: {
+      label: `All ${count} alert${count === 1 ? "" : "s"} it held`,
+      href: `${alertsHref(runtime)}?${new URLSearchParams({
+        silence: silence.id,
+      })}`,
+    },
     note: "New alerts are mailed as usual again.",
     buttons: [],
     footer: `Sent by Blitz when silence ${silence.id} ended.`,

@@ -14,6 +14,9 @@
  * - any other filter (search, status, severity, reason, silence) reads the matching alerts and
  *   groups them with one `GROUP BY`.
  *
+ * A state filter (`state`: notifying, suppressed, silenced, acked) needs each group's newest alert and
+ * window, so it is applied to every group after the cursor, and the page is cut after it.
+ *
  * @module
  */
 import {
@@ -23,6 +26,7 @@ import {
   filterConditions,
   MAX_LIMIT,
   type Params,
+  type StateFilter,
   toIso,
 } from "./alert_query.ts";
 import type { SuppressedBy } from "./storm_window.ts";
@@ -43,6 +47,33 @@ const SUMMARY = [
   "jira_keys",
 ];
 
+/**
+ * The SQL of a group's state (see `GroupState`) over the joined row: `g` the group with its window
+ * (`w_*`), `l` its newest alert. The rule `routes/_alert_list.ts` `stateOf` shows, in SQL.
+ */
+function stateSql(state: StateFilter, params: Params): string {
+  const now = params.add(toIso(state.now, "now"));
+  const at = Date.parse(state.now);
+  const quietFrom = (ms: number) => params.add(new Date(at - ms).toISOString());
+  const detectors = Object.entries(state.ackQuietMs);
+  const ackFrom = detectors.length === 0
+    ? quietFrom(state.defaultAckQuietMs)
+    : `CASE g.w_detector ${
+      detectors.map(([name, ms]) =>
+        `WHEN ${params.add(name)} THEN ${quietFrom(ms)}`
+      ).join(" ")
+    } ELSE ${quietFrom(state.defaultAckQuietMs)} END`;
+  return `CASE
+    WHEN g.w_acked_at IS NOT NULL AND g.w_last_seen_at > ${ackFrom} THEN 'acked'
+    WHEN l.status <> 'suppressed' THEN 'notifying'
+    WHEN l.suppressed_by = 'silence' THEN CASE WHEN EXISTS (SELECT 1 FROM silences s
+      WHERE s.id = l.silence_id AND s.starts_at <= ${now} AND s.ends_at > ${now}) THEN 'silenced'
+      ELSE 'notifying' END
+    WHEN l.suppressed_by IN ('realert', 'ack') THEN CASE WHEN g.w_window_end > ${now}
+      THEN 'suppressed' ELSE 'notifying' END
+    ELSE 'suppressed' END`;
+}
+
 /** Whether the filter needs only what `alerts_fingerprint` holds (time), or the windows (detector). */
 function indexOnly(query: AlertGroupQuery): boolean {
   return query.text === undefined && query.status === undefined &&
@@ -61,12 +92,16 @@ function timeConditions(query: AlertGroupQuery, params: Params): string[] {
   );
 }
 
-/** The page's groups (gkey, fp, one_id, n, first_seen, last_seen), newest last seen first. */
+/**
+ * The page's groups (gkey, fp, one_id, n, first_seen, last_seen), newest last seen first; every group
+ * after the cursor when `limit` is undefined (a state filter cuts the page later).
+ */
 function pageOfGroups(
   query: AlertGroupQuery,
   params: Params,
-  limit: string,
+  limit: string | undefined,
 ): string {
+  const cut = limit === undefined ? "" : `LIMIT ${limit}`;
   const before = query.before === undefined
     ? undefined
     : params.add(toIso(query.before, "before"));
@@ -87,7 +122,7 @@ function pageOfGroups(
       count(*) AS n, min(received_at) AS first_seen, max(received_at) AS last_seen
     FROM alerts ${and(filterConditions(query, params))}
     GROUP BY ${GROUP_KEY} ${having.length ? `HAVING ${having[0]}` : ""}
-    ORDER BY last_seen DESC, gkey DESC LIMIT ${limit}`;
+    ORDER BY last_seen DESC, gkey DESC ${cut}`;
   }
   const time = timeConditions(query, params);
   const detector = query.detector === undefined
@@ -114,14 +149,14 @@ function pageOfGroups(
         min(received_at) AS first_seen, max(received_at) AS last_seen
       FROM alerts ${and(fingerprinted)}
       GROUP BY fingerprint ${having.length ? `HAVING ${having[0]}` : ""}
-      ORDER BY last_seen DESC, gkey DESC LIMIT ${limit}
+      ORDER BY last_seen DESC, gkey DESC ${cut}
     ) f UNION ALL SELECT * FROM (
       SELECT 'a:' || id AS gkey, NULL AS fp, id AS one_id, 1 AS n, received_at AS first_seen,
         received_at AS last_seen
       FROM alerts ${and(plain)}
-      ORDER BY received_at DESC, id DESC LIMIT ${limit}
+      ORDER BY received_at DESC, id DESC ${cut}
     ) a
-    ORDER BY last_seen DESC, gkey DESC LIMIT ${limit}`;
+    ORDER BY last_seen DESC, gkey DESC ${cut}`;
 }
 
 /** The grouped SELECT of one page of groups, newest last seen first. */
@@ -130,18 +165,27 @@ export function groupSelect(query: AlertGroupQuery, params: Params): string {
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`Invalid limit: ${query.limit}`);
   }
-  const page = pageOfGroups(query, params, params.add(count));
+  const limit = params.add(count);
+  const page = pageOfGroups(
+    query,
+    params,
+    query.state ? undefined : limit,
+  );
   const pick = (alias: string) =>
     SUMMARY.map((c) => `${alias}.${c} AS ${alias}_${c}`).join(", ");
+  const state = query.state
+    ? `WHERE ${stateSql(query.state, params)} = ${params.add(query.state.is)}`
+    : "";
   return `SELECT g.*, ${pick("l")}, ${pick("n")} FROM (
-  SELECT p.*, w.notified_id AS w_notified_id, w.paths AS w_paths, w.fp_values AS w_values,
+  SELECT p.*, w.detector AS w_detector, w.notified_id AS w_notified_id, w.paths AS w_paths, w.fp_values AS w_values,
     w.total AS w_total, w.window_end AS w_window_end, w.last_seen_at AS w_last_seen_at,
     w.acked_by AS w_acked_by, w.acked_at AS w_acked_at,
     CASE WHEN p.fp IS NULL THEN p.one_id ELSE (SELECT a.id FROM alerts a WHERE a.fingerprint = p.fp
       ORDER BY a.received_at DESC LIMIT 1) END AS latest_id
   FROM (${page}) p LEFT JOIN storm_windows w ON w.fingerprint = p.fp
 ) g LEFT JOIN alerts l ON l.id = g.latest_id LEFT JOIN alerts n ON n.id = g.w_notified_id
-ORDER BY g.last_seen DESC, g.gkey DESC`;
+${state}
+ORDER BY g.last_seen DESC, g.gkey DESC${query.state ? ` LIMIT ${limit}` : ""}`;
 }
 
 type Row = Record<string, unknown>;

@@ -33,8 +33,37 @@ export interface AlertFilter {
   silence_id?: string;
 }
 
+/**
+ * What a group's next alert meets (the `/alerts` state column): `acked` (acked, and not quiet for its
+ * detector's `ack_quiet` yet), `silenced` (its newest alert was held by a silence still active),
+ * `suppressed` (its newest alert was held: inside the realert window, in a group batch, in storm
+ * mode) or `notifying` (the next alert is mailed).
+ */
+export type GroupState = "notifying" | "suppressed" | "silenced" | "acked";
+
+/** The states, in the order the filter offers them. */
+export const GROUP_STATES: readonly GroupState[] = [
+  "notifying",
+  "suppressed",
+  "silenced",
+  "acked",
+];
+
+/** Groups in one state, as it is at `now` (each detector's acks last `ack_quiet`). */
+export interface StateFilter {
+  is: GroupState;
+  /** ISO 8601. */
+  now: string;
+  /** `storm.ack_quiet` of each detector that has one, in milliseconds. */
+  ackQuietMs: Record<string, number>;
+  /** For a detector not in `ackQuietMs`. */
+  defaultAckQuietMs: number;
+}
+
 /** A page of alert groups, newest last seen first. */
 export interface AlertGroupQuery extends AlertFilter {
+  /** Only groups in this state (decided before the page is cut, so pages stay full). */
+  state?: StateFilter;
   /** @default 50 (at most 500) */
   limit?: number;
   /** Cursor: groups last seen before this time, or at it with a key below `before_key`. */

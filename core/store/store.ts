@@ -8,29 +8,29 @@
  */
 import { isDiskFull } from "../errors.ts";
 import type {
-  NewSilence,
-  Silence,
   StormDecision,
   StormInput,
-  StormTimer,
   StormWindow,
   SuppressedBy,
 } from "./storm_window.ts";
+import type { NewSilence, Silence } from "./storm_silence.ts";
+import type { StormTimer } from "./storm_timers.ts";
 
+export type {
+  GroupInput,
+  StormDecision,
+  StormInput,
+  StormPolicy,
+  StormWindow,
+  SuppressedBy,
+} from "./storm_window.ts";
 export type {
   BreakerOutcome,
   BreakerState,
-  GroupInput,
-  NewSilence,
-  Silence,
-  StormDecision,
   StormGroup,
-  StormInput,
-  StormPolicy,
-  StormTimer,
-  StormWindow,
-  SuppressedBy,
-} from "./storm_window.ts";
+} from "./storm_rules.ts";
+export type { NewSilence, Silence } from "./storm_silence.ts";
+export type { StormTimer } from "./storm_timers.ts";
 import type {
   AlertFilter,
   AlertGroup,
@@ -42,7 +42,10 @@ export type {
   AlertGroup,
   AlertGroupQuery,
   AlertSummary,
+  GroupState,
+  StateFilter,
 } from "./alert_query.ts";
+export { GROUP_STATES } from "./alert_query.ts";
 export { isDiskFull } from "../errors.ts";
 export { decideWindow, heldWindow } from "./storm_window.ts";
 export { BREAKER_PERIOD_MS, breakerStep, groupStep } from "./storm_rules.ts";
@@ -404,7 +407,8 @@ export interface StormStore {
    * Hands over a group's waiting batch (`storm.group`), oldest first: every alert of it gets
    * `messageId` as its `message_id` (the grouped email) and, but the first, the first one's id as
    * `notified_id`; the group's `last_sent_at` becomes `now`. Empty when no batch waits (a timer run
-   * twice).
+   * twice). The batch already handed to `messageId` is handed again (with any alert that joined
+   * since), so a grouped email whose send failed goes out, whole, when its timer runs again.
    */
   flushGroup(
     groupKey: string,

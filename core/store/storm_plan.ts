@@ -2,38 +2,47 @@
  * The flow of a storm decision, shared by every backend: what one atomic decision reads and what it
  * writes. Each `plan*` function is a generator that asks its backend for the rows it needs, in order
  * (`yield { read: "breaker" }` only when the alert would be mailed and the breaker is on, `yield {
- * read: "group" }` only when it would still be mailed and the detector groups), applies the pure rules
- * (`decideWindow`, `breakerStep`, `breakerTickStep`, `groupStep`, `heldWindow`) and returns a
- * {@link StormPlan}: the rows to write. A backend drives it with its own statements inside its one
+ * read: "group" }` only when it would still be mailed and the detector groups, `yield { read:
+ * "batched" }` only for a resolve of a grouped detector), applies the pure rules (`decideWindow`,
+ * `breakerStep`, `breakerTickStep`, `groupStep`, `heldWindow`) and returns a {@link StormPlan}: the
+ * rows to write, with the timers of `storm_timers.ts`. A backend drives it with its own statements inside its one
  * write or transaction (`drive` for SQLite's synchronous writes, `driveAsync` for PostgreSQL, which
  * takes its advisory locks as it reads) and writes the plan; it keeps only its SQL.
  *
  * @module
  */
 import {
-  BREAKER_PERIOD_MS,
+  type BreakerState,
   breakerStep,
   type BreakerTick,
   breakerTickStep,
   groupStep,
+  type StormGroup,
 } from "./storm_rules.ts";
 import {
-  type BreakerState,
+  breakerTimer,
+  groupTimer,
+  type StormTimer,
+  windowTimer,
+} from "./storm_timers.ts";
+import {
   decideWindow,
   heldWindow,
-  type NewSilence,
   type StormDecision,
-  type StormGroup,
   type StormInput,
-  type StormTimer,
   type StormWindow,
   type SuppressedBy,
 } from "./storm_window.ts";
 
-/** A row a decision needs, read (after its lock, on PostgreSQL) inside the decision's transaction. */
+/**
+ * A row a decision needs, read (after its lock, on PostgreSQL) inside the decision's transaction:
+ * the detector's breaker, the group's row, or (`batched`) the group's row only if `alertId` still
+ * waits in its batch (suppressed by `group`, not handed to an email yet).
+ */
 export type StormRead =
   | { read: "breaker"; detector: string }
-  | { read: "group"; key: string };
+  | { read: "group"; key: string }
+  | { read: "batched"; key: string; alertId: string };
 
 /** What a read gives back: the detector's breaker state or the group's row, if stored. */
 export type StormRow = BreakerState | StormGroup | undefined;
@@ -92,9 +101,11 @@ export async function driveAsync<T>(
 }
 
 /**
- * One alert of a fingerprint (`StormStore.decide`), given its window as stored: the window rule, then
- * the breaker for an alert that would be mailed (held in storm mode: no window opens), then the group
- * (a resolve is never grouped); the alert's record, and the digest timer of the window it opens.
+ * One alert of a fingerprint (`StormStore.decide`), given its window as stored: the window rule; a
+ * resolve whose firing still waits in its group's batch joins that batch (folded into the grouped
+ * email, which says it resolved: nobody was told it fired yet); then the breaker for an alert that
+ * would be mailed (held in storm mode: no window opens), then the group (a resolve is never grouped
+ * on its own); the alert's record, and the digest timer of the window it opens.
  */
 export function* planDecision(
   row: StormWindow | undefined,
@@ -102,6 +113,19 @@ export function* planDecision(
 ): PlanSteps<StormDecision> {
   let { decision, window } = decideWindow(row, input);
   const timers: StormTimer[] = [];
+  let groupKey: string | undefined;
+  if (
+    decision.action === "notify" && decision.resolve && input.group &&
+    row?.notified_id !== undefined && row.notified_id !== input.alertId &&
+    (yield {
+      read: "batched",
+      key: input.group.key,
+      alertId: row.notified_id,
+    })
+  ) {
+    groupKey = input.group.key;
+    decision = { action: "suppress", reason: "group", groupKey };
+  }
   let breaker: BreakerState | undefined;
   if (decision.action === "notify" && input.breaker) {
     const step = breakerStep(
@@ -130,7 +154,6 @@ export function* planDecision(
     }
   }
   let group: StormGroup | undefined;
-  let groupKey: string | undefined;
   if (decision.action === "notify" && !decision.resolve && input.group) {
     const { key } = input.group;
     const step = groupStep(
@@ -139,12 +162,7 @@ export function* planDecision(
     );
     group = step.group;
     if (step.schedule) {
-      timers.push({
-        id: `group:${key}:${step.schedule}`,
-        kind: "group",
-        due_at: step.schedule,
-        ref: { group_key: key, detector: input.detector },
-      });
+      timers.push(groupTimer(key, input.detector, step.schedule));
     }
     if (step.join) {
       // The window opens (its repeats are counted against this alert), the email is the batch's.
@@ -156,19 +174,11 @@ export function* planDecision(
     ? decision.windowEnd
     : new Date(input.now.getTime() + window.window_ms).toISOString();
   // A window that opens gets its digest; a resolve closes the window, so it has none.
-  const opens = decision.action === "notify" ? !decision.resolve : !!groupKey;
+  const opens = decision.action === "notify"
+    ? !decision.resolve
+    : !!groupKey && window.resolved_at === undefined;
   if (opens && input.policy.digest) {
-    timers.push({
-      id: `window:${input.alertId}`,
-      kind: "window",
-      due_at: windowEnd,
-      ref: {
-        fingerprint: input.fingerprint,
-        alert_id: input.alertId,
-        detector: input.detector,
-        opened_at: input.now.toISOString(),
-      },
-    });
+    timers.push(windowTimer(input, windowEnd));
   }
   const alert: AlertMark = {
     id: input.alertId,
@@ -257,57 +267,4 @@ export function planSilenced(
     alert: { id: alertId, suppressed: { reason: "silence", silenceId } },
     silence: silenceId,
   };
-}
-
-/** The next tick of storm mode, `breaker:<detector>:<time>`, due 15 minutes after `now`. */
-function breakerTimer(detector: string, now: Date): StormTimer {
-  const at = now.toISOString();
-  return {
-    id: `breaker:${detector}:${at}`,
-    kind: "breaker",
-    due_at: new Date(now.getTime() + BREAKER_PERIOD_MS).toISOString(),
-    ref: { detector, period_start: at },
-  };
-}
-
-/** A silence's end timer, `silence_end:<id>`, due when it ends. */
-export function silenceEndTimer(silence: NewSilence): StormTimer {
-  return {
-    id: `silence_end:${silence.id}`,
-    kind: "silence_end",
-    due_at: silence.ends_at,
-    ref: { silence_id: silence.id },
-  };
-}
-
-/**
- * A group's batch as `flushGroup` hands it over: every alert with the grouped email's Message-ID, and
- * all but the first naming the first as the alert whose email covers them.
- */
-export function handedOver<T extends { id: string }>(
-  rows: T[],
-  messageId: string,
-): (T & { message_id: string; notified_id?: string })[] {
-  return rows.map((r, i) => ({
-    ...r,
-    ...(i > 0 ? { notified_id: rows[0]!.id } : {}),
-    message_id: messageId,
-  }));
-}
-
-/** `suppressedCounts` from `(suppressed_by, n)` rows. */
-export function countsByReason(
-  rows: Iterable<Record<string, unknown>>,
-): Partial<Record<SuppressedBy, number>> {
-  const counts: Partial<Record<SuppressedBy, number>> = {};
-  for (const row of rows) {
-    counts[row.suppressed_by as SuppressedBy] = Number(row.n);
-  }
-  return counts;
-}
-
-/** Claimed timers in due order, ties by id. */
-export function byDue(a: StormTimer, b: StormTimer): number {
-  if (a.due_at !== b.due_at) return a.due_at < b.due_at ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

@@ -1,17 +1,37 @@
 /**
  * Storm control's rules beyond one fingerprint's window, pure and shared by every backend: the storm
- * breaker's sliding hour (`breakerStep`) and its 15-minute tick (`breakerTickStep`), and the group
- * batch (`groupStep`). The window rule is `storm_window.ts`; how a decision chains them and what it
+ * breaker's state, its sliding hour (`breakerStep`) and its 15-minute tick (`breakerTickStep`), and
+ * a group's row, its batch (`groupStep`) and how the batch is handed over (`handedOver`). The window rule is `storm_window.ts`; how a decision chains them and what it
  * writes is `storm_plan.ts`.
  *
  * @module
  */
-import type {
-  BreakerOutcome,
-  BreakerState,
-  GroupInput,
-  StormGroup,
-} from "./storm_window.ts";
+import type { GroupInput } from "./storm_window.ts";
+
+/** The storm breaker's state for one detector (`storm_breaker: 200/h`). */
+export interface BreakerState {
+  detector: string;
+  mode: "on" | "off";
+  /** The current hour bucket of emails (sliding-window counter with the previous bucket). */
+  bucket_start: string;
+  bucket_count: number;
+  prev_count: number;
+  /** In storm mode: when it began, and the current 15-minute digest period. */
+  on_since?: string;
+  period_start?: string;
+  /** Alerts held back in the current period. */
+  period_count: number;
+}
+
+/** What the breaker says of one alert that would be mailed. */
+export interface BreakerOutcome {
+  state: BreakerState;
+  held: boolean;
+  /** Set when this alert switched storm mode on. */
+  notice?: "on";
+  /** Emails an hour, as estimated when it switched on. */
+  rate: number;
+}
 
 /** Minutes between storm-mode digests. */
 export const BREAKER_PERIOD_MS = 15 * 60_000;
@@ -154,4 +174,30 @@ export function groupStep(
   const due = new Date(Math.max(now + input.group.waitMs, allowed))
     .toISOString();
   return { group: { ...base, flush_at: due }, join: true, schedule: due };
+}
+
+/** A group of fingerprints (`storm.group`): when its last email went, and the batch waiting, if any. */
+export interface StormGroup {
+  group_key: string;
+  detector: string;
+  paths: string[];
+  values: string[];
+  last_sent_at?: string;
+  /** When the waiting batch's email is due; absent when no batch waits. */
+  flush_at?: string;
+}
+
+/**
+ * A group's batch as `flushGroup` hands it over: every alert with the grouped email's Message-ID, and
+ * all but the first naming the first as the alert whose email covers them.
+ */
+export function handedOver<T extends { id: string }>(
+  rows: T[],
+  messageId: string,
+): (T & { message_id: string; notified_id?: string })[] {
+  return rows.map((r, i) => ({
+    ...r,
+    ...(i > 0 ? { notified_id: rows[0]!.id } : {}),
+    message_id: messageId,
+  }));
 }

@@ -1,8 +1,9 @@
 /**
- * Storm control's part of the store contract: the shapes of a storm decision, a fingerprint's window,
- * a timer and a silence, and the pure window rule every backend applies inside its one atomic
+ * Storm control's part of the store contract for one fingerprint: the shapes of a storm decision and
+ * of a fingerprint's window, and the pure window rule every backend applies inside its one atomic
  * statement or transaction (`decideWindow`), so SQLite and PostgreSQL decide alike. The breaker and
- * group rules are `storm_rules.ts`; the flow of a whole decision is `storm_plan.ts`.
+ * group rules are `storm_rules.ts`, timers `storm_timers.ts`, silences `storm_silence.ts`; the flow
+ * of a whole decision is `storm_plan.ts`.
  *
  * The rule, for one alert of a fingerprint (see docs/storm.md):
  * - the alert that opened the window asks again (a crash between decision and delivery): notify again;
@@ -112,40 +113,6 @@ export interface StormWindow {
   /** Set when the fingerprint's last email was its resolve (`notified_id`); a firing email clears it. */
   resolved_at?: string;
 }
-
-/** A promise to do something later: claimed like a queue item once due, finished once done. */
-export interface StormTimer {
-  /** Deterministic (`window:<alert id>`), so scheduling the same promise twice keeps one row. */
-  id: string;
-  kind: "window" | "silence_end" | "group" | "breaker";
-  due_at: string;
-  /** What the timer is about (fingerprint, alert id, silence id…), JSON. */
-  ref: Record<string, string>;
-}
-
-/** A timed silence. `fingerprint` set: only that fingerprint; `match` set: a CEL condition over `alert`. */
-export interface Silence {
-  id: string;
-  /** A detector name, or `*` for every detector. */
-  detector: string;
-  match?: string;
-  fingerprint?: string;
-  starts_at: string;
-  ends_at: string;
-  created_by: string;
-  comment: string;
-  created_at: string;
-  /** Set when it was ended early (`silence expire`, the page's button). */
-  expired_at?: string;
-  /** Alerts it suppressed. */
-  suppressed: number;
-}
-
-/** A new silence (the store stamps `created_at` and counts). */
-export type NewSilence = Omit<
-  Silence,
-  "created_at" | "suppressed" | "expired_at"
->;
 
 /** The window rule: the decision, and the window as it is afterwards (undefined: unchanged). */
 export function decideWindow(
@@ -281,31 +248,6 @@ export function freshWindow(input: StormInput, at: string): StormWindow {
   };
 }
 
-/** The storm breaker's state for one detector (`storm_breaker: 200/h`). */
-export interface BreakerState {
-  detector: string;
-  mode: "on" | "off";
-  /** The current hour bucket of emails (sliding-window counter with the previous bucket). */
-  bucket_start: string;
-  bucket_count: number;
-  prev_count: number;
-  /** In storm mode: when it began, and the current 15-minute digest period. */
-  on_since?: string;
-  period_start?: string;
-  /** Alerts held back in the current period. */
-  period_count: number;
-}
-
-/** What the breaker says of one alert that would be mailed. */
-export interface BreakerOutcome {
-  state: BreakerState;
-  held: boolean;
-  /** Set when this alert switched storm mode on. */
-  notice?: "on";
-  /** Emails an hour, as estimated when it switched on. */
-  rate: number;
-}
-
 /** A fingerprint's window after an alert the breaker held (no email, so no new window). */
 export function heldWindow(
   row: StormWindow | undefined,
@@ -323,17 +265,6 @@ export function heldWindow(
   return { ...freshWindow(input, at), since_count: 1 };
 }
 
-/** A group of fingerprints (`storm.group`): when its last email went, and the batch waiting, if any. */
-export interface StormGroup {
-  group_key: string;
-  detector: string;
-  paths: string[];
-  values: string[];
-  last_sent_at?: string;
-  /** When the waiting batch's email is due; absent when no batch waits. */
-  flush_at?: string;
-}
-
 /** The group of an alert whose fingerprint opens a window (`StormInput.group`). */
 export interface GroupInput {
   key: string;
@@ -341,4 +272,15 @@ export interface GroupInput {
   values: string[];
   waitMs: number;
   intervalMs: number;
+}
+
+/** `suppressedCounts` from `(suppressed_by, n)` rows. */
+export function countsByReason(
+  rows: Iterable<Record<string, unknown>>,
+): Partial<Record<SuppressedBy, number>> {
+  const counts: Partial<Record<SuppressedBy, number>> = {};
+  for (const row of rows) {
+    counts[row.suppressed_by as SuppressedBy] = Number(row.n);
+  }
+  return counts;
 }

@@ -43,7 +43,7 @@ export function AlertListPage(
   const flatHref = `${model.listHref}?${new URLSearchParams({
     ...Object.fromEntries(
       Object.entries(model.filter).filter(([k, v]) =>
-        v && k !== "fingerprint" && k !== "view"
+        v && k !== "fingerprint" && k !== "view" && k !== "state"
       ),
     ),
     view: "alerts",
@@ -61,6 +61,7 @@ export function AlertListPage(
           severities={model.severities}
           statuses={model.statuses}
           reasons={model.reasons}
+          {...(model.states ? { states: model.states } : {})}
         />
       </Card>
       <Card>

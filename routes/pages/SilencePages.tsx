@@ -1,8 +1,9 @@
 /**
  * The `/silences` page (storm control): active silences and acked fingerprints with what they hold
  * (linking the storm's alerts), who, since, until when, how many alerts they held and the comment,
- * each with a button (a POST form with a CSRF field) that ends it; and the recent ones. No scripts;
- * under 640 px the rows stack into labelled cards (Page.tsx's `.stack`).
+ * each with a button (a POST form with a CSRF field) that ends it; the recent ones; and a form that
+ * makes a silence (detector or every detector, an optional CEL match, for how long, a comment). No
+ * scripts; under 640 px the rows stack into labelled cards (Page.tsx's `.stack`).
  *
  * @module
  */
@@ -35,6 +36,54 @@ export interface SilencePageModel {
   acks: SilenceRow[];
   recent: SilenceRow[];
   listHref: string;
+  /** The new-silence form (absent when no key signs it). */
+  create?: { action: string; detectors: string[] };
+}
+
+/** The new-silence form: a POST with the CSRF field; `for` is required (a silence always ends). */
+function NewSilence(
+  { create, csrf }: {
+    create: NonNullable<SilencePageModel["create"]>;
+    csrf: string;
+  },
+): JSX.Element {
+  return (
+    <form method="post" action={create.action} class="filters">
+      <input type="hidden" name="csrf" value={csrf} />
+      <div class="field">
+        <label for="detector">Detector</label>
+        <select id="detector" name="detector">
+          {create.detectors.map((d) => (
+            <option key={d} value={d}>
+              {d === "*" ? "* (every detector)" : d}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="match">Match (CEL, optional)</label>
+        <input
+          type="text"
+          id="match"
+          name="match"
+          placeholder='alert.src_ip == "192.0.2.1"'
+        />
+      </div>
+      <div class="field">
+        <label for="for">For (at most 30d)</label>
+        <input type="text" id="for" name="for" value="4h" required />
+      </div>
+      <div class="field">
+        <label for="comment">Comment</label>
+        <input type="text" id="comment" name="comment" />
+      </div>
+      <div class="field">
+        <button type="submit" style="background:#2b6cb0;color:#fff;">
+          Silence
+        </button>
+      </div>
+    </form>
+  );
 }
 
 function Rows({ rows, csrf }: { rows: SilenceRow[]; csrf: string }) {
@@ -90,10 +139,17 @@ export function SilencePage(
       <Card>
         <p style="margin:0;">
           <a href={model.listHref}>All alerts</a>
-          {" · New silences: the digest's buttons, or "}
+          {" · Silences are made here, from the digest's buttons, or with "}
           <code>deno task silence add</code>
         </p>
       </Card>
+      {model.create
+        ? (
+          <Card heading="New silence">
+            <NewSilence create={model.create} csrf={model.csrf} />
+          </Card>
+        )
+        : null}
       <Card heading="Active silences">
         <Rows rows={model.active} csrf={model.csrf} />
       </Card>

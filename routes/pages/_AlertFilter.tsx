@@ -1,6 +1,7 @@
 /**
  * The alert list's filter form: a GET form (no scripts) with the search box (any alert value: an IP,
- * a host), detector, severity, status, why it was held (`reason`), and the time range (`since`/`until`: a duration back from now
+ * a host), detector, severity, status, why it was held (`reason`), a storm's state (`state`, on the
+ * grouped list), and the time range (`since`/`until`: a duration back from now
  * such as `24h`, or a date and time in UTC). An expanded storm (`fingerprint`) and the flat view
  * (`view`) and a silence's alerts (`silence`) ride along as hidden fields, so filtering keeps them.
  *
@@ -16,6 +17,7 @@ export interface FilterModel {
   status?: string;
   reason?: string;
   silence?: string;
+  state?: string;
   since?: string;
   until?: string;
   fingerprint?: string;
@@ -69,13 +71,15 @@ function Text(
 
 /** The form. */
 export function AlertFilter(
-  { action, filter, detectors, severities, statuses, reasons }: {
+  { action, filter, detectors, severities, statuses, reasons, states }: {
     action: string;
     filter: FilterModel;
     detectors: string[];
     severities: string[];
     statuses: string[];
     reasons: string[];
+    /** Offered on the grouped list only. */
+    states?: readonly string[];
   },
 ): JSX.Element {
   return (
@@ -110,6 +114,16 @@ export function AlertFilter(
         options={reasons}
         value={filter.reason}
       />
+      {states
+        ? (
+          <Choice
+            name="state"
+            label="State"
+            options={[...states]}
+            value={filter.state}
+          />
+        )
+        : null}
       <Text
         name="since"
         label="Since"

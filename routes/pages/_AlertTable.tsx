@@ -48,6 +48,8 @@ export interface AlertListModel {
   statuses: string[];
   severities: string[];
   reasons: string[];
+  /** The storm states (the grouped list only: a state is a fingerprint's). */
+  states?: readonly string[];
   filter: FilterModel;
   /** Absolute URL of the list (the filter form's action). */
   listHref: string;

@@ -8,10 +8,10 @@
  */
 import type { JSX } from "preact";
 import { formatTime } from "../../emails/AlertEmail.tsx";
+import type { GroupState } from "../../core/store/store.ts";
 import { Badge, SeverityBadge } from "./Page.tsx";
 
-/** What a group's next alert meets. */
-export type GroupState = "notifying" | "suppressed" | "silenced" | "acked";
+export type { GroupState };
 
 /** One row of the grouped list. */
 export interface GroupRow {

@@ -12,16 +12,15 @@ import type { Sql } from "postgres";
 import { toAlert, toSilence, toTimer, toWindow } from "../records.ts";
 import { insertTimer, lock, readRow, writePlan } from "./_storm_sql.ts";
 import {
-  byDue,
-  countsByReason,
   driveAsync,
-  handedOver,
   planBreaker,
   planBreakerTick,
   planDecision,
   planSilenced,
-  silenceEndTimer,
 } from "../storm_plan.ts";
+import { handedOver } from "../storm_rules.ts";
+import { byDue, silenceEndTimer } from "../storm_timers.ts";
+import { countsByReason } from "../storm_window.ts";
 import type {
   AlertRecord,
   NewSilence,
@@ -92,17 +91,18 @@ export class PostgresStorm implements StormStore {
     return this.#call(() =>
       this.#sql.begin(async (tx) => {
         await lock(tx, `group:${groupKey}`);
+        // The batch waiting, and the one handed to this email before (its send failed: run again).
         const rows = (await tx.unsafe(
           `SELECT * FROM alerts WHERE group_key = $1 AND status = 'suppressed' AND suppressed_by = 'group'
-          AND message_id IS NULL ORDER BY received_at, id FOR UPDATE`,
-          [groupKey],
+          AND (message_id IS NULL OR message_id = $2) ORDER BY received_at, id FOR UPDATE`,
+          [groupKey, options.messageId],
         )).map(toAlert);
         const at = options.now.toISOString();
         if (rows.length > 0) {
           await tx.unsafe(
             `UPDATE alerts SET notified_id = CASE WHEN id = $1 THEN NULL ELSE $1 END, message_id = $2,
             updated_at = $3 WHERE group_key = $4 AND status = 'suppressed' AND suppressed_by = 'group'
-            AND message_id IS NULL`,
+            AND (message_id IS NULL OR message_id = $2)`,
             [rows[0]!.id, options.messageId, at, groupKey],
           );
         }
@@ -172,21 +172,29 @@ export class PostgresStorm implements StormStore {
     });
   }
 
+  // Under the fingerprint's lock, as a decision: a decision in progress writes the window it read,
+  // so an ack (or unack) committed between its read and its write would be undone.
   ack(fingerprint: string, by: { actor: string; at: Date }): Promise<boolean> {
-    return this.#call(async () =>
-      (await this.#sql.unsafe(
-        "UPDATE storm_windows SET acked_by = $1, acked_at = $2 WHERE fingerprint = $3",
-        [by.actor, by.at.toISOString(), fingerprint],
-      )).count > 0
+    return this.#call(() =>
+      this.#sql.begin(async (tx) => {
+        await lock(tx, `storm:${fingerprint}`);
+        return (await tx.unsafe(
+          "UPDATE storm_windows SET acked_by = $1, acked_at = $2 WHERE fingerprint = $3",
+          [by.actor, by.at.toISOString(), fingerprint],
+        )).count > 0;
+      }) as Promise<boolean>
     );
   }
 
   unack(fingerprint: string): Promise<boolean> {
-    return this.#call(async () =>
-      (await this.#sql.unsafe(
-        "UPDATE storm_windows SET acked_by = NULL, acked_at = NULL WHERE fingerprint = $1 AND acked_at IS NOT NULL",
-        [fingerprint],
-      )).count > 0
+    return this.#call(() =>
+      this.#sql.begin(async (tx) => {
+        await lock(tx, `storm:${fingerprint}`);
+        return (await tx.unsafe(
+          "UPDATE storm_windows SET acked_by = NULL, acked_at = NULL WHERE fingerprint = $1 AND acked_at IS NOT NULL",
+          [fingerprint],
+        )).count > 0;
+      }) as Promise<boolean>
     );
   }
 

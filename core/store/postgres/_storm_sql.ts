@@ -35,7 +35,16 @@ export async function readRow(db: Db, what: StormRead): Promise<StormRow> {
     );
     return row ? toBreaker(row) : undefined;
   }
+  // The group's lock is flushGroup's too: a batch is not handed over between this read and the write.
   await lock(db, `group:${what.key}`);
+  if (what.read === "batched") {
+    const [waits] = await db.unsafe(
+      `SELECT 1 FROM alerts WHERE id = $1 AND group_key = $2 AND status = 'suppressed'
+      AND suppressed_by = 'group' AND message_id IS NULL`,
+      [what.alertId, what.key],
+    );
+    if (!waits) return undefined;
+  }
   const [row] = await db.unsafe(
     "SELECT * FROM storm_groups WHERE group_key = $1",
     [what.key],

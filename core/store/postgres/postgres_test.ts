@@ -137,6 +137,82 @@ Deno.test({
       );
 
       await t.step(
+        "storm.ack() and unack() wait for a decision in progress on the fingerprint, so its write never undoes them",
+        () =>
+          withStores(server, async (open) => {
+            const [store, decider, watcher] = await Promise.all([
+              open(),
+              open(),
+              open(),
+            ]);
+            await store.storm.decide({
+              alertId: "w1",
+              detector: "ids",
+              fingerprint: "fp-ack",
+              definition: "def",
+              paths: ["src_ip"],
+              values: ["192.0.2.1"],
+              now: new Date("2030-01-01T10:00:00Z"),
+              policy: {
+                realertMs: 600_000,
+                digest: false,
+                ackQuietMs: 3_600_000,
+              },
+            });
+            const waitingOnLock = async () => {
+              for (let i = 0; i < 3000; i++) {
+                const [row] = await watcher.sql.unsafe(
+                  "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'",
+                );
+                if (Number(row!.n) > 0) return;
+                await new Promise((resolve) => setTimeout(resolve, 10));
+              }
+              throw new Error("no session waited for the fingerprint's lock");
+            };
+            /** A decision on the fingerprint, in progress while `change` runs: it read, then writes. */
+            const duringDecision = async (
+              change: () => Promise<boolean>,
+            ): Promise<boolean> => {
+              let changed!: Promise<boolean>;
+              await decider.sql.begin(async (tx) => {
+                await tx.unsafe(
+                  "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
+                  ["storm:fp-ack"],
+                );
+                const [read] = await tx.unsafe(
+                  "SELECT acked_by, acked_at FROM storm_windows WHERE fingerprint = $1",
+                  ["fp-ack"],
+                );
+                changed = change();
+                // The change either waits for this decision, or is done before its write.
+                await Promise.race([changed, waitingOnLock()]);
+                await tx.unsafe(
+                  "UPDATE storm_windows SET acked_by = $1, acked_at = $2 WHERE fingerprint = $3",
+                  [read!.acked_by, read!.acked_at, "fp-ack"],
+                );
+              });
+              return await changed;
+            };
+            const at = new Date("2030-01-01T10:01:00Z");
+            assert.equal(
+              await duringDecision(() =>
+                store.storm.ack("fp-ack", { actor: "bob", at })
+              ),
+              true,
+            );
+            assert.equal((await store.storm.window("fp-ack"))?.acked_by, "bob");
+            assert.equal(
+              await duringDecision(() => store.storm.unack("fp-ack")),
+              true,
+            );
+            assert.equal(
+              (await store.storm.window("fp-ack"))?.acked_by,
+              undefined,
+            );
+          }),
+      );
+
+      await t.step(
         "claimBatch() from three instances at once hands each alert to one of them",
         () =>
           withStores(server, async (open) => {

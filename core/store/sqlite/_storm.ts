@@ -11,16 +11,15 @@ import type { StatementSync } from "node:sqlite";
 import { toAlert, toSilence, toTimer, toWindow } from "./_schema.ts";
 import { insertTimer, readRow, writePlan } from "./_storm_sql.ts";
 import {
-  byDue,
-  countsByReason,
   drive,
-  handedOver,
   planBreaker,
   planBreakerTick,
   planDecision,
   planSilenced,
-  silenceEndTimer,
 } from "../storm_plan.ts";
+import { handedOver } from "../storm_rules.ts";
+import { byDue, silenceEndTimer } from "../storm_timers.ts";
+import { countsByReason } from "../storm_window.ts";
 import type {
   AlertRecord,
   NewSilence,
@@ -90,17 +89,18 @@ export class SqliteStorm implements StormStore {
   ): Promise<AlertRecord[]> {
     const { sql } = this.#deps;
     return this.#deps.write(() => {
+      // The batch waiting, and the one handed to this email before (its send failed: run again).
       const rows = sql(
-        `SELECT * FROM alerts WHERE group_key = ? AND status = 'suppressed' AND suppressed_by = 'group'
-        AND message_id IS NULL ORDER BY received_at, id`,
-      ).all(groupKey).map(toAlert);
+        `SELECT * FROM alerts WHERE group_key = ?1 AND status = 'suppressed' AND suppressed_by = 'group'
+        AND (message_id IS NULL OR message_id = ?2) ORDER BY received_at, id`,
+      ).all(groupKey, options.messageId).map(toAlert);
       const at = options.now.toISOString();
       if (rows.length > 0) {
         // The batch's first alert leads it: the others name it as the alert whose email covers them.
         sql(
           `UPDATE alerts SET notified_id = CASE WHEN id = ?1 THEN NULL ELSE ?1 END, message_id = ?2,
           updated_at = ?3 WHERE group_key = ?4 AND status = 'suppressed' AND suppressed_by = 'group'
-          AND message_id IS NULL`,
+          AND (message_id IS NULL OR message_id = ?2)`,
         ).run(rows[0]!.id, options.messageId, at, groupKey);
       }
       sql(

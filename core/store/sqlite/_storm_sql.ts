@@ -26,6 +26,16 @@ export function readRow(sql: Sql, what: StormRead): StormRow {
     );
     return row ? toBreaker(row) : undefined;
   }
+  if (
+    what.read === "batched" &&
+    !sql(
+      `SELECT 1 FROM alerts WHERE id = ? AND group_key = ? AND status = 'suppressed'
+      AND suppressed_by = 'group' AND message_id IS NULL`,
+    ).get(
+      what.alertId,
+      what.key,
+    )
+  ) return undefined;
   const row = sql("SELECT * FROM storm_groups WHERE group_key = ?").get(
     what.key,
   );
