@@ -25,7 +25,7 @@ import {
   createSandboxInvoker,
   loadSandboxed,
   workerPermissions,
-} from "../core/plugins/sandbox.ts";
+} from "../core/plugins/sandbox/sandbox.ts";
 import { CATALOGUE } from "../core/plugins/catalogue.ts";
 import { projectUrl } from "../core/lazy.ts";
 import { info, median } from "./_report.ts";
@@ -215,7 +215,7 @@ console.log(
   `sandbox: load (import and describe the module), median of ${ROUNDS}`,
 );
 const WORKER_URL = new URL(
-  "../core/plugins/sandbox_worker.ts",
+  "../core/plugins/sandbox/sandbox_worker.ts",
   import.meta.url,
 );
 /** What a built-in's pool does first: a Worker with the plugin's grants imports it and says "ready". */

@@ -64,7 +64,7 @@ UNIT_DIR=$PREFIX/etc/systemd/system
 BUILD=$(mktemp -d)
 trap 'rm -rf "$BUILD"' EXIT
 (cd "$REPO" && "$DENO" bundle --quiet --platform=deno -o "$BUILD/blitz.js" bundle.ts)
-cp "$REPO/core/plugins/sandbox_worker.ts" "$REPO/core/plugins/sandbox_child.ts" "$BUILD/"
+cp "$REPO/core/plugins/sandbox/sandbox_worker.ts" "$REPO/core/plugins/sandbox/sandbox_child.ts" "$BUILD/"
 
 mkdir -p "$OPT" "$ETC/detectors" "$DATA" "$UNIT_DIR"
 install -m 0644 "$BUILD/blitz.js" "$OPT/blitz.js"

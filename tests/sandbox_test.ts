@@ -19,7 +19,7 @@ function driver(): string {
   const at = (path: string) => JSON.stringify(new URL(path, ROOT).href);
   return `import { ingestAlert } from ${at("core/pipeline/pipeline.ts")};
 import { closeRuntime, createRuntime } from ${at("core/service/runtime.ts")};
-import { createSandboxInvoker } from ${at("core/plugins/sandbox.ts")};
+import { createSandboxInvoker } from ${at("core/plugins/sandbox/sandbox.ts")};
 
 const [configPath, alert] = Deno.args;
 const runtime = await createRuntime({ configPath, log: () => {} });

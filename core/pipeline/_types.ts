@@ -11,7 +11,7 @@ import type {
   StoredMessage,
   SuppressedBy,
 } from "../store/store.ts";
-import type { SandboxInvoker } from "../plugins/sandbox.ts";
+import type { SandboxInvoker } from "../plugins/sandbox/sandbox.ts";
 import type { Level } from "../severity.ts";
 import type { LimitedInvoker } from "./limits.ts";
 import type { ChannelMessage } from "../channels/model.ts";

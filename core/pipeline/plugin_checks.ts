@@ -12,10 +12,10 @@
 import type { LoadedConfig, LoadedDetector } from "../config/config.ts";
 import type { ActionStep } from "../config/schema.ts";
 import type { CheckProblem } from "../plugin.ts";
-import type { CheckRequest } from "../plugins/sandbox_worker.ts";
+import type { CheckRequest } from "../plugins/sandbox/sandbox_worker.ts";
 import type { PluginEntry, PluginRegistry } from "../plugins/registry.ts";
 import { errorMessage } from "../errors.ts";
-import { checkSandboxed } from "../plugins/sandbox.ts";
+import { checkSandboxed } from "../plugins/sandbox/sandbox.ts";
 import { settingsFor } from "./_compose.ts";
 
 type Checkable = {

@@ -1,6 +1,6 @@
 /**
  * Calling plugin code: the registry's entry of a plugin, the invoker interface (in-process here, in a
- * Worker in `sandbox.ts`) and the call under a deadline.
+ * Worker in `sandbox/sandbox.ts`) and the call under a deadline.
  *
  * @module
  */

@@ -16,7 +16,7 @@ import type {
 import { SHAREABLE_CONFIG } from "./shareable_config.ts";
 import { ConfigError } from "../errors.ts";
 import { join, toFileUrl } from "../paths.ts";
-import { loadSandboxed } from "./sandbox.ts";
+import { loadSandboxed } from "./sandbox/sandbox.ts";
 import type { PluginEntry } from "./call.ts";
 import { importLazy, projectUrl } from "../lazy.ts";
 import { CATALOGUE, type CatalogueRow } from "./catalogue.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../errors.ts";
 import { EnrichmentCache, runEnrichments } from "../pipeline/enrich.ts";
 import { loadRegistry, pluginProblem, PluginRegistry } from "./registry.ts";
-import { createSandboxInvoker } from "./sandbox.ts";
+import { createSandboxInvoker } from "./sandbox/sandbox.ts";
 import { loadConfig } from "../config/config.ts";
 import { writeProject } from "../../tests/_config.ts";
 

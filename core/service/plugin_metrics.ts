@@ -1,6 +1,6 @@
 /** Prometheus text for the plugin sandbox and the per-enrichment rate/quota limits. */
 import type { LimitStats } from "../pipeline/limits.ts";
-import type { SandboxStats } from "../plugins/sandbox.ts";
+import type { SandboxStats } from "../plugins/sandbox/sandbox.ts";
 import { escapeLabel as label } from "./_metrics_text.ts";
 
 const SANDBOX: [keyof SandboxStats, "gauge" | "counter", string][] = [

@@ -7,7 +7,7 @@ import type { Runtime } from "../pipeline/pipeline.ts";
 import { loadRegistry, type PluginRegistry } from "../plugins/registry.ts";
 import { openSqliteStore } from "../store/sqlite/sqlite.ts";
 import { importLazy } from "../lazy.ts";
-import { createSandboxInvoker } from "../plugins/sandbox.ts";
+import { createSandboxInvoker } from "../plugins/sandbox/sandbox.ts";
 import { withLimits } from "../pipeline/limits.ts";
 import { join } from "../paths.ts";
 import { ConfigError } from "../errors.ts";

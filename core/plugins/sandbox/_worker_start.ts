@@ -4,12 +4,12 @@
  * across the worker boundary.
  *
  * `sandbox_worker.ts` and the `core/` folder plugins may read are both resolved relative to this
- * module (`core/` is its parent folder): in the single-file bundle, next to dist/blitz.js, where `deno task bundle` copies the worker.
+ * module (`core/` is two folders up): in the single-file bundle, next to dist/blitz.js, where `deno task bundle` copies the worker.
  *
  * @module
  */
-import { errorMessage, TimeoutError } from "./call.ts";
-import type { Permissions } from "../plugin.ts";
+import { errorMessage, TimeoutError } from "../call.ts";
+import type { Permissions } from "../../plugin.ts";
 import type { WireError } from "./sandbox_worker.ts";
 
 const WORKER_URL = new URL("./sandbox_worker.ts", import.meta.url);
@@ -18,7 +18,9 @@ const WORKER_URL = new URL("./sandbox_worker.ts", import.meta.url);
 const HERE = new URL(".", import.meta.url);
 /** The folder plugins may read to import `core/plugin.ts` (dist/ in the bundle). */
 export const CORE_DIR = decodeURIComponent(
-  (HERE.pathname.endsWith("/core/plugins/") ? new URL("../", HERE) : HERE)
+  (HERE.pathname.endsWith("/core/plugins/sandbox/")
+    ? new URL("../../", HERE)
+    : HERE)
     .pathname,
 );
 

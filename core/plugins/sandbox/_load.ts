@@ -7,20 +7,16 @@
  *
  * @module
  */
-import { TimeoutError } from "./call.ts";
-import { formatDuration } from "../duration.ts";
-import type { CheckProblem } from "../plugin.ts";
+import { TimeoutError } from "../call.ts";
+import { formatDuration } from "../../duration.ts";
+import type { CheckProblem } from "../../plugin.ts";
 import type {
   CheckRequest,
   PluginDescription,
   ToWorker,
 } from "./sandbox_worker.ts";
-import { describeExit, SandboxChild } from "./_sandbox_process.ts";
-import {
-  toError,
-  workerEnv,
-  workerPermissions,
-} from "./_sandbox_worker_start.ts";
+import { describeExit, SandboxChild } from "./_process.ts";
+import { toError, workerEnv, workerPermissions } from "./_worker_start.ts";
 
 /** The default V8 heap cap of a plugin's child process, in MB (config `plugin_memory_mb`). */
 export const DEFAULT_PLUGIN_MEMORY_MB = 128;

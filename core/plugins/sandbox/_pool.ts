@@ -6,27 +6,23 @@
  *
  * @module
  */
-import { errorMessage, TimeoutError } from "./call.ts";
-import { formatDuration } from "../duration.ts";
+import { errorMessage, TimeoutError } from "../call.ts";
+import { formatDuration } from "../../duration.ts";
 import type {
   CallContext,
   FromWorker,
   ToWorker,
   WireError,
 } from "./sandbox_worker.ts";
-import { redact } from "../secrets.ts";
+import { redact } from "../../secrets.ts";
 import {
   type Declared,
   startWorker,
   toError,
   workerEnv,
   workerPermissions,
-} from "./_sandbox_worker_start.ts";
-import type {
-  SandboxEvent,
-  SandboxStats,
-  TerminateReason,
-} from "./_sandbox_stats.ts";
+} from "./_worker_start.ts";
+import type { SandboxEvent, SandboxStats, TerminateReason } from "./_stats.ts";
 
 /** The settled options of a pool; `SandboxOptions` in `sandbox.ts` documents each one and its default. */
 export interface PoolOptions {

@@ -5,9 +5,9 @@
  * leaves no child behind. The child's flags are exactly the plugin's.
  */
 import assert from "node:assert/strict";
-import { TimeoutError } from "./call.ts";
-import type { EnrichmentPlugin } from "../plugin.ts";
-import type { PluginEntry } from "./registry.ts";
+import { TimeoutError } from "../call.ts";
+import type { EnrichmentPlugin } from "../../plugin.ts";
+import type { PluginEntry } from "../registry.ts";
 import {
   childArgs,
   createSandboxInvoker,
@@ -244,7 +244,7 @@ Deno.test("childArgs() gives the child exactly the plugin's permissions, the hea
   );
   const perms = args.filter((a) => /^--(allow|deny)-/.test(a));
   assert.deepEqual(perms, [
-    `--allow-read=/srv/plugins/,${new URL("../", import.meta.url).pathname}`,
+    `--allow-read=/srv/plugins/,${new URL("../../", import.meta.url).pathname}`,
     "--allow-net=api.example.com:443",
     "--allow-env=INTEL_TOKEN",
     "--allow-sys=hostname",
@@ -254,13 +254,15 @@ Deno.test("childArgs() gives the child exactly the plugin's permissions, the hea
   }
   assert.ok(args.includes("--v8-flags=--max-old-space-size=96"));
   assert.ok(!args.some((a) => a === "-A" || a.startsWith("--allow-all")));
-  assert.match(args.at(-1)!, /\/core\/plugins\/sandbox_child\.ts$/);
+  assert.match(args.at(-1)!, /\/core\/plugins\/sandbox\/sandbox_child\.ts$/);
   // Nothing declared: read its own modules, nothing else.
   assert.deepEqual(
     childArgs(workerPermissions(undefined, url), 128).filter((a) =>
       a.startsWith("--allow-")
     ),
-    [`--allow-read=/srv/plugins/,${new URL("../", import.meta.url).pathname}`],
+    [`--allow-read=/srv/plugins/,${
+      new URL("../../", import.meta.url).pathname
+    }`],
   );
   for (const never of ["write", "run", "ffi", "import"] as const) {
     assert.throws(

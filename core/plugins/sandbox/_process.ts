@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { redact } from "../secrets.ts";
-import { errorMessage } from "./call.ts";
+import { redact } from "../../secrets.ts";
+import { errorMessage } from "../call.ts";
 import type { FromWorker, ToWorker } from "./sandbox_worker.ts";
 import { encodeFrame, readFrames } from "./sandbox_child.ts";
-import { CORE_DIR } from "./_sandbox_worker_start.ts";
+import { CORE_DIR } from "./_worker_start.ts";
 
 const CHILD_PATH = decodeURIComponent(
   new URL("./sandbox_child.ts", import.meta.url).pathname,

@@ -6,34 +6,30 @@
  * that call with a clear error and is replaced. Replacements start only for processes that had loaded
  * the plugin (one that dies while loading fails the calls waiting for it, never loops). The last
  * process stays warm; extra ones end after `idleMs` idle. Every child takes a slot of the sandbox's
- * global cap (`_sandbox_process_slots.ts`) before it starts and gives it back once it has exited; with
+ * global cap (`_process_slots.ts`) before it starts and gives it back once it has exited; with
  * none free the calls stay queued, and an idle child may be ended for another plugin's call.
  * `close()` kills every child and waits for it. One child's states and protocol are
- * `_sandbox_process_member.ts`.
+ * `_process_member.ts`.
  *
  * @module
  */
-import { TimeoutError } from "./call.ts";
-import { formatDuration } from "../duration.ts";
-import { redact } from "../secrets.ts";
+import { TimeoutError } from "../call.ts";
+import { formatDuration } from "../../duration.ts";
+import { redact } from "../../secrets.ts";
 import type { CallContext } from "./sandbox_worker.ts";
 import {
   type Declared,
   workerEnv,
   workerPermissions,
-} from "./_sandbox_worker_start.ts";
-import { type ChildExit, describeExit } from "./_sandbox_process.ts";
+} from "./_worker_start.ts";
+import { type ChildExit, describeExit } from "./_process.ts";
 import {
   type CallResult,
   type MemberCall,
   PoolMember,
-} from "./_sandbox_process_member.ts";
-import type {
-  SandboxEvent,
-  SandboxStats,
-  TerminateReason,
-} from "./_sandbox_stats.ts";
-import type { ProcessSlots, SlotWaiter } from "./_sandbox_process_slots.ts";
+} from "./_process_member.ts";
+import type { SandboxEvent, SandboxStats, TerminateReason } from "./_stats.ts";
+import type { ProcessSlots, SlotWaiter } from "./_process_slots.ts";
 
 /** The settled options of a process pool (`SandboxOptions` in `sandbox.ts` documents them). */
 export interface ProcessPoolOptions {

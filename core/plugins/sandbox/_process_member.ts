@@ -1,5 +1,5 @@
 /**
- * One child process of a plugin's pool (`_sandbox_process_pool.ts`): its state (starting, then idle
+ * One child process of a plugin's pool (`_process_pool.ts`): its state (starting, then idle
  * and busy in turn, then dead), the call it runs, and the protocol with it: the Deno version its
  * hello reports, the plugin's load (`ready` or `failed`), a call and its result, log lines. What
  * follows (the next call, a replacement, the end of idle ones) is the pool's to decide.
@@ -7,9 +7,9 @@
  * @module
  */
 import type { CallContext, FromWorker } from "./sandbox_worker.ts";
-import { toError } from "./_sandbox_worker_start.ts";
-import { type ChildSpec, SandboxChild } from "./_sandbox_process.ts";
-import type { TerminateReason } from "./_sandbox_stats.ts";
+import { toError } from "./_worker_start.ts";
+import { type ChildSpec, SandboxChild } from "./_process.ts";
+import type { TerminateReason } from "./_stats.ts";
 
 /** What a member needs of a call to run it. */
 export interface MemberCall {

@@ -1,5 +1,5 @@
 /**
- * The sandbox's child process entry (started only by `_sandbox_process.ts`), and the framing both sides
+ * The sandbox's child process entry (started only by `_process.ts`), and the framing both sides
  * speak over the child's stdin and stdout: each message is a 4-byte big-endian length, then that many
  * bytes of UTF-8 JSON.
  *

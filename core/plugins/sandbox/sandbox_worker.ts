@@ -1,5 +1,5 @@
 /**
- * The sandbox's worker entry (started only by `core/_sandbox_worker_start.ts`, for `core/sandbox.ts`).
+ * The sandbox's worker entry (started only by `_worker_start.ts`, for `sandbox.ts`).
  * It imports one plugin module with the worker's own permissions, then runs the calls its parent posts,
  * each with its own AbortSignal, and posts back JSON results, or errors as `{ name, message }`.
  *
@@ -10,7 +10,7 @@
  * @module
  */
 import process from "node:process";
-import type { ConfigReads, Json, Permissions } from "../plugin.ts";
+import type { ConfigReads, Json, Permissions } from "../../plugin.ts";
 
 /** An error as it crosses the worker boundary. */
 export interface WireError {

@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
-import { TimeoutError } from "./call.ts";
-import type { EnrichmentPlugin } from "../plugin.ts";
-import { loadRegistry, type PluginEntry } from "./registry.ts";
+import { TimeoutError } from "../call.ts";
+import type { EnrichmentPlugin } from "../../plugin.ts";
+import { loadRegistry, type PluginEntry } from "../registry.ts";
 import {
   createSandboxInvoker,
   loadSandboxed,
   type SandboxEvent,
   workerPermissions,
 } from "./sandbox.ts";
-import { registerSecret } from "../secrets.ts";
+import { registerSecret } from "../../secrets.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyPlugin = EnrichmentPlugin<any>;
 
-const EVIL = new URL("../../tests/fixtures/evil_plugins/", import.meta.url);
+const EVIL = new URL("../../../tests/fixtures/evil_plugins/", import.meta.url);
 // A variable every test process has, so that no test sets one (tests never mutate Deno.env).
 const ENV_VAR = "PATH";
 
@@ -23,7 +23,7 @@ const WORKER_OPTIONS =
     "--unstable-worker-options",
   ) ||
   (JSON.parse(
-    Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)),
+    Deno.readTextFileSync(new URL("../../../deno.json", import.meta.url)),
   )
     .unstable ?? []).includes("worker-options");
 
@@ -191,7 +191,7 @@ Deno.test("workerPermissions() grants what is declared plus reading the plugin's
   assert.equal(p.env, false);
   assert.deepEqual(p.read, [
     "/srv/plugins/",
-    new URL("../", import.meta.url).pathname,
+    new URL("../../", import.meta.url).pathname,
   ]);
   for (const kind of ["write", "run", "ffi", "sys", "import"] as const) {
     assert.equal(p[kind], false, kind);
@@ -601,7 +601,7 @@ test("loadSandboxed() keeps a plugin's top-level code out of this process", asyn
 
 test("createSandboxInvoker() runs an action plugin like an enrichment", async () => {
   const url = new URL(
-    "../../tests/fixtures/plugins/good/actions/stamp.ts",
+    "../../../tests/fixtures/plugins/good/actions/stamp.ts",
     import.meta.url,
   )
     .href;

@@ -7,11 +7,11 @@
  * at once is observed, not timed.
  */
 import assert from "node:assert/strict";
-import type { EnrichmentPlugin } from "../plugin.ts";
-import type { PluginEntry } from "./registry.ts";
+import type { EnrichmentPlugin } from "../../plugin.ts";
+import type { PluginEntry } from "../registry.ts";
 import { createSandboxInvoker, type SandboxInvoker } from "./sandbox.ts";
-import { closeRuntime, createRuntime } from "../service/runtime.ts";
-import { silentLogger } from "../log.ts";
+import { closeRuntime, createRuntime } from "../../service/runtime.ts";
+import { silentLogger } from "../../log.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyPlugin = EnrichmentPlugin<any>;

@@ -2,7 +2,7 @@
  * The plugin sandbox (SECURITY.md 12 and 13): each plugin runs granted exactly the permissions it
  * declares, under a deadline that really stops it.
  *
- * Plugins from `plugin_dirs` run in child processes (`_sandbox_process_pool.ts`): a warm pool per
+ * Plugins from `plugin_dirs` run in child processes (`_process_pool.ts`): a warm pool per
  * plugin of `deno run` processes started from this process's Deno binary with only the plugin's
  * permission flags and `--v8-flags=--max-old-space-size=<memoryMb>`, one call at a time each, messages
  * framed over stdin/stdout. At a call's deadline its process is SIGKILLed and replaced ("plugin timed
@@ -10,7 +10,7 @@
  * ("plugin crashed: out of memory (cap 128 MB)"). Their modules are also loaded (`loadSandboxed`) in a
  * child process, so not even a plugin's top-level code can spin or exhaust memory in Blitz. All plugins
  * together run at most `maxProcesses` children (config `plugin_processes_max`,
- * `_sandbox_process_slots.ts`): beyond it calls wait, each until its deadline, and idle children of
+ * `_process_slots.ts`): beyond it calls wait, each until its deadline, and idle children of
  * other plugins are ended to make room. The parent needs `--allow-run` for the Deno binary (see
  * docs/security.md).
  *
@@ -32,31 +32,24 @@
  *
  * @module
  */
-import { inProcessInvoker, type Invoker } from "./call.ts";
+import { inProcessInvoker, type Invoker } from "../call.ts";
 import type { CallContext } from "./sandbox_worker.ts";
-import { PluginPool, type PoolOptions } from "./_sandbox_pool.ts";
-import {
-  ProcessPool,
-  type ProcessPoolOptions,
-} from "./_sandbox_process_pool.ts";
-import { ProcessSlots } from "./_sandbox_process_slots.ts";
-import type { SandboxEvent, SandboxStats } from "./_sandbox_stats.ts";
-import { DEFAULT_PLUGIN_MEMORY_MB, isStandIn } from "./_sandbox_load.ts";
+import { PluginPool, type PoolOptions } from "./_pool.ts";
+import { ProcessPool, type ProcessPoolOptions } from "./_process_pool.ts";
+import { ProcessSlots } from "./_process_slots.ts";
+import type { SandboxEvent, SandboxStats } from "./_stats.ts";
+import { DEFAULT_PLUGIN_MEMORY_MB, isStandIn } from "./_load.ts";
 
-export type {
-  SandboxEvent,
-  SandboxStats,
-  TerminateReason,
-} from "./_sandbox_stats.ts";
-export { workerPermissions } from "./_sandbox_worker_start.ts";
-export { childArgs } from "./_sandbox_process.ts";
+export type { SandboxEvent, SandboxStats, TerminateReason } from "./_stats.ts";
+export { workerPermissions } from "./_worker_start.ts";
+export { childArgs } from "./_process.ts";
 export {
   checkSandboxed,
   DEFAULT_PLUGIN_MEMORY_MB,
   type LoadOptions,
   loadSandboxed,
   type SandboxedPlugin,
-} from "./_sandbox_load.ts";
+} from "./_load.ts";
 
 /** The default cap on child processes of all plugins together (config `plugin_processes_max`). */
 export const DEFAULT_PLUGIN_PROCESSES_MAX = 16;
