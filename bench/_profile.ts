@@ -4,8 +4,9 @@
  * `JSON.parse` called from the body reader counts as ingest, a SQLite statement run by the claim as
  * claim, preact under the email as render. Frames of shared helpers (the pipeline's orchestration,
  * JSON, logging) are skipped over; a stack with no stage frame is "HTTP server" when Deno's HTTP
- * extension is on it, else "other JS". GC is its own line. The profile sees the main JS thread;
- * the rest of the process's CPU (Rust I/O, fsync threads) is the difference to /proc's total.
+ * extension is on it, else "other JS". GC is its own line. Workers write profiles of their own, split
+ * the same way: the checkpoint's copy of the WAL (`_checkpoint_thread.ts`) is "checkpoint thread".
+ * The rest of the process's CPU (Rust I/O, fsync threads) is the difference to /proc's total.
  *
  * @module
  */
@@ -23,6 +24,7 @@ export const STAGES = [
   "HTTP server",
   "GC",
   "other JS",
+  "checkpoint thread",
 ] as const;
 export type Stage = typeof STAGES[number];
 
@@ -45,6 +47,8 @@ const RULES: [RegExp, Stage | null][] = [
   [/\/core\/service\/(queue|metrics)\.ts$/, "record"],
   [/\/core\/storm\//, "storm"],
   [/\/core\/store\/sqlite\/_(commit|wal_sync|checkpoint)\.ts$/, "group commit"],
+  // The WAL's copy into the database file, on its own thread (a Worker's profile, beside the main one).
+  [/\/core\/store\/sqlite\/_checkpoint_thread\.ts$/, "checkpoint thread"],
   [/\/node_modules\/.*hono/, "ingest"],
   [/^ext:deno_http|^ext:http/, null],
 ];

@@ -52,6 +52,9 @@ async function ingestFlags(): Promise<string[]> {
     );
 }
 
+/** CPU seconds (user + system, mean) of each command in the last hyperfine round. */
+let lastCpu: number[] = [];
+
 /** Median seconds of each command over `RUNS` runs, by hyperfine. */
 async function hyperfine(dir: string, commands: string[]): Promise<number[]> {
   const json = `${dir}/hyperfine.json`;
@@ -78,7 +81,10 @@ async function hyperfine(dir: string, commands: string[]): Promise<number[]> {
   }
   const results = JSON.parse(await Deno.readTextFile(json)).results as {
     median: number;
+    user: number;
+    system: number;
   }[];
+  lastCpu = results.map((r) => r.user + r.system);
   return results.map((r) => r.median);
 }
 
@@ -124,6 +130,7 @@ async function main(): Promise<void> {
     ];
     const useHyperfine = await installed(HYPERFINE);
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     const cold: number[] = [];
     const base: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -136,6 +143,12 @@ async function main(): Promise<void> {
         ? [times[1]!, times[0]!]
         : [times[0]!, times[1]!];
       ratios.push(c / e);
+      if (useHyperfine) {
+        const [ce, cc] = round % 2
+          ? [lastCpu[1]!, lastCpu[0]!]
+          : [lastCpu[0]!, lastCpu[1]!];
+        cpuRatios.push(cc / ce);
+      }
       cold.push(c * 1000);
       base.push(e * 1000);
     }
@@ -148,6 +161,14 @@ async function main(): Promise<void> {
       }: ${median(cold).toFixed(0)} ms vs ${median(base).toFixed(0)} ms)`,
     });
     info("ratios per round", ratios.map((r) => r.toFixed(2)).join(" "));
+    // Wall time is the target (what a cold start costs); on a loaded host the short empty run often
+    // fits in one time slice and the ingest does not, so its CPU ratio is printed beside it.
+    if (cpuRatios.length) {
+      info(
+        "CPU (user + system) ratio per round",
+        cpuRatios.map((r) => r.toFixed(2)).join(" "),
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -12,7 +12,8 @@
  * - `--soak`: instead of the above, `--soak-minutes` (10) at half the sustained rate: RSS flat ±10%.
  *
  * Run: `deno run -A bench/e2e_bench.ts [--alerts 10000] [--rounds 3] [--soak [--soak-minutes 10]]`;
- * `--e2e-only` runs only the end-to-end bursts, `--profile-only` only the profiled one, `--keep-profile` keeps its `.cpuprofile` files.
+ * `--e2e-only` runs only the end-to-end bursts, `--profile-only` only the profiled one, `--storm-only` only the
+ * storm, `--keep-profile` keeps its `.cpuprofile` files.
  *
  * @module
  */
@@ -362,6 +363,7 @@ async function main(): Promise<void> {
     if (Deno.args.includes("--soak")) return await soak(sink);
     if (Deno.args.includes("--profile-only")) return await stages(sink);
     if (Deno.args.includes("--e2e-only")) return void await endToEnd(sink);
+    if (Deno.args.includes("--storm-only")) return await storm(sink);
     await endToEnd(sink);
     await stages(sink);
     await storm(sink);

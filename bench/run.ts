@@ -8,7 +8,8 @@
  * 200 ms loopback enrichments (total ÷ 200 ms, target ≤ 1.3); enrichment storm (backend calls, target
  * ≤ 10). Then each bench file as a child process, one `benchFile` call each (add yours there):
  * `cli_bench.ts` (CLI cold start), `ingest_bench.ts` (ingest alone against Alertmanager),
- * `e2e_bench.ts` (end to end, CPU by stage, memory, storm control), `sandbox_bench.ts`.
+ * `e2e_bench.ts` (end to end, CPU by stage, memory, storm control), `sandbox_bench.ts` (a plugin
+ * in-process, in a Worker and in a child process: per call, cold start, load, memory).
  *
  * `deno task bench --soak` runs only the 10-minute memory soak (`e2e_bench.ts --soak`); `--quick`
  * passes fewer rounds to the bench files.
@@ -294,7 +295,7 @@ const quick = Deno.args.includes("--quick") ? ["--rounds", "1"] : [];
 await benchFile("cli_bench.ts", quick);
 await benchFile("ingest_bench.ts", quick);
 await benchFile("e2e_bench.ts", quick);
-await benchFile("sandbox_bench.ts");
+await benchFile("sandbox_bench.ts", quick);
 await benchFile("storm_bench.ts");
 await benchFile("postgres_bench.ts", quick);
 

@@ -63,16 +63,23 @@ export function stringifyJson(value: unknown, indent?: number): string {
  */
 export function toJson(value: unknown): Json {
   if (value === undefined) return null;
+  let text: string | undefined;
   try {
-    return JSON.parse(
-      JSON.stringify(
+    // Without a replacer first, as in stringifyJson: only a value holding a bigint (a TypeError, as
+    // is a cycle) pays for one (a cached enrichment's result is copied once per alert).
+    text = JSON.stringify(value);
+  } catch (err) {
+    if (!(err instanceof TypeError)) return String(value);
+    try {
+      text = JSON.stringify(
         value,
         (_k, v) => (typeof v === "bigint" ? v.toString() : v),
-      ) ?? "null",
-    );
-  } catch {
-    return String(value);
+      );
+    } catch {
+      return String(value);
+    }
   }
+  return JSON.parse(text ?? "null");
 }
 
 /** What {@link capJson} keeps of a value: what the email shows of it at most. */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { redact } from "./secrets.ts";
+import { redact, secretsVersion } from "./secrets.ts";
 
 /** Receives pipeline events such as `accepted`, `enriched`, `delivered`, `failed`. */
 export type Logger = (event: string, fields?: Record<string, unknown>) => void;
@@ -116,9 +116,15 @@ function flatLine(
   event: string,
   fields: Record<string, unknown>,
 ): string | undefined {
-  let line = `{"ts":"${ts}","level":"${level(event)}","event":${
-    JSON.stringify(redact(event))
-  }`;
+  const parts = flatParts();
+  let line = parts.heads.get(event);
+  if (line === undefined) {
+    line = `","level":"${level(event)}","event":${
+      JSON.stringify(redact(event))
+    }`;
+    if (parts.heads.size < 1024) parts.heads.set(event, line);
+  }
+  line = `{"ts":"${ts}${line}`;
   for (const key of Object.keys(fields)) {
     const value = fields[key];
     let text: string;
@@ -127,14 +133,37 @@ function flatLine(
       text = JSON.stringify(value);
     } else if (value === undefined) continue;
     else return undefined;
-    // An integer-like key goes first in an object (JSON.stringify's order), a known one replaces.
-    if (
-      key === "ts" || key === "level" || key === "event" ||
-      (key.charCodeAt(0) >= 48 && key.charCodeAt(0) <= 57)
-    ) return undefined;
-    line += `,${JSON.stringify(redact(key))}:${text}`;
+    let name = parts.keys.get(key);
+    if (name === undefined) {
+      // An integer-like key goes first in an object (JSON.stringify's order), a known one replaces.
+      name = key === "ts" || key === "level" || key === "event" ||
+          (key.charCodeAt(0) >= 48 && key.charCodeAt(0) <= 57)
+        ? null
+        : `,${JSON.stringify(redact(key))}:`;
+      if (parts.keys.size < 1024) parts.keys.set(key, name);
+    }
+    if (name === null) return undefined;
+    line += name + text;
   }
   return line + "}";
+}
+
+/**
+ * The redacted, escaped text of each event name (with its level) and field name seen so far, as
+ * {@link flatLine} writes them: a handful of names, written on every line. Dropped when a secret is
+ * registered (a name could hold it).
+ */
+let parts = {
+  version: -1,
+  heads: new Map<string, string>(),
+  keys: new Map<string, string | null>(),
+};
+
+function flatParts(): typeof parts {
+  if (parts.version !== secretsVersion()) {
+    parts = { version: secretsVersion(), heads: new Map(), keys: new Map() };
+  }
+  return parts;
 }
 
 /** One JSON object per line: `{"ts", "level", "event", ...fields}`, every string redacted. */

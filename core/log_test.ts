@@ -130,3 +130,19 @@ flushLogs();`);
     );
   }
 });
+
+Deno.test("jsonLogger redacts event and field names registered as secrets after they were first logged", async () => {
+  const lines = await run(
+    `jsonLogger("ev_pw-hunter3-key", { "hunter3-key": 1, "hunter3-key-v": "x" });
+registerSecret("hunter3-key");
+jsonLogger("ev_pw-hunter3-key", { "hunter3-key": 1, "hunter3-key-v": "x" });
+flushLogs();`,
+  );
+  assert.equal(lines.length, 2);
+  const [before, after] = lines.map((l) => JSON.parse(l));
+  assert.equal(before.event, "ev_pw-hunter3-key");
+  assert.equal(before["hunter3-key"], 1);
+  assert.equal(after.event, "ev_pw-[redacted]");
+  assert.deepEqual(Object.keys(after).slice(3), ["[redacted]", "[redacted]-v"]);
+  assert.ok(!lines[1]!.includes("hunter3"), lines[1]!);
+});

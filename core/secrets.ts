@@ -36,11 +36,24 @@ export function registerSecret(value: string): void {
   } catch {
     // a lone surrogate has no percent-encoding (encodeURIComponent throws): nothing sends it that way
   }
-  for (const form of forms) known.add(form);
+  for (const form of forms) {
+    known.add(form);
+    if (base64Cores(form).some((core) => HEX_BASE64.test(core))) {
+      hexRunsMayHide = true;
+    }
+  }
   pattern = undefined;
   probe = undefined;
   shortest = Math.min(shortest, ...forms.map((f) => f.length));
   redacted.clear();
+  version++;
+}
+
+let version = 0;
+
+/** Bumped by every secret registered: what a cache of redacted texts compares to know it is stale. */
+export function secretsVersion(): number {
+  return version;
 }
 
 /**
@@ -57,6 +70,35 @@ let shortest = Infinity;
 const redacted = new Map<string, string>();
 const CACHED_CHARS = 64;
 const CACHED_TEXTS = 4096;
+
+/**
+ * False while no registered form can be hidden in a base64 run of lowercase hex digits and dashes
+ * (such as an alert id, a UUID: one run, as `-` is base64url), so such a run is not decoded at all:
+ * decoding the fresh id of every `accepted` log line was most of the line's cost. A run holds a form
+ * decoded only if it holds one of the form's three cores (see {@link base64Cores}); a form is flagged
+ * when a core is made of such characters only (`-` reads as `+`). Rare: "oGvwoz{M6" is one.
+ */
+let hexRunsMayHide = false;
+/** A base64 text (std alphabet) whose characters a hex-and-dash run can have. */
+const HEX_BASE64 = /^[0-9a-f+]+$/;
+/** A run of lowercase hex digits and dashes (with base64 padding when it is a run in a text). */
+const HEX_RUN = /^[0-9a-f-]+=*$/;
+
+/**
+ * The base64 characters every encoding of `form`'s UTF-8 bytes contains, one string for each of the
+ * three offsets (mod 3) the bytes can start at in decoded data: the characters all of whose six bits
+ * come from the form (those at its edges mix in neighbouring bytes).
+ */
+function base64Cores(form: string): string[] {
+  const bytes = new TextEncoder().encode(form);
+  return [0, 1, 2].map((offset) => {
+    let binary = "\0".repeat(offset);
+    for (const b of bytes) binary += String.fromCharCode(b);
+    const first = Math.ceil((8 * offset) / 6);
+    const end = Math.floor((8 * (offset + bytes.length)) / 6);
+    return btoa(binary).slice(first, end);
+  });
+}
 
 /** Runs that may be base64 or base64url (8 characters at least, as `dXNlcjpw` is `user:p`). */
 const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
@@ -83,6 +125,11 @@ function escapeRegExp(s: string): string {
 /** Replaces registered secrets and `user:password@` URL credentials in text with `[redacted]`. */
 export function redact(text: string): string {
   if (text.length > CACHED_CHARS) return redactNow(text);
+  // An id (hex digits and dashes): it never repeats, so it is not cached (a miss and an insert cost
+  // more than the rest); no URL credentials, and unless `hexRunsMayHide` no base64 form, can be in it.
+  if (!hexRunsMayHide && HEX_RUN.test(text)) {
+    return known.size > 0 ? text.replace(secretsPattern(), "[redacted]") : text;
+  }
   let out = redacted.get(text);
   if (out === undefined) {
     out = redactNow(text);
@@ -92,19 +139,22 @@ export function redact(text: string): string {
   return out;
 }
 
+/** Every registered form, longest first (a longer secret that contains a shorter one is hidden whole). */
+function secretsPattern(): RegExp {
+  return pattern ??= new RegExp(
+    [...known].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"),
+    "g",
+  );
+}
+
 function redactNow(text: string): string {
   if (known.size > 0) {
-    pattern ??= new RegExp(
-      [...known].sort((a, b) => b.length - a.length).map(escapeRegExp).join(
-        "|",
-      ),
-      "g",
-    );
-    text = text.replace(pattern, "[redacted]");
-    probe ??= new RegExp(pattern.source);
+    text = text.replace(secretsPattern(), "[redacted]");
+    probe ??= new RegExp(secretsPattern().source);
     const secrets = probe;
     text = text.replace(BASE64_RUN, (run) => {
       if (Math.floor((run.length * 3) / 4) < shortest) return run;
+      if (!hexRunsMayHide && HEX_RUN.test(run)) return run;
       const decoded = decodeBase64Run(run);
       return decoded !== undefined && secrets.test(decoded)
         ? "[redacted]"

@@ -148,6 +148,24 @@ Deno.test("redact() hides derived forms: Basic header values with any user, base
   assert.equal(redact(plain), plain);
 });
 
+Deno.test("redact() leaves an id alone unless a secret is in it, also once a secret could be base64 made of hex digits", () => {
+  const id = "019ae0c4-5a1b-7c2d-8e3f-0123456789ab";
+  assert.equal(redact(id), id);
+  registerSecret("9ae0c4-5a1b"); // a secret written out in an id-shaped text is still hidden
+  assert.equal(redact(id), "01[redacted]-7c2d-8e3f-0123456789ab");
+  assert.equal(
+    redact(`${id} again`),
+    "01[redacted]-7c2d-8e3f-0123456789ab again",
+  );
+  // "b0d2d296e002" is the base64 of "oGvwoz{M6": a run of hex digits can hold such a secret.
+  assert.equal(atob("b0d2d296e002"), "oGvwoz{M6");
+  assert.equal(redact("b0d2d296e002"), "b0d2d296e002");
+  registerSecret("oGvwoz{M6");
+  assert.equal(redact("b0d2d296e002"), "[redacted]");
+  assert.equal(redact("id b0d2d296e002-ab"), "id [redacted]");
+  assert.equal(redact("0123456789abcdef"), "0123456789abcdef");
+});
+
 Deno.test("publicError() redacts first, then caps a remote message at 300 characters", () => {
   const secret = "cap-secret-" + crypto.randomUUID();
   registerSecret(secret);

@@ -37,11 +37,20 @@ export interface RenderedEmail {
   text: string;
 }
 
+/**
+ * The HTML document: the template's one non-ASCII character, the kicker's separator "·", written as
+ * `&middot;` (the same in every mail reader), so that an alert of ASCII text makes an ASCII document:
+ * Deno's UTF-8 encoding of it (the MIME part, the stored message) is ~2.5× faster (issue 17).
+ */
+function documentHtml(body: string): string {
+  return `<!DOCTYPE html>${body.replaceAll("\u00b7", "&middot;")}`;
+}
+
 /** Renders the alert email. */
 export function renderAlertEmail(raw: EmailModel): RenderedEmail {
   const model = marked(raw);
   return {
-    html: `<!DOCTYPE html>${render(h(AlertEmail, { model }))}`,
+    html: documentHtml(render(h(AlertEmail, { model }))),
     text: alertText(model),
   };
 }
@@ -50,7 +59,7 @@ export function renderAlertEmail(raw: EmailModel): RenderedEmail {
 export function renderFollowUpEmail(raw: FollowUpModel): RenderedEmail {
   const model = marked(raw);
   return {
-    html: `<!DOCTYPE html>${render(h(FollowUpEmail, { model }))}`,
+    html: documentHtml(render(h(FollowUpEmail, { model }))),
     text: followUpText(model),
   };
 }

@@ -81,28 +81,26 @@ export function createHandlers(deps: AppDeps): {
   ) => Response | Promise<Response>;
   commit: (front: FrontRequest) => Promise<Answer>;
 } {
-  const { handle: ingest, commit } = ingestEndpoints(deps);
+  const security = securityHeaders();
+  const headers = Object.entries(security);
+  const { handle: ingest, commit } = ingestEndpoints(deps, {
+    headers: security,
+  });
   const app = createApp(deps, { ingest });
-  const headers = Object.entries(securityHeaders());
-  const secured = async (
-    run: () => Promise<Response>,
-    request: () => Request | undefined,
-  ): Promise<Response> => {
-    let response: Response;
-    try {
-      response = await run();
-    } catch (err) {
-      response = internalError(deps, request(), err);
-    }
-    for (const [k, v] of headers) response.headers.set(k, v);
-    return response;
-  };
-  const fast = (
+  // The ingest handler's answers carry the security headers already; only the error exit's need them.
+  const fast = async (
     request: Request,
     name: string,
     remote: string | undefined,
-  ): Promise<Response> =>
-    secured(() => ingest(request, name, remote), () => request);
+  ): Promise<Response> => {
+    try {
+      return await ingest(request, name, remote);
+    } catch (err) {
+      const response = internalError(deps, request, err);
+      for (const [k, v] of headers) response.headers.set(k, v);
+      return response;
+    }
+  };
   const handler = (request: Request, info: Deno.ServeHandlerInfo) => {
     if (request.method === "POST") {
       const url = request.url;

@@ -95,7 +95,7 @@ export interface ServeProcess {
   logs: Record<string, unknown>[];
   /** Raw stderr text so far. */
   stderr(): string;
-  /** Resolves with the first log line (past or future) matching `predicate`. */
+  /** Resolves with the first log line (past or future) matching `predicate`; rejects after `timeoutMs` (default 30_000: a bound, not a timing). */
   waitForLog(
     predicate: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
@@ -213,7 +213,7 @@ export async function startServe(
 
   const waitForLog = (
     predicate: (line: Record<string, unknown>) => boolean,
-    timeoutMs = 10_000,
+    timeoutMs = 30_000,
   ) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const check = () => {

@@ -15,6 +15,8 @@ export interface SlackCall {
   method: string;
   /** The call's arguments, nested JSON fields (blocks, attachments) decoded. */
   args: Record<string, unknown>;
+  /** When the fake answered it (Date.now()): the client has the answer no sooner. */
+  at: number;
 }
 
 /** A running fake; close it in `finally`. */
@@ -36,6 +38,8 @@ export function startSlackFake(options: {
   users?: Record<string, string>;
   rateLimitFirst?: number;
   retryAfterS?: number;
+  /** How long a 429 takes to come back (a slow round trip). @default 0 */
+  rateLimitDelayMs?: number;
 }): SlackFake {
   const calls: SlackCall[] = [];
   const problems: string[] = [];
@@ -59,7 +63,7 @@ export function startSlackFake(options: {
     }
     return Response.json(body);
   };
-  receiver = startReceiver(({ method, path, headers, body }) => {
+  receiver = startReceiver(async ({ method, path, headers, body }) => {
     const name = path.replace(/^\/api\//, "");
     if (method !== "POST") {
       return Response.json({ ok: false, error: "method_not_allowed" });
@@ -80,12 +84,15 @@ export function startSlackFake(options: {
         ? JSON.parse(value)
         : value;
     }
-    const call = { method: name, args };
+    const call = { method: name, args, at: Date.now() };
     if (name === "chat.postMessage" || name === "chat.update") {
       if (
         name === "chat.postMessage" && limited < (options.rateLimitFirst ?? 0)
       ) {
         limited++;
+        const delay = options.rateLimitDelayMs ?? 0;
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        call.at = Date.now();
         calls.push(call);
         return new Response(
           JSON.stringify({ ok: false, error: "ratelimited" }),

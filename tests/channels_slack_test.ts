@@ -18,7 +18,7 @@ import { type Receiver, startReceiver } from "./_http.ts";
 const TOKEN = "xoxb-test-1234-abcd";
 const SIGNING_SECRET = "slack-signing-secret-for-tests-0123";
 
-/** A fake Jira that holds every create until `release()` (or 5 s): a slow Jira. */
+/** A fake Jira that holds every create until `release()` (or 60 s, a bound: the test checks what is true while it holds): a slow Jira. */
 function slowJira(): Receiver & { called: Promise<void>; release(): void } {
   const called = signal("the Jira create");
   const gate = Promise.withResolvers<void>();
@@ -31,7 +31,7 @@ function slowJira(): Receiver & { called: Promise<void>; release(): void } {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       gate.promise,
-      new Promise((r) => timer = setTimeout(r, 5_000)),
+      new Promise((r) => timer = setTimeout(r, 60_000)),
     ]);
     clearTimeout(timer);
     n++;
@@ -333,6 +333,7 @@ Deno.test("slack channel: a 429 is retried no sooner than its Retry-After, then 
     token: TOKEN,
     rateLimitFirst: 1,
     retryAfterS: 2,
+    rateLimitDelayMs: 300, // the wait counts from the answer, not from the request
   });
   try {
     await using h = await channelHarness({
@@ -342,11 +343,22 @@ Deno.test("slack channel: a 429 is retried no sooner than its Retry-After, then 
     const summary = await h.ingest();
     assert.equal(summary.channels?.[0]?.status, "pending");
     assert.match(summary.channels?.[0]?.error ?? "", /rate limited/);
+    // Measured from the 429 as the fake sent it (the client has it no sooner): the 300 ms the answer
+    // took must not come off the wait, on a loaded machine or a slow link.
+    const limited = slack.calls[0]!;
+    assert.equal(limited.method, "chat.postMessage");
     const [row] = await h.runtime.store.listDeliveries(summary.alert_id);
-    const wait = Date.parse(row!.next_attempt_at) - Date.parse(row!.updated_at);
-    assert.ok(wait >= 1_900, `next attempt ${wait} ms later (Retry-After: 2)`);
+    const wait = Date.parse(row!.next_attempt_at) - limited.at;
+    assert.ok(
+      wait >= 2_000,
+      `next attempt ${wait} ms after the 429 (Retry-After: 2)`,
+    );
     h.startChannelQueue();
-    await slack.next("chat.postMessage", 1);
+    const retry = await slack.next("chat.postMessage", 1);
+    assert.ok(
+      retry.at - limited.at >= 2_000,
+      `retried ${retry.at - limited.at} ms after the 429`,
+    );
     assert.deepEqual(slack.problems, []);
   } finally {
     await slack.close();

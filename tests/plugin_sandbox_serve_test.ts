@@ -2,7 +2,7 @@
  * Issue 16 item 1 through a real `blitz serve` (the serve task's flags, `--allow-run=deno` included):
  * a plugin that allocates without end and one that spins in `while (true) {}` no longer take the
  * service down. The alert gets "plugin crashed: out of memory (cap 48 MB)" and "plugin timed out after
- * 1 s and was killed", is still mailed, the service answers /healthz and processes the next alert, and
+ * 5 s and was killed", is still mailed, the service answers /healthz and processes the next alert, and
  * when it stops no plugin process is left behind.
  */
 import assert from "node:assert/strict";
@@ -52,9 +52,11 @@ Deno.test("serve survives a plugin that allocates without end and one that spins
       rogue: {
         subject: "Rogue {n}",
         enrichments: [
-          { e_name: "Hog", e_func: "hog", e_key: "n" },
-          { e_name: "Spin", e_func: "spin", e_key: "n", timeout: "1s" },
-          { e_name: "Echo", e_func: "echo", e_key: "n" },
+          // Generous where the test is not about the deadline: under load V8 takes over 5 s (the
+          // default) to give up at the heap cap, and the deadline counts a cold process's start.
+          { e_name: "Hog", e_func: "hog", e_key: "n", timeout: "60s" },
+          { e_name: "Spin", e_func: "spin", e_key: "n", timeout: "5s" },
+          { e_name: "Echo", e_func: "echo", e_key: "n", timeout: "60s" },
         ],
       },
     },
@@ -123,7 +125,7 @@ Deno.test("serve survives a plugin that allocates without end and one that spins
       );
       assert.deepEqual(
         [byName.Spin?.status, byName.Spin?.error],
-        ["timeout", "plugin timed out after 1 s and was killed"],
+        ["timeout", "plugin timed out after 5 s and was killed"],
       );
       assert.deepEqual(byName.Echo?.data, { n });
       const health = await fetch(`${server.url}/healthz`);
@@ -140,7 +142,7 @@ Deno.test("serve survives a plugin that allocates without end and one that spins
     assert.equal(mails.length, 2);
     const outbox = mails.join("\n");
     assert.match(outbox, /plugin crashed: out of memory \(cap 48 MB\)/);
-    assert.match(outbox, /plugin timed out after 1 s and was killed/);
+    assert.match(outbox, /plugin timed out after 5 s and was killed/);
 
     const children = childrenOf(server.child.pid);
     assert.ok(children.length > 0, "the warm pool has plugin processes");

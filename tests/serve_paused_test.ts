@@ -43,6 +43,11 @@ Deno.test("serve with workers: 0 stores alerts without processing them; a restar
         // serve answers ingest past the router: the same security headers as every route.
         assert.equal(res.headers.get("x-content-type-options"), "nosniff");
         assert.equal(res.headers.get("cache-control"), "no-store");
+        assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+        assert.match(
+          res.headers.get("content-type") ?? "",
+          /^application\/json/,
+        );
         ids.push(...((await res.json()) as { ids: string[] }).ids);
       }
       const refused = await fetch(
@@ -51,12 +56,14 @@ Deno.test("serve with workers: 0 stores alerts without processing them; a restar
       );
       assert.equal(refused.status, 401);
       assert.equal(refused.headers.get("referrer-policy"), "no-referrer");
+      assert.equal(refused.headers.get("x-content-type-options"), "nosniff");
       assert.match((await refused.json()).error, /Invalid token/);
       const unknown = await fetch(
         `${server.url}/ingest/nope`,
         ingestRequest(TOKEN, JSON.stringify({ n: 4 })),
       );
       assert.equal(unknown.status, 404);
+      assert.equal(unknown.headers.get("cache-control"), "no-store");
       await unknown.body?.cancel();
       const health = await (await fetch(`${server.url}/healthz`)).json();
       assert.equal(health.workers, 0);

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { AuthError, IngestAuth, signBody, timingSafeEqual } from "./auth.ts";
+import {
+  AuthError,
+  IngestAuth,
+  signBody,
+  timingSafeEqual,
+  timingSafeEqualText,
+} from "./auth.ts";
 
 const TOKENS = ["token-old-0123456789abcdef", "token-new-0123456789abcdef"];
 const SECRET = "hmac-secret-0123456789";
@@ -32,6 +38,8 @@ Deno.test("IngestAuth.bearer() refuses missing, malformed and wrong credentials"
       "Bearer",
       `Bearer ${TOKENS[0]}x`,
       `Bearer ${TOKENS[0]!.slice(1)}`,
+      `Bearer ${TOKENS[0]}${TOKENS[0]}`,
+      `Bearer ${TOKENS[0]!.slice(0, -1)}F`,
       `${TOKENS[0]}`,
     ]
   ) {
@@ -174,4 +182,27 @@ Deno.test("timingSafeEqual() compares bytes", () => {
     timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 3])),
     false,
   );
+});
+
+Deno.test("timingSafeEqualText() is true for the same text only", () => {
+  const secret = "token-0123456789abcdef";
+  assert.equal(timingSafeEqualText(secret, secret), true);
+  assert.equal(timingSafeEqualText(`${secret}`.slice(0), secret), true);
+  for (
+    const given of [
+      "",
+      secret.slice(0, -1),
+      `${secret}x`,
+      secret + secret, // the secret's units are cycled: the length still differs
+      `${secret.slice(0, -1)}F`,
+      `X${secret.slice(1)}`,
+      secret.toUpperCase(),
+      `${secret.slice(0, 5)}\u00e9${secret.slice(6)}`,
+    ]
+  ) {
+    assert.equal(timingSafeEqualText(given, secret), false, given);
+  }
+  assert.equal(timingSafeEqualText("", ""), true);
+  assert.equal(timingSafeEqualText("a", ""), false);
+  assert.equal(timingSafeEqualText("gr\u00fc\u00df", "gr\u00fc\u00df"), true);
 });

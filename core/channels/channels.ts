@@ -144,10 +144,13 @@ export async function attemptDelivery(
         lease_until: undefined,
       };
     } else {
+      // Retry-After counts from the answer that carried it, not from when the attempt began: a slow
+      // round trip would otherwise bring the next attempt that much sooner than the far end asked.
       const wait = err instanceof ChannelError ? err.retryAfterMs ?? 0 : 0;
+      const answeredAt = (deps.clock?.() ?? new Date()).getTime();
       const next = Math.max(
         Date.parse(decision.nextAttemptAt),
-        now.getTime() + wait,
+        answeredAt + wait,
       );
       patch = {
         status: "pending",

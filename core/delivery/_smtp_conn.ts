@@ -77,6 +77,15 @@ export class SmtpConn {
     return this.#error !== undefined;
   }
 
+  /**
+   * Complete replies read so far. A send that failed with this unchanged got no answer to its MAIL,
+   * so the server cannot have taken the message (its body goes only after the 354).
+   */
+  get replies(): number {
+    return this.#replies;
+  }
+  #replies = 0;
+
   /** Connects, greets, upgrades to TLS as configured and logs in. */
   static async open(options: SmtpConnOptions): Promise<SmtpConn> {
     const target = { hostname: options.host, port: options.port };
@@ -434,6 +443,7 @@ export class SmtpConn {
         const text = this.#buffer.slice(0, end).replace(/\r?\n?$/, "")
           .replaceAll("\r\n", "\n");
         this.#buffer = this.#buffer.slice(end + 1);
+        this.#replies++;
         const code = Number(text.slice(0, 3));
         if (!Number.isInteger(code) || code < 200) {
           this.#fail(new SmtpError("Invalid reply", "EPROTOCOL"));

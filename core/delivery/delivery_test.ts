@@ -479,7 +479,7 @@ Deno.test("Delivery.close() closes the pooled SMTP connections", async () => {
     await Promise.race([
       allClosed,
       new Promise((_, reject) =>
-        timer = setTimeout(() => reject(new Error("Pool not closed")), 5000)
+        timer = setTimeout(() => reject(new Error("Pool not closed")), 30_000)
       ),
     ]).finally(() => clearTimeout(timer));
     assert.equal(closed, opened);

@@ -9,7 +9,8 @@
  *
  * Pool behaviour: up to `connections` sessions opened on demand, each reused for up to `maxMessages`
  * messages; a session whose message the server refused (EENVELOPE/EMESSAGE, not 421) is RSET and
- * reused; any other error closes it; an idle session the server closes leaves the pool. Credentials
+ * reused; any other error closes it; an idle session the server closes leaves the pool (one it closed
+ * just as a send took it, before any reply, costs that send a retry on a new session). Credentials
  * are sent only when the server offers AUTH, and only over TLS unless `requireTLS` is off.
  *
  * @module
@@ -51,6 +52,8 @@ interface Connection {
 }
 
 const REFUSED = new Set(["EENVELOPE", "EMESSAGE"]);
+/** The session's socket closed or broke (not a timeout: a silent server is not retried at once). */
+const GONE = new Set(["ECONNECTION", "ECONNRESET", "EPIPE"]);
 
 function closedError(): SmtpError {
   return new SmtpError("SMTP pool closed", "ECONNECTION");
@@ -80,11 +83,21 @@ export class SmtpPool {
    * Sends `message` (CRLF lines: bytes, or text sent as UTF-8) to the envelope's recipients; rejects
    * with an {@link SmtpError}.
    */
-  async send(
+  send(
     envelope: { from: string; to: string[] },
     message: Uint8Array | string,
   ): Promise<SmtpSendResult> {
+    return this.#send(envelope, message, 0);
+  }
+
+  async #send(
+    envelope: { from: string; to: string[] },
+    message: Uint8Array | string,
+    retries: number,
+  ): Promise<SmtpSendResult> {
     const connection = await this.#acquire();
+    const reused = connection.messages > 0;
+    const replies = connection.smtp.replies;
     connection.messages++;
     try {
       const result = await connection.smtp.send(envelope, message);
@@ -102,6 +115,15 @@ export class SmtpPool {
           () => this.#release(connection, false),
         );
       } else this.#release(connection, false);
+      // An idle session the server closed just as it was picked (the close not read yet): it sent
+      // no reply to this message, so nothing was taken. Again on another session; each such one
+      // leaves the pool, so at most `connections` times before a new session is opened.
+      if (
+        reused && retries < this.#options.connections && GONE.has(e.code) &&
+        connection.smtp.replies === replies && !this.#closed
+      ) {
+        return await this.#send(envelope, message, retries + 1);
+      }
       throw err;
     }
   }

@@ -152,6 +152,32 @@ Deno.test("SmtpPool keeps a connection after a refused message, and replaces one
   }
 });
 
+Deno.test("SmtpPool sends on a new connection when the idle one it took was closed by the server a moment before", async () => {
+  const s = await server();
+  const p = pool(s.port, 1);
+  try {
+    await p.send(envelope, raw("before"));
+    s.dropAll();
+    // The thread stalls (a loaded host) before the close is read: the send takes the dead session.
+    const stalled = new Promise((r) => setTimeout(r, 20));
+    const end = Date.now() + 100;
+    while (Date.now() < end) {
+      // busy: no event-loop turn, so the socket's end is not seen before the send starts
+    }
+    await stalled;
+    await p.send(envelope, raw("after-race"));
+    assert.equal(s.stats.sessions, 2, "the message went on a new session");
+    assert.deepEqual(
+      s.messages.map((m) => /body (\S+)/.exec(m.raw)?.[1]),
+      ["before", "after-race"],
+      "once each",
+    );
+  } finally {
+    await p.close();
+    await s.close();
+  }
+});
+
 Deno.test("SmtpPool verifies the server's certificate on STARTTLS: a self-signed one fails, nothing is sent", async () => {
   // smtp-server offers STARTTLS with its built-in self-signed certificate.
   const s = await server({ disabledCommands: [] });
@@ -269,7 +295,7 @@ Deno.test("SmtpPool serves a waiting send when the server hangs up during the re
     await Promise.race([
       b,
       new Promise((_, reject) =>
-        timer = setTimeout(() => reject(new Error("b was never sent")), 5000)
+        timer = setTimeout(() => reject(new Error("b was never sent")), 30_000)
       ),
     ]).finally(() => clearTimeout(timer));
     assert.deepEqual(accepted, ["b"]);

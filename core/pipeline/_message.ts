@@ -49,7 +49,7 @@ export interface MessageInput extends ComposeInput {
 export async function renderMessage(
   runtime: Pick<Runtime, "config" | "clock">,
   input: MessageInput,
-): Promise<{ message: StoredMessage; channelMessage: ChannelMessage }> {
+): Promise<{ message: StoredMessage; channelMessage: () => ChannelMessage }> {
   const { detector, alert, alertId, enrichments, actions } = input;
   const { config } = runtime;
   const data = { ...alert, ...input.values };
@@ -118,20 +118,22 @@ export async function renderMessage(
     })),
   });
   // The same buttons (same tokens: a click in one place uses up the other) for every other channel.
-  const channelMessage = buildChannelMessage({
-    alertId,
-    detector: detector.name,
-    title,
-    subject,
-    receivedAt: input.receivedAt,
-    publicUrl: config.global.public_url,
-    alert,
-    enrichments,
-    sendResults,
-    buttons,
-    ...(conditionNote ? { note: conditionNote } : {}),
-    ...(input.severity ? { severity: input.severity } : {}),
-  });
+  let built: ChannelMessage | undefined;
+  const channelMessage = () =>
+    built ??= buildChannelMessage({
+      alertId,
+      detector: detector.name,
+      title,
+      subject,
+      receivedAt: input.receivedAt,
+      publicUrl: config.global.public_url,
+      alert,
+      enrichments,
+      sendResults,
+      buttons,
+      ...(conditionNote ? { note: conditionNote } : {}),
+      ...(input.severity ? { severity: input.severity } : {}),
+    });
   const parent = input.thread?.parent;
   const message: StoredMessage = {
     from: headerSafe(config.global.from_email),

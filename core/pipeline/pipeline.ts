@@ -22,6 +22,7 @@ import {
 import type { EnrichmentBlock, LoadedDetector } from "../config/config.ts";
 import { uuidv7 } from "../ids.ts";
 import type { ComposeInput, Composition, Runtime } from "./_types.ts";
+import type { ChannelMessage } from "../channels/model.ts";
 import { detectorOf, preprocess } from "./_input.ts";
 import { deliver } from "./_deliver.ts";
 import { threadOf } from "./_thread.ts";
@@ -212,23 +213,22 @@ export async function processAlert(
     message = composition.message;
     unfilled = composition.unfilled;
     composed = composedPatch(composition);
+    // What the channels' message adds to the composition's (applied only when one is queued).
+    const extra: Pick<ChannelMessage, "fingerprint" | "storm"> = {};
     if (storm) {
       // PagerDuty merges repeats by it; chat shows the count of similar alerts.
-      composition.channelMessage.fingerprint = storm.fingerprint.id;
+      extra.fingerprint = storm.fingerprint.id;
       if (storm.since && storm.since.count > 0) {
-        composition.channelMessage.storm = {
-          count: storm.since.count,
-          first_seen: storm.since.at,
-        };
+        extra.storm = { count: storm.since.count, first_seen: storm.since.at };
       }
     } else if (composition.threadKey) {
       // Without storm control the thread key ties a resolved alert to its firing one (PagerDuty).
-      composition.channelMessage.fingerprint = composition.threadKey;
+      extra.fingerprint = composition.threadKey;
     }
     if (composition.sendMail) {
       // Queued durably before the email goes: each channel then has its own outbox entry and retries
       // (processing this alert again after a crash finds them queued and adds none).
-      await queueChannels(runtime, composition);
+      await queueChannels(runtime, composition, extra);
     }
     // Not mailed: no condition matched, or the detector notifies only chat channels.
     const unsent = !composition.sendMail
@@ -293,6 +293,7 @@ function channelsModule(): Promise<typeof import("../channels/channels.ts")> {
 async function queueChannels(
   runtime: Runtime,
   composition: Composition,
+  extra: Pick<ChannelMessage, "fingerprint" | "storm">,
 ): Promise<void> {
   // Mail only (no chat channel among `notify`): the channels' modules are not even loaded.
   const chat = composition.notify.some((name) =>
@@ -302,7 +303,7 @@ async function queueChannels(
   const rows = (await channelsModule()).deliveriesFor(
     runtime.config,
     composition.notify,
-    composition.channelMessage,
+    Object.assign(composition.channelMessage(), extra),
   );
   if (rows.length === 0) return;
   await runtime.store.insertDeliveries(rows);

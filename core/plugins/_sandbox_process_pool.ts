@@ -8,25 +8,26 @@
  * process stays warm; extra ones end after `idleMs` idle. Every child takes a slot of the sandbox's
  * global cap (`_sandbox_process_slots.ts`) before it starts and gives it back once it has exited; with
  * none free the calls stay queued, and an idle child may be ended for another plugin's call.
- * `close()` kills every child and waits for it.
+ * `close()` kills every child and waits for it. One child's states and protocol are
+ * `_sandbox_process_member.ts`.
  *
  * @module
  */
 import { TimeoutError } from "./call.ts";
 import { formatDuration } from "../duration.ts";
 import { redact } from "../secrets.ts";
-import type { CallContext, FromWorker } from "./sandbox_worker.ts";
+import type { CallContext } from "./sandbox_worker.ts";
 import {
   type Declared,
-  toError,
   workerEnv,
   workerPermissions,
 } from "./_sandbox_worker_start.ts";
+import { type ChildExit, describeExit } from "./_sandbox_process.ts";
 import {
-  type ChildExit,
-  describeExit,
-  SandboxChild,
-} from "./_sandbox_process.ts";
+  type CallResult,
+  type MemberCall,
+  PoolMember,
+} from "./_sandbox_process_member.ts";
 import type {
   SandboxEvent,
   SandboxStats,
@@ -47,11 +48,7 @@ export interface ProcessPoolOptions {
 
 type Timer = ReturnType<typeof setTimeout>;
 
-interface Call {
-  id: number;
-  params: unknown;
-  ctx: CallContext;
-  validate: boolean;
+interface Call extends MemberCall {
   timeoutMs: number;
   started: number;
   timer?: Timer;
@@ -60,17 +57,7 @@ interface Call {
   reject(error: Error): void;
 }
 
-interface Proc {
-  child: SandboxChild;
-  state: "starting" | "idle" | "busy" | "dead";
-  call?: Call;
-  idle?: Timer;
-  started: number;
-  /** Why we ended it (set before the kill). */
-  reason?: TerminateReason;
-  /** The error to give waiting calls when it fails to load. */
-  failure?: Error;
-}
+type Proc = PoolMember<Call>;
 
 /** The sandbox processes of one plugin module. */
 export class ProcessPool {
@@ -168,7 +155,10 @@ export class ProcessPool {
     if (this.#closed) return;
     for (const proc of this.#procs) {
       if (this.#queue.length === 0) break;
-      if (proc.state === "idle") this.#run(proc, this.#queue.shift()!);
+      // Not one that is being ended (idle, or reclaimed for another plugin) and has not exited yet.
+      if (proc.state === "idle" && !proc.reason) {
+        this.#run(proc, this.#queue.shift()!);
+      }
     }
     while (this.#waiter.wants()) {
       // Past the global cap the calls stay queued until a slot frees (or their deadline).
@@ -189,40 +179,36 @@ export class ProcessPool {
 
   /** Starts a child in a slot already taken (given back if it cannot start). */
   #spawn(): void {
-    const proc = { state: "starting", started: performance.now() } as Proc;
+    const slot = {};
+    let proc: Proc;
     try {
-      proc.child = new SandboxChild({
+      proc = new PoolMember<Call>({
         name: this.name,
+        url: this.#url,
         permissions: this.#permissions,
         env: this.#env,
         memoryMb: this.#options.memoryMb,
-      }, (message) => this.#onMessage(proc, message));
+      }, {
+        ready: () => this.#onReady(proc),
+        result: (call, result) => this.#onResult(proc, call, result),
+        log: (message) =>
+          this.#options.log(redact(`[${this.name}] ${message}`)),
+      });
     } catch (err) {
-      this.#options.slots.give(proc);
+      this.#options.slots.give(slot);
       throw err;
     }
     this.#procs.add(proc);
     this.stats.spawned++;
     this.stats.workers++;
     proc.child.exited.then((exit) => this.#onExit(proc, exit));
-    proc.child.send({ type: "init", url: this.#url, env: this.#env });
   }
 
   #run(proc: Proc, call: Call): void {
     this.#options.slots.busy(proc);
-    proc.state = "busy";
-    proc.call = call;
     call.proc = proc;
-    if (proc.idle !== undefined) clearTimeout(proc.idle);
-    delete proc.idle;
     try {
-      proc.child.send({
-        type: "call",
-        id: call.id,
-        params: call.params,
-        ctx: call.ctx,
-        validate: call.validate,
-      });
+      proc.run(call);
     } catch (err) {
       this.#free(proc);
       this.#fail(
@@ -234,41 +220,22 @@ export class ProcessPool {
     }
   }
 
-  #onMessage(
-    proc: Proc,
-    message: FromWorker | { type: "hello"; deno: string },
-  ): void {
-    if (proc.state === "dead") return;
-    if (message.type === "hello") {
-      if (message.deno !== Deno.version.deno) {
-        proc.failure = new Error(
-          `the sandbox runs Deno ${message.deno}, not this process's ${Deno.version.deno}: start Blitz with --allow-run=${Deno.execPath()}`,
-        );
-        this.#end(proc, "load_failed");
-      }
-    } else if (message.type === "ready") {
-      this.#options.onMetrics?.({
-        type: "spawn",
-        plugin: this.name,
-        ms: performance.now() - proc.started,
-      });
-      this.#free(proc);
-    } else if (message.type === "failed") {
-      proc.failure = toError(message.error);
-      this.#end(proc, "load_failed");
-    } else if (message.type === "result") {
-      const call = proc.call;
-      if (!call || call.id !== message.id) return;
-      delete proc.call;
-      clearTimeout(call.timer);
-      if (!message.ok) this.stats.errors++;
-      this.#metric(call, message.ok ? "ok" : "error");
-      if (message.ok) call.resolve(message.value);
-      else call.reject(toError(message.error));
-      this.#free(proc);
-    } else if (message.type === "log") {
-      this.#options.log(redact(`[${this.name}] ${message.message}`));
-    }
+  #onReady(proc: Proc): void {
+    this.#options.onMetrics?.({
+      type: "spawn",
+      plugin: this.name,
+      ms: performance.now() - proc.started,
+    });
+    this.#free(proc);
+  }
+
+  #onResult(proc: Proc, call: Call, result: CallResult): void {
+    clearTimeout(call.timer);
+    if (!result.ok) this.stats.errors++;
+    this.#metric(call, result.ok ? "ok" : "error");
+    if (result.ok) call.resolve(result.value);
+    else call.reject(result.error);
+    this.#free(proc);
   }
 
   /** A process is free: it takes the next call, or waits (extra ones end after idleMs). */
@@ -318,14 +285,12 @@ export class ProcessPool {
 
   #end(proc: Proc, reason: TerminateReason): void {
     if (proc.reason) return;
-    proc.reason = reason;
     this.#options.slots.busy(proc);
-    if (proc.idle !== undefined) clearTimeout(proc.idle);
-    proc.child.kill();
+    proc.end(reason);
   }
 
   #onExit(proc: Proc, exit: ChildExit): void {
-    const wasReady = proc.state === "idle" || proc.state === "busy";
+    const wasReady = proc.loaded;
     proc.state = "dead";
     this.#procs.delete(proc);
     this.#options.slots.busy(proc);

@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import type { EnrichmentPlugin } from "../plugin.ts";
 import type { PluginEntry } from "./registry.ts";
 import { createSandboxInvoker, type SandboxInvoker } from "./sandbox.ts";
+import { closeRuntime, createRuntime } from "../service/runtime.ts";
+import { silentLogger } from "../log.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyPlugin = EnrichmentPlugin<any>;
@@ -169,4 +171,54 @@ Deno.test("the sandbox ends another plugin's idle child to make room, and a call
     assert.equal((await call("a") as { name: string }).name, "a");
     assert.ok(gate.childrenAtArrival.every((n) => n <= 1));
   });
+});
+
+Deno.test("the sandbox gives no call to a child it is ending for another plugin: both calls complete", async () => {
+  const sandbox = createSandboxInvoker({ maxProcesses: 1 });
+  await withGatedPlugins(["a", "b"], sandbox, async (call, gate) => {
+    gate.open();
+    const warm = await call("a") as { pid: number };
+    // b's call ends a's idle child to make room; a's next call, made before that child has exited,
+    // must wait for a new one rather than go to the dying child.
+    const b = call("b");
+    const a = call("a");
+    const [ra, rb] = await Promise.all([a, b]) as {
+      name: string;
+      pid: number;
+    }[];
+    assert.equal(rb!.name, "b");
+    assert.equal(ra!.name, "a");
+    assert.notEqual(ra!.pid, warm.pid, "a new child of a ran the call");
+    assert.ok(gate.childrenAtArrival.every((n) => n <= 1));
+  });
+});
+
+Deno.test("createRuntime() gives its sandbox the config's plugin_processes_max", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz-cap-config-" });
+  await Deno.mkdir(`${dir}/detectors`);
+  await Deno.writeTextFile(
+    `${dir}/blitz.yaml`,
+    `to: ["soc@example.test"]\nplugin_processes_max: 1\n`,
+  );
+  const runtime = await createRuntime({
+    configPath: `${dir}/blitz.yaml`,
+    log: silentLogger,
+    io: false,
+  });
+  try {
+    assert.equal(runtime.config.global.plugin_processes_max, 1);
+    await withGatedPlugins(["a", "b"], runtime.sandbox!, async (call, gate) => {
+      const busy = call("a");
+      await gate.arrived(1);
+      await assert.rejects(call("b", 300), {
+        message:
+          "timed out after 300 ms waiting for a sandbox process: all 1 that plugin_processes_max allows are in use",
+      });
+      gate.open();
+      await busy;
+    });
+  } finally {
+    await closeRuntime(runtime);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

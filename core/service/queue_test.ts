@@ -348,7 +348,7 @@ Deno.test("Queue: an outcome write that fails once is written again; one that ne
   await s.smtp.waitFor(1, 10_000);
   for (
     let i = 0;
-    i < 100 && (await store.getAlert(id))?.status !== "delivered";
+    i < 500 && (await store.getAlert(id))?.status !== "delivered";
     i++
   ) {
     await new Promise((r) => setTimeout(r, 20));
@@ -364,7 +364,9 @@ Deno.test("Queue: an outcome write that fails once is written again; one that ne
   await s.smtp.waitFor(2, 10_000);
   const started = performance.now();
   await queue.stop({ graceMs: 200 });
-  assert.ok(performance.now() - started < 5_000, "stop() kept its grace");
+  // Not a timing: stop() never returns while the write hangs unless it keeps a grace, and the
+  // default one is 30 s; half of that leaves a loaded machine room.
+  assert.ok(performance.now() - started < 15_000, "stop() kept its grace");
   hang.resolve();
 });
 

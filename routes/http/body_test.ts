@@ -266,3 +266,123 @@ Deno.test("readBody() undoes Content-Encoding: gzip and counts the limit on the 
   );
   assert.equal(other.status, 415);
 });
+
+Deno.test("readBody() reads a body with its Content-Length whole, and checks its length again", async () => {
+  const sized = (body: string, length = body.length) =>
+    new Request("http://x/", {
+      method: "POST",
+      headers: { "content-length": String(length) },
+      body,
+    });
+  assert.equal(
+    new TextDecoder().decode(await readBody(sized("hello"), { maxBytes: 5 })),
+    "hello",
+  );
+  assert.equal(
+    (await readBody(sized("", 0), { maxBytes: 5 })).byteLength,
+    0,
+  );
+  // A Request made in process may carry more than it declares; the server never reads more.
+  const { status } = await refusal(() =>
+    readBody(sized("hello, world", 5), { maxBytes: 5 })
+  );
+  assert.equal(status, 413);
+  const stalled = new Request("http://x/", {
+    method: "POST",
+    headers: { "content-length": "10" },
+    body: new ReadableStream({ pull: () => new Promise(() => {}) }),
+  });
+  assert.equal(
+    (await refusal(() => readBody(stalled, { maxBytes: 10, timeoutMs: 20 })))
+      .status,
+    408,
+  );
+});
+
+/**
+ * A Deno.serve handler that reads each body with `readBody` (timeout `timeoutMs`) and answers its
+ * length (or the refusal's status), announcing each request before it reads the body.
+ */
+function bodyServer(timeoutMs: number) {
+  const arrived: PromiseWithResolvers<void>[] = [Promise.withResolvers()];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      arrived.at(-1)!.resolve();
+      try {
+        const bytes = await readBody(request, { maxBytes: 1000, timeoutMs });
+        return new Response(`read ${bytes.byteLength}`);
+      } catch (err) {
+        if (err instanceof HTTPException) return err.getResponse();
+        throw err;
+      }
+    },
+  );
+  return { server, arrived: arrived[0]!.promise };
+}
+
+/** Closes `conn` after `ms` unless the returned function is called first (a bound on every read). */
+function bound(conn: Deno.Conn, ms = 10_000): () => void {
+  const timer = setTimeout(() => conn.close(), ms);
+  return () => clearTimeout(timer);
+}
+
+Deno.test("readBody() on a real connection reads a body whose second half arrives later", async () => {
+  const { server, arrived } = bodyServer(30_000);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  try {
+    const body = '{"alert":"' + "x".repeat(300) + '"}';
+    await conn.write(encode(
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${
+        body.slice(0, 100)
+      }`,
+    ));
+    await arrived; // the handler runs before the rest is sent
+    await conn.write(encode(body.slice(100)));
+    const unbound = bound(conn);
+    const answer = await new Response(conn.readable).text();
+    unbound();
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    assert.match(answer, new RegExp(`read ${body.length}$`));
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("readBody() on a real connection answers 408 when a body with its Content-Length stalls", async () => {
+  const { server, arrived } = bodyServer(200);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  try {
+    await conn.write(encode(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    ));
+    await arrived;
+    const unbound = bound(conn);
+    const reader = conn.readable.getReader();
+    let answer = "";
+    while (!answer.includes("\r\n")) {
+      const { done, value } = await reader.read().catch(() => ({
+        done: true as const,
+        value: undefined,
+      }));
+      if (done) break;
+      answer += new TextDecoder().decode(value);
+    }
+    unbound();
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    reader.cancel().catch(() => {});
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the bound
+    }
+    await server.shutdown();
+  }
+});

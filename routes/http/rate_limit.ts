@@ -14,6 +14,9 @@ export interface RateDecision {
   retryAfterS: number;
 }
 
+/** The answer for every request let through (one object for all). */
+const TAKEN: RateDecision = Object.freeze({ ok: true, retryAfterS: 0 });
+
 interface Bucket {
   tokens: number;
   at: number; // ms of the last refill
@@ -73,7 +76,7 @@ export class RateLimiter {
     this.#buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return { ok: true, retryAfterS: 0 };
+      return TAKEN;
     }
     return {
       ok: false,

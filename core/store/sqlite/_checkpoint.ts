@@ -5,7 +5,8 @@
  *
  * A checkpoint keeps the order SQLite's own `synchronous = NORMAL` checkpoint keeps, with the waits off
  * the event loop: take the write lock (no writer, in this process or another, until the end), fsync the
- * WAL, copy it into the database file (a second connection, `PRAGMA wal_checkpoint(PASSIVE)`), fsync
+ * WAL, copy it into the database file (a second connection, `PRAGMA wal_checkpoint(PASSIVE)`, on its
+ * own thread, `_checkpoint_thread.ts`, so the copy's CPU is not the event loop's), fsync
  * the database file, release the lock. Only then may a writer start the WAL over. Writes issued
  * meanwhile wait and commit together afterwards; reads, HTTP and mail go on. SQLite's automatic
  * checkpoint did both fsyncs inside a COMMIT, freezing the whole process for two disk flushes every
@@ -25,6 +26,27 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
  */
 const CHECKPOINT_EVERY = 64;
 const CHECKPOINT_MS = 1_000;
+
+/** The checkpoint thread's module. */
+const THREAD_URL = new URL("./_checkpoint_thread.ts", import.meta.url).href;
+
+/**
+ * The checkpoint thread, or null when this process cannot start one: in the single-file bundle the
+ * module is not beside this one (the bundle ships no thread file), so its checkpoints copy in-thread.
+ */
+function startThread(): Worker | null {
+  if (!import.meta.url.endsWith("/core/store/sqlite/_checkpoint.ts")) {
+    return null;
+  }
+  try {
+    return new Worker(THREAD_URL, {
+      type: "module",
+      name: "sqlite-checkpoint",
+    });
+  } catch {
+    return null;
+  }
+}
 
 /** The store's busy_timeout (`store_sqlite.ts`), restored after a checkpoint's lock attempt. */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -71,8 +93,10 @@ export class Checkpointer {
   /** The WAL and database files to fsync, the group commit's (it opens and closes them). */
   #wal: Deno.FsFile | null = null;
   #file: Deno.FsFile | null = null;
-  /** The second connection that runs checkpoints while `#db` holds the write lock. */
+  /** The second connection that runs checkpoints while `#db` holds the write lock (without the thread). */
   #connection: DatabaseSync | undefined;
+  /** The thread that copies (`_checkpoint_thread.ts`); null once it could not start or failed. */
+  #thread: Worker | null | undefined;
   #count = 0;
   #failures = 0;
   #sinceCheckpoint = 0;
@@ -155,8 +179,7 @@ export class Checkpointer {
         return hooks.failed(err, `fsync of ${this.#path}-wal`);
       }
       try {
-        this.#checkpointConnection().prepare("PRAGMA wal_checkpoint(PASSIVE)")
-          .get();
+        await this.#copy();
       } catch {
         // Not opening the second connection (out of file descriptors) or an I/O error while copying:
         // the WAL is whole and does not start over after an incomplete copy, so nothing is lost.
@@ -183,10 +206,38 @@ export class Checkpointer {
     }
   }
 
-  /** Closes the second connection (not the files: they are the group commit's). */
+  /** Closes the second connection and the thread (not the files: they are the group commit's). */
   close(): void {
     this.#connection?.close();
     this.#connection = undefined;
+    this.#thread?.terminate();
+    this.#thread = null;
+  }
+
+  /**
+   * Copies the WAL into the database file: on the checkpoint thread, started on first use; in this
+   * thread when it cannot start (see `startThread`) or once it failed.
+   */
+  async #copy(): Promise<void> {
+    if (this.#thread === undefined) this.#thread = startThread();
+    const thread = this.#thread;
+    if (thread === null) {
+      this.#checkpointConnection().prepare("PRAGMA wal_checkpoint(PASSIVE)")
+        .get();
+      return;
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    thread.onmessage = (event: MessageEvent<{ ok: boolean; error?: string }>) =>
+      event.data.ok ? resolve() : reject(new Error(event.data.error));
+    thread.onerror = (event) => {
+      event.preventDefault();
+      // A thread that failed to load or crashed: this checkpoint is retried by the next, in this thread.
+      thread.terminate();
+      if (this.#thread === thread) this.#thread = null;
+      reject(new Error(event.message));
+    };
+    thread.postMessage({ path: this.#path });
+    await promise;
   }
 
   /** The second connection, opened on first use; it never syncs (the checkpoint's fsyncs are ours). */

@@ -13,6 +13,13 @@ const alert = (id: string, size = 10): NewAlert => ({
 /** Lets pending I/O callbacks and immediates run (group commits flush on setImmediate). */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+/** Waits (up to 10 s) until `done()` (the copy runs on the checkpoint thread, which starts on first use). */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !done(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Waits (up to 10 s) until `store` has made `count` checkpoints: their fsyncs are real. */
 async function checkpointed(
   store: { checkpoints: number },
@@ -77,7 +84,7 @@ Deno.test("a checkpoint runs off the event loop in order: write lock, WAL fsync,
     );
     assert.equal(await store.ping(), true);
     walGate.resolve();
-    await settle();
+    await until(() => events.length > 2);
     assert.deepEqual(events, ["wal", "wal", "db"]);
     assert.ok(
       (await Deno.stat(path)).size > sizeBefore + 30_000,

@@ -262,6 +262,11 @@ Deno.test("a durable write resolves after the WAL fsync, off the event loop; boo
   try {
     let first = false;
     const inserted = store.insertAlerts([alert("s1")]).then(() => first = true);
+    // The commit runs on setImmediate, which a 20 ms timer overtakes when the thread stalls 20 ms
+    // (a loaded host): wait for the fsync to start (bounded), then give an early resolve time.
+    for (let i = 0; i < 1_000 && gates.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(gates.length, 1, "one fsync started");
     assert.equal(first, false, "not resolved before the fsync completes");
