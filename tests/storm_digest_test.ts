@@ -364,7 +364,7 @@ Deno.test("storm ack from the first email's reply button inside the window: no d
   const href = /Ack\n.*\n(http\S+\/actions\/\S+)/.exec(
     first!.parsed.text ?? "",
   )?.[1];
-  assert.ok(href, first!.parsed.text);
+  assert.ok(href, first!.parsed.text ?? "");
   await storm(h, 2, MIN); // 10:03, 10:04: held by the window
   const done = await h.confirm(href, "Bob");
   assert.equal(done.status, 200, done.html);
