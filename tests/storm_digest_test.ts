@@ -346,3 +346,43 @@ Deno.test("storm /silences: who, since, until, held; the End button (CSRF) ends 
     undefined,
   );
 });
+
+Deno.test("storm ack from the first email's reply button inside the window: no digest while acked; the next email after the quiet spell counts every held alert", async () => {
+  await using h = await stormHarness({
+    ids: {
+      ...ids({ ack_quiet: "1h" }).ids,
+      actions: {
+        reply: [["Ack", {
+          color: "green",
+          actions: [["ack", {}]],
+        }]],
+      },
+    },
+  });
+  await h.ingest(suricata(2001, "203.0.113.7"));
+  const [first] = await h.smtp.waitFor(1);
+  const href = /Ack\n.*\n(http\S+\/actions\/\S+)/.exec(
+    first!.parsed.text ?? "",
+  )?.[1];
+  assert.ok(href, first!.parsed.text ?? "");
+  await storm(h, 2, MIN); // 10:03, 10:04: held by the window
+  const done = await h.confirm(href, "Bob");
+  assert.equal(done.status, 200, done.html);
+  h.advance(MIN);
+  const held = await h.ingest(suricata(2001, "203.0.113.7"));
+  assert.equal(held.suppressed_by, "ack");
+  h.advance(10 * MIN); // 10:15: the window (10:02–10:12) closed while acked
+  assert.equal(await h.runTimers(), 1, "the timer ran");
+  const mails = await h.smtp.waitFor(2); // the alert and the ack's follow-up
+  assert.ok(
+    !mails.some((m) => /more like/.test(m.parsed.subject ?? "")),
+    mails.map((m) => m.parsed.subject).join("\n"),
+  );
+  assert.ok(
+    h.events.some(([e, f]) => e === "storm_digest_acked" && f.count === 3),
+  );
+  h.advance(61 * MIN); // quiet for more than ack_quiet: the ack is over
+  const next = await h.ingest(suricata(2001, "203.0.113.7"));
+  assert.equal(next.sent, true);
+  assert.match(next.subject, /\(\+3 similar since 10:02\)$/, "nothing lost");
+});

@@ -1,7 +1,8 @@
 /**
  * Storm control's emails (issue 11), sent when a timer comes due (`core/service/storm_job.ts` claims
  * them on the runtime clock): the digest of a closed realert window, threaded under the window's first
- * email, and the email that ends a silence. Each says exactly what the store recorded: counts come
+ * email (none while the fingerprint is acked: an ack means no more emails), and the email that ends a
+ * silence. Each says exactly what the store recorded: counts come
  * from the suppressed alerts themselves. A timer whose email fails stays claimed until its lease
  * lapses and runs again (same Message-ID, so a client shows it once).
  *
@@ -77,6 +78,18 @@ async function windowDigest(
   delete counts.group;
   const count = total(counts);
   const window = await store.storm.window(timer.ref.fingerprint ?? "");
+  if (window && acked(detector, window, runtime.clock?.() ?? new Date())) {
+    // An ack means no more emails for the fingerprint: its held alerts are stored (the /alerts row
+    // counts them) and the next email, once the ack is quiet, says how many (`+N similar since`).
+    runtime.log("storm_digest_acked", {
+      detector: detector.name,
+      fingerprint: window.fingerprint,
+      alert_id: notified.id,
+      count,
+      acked_by: window.acked_by,
+    });
+    return "nothing";
+  }
   const paths = detector.config.storm?.fingerprint ?? window?.paths ?? [];
   const opened = timer.ref.opened_at ?? notified.received_at;
   const first = firstSubject(notified, detector.config.subject);
@@ -217,6 +230,18 @@ function digestButtons(
     ],
     (template) => fill(template, notified.alert),
   );
+}
+
+/** Whether the fingerprint is acked and not yet quiet for the detector's `ack_quiet` at `now`. */
+function acked(
+  detector: LoadedDetector,
+  window: { acked_at?: string; last_seen_at: string },
+  now: Date,
+): boolean {
+  const storm = detector.config.storm;
+  if (!storm || window.acked_at === undefined) return false;
+  return now.getTime() - Date.parse(window.last_seen_at) <
+    stormPolicy(storm).ackQuietMs;
 }
 
 /** When the next single email of this fingerprint can fire, and how long its window will be. */
