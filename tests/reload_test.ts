@@ -95,12 +95,16 @@ Deno.test("SIGHUP applies a valid config to new alerts and keeps the running one
       detectorFile,
       stringify({ d: { subject: "Fourth {x}" } }),
     );
-    await Deno.writeTextFile(project.config, `workers: 3\n`, { append: true });
+    await Deno.writeTextFile(
+      project.config,
+      `workers: 3\nplugin_memory_mb: 256\n`,
+      { append: true },
+    );
     server.child.kill("SIGHUP");
     const partial = await server.waitForLog((l) =>
       l.event === "config_reloaded" && (l.restart_needed as string[]).length > 0
     );
-    assert.deepEqual(partial.restart_needed, ["workers"]);
+    assert.deepEqual(partial.restart_needed, ["workers", "plugin_memory_mb"]);
     assert.equal(
       await subjectOf(project.dataDir, await ingest(server, { x: 4 })),
       "Fourth 4",

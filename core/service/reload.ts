@@ -36,6 +36,8 @@ export const RESTART_KEYS: readonly (keyof GlobalConfig)[] = [
   "idle_timeout",
   "http_threads",
   "plugin_processes_max",
+  // The running pools' child processes were started with this heap cap.
+  "plugin_memory_mb",
 ];
 
 /** What a reload did. */
