@@ -71,7 +71,9 @@ export async function startPostgres(): Promise<Postgres | undefined> {
     asRoot
       ? run("runuser", ["-u", "postgres", "--", `${bin}/${cmd}`, ...args])
       : run(`${bin}/${cmd}`, args);
-  const port = freePort();
+  // A port free a moment ago may be taken (another test's bind to port 0) before the server binds
+  // it: the first start then tries another port (below).
+  let port = freePort();
   const ctl = (args: string[]) => as("pg_ctl", ["-D", `${dir}/d`, ...args]);
   const start = () =>
     ctl([
@@ -95,7 +97,16 @@ export async function startPostgres(): Promise<Postgres | undefined> {
       "blitz",
       "--no-sync",
     ]);
-    await start();
+    for (let attempt = 1;; attempt++) {
+      try {
+        await start();
+        break;
+      } catch (err) {
+        const log = await Deno.readTextFile(`${dir}/log`).catch(() => "");
+        if (attempt >= 3 || !/Address already in use/.test(log)) throw err;
+        port = freePort();
+      }
+    }
     running = true;
   } catch (err) {
     const log = await Deno.readTextFile(`${dir}/log`).catch(() => "");
