@@ -2,8 +2,10 @@
  * The `pagerduty` channel: PagerDuty Events API v2 (`POST {api_url}/v2/enqueue`, default
  * `https://events.pagerduty.com`). An alert is a `trigger` whose `dedup_key` is its storm fingerprint
  * when the detector has one (so PagerDuty merges repeats into one incident), else its alert id; an alert
- * whose `status` is `resolved` sends `resolve` for the same key. Severity maps critical → critical,
- * high → error, medium → warning, low → info, and an alert without a severity pages as `error`.
+ * whose `status` is `resolved` sends `resolve` for the same key. A storm group's email pages one
+ * trigger per fingerprint of its batch (`queueNotice`'s `members`), so each resolve closes its own.
+ * Severity maps critical → critical, high → error, medium → warning, low → info, and an alert without
+ * a severity pages as `error`.
  *
  * @module
  */

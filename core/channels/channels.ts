@@ -81,9 +81,12 @@ export function deliveriesFor(
 }
 
 /**
- * Queues a message that is not an alert's own (a storm digest, the end of a silence) to the channels
- * of `notify` other than email, under `event` (one entry per channel and event, however often this
- * runs). Returns how many were queued; the caller wakes the channel queue.
+ * Queues a message that is not an alert's own (a storm digest, the end of a silence, a grouped email)
+ * to the channels of `notify` other than email, under `event` (one entry per channel and event, however
+ * often this runs). With `members` (a grouped email's alerts still firing) a `pagerduty` channel gets
+ * one entry per member instead, each hanging off its alert: PagerDuty's incidents stay one per
+ * fingerprint, closed by that fingerprint's resolve. Returns how many were queued; the caller wakes
+ * the channel queue.
  */
 export async function queueNotice(
   deps: ChannelDeps,
@@ -91,13 +94,21 @@ export async function queueNotice(
     notify: readonly string[];
     message: ChannelMessage;
     event: string;
+    members?: readonly ChannelMessage[];
   },
 ): Promise<number> {
+  const { members } = options;
   const rows = deliveriesFor(
     deps.config,
     options.notify,
     options.message,
     options.event,
+  ).flatMap((row) =>
+    row.type !== "pagerduty" || !members ? [row] : members.map((m) => ({
+      ...row,
+      alert_id: m.alert_id,
+      payload: { message: m },
+    }))
   );
   if (rows.length) await deps.store.insertDeliveries(rows);
   return rows.length;

@@ -15,6 +15,10 @@ import { isResolved } from "../resolved.ts";
 import type { AlertRecord, StormTimer } from "../store/store.ts";
 import { fingerprintOf, shownValue } from "../storm/storm.ts";
 import { fill, lookup } from "../template.ts";
+import { buildChannelMessage } from "../channels/message.ts";
+import type { ChannelMessage } from "../channels/model.ts";
+import { headerSafe } from "../headers.ts";
+import { severityOf } from "../severity.ts";
 import { buttonLinks } from "./_compose.ts";
 import {
   alertHref,
@@ -97,10 +101,49 @@ export async function groupEmail(
       count,
       firstSeen: first.received_at,
       lastSeen: batch[batch.length - 1]!.received_at,
+      members: openMembers(runtime, detector, batch, subject),
     },
   });
   await joinThreads(runtime, detector, batch);
   return "sent";
+}
+
+/**
+ * The PagerDuty triggers of a batch: one per fingerprint still firing at its last alert in the batch,
+ * keyed by the fingerprint as an ungrouped alert's is, so that fingerprint's resolve closes exactly its
+ * incident (docs/storm.md). A fingerprint that fired and resolved within the wait pages nobody.
+ */
+function openMembers(
+  runtime: Runtime,
+  detector: LoadedDetector,
+  batch: AlertRecord[],
+  groupSubject: string,
+): ChannelMessage[] {
+  const last = new Map<string, AlertRecord>();
+  for (const a of batch) last.set(a.fingerprint ?? a.id, a);
+  return [...last.values()].filter((a) => !isResolved(a.alert)).map((a) => {
+    const severity = detector.severity
+      ? severityOf(detector.severity, a.alert)
+      : undefined;
+    const subject = headerSafe(
+      fill(detector.config.subject, { ...a.alert, severity: severity ?? "" }),
+    ) || `Blitz alert from ${detector.name}`;
+    return buildChannelMessage({
+      alertId: a.id,
+      detector: detector.name,
+      title: subject,
+      subject,
+      receivedAt: a.received_at,
+      publicUrl: runtime.config.global.public_url,
+      alert: a.alert,
+      enrichments: [],
+      sendResults: [],
+      buttons: [],
+      note: `In the grouped email "${groupSubject}"`,
+      ...(severity ? { severity } : {}),
+      ...(a.fingerprint ? { fingerprint: a.fingerprint } : {}),
+    });
+  });
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   type StormEmailModel,
 } from "../../emails/StormEmail.tsx";
 import { queueNotice, stormChannelMessage } from "../channels/channels.ts";
+import type { ChannelMessage } from "../channels/model.ts";
 import { messageIdOf, recipients } from "./_compose.ts";
 import type { Runtime } from "./_types.ts";
 
@@ -52,6 +53,8 @@ export async function sendStormEmail(
       firstSeen?: string;
       lastSeen?: string;
       fingerprint?: string;
+      /** A grouped email's alerts: PagerDuty gets one trigger each instead of the email's message. */
+      members?: ChannelMessage[];
     };
   },
 ): Promise<void> {
@@ -59,6 +62,7 @@ export async function sendStormEmail(
   const queued = mail.channels && await queueNotice(runtime, {
     notify: detector.config.notify,
     event: `${mail.kind}:${mail.messageId.replace(/^<|@.*$/g, "")}`,
+    ...(mail.channels.members ? { members: mail.channels.members } : {}),
     message: stormChannelMessage({
       kind: mail.kind === "digest" ? "digest" : "notice",
       alertId: mail.channels.anchor,
