@@ -57,6 +57,19 @@ const alert = (n: number, key?: string) => ({
   ...(key === undefined ? {} : { idempotency_key: key }),
 });
 
+/** Polls `check` every `everyMs` until it holds; fails (instead of hanging CI) after 30 s. */
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  everyMs = 5,
+): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 Deno.test("Queue.enqueue() stores alerts before resolving and returns the original id for a known key", async () => {
   await using s = await setup();
   const queue = new Queue(s.runtime);
@@ -126,7 +139,7 @@ Deno.test("Queue workers hold at most one alert each in processing while deliver
     (await queue.enqueue(Array.from({ length: 10 }, (_, i) => alert(i))))
       .map((r) => r.id);
   await queue.start(3);
-  while (queue.busy < 3) await new Promise((r) => setTimeout(r, 5));
+  await until(() => queue.busy >= 3, "three workers busy");
   const processing = await s.runtime.store.listAlerts({ status: "processing" });
   assert.equal(processing.length, 3, "one claimed alert per worker, no more");
   assert.equal(
@@ -181,9 +194,10 @@ Deno.test("Queue marks an alert failed after max_attempts and keeps it", async (
   const queue = new Queue(metrics.instrument(s.runtime), { metrics });
   await queue.start(1);
   const { id } = (await queue.enqueue([alert(1)]))[0]!;
-  while ((await s.runtime.store.getAlert(id))?.status !== "failed") {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(
+    async () => (await s.runtime.store.getAlert(id))?.status === "failed",
+    "the alert failed",
+  );
   await queue.stop();
   const record = await s.runtime.store.getAlert(id);
   assert.equal(record?.attempts, 3);
@@ -206,9 +220,11 @@ Deno.test("Queue fails an alert of an unknown detector at once instead of retryi
   const orphan = { ...alert(1), detector: "removed_detector" };
   await s.runtime.store.insertAlerts([orphan]);
   await queue.start(1);
-  while ((await s.runtime.store.getAlert(orphan.id))?.status !== "failed") {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(
+    async () =>
+      (await s.runtime.store.getAlert(orphan.id))?.status === "failed",
+    "the orphan failed",
+  );
   await queue.stop();
   const record = await s.runtime.store.getAlert(orphan.id);
   assert.equal(record?.attempts, 1);
@@ -262,10 +278,13 @@ Deno.test("Queue.stop() lets the alert in progress finish; alerts enqueued later
   const queue = new Queue(s.runtime);
   await queue.start(2);
   const { id } = (await queue.enqueue([alert(1)]))[0]!;
-  while (
-    queue.busy === 0 &&
-    (await s.runtime.store.getAlert(id))?.status === "queued"
-  ) await new Promise((r) => setTimeout(r, 1));
+  await until(
+    async () =>
+      queue.busy > 0 ||
+      (await s.runtime.store.getAlert(id))?.status !== "queued",
+    "the alert was claimed",
+    1,
+  );
   const { unfinished } = await queue.stop({ graceMs: 10_000 });
   assert.equal(unfinished, 0);
   assert.equal(queue.running, false);

@@ -1,8 +1,9 @@
 /**
  * The workers of one plugin module: a small pool of sandbox workers, each running many calls at once,
  * with a deadline per call. A call past its deadline retires its worker; a worker that does not
- * acknowledge the abort is blocked, terminated at once and counted as stuck, and `maxStuck` stuck
- * workers disable the plugin (see `sandbox.ts` for why).
+ * acknowledge the abort within the grace (counted from when it has loaded its plugin) is blocked,
+ * terminated at once and counted as stuck, and `maxStuck` stuck workers disable the plugin (see
+ * `sandbox.ts` for why).
  *
  * @module
  */
@@ -54,7 +55,14 @@ interface Slot {
   retiring: boolean;
   dead: boolean;
   started: number;
+  /** Whether the worker has loaded its plugin ("ready"); until then it cannot acknowledge an abort. */
+  ready: boolean;
+  /** Runs when it becomes ready: the abort graces of calls that overran while it was loading. */
+  whenReady: (() => void)[];
 }
+
+/** How long a worker may take to load its plugin before an overrun call's grace runs regardless. */
+const LOAD_BOUND_MS = 30_000;
 
 /** The workers of one plugin module. */
 export class PluginPool {
@@ -164,6 +172,8 @@ export class PluginPool {
       retiring: false,
       dead: false,
       started: performance.now(),
+      ready: false,
+      whenReady: [],
     };
     worker.onmessage = (event: MessageEvent<FromWorker>) =>
       this.#onMessage(slot, event.data);
@@ -195,6 +205,8 @@ export class PluginPool {
   #onMessage(slot: Slot, message: FromWorker): void {
     if (slot.dead) return;
     if (message.type === "ready") {
+      slot.ready = true;
+      for (const arm of slot.whenReady.splice(0)) arm();
       this.#options.onMetrics?.({
         type: "spawn",
         plugin: this.name,
@@ -264,6 +276,17 @@ export class PluginPool {
     slot.retiring = true;
     slot.unacked.add(id);
     slot.worker.postMessage({ type: "abort", id, message } satisfies ToWorker);
+    // A worker still loading its plugin (a loaded host) has not run the call: its grace starts
+    // once it is ready, so a slow start is not counted as stuck; a load past LOAD_BOUND_MS is.
+    if (slot.ready) this.#arm(slot, id, this.#options.graceMs);
+    else {
+      slot.whenReady.push(() => this.#arm(slot, id, this.#options.graceMs));
+      this.#arm(slot, id, LOAD_BOUND_MS);
+    }
+  }
+
+  /** Terminates `slot` as blocked, counting it stuck, if call `id`'s abort is still unacknowledged after `ms`. */
+  #arm(slot: Slot, id: number, ms: number): void {
     const timer = setTimeout(() => {
       slot.timers.delete(timer);
       if (!slot.unacked.has(id) || slot.dead) return;
@@ -276,7 +299,7 @@ export class PluginPool {
           `Sandbox worker of "${this.name}" stopped: a call that overran its deadline blocked it`,
         ),
       );
-    }, this.#options.graceMs);
+    }, ms);
     slot.timers.add(timer);
   }
 

@@ -93,12 +93,17 @@ function server(options: { hold?: boolean } = {}) {
 }
 
 /** Writes a well-behaved test plugin granted exactly `127.0.0.1:<port>` and one env variable. */
-async function helperPlugin(dir: string, port: number): Promise<string> {
+async function helperPlugin(
+  dir: string,
+  port: number,
+  loadDelayMs = 0,
+): Promise<string> {
   const file = `${dir}/helper.ts`;
   await Deno.writeTextFile(
     file,
     `import process from "node:process";
 import { z } from "zod";
+for (const end = Date.now() + ${loadDelayMs}; Date.now() < end;); // a slow load: the event loop is busy
 export default {
   name: "helper",
   params: z.looseObject({ mode: z.string(), ms: z.number().optional(), url: z.string().optional(), secret: z.string().optional(), wait: z.boolean().optional() }),
@@ -157,12 +162,12 @@ interface Helper {
 async function withHelper(
   sandbox: ReturnType<typeof createSandboxInvoker>,
   fn: (h: Helper) => Promise<void>,
-  options: { hold?: boolean; builtin?: boolean } = {},
+  options: { hold?: boolean; builtin?: boolean; loadDelayMs?: number } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "blitz-sandbox-" });
   const srv = server(options);
   try {
-    const url = await helperPlugin(dir, srv.port);
+    const url = await helperPlugin(dir, srv.port, options.loadDelayMs);
     // As a built-in it runs in the worker pool; as a plugin_dirs plugin in child processes.
     const entry = entryOf(url, "helper", options.builtin ?? false);
     let loaded: AnyPlugin | undefined;
@@ -376,6 +381,36 @@ test("createSandboxInvoker() rejects a built-in's overrun call at its deadline a
         disabled: 0,
       });
     }, { builtin: true });
+  } finally {
+    await sandbox.close();
+  }
+});
+
+test("createSandboxInvoker() does not count a built-in's worker that is still loading at a call's deadline as stuck", async () => {
+  const events: SandboxEvent[] = [];
+  // The module's evaluation keeps the worker busy for 1.5 s (a slow start on a loaded host), far past
+  // the call's deadline and the grace: the worker cannot read the abort until it has loaded.
+  const sandbox = createSandboxInvoker({
+    onMetrics: (e) => events.push(e),
+    graceMs: 50,
+    maxStuck: 1,
+  });
+  try {
+    await withHelper(sandbox, async ({ call }) => {
+      await assert.rejects(call({ mode: "hang" }, { timeoutMs: 100 }), {
+        name: "TimeoutError",
+        message: "timed out after 100 ms",
+      });
+      await until(
+        () => events.some((e) => e.type === "terminate"),
+        "the worker was terminated",
+      );
+      // It acknowledged the abort once loaded: retired for the timeout, not blocked, not disabled.
+      assert.deepEqual(terminations(events), ["timeout"]);
+      assert.equal(sandbox.stats().helper?.stuck, 0);
+      assert.equal(sandbox.stats().helper?.disabled, 0);
+      assert.deepEqual(await call({ mode: "bigint" }), { big: "12" });
+    }, { builtin: true, loadDelayMs: 1_500 });
   } finally {
     await sandbox.close();
   }
