@@ -23,7 +23,12 @@ import {
   workerEnv,
   workerPermissions,
 } from "./_worker_start.ts";
-import type { SandboxEvent, SandboxStats, TerminateReason } from "./_stats.ts";
+import {
+  newSandboxStats,
+  type SandboxEvent,
+  type SandboxStats,
+  type TerminateReason,
+} from "./_stats.ts";
 
 /** The settled options of a pool; `SandboxOptions` in `sandbox.ts` documents each one and its default. */
 export interface PoolOptions {
@@ -67,16 +72,7 @@ const LOAD_BOUND_MS = 30_000;
 /** The workers of one plugin module. */
 export class PluginPool {
   readonly name: string;
-  readonly stats: SandboxStats = {
-    workers: 0,
-    spawned: 0,
-    terminated: 0,
-    calls: 0,
-    errors: 0,
-    timeouts: 0,
-    stuck: 0,
-    disabled: 0,
-  };
+  readonly stats: SandboxStats = newSandboxStats();
   #url: string;
   #permissions: Deno.PermissionOptionsObject;
   #env: string[] | null;

@@ -28,7 +28,12 @@ import {
   type MemberCall,
   PoolMember,
 } from "./_process_member.ts";
-import type { SandboxEvent, SandboxStats, TerminateReason } from "./_stats.ts";
+import {
+  newSandboxStats,
+  type SandboxEvent,
+  type SandboxStats,
+  type TerminateReason,
+} from "./_stats.ts";
 import type { ProcessSlots, SlotWaiter } from "./_process_slots.ts";
 
 /** The settled options of a process pool (`SandboxOptions` in `sandbox.ts` documents them). */
@@ -58,16 +63,7 @@ type Proc = PoolMember<Call>;
 /** The sandbox processes of one plugin module. */
 export class ProcessPool {
   readonly name: string;
-  readonly stats: SandboxStats = {
-    workers: 0,
-    spawned: 0,
-    terminated: 0,
-    calls: 0,
-    errors: 0,
-    timeouts: 0,
-    stuck: 0,
-    disabled: 0,
-  };
+  readonly stats: SandboxStats = newSandboxStats();
   #url: string;
   #permissions: Deno.PermissionOptionsObject;
   #env: string[] | null;

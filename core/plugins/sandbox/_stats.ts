@@ -38,3 +38,17 @@ export interface SandboxStats {
   /** 1 when the plugin is disabled for leaving `maxStuck` stuck workers. */
   disabled: number;
 }
+
+/** Fresh counters of one plugin's pool (Workers or child processes alike). */
+export function newSandboxStats(): SandboxStats {
+  return {
+    workers: 0,
+    spawned: 0,
+    terminated: 0,
+    calls: 0,
+    errors: 0,
+    timeouts: 0,
+    stuck: 0,
+    disabled: 0,
+  };
+}
