@@ -13,6 +13,7 @@ import { Metrics } from "../core/service/metrics.ts";
 import { Queue } from "../core/service/queue.ts";
 import { createApp } from "../routes/app.ts";
 import { writeProject } from "./_config.ts";
+import { startPostgres } from "./_postgres.ts";
 import { startSmtpServer, type TestSmtpServer } from "./_smtp.ts";
 
 /** The harness; dispose it with `await using`. */
@@ -135,4 +136,30 @@ export function suricata(
     alert: { signature_id: signatureId, signature: `ET RULE ${signatureId}` },
     ...extra,
   };
+}
+
+/**
+ * A harness `make` builds on a fresh database of a throwaway PostgreSQL server (`store` goes into
+ * its global config); disposing of the harness stops the server.
+ */
+export async function onPostgres(
+  make: (store: { store: Record<string, unknown> }) => Promise<StormHarness>,
+): Promise<StormHarness> {
+  const pg = await startPostgres();
+  if (!pg) throw new Error("PostgreSQL is not installed");
+  let h: StormHarness;
+  try {
+    h = await make({
+      store: { backend: "postgres", url: await pg.freshDatabase() },
+    });
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
+  const dispose = h[Symbol.asyncDispose];
+  h[Symbol.asyncDispose] = async () => {
+    await dispose();
+    await pg.stop();
+  };
+  return h;
 }

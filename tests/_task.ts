@@ -114,3 +114,13 @@ export async function runCommand(
 export function shown(run: TaskRun): string {
   return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
 }
+
+/** Whether a process with this pid exists (a zombie counts: it was not reaped). */
+export function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}

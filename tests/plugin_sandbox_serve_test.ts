@@ -6,6 +6,7 @@
  * when it stops no plugin process is left behind.
  */
 import assert from "node:assert/strict";
+import { alive } from "./_task.ts";
 import { DatabaseSync } from "node:sqlite";
 import { simpleParser } from "mailparser";
 import { writeProject } from "./_config.ts";
@@ -29,15 +30,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("serve survives a plugin that allocates without end and one that spins: clear errors in the email, the next alert runs, no orphans", async () => {

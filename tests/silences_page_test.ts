@@ -7,8 +7,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { hasPostgres, startPostgres } from "./_postgres.ts";
-import { type StormHarness, stormHarness, suricata } from "./_storm.ts";
+import { hasPostgres } from "./_postgres.ts";
+import {
+  onPostgres,
+  type StormHarness,
+  stormHarness,
+  suricata,
+} from "./_storm.ts";
 import { addSilence } from "../core/storm/storm.ts";
 
 const MIN = 60_000;
@@ -232,17 +237,14 @@ cases("SQLite", () =>
     ui_auth: { users: [{ username: "ana", password: "analyst-pass-1" }] },
   }), false);
 
-cases("PostgreSQL", async () => {
-  const pg = await startPostgres();
-  if (!pg) throw new Error("PostgreSQL is not installed");
-  const h = await stormHarness(DETECTORS, {
-    ui_auth: { users: [{ username: "ana", password: "analyst-pass-1" }] },
-    store: { backend: "postgres", url: await pg.freshDatabase() },
-  });
-  const dispose = h[Symbol.asyncDispose];
-  h[Symbol.asyncDispose] = async () => {
-    await dispose();
-    await pg.stop();
-  };
-  return h;
-}, !hasPostgres());
+cases(
+  "PostgreSQL",
+  () =>
+    onPostgres((store) =>
+      stormHarness(DETECTORS, {
+        ui_auth: { users: [{ username: "ana", password: "analyst-pass-1" }] },
+        ...store,
+      })
+    ),
+  !hasPostgres(),
+);

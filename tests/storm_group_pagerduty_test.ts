@@ -7,9 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { deliverAlertChannels } from "../core/channels/channels.ts";
-import { hasPostgres, startPostgres } from "./_postgres.ts";
+import { hasPostgres } from "./_postgres.ts";
 import { fakePagerDuty } from "./_pagerduty.ts";
-import { type StormHarness, stormHarness, suricata } from "./_storm.ts";
+import {
+  onPostgres,
+  type StormHarness,
+  stormHarness,
+  suricata,
+} from "./_storm.ts";
 
 const SEC = 1_000;
 const MIN = 60_000;
@@ -134,16 +139,8 @@ function cases(
 
 cases("SQLite", (url) => project(url), false);
 
-cases("PostgreSQL", async (url) => {
-  const pg = await startPostgres();
-  if (!pg) throw new Error("PostgreSQL is not installed");
-  const h = await project(url, {
-    store: { backend: "postgres", url: await pg.freshDatabase() },
-  });
-  const dispose = h[Symbol.asyncDispose];
-  h[Symbol.asyncDispose] = async () => {
-    await dispose();
-    await pg.stop();
-  };
-  return h;
-}, !hasPostgres());
+cases(
+  "PostgreSQL",
+  (url) => onPostgres((store) => project(url, store)),
+  !hasPostgres(),
+);

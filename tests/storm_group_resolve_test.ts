@@ -6,8 +6,13 @@
  * server on loopback, injected clock, timers run as `serve` runs them.
  */
 import assert from "node:assert/strict";
-import { hasPostgres, startPostgres } from "./_postgres.ts";
-import { type StormHarness, stormHarness, suricata } from "./_storm.ts";
+import { hasPostgres } from "./_postgres.ts";
+import {
+  onPostgres,
+  type StormHarness,
+  stormHarness,
+  suricata,
+} from "./_storm.ts";
 
 const SEC = 1_000;
 const MIN = 60_000;
@@ -143,16 +148,8 @@ function cases(
 
 cases("SQLite", () => stormHarness(IDS), false);
 
-cases("PostgreSQL", async () => {
-  const pg = await startPostgres();
-  if (!pg) throw new Error("PostgreSQL is not installed");
-  const h = await stormHarness(IDS, {
-    store: { backend: "postgres", url: await pg.freshDatabase() },
-  });
-  const dispose = h[Symbol.asyncDispose];
-  h[Symbol.asyncDispose] = async () => {
-    await dispose();
-    await pg.stop();
-  };
-  return h;
-}, !hasPostgres());
+cases(
+  "PostgreSQL",
+  () => onPostgres((store) => stormHarness(IDS, store)),
+  !hasPostgres(),
+);

@@ -7,6 +7,7 @@
  * at once is observed, not timed.
  */
 import assert from "node:assert/strict";
+import { alive } from "../../../tests/_task.ts";
 import type { EnrichmentPlugin } from "../../plugin.ts";
 import type { PluginEntry } from "../registry.ts";
 import { createSandboxInvoker, type SandboxInvoker } from "./sandbox.ts";
@@ -108,15 +109,6 @@ async function withGatedPlugins(
     await sandbox.close();
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -5,6 +5,7 @@
  * leaves no child behind. The child's flags are exactly the plugin's.
  */
 import assert from "node:assert/strict";
+import { alive } from "../../../tests/_task.ts";
 import { TimeoutError } from "../call.ts";
 import type { EnrichmentPlugin } from "../../plugin.ts";
 import type { PluginEntry } from "../registry.ts";
@@ -71,16 +72,6 @@ async function withRogue(
   } finally {
     await sandbox.close();
     await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Whether a process with this pid exists (a zombie counts: it was not reaped). */
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 
