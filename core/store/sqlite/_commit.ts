@@ -14,8 +14,10 @@
  * the checkpoint SQLite runs when the store closes sync both files before it deletes the WAL.
  *
  * Checkpoints (copying the WAL into the database file) are the store's too: after each commit the group
- * commit asks its `Checkpointer` (`_sqlite_checkpoint.ts`, which has the when, the how and the why)
- * whether one is due, and starts it; writes issued while it runs wait and commit together afterwards.
+ * commit asks its `Checkpointer` (`_checkpoint.ts`, which has the when, the how and the why) whether one
+ * is due, and starts it in the same turn (its guard must begin right after that commit). Writes go on
+ * during its first phase; during its second, short one, which holds the write lock, writes issued wait
+ * and commit together afterwards. One checkpoint runs at a time.
  *
  * Without the WAL or the database file to fsync (a memory database, a file that cannot be opened), the
  * connection keeps SQLite's own scheme: `synchronous = NORMAL` with its automatic checkpoint, and FULL
@@ -54,8 +56,10 @@ export class GroupCommit {
   /** The database file, for the fsync that ends a checkpoint (managed mode only). */
   #file: Deno.FsFile | null = null;
   #checkpointer: Checkpointer;
-  /** The checkpoint in progress: writes wait for it. */
-  #checkpointing: Promise<void> | undefined;
+  /** The checkpoint in progress, both phases: no other starts, and close waits for it. */
+  #checkpoint: Promise<void> | undefined;
+  /** True while the checkpoint holds the write lock (its second phase): writes wait for it. */
+  #checkpointing = false;
   #closing = false;
   /** Durable writes wait for the fsync in flight to end (see #holdForSync). */
   #held = false;
@@ -125,7 +129,7 @@ export class GroupCommit {
 
   /** True while a checkpoint holds the write lock (writes wait; the database is sound). */
   get checkpointing(): boolean {
-    return this.#checkpointing !== undefined;
+    return this.#checkpointing;
   }
 
   /** The error of a failed fsync, which fails every later write; undefined while the store is sound. */
@@ -206,7 +210,7 @@ export class GroupCommit {
    */
   async close(options?: { sync?: boolean }): Promise<void> {
     this.#closing = true;
-    while (this.#checkpointing) await this.#checkpointing;
+    while (this.#checkpoint) await this.#checkpoint;
     this.#flush(); // writes already accepted are committed (and fsynced) before closing
     const syncs = this.#walSync.inFlight;
     while (syncs.size > 0) await Promise.all(syncs);
@@ -297,23 +301,30 @@ export class GroupCommit {
   }
 
   /**
-   * Starts the checkpoint `#checkpointer` finds due (see `_sqlite_checkpoint.ts`). While it runs
-   * `#checkpointing` is set, so no flush starts; the writes that waited are flushed when it ends.
+   * Starts the checkpoint `#checkpointer` finds due (see `_checkpoint.ts`), right after a commit. While
+   * it holds the write lock `#checkpointing` is set, so no flush starts; the writes that waited are
+   * flushed when it lets go.
    */
   #checkpointIfDue(): void {
-    if (!this.#managed || this.#closing || !this.#checkpointer.due()) return;
-    if (!this.#checkpointer.lock()) return; // another process writes: after the next commits
-    // Set before the run starts, so that an end reached at once still clears it.
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#checkpointing = promise;
-    this.#checkpointer.run({
+    if (
+      !this.#managed || this.#closing || this.#checkpoint ||
+      !this.#checkpointer.due()
+    ) return;
+    const run = this.#checkpointer.start({
       failed: (err, what) => this.#fail(err, what),
-      ended: () => {
-        this.#checkpointing = undefined;
-        resolve();
+      locked: () => this.#checkpointing = true,
+      unlocked: () => {
+        this.#checkpointing = false;
         if (this.#pending.length > 0) this.#flush();
       },
-    }).catch((err) => this.#fail(err, `checkpoint of ${this.#path}`)); // never expected: run catches
+    });
+    if (!run) return; // another process writes: after the next commits
+    const checkpoint: Promise<void> = run
+      .catch((err) => void this.#fail(err, `checkpoint of ${this.#path}`)) // never expected: run catches
+      .finally(() => {
+        if (this.#checkpoint === checkpoint) this.#checkpoint = undefined;
+      });
+    this.#checkpoint = checkpoint;
   }
 
   /**
