@@ -35,6 +35,15 @@ export function parseJson(text: string): unknown {
   );
 }
 
+/**
+ * {@link parseJson} for the parts of `text` (the lines of an NDJSON body): `JSON.parse` itself when
+ * the whole text has no 16 digits in a row, so no part can hold an integer beyond 2^53 (one search of
+ * the body instead of one per line).
+ */
+export function partsParser(text: string): (part: string) => unknown {
+  return LONG_DIGITS.test(text) ? parseJson : JSON.parse;
+}
+
 /** `JSON.rawJSON` (ES2026, in Deno 2.9's V8; not yet in TypeScript's lib). */
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 

@@ -1,6 +1,6 @@
 /** parseJson: exact big integers, and the plain JSON.parse fast path giving the same values. */
 import assert from "node:assert/strict";
-import { parseJson, stringifyJson } from "./json.ts";
+import { parseJson, partsParser, stringifyJson } from "./json.ts";
 
 Deno.test("parseJson keeps integers past 2^53 as bigint, with or without other long digit runs", () => {
   assert.deepEqual(parseJson('{"t":1685022245478445995,"n":1}'), {
@@ -26,4 +26,15 @@ Deno.test("parseJson without long digit runs is JSON.parse, errors included", ()
     stringifyJson(parseJson('{"t":1685022245478445995}')),
     '{"t":1685022245478445995}',
   );
+});
+
+Deno.test("partsParser keeps big integers in any line of a body that holds one, plain JSON.parse otherwise", () => {
+  const body = '{"n":1}\n{"t":1685022245478445995}\n';
+  const parse = partsParser(body);
+  assert.deepEqual(
+    body.trim().split("\n").map((line) => parse(line)),
+    [{ n: 1 }, { t: 1685022245478445995n }],
+  );
+  assert.equal(partsParser('{"n":1}\n{"n":2}'), JSON.parse);
+  assert.throws(() => partsParser('{"a":1}')('{"a":'), SyntaxError);
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseJson } from "../../core/json.ts";
+import { parseJson, partsParser } from "../../core/json.ts";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { InputError } from "../../core/errors.ts";
@@ -313,6 +313,7 @@ export function parseAlerts(
   };
   if (options.kind === "ndjson") {
     const alerts: Record<string, unknown>[] = [];
+    const parse = partsParser(text);
     const lines = text.split("\n");
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!.trim();
@@ -322,7 +323,7 @@ export function parseAlerts(
       }
       let value: unknown;
       try {
-        value = parseJson(line);
+        value = parse(line);
       } catch (err) {
         throw jsonError(
           400,

@@ -1,6 +1,7 @@
 /**
  * The migration step of opening the SQLite store: brings the schema up to {@link MIGRATIONS}, inside
- * the caller's transaction, and refuses a database written by a newer Blitz.
+ * the caller's transaction (foreign keys off: see the check at the end), and refuses a database
+ * written by a newer Blitz.
  *
  * @module
  */
@@ -30,5 +31,15 @@ export function migrate(
   for (let version = current + 1; version <= MIGRATIONS.length; version++) {
     db.exec(MIGRATIONS[version - 1]!);
     record.run(version, options.now());
+  }
+  if (current === MIGRATIONS.length) return;
+  // The caller runs this with foreign keys off (a rebuilt table is dropped and made again): every
+  // reference must still hold before the transaction commits.
+  const broken = db.prepare("PRAGMA foreign_key_check").all();
+  if (broken.length > 0) {
+    const first = broken[0]!;
+    throw new Error(
+      `Cannot migrate store "${options.path}": ${broken.length} rows of ${first.table} refer to missing rows of ${first.parent} (first: rowid ${first.rowid}); restore the file from a backup`,
+    );
   }
 }

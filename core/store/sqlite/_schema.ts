@@ -181,6 +181,66 @@ export const MIGRATIONS: readonly string[] = [
     previous_error TEXT
   ) STRICT;
   CREATE INDEX redeliveries_alert ON redeliveries (alert_id, at);`,
+  // 10: issue 17: the idempotency key's uniqueness as a partial index. Most alerts carry no key, and
+  // the inline UNIQUE (detector, idempotency_key) still wrote an index entry for each (one B-tree of
+  // six on every insert; NULL keys were never unique). SQLite cannot drop an inline constraint, so the
+  // table is rebuilt as its documented procedure does (foreign keys off meanwhile, see `migrate`):
+  // rows and rowids copied, every index made again.
+  `CREATE TABLE alerts_v10 (
+    id TEXT PRIMARY KEY,
+    detector TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    alert_json TEXT NOT NULL,
+    idempotency_key TEXT,
+    subject TEXT,
+    recipients TEXT, -- JSON {"to": [...], "cc": [...]}
+    condition TEXT, -- JSON: a string, or null when no condition matched; SQL NULL when unknown
+    enrichments TEXT,
+    actions TEXT,
+    message TEXT,
+    message_id TEXT,
+    delivery TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    lease_until TEXT,
+    last_error TEXT,
+    jira_keys TEXT,
+    fingerprint TEXT,
+    suppressed_by TEXT,
+    notified_id TEXT,
+    silence_id TEXT,
+    severity TEXT,
+    thread_key TEXT,
+    group_key TEXT,
+    claims INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  INSERT INTO alerts_v10 (rowid,
+      id, detector, received_at, updated_at, status, alert_json, idempotency_key,
+      subject, recipients, condition, enrichments, actions, message, message_id,
+      delivery, attempts, next_attempt_at, lease_until, last_error, jira_keys,
+      fingerprint, suppressed_by, notified_id, silence_id, severity, thread_key,
+      group_key, claims)
+    SELECT rowid,
+      id, detector, received_at, updated_at, status, alert_json, idempotency_key,
+      subject, recipients, condition, enrichments, actions, message, message_id,
+      delivery, attempts, next_attempt_at, lease_until, last_error, jira_keys,
+      fingerprint, suppressed_by, notified_id, silence_id, severity, thread_key,
+      group_key, claims
+    FROM alerts;
+  DROP TABLE alerts;
+  ALTER TABLE alerts_v10 RENAME TO alerts;
+  CREATE UNIQUE INDEX alerts_idempotency ON alerts (detector, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX alerts_status_received ON alerts (status, received_at);
+  CREATE INDEX alerts_detector_received ON alerts (detector, received_at);
+  CREATE INDEX alerts_received ON alerts (received_at);
+  CREATE INDEX alerts_fingerprint ON alerts (fingerprint, received_at) WHERE fingerprint IS NOT NULL;
+  CREATE INDEX alerts_notified ON alerts (notified_id) WHERE notified_id IS NOT NULL;
+  CREATE INDEX alerts_silence ON alerts (silence_id) WHERE silence_id IS NOT NULL;
+  CREATE INDEX alerts_thread ON alerts (detector, thread_key, received_at) WHERE thread_key IS NOT NULL;
+  CREATE INDEX alerts_group ON alerts (group_key, status) WHERE group_key IS NOT NULL;`,
 ];
 
 /** The schema version this code creates and understands. */

@@ -178,10 +178,13 @@ export class SqliteStore implements Store {
         const verdict = rows.map((r) => String(r.quick_check)).join("; ");
         if (verdict !== "ok") throw new StoreDamagedError(path, verdict);
       }
-      this.#db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+      // Foreign keys off while migrating: a table rebuild (migration 10) drops the table others refer
+      // to; `migrate` checks every reference before its transaction commits.
+      this.#db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF");
       this.#commit.transaction(() =>
         migrate(this.#db, { path, now: () => this.#now() })
       );
+      this.#db.exec("PRAGMA foreign_keys = ON");
       this.#commit.open();
     } catch (err) {
       this.#db.close();
