@@ -28,6 +28,18 @@ function writeVersion9(path: string): void {
       `INSERT INTO alerts (id, detector, received_at, updated_at, status, alert_json,
       idempotency_key, message, claims, fingerprint) VALUES (?, 'ids', ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const insertPlain = () =>
+      insert.run(
+        "b-plain",
+        "2030-01-01T00:00:03.000Z",
+        "2030-01-01T00:00:03.000Z",
+        "queued",
+        '{"n":2}',
+        null,
+        null,
+        2,
+        null,
+      );
     insert.run(
       "a-keyed",
       "2030-01-01T00:00:01.000Z",
@@ -39,17 +51,7 @@ function writeVersion9(path: string): void {
       0,
       "fp-1",
     );
-    insert.run(
-      "b-plain",
-      "2030-01-01T00:00:03.000Z",
-      "2030-01-01T00:00:03.000Z",
-      "queued",
-      '{"n":2}',
-      null,
-      null,
-      2,
-      null,
-    );
+    insertPlain();
     insert.run(
       "c-plain",
       "2030-01-01T00:00:04.000Z",
@@ -63,17 +65,7 @@ function writeVersion9(path: string): void {
     );
     // A gap in the rowids: the copy must keep them, not renumber.
     db.exec("DELETE FROM alerts WHERE id = 'b-plain'");
-    insert.run(
-      "b-plain",
-      "2030-01-01T00:00:03.000Z",
-      "2030-01-01T00:00:03.000Z",
-      "queued",
-      '{"n":2}',
-      null,
-      null,
-      2,
-      null,
-    );
+    insertPlain();
     db.exec(
       `INSERT INTO action_runs (nonce, alert_id, button, actor, actor_source, started_at, status, steps)
       VALUES ('n1', 'a-keyed', 'jira', 'ana', 'mail', '2030-01-01T00:01:00.000Z', 'done', '[]');
