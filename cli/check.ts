@@ -45,7 +45,7 @@ unfilled, conditions that error, CEL paths, fingerprint, thread or id paths the 
     for (const warning of config.warnings) {
       console.error(redact(`warning: ${warning}`));
     }
-    for (const warning of await fingerprintChanges(config)) {
+    for (const warning of fingerprintChanges(config)) {
       console.error(redact(`warning: ${warning}`));
     }
     // What the detectors give their plugins, checked by each plugin's own check hook.
@@ -147,7 +147,7 @@ export default command;
  * made with starts new windows (the fingerprint id hashes the definition); says so, naming both.
  * Nothing when there is no store yet or it cannot be read.
  */
-async function fingerprintChanges(config: LoadedConfig): Promise<string[]> {
+function fingerprintChanges(config: LoadedConfig): string[] {
   let stored: { detector: string; definition: string; paths: string[] }[];
   try {
     const reader = openSqliteReader(join(config.global.data_dir, "blitz.db"));
@@ -163,7 +163,7 @@ async function fingerprintChanges(config: LoadedConfig): Promise<string[]> {
   for (const detector of config.detectors.values()) {
     const paths = detector.config.storm?.fingerprint;
     if (!paths) continue;
-    const current = await definitionHash(paths);
+    const current = definitionHash(paths);
     const older = stored.filter((s) =>
       s.detector === detector.name && s.definition !== current
     );

@@ -161,7 +161,7 @@ async function joinThreads(
     await Promise.all(batch.map(async (a) => {
       // Without `thread_key` an alert's thread is its fingerprint (hashed from the preprocessed alert).
       const key = paths
-        ? (await fingerprintOf(detector.name, paths, a.alert)).id
+        ? fingerprintOf(detector.name, paths, a.alert).id
         : a.fingerprint;
       if (key) await runtime.store.updateAlert(a.id, { thread_key: key });
     }));

@@ -34,7 +34,7 @@ export async function threadOf(
   const paths = detector.config.thread_key ??
     detector.config.storm?.fingerprint;
   if (!paths) return { resolved };
-  const key = (await fingerprintOf(detector.name, paths, input.alert)).id;
+  const key = fingerprintOf(detector.name, paths, input.alert).id;
   const query = { detector: detector.name, thread_key: key, limit: 2 };
   const earlier = (list: AlertRecord[]) =>
     list.find((r) => r.id !== input.alertId);

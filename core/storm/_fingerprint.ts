@@ -8,6 +8,7 @@
  * @module
  */
 import { stringifyJson } from "../json.ts";
+import { sha256Hex } from "../sha256.ts";
 import { lookup } from "../template.ts";
 
 /** How an absent path is shown. */
@@ -24,19 +25,19 @@ export interface Fingerprint {
   values: string[];
 }
 
-const encoder = new TextEncoder();
-
-async function sha256Hex(text: string, chars: number): Promise<string> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", encoder.encode(text)),
-  );
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")
-    .slice(0, chars);
-}
+/** Definitions seen, by their JSON: a config has a handful, and each alert needs its own's hash. */
+const definitions = new Map<string, string>();
 
 /** The hash of a fingerprint definition (12 hex digits). */
-export function definitionHash(paths: readonly string[]): Promise<string> {
-  return sha256Hex(JSON.stringify(paths), 12);
+export function definitionHash(paths: readonly string[]): string {
+  const text = JSON.stringify(paths);
+  let hash = definitions.get(text);
+  if (hash === undefined) {
+    hash = sha256Hex(text).slice(0, 12);
+    if (definitions.size >= 1_000) definitions.clear();
+    definitions.set(text, hash);
+  }
+  return hash;
 }
 
 /** A value as shown: strings as they are, anything else as JSON, an absent path as `(missing)`. */
@@ -47,18 +48,18 @@ export function shownValue(value: unknown): string {
 }
 
 /** The fingerprint of `alert` under `paths` for `detector`. */
-export async function fingerprintOf(
+export function fingerprintOf(
   detector: string,
   paths: readonly string[],
   alert: Readonly<Record<string, unknown>>,
-): Promise<Fingerprint> {
+): Fingerprint {
   const raw = paths.map((path) => lookup(alert, path));
   // Hashed as JSON with absent paths as a marker no JSON value encodes to: "(missing)" the string and
   // an absent path stay two fingerprints.
   const encoded = raw.map((v) => v === undefined ? "\u0000" : stringifyJson(v));
-  const definition = await definitionHash(paths);
+  const definition = definitionHash(paths);
   return {
-    id: await sha256Hex(JSON.stringify([detector, definition, encoded]), 24),
+    id: sha256Hex(JSON.stringify([detector, definition, encoded])).slice(0, 24),
     definition,
     paths: [...paths],
     values: raw.map(shownValue),
@@ -74,21 +75,20 @@ export function missingPaths(
 }
 
 /** The group (`storm.group.by`) of an alert: its key hashes detector, definition, paths and values. */
-export async function groupOf(
+export function groupOf(
   detector: string,
   definition: string,
   by: readonly string[],
   alert: Readonly<Record<string, unknown>>,
-): Promise<{ key: string; paths: string[]; values: string[] }> {
+): { key: string; paths: string[]; values: string[] } {
   const raw = by.map((path) => lookup(alert, path));
   const encoded = raw.map((v) =>
     v === undefined ? "\u0000" : JSON.stringify(v)
   );
   return {
-    key: await sha256Hex(
+    key: sha256Hex(
       JSON.stringify(["group", detector, definition, by, encoded]),
-      24,
-    ),
+    ).slice(0, 24),
     paths: [...by],
     values: raw.map(shownValue),
   };

@@ -104,7 +104,7 @@ export async function decideStorm(
       fingerprint: none,
     };
   }
-  const fingerprint = await fingerprintOf(
+  const fingerprint = fingerprintOf(
     detector.name,
     storm.fingerprint,
     alert.alert,
@@ -130,7 +130,7 @@ export async function decideStorm(
     ...(storm.group
       ? {
         group: {
-          ...(await groupOf(
+          ...(groupOf(
             detector.name,
             fingerprint.definition,
             storm.group.by,
