@@ -10,8 +10,8 @@
  *
  * Skipped with a clear line when wrk or Alertmanager is absent.
  * Blitz's stderr (a log line per alert) is read but not parsed, as a log shipper would take it.
- * Run: `deno run -A bench/ingest_bench.ts [--rounds 5] [--seconds 3] [--threads 0]`; `--profile [--batch]`
- * profiles one paused Blitz instead (CPU per request, split by stage).
+ * Run: `deno run -A bench/ingest_bench.ts [--rounds 5] [--seconds 3] [--threads 0]`; `--profile [--batch]
+ * [--keep-profile]` profiles one paused Blitz instead (CPU per request, split by stage).
  *
  * @module
  */
@@ -167,7 +167,9 @@ async function profile(side: (url: string) => Side, unit: number) {
         .join(", "),
     );
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    // `--keep-profile`: leave the .cpuprofile files for a closer look (DevTools, or `_profile.ts`).
+    if (Deno.args.includes("--keep-profile")) info("profiles kept in", dir);
+    else await Deno.remove(dir, { recursive: true });
   }
 }
 

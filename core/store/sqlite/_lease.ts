@@ -22,15 +22,21 @@ export function claimDue(
   options: { now: Date; leaseMs: number; limit: number },
 ): AlertRecord[] {
   const { now, leaseMs, limit } = options;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`Invalid limit: ${limit}`);
+  }
   const at = now.toISOString();
+  // The limit is written into the statement (one cached statement per limit: at most one per
+  // worker count): with `LIMIT ?` each of these searches took ~11-15 µs instead of ~3-4 µs in
+  // node:sqlite, for the same bytecode.
   const queued = sql(
     `SELECT rowid AS seq, received_at FROM alerts WHERE status = 'queued'
-    ORDER BY received_at, rowid LIMIT ?`,
-  ).all(limit);
+    ORDER BY received_at, rowid LIMIT ${limit}`,
+  ).all();
   const due = sql(
     `SELECT rowid AS seq, received_at FROM alerts WHERE status = 'retry'
-    AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY received_at, rowid LIMIT ?`,
-  ).all(at, limit);
+    AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY received_at, rowid LIMIT ${limit}`,
+  ).all(at);
   const picked = due.length === 0
     ? queued
     : [...queued, ...due].sort((a, b) =>
