@@ -145,6 +145,47 @@ export const ALERTS_CASES: ContractCase[] = [
     },
   },
   {
+    name:
+      "insertAlertsIdempotent() keeps a batch of 150 in order: keyed alerts between runs of unkeyed ones",
+    async fn(store) {
+      await store.insertAlertsIdempotent([
+        alert("old", { idempotency_key: "seen" }),
+      ]);
+      // 150 alerts, every 37th keyed (one key stored before, one repeated inside the batch): runs of
+      // unkeyed alerts of every length the store may cut them into.
+      const batch = Array.from({ length: 150 }, (_, i) => {
+        const id = `b${String(i).padStart(3, "0")}`;
+        if (i === 37) return alert(id, { idempotency_key: "seen" });
+        if (i === 74 || i === 111) {
+          return alert(id, { idempotency_key: "twice" });
+        }
+        return alert(id, { alert: { n: i } });
+      });
+      const result = await store.insertAlertsIdempotent(batch);
+      assert.deepEqual(
+        result,
+        batch.map((a, i) =>
+          i === 37
+            ? { id: "old", duplicate: true }
+            : i === 111
+            ? { id: "b074", duplicate: true }
+            : { id: a.id, duplicate: false }
+        ),
+      );
+      const stored = batch.filter((_, i) => i !== 37 && i !== 111);
+      // Claimed oldest first, ties in the order of insertion: the batch's order.
+      const claimed = await store.claimBatch({ leaseMs: 60_000, limit: 200 });
+      assert.deepEqual(
+        claimed.map((a) => a.id),
+        ["old", ...stored.map((a) => a.id)],
+      );
+      assert.deepEqual(
+        (await store.getAlert("b149"))?.alert,
+        { n: 149 },
+      );
+    },
+  },
+  {
     name: "concurrent writes fail alone: the others are committed",
     async fn(store) {
       await store.insertAlerts([alert("a1"), alert("a2")]);

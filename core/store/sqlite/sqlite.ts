@@ -36,7 +36,7 @@ import {
   selectDeliveries,
   updateDeliveryRow,
 } from "./_deliveries.ts";
-import { findDuplicate, insertAlert } from "./_insert.ts";
+import { findDuplicate, insertAlert, insertAlerts } from "./_insert.ts";
 import { acksQuery, alertSelect, groupsSelect } from "./_list.ts";
 import { toGroup } from "../alert_groups.ts";
 import { claimDue, requeueLapsed } from "./_lease.ts";
@@ -204,7 +204,7 @@ export class SqliteStore implements Store {
         if (alerts.length === 1) this.#insert(alerts[0]!, now); // one statement is already atomic
         else if (alerts.length > 1) {
           this.#commit.transaction(() =>
-            alerts.forEach((alert) => this.#insert(alert, now))
+            insertAlerts(this.#sql, alerts, { now })
           );
         }
       },
@@ -232,9 +232,27 @@ export class SqliteStore implements Store {
     return this.#write(
       () => {
         const now = this.#now();
-        return this.#commit.transaction(() =>
-          alerts.map((alert) => insertNew(alert, now))
-        );
+        return this.#commit.transaction(() => {
+          // Runs of alerts without a key go in several rows per statement; one with a key is looked
+          // up first (it may repeat one stored, or one earlier in this batch), in order.
+          const results: { id: string; duplicate: boolean }[] = [];
+          let run: NewAlert[] = [];
+          const flush = () => {
+            if (run.length > 0) insertAlerts(this.#sql, run, { now });
+            run = [];
+          };
+          for (const alert of alerts) {
+            if (alert.idempotency_key === undefined) {
+              run.push(alert);
+              results.push({ id: alert.id, duplicate: false });
+            } else {
+              flush();
+              results.push(insertNew(alert, now));
+            }
+          }
+          flush();
+          return results;
+        });
       },
       {},
       true,
