@@ -119,12 +119,15 @@ interface Burst {
   cpuMsPerAlert: number;
   peakMb: number;
   mailed: number;
+  /** Store commits per alert: durable (fsynced) and bookkeeping (none). */
+  commits: { durable: number; bookkeeping: number };
 }
 
 /** Posts `ALERTS` alerts and waits until each is mailed. */
 async function burst(server: ServeProcess, sink: Sink): Promise<Burst> {
   sink.arrivals.clear();
   const sent = new Map<string, number>();
+  const before = await metricsText(server);
   const cpu0 = cpuSeconds(server.child.pid);
   const started = performance.now();
   await postMany({
@@ -146,6 +149,9 @@ async function burst(server: ServeProcess, sink: Sink): Promise<Burst> {
     await new Promise((r) => setTimeout(r, 10));
   }
   const cpu = cpuSeconds(server.child.pid) - cpu0;
+  const after = await metricsText(server);
+  const commits = (name: string) =>
+    (metricSum(after, name) - metricSum(before, name)) / ALERTS;
   const latencies: number[] = [];
   let last = started;
   for (const [id, at] of sent) {
@@ -163,6 +169,10 @@ async function burst(server: ServeProcess, sink: Sink): Promise<Burst> {
     cpuMsPerAlert: (cpu * 1000) / ALERTS,
     peakMb: peakRss(server.child.pid) / MB,
     mailed: latencies.length,
+    commits: {
+      durable: commits("blitz_store_durable_commits_total"),
+      bookkeeping: commits("blitz_store_bookkeeping_commits_total"),
+    },
   };
 }
 
@@ -199,6 +209,12 @@ async function endToEnd(sink: Sink): Promise<number> {
   info(
     "service CPU per alert (/proc)",
     `${m((b) => b.cpuMsPerAlert).toFixed(3)} ms`,
+  );
+  info(
+    "store commits per alert, durable / bookkeeping",
+    `${m((b) => b.commits.durable).toFixed(3)} / ${
+      m((b) => b.commits.bookkeeping).toFixed(3)
+    }`,
   );
   target(
     `memory: peak RSS during a ${ALERTS}-alert burst (MB)`,

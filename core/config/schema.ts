@@ -311,7 +311,7 @@ export const GlobalConfigSchema = z.strictObject({
   // Threads that serve HTTP beside the main thread (0: the main thread serves it all). Each listens on
   // `listen` (SO_REUSEPORT, Linux spreads connections over them), reads, authenticates and parses
   // ingest requests and hands the alerts to the main thread's group commit; other requests are
-  // passed to the main thread whole. See docs/performance.md.
+  // passed to the main thread whole. See docs/operations.md, "HTTP threads".
   http_threads: z.number().int().min(0).max(16).default(0),
   // 0 pauses processing: serve accepts and stores alerts (durable 202) and processes none until it
   // restarts with workers (maintenance of the mail relay; the ingest-only benchmark).
