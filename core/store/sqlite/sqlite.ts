@@ -343,17 +343,13 @@ export class SqliteStore implements Store {
   claimBatch(
     options: { now?: Date; leaseMs: number; limit: number },
   ): Promise<AlertRecord[]> {
-    return this.#write(() => {
-      const { limit } = options;
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new RangeError(`Invalid limit: ${limit}`);
-      }
-      return claimDue(this.#sql, {
+    // claimDue refuses a limit that is not a positive integer (it is written into the SQL).
+    return this.#write(() =>
+      claimDue(this.#sql, {
         now: options.now ?? this.#clock(),
         leaseMs: options.leaseMs,
-        limit,
-      });
-    }, { durable: false });
+        limit: options.limit,
+      }), { durable: false });
   }
 
   async requeueStale(options: RequeueOptions = {}): Promise<number> {
