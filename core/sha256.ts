@@ -1,9 +1,10 @@
 /**
  * SHA-256 (FIPS 180-4) of a text's UTF-8 bytes, synchronously and in plain JS, for short keys hashed
- * on a hot path (a storm fingerprint, twice per alert). `crypto.subtle.digest` is asynchronous: each
+ * on a hot path (a storm fingerprint, twice per alert; an enrichment's config, once per config, for
+ * its cache key). `crypto.subtle.digest` is asynchronous: each
  * call is an op that returns through the event loop, ~40 µs of the main thread per call in the storm
  * benchmark against ~1-2 µs here for a key of a hundred bytes. `node:crypto` would add ~25 ms to
- * every CLI start. Anything long or security-critical keeps WebCrypto.
+ * every CLI start. Secrets, signatures and long data keep WebCrypto.
  *
  * @module
  */

@@ -19,6 +19,7 @@ import type { PluginRegistry } from "../plugins/registry.ts";
 import { publicError } from "../secrets.ts";
 import type { EnrichmentResult } from "../store/store.ts";
 import { fillDeep, lookup } from "../template.ts";
+import { sha256Hex } from "../sha256.ts";
 
 /**
  * Results larger than this (as JSON text) are stored cut to what the email shows (`capJson`), with
@@ -113,28 +114,16 @@ export function canonicalJson(value: unknown): string {
   return stringifyJson(value);
 }
 
-const configHashes = new Map<string, Promise<string>>();
+const configHashes = new Map<string, string>();
 
 /** SHA-256 of a config's canonical JSON, memoised (configs are few; calls are many). */
-function hashOnce(text: string): Promise<string> {
+function hashOnce(text: string): string {
   let hash = configHashes.get(text);
   if (!hash) {
     if (configHashes.size >= 1_000) configHashes.clear();
-    configHashes.set(text, hash = sha256(text));
+    configHashes.set(text, hash = sha256Hex(text));
   }
   return hash;
-}
-
-/** Hex SHA-256 (WebCrypto: node:crypto would add ~25 ms to every CLI start). */
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(text),
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
 }
 
 /** What the runner needs besides the entries. */
@@ -222,7 +211,7 @@ async function runOne(
     };
     // The call's own values stay verbatim in the key (no collision an alert could craft); the
     // entry's config and the plugin settings enter as a SHA-256, computed once per distinct config.
-    const configHash = await hashOnce(
+    const configHash = hashOnce(
       canonicalJson({ e_args: entry.e_args, settings }),
     );
     const key = `${plugin.name}:${configHash}:${
