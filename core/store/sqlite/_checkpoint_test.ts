@@ -58,6 +58,28 @@ function gatedSyncs() {
   };
 }
 
+/** A store on `path` checkpointing after `checkpointEvery` commits at once, its fsyncs gated. */
+function gatedStore(path: string, checkpointEvery: number) {
+  const syncs = gatedSyncs();
+  const store = openSqliteStore(path, {
+    checkpointEvery,
+    checkpointMs: 0,
+    syncWal: syncs.syncWal,
+    syncDb: syncs.syncDb,
+  });
+  return { store, syncs };
+}
+
+/** The rows `sql` reads from the database file at `path` (the store closed), read-only. */
+function fileRows(path: string, sql: string): Record<string, unknown>[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+}
+
 /** `promise`, or a failure naming `what` after 10 s (a write that should not wait, but does). */
 async function within<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -92,13 +114,7 @@ function otherWrites(other: DatabaseSync, value: string): boolean {
 Deno.test("a checkpoint copies while writes go on, then holds them only for a second phase; the WAL then starts over", async () => {
   const dir = await Deno.makeTempDir({ prefix: "blitz_ckpt_" });
   const path = `${dir}/blitz.db`;
-  const syncs = gatedSyncs();
-  const store = openSqliteStore(path, {
-    checkpointEvery: 3,
-    checkpointMs: 0,
-    syncWal: syncs.syncWal,
-    syncDb: syncs.syncDb,
-  });
+  const { store, syncs } = gatedStore(path, 3);
   const other = new DatabaseSync(path);
   other.exec("PRAGMA busy_timeout = 0");
   try {
@@ -307,13 +323,7 @@ for (const phase of [1, 2]) {
 Deno.test("close waits for the first phase of a checkpoint, and leaves every write in the database file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "blitz_ckpt_close_" });
   const path = `${dir}/blitz.db`;
-  const syncs = gatedSyncs();
-  const store = openSqliteStore(path, {
-    checkpointEvery: 2,
-    checkpointMs: 0,
-    syncWal: syncs.syncWal,
-    syncDb: syncs.syncDb,
-  });
+  const { store, syncs } = gatedStore(path, 2);
   try {
     await store.insertAlerts([alert("a1")]);
     syncs.hold("db");
@@ -327,17 +337,14 @@ Deno.test("close waits for the first phase of a checkpoint, and leaves every wri
     syncs.release("db");
     await closing;
     await assert.rejects(Deno.stat(`${path}-wal`), Deno.errors.NotFound);
-    const db = new DatabaseSync(path, { readOnly: true });
-    try {
-      const rows = db.prepare("SELECT id, last_error FROM alerts ORDER BY id")
-        .all();
-      assert.deepEqual(rows.map((r) => [r.id, r.last_error]), [["a1", "one"], [
-        "a2",
-        null,
-      ]]);
-    } finally {
-      db.close();
-    }
+    const rows = fileRows(
+      path,
+      "SELECT id, last_error FROM alerts ORDER BY id",
+    );
+    assert.deepEqual(rows.map((r) => [r.id, r.last_error]), [["a1", "one"], [
+      "a2",
+      null,
+    ]]);
   } finally {
     syncs.release("db");
     await Deno.remove(dir, { recursive: true });
@@ -347,13 +354,7 @@ Deno.test("close waits for the first phase of a checkpoint, and leaves every wri
 Deno.test("a second phase due while another connection holds the write lock is skipped at once; the next checkpoint makes it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "blitz_ckpt_busy_" });
   const path = `${dir}/blitz.db`;
-  const syncs = gatedSyncs();
-  const store = openSqliteStore(path, {
-    checkpointEvery: 2,
-    checkpointMs: 0,
-    syncWal: syncs.syncWal,
-    syncDb: syncs.syncDb,
-  });
+  const { store, syncs } = gatedStore(path, 2);
   const other = new DatabaseSync(path);
   other.exec("PRAGMA busy_timeout = 0");
   try {
@@ -422,15 +423,7 @@ Deno.test("the WAL stays bounded over many commits, and close leaves every write
   }
   try {
     await assert.rejects(Deno.stat(`${path}-wal`), Deno.errors.NotFound);
-    const db = new DatabaseSync(path, { readOnly: true });
-    try {
-      const { n } = db.prepare("SELECT count(*) AS n FROM alerts").get() as {
-        n: number;
-      };
-      assert.equal(n, 640);
-    } finally {
-      db.close();
-    }
+    assert.equal(fileRows(path, "SELECT count(*) AS n FROM alerts")[0]?.n, 640);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
