@@ -14,8 +14,10 @@ import {
 
 /**
  * Leases up to `limit` due alerts, oldest first (queued, and retries whose time has come), inside the
- * caller's write transaction. Two index searches merged here, then one update by rowid each: a single
- * compound UPDATE … WHERE id IN (UNION …) did the same at ~8× the cost per claim with a large backlog.
+ * caller's write transaction. Two index searches merged here, then one UPDATE of the picked rowids
+ * (`WHERE rowid IN (…) RETURNING`): a single compound UPDATE … WHERE id IN (UNION …) did the same at
+ * ~8× the cost per claim with a large backlog, and one UPDATE per row cost ~5 µs more per alert than
+ * one for the batch (issue 17).
  */
 export function claimDue(
   sql: (sql: string) => StatementSync,
@@ -47,11 +49,28 @@ export function claimDue(
         : 1
     ).slice(0, limit);
   const lease = new Date(now.getTime() + leaseMs).toISOString();
-  const claim = sql(
-    `UPDATE alerts SET status = 'processing', lease_until = ?, updated_at = ?, claims = claims + 1
-    WHERE rowid = ? RETURNING *`,
-  );
-  return picked.map((row) => toAlert(claim.get(lease, at, row.seq!)!));
+  const claimed = new Map<number, AlertRecord>();
+  for (let from = 0; from < picked.length; from += CLAIM_ROWS) {
+    const rows = picked.slice(from, from + CLAIM_ROWS);
+    const updated = sql(claimSql(rows.length)).all(
+      lease,
+      at,
+      ...rows.map((row) => row.seq!),
+    );
+    for (const row of updated) claimed.set(Number(row.seq), toAlert(row));
+  }
+  // RETURNING gives no order: the records go back in the order picked.
+  return picked.map((row) => claimed.get(Number(row.seq))!);
+}
+
+/** Rowids one claiming UPDATE takes at most (one cached statement per count up to it). */
+const CLAIM_ROWS = 64;
+
+/** The UPDATE that leases `rows` alerts by rowid (`?1` the lease's end, `?2` now, then the rowids). */
+function claimSql(rows: number): string {
+  const ids = Array.from({ length: rows }, (_, i) => `?${i + 3}`).join(", ");
+  return `UPDATE alerts SET status = 'processing', lease_until = ?1, updated_at = ?2, claims = claims + 1
+    WHERE rowid IN (${ids}) RETURNING rowid AS seq, *`;
 }
 
 /**

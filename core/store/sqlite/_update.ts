@@ -8,12 +8,16 @@ import { stringifyJson } from "../../json.ts";
 import { JSON_FIELDS, PATCH_FIELDS, toIso } from "./_schema.ts";
 import type { AlertPatch } from "../store.ts";
 
-/** The UPDATE that applies `patch` to alert `id` at time `now` (an ISO string), with its parameters. */
+/**
+ * The UPDATE that applies `patch` to alert `id` at time `now` (an ISO string), with its parameters.
+ * Numbered parameters (`?1`, `?2`, …), bound by position: in node:sqlite named ones cost ~5 µs more
+ * per outcome write (measured on the UPDATE that records a delivered alert's email, issue 17).
+ */
 export function alertUpdate(
   id: string,
   patch: AlertPatch,
   options: { now: string },
-): { sql: string; params: Record<string, string | number | null> } {
+): { sql: string; params: (string | number | null)[] } {
   const given = patch as Record<string, unknown>;
   const unknown = Object.keys(given).find((field) =>
     !PATCH_FIELDS.includes(field)
@@ -23,11 +27,10 @@ export function alertUpdate(
       `Cannot update alert "${id}": field "${unknown}" cannot be patched`,
     );
   }
-  const sets = ["updated_at = :updated_at"];
-  const params: Record<string, string | number | null> = {
-    id,
-    updated_at: options.now,
-  };
+  const params: (string | number | null)[] = [options.now];
+  /** The placeholder of a new parameter `value`. */
+  const param = (value: string | number | null) => `?${params.push(value)}`;
+  const sets = ["updated_at = ?1"];
   let recipients = "";
   for (const field of PATCH_FIELDS) {
     if (!(field in given) || field === "updated_at") continue;
@@ -39,27 +42,26 @@ export function alertUpdate(
         }, '$.${field}')`
         : `json_set(${
           recipients || "COALESCE(recipients, '{}')"
-        }, '$.${field}', json(:${field}))`;
-      if (value !== undefined) params[field] = stringifyJson(value);
+        }, '$.${field}', json(${param(stringifyJson(value))}))`;
       continue;
     }
     if (
       value === undefined && (field === "status" || field === "attempts")
     ) continue; // required: cannot clear
-    if (value === undefined) params[field] = null; // an optional field given as undefined is cleared
+    let bound: string | number | null;
+    if (value === undefined) bound = null; // an optional field given as undefined is cleared
     else if (field === "next_attempt_at") {
-      params[field] = toIso(value as string, field);
-    } else if (JSON_FIELDS.has(field)) {
-      params[field] = stringifyJson(value);
-    } else params[field] = value as string | number;
-    sets.push(`${field} = :${field}`);
+      bound = toIso(value as string, field);
+    } else if (JSON_FIELDS.has(field)) bound = stringifyJson(value);
+    else bound = value as string | number;
+    sets.push(`${field} = ${param(bound)}`);
     if (field === "status" && value !== "processing") {
       sets.push("lease_until = NULL, claims = 0");
     }
   }
   if (recipients) sets.push(`recipients = NULLIF(${recipients}, '{}')`);
   return {
-    sql: `UPDATE alerts SET ${sets.join(", ")} WHERE id = :id`,
+    sql: `UPDATE alerts SET ${sets.join(", ")} WHERE id = ${param(id)}`,
     params,
   };
 }

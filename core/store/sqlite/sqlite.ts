@@ -273,7 +273,7 @@ export class SqliteStore implements Store {
   ): Promise<void> {
     return this.#write(() => {
       const { sql, params } = alertUpdate(id, patch, { now: this.#now() });
-      const { changes } = this.#sql(sql).run(params);
+      const { changes } = this.#sql(sql).run(...params);
       if (Number(changes) === 0) {
         throw new Error(`Cannot update alert "${id}": no such alert`);
       }
