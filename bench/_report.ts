@@ -80,6 +80,14 @@ export function cpuSeconds(pid: number | "self"): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds (user + system) of a process's main thread (the thread whose id is the pid). */
+export function mainThreadCpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/stat`).split(
+    ") ",
+  )[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Peak resident memory (VmHWM) of a process, in bytes. */
 export function peakRss(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

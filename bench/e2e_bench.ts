@@ -13,7 +13,7 @@
  *
  * Run: `deno run -A bench/e2e_bench.ts [--alerts 10000] [--rounds 3] [--soak [--soak-minutes 10]]`;
  * `--e2e-only` runs only the end-to-end bursts, `--profile-only` only the profiled one, `--storm-only` only the
- * storm, `--keep-profile` keeps its `.cpuprofile` files.
+ * storm, `--keep-profile` keeps its `.cpuprofile` files, `--workers N` runs Blitz with `workers: N`.
  *
  * @module
  */
@@ -23,6 +23,7 @@ import { STAGES, stageSplit } from "./_profile.ts";
 import {
   cpuSeconds,
   info,
+  mainThreadCpuSeconds,
   median,
   numberFlag,
   peakRss,
@@ -36,6 +37,10 @@ import { type ServeProcess, startServe } from "../tests/_serve.ts";
 const ALERTS = numberFlag("alerts", 10_000);
 const ROUNDS = numberFlag("rounds", 3);
 const CONNECTIONS = 32;
+/** `--workers N`: Blitz with `workers: N` instead of the default (8), to see what concurrency buys. */
+const WORKERS = Deno.args.includes("--workers")
+  ? numberFlag("workers", 8)
+  : undefined;
 const BODY = JSON.stringify(BENCH_ALERT);
 const HEADERS = {
   "Content-Type": "application/json",
@@ -76,6 +81,7 @@ async function service(
 ) {
   const project = await benchProject({
     smtp: `smtp://127.0.0.1:${sink.port}?ignore_tls=1`,
+    ...(WORKERS !== undefined ? { workers: WORKERS } : {}),
   }, options.storm ? { storm: options.storm } : {});
   const server = await startServe({
     config: project.config,
@@ -117,6 +123,8 @@ interface Burst {
   p99: number;
   acceptRate: number;
   cpuMsPerAlert: number;
+  /** The service's main thread alone: the one that must not saturate. */
+  mainCpuMsPerAlert: number;
   peakMb: number;
   mailed: number;
   /** Store commits per alert: durable (fsynced) and bookkeeping (none). */
@@ -129,6 +137,7 @@ async function burst(server: ServeProcess, sink: Sink): Promise<Burst> {
   const sent = new Map<string, number>();
   const before = await metricsText(server);
   const cpu0 = cpuSeconds(server.child.pid);
+  const main0 = mainThreadCpuSeconds(server.child.pid);
   const started = performance.now();
   await postMany({
     url: server.url,
@@ -149,6 +158,7 @@ async function burst(server: ServeProcess, sink: Sink): Promise<Burst> {
     await new Promise((r) => setTimeout(r, 10));
   }
   const cpu = cpuSeconds(server.child.pid) - cpu0;
+  const mainCpu = mainThreadCpuSeconds(server.child.pid) - main0;
   const after = await metricsText(server);
   const commits = (name: string) =>
     (metricSum(after, name) - metricSum(before, name)) / ALERTS;
@@ -167,6 +177,7 @@ async function burst(server: ServeProcess, sink: Sink): Promise<Burst> {
     p99: quantile(latencies, 0.99),
     acceptRate: ALERTS / ((accepted - started) / 1000),
     cpuMsPerAlert: (cpu * 1000) / ALERTS,
+    mainCpuMsPerAlert: (mainCpu * 1000) / ALERTS,
     peakMb: peakRss(server.child.pid) / MB,
     mailed: latencies.length,
     commits: {
@@ -209,6 +220,10 @@ async function endToEnd(sink: Sink): Promise<number> {
   info(
     "service CPU per alert (/proc)",
     `${m((b) => b.cpuMsPerAlert).toFixed(3)} ms`,
+  );
+  info(
+    "of it the main thread (/proc)",
+    `${m((b) => b.mainCpuMsPerAlert).toFixed(3)} ms`,
   );
   info(
     "store commits per alert, durable / bookkeeping",

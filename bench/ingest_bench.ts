@@ -8,6 +8,10 @@
  * - one alert per request: Blitz req/s ÷ Alertmanager req/s ≥ 1.0;
  * - batches of 100: Blitz NDJSON bodies of 100 lines ÷ Alertmanager JSON arrays of 100 ≥ 1.0.
  *
+ * Each single-alert round also measures the store reference (`_store_reference.ts`: a bare handler
+ * that parses and inserts through Blitz's SQLite store, group commit and fsync included, nothing
+ * else), printed with its ratios: what the store alone allows, against what Blitz's ingest adds.
+ *
  * Skipped with a clear line when wrk or Alertmanager is absent.
  * Blitz's stderr (a log line per alert) is read but not parsed, as a log shipper would take it.
  * Run: `deno run -A bench/ingest_bench.ts [--rounds 5] [--seconds 3] [--threads 0]`; `--profile [--batch]
@@ -85,16 +89,64 @@ async function pausedBlitz(
   };
 }
 
+/**
+ * The store reference (`_store_reference.ts`) on a fresh store in a temporary folder; stopped by the
+ * returned function.
+ */
+async function storeReference(): Promise<
+  { url: string; stop(): Promise<void> }
+> {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_store_reference_" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./_store_reference.ts", import.meta.url).pathname,
+      dir,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* exited already */ }
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  };
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    while (!/listening (\d+)/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the store reference exited");
+      text += value;
+    }
+    reader.releaseLock();
+    return {
+      url: `http://127.0.0.1:${/listening (\d+)/.exec(text)![1]}`,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 async function compare(
   name: string,
   blitzSide: (url: string) => Side,
   amSide: (url: string) => Side,
   unit: number,
+  /** Also measure the store reference in each round, with this request. */
+  referenceSide?: (url: string) => Side,
 ): Promise<void> {
   const am = await startAlertmanager();
   const ratios: number[] = [];
   const blitzRps: number[] = [];
   const amRps: number[] = [];
+  const referenceRps: number[] = [];
   let errors = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -110,6 +162,16 @@ async function compare(
           } finally {
             await blitz.stop();
           }
+        }
+      }
+      if (referenceSide) {
+        const reference = await storeReference();
+        try {
+          const r = await measure(referenceSide(reference.url));
+          errors += r.errors;
+          referenceRps.push(r.rps);
+        } finally {
+          await reference.stop();
         }
       }
       errors += a.errors + b.errors;
@@ -131,6 +193,16 @@ async function compare(
     ratios.map((r) => r.toFixed(2)).join(" ") +
       (errors ? `  (non-2xx or socket errors: ${errors})` : ""),
   );
+  if (referenceRps.length > 0) {
+    // The same rounds: a bare handler on Blitz's store, nothing but parse, insert, group commit, fsync.
+    const reference = median(referenceRps);
+    info(
+      "store reference (bare handler + Blitz's store)",
+      `${reference.toFixed(0)} ${perReq}: ÷ Alertmanager ${
+        (reference / median(amRps)).toFixed(2)
+      }, Blitz ÷ it ${(median(blitzRps) / reference).toFixed(2)}`,
+    );
+  }
 }
 
 /**
@@ -217,11 +289,21 @@ async function main(): Promise<void> {
       ? await profile(batchSide, BATCH)
       : await profile(singleSide, 1);
   }
-  await compare(single, singleSide, (url) => ({
-    url: `${url}/api/v2/alerts`,
-    body: JSON.stringify([alertmanagerAlert(BENCH_ALERT)]),
-    headers: { "Content-Type": "application/json" },
-  }), 1);
+  await compare(
+    single,
+    singleSide,
+    (url) => ({
+      url: `${url}/api/v2/alerts`,
+      body: JSON.stringify([alertmanagerAlert(BENCH_ALERT)]),
+      headers: { "Content-Type": "application/json" },
+    }),
+    1,
+    (url) => ({
+      url: `${url}/ingest/bench`,
+      body: JSON.stringify(BENCH_ALERT),
+      headers: { "Content-Type": "application/json" },
+    }),
+  );
   await compare(batch, batchSide, (url) => ({
     url: `${url}/api/v2/alerts`,
     body: JSON.stringify(
