@@ -75,16 +75,17 @@ export function numberFlag(name: string, fallback: number): number {
 
 /** CPU seconds (user + system) a process has used so far (Linux /proc). */
 export function cpuSeconds(pid: number | "self"): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!
-    .split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
 /** CPU seconds (user + system) of a process's main thread (the thread whose id is the pid). */
 export function mainThreadCpuSeconds(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/stat`).split(
-    ") ",
-  )[1]!.split(" ");
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** User + system CPU seconds of a `/proc/…/stat` file (fields 14 and 15, in clock ticks of 1/100 s). */
+function statCpuSeconds(path: string): number {
+  const fields = Deno.readTextFileSync(path).split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 

@@ -36,6 +36,7 @@ import {
 import { STAGES, stageSplit } from "./_profile.ts";
 import { BENCH_ALERT, benchProject, TOKEN } from "./_project.ts";
 import { startServe } from "../tests/_serve.ts";
+import { type Reference, startReference } from "./_reference.ts";
 
 const ROUNDS = numberFlag("rounds", 5);
 const SECONDS = numberFlag("seconds", 3);
@@ -89,49 +90,22 @@ async function pausedBlitz(
   };
 }
 
-/**
- * The store reference (`_store_reference.ts`) on a fresh store in a temporary folder; stopped by the
- * returned function.
- */
-async function storeReference(): Promise<
-  { url: string; stop(): Promise<void> }
-> {
+/** The store reference (`_store_reference.ts`) on a fresh store in a temporary folder. */
+async function storeReference(): Promise<Reference> {
   const dir = await Deno.makeTempDir({ prefix: "blitz_store_reference_" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./_store_reference.ts", import.meta.url).pathname,
-      dir,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* exited already */ }
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
+  const removeDir = () => Deno.remove(dir, { recursive: true });
+  const reference = await startReference("./_store_reference.ts", [dir])
+    .catch(async (err) => {
+      await removeDir();
+      throw err;
+    });
+  return {
+    url: reference.url,
+    async stop() {
+      await reference.stop();
+      await removeDir();
+    },
   };
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    while (!/listening (\d+)/.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the store reference exited");
-      text += value;
-    }
-    reader.releaseLock();
-    return {
-      url: `http://127.0.0.1:${/listening (\d+)/.exec(text)![1]}`,
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 }
 
 async function compare(

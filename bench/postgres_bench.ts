@@ -25,6 +25,7 @@ import {
   startPostgres,
 } from "../tests/_postgres.ts";
 import { type ServeProcess, startServe } from "../tests/_serve.ts";
+import { startReference } from "./_reference.ts";
 
 const SECONDS = numberFlag("seconds", 3);
 const ALERTS = numberFlag("alerts", 3_000);
@@ -100,34 +101,15 @@ async function load(
 }
 
 async function reference(pg: Postgres): Promise<number> {
-  const url = await pg.freshDatabase();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./_pg_reference.ts", import.meta.url).pathname,
-      url,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const handler = await startReference("./_pg_reference.ts", [
+    await pg.freshDatabase(),
+  ]);
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    while (!/listening (\d+)/.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the reference handler exited");
-      text += value;
-    }
-    reader.releaseLock();
-    const port = /listening (\d+)/.exec(text)![1];
-    return await load([`http://127.0.0.1:${port}/ingest`], {
+    return await load([`${handler.url}/ingest`], {
       "Content-Type": "application/json",
     });
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await handler.stop();
   }
 }
 
