@@ -8,6 +8,7 @@
  * @module
  */
 import type { SuppressedBy } from "./storm_window.ts";
+import { isCanonicalIso } from "../iso_time.ts";
 
 /** Filter of an alert list, grouped or not; every field narrows it. */
 export interface AlertFilter {
@@ -148,14 +149,10 @@ export function postgresParams(): Params & { values: (string | number)[] } {
   };
 }
 
-/** `toISOString()`'s form on a day every month has (later days go through Date, which checks them). */
-const CANONICAL_ISO =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
-
 /** Normalises an ISO 8601 time to `toISOString()` form, which sorts as text. */
 export function toIso(value: string, field: string): string {
   // Already in that form (as every time Blitz makes): as it is, without a Date (ingest's hot path).
-  if (value.length === 24 && CANONICAL_ISO.test(value)) return value;
+  if (isCanonicalIso(value)) return value;
   const time = new Date(value);
   if (Number.isNaN(time.getTime())) {
     throw new RangeError(
