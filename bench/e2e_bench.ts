@@ -13,7 +13,7 @@
  *
  * Run: `deno run -A bench/e2e_bench.ts [--alerts 10000] [--rounds 3] [--soak [--soak-minutes 10]]`;
  * `--e2e-only` runs only the end-to-end bursts, `--profile-only` only the profiled one, `--storm-only` only the
- * storm, `--keep-profile` keeps its `.cpuprofile` files, `--workers N` runs Blitz with `workers: N`.
+ * storm (`--storm-profile`: profiled, with its split by stage), `--keep-profile` keeps its `.cpuprofile` files, `--workers N` runs Blitz with `workers: N`.
  *
  * @module
  */
@@ -254,12 +254,7 @@ async function stages(sink: Sink): Promise<void> {
     } finally {
       await stop();
     }
-    const split = await stageSplit(dir);
-    const line = STAGES.map((s) => `${s} ${(split.get(s)! / total).toFixed(3)}`)
-      .join(", ");
-    info("CPU per alert by stage, ms (--cpu-prof, main thread)", "");
-    console.log(`    ${line}`);
-    const js = [...split.values()].reduce((a, c) => a + c, 0) / total;
+    const js = await printSplit(dir, total);
     info(
       "  profiled JS thread / whole process (/proc)",
       `${js.toFixed(3)} ms / ${
@@ -267,15 +262,34 @@ async function stages(sink: Sink): Promise<void> {
       } ms per alert (profiling slows it: ${b.rate.toFixed(0)} alerts/s)`,
     );
   } finally {
-    // `--keep-profile`: leave the .cpuprofile files for a closer look (DevTools, or `_profile.ts`).
-    if (Deno.args.includes("--keep-profile")) info("  profiles kept in", dir);
-    else await Deno.remove(dir, { recursive: true });
+    await dropProfiles(dir);
   }
 }
 
-async function storm(sink: Sink): Promise<void> {
+/** Prints the CPU per alert by stage of the profiles in `dir` over `total` alerts; the JS total. */
+async function printSplit(dir: string, total: number): Promise<number> {
+  const split = await stageSplit(dir);
+  const line = STAGES.map((s) => `${s} ${(split.get(s)! / total).toFixed(3)}`)
+    .join(", ");
+  info("CPU per alert by stage, ms (--cpu-prof, main thread)", "");
+  console.log(`    ${line}`);
+  return [...split.values()].reduce((a, c) => a + c, 0) / total;
+}
+
+/** `--keep-profile`: leave the .cpuprofile files for a closer look (DevTools, or `_profile.ts`). */
+async function dropProfiles(dir: string): Promise<void> {
+  if (Deno.args.includes("--keep-profile")) info("  profiles kept in", dir);
+  else await Deno.remove(dir, { recursive: true });
+}
+
+/** The storm target; `profile`: with `--cpu-prof`, its split printed (`--storm-profile`). */
+async function storm(sink: Sink, profile = false): Promise<void> {
+  const dir = profile
+    ? await Deno.makeTempDir({ prefix: "blitz_bench_prof_" })
+    : undefined;
   const { server, stop } = await service(sink, {
     storm: { fingerprint: ["ip_src_addr"] },
+    ...(dir ? { profileDir: dir } : {}),
   });
   try {
     sink.arrivals.clear();
@@ -327,6 +341,13 @@ async function storm(sink: Sink): Promise<void> {
     );
   } finally {
     await stop();
+  }
+  if (dir) {
+    try {
+      await printSplit(dir, ALERTS + 50);
+    } finally {
+      await dropProfiles(dir);
+    }
   }
 }
 
@@ -397,6 +418,7 @@ async function main(): Promise<void> {
     if (Deno.args.includes("--profile-only")) return await stages(sink);
     if (Deno.args.includes("--e2e-only")) return void await endToEnd(sink);
     if (Deno.args.includes("--storm-only")) return await storm(sink);
+    if (Deno.args.includes("--storm-profile")) return await storm(sink, true);
     await endToEnd(sink);
     await stages(sink);
     await storm(sink);
