@@ -381,7 +381,8 @@ export interface StormStore {
    * Decides on one alert (the rule is `decideWindow`) and records it atomically: the fingerprint's
    * window, the alert's `fingerprint`, and for a suppressed alert its status "suppressed" with
    * `suppressed_by`, `notified_id` and `silence_id`; a notify with `digest` also schedules the window's
-   * timer (`window:<alert id>`, due at the window's end). Durable when it resolves.
+   * timer (`window:<alert id>`, due at the window's end). Committed when it resolves; as claims and
+   * outcomes, bookkeeping: the SQLite store does not wait for its fsync (see `sqlite/_storm.ts`).
    */
   decide(input: StormInput): Promise<StormDecision>;
   /**

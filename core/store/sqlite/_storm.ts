@@ -42,6 +42,17 @@ export interface StormDeps {
   sql(sql: string): StatementSync;
 }
 
+/**
+ * The decision on an alert (`decide`, `breaker`, `silenced`) is bookkeeping, as a claim or an outcome
+ * is: committed when it resolves, without waiting for the WAL's fsync. It promises nothing to anyone
+ * outside: it survives a crash of the process (the WAL is in the OS page cache), and a power loss can
+ * undo only the last decisions, each with its alert's status in the same transaction, so those alerts
+ * are claimed and decided again (at worst one more email of a window, with the same Message-ID).
+ * Waiting for the fsync cost a 10,000-alert storm ~30% more CPU per alert (0.33–0.35 against
+ * 0.21–0.26 ms). What an analyst asked for (an ack, a silence) and the timers stay durable.
+ */
+const BOOKKEEPING = { durable: false };
+
 /** {@link StormStore} on the SQLite store's connection. */
 export class SqliteStorm implements StormStore {
   #deps: StormDeps;
@@ -61,12 +72,13 @@ export class SqliteStorm implements StormStore {
         drive(steps, (what) => readRow(sql, what)),
         input.now,
       );
-    });
+    }, BOOKKEEPING);
   }
 
   silenced(alertId: string, silenceId: string, at: Date): Promise<void> {
-    return this.#deps.write(() =>
-      writePlan(this.#deps.sql, planSilenced(alertId, silenceId), at)
+    return this.#deps.write(
+      () => writePlan(this.#deps.sql, planSilenced(alertId, silenceId), at),
+      BOOKKEEPING,
     );
   }
 
@@ -79,8 +91,7 @@ export class SqliteStorm implements StormStore {
         sql,
         drive(planBreaker(input), (what) => readRow(sql, what)),
         input.now,
-      )
-    );
+      ), BOOKKEEPING);
   }
 
   flushGroup(

@@ -307,6 +307,80 @@ Deno.test("a durable write resolves after the WAL fsync, off the event loop; boo
   }
 });
 
+Deno.test("storm control's decision on an alert is bookkeeping: it resolves while an fsync runs; an ack and a silence wait for theirs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blitz_store_storm_sync_" });
+  const gates: PromiseWithResolvers<void>[] = [];
+  const store = openSqliteStore(`${dir}/blitz.db`, {
+    syncWal: () => {
+      const gate = Promise.withResolvers<void>();
+      gates.push(gate);
+      return gate.promise;
+    },
+  });
+  const at = new Date("2026-12-07T12:00:00.000Z");
+  const decision = (alertId: string) =>
+    store.storm.decide({
+      alertId,
+      detector: "ids",
+      fingerprint: "fp-1",
+      definition: "def",
+      paths: ["src_ip"],
+      values: ["192.0.2.1"],
+      now: at,
+      policy: { realertMs: 600_000, digest: true, ackQuietMs: 3_600_000 },
+    });
+  /** Waits (bounded) until `n` fsyncs have started. */
+  const started = async (n: number) => {
+    for (let i = 0; i < 1_000 && gates.length < n; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(gates.length, n, `${n} fsyncs started`);
+  };
+  try {
+    const inserted = store.insertAlerts([alert("d1"), alert("d2")]);
+    await started(1);
+    // The insert's fsync still runs: decisions commit and resolve without it, and start none.
+    const first = await decision("d1");
+    const second = await decision("d2");
+    assert.equal(first.action, "notify");
+    assert.equal(second.action, "suppress");
+    assert.equal((await store.getAlert("d2"))?.status, "suppressed");
+    assert.equal(gates.length, 1, "no fsync of their own");
+    gates[0]!.resolve();
+    await inserted;
+    // An analyst's ack is a promise to a person: it resolves only after its fsync.
+    let acked = false;
+    const ack = store.storm.ack("fp-1", { actor: "ana", at }).then((ok) => {
+      acked = ok;
+    });
+    await started(2);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(acked, false, "the ack waits for its fsync");
+    gates[1]!.resolve();
+    await ack;
+    assert.equal(acked, true);
+    let silenced = false;
+    const silence = store.storm.addSilence({
+      id: "s1",
+      detector: "ids",
+      fingerprint: "fp-1",
+      starts_at: at.toISOString(),
+      ends_at: new Date(at.getTime() + 3_600_000).toISOString(),
+      created_by: "ana",
+      comment: "maintenance",
+    }, at).then(() => silenced = true);
+    await started(3);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(silenced, false, "the silence waits for its fsync");
+    gates[2]!.resolve();
+    await silence;
+  } finally {
+    for (const gate of gates) gate.resolve();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a failed fsync fails its writes and every later write; ping() says so", async () => {
   const dir = await Deno.makeTempDir({ prefix: "blitz_store_eio_" });
   const store = openSqliteStore(`${dir}/blitz.db`, {
