@@ -6,7 +6,9 @@
  *   committed insert and nothing else), as ratios to a reference handler measured in the same run on
  *   the same server (`_pg_reference.ts`: Hono + one INSERT + COMMIT); wrk, 32 connections in all;
  * - end to end, alerts/s with 1 and 2 instances (default workers, lean SMTP sink), first POST to
- *   last mail.
+ *   last mail;
+ * - storm control, 1 instance: alerts over 10 fingerprints, alerts/s until all settled
+ *   (`--storm-only` runs only this).
  *
  * Two cores shared by everything (PostgreSQL, the instances, wrk, the sink): a second instance adds
  * no CPU, so the 2-instance numbers show the cost of sharing, not a scale-out gain. Skipped when
@@ -38,6 +40,7 @@ const INGEST_2 =
   "ingest on PostgreSQL, 2 instances: Blitz ÷ Hono + INSERT + COMMIT";
 const E2E_1 = "end to end on PostgreSQL, 1 instance: alerts/s";
 const E2E_2 = "end to end on PostgreSQL, 2 instances: alerts/s";
+const STORM_1 = "storm on PostgreSQL, 1 instance: alerts/s";
 
 /** `count` Blitz instances on one fresh database, each with its own data dir; `global` adds keys. */
 async function instances(
@@ -165,6 +168,59 @@ async function endToEnd(pg: Postgres, count: number): Promise<number> {
   }
 }
 
+/**
+ * Storm control on PostgreSQL, 1 instance: ALERTS alerts over 10 fingerprints (storm on, fingerprint
+ * `ip_src_addr`), alerts/s from the first POST until the backlog is empty (suppressed ones included).
+ */
+async function storm(pg: Postgres): Promise<number> {
+  const sink = await startSink();
+  const url = await pg.freshDatabase();
+  const project = await benchProject({
+    store: { backend: "postgres", url: "${env:BLITZ_DATABASE_URL}" },
+    smtp: `smtp://127.0.0.1:${sink.port}?ignore_tls=1`,
+  }, { storm: { fingerprint: ["ip_src_addr"] } });
+  const server = await startServe({
+    config: project.config,
+    env: { ...project.env, BLITZ_DATABASE_URL: url },
+    dirs: [project.dir],
+    writeDirs: [project.dataDir],
+    timeoutMs: 60_000,
+  });
+  try {
+    const start = performance.now();
+    await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      postMany({
+        url: server.url,
+        path: "/ingest/bench",
+        headers: {
+          Authorization: `Bearer ${TOKEN}`,
+          "Content-Type": "application/json",
+        },
+        body: JSON.stringify({
+          ...BENCH_ALERT,
+          ip_src_addr: `198.51.100.${i}`,
+        }),
+        total: Math.floor(ALERTS / 10),
+        connections: CONNECTIONS / 8,
+        onResponse(status, body) {
+          if (status !== 202) throw new Error(`${status}: ${body}`);
+        },
+      })));
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline) {
+      const health = await (await fetch(`${server.url}/healthz`)).json();
+      if (health.backlog === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return (Math.floor(ALERTS / 10) * 10) /
+      ((performance.now() - start) / 1000);
+  } finally {
+    await server.stop();
+    await project.cleanup();
+    await sink.close();
+  }
+}
+
 async function main(): Promise<void> {
   const missing = !hasPostgres()
     ? "PostgreSQL is not installed: apt-get install postgresql"
@@ -172,7 +228,7 @@ async function main(): Promise<void> {
     ? "wrk is not installed: apt-get install wrk"
     : undefined;
   if (missing) {
-    for (const name of [INGEST_1, INGEST_2, E2E_1, E2E_2]) {
+    for (const name of [INGEST_1, INGEST_2, E2E_1, E2E_2, STORM_1]) {
       info(name, `skipped (${missing})`);
     }
     return;
@@ -184,6 +240,10 @@ async function main(): Promise<void> {
       "setup",
       `PostgreSQL (Debian, fsync=on, synchronous_commit=on) on loopback; wrk -t1 -c${CONNECTIONS} in all; ${SECONDS} s per measurement; 2 cores shared by everything`,
     );
+    if (Deno.args.includes("--storm-only")) {
+      info(STORM_1, `${(await storm(pg)).toFixed(0)} alerts/s`);
+      return;
+    }
     const ref = await reference(pg);
     const one = await ingest(pg, 1);
     const two = await ingest(pg, 2);
@@ -209,6 +269,12 @@ async function main(): Promise<void> {
     info(
       E2E_2,
       `${e2.toFixed(0)} alerts/s (${ALERTS} alerts over 2 instances)`,
+    );
+    info(
+      STORM_1,
+      `${
+        (await storm(pg)).toFixed(0)
+      } alerts/s (${ALERTS} alerts over 10 fingerprints, until all settled)`,
     );
   } finally {
     await pg.stop();
