@@ -339,6 +339,12 @@ async function storm(sink: Sink, profile = false): Promise<void> {
       "  service CPU per alert (/proc)",
       `${((cpu * 1000) / ALERTS).toFixed(3)} ms`,
     );
+    info(
+      "  store commits per alert, durable / bookkeeping",
+      `${(delta("blitz_store_durable_commits_total") / ALERTS).toFixed(3)} / ${
+        (delta("blitz_store_bookkeeping_commits_total") / ALERTS).toFixed(3)
+      }`,
+    );
   } finally {
     await stop();
   }

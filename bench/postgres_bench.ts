@@ -42,18 +42,22 @@ const E2E_1 = "end to end on PostgreSQL, 1 instance: alerts/s";
 const E2E_2 = "end to end on PostgreSQL, 2 instances: alerts/s";
 const STORM_1 = "storm on PostgreSQL, 1 instance: alerts/s";
 
-/** `count` Blitz instances on one fresh database, each with its own data dir; `global` adds keys. */
+/**
+ * `count` Blitz instances on one fresh database, each with its own data dir; `global` adds keys, `storm`
+ * the bench detector's storm block.
+ */
 async function instances(
   pg: Postgres,
   count: number,
   global: Record<string, unknown>,
+  options: { storm?: Record<string, unknown> } = {},
 ): Promise<{ servers: ServeProcess[]; stop(): Promise<void> }> {
   const url = await pg.freshDatabase();
   const project = await benchProject({
     store: { backend: "postgres", url: "${env:BLITZ_DATABASE_URL}" },
     data_dir: "${env:BLITZ_DATA_DIR}",
     ...global,
-  });
+  }, options);
   const servers: ServeProcess[] = [];
   for (let i = 0; i < count; i++) {
     const dataDir = `${project.dataDir}/instance${i}`;
@@ -136,20 +140,12 @@ async function endToEnd(pg: Postgres, count: number): Promise<number> {
   try {
     const start = performance.now();
     await Promise.all(servers.map((server, i) =>
-      postMany({
-        url: server.url,
-        path: "/ingest/bench",
-        headers: {
-          Authorization: `Bearer ${TOKEN}`,
-          "Content-Type": "application/json",
-        },
-        body: BODY,
-        total: Math.floor(ALERTS / count) + (i < ALERTS % count ? 1 : 0),
-        connections: CONNECTIONS / count,
-        onResponse(status, body) {
-          if (status !== 202) throw new Error(`${status}: ${body}`);
-        },
-      })
+      post(
+        server,
+        BODY,
+        Math.floor(ALERTS / count) + (i < ALERTS % count ? 1 : 0),
+        CONNECTIONS / count,
+      )
     ));
     const deadline = Date.now() + 300_000;
     while (sink.arrivals.size < ALERTS && Date.now() < deadline) {
@@ -174,51 +170,59 @@ async function endToEnd(pg: Postgres, count: number): Promise<number> {
  */
 async function storm(pg: Postgres): Promise<number> {
   const sink = await startSink();
-  const url = await pg.freshDatabase();
-  const project = await benchProject({
-    store: { backend: "postgres", url: "${env:BLITZ_DATABASE_URL}" },
+  const { servers: [server], stop } = await instances(pg, 1, {
     smtp: `smtp://127.0.0.1:${sink.port}?ignore_tls=1`,
   }, { storm: { fingerprint: ["ip_src_addr"] } });
-  const server = await startServe({
-    config: project.config,
-    env: { ...project.env, BLITZ_DATABASE_URL: url },
-    dirs: [project.dir],
-    writeDirs: [project.dataDir],
-    timeoutMs: 60_000,
-  });
   try {
+    const total = Math.floor(ALERTS / 10) * 10;
     const start = performance.now();
     await Promise.all(Array.from({ length: 10 }, (_, i) =>
-      postMany({
-        url: server.url,
-        path: "/ingest/bench",
-        headers: {
-          Authorization: `Bearer ${TOKEN}`,
-          "Content-Type": "application/json",
-        },
-        body: JSON.stringify({
-          ...BENCH_ALERT,
-          ip_src_addr: `198.51.100.${i}`,
-        }),
-        total: Math.floor(ALERTS / 10),
-        connections: CONNECTIONS / 8,
-        onResponse(status, body) {
-          if (status !== 202) throw new Error(`${status}: ${body}`);
-        },
-      })));
+      post(
+        server!,
+        JSON.stringify({ ...BENCH_ALERT, ip_src_addr: `198.51.100.${i}` }),
+        total / 10,
+        CONNECTIONS / 8,
+      )));
     const deadline = Date.now() + 300_000;
-    while (Date.now() < deadline) {
-      const health = await (await fetch(`${server.url}/healthz`)).json();
-      if (health.backlog === 0) break;
+    while ((await backlog(server!)) > 0) {
+      if (Date.now() > deadline) {
+        throw new Error(`the storm of ${total} did not settle in 300 s`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    return (Math.floor(ALERTS / 10) * 10) /
-      ((performance.now() - start) / 1000);
+    return total / ((performance.now() - start) / 1000);
   } finally {
-    await server.stop();
-    await project.cleanup();
+    await stop();
     await sink.close();
   }
+}
+
+/** Posts `total` copies of `body` to `server` over `connections`; any answer but 202 throws. */
+function post(
+  server: ServeProcess,
+  body: string,
+  total: number,
+  connections: number,
+): Promise<void> {
+  return postMany({
+    url: server.url,
+    path: "/ingest/bench",
+    headers: {
+      Authorization: `Bearer ${TOKEN}`,
+      "Content-Type": "application/json",
+    },
+    body,
+    total,
+    connections,
+    onResponse(status, text) {
+      if (status !== 202) throw new Error(`${status}: ${text}`);
+    },
+  });
+}
+
+/** The alerts `server` has accepted and not settled yet (`/healthz`). */
+async function backlog(server: ServeProcess): Promise<number> {
+  return (await (await fetch(`${server.url}/healthz`)).json()).backlog;
 }
 
 async function main(): Promise<void> {

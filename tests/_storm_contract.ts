@@ -12,7 +12,8 @@ import { RESOLVE_CASES } from "./_storm_contract_resolve.ts";
 const T0 = Date.parse("2026-03-02T10:00:00Z");
 const MIN = 60_000;
 
-function input(
+/** A decision's input for alert `alertId` at `at` (ms): fingerprint `fp-1` of detector `ids`. */
+export function stormInput(
   alertId: string,
   at: number,
   extra: Partial<StormInput> = {},
@@ -82,7 +83,7 @@ export function stormCases(): StormCase[] {
     const ids = Array.from({ length: 8 }, (_, i) => `a${i}`);
     await alerts(store, ids);
     const decisions = await Promise.all(
-      ids.map((id) => store.storm.decide(input(id, T0 + 1000))),
+      ids.map((id) => store.storm.decide(stormInput(id, T0 + 1000))),
     );
     const notified = decisions.filter((d) => d.action === "notify");
     assert.equal(notified.length, 1);
@@ -100,13 +101,13 @@ export function stormCases(): StormCase[] {
       await store.storm.suppressedCounts({ notified_id: winner }),
       { realert: 7 },
     );
-    const again = await store.storm.decide(input(winner, T0 + 2000));
+    const again = await store.storm.decide(stormInput(winner, T0 + 2000));
     assert.equal(again.action, "notify", "the notified alert asking again");
   });
 
   test("a window timer is scheduled once, claimed once under its lease, and never again once finished", async (store) => {
     await alerts(store, ["a"]);
-    await store.storm.decide(input("a", T0));
+    await store.storm.decide(stormInput("a", T0));
     assert.deepEqual(
       await store.storm.claimTimers({
         now: new Date(T0 + 9 * MIN),
@@ -166,7 +167,7 @@ export function stormCases(): StormCase[] {
       ["s1"],
     );
     const d = await store.storm.decide(
-      input("a", T0 + MIN, { silenceId: "s1" }),
+      stormInput("a", T0 + MIN, { silenceId: "s1" }),
     );
     assert.deepEqual(d, {
       action: "suppress",
@@ -193,7 +194,7 @@ export function stormCases(): StormCase[] {
       limit: 10,
     });
     assert.deepEqual(timers.map((t) => t.id), ["silence_end:s1"]);
-    const after = await store.storm.decide(input("b", T0 + 4 * MIN));
+    const after = await store.storm.decide(stormInput("b", T0 + 4 * MIN));
     assert.equal(after.action, "notify");
     assert.deepEqual(
       after.action === "notify" ? after.since?.count : undefined,
@@ -204,17 +205,17 @@ export function stormCases(): StormCase[] {
 
   test("an ack suppresses until the fingerprint is quiet for ack_quiet", async (store) => {
     await alerts(store, ["a", "b", "c", "d"]);
-    await store.storm.decide(input("a", T0));
+    await store.storm.decide(stormInput("a", T0));
     assert.equal(
       await store.storm.ack("fp-1", { actor: "bob", at: new Date(T0 + MIN) }),
       true,
     );
     // After the realert window, still acked: the storm goes on (each alert within ack_quiet of the last).
     for (const [id, at] of [["b", 30], ["c", 80]] as const) {
-      const d = await store.storm.decide(input(id, T0 + at * MIN));
+      const d = await store.storm.decide(stormInput(id, T0 + at * MIN));
       assert.equal(d.action === "suppress" && d.reason, "ack");
     }
-    const quiet = await store.storm.decide(input("d", T0 + 141 * MIN));
+    const quiet = await store.storm.decide(stormInput("d", T0 + 141 * MIN));
     assert.equal(quiet.action, "notify", "quiet for more than 60 min");
     assert.equal((await store.storm.window("fp-1"))?.acked_at, undefined);
   });
@@ -281,7 +282,7 @@ export function stormCases(): StormCase[] {
     const decisions = await Promise.all(
       ["g1", "g2"].map((id, i) =>
         store.storm.decide(
-          input(id, T0, { fingerprint: `fp-g${i}`, group }),
+          stormInput(id, T0, { fingerprint: `fp-g${i}`, group }),
         )
       ),
     );
@@ -329,7 +330,7 @@ export function stormCases(): StormCase[] {
       "its own email, run again after a failed send, gets the same batch",
     );
     const later = await store.storm.decide(
-      input("g3", T0 + MIN, { fingerprint: "fp-g3", group }),
+      stormInput("g3", T0 + MIN, { fingerprint: "fp-g3", group }),
     );
     assert.equal(later.action === "suppress" && later.reason, "group");
     const due = await store.storm.claimTimers({

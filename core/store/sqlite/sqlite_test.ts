@@ -14,6 +14,7 @@ import {
   manualClock,
   STORE_CONTRACT,
 } from "../../../tests/_store_contract.ts";
+import { stormInput } from "../../../tests/_storm_contract.ts";
 
 /** Runs `fn` with a store on a file in a fresh temp dir, then closes it and removes the dir. */
 async function withStore(
@@ -319,16 +320,7 @@ Deno.test("storm control's decision on an alert is bookkeeping: it resolves whil
   });
   const at = new Date("2026-12-07T12:00:00.000Z");
   const decision = (alertId: string) =>
-    store.storm.decide({
-      alertId,
-      detector: "ids",
-      fingerprint: "fp-1",
-      definition: "def",
-      paths: ["src_ip"],
-      values: ["192.0.2.1"],
-      now: at,
-      policy: { realertMs: 600_000, digest: true, ackQuietMs: 3_600_000 },
-    });
+    store.storm.decide(stormInput(alertId, at.getTime()));
   /** Waits (bounded) until `n` fsyncs have started. */
   const started = async (n: number) => {
     for (let i = 0; i < 1_000 && gates.length < n; i++) {
