@@ -46,6 +46,10 @@ const RULES: [RegExp, Stage | null][] = [
   ],
   [/\/core\/service\/(queue|metrics)\.ts$/, "record"],
   [/\/core\/storm\//, "storm"],
+  // Storm control's statements in the store (the decision's reads and writes, silences, timers).
+  // Until the seventh pass these, and the outcome's UPDATE (run in sqlite.ts then), counted under
+  // the group commit, whose frames were the nearest with a stage.
+  [/\/core\/store\/(sqlite\/_storm(_sql)?|storm_[a-z]+)\.ts$/, "storm"],
   [/\/core\/store\/sqlite\/_(commit|wal_sync|checkpoint)\.ts$/, "group commit"],
   // The WAL's copy into the database file, on its own thread (a Worker's profile, beside the main one).
   [/\/core\/store\/sqlite\/_checkpoint_thread\.ts$/, "checkpoint thread"],

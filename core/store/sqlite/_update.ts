@@ -1,9 +1,11 @@
 /**
- * The `updateAlert` step of the SQLite store: turns an {@link AlertPatch} into one UPDATE statement
- * and its named parameters. Pure: it touches no database.
+ * The `updateAlert` step of the SQLite store: `alertUpdate` turns an {@link AlertPatch} into one UPDATE
+ * statement and its parameters (pure: it touches no database); `updateAlertRow` runs it inside the
+ * caller's write.
  *
  * @module
  */
+import type { StatementSync } from "node:sqlite";
 import { stringifyJson } from "../../json.ts";
 import { JSON_FIELDS, PATCH_FIELDS, toIso } from "./_schema.ts";
 import type { AlertPatch } from "../store.ts";
@@ -64,4 +66,18 @@ export function alertUpdate(
     sql: `UPDATE alerts SET ${sets.join(", ")} WHERE id = ${param(id)}`,
     params,
   };
+}
+
+/** Applies `patch` to alert `id` through the store's statement cache `sql`; throws for an unknown id. */
+export function updateAlertRow(
+  sql: (sql: string) => StatementSync,
+  id: string,
+  patch: AlertPatch,
+  options: { now: string },
+): void {
+  const update = alertUpdate(id, patch, options);
+  const { changes } = sql(update.sql).run(...update.params);
+  if (Number(changes) === 0) {
+    throw new Error(`Cannot update alert "${id}": no such alert`);
+  }
 }

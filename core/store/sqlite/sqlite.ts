@@ -44,7 +44,7 @@ import { migrate } from "./_migrate.ts";
 import { purgeBatch } from "./_purge.ts";
 import { redeliverRows, selectRedeliveries } from "./_redeliver.ts";
 import { toAlert, toWindow } from "./_schema.ts";
-import { alertUpdate } from "./_update.ts";
+import { updateAlertRow } from "./_update.ts";
 import { SqliteStorm } from "./_storm.ts";
 import { dirname } from "../../paths.ts";
 import { isDiskFull } from "../store.ts";
@@ -271,13 +271,10 @@ export class SqliteStore implements Store {
     patch: AlertPatch,
     options?: { durable?: boolean },
   ): Promise<void> {
-    return this.#write(() => {
-      const { sql, params } = alertUpdate(id, patch, { now: this.#now() });
-      const { changes } = this.#sql(sql).run(...params);
-      if (Number(changes) === 0) {
-        throw new Error(`Cannot update alert "${id}": no such alert`);
-      }
-    }, { single: true, durable: options?.durable ?? "jira_keys" in patch });
+    return this.#write(
+      () => updateAlertRow(this.#sql, id, patch, { now: this.#now() }),
+      { single: true, durable: options?.durable ?? "jira_keys" in patch },
+    );
   }
 
   purge(
