@@ -640,3 +640,14 @@ async function selfCheck(): Promise<void> {
 }
 
 if (import.meta.main) await selfCheck();
+
+/** Waits until the service at `url` reports an empty backlog on `/healthz`; throws after `timeoutMs`. */
+export async function drained(url: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const health = await (await fetch(`${url}/healthz`)).json();
+    if (health.backlog === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`The backlog did not drain in ${timeoutMs / 1000} s`);
+}

@@ -13,11 +13,12 @@
  *
  * Run: `deno run -A bench/e2e_bench.ts [--alerts 10000] [--rounds 3] [--soak [--soak-minutes 10]]`;
  * `--e2e-only` runs only the end-to-end bursts, `--profile-only` only the profiled one, `--storm-only` only the
- * storm (`--storm-profile`: profiled, with its split by stage), `--keep-profile` keeps its `.cpuprofile` files, `--workers N` runs Blitz with `workers: N`.
+ * storm (`--storm-profile`: profiled, with its split by stage), `--keep-profile` keeps its `.cpuprofile`
+ * files, `--workers N` runs Blitz with `workers: N`.
  *
  * @module
  */
-import { postMany } from "./_load.ts";
+import { drained, postMany } from "./_load.ts";
 import { type Sink, startSink } from "./_sink.ts";
 import { STAGES, stageSplit } from "./_profile.ts";
 import {
@@ -63,17 +64,6 @@ function metricSum(text: string, name: string): number {
   return sum;
 }
 
-/** Waits until the service's backlog is empty. */
-async function drained(server: ServeProcess, timeoutMs: number) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const health = await (await fetch(`${server.url}/healthz`)).json();
-    if (health.backlog === 0) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("The backlog did not drain");
-}
-
 /** A service on a fresh project mailing to `sink`. */
 async function service(
   sink: Sink,
@@ -107,7 +97,7 @@ async function service(
     connections: 4,
     onResponse() {},
   });
-  await drained(server, 60_000);
+  await drained(server.url, 60_000);
   return {
     server,
     async stop() {
@@ -284,9 +274,18 @@ async function dropProfiles(dir: string): Promise<void> {
 
 /** The storm target; `profile`: with `--cpu-prof`, its split printed (`--storm-profile`). */
 async function storm(sink: Sink, profile = false): Promise<void> {
-  const dir = profile
-    ? await Deno.makeTempDir({ prefix: "blitz_bench_prof_" })
-    : undefined;
+  if (!profile) return await stormRun(sink);
+  const dir = await Deno.makeTempDir({ prefix: "blitz_bench_prof_" });
+  try {
+    await stormRun(sink, dir);
+    await printSplit(dir, ALERTS + 50);
+  } finally {
+    await dropProfiles(dir);
+  }
+}
+
+/** One storm run on a fresh service (`dir`: profiled into it). */
+async function stormRun(sink: Sink, dir?: string): Promise<void> {
   const { server, stop } = await service(sink, {
     storm: { fingerprint: ["ip_src_addr"] },
     ...(dir ? { profileDir: dir } : {}),
@@ -314,7 +313,7 @@ async function storm(sink: Sink, profile = false): Promise<void> {
         },
       })));
     const accepted = performance.now();
-    await drained(server, 600_000);
+    await drained(server.url, 600_000);
     const settled = performance.now();
     const cpu = cpuSeconds(server.child.pid) - cpu0;
     const after = await metricsText(server);
@@ -347,13 +346,6 @@ async function storm(sink: Sink, profile = false): Promise<void> {
     );
   } finally {
     await stop();
-  }
-  if (dir) {
-    try {
-      await printSplit(dir, ALERTS + 50);
-    } finally {
-      await dropProfiles(dir);
-    }
   }
 }
 

@@ -20,7 +20,7 @@ import { hasWrk, wrk } from "./_wrk.ts";
 import { info, numberFlag } from "./_report.ts";
 import { BENCH_ALERT, benchProject, TOKEN } from "./_project.ts";
 import { startSink } from "./_sink.ts";
-import { postMany } from "./_load.ts";
+import { drained, postMany } from "./_load.ts";
 import {
   hasPostgres,
   type Postgres,
@@ -183,13 +183,7 @@ async function storm(pg: Postgres): Promise<number> {
         total / 10,
         CONNECTIONS / 8,
       )));
-    const deadline = Date.now() + 300_000;
-    while ((await backlog(server!)) > 0) {
-      if (Date.now() > deadline) {
-        throw new Error(`the storm of ${total} did not settle in 300 s`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await drained(server!.url, 300_000);
     return total / ((performance.now() - start) / 1000);
   } finally {
     await stop();
@@ -218,11 +212,6 @@ function post(
       if (status !== 202) throw new Error(`${status}: ${text}`);
     },
   });
-}
-
-/** The alerts `server` has accepted and not settled yet (`/healthz`). */
-async function backlog(server: ServeProcess): Promise<number> {
-  return (await (await fetch(`${server.url}/healthz`)).json()).backlog;
 }
 
 async function main(): Promise<void> {

@@ -48,7 +48,7 @@ export interface StormDeps {
  * outside: it survives a crash of the process (the WAL is in the OS page cache), and a power loss can
  * undo only the last decisions, each with its alert's status in the same transaction, so those alerts
  * are claimed and decided again (at worst one more email of a window, with the same Message-ID).
- * Waiting for the fsync cost a 10,000-alert storm ~30% more CPU per alert (0.33–0.35 against
+ * Waiting for the fsync cost a 10,000-alert storm ~30% more CPU per alert (0.33–0.37 against
  * 0.21–0.26 ms). What an analyst asked for (an ack, a silence) and the timers stay durable.
  */
 const BOOKKEEPING = { durable: false };
