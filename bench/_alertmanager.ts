@@ -15,6 +15,8 @@ export const ALERTMANAGER = "/usr/bin/prometheus-alertmanager";
 export interface Alertmanager {
   url: string;
   version: string;
+  /** Its process, for its CPU (`/proc`). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -92,7 +94,7 @@ export async function startAlertmanager(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url, version, stop };
+  return { url, version, pid: child.pid, stop };
 }
 
 /**

@@ -9,6 +9,8 @@
 export interface Reference {
   /** `http://127.0.0.1:<port>` */
   url: string;
+  /** Its process, for its CPU (`/proc`). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startReference(
     reader.releaseLock();
     return {
       url: `http://127.0.0.1:${/listening (\d+)/.exec(text)![1]}`,
+      pid: child.pid,
       stop,
     };
   } catch (err) {

@@ -51,13 +51,32 @@ interface Side {
   headers: Record<string, string>;
 }
 
-/** One wrk measurement of `side`, after a one-second warm-up. */
-async function measure(side: Side): Promise<{ rps: number; errors: number }> {
+/** What one measurement gives: requests per second, and the server's CPU per request. */
+interface Measured {
+  rps: number;
+  errors: number;
+  /** CPU (user + system, `/proc`) of the server's process per request, µs. */
+  cpuUs: number;
+  /** That process's CPU over the measurement's wall time: how many cores it kept busy. */
+  cores: number;
+}
+
+/** One wrk measurement of `side`, after a one-second warm-up; `pid` is the server's process. */
+async function measure(side: Side, pid: number): Promise<Measured> {
   const run = (seconds: number) =>
     wrk({ ...side, connections: CONNECTIONS, seconds });
   await run(1);
+  const before = cpuSeconds(pid);
+  const started = performance.now();
   const r = await run(SECONDS);
-  return { rps: r.rps, errors: r.errors + r.socketErrors };
+  const cpu = cpuSeconds(pid) - before;
+  const wall = (performance.now() - started) / 1000;
+  return {
+    rps: r.rps,
+    errors: r.errors + r.socketErrors,
+    cpuUs: cpu * 1e6 / (r.rps * SECONDS),
+    cores: cpu / wall,
+  };
 }
 
 /** Blitz with processing paused, on a fresh store; stopped by the returned function. */
@@ -101,6 +120,7 @@ async function storeReference(): Promise<Reference> {
     });
   return {
     url: reference.url,
+    pid: reference.pid,
     async stop() {
       await reference.stop();
       await removeDir();
@@ -118,21 +138,23 @@ async function compare(
 ): Promise<void> {
   const am = await startAlertmanager();
   const ratios: number[] = [];
-  const blitzRps: number[] = [];
-  const amRps: number[] = [];
-  const referenceRps: number[] = [];
+  const runs: Record<"blitz" | "am" | "reference", Measured[]> = {
+    blitz: [],
+    am: [],
+    reference: [],
+  };
   let errors = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const blitzFirst = round % 2 === 1;
-      let b = { rps: NaN, errors: 0 };
-      let a = { rps: NaN, errors: 0 };
+      let b: Measured | undefined;
+      let a: Measured | undefined;
       for (const which of blitzFirst ? ["blitz", "am"] : ["am", "blitz"]) {
-        if (which === "am") a = await measure(amSide(am.url));
+        if (which === "am") a = await measure(amSide(am.url), am.pid);
         else {
           const blitz = await pausedBlitz();
           try {
-            b = await measure(blitzSide(blitz.url));
+            b = await measure(blitzSide(blitz.url), blitz.pid);
           } finally {
             await blitz.stop();
           }
@@ -141,42 +163,61 @@ async function compare(
       if (referenceSide) {
         const reference = await storeReference();
         try {
-          const r = await measure(referenceSide(reference.url));
+          const r = await measure(
+            referenceSide(reference.url),
+            reference.pid,
+          );
           errors += r.errors;
-          referenceRps.push(r.rps);
+          runs.reference.push(r);
         } finally {
           await reference.stop();
         }
       }
-      errors += a.errors + b.errors;
-      ratios.push(b.rps / a.rps);
-      blitzRps.push(b.rps);
-      amRps.push(a.rps);
+      errors += a!.errors + b!.errors;
+      ratios.push(b!.rps / a!.rps);
+      runs.blitz.push(b!);
+      runs.am.push(a!);
     }
   } finally {
     await am.stop();
   }
+  const rps = (side: Measured[]) => median(side.map((m) => m.rps));
   const perReq = unit === 1 ? "req/s" : `req/s × ${unit} alerts`;
   target(name, median(ratios), { op: "≥", value: 1.0 }, {
     detail: `(median of ${ROUNDS} rounds: Blitz ${
-      median(blitzRps).toFixed(0)
-    } ${perReq}, Alertmanager ${median(amRps).toFixed(0)} ${perReq})`,
+      rps(runs.blitz).toFixed(0)
+    } ${perReq}, Alertmanager ${rps(runs.am).toFixed(0)} ${perReq})`,
   });
   info(
     "ratios per round",
     ratios.map((r) => r.toFixed(2)).join(" ") +
       (errors ? `  (non-2xx or socket errors: ${errors})` : ""),
   );
-  if (referenceRps.length > 0) {
+  if (runs.reference.length > 0) {
     // The same rounds: a bare handler on Blitz's store, nothing but parse, insert, group commit, fsync.
-    const reference = median(referenceRps);
+    const reference = rps(runs.reference);
     info(
       "store reference (bare handler + Blitz's store)",
       `${reference.toFixed(0)} ${perReq}: ÷ Alertmanager ${
-        (reference / median(amRps)).toFixed(2)
-      }, Blitz ÷ it ${(median(blitzRps) / reference).toFixed(2)}`,
+        (reference / rps(runs.am)).toFixed(2)
+      }, Blitz ÷ it ${(rps(runs.blitz) / reference).toFixed(2)}`,
     );
   }
+  // How each side spends the two cores: the same CPU per request spread over more cores is more req/s.
+  const cpu = (label: string, side: Measured[]) =>
+    `${label} ${median(side.map((m) => m.cpuUs)).toFixed(0)} µs on ${
+      median(side.map((m) => m.cores)).toFixed(2)
+    } cores`;
+  info(
+    `server CPU per request (/proc), cores busy`,
+    [
+      cpu("Blitz", runs.blitz),
+      cpu("Alertmanager", runs.am),
+      ...(runs.reference.length
+        ? [cpu("store reference", runs.reference)]
+        : []),
+    ].join(", "),
+  );
 }
 
 /**
