@@ -4,6 +4,9 @@ import {
   renderAlertEmail,
   renderFollowUpEmail,
 } from "./mod.ts";
+import { h } from "preact";
+import { render } from "preact-render-to-string";
+import { kickerHtml } from "./_Header.tsx";
 
 const IMG = `<img src=x onerror=alert(1)>`;
 const BREAKOUT = `"><a href="javascript:alert(1)">`;
@@ -125,6 +128,46 @@ Deno.test("renderAlertEmail() is a full, self-contained email document", () => {
   assert.doesNotMatch(html, /<style|<script|<link|<img|@import|url\(/i);
   assert.doesNotMatch(html, /class=/);
   assert.ok(html.includes("2025-03-04 05:06:07 UTC"));
+});
+
+Deno.test("the kicker is escaped as preact escapes text, with &middot; for its separator: an ASCII alert makes an ASCII document", () => {
+  for (
+    const kicker of [
+      `Blitz alert · ${IMG}`,
+      `Blitz silence · ${BREAKOUT}`,
+      `a"b&c<d>e'f&amp;`,
+      "naïve · ünïcode · 日本",
+      "plain",
+      "",
+    ]
+  ) {
+    const ours = render(
+      h("div", { dangerouslySetInnerHTML: { __html: kickerHtml(kicker) } }),
+    );
+    const preacts = render(h("div", null, kicker)).replaceAll(
+      "\u00b7",
+      "&middot;",
+    );
+    assert.equal(ours, preacts, kicker);
+  }
+  const alert = renderAlertEmail(model());
+  assert.ok(
+    alert.html.includes("<span>Blitz alert &middot; vpn_logins</span>"),
+  );
+  const followUp = renderFollowUpEmail({
+    title: "Suspicious login",
+    actor: "analyst@example.org",
+    button: "Create JIRA",
+    at: "2025-03-04T05:10:00.000Z",
+    steps: [{ name: "jira_id", status: "ok", value: "SOC-12" }],
+  });
+  for (const html of [alert.html, followUp.html]) {
+    assert.doesNotMatch(
+      html,
+      /[\u0080-\uffff]/,
+      "an ASCII alert's HTML is ASCII",
+    );
+  }
 });
 
 Deno.test("renderAlertEmail() shows each enrichment's status", () => {
