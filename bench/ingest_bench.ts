@@ -11,6 +11,8 @@
  * Each single-alert round also measures the store reference (`_store_reference.ts`: a bare handler
  * that parses and inserts through Blitz's SQLite store, group commit and fsync included, nothing
  * else), printed with its ratios: what the store alone allows, against what Blitz's ingest adds.
+ * Every measurement also reads its server's CPU (`/proc`), printed per request with the cores it kept
+ * busy: the same CPU per request spread over more cores is more req/s on the same machine.
  *
  * Skipped with a clear line when wrk or Alertmanager is absent.
  * Blitz's stderr (a log line per alert) is read but not parsed, as a log shipper would take it.
