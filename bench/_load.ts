@@ -639,8 +639,6 @@ async function selfCheck(): Promise<void> {
   );
 }
 
-if (import.meta.main) await selfCheck();
-
 /** Waits until the service at `url` reports an empty backlog on `/healthz`; throws after `timeoutMs`. */
 export async function drained(url: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -651,3 +649,5 @@ export async function drained(url: string, timeoutMs: number): Promise<void> {
   }
   throw new Error(`The backlog did not drain in ${timeoutMs / 1000} s`);
 }
+
+if (import.meta.main) await selfCheck();

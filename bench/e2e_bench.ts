@@ -64,6 +64,9 @@ function metricSum(text: string, name: string): number {
   return sum;
 }
 
+/** Alerts each service gets before it is measured (their samples are in a profile too). */
+const WARM_UP = 50;
+
 /** A service on a fresh project mailing to `sink`. */
 async function service(
   sink: Sink,
@@ -93,7 +96,7 @@ async function service(
     path: "/ingest/bench",
     headers: HEADERS,
     body: BODY,
-    total: 50,
+    total: WARM_UP,
     connections: 4,
     onResponse() {},
   });
@@ -237,10 +240,9 @@ async function stages(sink: Sink): Promise<void> {
     let b: Burst;
     let total = 0;
     try {
-      // The warm-up's samples are in the profile too: count from here by subtracting nothing, but
-      // report per alert of the whole process life (warm-up is 50 of ALERTS + 50).
+      // The warm-up's samples are in the profile too: report per alert of the whole process life.
       b = await burst(server, sink);
-      total = ALERTS + 50;
+      total = ALERTS + WARM_UP;
     } finally {
       await stop();
     }
@@ -278,7 +280,7 @@ async function storm(sink: Sink, profile = false): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "blitz_bench_prof_" });
   try {
     await stormRun(sink, dir);
-    await printSplit(dir, ALERTS + 50);
+    await printSplit(dir, ALERTS + WARM_UP); // the warm-up is in the profile too
   } finally {
     await dropProfiles(dir);
   }

@@ -231,24 +231,16 @@ async function profile(side: (url: string) => Side, unit: number) {
   const dir = await Deno.makeTempDir({ prefix: "blitz_ingest_prof_" });
   try {
     const blitz = await pausedBlitz(dir);
-    let requests: number;
-    let cpuUs: number;
+    let m: Measured;
     try {
-      await wrk({ ...side(blitz.url), connections: CONNECTIONS, seconds: 1 });
-      const before = cpuSeconds(blitz.pid);
-      const r = await wrk({
-        ...side(blitz.url),
-        connections: CONNECTIONS,
-        seconds: SECONDS,
-      });
-      cpuUs = (cpuSeconds(blitz.pid) - before) * 1e6;
-      requests = r.rps * SECONDS;
-      info("req/s (profiled)", r.rps.toFixed(0));
+      m = await measure(side(blitz.url), blitz.pid);
+      info("req/s (profiled)", m.rps.toFixed(0));
     } finally {
       await blitz.stop();
     }
+    const requests = m.rps * SECONDS;
     const per = unit === 1 ? "request" : `request of ${unit} alerts`;
-    info(`process CPU per ${per}`, `${(cpuUs / requests).toFixed(1)} µs`);
+    info(`process CPU per ${per}`, `${m.cpuUs.toFixed(1)} µs`);
     const split = await stageSplit(dir);
     info(
       `main thread per ${per}, µs`,
