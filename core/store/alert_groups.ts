@@ -23,6 +23,7 @@ import {
   type AlertGroup,
   type AlertGroupQuery,
   type AlertSummary,
+  DEFAULT_LIMIT,
   filterConditions,
   MAX_LIMIT,
   type Params,
@@ -31,7 +32,6 @@ import {
 } from "./alert_query.ts";
 import type { SuppressedBy } from "./storm_window.ts";
 
-const DEFAULT_LIMIT = 50;
 const GROUP_KEY =
   "CASE WHEN fingerprint IS NULL THEN 'a:' || id ELSE 'f:' || fingerprint END";
 const SUMMARY = [

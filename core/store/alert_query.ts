@@ -34,6 +34,24 @@ export interface AlertFilter {
   silence_id?: string;
 }
 
+/** A page of alerts (`Store.listAlerts`, whose `AlertQuery` narrows `status`), newest first. */
+export interface AlertListQuery extends AlertFilter {
+  limit?: number; // default 50
+  before?: string; // received_at cursor
+  fingerprint?: string;
+  notified_id?: string;
+  /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
+  thread_key?: string;
+  /** Oldest first instead of newest first. */
+  oldest_first?: boolean;
+  /**
+   * With `before`: the id of the last row already seen. Rows received exactly at `before` with a
+   * smaller id come next, so alerts that share a `received_at` across a page boundary are not skipped.
+   * Lists are ordered newest first, ties by id descending.
+   */
+  before_id?: string;
+}
+
 /**
  * What a group's next alert meets (the `/alerts` state column): `acked` (acked, and not quiet for its
  * detector's `ack_quiet` yet), `silenced` (its newest alert was held by a silence still active),
@@ -211,6 +229,40 @@ export function filterConditions(
 
 /** The most rows one page of a list holds. */
 export const MAX_LIMIT = 500;
+
+/** The rows of a page when the query names no limit. */
+export const DEFAULT_LIMIT = 50;
+
+/**
+ * The SELECT of `Store.listAlerts`: the alerts `query` asks for, newest first (oldest first with
+ * `oldest_first`), after the `before`/`before_id` cursor; map its rows with `toAlert`.
+ */
+export function alertsSelect(query: AlertListQuery, params: Params): string {
+  const limit = Math.min(query.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`Invalid limit: ${query.limit}`);
+  }
+  const where = filterConditions(query, params);
+  if (query.before !== undefined) {
+    const before = params.add(toIso(query.before, "before"));
+    where.push(
+      query.before_id !== undefined
+        ? `(received_at < ${before} OR (received_at = ${before} AND id < ${
+          params.add(query.before_id)
+        }))`
+        : `received_at < ${before}`,
+    );
+  }
+  for (const field of ["fingerprint", "notified_id", "thread_key"] as const) {
+    const value = query[field];
+    if (value !== undefined) where.push(`${field} = ${params.add(value)}`);
+  }
+  const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const order = query.oldest_first ? "ASC" : "DESC";
+  return `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT ${
+    params.add(limit)
+  }`;
+}
 
 /** The acked fingerprints' windows, most recently acked first (`Store.listAcks`; map with `toWindow`). */
 export function acksSelect(limit: number, params: Params): string {

@@ -7,8 +7,10 @@
  *
  * @module
  */
-import { parseJson } from "../json.ts";
-export { toIso } from "./alert_query.ts";
+import { parseJson, stringifyJson } from "../json.ts";
+import { uuidv7 } from "../ids.ts";
+import { toIso } from "./alert_query.ts";
+export { toIso };
 import type {
   ActionRun,
   AlertPatch,
@@ -60,6 +62,32 @@ export const JSON_FIELDS: Set<string> = new Set([
   "jira_keys",
   "condition",
 ]);
+
+/** Throws when `patch` names a field `updateAlert` cannot set (both stores check before any SQL). */
+export function checkPatch(id: string, patch: AlertPatch): void {
+  const unknown = Object.keys(patch).find((field) =>
+    !PATCH_FIELDS.includes(field)
+  );
+  if (unknown !== undefined) {
+    throw new TypeError(
+      `Cannot update alert "${id}": field "${unknown}" cannot be patched`,
+    );
+  }
+}
+
+/**
+ * The column value of a patched field (not `to`/`cc`, which go into `recipients`): null for a field
+ * given as undefined (cleared), `next_attempt_at` as an ISO time, JSON fields as JSON text.
+ */
+export function patchValue(
+  field: string,
+  value: unknown,
+): string | number | null {
+  if (value === undefined) return null;
+  if (field === "next_attempt_at") return toIso(value as string, field);
+  if (JSON_FIELDS.has(field)) return stringifyJson(value);
+  return value as string | number;
+}
 
 type Row = Record<string, unknown>;
 
@@ -264,27 +292,46 @@ export interface RedeliveryRow {
 }
 
 /**
- * Whether the alert's email is re-queued (it is "failed" and its email or body is still stored), and
- * why not; `channels` is how many of its channel deliveries are "failed".
+ * What redelivering alert `id` does, the same in both stores: the redelivery to record (the email
+ * re-queued when the alert is "failed" and its email or body is still stored; its failed
+ * `channels`), or why it is skipped. `row` is undefined when there is no such alert.
  */
-export function redeliveryPlan(
+export function plannedRedelivery(
+  id: string,
   row: RedeliveryRow | undefined,
-  channels: number,
-): { email: boolean; reason?: string } {
-  if (!row) return { email: false, reason: "no such alert" };
+  channels: { channel: string; event: string }[],
+  options: { now: Date; actor: string; source: Redelivery["source"] },
+): { redelivery: Redelivery } | { skipped: string } {
+  if (!row) return { skipped: "no such alert" };
+  let email = true;
   if (row.status !== "failed") {
-    return channels > 0
-      ? { email: false }
-      : { email: false, reason: `nothing failed (status ${row.status})` };
+    if (channels.length === 0) {
+      return { skipped: `nothing failed (status ${row.status})` };
+    }
+    email = false;
+  } else if (row.purged || (row.composed && !row.has_message)) {
+    if (channels.length === 0) {
+      return {
+        skipped:
+          "its email was removed by retention: it cannot be sent again as it was",
+      };
+    }
+    email = false;
   }
-  if (row.purged || (row.composed && !row.has_message)) {
-    return {
-      email: false,
-      reason:
-        "its email was removed by retention: it cannot be sent again as it was",
-    };
-  }
-  return { email: true };
+  return {
+    redelivery: {
+      id: uuidv7(options.now.getTime()),
+      alert_id: id,
+      detector: row.detector,
+      at: options.now.toISOString(),
+      actor: options.actor,
+      source: options.source,
+      email,
+      channels,
+      previous_attempts: row.attempts,
+      ...(row.last_error !== null ? { previous_error: row.last_error } : {}),
+    },
+  };
 }
 
 /** The redelivery a `redeliveries` row holds. */

@@ -32,15 +32,16 @@ export type {
 export type { NewSilence, Silence } from "./storm_silence.ts";
 export type { StormTimer } from "./storm_timers.ts";
 import type {
-  AlertFilter,
   AlertGroup,
   AlertGroupQuery,
+  AlertListQuery,
 } from "./alert_query.ts";
 
 export type {
   AlertFilter,
   AlertGroup,
   AlertGroupQuery,
+  AlertListQuery,
   AlertSummary,
   GroupState,
   StateFilter,
@@ -344,25 +345,11 @@ export interface RedeliverResult {
 }
 
 /**
- * Filter for listing alerts (`AlertFilter`'s fields: detector, status, severity, text, after, until,
- * suppressed_by, silence_id).
+ * Filter for listing alerts: `AlertListQuery` (the filter's fields: detector, status, severity, text,
+ * after, until, suppressed_by, silence_id; the cursor and the order) with a status of the store's.
  */
-export interface AlertQuery extends AlertFilter {
+export interface AlertQuery extends AlertListQuery {
   status?: AlertStatus;
-  limit?: number; // default 50
-  before?: string; // received_at cursor
-  fingerprint?: string;
-  notified_id?: string;
-  /** Alerts of one thread (with `detector`: core/pipeline threads a resolved alert onto its firing one). */
-  thread_key?: string;
-  /** Oldest first instead of newest first. */
-  oldest_first?: boolean;
-  /**
-   * With `before`: the id of the last row already seen. Rows received exactly at `before` with a
-   * smaller id come next, so alerts that share a `received_at` across a page boundary are not skipped.
-   * Lists are ordered newest first, ties by id descending.
-   */
-  before_id?: string;
 }
 
 /** What one retention batch cleared: alert bodies, rendered emails, and the bytes of data they held. */

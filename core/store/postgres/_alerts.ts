@@ -9,8 +9,9 @@
 import type { Sql, TransactionSql } from "postgres";
 import { stringifyJson } from "../../json.ts";
 import {
-  JSON_FIELDS,
+  checkPatch,
   PATCH_FIELDS,
+  patchValue,
   toAlert,
   toIso,
   toWindow,
@@ -19,7 +20,7 @@ import {
   acksSelect,
   type AlertGroup,
   type AlertGroupQuery,
-  filterConditions,
+  alertsSelect,
   postgresParams,
 } from "../alert_query.ts";
 import { groupSelect, toGroup } from "../alert_groups.ts";
@@ -33,9 +34,6 @@ import type {
 
 type Db = Sql | TransactionSql;
 type Param = string | number | null;
-
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 500;
 
 /**
  * Inserts `alert` stamped `now`; with `idempotent`, returns the id already stored under its key
@@ -86,15 +84,8 @@ export async function updateAlert(
   patch: AlertPatch,
   options: { now: string },
 ): Promise<void> {
+  checkPatch(id, patch);
   const given = patch as Record<string, unknown>;
-  const unknown = Object.keys(given).find((field) =>
-    !PATCH_FIELDS.includes(field)
-  );
-  if (unknown !== undefined) {
-    throw new TypeError(
-      `Cannot update alert "${id}": field "${unknown}" cannot be patched`,
-    );
-  }
   const params: Param[] = [id, options.now];
   const param = (value: Param) => `$${params.push(value)}`;
   const sets = ["updated_at = $2"];
@@ -114,13 +105,7 @@ export async function updateAlert(
     if (
       value === undefined && (field === "status" || field === "attempts")
     ) continue; // required: cannot clear
-    let stored: Param;
-    if (value === undefined) stored = null;
-    else if (field === "next_attempt_at") {
-      stored = toIso(value as string, field);
-    } else if (JSON_FIELDS.has(field)) stored = stringifyJson(value);
-    else stored = value as string | number;
-    sets.push(`${field} = ${param(stored)}`);
+    sets.push(`${field} = ${param(patchValue(field, value))}`);
     if (field === "status" && value !== "processing") {
       sets.push("lease_until = NULL, lease_owner = NULL, claims = 0");
     }
@@ -140,40 +125,8 @@ export async function listAlerts(
   db: Db,
   query: AlertQuery,
 ): Promise<AlertRecord[]> {
-  const limit = Math.min(query.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new RangeError(`Invalid limit: ${query.limit}`);
-  }
   const params = postgresParams();
-  const where = filterConditions(query, params);
-  if (query.before !== undefined) {
-    const before = params.add(toIso(query.before, "before"));
-    where.push(
-      query.before_id !== undefined
-        ? `(received_at < ${before} OR (received_at = ${before} AND id < ${
-          params.add(query.before_id)
-        }))`
-        : `received_at < ${before}`,
-    );
-  }
-  for (
-    const field of [
-      "fingerprint",
-      "notified_id",
-      "thread_key",
-    ] as const
-  ) {
-    const value = query[field];
-    if (value !== undefined) where.push(`${field} = ${params.add(value)}`);
-  }
-  const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-  const order = query.oldest_first ? "ASC" : "DESC";
-  const rows = await db.unsafe(
-    `SELECT * FROM alerts ${filter} ORDER BY received_at ${order}, id ${order} LIMIT ${
-      params.add(limit)
-    }`,
-    params.values,
-  );
+  const rows = await db.unsafe(alertsSelect(query, params), params.values);
   return rows.map(toAlert);
 }
 

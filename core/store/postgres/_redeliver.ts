@@ -8,9 +8,8 @@
  * @module
  */
 import type { Sql, TransactionSql } from "postgres";
-import { uuidv7 } from "../../ids.ts";
 import {
-  redeliveryPlan,
+  plannedRedelivery,
   type RedeliveryRow,
   toRedelivery,
 } from "../records.ts";
@@ -84,25 +83,14 @@ export async function redeliverRows(
           event: c.event as string,
         })).sort(byKey)
         : [];
-      const plan = redeliveryPlan(row, channels.length);
-      if (!row || (!plan.email && channels.length === 0)) {
-        result.skipped.push({ alert_id: id, reason: plan.reason ?? "" });
+      const planned = plannedRedelivery(id, row, channels, options);
+      if ("skipped" in planned) {
+        result.skipped.push({ alert_id: id, reason: planned.skipped });
         continue;
       }
-      const redelivery: Redelivery = {
-        id: uuidv7(options.now.getTime()),
-        alert_id: id,
-        detector: row.detector,
-        at,
-        actor: options.actor,
-        source: options.source,
-        email: plan.email,
-        channels,
-        previous_attempts: row.attempts,
-        ...(row.last_error !== null ? { previous_error: row.last_error } : {}),
-      };
+      const { redelivery } = planned;
       if (!options.dryRun) {
-        const email = plan.email && (await tx.unsafe(
+        const email = redelivery.email && (await tx.unsafe(
               `UPDATE alerts SET status = CASE WHEN message IS NULL THEN 'queued' ELSE 'retry' END,
           attempts = 0, claims = 0, next_attempt_at = $1, lease_until = NULL, lease_owner = NULL,
           delivery = CASE WHEN message IS NULL THEN delivery ELSE '{"status":"pending"}' END,

@@ -8,9 +8,8 @@
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { uuidv7 } from "../../ids.ts";
 import {
-  redeliveryPlan,
+  plannedRedelivery,
   type RedeliveryRow,
   toRedelivery,
 } from "../records.ts";
@@ -80,23 +79,12 @@ export function redeliverRows(
         event: c.event as string,
       }))
       : [];
-    const plan = redeliveryPlan(row, channels.length);
-    if (!row || (!plan.email && channels.length === 0)) {
-      result.skipped.push({ alert_id: id, reason: plan.reason ?? "" });
+    const planned = plannedRedelivery(id, row, channels, options);
+    if ("skipped" in planned) {
+      result.skipped.push({ alert_id: id, reason: planned.skipped });
       continue;
     }
-    const redelivery: Redelivery = {
-      id: uuidv7(options.now.getTime()),
-      alert_id: id,
-      detector: row.detector,
-      at,
-      actor: options.actor,
-      source: options.source,
-      email: plan.email,
-      channels,
-      previous_attempts: row.attempts,
-      ...(row.last_error !== null ? { previous_error: row.last_error } : {}),
-    };
+    const { redelivery } = planned;
     if (!options.dryRun) {
       const requeued = requeue(sql, redelivery, at);
       if (!requeued.email && requeued.channels.length === 0) {

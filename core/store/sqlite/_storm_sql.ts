@@ -8,6 +8,7 @@
 import type { StatementSync } from "node:sqlite";
 import { toBreaker, toGroup } from "../records.ts";
 import type { StormPlan, StormRead, StormRow } from "../storm_plan.ts";
+import { WINDOW_UPSERT, windowParams } from "../storm_window.ts";
 import type {
   BreakerState,
   StormGroup,
@@ -84,33 +85,11 @@ export function insertTimer(sql: Sql, timer: StormTimer): void {
   ).run(timer.id, timer.kind, timer.due_at, JSON.stringify(timer.ref));
 }
 
+/** {@link WINDOW_UPSERT} with SQLite's numbered parameters. */
+const WINDOW_UPSERT_SQLITE = WINDOW_UPSERT.replace(/\$(\d+)/g, "?$1");
+
 function writeWindow(sql: Sql, w: StormWindow): void {
-  sql(
-    `INSERT INTO storm_windows (fingerprint, detector, definition, paths, fp_values, notified_id, notified_at,
-      window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at, resolved_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (fingerprint) DO UPDATE SET notified_id = excluded.notified_id,
-      notified_at = excluded.notified_at, window_ms = excluded.window_ms, window_end = excluded.window_end,
-      since_count = excluded.since_count, total = excluded.total, last_seen_at = excluded.last_seen_at,
-      acked_by = excluded.acked_by, acked_at = excluded.acked_at, resolved_at = excluded.resolved_at`,
-  ).run(
-    w.fingerprint,
-    w.detector,
-    w.definition,
-    JSON.stringify(w.paths),
-    JSON.stringify(w.values),
-    w.notified_id ?? null,
-    w.notified_at ?? null,
-    w.window_ms,
-    w.window_end,
-    w.since_count,
-    w.total,
-    w.first_seen_at,
-    w.last_seen_at,
-    w.acked_by ?? null,
-    w.acked_at ?? null,
-    w.resolved_at ?? null,
-  );
+  sql(WINDOW_UPSERT_SQLITE).run(...windowParams(w));
 }
 
 function writeGroup(sql: Sql, g: StormGroup): void {

@@ -7,7 +7,7 @@
  */
 import type { StatementSync } from "node:sqlite";
 import { stringifyJson } from "../../json.ts";
-import { JSON_FIELDS, PATCH_FIELDS, toIso } from "./_schema.ts";
+import { checkPatch, PATCH_FIELDS, patchValue } from "../records.ts";
 import type { AlertPatch } from "../store.ts";
 
 /**
@@ -20,15 +20,8 @@ export function alertUpdate(
   patch: AlertPatch,
   options: { now: string },
 ): { sql: string; params: (string | number | null)[] } {
+  checkPatch(id, patch);
   const given = patch as Record<string, unknown>;
-  const unknown = Object.keys(given).find((field) =>
-    !PATCH_FIELDS.includes(field)
-  );
-  if (unknown !== undefined) {
-    throw new TypeError(
-      `Cannot update alert "${id}": field "${unknown}" cannot be patched`,
-    );
-  }
   const params: (string | number | null)[] = [options.now];
   /** The placeholder of a new parameter `value`. */
   const param = (value: string | number | null) => `?${params.push(value)}`;
@@ -50,13 +43,7 @@ export function alertUpdate(
     if (
       value === undefined && (field === "status" || field === "attempts")
     ) continue; // required: cannot clear
-    let bound: string | number | null;
-    if (value === undefined) bound = null; // an optional field given as undefined is cleared
-    else if (field === "next_attempt_at") {
-      bound = toIso(value as string, field);
-    } else if (JSON_FIELDS.has(field)) bound = stringifyJson(value);
-    else bound = value as string | number;
-    sets.push(`${field} = ${param(bound)}`);
+    sets.push(`${field} = ${param(patchValue(field, value))}`);
     if (field === "status" && value !== "processing") {
       sets.push("lease_until = NULL, claims = 0");
     }
