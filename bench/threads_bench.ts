@@ -1,0 +1,134 @@
+/**
+ * Would a durable ingest spread over threads catch Alertmanager? (issue 17; not in `run.ts`.) In
+ * interleaved rounds, wrk -t1 -c32 posting one alert per request, as `ingest_bench.ts` does:
+ * Alertmanager, the store reference (`_store_reference.ts`: one thread, Blitz's store), and the
+ * threaded store reference (`_threaded_reference.ts`) with 1 HTTP thread, 2 threads each fsyncing
+ * its own commits, 2 threads sharing their fsyncs, and 2 threads each with a database of its own (a
+ * per-thread journal); each with its CPU per request and the cores it
+ * kept busy (`/proc`). Measurements, not targets. Skipped without wrk or Alertmanager.
+ * Run: `deno run -A bench/threads_bench.ts [--rounds 3] [--seconds 3]`.
+ *
+ * @module
+ */
+import { hasWrk, wrk } from "./_wrk.ts";
+import {
+  alertmanagerAlert,
+  hasAlertmanager,
+  startAlertmanager,
+} from "./_alertmanager.ts";
+import { type Reference, startReference } from "./_reference.ts";
+import { BENCH_ALERT } from "./_project.ts";
+import { cpuSeconds, info, median, numberFlag } from "./_report.ts";
+
+const ROUNDS = numberFlag("rounds", 3);
+const SECONDS = numberFlag("seconds", 3);
+const CONNECTIONS = 32;
+
+interface Server {
+  name: string;
+  url: string;
+  pid: number;
+  body: string;
+}
+
+async function main(): Promise<void> {
+  console.log(
+    "## Durable ingest over threads: references against Alertmanager",
+  );
+  if (!(await hasWrk()) || !(await hasAlertmanager())) {
+    info("skipped", "wrk or Alertmanager is not installed");
+    return;
+  }
+  const am = await startAlertmanager();
+  const references: Reference[] = [];
+  try {
+    const start = async (script: string, args: string[]) => {
+      const reference = await startReference(script, args);
+      references.push(reference);
+      return reference;
+    };
+    const dir = () => Deno.makeTempDir({ prefix: "blitz_bench_threads_" });
+    const alert = JSON.stringify(BENCH_ALERT);
+    const of = (name: string, ref: Reference): Server => ({
+      name,
+      url: `${ref.url}/ingest/bench`,
+      pid: ref.pid,
+      body: alert,
+    });
+    const servers: Server[] = [
+      {
+        name: "Alertmanager",
+        url: `${am.url}/api/v2/alerts`,
+        pid: am.pid,
+        body: JSON.stringify([alertmanagerAlert(BENCH_ALERT)]),
+      },
+      of(
+        "store reference, 1 thread",
+        await start("_store_reference.ts", [await dir()]),
+      ),
+      of(
+        "threaded reference, 1 thread",
+        await start("_threaded_reference.ts", [await dir(), "1"]),
+      ),
+      of(
+        "threaded reference, 2 threads",
+        await start("_threaded_reference.ts", [await dir(), "2"]),
+      ),
+      of(
+        "2 threads, shared fsyncs",
+        await start("_threaded_reference.ts", [await dir(), "2", "shared"]),
+      ),
+      of(
+        "2 threads, a database each",
+        await start("_threaded_reference.ts", [await dir(), "2", "apart"]),
+      ),
+    ];
+    const rps = new Map<string, number[]>();
+    const cpu = new Map<string, string[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const server of servers) {
+        const side = {
+          url: server.url,
+          body: server.body,
+          headers: { "Content-Type": "application/json" },
+          connections: CONNECTIONS,
+        };
+        await wrk({ ...side, seconds: 1 }); // warm-up
+        const before = cpuSeconds(server.pid);
+        const started = performance.now();
+        const r = await wrk({ ...side, seconds: SECONDS });
+        const used = cpuSeconds(server.pid) - before;
+        const wall = (performance.now() - started) / 1000;
+        if (r.errors + r.socketErrors > 0) {
+          throw new Error(
+            `${server.name}: ${r.errors + r.socketErrors} errors`,
+          );
+        }
+        rps.set(server.name, [...(rps.get(server.name) ?? []), r.rps]);
+        cpu.set(server.name, [
+          ...(cpu.get(server.name) ?? []),
+          `${Math.round(used * 1e6 / (r.rps * SECONDS))} µs on ${
+            (used / wall).toFixed(2)
+          }`,
+        ]);
+      }
+    }
+    const am_ = median(rps.get("Alertmanager")!);
+    for (const server of servers) {
+      const m = median(rps.get(server.name)!);
+      info(
+        server.name,
+        `${(m / am_).toFixed(2)} of Alertmanager (median ${
+          Math.round(m)
+        } req/s; CPU per request on cores, by round: ${
+          cpu.get(server.name)!.join(", ")
+        })`,
+      );
+    }
+  } finally {
+    await Promise.all(references.map((r) => r.stop()));
+    await am.stop();
+  }
+}
+
+if (import.meta.main) await main();
