@@ -145,6 +145,29 @@ export function toAlert(row: Row): AlertRecord {
   return record;
 }
 
+/**
+ * The columns of a new `action_runs` row, in the order both stores' INSERTs name them: nonce,
+ * alert_id, button, actor, actor_source, client_ip, user_agent, started_at, finished_at, status,
+ * steps (PostgreSQL adds the owner after them).
+ */
+export function actionRunParams(run: ActionRun): (string | null)[] {
+  return [
+    run.nonce,
+    run.alert_id,
+    run.button,
+    run.actor,
+    run.actor_source,
+    run.client_ip ?? null,
+    run.user_agent ?? null,
+    toIso(run.started_at, "started_at"),
+    run.finished_at === undefined
+      ? null
+      : toIso(run.finished_at, "finished_at"),
+    run.status,
+    stringifyJson(run.steps),
+  ];
+}
+
 /** The action run an `action_runs` row holds. */
 export function toActionRun(row: Row): ActionRun {
   const run: ActionRun = {

@@ -7,7 +7,7 @@
  */
 import type { Sql } from "postgres";
 import { stringifyJson } from "../../json.ts";
-import { toActionRun, toIso } from "../records.ts";
+import { actionRunParams, toActionRun, toIso } from "../records.ts";
 import type { ActionRun } from "../store.ts";
 
 const FOREIGN_KEY_VIOLATION = "23503";
@@ -24,22 +24,7 @@ export async function insertActionRun(
         `INSERT INTO action_runs (nonce, alert_id, button, actor, actor_source, client_ip, user_agent,
           started_at, finished_at, status, steps, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         ON CONFLICT (nonce) DO NOTHING RETURNING *`,
-        [
-          run.nonce,
-          run.alert_id,
-          run.button,
-          run.actor,
-          run.actor_source,
-          run.client_ip ?? null,
-          run.user_agent ?? null,
-          toIso(run.started_at, "started_at"),
-          run.finished_at === undefined
-            ? null
-            : toIso(run.finished_at, "finished_at"),
-          run.status,
-          stringifyJson(run.steps),
-          options.owner,
-        ],
+        [...actionRunParams(run), options.owner],
       );
       if (inserted.length === 1) {
         return { run: toActionRun(inserted[0]!), created: true };

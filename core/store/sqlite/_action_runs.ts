@@ -8,6 +8,7 @@
 import { stringifyJson } from "../../json.ts";
 import type { StatementSync } from "node:sqlite";
 import { toActionRun, toIso } from "./_schema.ts";
+import { actionRunParams } from "../records.ts";
 import type { ActionRun } from "../store.ts";
 
 const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
@@ -23,21 +24,7 @@ export function insertActionRun(
       `INSERT INTO action_runs (nonce, alert_id, button, actor, actor_source, client_ip, user_agent,
         started_at, finished_at, status, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (nonce) DO NOTHING`,
-    ).run(
-      run.nonce,
-      run.alert_id,
-      run.button,
-      run.actor,
-      run.actor_source,
-      run.client_ip ?? null,
-      run.user_agent ?? null,
-      toIso(run.started_at, "started_at"),
-      run.finished_at === undefined
-        ? null
-        : toIso(run.finished_at, "finished_at"),
-      run.status,
-      stringifyJson(run.steps),
-    ));
+    ).run(...actionRunParams(run)));
   } catch (err) {
     if (
       (err as { errcode?: unknown }).errcode !== SQLITE_CONSTRAINT_FOREIGNKEY
