@@ -113,12 +113,12 @@ async function main(): Promise<void> {
         ]);
       }
     }
-    const am_ = median(rps.get("Alertmanager")!);
+    const amRps = median(rps.get("Alertmanager")!);
     for (const server of servers) {
       const m = median(rps.get(server.name)!);
       info(
         server.name,
-        `${(m / am_).toFixed(2)} of Alertmanager (median ${
+        `${(m / amRps).toFixed(2)} of Alertmanager (median ${
           Math.round(m)
         } req/s; CPU per request on cores, by round: ${
           cpu.get(server.name)!.join(", ")

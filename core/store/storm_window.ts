@@ -284,39 +284,3 @@ export function countsByReason(
   }
   return counts;
 }
-
-/**
- * The upsert that writes a fingerprint's window, one text for both stores (`$1`…`$16`; SQLite runs
- * it with `?1`…`?16`), with {@link windowParams}: a new window is inserted whole; an existing one
- * keeps its definition, values and first sighting.
- */
-export const WINDOW_UPSERT =
-  `INSERT INTO storm_windows (fingerprint, detector, definition, paths, fp_values, notified_id, notified_at,
-    window_ms, window_end, since_count, total, first_seen_at, last_seen_at, acked_by, acked_at, resolved_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-  ON CONFLICT (fingerprint) DO UPDATE SET notified_id = excluded.notified_id,
-    notified_at = excluded.notified_at, window_ms = excluded.window_ms, window_end = excluded.window_end,
-    since_count = excluded.since_count, total = excluded.total, last_seen_at = excluded.last_seen_at,
-    acked_by = excluded.acked_by, acked_at = excluded.acked_at, resolved_at = excluded.resolved_at`;
-
-/** The parameters of {@link WINDOW_UPSERT} for `w`, in order. */
-export function windowParams(w: StormWindow): (string | number | null)[] {
-  return [
-    w.fingerprint,
-    w.detector,
-    w.definition,
-    JSON.stringify(w.paths),
-    JSON.stringify(w.values),
-    w.notified_id ?? null,
-    w.notified_at ?? null,
-    w.window_ms,
-    w.window_end,
-    w.since_count,
-    w.total,
-    w.first_seen_at,
-    w.last_seen_at,
-    w.acked_by ?? null,
-    w.acked_at ?? null,
-    w.resolved_at ?? null,
-  ];
-}

@@ -9,13 +9,13 @@
 import type { Sql, TransactionSql } from "postgres";
 import { toBreaker, toGroup } from "../records.ts";
 import type { StormPlan, StormRead, StormRow } from "../storm_plan.ts";
-import { WINDOW_UPSERT, windowParams } from "../storm_window.ts";
-import type {
-  BreakerState,
-  StormGroup,
-  StormTimer,
-  StormWindow,
-} from "../store.ts";
+import {
+  BREAKER_UPSERT,
+  GROUP_UPSERT,
+  type Upsert,
+  WINDOW_UPSERT,
+} from "../storm_upserts.ts";
+import type { StormTimer } from "../store.ts";
 
 type Db = Sql | TransactionSql;
 
@@ -59,9 +59,9 @@ export async function writePlan<T>(
   plan: StormPlan<T>,
   at: Date,
 ): Promise<T> {
-  if (plan.breaker) await writeBreaker(db, plan.breaker);
-  if (plan.group) await writeGroup(db, plan.group);
-  if (plan.window) await writeWindow(db, plan.window);
+  if (plan.breaker) await write(db, BREAKER_UPSERT, plan.breaker);
+  if (plan.group) await write(db, GROUP_UPSERT, plan.group);
+  if (plan.window) await write(db, WINDOW_UPSERT, plan.window);
   for (const timer of plan.timers) await insertTimer(db, timer);
   const mark = plan.alert;
   if (mark?.suppressed) {
@@ -102,43 +102,6 @@ export async function insertTimer(db: Db, timer: StormTimer): Promise<void> {
   );
 }
 
-async function writeWindow(db: Db, w: StormWindow): Promise<void> {
-  await db.unsafe(WINDOW_UPSERT, windowParams(w));
-}
-
-async function writeGroup(db: Db, g: StormGroup): Promise<void> {
-  await db.unsafe(
-    `INSERT INTO storm_groups (group_key, detector, paths, fp_values, last_sent_at, flush_at)
-    VALUES ($1, $2, $3, $4, $5, $6)
-    ON CONFLICT (group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at,
-      flush_at = excluded.flush_at`,
-    [
-      g.group_key,
-      g.detector,
-      JSON.stringify(g.paths),
-      JSON.stringify(g.values),
-      g.last_sent_at ?? null,
-      g.flush_at ?? null,
-    ],
-  );
-}
-
-async function writeBreaker(db: Db, s: BreakerState): Promise<void> {
-  await db.unsafe(
-    `INSERT INTO storm_breaker (detector, mode, bucket_start, bucket_count, prev_count, on_since, period_start, period_count)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-    ON CONFLICT (detector) DO UPDATE SET mode = excluded.mode, bucket_start = excluded.bucket_start,
-      bucket_count = excluded.bucket_count, prev_count = excluded.prev_count, on_since = excluded.on_since,
-      period_start = excluded.period_start, period_count = excluded.period_count`,
-    [
-      s.detector,
-      s.mode,
-      s.bucket_start,
-      s.bucket_count,
-      s.prev_count,
-      s.on_since ?? null,
-      s.period_start ?? null,
-      s.period_count,
-    ],
-  );
+async function write<T>(db: Db, upsert: Upsert<T>, row: T): Promise<void> {
+  await db.unsafe(upsert.postgres, upsert.params(row));
 }

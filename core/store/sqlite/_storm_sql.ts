@@ -8,13 +8,13 @@
 import type { StatementSync } from "node:sqlite";
 import { toBreaker, toGroup } from "../records.ts";
 import type { StormPlan, StormRead, StormRow } from "../storm_plan.ts";
-import { WINDOW_UPSERT, windowParams } from "../storm_window.ts";
-import type {
-  BreakerState,
-  StormGroup,
-  StormTimer,
-  StormWindow,
-} from "../store.ts";
+import {
+  BREAKER_UPSERT,
+  GROUP_UPSERT,
+  type Upsert,
+  WINDOW_UPSERT,
+} from "../storm_upserts.ts";
+import type { StormTimer } from "../store.ts";
 
 /** The store's statement cache. */
 export type Sql = (sql: string) => StatementSync;
@@ -45,9 +45,9 @@ export function readRow(sql: Sql, what: StormRead): StormRow {
 
 /** Writes a decision's plan (inside the caller's write) and returns its result. */
 export function writePlan<T>(sql: Sql, plan: StormPlan<T>, at: Date): T {
-  if (plan.breaker) writeBreaker(sql, plan.breaker);
-  if (plan.group) writeGroup(sql, plan.group);
-  if (plan.window) writeWindow(sql, plan.window);
+  if (plan.breaker) write(sql, BREAKER_UPSERT, plan.breaker);
+  if (plan.group) write(sql, GROUP_UPSERT, plan.group);
+  if (plan.window) write(sql, WINDOW_UPSERT, plan.window);
   for (const timer of plan.timers) insertTimer(sql, timer);
   const mark = plan.alert;
   if (mark?.suppressed) {
@@ -85,44 +85,6 @@ export function insertTimer(sql: Sql, timer: StormTimer): void {
   ).run(timer.id, timer.kind, timer.due_at, JSON.stringify(timer.ref));
 }
 
-/** {@link WINDOW_UPSERT} with SQLite's numbered parameters. */
-const WINDOW_UPSERT_SQLITE = WINDOW_UPSERT.replace(/\$(\d+)/g, "?$1");
-
-function writeWindow(sql: Sql, w: StormWindow): void {
-  sql(WINDOW_UPSERT_SQLITE).run(...windowParams(w));
-}
-
-function writeGroup(sql: Sql, g: StormGroup): void {
-  sql(
-    `INSERT INTO storm_groups (group_key, detector, paths, fp_values, last_sent_at, flush_at)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at,
-      flush_at = excluded.flush_at`,
-  ).run(
-    g.group_key,
-    g.detector,
-    JSON.stringify(g.paths),
-    JSON.stringify(g.values),
-    g.last_sent_at ?? null,
-    g.flush_at ?? null,
-  );
-}
-
-function writeBreaker(sql: Sql, s: BreakerState): void {
-  sql(
-    `INSERT INTO storm_breaker (detector, mode, bucket_start, bucket_count, prev_count, on_since, period_start, period_count)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (detector) DO UPDATE SET mode = excluded.mode, bucket_start = excluded.bucket_start,
-      bucket_count = excluded.bucket_count, prev_count = excluded.prev_count, on_since = excluded.on_since,
-      period_start = excluded.period_start, period_count = excluded.period_count`,
-  ).run(
-    s.detector,
-    s.mode,
-    s.bucket_start,
-    s.bucket_count,
-    s.prev_count,
-    s.on_since ?? null,
-    s.period_start ?? null,
-    s.period_count,
-  );
+function write<T>(sql: Sql, upsert: Upsert<T>, row: T): void {
+  sql(upsert.sqlite).run(...upsert.params(row));
 }
