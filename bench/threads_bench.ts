@@ -4,8 +4,10 @@
  * Alertmanager, the store reference (`_store_reference.ts`: one thread, Blitz's store), and the
  * threaded store reference (`_threaded_reference.ts`) with 1 HTTP thread, 2 threads each fsyncing
  * its own commits, 2 threads sharing their fsyncs, and 2 threads each with a database of its own (a
- * per-thread journal); each with its CPU per request and the cores it
- * kept busy (`/proc`). Measurements, not targets. Skipped without wrk or Alertmanager.
+ * per-thread journal); and the two floors under them all (`_floor_reference.ts`): a bare handler that
+ * parses and answers, nothing durable, and the cheapest durable 202, a journal file with one write and
+ * one fsync per group. Each with its CPU per request and the cores it kept busy (`/proc`).
+ * Measurements, not targets. Skipped without wrk or Alertmanager.
  * Run: `deno run -A bench/threads_bench.ts [--rounds 3] [--seconds 3]`.
  *
  * @module
@@ -62,6 +64,14 @@ async function main(): Promise<void> {
         pid: am.pid,
         body: JSON.stringify([alertmanagerAlert(BENCH_ALERT)]),
       },
+      of(
+        "bare handler, nothing durable",
+        await start("_floor_reference.ts", [await dir(), "bare"]),
+      ),
+      of(
+        "journal file, 1 fsync per group",
+        await start("_floor_reference.ts", [await dir(), "journal"]),
+      ),
       of(
         "store reference, 1 thread",
         await start("_store_reference.ts", [await dir()]),
