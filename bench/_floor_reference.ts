@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { serveReference } from "./_reference.ts";
 import { afterIo } from "../core/timers.ts";
 
 const [dir, mode] = Deno.args;
@@ -51,11 +52,7 @@ async function flush(file: Deno.FsFile): Promise<void> {
 }
 
 let sequence = 0;
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ port }) => console.log(`listening ${port}`),
-}, async (request) => {
+serveReference(async (request) => {
   const text = await request.text();
   JSON.parse(text);
   const id = `${Date.now().toString(16)}-${(sequence++).toString(16)}`;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { serveReference } from "./_reference.ts";
 import { Hono } from "hono";
 import postgres from "postgres";
 
@@ -27,8 +28,4 @@ app.post("/ingest", async (c) => {
   }, ${body})`;
   return c.json({ accepted: 1 }, 202);
 });
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ port }) => console.log(`listening ${port}`),
-}, app.fetch);
+serveReference(app.fetch);

@@ -1,6 +1,7 @@
 /**
- * The reference handlers of the ingest benchmarks (`_store_reference.ts`, `_pg_reference.ts`): each
- * runs as its own `deno run -A` child and prints `listening <port>` once it serves.
+ * The reference handlers of the ingest benchmarks (`_store_reference.ts`, `_pg_reference.ts`,
+ * `_floor_reference.ts`, `_threaded_reference.ts`): each runs as its own `deno run -A` child and
+ * prints `listening <port>` once it serves (`serveReference`, or its own line).
  *
  * @module
  */
@@ -12,6 +13,15 @@ export interface Reference {
   /** Its process, for its CPU (`/proc`). */
   pid: number;
   stop(): Promise<void>;
+}
+
+/** In a reference's child: serves `handler` on a free loopback port and prints `listening <port>`. */
+export function serveReference(handler: Deno.ServeHandler): void {
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => console.log(`listening ${port}`),
+  }, handler);
 }
 
 /** Starts `script` (a file of `bench/`) with `args`; resolves once it listens, rejects if it exits first. */

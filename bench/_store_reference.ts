@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { serveReference } from "./_reference.ts";
 import { openSqliteStore } from "../core/store/sqlite/sqlite.ts";
 import { uuidv7 } from "../core/ids.ts";
 
@@ -15,11 +16,7 @@ const dir = Deno.args[0];
 if (!dir) throw new Error("usage: _store_reference.ts <data dir>");
 const store = openSqliteStore(`${dir}/reference.db`);
 const headers = { "content-type": "application/json; charset=utf-8" };
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ port }) => console.log(`listening ${port}`),
-}, async (request) => {
+serveReference(async (request) => {
   const text = await request.text();
   const id = uuidv7();
   await store.insertAlertsIdempotent([{

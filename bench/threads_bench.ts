@@ -26,6 +26,17 @@ const ROUNDS = numberFlag("rounds", 3);
 const SECONDS = numberFlag("seconds", 3);
 const CONNECTIONS = 32;
 
+/** The references measured beside Alertmanager: name, script of `bench/`, its arguments after the folder. */
+const REFERENCES: [name: string, script: string, args: string[]][] = [
+  ["bare handler, nothing durable", "_floor_reference.ts", ["bare"]],
+  ["journal file, 1 fsync per group", "_floor_reference.ts", ["journal"]],
+  ["store reference, 1 thread", "_store_reference.ts", []],
+  ["threaded reference, 1 thread", "_threaded_reference.ts", ["1"]],
+  ["threaded reference, 2 threads", "_threaded_reference.ts", ["2"]],
+  ["2 threads, shared fsyncs", "_threaded_reference.ts", ["2", "shared"]],
+  ["2 threads, a database each", "_threaded_reference.ts", ["2", "apart"]],
+];
+
 interface Server {
   name: string;
   url: string;
@@ -42,57 +53,29 @@ async function main(): Promise<void> {
     return;
   }
   const am = await startAlertmanager();
+  // Each reference's store (up to ~1 GB after a run) in a folder of its own under one removed at the end.
+  const root = await Deno.makeTempDir({ prefix: "blitz_bench_threads_" });
   const references: Reference[] = [];
   try {
-    const start = async (script: string, args: string[]) => {
-      const reference = await startReference(script, args);
-      references.push(reference);
-      return reference;
-    };
-    const dir = () => Deno.makeTempDir({ prefix: "blitz_bench_threads_" });
     const alert = JSON.stringify(BENCH_ALERT);
-    const of = (name: string, ref: Reference): Server => ({
-      name,
-      url: `${ref.url}/ingest/bench`,
-      pid: ref.pid,
-      body: alert,
-    });
-    const servers: Server[] = [
-      {
-        name: "Alertmanager",
-        url: `${am.url}/api/v2/alerts`,
-        pid: am.pid,
-        body: JSON.stringify([alertmanagerAlert(BENCH_ALERT)]),
-      },
-      of(
-        "bare handler, nothing durable",
-        await start("_floor_reference.ts", [await dir(), "bare"]),
-      ),
-      of(
-        "journal file, 1 fsync per group",
-        await start("_floor_reference.ts", [await dir(), "journal"]),
-      ),
-      of(
-        "store reference, 1 thread",
-        await start("_store_reference.ts", [await dir()]),
-      ),
-      of(
-        "threaded reference, 1 thread",
-        await start("_threaded_reference.ts", [await dir(), "1"]),
-      ),
-      of(
-        "threaded reference, 2 threads",
-        await start("_threaded_reference.ts", [await dir(), "2"]),
-      ),
-      of(
-        "2 threads, shared fsyncs",
-        await start("_threaded_reference.ts", [await dir(), "2", "shared"]),
-      ),
-      of(
-        "2 threads, a database each",
-        await start("_threaded_reference.ts", [await dir(), "2", "apart"]),
-      ),
-    ];
+    const servers: Server[] = [{
+      name: "Alertmanager",
+      url: `${am.url}/api/v2/alerts`,
+      pid: am.pid,
+      body: JSON.stringify([alertmanagerAlert(BENCH_ALERT)]),
+    }];
+    for (const [name, script, args] of REFERENCES) {
+      const dir = `${root}/${references.length}`;
+      await Deno.mkdir(dir);
+      const reference = await startReference(script, [dir, ...args]);
+      references.push(reference);
+      servers.push({
+        name,
+        url: `${reference.url}/ingest/bench`,
+        pid: reference.pid,
+        body: alert,
+      });
+    }
     const rps = new Map<string, number[]>();
     const cpu = new Map<string, string[]>();
     for (let round = 0; round < ROUNDS; round++) {
@@ -138,6 +121,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(references.map((r) => r.stop()));
     await am.stop();
+    await Deno.remove(root, { recursive: true });
   }
 }
 

@@ -326,21 +326,16 @@ export function plannedRedelivery(
   options: { now: Date; actor: string; source: Redelivery["source"] },
 ): { redelivery: Redelivery } | { skipped: string } {
   if (!row) return { skipped: "no such alert" };
-  let email = true;
-  if (row.status !== "failed") {
-    if (channels.length === 0) {
-      return { skipped: `nothing failed (status ${row.status})` };
-    }
-    email = false;
-  } else if (row.purged || (row.composed && !row.has_message)) {
-    if (channels.length === 0) {
-      return {
-        skipped:
-          "its email was removed by retention: it cannot be sent again as it was",
-      };
-    }
-    email = false;
+  // Why the email is not re-queued; its failed channels still are.
+  const noEmail = row.status !== "failed"
+    ? `nothing failed (status ${row.status})`
+    : row.purged || (row.composed && !row.has_message)
+    ? "its email was removed by retention: it cannot be sent again as it was"
+    : undefined;
+  if (noEmail !== undefined && channels.length === 0) {
+    return { skipped: noEmail };
   }
+  const email = noEmail === undefined;
   return {
     redelivery: {
       id: uuidv7(options.now.getTime()),
