@@ -108,7 +108,7 @@ Deno.test({
         document.documentElement.scrollWidth
       );
       assert.ok(width600 <= 600, `scrollWidth at 600 px is ${width600}`);
-      await page.screenshot({ path: "/tmp/email.png", fullPage: true });
+      await page.screenshot({ path: `${dir}/email.png`, fullPage: true });
 
       await page.setViewportSize({ width: 375, height: 800 });
       const width375 = await page.evaluate(() =>
@@ -122,7 +122,7 @@ Deno.test({
           `${label} is visible on a phone`,
         );
       }
-      await page.screenshot({ path: "/tmp/email_phone.png", fullPage: true });
+      await page.screenshot({ path: `${dir}/email_phone.png`, fullPage: true });
       assert.deepEqual(requests, [], "the email loads nothing");
     } finally {
       await browser.close();

@@ -28,6 +28,8 @@ async function problemsOf(
   } catch (err) {
     assert.ok(err instanceof ConfigError, String(err));
     return err.problems.map((p) => p.replace(project.dir, "<dir>"));
+  } finally {
+    await project.cleanup();
   }
 }
 
